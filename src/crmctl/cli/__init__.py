@@ -1,0 +1,67 @@
+"""The crmctl command line: a thin typer layer over the core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmctl import __version__
+from crmctl.cli import schema as schema_cmd
+from crmctl.cli import validate as validate_cmd
+from crmctl.cli.base import CrmGroup, Settings, use_settings
+
+app = typer.Typer(
+    cls=CrmGroup,
+    name="crmctl",
+    help="A command-line CRM and business-process engine: processes as code, data in one DuckDB file.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"crmctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", envvar="CRMCTL_WORKSPACE", help="Workspace folder (default: found upwards)."),
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", envvar="CRMCTL_DB", help="DuckDB file (default: the workspace's).")
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option("--as", envvar="CRMCTL_USER", help="Act as this person of the Team.")
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", envvar="CRMCTL_NOW", help="Pretend the time is this ISO date-time (scripts, tests)."),
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--format", "-f", envvar="CRMCTL_FORMAT", help="Default output format.")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = Settings(workspace=workspace, db=db, actor=actor, now=now, format=output, debug=debug)
+    use_settings(ctx.obj)
+
+
+app.command("validate")(validate_cmd.validate)
+app.command("schema")(schema_cmd.schema)
+
+
+def main() -> None:
+    app(prog_name="crmctl")

@@ -1,0 +1,91 @@
+"""What every command shares: global settings, the error handler, output format selection."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+from crmctl.errors import INTERNAL, CrmError, UsageError
+
+LISTING_FORMATS = ("table", "json", "csv")
+
+
+@dataclass
+class Settings:
+    """The global options, as every command sees them."""
+
+    workspace: Path | None = None
+    db: Path | None = None
+    actor: str | None = None
+    now: str | None = None
+    format: str | None = None
+    debug: bool = False
+
+
+_current: ContextVar[Settings] = ContextVar("crmctl_settings", default=Settings())  # noqa: B039
+
+
+def use_settings(value: Settings) -> None:
+    """Called once per invocation by the root callback."""
+    _current.set(value)
+
+
+def settings() -> Settings:
+    return _current.get()
+
+
+def choose_format(option: str | None, allowed: tuple[str, ...], default: str | None = None) -> str:
+    """The output format: the command's --format, else the global one, else the first allowed."""
+    chosen = option or settings().format or default or allowed[0]
+    if chosen not in allowed:
+        raise UsageError(f"--format must be one of: {', '.join(allowed)} (got '{chosen}')")
+    return chosen
+
+
+FormatOption = Annotated[
+    str | None,
+    typer.Option("--format", "-f", help="Output format (see the command's help for the choices).", show_default=False),
+]
+
+
+def _debug_wanted(ctx: Any) -> bool:
+    obj = getattr(ctx, "obj", None)
+    if isinstance(obj, Settings) and obj.debug:
+        return True
+    return "--debug" in sys.argv[1:] or os.environ.get("CRMCTL_DEBUG", "") not in ("", "0")
+
+
+class CrmGroup(TyperGroup):
+    """The one place where errors become a line on stderr and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except CrmError as exc:
+            if _debug_wanted(ctx):
+                traceback.print_exc()
+            typer.echo(f"crmctl: error: {exc.message}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("crmctl: interrupted", err=True)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if _debug_wanted(ctx):
+                traceback.print_exc()
+            name = type(exc).__name__
+            typer.echo(
+                f"crmctl: internal error: {name}: {exc} (run with --debug for the traceback; please report it)",
+                err=True,
+            )
+            raise typer.Exit(INTERNAL) from None

@@ -1,0 +1,48 @@
+"""crmctl schema: the JSON Schemas of the configuration language, for editors and other tools."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmctl.errors import UsageError
+
+
+def schema(
+    kind: Annotated[
+        str | None,
+        typer.Argument(help="A kind (Workspace, Calendar, Team, Form, Process, ProjectTemplate); default: any kind."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write every schema into this folder instead of printing one."),
+    ] = None,
+) -> None:
+    """Print the JSON Schema (draft 2020-12) of one configuration kind, self-contained.
+
+    Without KIND it prints one schema that accepts a document of any kind. With --out DIR it writes
+    crmctl.schema.json and one <kind>.schema.json per kind, for a yaml-language-server modeline.
+    """
+    from crmctl.config.schemas import KINDS, bundled, bundled_all, kind_for
+
+    if out is not None:
+        if kind is not None:
+            raise UsageError("give either KIND or --out, not both")
+        out.mkdir(parents=True, exist_ok=True)
+        written = {"crmctl.schema.json": bundled_all()}
+        written.update({KINDS[k]: bundled(k) for k in KINDS})
+        for name, body in written.items():
+            (out / name).write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        typer.echo(f"wrote {len(written)} schemas to {out}")
+        return
+    if kind is None:
+        body = bundled_all()
+    else:
+        found = kind_for(kind)
+        if found is None:
+            raise UsageError(f"unknown kind '{kind}'; kinds: {', '.join(KINDS)}")
+        body = bundled(found)
+    typer.echo(json.dumps(body, indent=2, ensure_ascii=False))

@@ -1,0 +1,49 @@
+"""crmctl validate: check definitions as CI and editors would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmctl.cli.base import FormatOption, choose_format, settings
+from crmctl.errors import NotFound, ProblemsFound
+
+
+def validate(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files, workspace folders or folders holding workspaces (default: the current workspace).",
+            show_default=False,
+        ),
+    ] = None,
+    output: FormatOption = None,
+) -> None:
+    """Check workspace definitions: YAML, JSON Schema and semantic checks; report every problem at once.
+
+    Formats: text (file:line:col: error CODE message), json, github (workflow annotations), sarif.
+    Exit 0 when clean, 1 when problems were found, 2 on a usage error.
+    """
+    from crmctl.config.workspace import find_root, load_unit, units_for
+    from crmctl.render.diagnostics import FORMATS, RENDERERS
+
+    fmt = choose_format(output if output != "table" else "text", FORMATS)
+    if not paths:
+        start = settings().workspace or Path.cwd()
+        root = find_root(start)
+        if root is None:
+            raise NotFound(f"no workspace ({start} has no crmctl.yaml, nor any folder above it); name a PATH")
+        paths = [root]
+    units = units_for(paths)
+    loaded = [load_unit(unit) for unit in units]
+    diagnostics = [d for result in loaded for d in result.diagnostics]
+    if diagnostics or fmt != "text":
+        typer.echo(RENDERERS[fmt](diagnostics), nl=False)
+    else:
+        documents = sum(len(result.documents) for result in loaded)
+        workspaces = sum(1 for u in units if u.root is not None)
+        typer.echo(f"ok: {documents} documents in {workspaces} workspace{'s' if workspaces != 1 else ''}")
+    if any(d.severity == "error" for d in diagnostics):
+        raise typer.Exit(ProblemsFound.exit_code)

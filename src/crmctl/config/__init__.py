@@ -1,0 +1,1 @@
+"""Configuration: YAML with positions -> JSON Schema -> semantic checks -> typed definitions."""

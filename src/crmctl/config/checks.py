@@ -1,0 +1,591 @@
+"""Semantic checks: what the JSON Schemas cannot say. Every problem gets a stable code (docs/diagnostics.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from crmctl.config.diagnostics import Diagnostic
+from crmctl.config.yamlload import Document, Path_
+from crmctl.domain import calendars, conditions, templating
+from crmctl.domain.durations import HOURS_PER_DAY, parse_duration
+from crmctl.domain.values import NUMERIC, ORDERED, TEXTUAL, FieldSpec, convert
+
+RESERVED_PEOPLE = frozenset({"author"})
+
+
+@dataclass
+class Index:
+    """Every named thing of a workspace, found in schema-valid documents."""
+
+    named: dict[tuple[str, str], Document] = field(default_factory=dict)  # (kind, name) -> document
+    people: dict[str, tuple[Document, Path_]] = field(default_factory=dict)
+    roles: dict[str, tuple[Document, Path_]] = field(default_factory=dict)
+
+    def of(self, kind: str) -> dict[str, Document]:
+        return {name: doc for (k, name), doc in self.named.items() if k == kind}
+
+    def get(self, kind: str, name: str) -> Document | None:
+        return self.named.get((kind, name))
+
+
+class Checker:
+    """Semantic checks over the schema-valid documents of one unit.
+
+    `known` are all documents with a readable kind and name, valid or not: they resolve references,
+    so that one schema error does not cascade into unknown-reference errors elsewhere. With
+    `partial`, some file could not be read at all, and unknown-reference errors are left out for the
+    same reason.
+    """
+
+    def __init__(self, documents: list[Document], known: list[Document] | None = None, partial: bool = False):
+        self.docs = documents
+        self.known = known if known is not None else documents
+        self.partial = partial
+        self.out: list[Diagnostic] = []
+        self.index = Index()
+        self.hours_per_day: float = HOURS_PER_DAY
+
+    def run(self) -> list[Diagnostic]:
+        self._index()
+        for doc in self.docs:
+            getattr(self, "_check_" + doc.data["kind"].lower())(doc)
+        if self.partial:
+            return [d for d in self.out if d.code != "R001"]
+        return self.out
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def report(self, doc: Document, path: Path_, code: str, message: str, *, key: bool = False) -> None:
+        self.out.append(Diagnostic(doc.loc(path, key=key), code, message))
+
+    def _where(self, doc: Document, path: Path_) -> str:
+        loc = doc.loc(path)
+        return f"{loc.file}:{loc.line}"
+
+    def _unique(self, doc: Document, items: Iterable[tuple[Path_, str]], what: str) -> None:
+        seen: dict[str, Path_] = {}
+        for path, ident in items:
+            if ident in seen:
+                first = self._where(doc, seen[ident])
+                self.report(doc, path, "R002", f"duplicate {what} '{ident}' (first at {first})")
+            else:
+                seen[ident] = path
+
+    def _index(self) -> None:
+        clean = {id(doc) for doc in self.docs}
+        for doc in self.known:
+            kind, name = doc.data.get("kind"), doc.data.get("name")
+            if not isinstance(kind, str) or not isinstance(name, str):
+                continue
+            if id(doc) not in clean:
+                self.index.named.setdefault((kind, name), doc)
+                if kind == "Team":
+                    for key, table in (("people", self.index.people), ("roles", self.index.roles)):
+                        items = doc.data.get(key)
+                        for i, item in enumerate(items if isinstance(items, list) else []):
+                            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                                table.setdefault(item["id"], (doc, (key, i, "id")))
+                continue
+            first = self.index.named.get((kind, name))
+            if first is not None:
+                where = self._where(first, ("name",))
+                self.report(doc, ("name",), "R002", f"duplicate {kind} '{name}' (first at {where})")
+                continue
+            self.index.named[(kind, name)] = doc
+            if kind == "Team":
+                for table, key in ((self.index.people, "people"), (self.index.roles, "roles")):
+                    for i, item in enumerate(doc.data.get(key, [])):
+                        what = "person" if key == "people" else "role"
+                        path = (key, i, "id")
+                        if item["id"] in table:
+                            other, opath = table[item["id"]]
+                            where = self._where(other, opath)
+                            self.report(doc, path, "R002", f"duplicate {what} '{item['id']}' (first at {where})")
+                        else:
+                            table[item["id"]] = (doc, path)
+            if kind == "Workspace":
+                self.hours_per_day = doc.data.get("hours_per_day", HOURS_PER_DAY)
+        prefixes: dict[str, Document] = {}
+        for name, form in self.index.of("Form").items():
+            prefix = form.data["key_prefix"]
+            if prefix in prefixes:
+                other = prefixes[prefix]
+                where = self._where(other, ("key_prefix",))
+                self.report(
+                    form, ("key_prefix",), "R002", f"key prefix '{prefix}' of form '{name}' is used already ({where})"
+                )
+            else:
+                prefixes[prefix] = form
+
+    def _ref(self, doc: Document, path: Path_, kind: str, name: str, what: str | None = None) -> bool:
+        if self.index.get(kind, name) is not None:
+            return True
+        known = sorted(self.index.of(kind))
+        self.report(doc, path, "R001", f"unknown {what or kind.lower()} '{name}'{_hint(name, known)}")
+        return False
+
+    def _actor(self, doc: Document, path: Path_, actor: str) -> None:
+        if actor == "author":
+            return
+        if actor.startswith("role:"):
+            role = actor[5:]
+            if role not in self.index.roles:
+                self.report(doc, path, "R001", f"unknown role '{role}'{_hint(role, self.index.roles)}")
+        elif actor not in self.index.people:
+            self.report(doc, path, "R001", f"unknown person '{actor}'{_hint(actor, self.index.people)}")
+
+    def _duration(self, doc: Document, path: Path_, text: str) -> None:
+        try:
+            parse_duration(text, self.hours_per_day)
+        except ValueError as exc:
+            self.report(doc, path, "K801", str(exc))
+
+    def _date(self, doc: Document, path: Path_, text: str) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            self.report(doc, path, "K805", f"'{text}' is not a real date")
+            return None
+
+    def _span(self, doc: Document, path: Path_, item: dict[str, Any]) -> None:
+        start = self._date(doc, (*path, "from"), item["from"])
+        end = self._date(doc, (*path, "to"), item["to"])
+        if start and end and end < start:
+            self.report(doc, (*path, "to"), "K805", f"period ends ({end}) before it starts ({start})")
+
+    def _timezone(self, doc: Document, path: Path_, name: str) -> None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.report(doc, path, "K804", f"unknown time zone '{name}' (use an IANA name such as Europe/Moscow)")
+
+    def _regex(self, doc: Document, path: Path_, pattern: str) -> bool:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            self.report(doc, path, "F603", f"invalid regular expression '{pattern}': {exc}")
+            return False
+        return True
+
+    def _fields(self, doc: Document, key: str, what: str) -> dict[str, FieldSpec]:
+        """Check a list of typed fields (form fields or template parameters); return the usable ones."""
+        items = doc.data.get(key, [])
+        self._unique(doc, [((key, i, "id"), f["id"]) for i, f in enumerate(items)], what)
+        specs: dict[str, FieldSpec] = {}
+        for i, raw in enumerate(items):
+            path: Path_ = (key, i)
+            kind = raw["type"]
+            misplaced = {
+                "options": kind == "list",
+                "form": kind == "ref",
+                "currency": kind == "money",
+                "mask": kind in TEXTUAL,
+                "min": kind in NUMERIC,
+                "max": kind in NUMERIC,
+            }
+            for option, allowed in misplaced.items():
+                if option in raw and not allowed:
+                    self.report(doc, (*path, option), "F604", f"'{option}' does not apply to a {kind} field", key=True)
+            mask_ok = "mask" not in raw or self._regex(doc, (*path, "mask"), raw["mask"])
+            if kind == "ref" and "form" in raw:
+                self._ref(doc, (*path, "form"), "Form", raw["form"])
+            if kind == "list":
+                values = [o["value"] if isinstance(o, dict) else o for o in raw.get("options", [])]
+                self._unique(doc, [((*path, "options", j), v) for j, v in enumerate(values)], "option")
+            spec = FieldSpec.from_dict(raw) if mask_ok else FieldSpec.from_dict({**raw, "mask": None})
+            if "default" in raw:
+                self._default(doc, (*path, "default"), spec, raw["default"])
+            specs.setdefault(spec.id, spec)
+        return specs
+
+    def _default(self, doc: Document, path: Path_, spec: FieldSpec, value: Any) -> None:
+        if spec.type == "list":
+            if value not in spec.options:
+                self.report(
+                    doc, path, "F601", f"default {_quote(value)} is not among the options: {', '.join(spec.options)}"
+                )
+            return
+        try:
+            convert(spec, value, people=set(self.index.people))
+        except ValueError as exc:
+            self.report(doc, path, "F602", f"default does not fit field '{spec.id}': {exc}")
+
+    def _condition(self, doc: Document, path: Path_, cond: dict[str, Any], specs: dict[str, FieldSpec], what: str):
+        for comparison, sub in conditions.comparisons(cond):
+            name = comparison["field"]
+            cpath = (*path, *sub)
+            spec = specs.get(name)
+            if spec is None:
+                self.report(doc, (*cpath, "field"), "R001", f"unknown {what} '{name}'{_hint(name, specs)}")
+                continue
+            op = conditions.operator_of(comparison)
+            if not conditions.fits(spec, op):
+                self.report(
+                    doc, (*cpath, op), "C501", f"operator '{op}' does not apply to {spec.type} field '{name}'", key=True
+                )
+                continue
+            problem = conditions.operand_problem(spec, op, comparison[op], set(self.index.people))
+            if problem:
+                code = "F603" if op == "matches" else "C502"
+                self.report(doc, (*cpath, op), code, f"value for '{name}' ({spec.type}): {problem}")
+
+    def _template(
+        self, doc: Document, path: Path_, source: str, allowed: set[str], record_fields: dict[str, FieldSpec] | None
+    ) -> None:
+        try:
+            names = templating.inspect(source)
+        except templating.TemplateProblem as exc:
+            self.report(doc, path, "T701", str(exc))
+            return
+        for name in sorted(names.variables - allowed):
+            hint = _hint(name, allowed)
+            self.report(doc, path, "T702", f"template uses '{name}', which is not a parameter{hint}")
+        if record_fields is not None:
+            for base, attr in sorted(names.attributes):
+                if base == "record" and attr not in record_fields and attr not in ("key", "stage", "author"):
+                    self.report(
+                        doc,
+                        path,
+                        "T702",
+                        f"template uses record.{attr}, which is not a field{_hint(attr, record_fields)}",
+                    )
+        for attr in sorted(names.private):
+            self.report(doc, path, "T705", f"template reaches for the internal attribute '{attr}'")
+
+    # -- kinds -----------------------------------------------------------------------------------
+    def _check_workspace(self, doc: Document) -> None:
+        data = doc.data
+        if "timezone" in data:
+            self._timezone(doc, ("timezone",), data["timezone"])
+        if "calendar" in data:
+            self._ref(doc, ("calendar",), "Calendar", data["calendar"])
+
+    def _check_calendar(self, doc: Document) -> None:
+        data = doc.data
+        if "timezone" in data:
+            self._timezone(doc, ("timezone",), data["timezone"])
+        owner: dict[int, str] = {}
+        any_hours = broken = False
+        for key, intervals in data["hours"].items():
+            path = ("hours", key)
+            try:
+                days = calendars.parse_day_key(key)
+            except ValueError as exc:
+                self.report(doc, path, "K803", str(exc), key=True)
+                broken = True
+                continue
+            for day in days:
+                if day in owner:
+                    self.report(
+                        doc, path, "K802", f"{calendars.DAYS[day]} is given twice (also in '{owner[day]}')", key=True
+                    )
+                owner.setdefault(day, key)
+            spans: list[tuple[int, int, int]] = []
+            for i, text in enumerate(intervals):
+                try:
+                    start, end = calendars.parse_interval(text)
+                except ValueError as exc:
+                    self.report(doc, (*path, i), "K803", str(exc))
+                    broken = True
+                    continue
+                spans.append((start, end, i))
+                any_hours = True
+            spans.sort()
+            for (_, end_a, ia), (start_b, _, ib) in itertools.pairwise(spans):
+                if start_b < end_a:
+                    self.report(doc, (*path, ib), "K802", f"'{intervals[ib]}' overlaps '{intervals[ia]}'")
+        if not any_hours and not broken:
+            self.report(doc, ("hours",), "K806", "calendar has no working hours at all")
+        for i, item in enumerate(data.get("holidays", [])):
+            if isinstance(item, str):
+                self._date(doc, ("holidays", i), item)
+            elif "date" in item:
+                self._date(doc, ("holidays", i, "date"), item["date"])
+            else:
+                self._span(doc, ("holidays", i), item)
+
+    def _check_team(self, doc: Document) -> None:
+        data = doc.data
+        self._unique(doc, [(("roles", i, "id"), r["id"]) for i, r in enumerate(data.get("roles", []))], "role")
+        for i, role in enumerate(data.get("roles", [])):
+            for j, perm in enumerate(role.get("permissions", [])):
+                form = perm.partition(":")[2]
+                if form:
+                    self._ref(doc, ("roles", i, "permissions", j), "Form", form)
+        for i, person in enumerate(data.get("people", [])):
+            path: Path_ = ("people", i)
+            if person["id"] in RESERVED_PEOPLE:
+                self.report(doc, (*path, "id"), "R003", f"'{person['id']}' is reserved and cannot be a person id")
+            for j, role in enumerate(person.get("roles", [])):
+                if role not in self.index.roles:
+                    self.report(
+                        doc, (*path, "roles", j), "R001", f"unknown role '{role}'{_hint(role, self.index.roles)}"
+                    )
+            if "calendar" in person:
+                self._ref(doc, (*path, "calendar"), "Calendar", person["calendar"])
+            for j, absence in enumerate(person.get("absences", [])):
+                self._span(doc, (*path, "absences", j), absence)
+
+    def _form_specs(self, name: str) -> dict[str, FieldSpec] | None:
+        form = self.index.get("Form", name)
+        if form is None:
+            return None
+        return {f["id"]: FieldSpec.from_dict(f) for f in form.data["fields"]}
+
+    def _check_form(self, doc: Document) -> None:
+        data = doc.data
+        specs = self._fields(doc, "fields", "field")
+        if "title_field" in data and data["title_field"] not in specs:
+            name = data["title_field"]
+            self.report(doc, ("title_field",), "R001", f"unknown field '{name}'{_hint(name, specs)}")
+        for i, rollup in enumerate(data.get("rollups", [])):
+            path: Path_ = ("rollups", i)
+            if rollup["id"] in specs:
+                self.report(doc, (*path, "id"), "R002", f"rollup '{rollup['id']}' has the id of a field")
+            if not self._ref(doc, (*path, "from"), "Form", rollup["from"]):
+                continue
+            source = self._form_specs(rollup["from"]) or {}
+            via = source.get(rollup["via"])
+            if via is None:
+                self.report(doc, (*path, "via"), "R001", f"unknown field '{rollup['via']}' of form '{rollup['from']}'")
+            elif via.type != "ref" or via.form != data["name"]:
+                self.report(
+                    doc,
+                    (*path, "via"),
+                    "F605",
+                    f"field '{rollup['via']}' of form '{rollup['from']}' is not a ref to form '{data['name']}'",
+                )
+            agg = rollup["aggregate"]
+            if "field" in rollup:
+                target = source.get(rollup["field"])
+                if target is None:
+                    self.report(
+                        doc, (*path, "field"), "R001", f"unknown field '{rollup['field']}' of form '{rollup['from']}'"
+                    )
+                elif target.type not in (NUMERIC if agg == "sum" else ORDERED):
+                    self.report(
+                        doc,
+                        (*path, "field"),
+                        "F605",
+                        f"cannot take the {agg} of {target.type} field '{rollup['field']}'",
+                    )
+            elif agg != "count":
+                self.report(doc, path, "F605", f"a {agg} rollup needs 'field'")
+
+    def _check_process(self, doc: Document) -> None:
+        data = doc.data
+        stages = data["stages"]
+        ids = [s["id"] for s in stages]
+        self._unique(doc, [(("stages", i, "id"), s) for i, s in enumerate(ids)], "stage")
+        known = set(ids)
+        has_form = self._ref(doc, ("form",), "Form", data["form"])
+        specs = self._form_specs(data["form"]) if has_form else None
+        initial = data.get("initial", ids[0])
+        if initial not in known:
+            self.report(doc, ("initial",), "P401", f"initial stage '{initial}' does not exist{_hint(initial, known)}")
+        edges: dict[str, set[str]] = {s: set() for s in ids}
+        for i, stage in enumerate(stages):
+            path: Path_ = ("stages", i)
+            sid = stage["id"]
+            for j, target in enumerate(stage.get("transitions", [])):
+                if target in known:
+                    edges[sid].add(target)
+                else:
+                    self.report(
+                        doc, (*path, "transitions", j), "R001", f"unknown stage '{target}'{_hint(target, known)}"
+                    )
+            if "on_reject" in stage:
+                if stage["on_reject"] in known:
+                    edges[sid].add(stage["on_reject"])
+                else:
+                    self.report(
+                        doc,
+                        (*path, "on_reject"),
+                        "R001",
+                        f"unknown stage '{stage['on_reject']}'{_hint(stage['on_reject'], known)}",
+                    )
+            if stage.get("terminal"):
+                if stage.get("transitions"):
+                    self.report(
+                        doc, (*path, "transitions"), "P404", f"terminal stage '{sid}' has transitions", key=True
+                    )
+            elif not stage.get("transitions"):
+                self.report(
+                    doc,
+                    (*path, "id"),
+                    "P403",
+                    f"stage '{sid}' is not terminal but has no transitions: records would be stuck there",
+                )
+            if "responsible" in stage:
+                self._actor(doc, (*path, "responsible"), stage["responsible"])
+            for j, group in enumerate(stage.get("approvals", [])):
+                for k, actor in enumerate(group["approvers"]):
+                    self._actor(doc, (*path, "approvals", j, "approvers", k), actor)
+                if "when" in group and specs is not None:
+                    self._condition(doc, (*path, "approvals", j, "when"), group["when"], specs, "field")
+            if "skip_when" in stage and specs is not None:
+                self._condition(doc, (*path, "skip_when"), stage["skip_when"], specs, "field")
+            if "due_in" in stage:
+                self._duration(doc, (*path, "due_in"), stage["due_in"])
+            if specs is not None:
+                for j, name in enumerate(stage.get("require", [])):
+                    if name not in specs:
+                        self.report(doc, (*path, "require", j), "R001", f"unknown field '{name}'{_hint(name, specs)}")
+            for j, action in enumerate(stage.get("on_enter", [])):
+                self._action(doc, (*path, "on_enter", j), action, specs)
+        for old, new in data.get("migrate", {}).items():
+            if new not in known:
+                self.report(doc, ("migrate", old), "R001", f"unknown stage '{new}'{_hint(new, known)}")
+        if initial in known:
+            reached = {initial}
+            todo = [initial]
+            while todo:
+                for nxt in edges[todo.pop()]:
+                    if nxt not in reached:
+                        reached.add(nxt)
+                        todo.append(nxt)
+            for i, sid in enumerate(ids):
+                if sid not in reached:
+                    self.report(
+                        doc,
+                        ("stages", i, "id"),
+                        "P402",
+                        f"stage '{sid}' cannot be reached from the initial stage '{initial}'",
+                    )
+
+    def _action(self, doc: Document, path: Path_, action: dict[str, Any], specs: dict[str, FieldSpec] | None) -> None:
+        if "set" in action and specs is not None:
+            name, value = action["set"]["field"], action["set"]["value"]
+            spec = specs.get(name)
+            if spec is None:
+                self.report(doc, (*path, "set", "field"), "R001", f"unknown field '{name}'{_hint(name, specs)}")
+            else:
+                try:
+                    convert(spec, value, people=set(self.index.people))
+                except ValueError as exc:
+                    self.report(doc, (*path, "set", "value"), "C502", f"value for '{name}' ({spec.type}): {exc}")
+        if "remind" in action:
+            self._duration(doc, (*path, "remind", "in"), action["remind"]["in"])
+            if "for" in action["remind"]:
+                self._actor(doc, (*path, "remind", "for"), action["remind"]["for"])
+        if "launch" in action:
+            launch = action["launch"]
+            template = self.index.get("ProjectTemplate", launch["template"])
+            if template is None:
+                self._ref(doc, (*path, "launch", "template"), "ProjectTemplate", launch["template"], "project template")
+                return
+            params = {p["id"]: p for p in template.data.get("parameters", [])}
+            given = launch.get("params", {})
+            for name, value in given.items():
+                ppath = (*path, "launch", "params", name)
+                if name not in params:
+                    self.report(
+                        doc,
+                        ppath,
+                        "R001",
+                        f"template '{launch['template']}' has no parameter '{name}'{_hint(name, params)}",
+                        key=True,
+                    )
+                elif isinstance(value, str):
+                    self._template(doc, ppath, value, {"record"}, specs)
+            for name, param in params.items():
+                if param.get("required") and "default" not in param and name not in given:
+                    self.report(
+                        doc,
+                        (*path, "launch"),
+                        "T704",
+                        f"template '{launch['template']}' needs parameter '{name}', which is not given",
+                        key=True,
+                    )
+            if "name" in launch:
+                self._template(doc, (*path, "launch", "name"), launch["name"], {"record"}, specs)
+
+    def _check_projecttemplate(self, doc: Document) -> None:
+        data = doc.data
+        params = self._fields(doc, "parameters", "parameter")
+        record_fields = None
+        if "form" in data and self._ref(doc, ("form",), "Form", data["form"]):
+            record_fields = self._form_specs(data["form"])
+        allowed = set(params) | {"params"}
+        if "form" in data:
+            allowed.add("record")
+        if "title" in data.get("project", {}):
+            self._template(doc, ("project", "title"), data["project"]["title"], allowed, record_fields)
+        tasks = data["tasks"]
+        ids = [t["id"] for t in tasks]
+        self._unique(doc, [(("tasks", i, "id"), t) for i, t in enumerate(ids)], "task")
+        known = set(ids)
+        graph: dict[str, list[str]] = {}
+        for i, task in enumerate(tasks):
+            path: Path_ = ("tasks", i)
+            for key in ("title", "description"):
+                if key in task:
+                    self._template(doc, (*path, key), task[key], allowed, record_fields)
+            if "assignee" in task:
+                self._actor(doc, (*path, "assignee"), task["assignee"])
+            for j, actor in enumerate(task.get("watchers", [])):
+                self._actor(doc, (*path, "watchers", j), actor)
+            if "estimate" in task:
+                self._duration(doc, (*path, "estimate"), task["estimate"])
+            if "when" in task:
+                self._condition(doc, (*path, "when"), task["when"], params, "parameter")
+            deps = graph.setdefault(task["id"], [])
+            for j, dep in enumerate(task.get("depends_on", [])):
+                if dep in known:
+                    deps.append(dep)
+                else:
+                    self.report(doc, (*path, "depends_on", j), "R001", f"unknown task '{dep}'{_hint(dep, known)}")
+        cycle = find_cycle(graph)
+        if cycle:
+            i = ids.index(cycle[0])
+            self.report(doc, ("tasks", i, "depends_on"), "T703", "dependency cycle: " + " -> ".join(cycle), key=True)
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """One cycle of a dependency graph as [a, b, ..., a], or None. Iterative, so deep chains are fine."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 finished
+    for root in graph:
+        if state.get(root):
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = []
+        state[root] = 1
+        path.append(root)
+        while stack:
+            node, i = stack[-1]
+            succ = graph.get(node, [])
+            if i < len(succ):
+                stack[-1] = (node, i + 1)
+                nxt = succ[i]
+                if state.get(nxt) == 1:
+                    return [*path[path.index(nxt) :], nxt]
+                if not state.get(nxt):
+                    state[nxt] = 1
+                    path.append(nxt)
+                    stack.append((nxt, 0))
+            else:
+                state[node] = 2
+                path.pop()
+                stack.pop()
+    return None
+
+
+def _hint(name: str, choices: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _quote(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else str(value)
+
+
+def check(documents: list[Document], known: list[Document] | None = None, partial: bool = False) -> list[Diagnostic]:
+    return Checker(documents, known, partial).run()

@@ -1,0 +1,183 @@
+"""The JSON Schemas shipped with crmctl: lookup, bundling and validation with readable messages."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from crmctl.config.diagnostics import Diagnostic
+from crmctl.config.yamlload import Document
+
+COMMON = "common.schema.json"
+# kind -> schema file name; the order is the order of documentation and of `crmctl schema`.
+KINDS = {
+    "Workspace": "workspace.schema.json",
+    "Calendar": "calendar.schema.json",
+    "Team": "team.schema.json",
+    "Form": "form.schema.json",
+    "Process": "process.schema.json",
+    "ProjectTemplate": "projecttemplate.schema.json",
+}
+_TYPE_NAMES = {
+    "string": "a text",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "nothing",
+}
+
+
+def kind_for(name: str) -> str | None:
+    """The kind whose name matches name, case-insensitively."""
+    for kind in KINDS:
+        if kind.lower() == name.lower():
+            return kind
+    return None
+
+
+@cache
+def raw_schema(filename: str) -> dict[str, Any]:
+    text = resources.files("crmctl").joinpath("schemas", filename).read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def bundled(kind: str) -> dict[str, Any]:
+    """The schema of kind as one self-contained document (shared definitions inlined), for editors."""
+    schema = copy.deepcopy(raw_schema(KINDS[kind]))
+    common = copy.deepcopy(raw_schema(COMMON)["$defs"])
+    schema["$defs"] = {**common, **schema.get("$defs", {})}
+    return _rewrite_refs(schema)
+
+
+def bundled_all() -> dict[str, Any]:
+    """One schema for any crmctl document: dispatches on `kind`."""
+    defs: dict[str, Any] = copy.deepcopy(raw_schema(COMMON)["$defs"])
+    branches = []
+    for kind, filename in KINDS.items():
+        body = copy.deepcopy(raw_schema(filename))
+        body.pop("$schema", None)
+        defs[kind] = body
+        branches.append({"if": {"properties": {"kind": {"const": kind}}}, "then": {"$ref": f"#/$defs/{kind}"}})
+    return _rewrite_refs(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "crmctl configuration document",
+            "type": "object",
+            "properties": {"kind": {"enum": list(KINDS)}},
+            "required": ["kind"],
+            "allOf": branches,
+            "$defs": defs,
+        }
+    )
+
+
+def _rewrite_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith(COMMON):
+                node[key] = value[len(COMMON) :]
+            else:
+                _rewrite_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            _rewrite_refs(item)
+    return node
+
+
+@cache
+def _validator(kind: str) -> Any:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    registry: Registry = Registry().with_resources(
+        [(name, Resource.from_contents(raw_schema(name))) for name in (COMMON, *KINDS.values())]
+    )
+    return Draft202012Validator(raw_schema(KINDS[kind]), registry=registry)
+
+
+def validate_document(doc: Document) -> list[Diagnostic]:
+    """Schema diagnostics of one document (S001-S004)."""
+    data = doc.data
+    kind = data.get("kind")
+    if kind not in KINDS:
+        if kind is None:
+            return [Diagnostic(doc.loc(), "S001", "missing 'kind' (one of: " + ", ".join(KINDS) + ")")]
+        hint = _suggest(str(kind), KINDS)
+        return [
+            Diagnostic(doc.loc(("kind",)), "S001", f"unknown kind '{kind}'{hint}; expected one of: " + ", ".join(KINDS))
+        ]
+    out: list[Diagnostic] = []
+    for error in _validator(kind).iter_errors(data):
+        out.extend(_translate(doc, error))
+    return out
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else f"'{value}'"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _translate(doc: Document, error: Any) -> list[Diagnostic]:
+    path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    validator = error.validator
+    value = error.instance
+    if validator == "additionalProperties" and isinstance(value, dict):
+        known = schema.get("properties", {})
+        if isinstance(schema.get("additionalProperties"), dict):
+            # additionalProperties is a schema here: the error is about a value, reported below.
+            return [Diagnostic(doc.loc(path), "S004", error.message)]
+        return [
+            Diagnostic(doc.loc((*path, key), key=True), "S002", f"unknown key '{key}'{_suggest(key, known)}")
+            for key in value
+            if key not in known
+        ]
+    if validator == "required":
+        missing = [k for k in error.validator_value if isinstance(value, dict) and k not in value]
+        return [Diagnostic(doc.loc(path), "S003", f"missing required key '{k}'") for k in missing]
+    custom = schema.get("x-message")
+    if custom:
+        return [Diagnostic(doc.loc(path), "S004", f"{_show(value)}: {custom}")]
+    if validator == "type":
+        expected = error.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        want = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        return [Diagnostic(doc.loc(path), "S004", f"expected {want}, got {_describe(value)}")]
+    if validator == "enum":
+        options = ", ".join(str(v) for v in error.validator_value)
+        return [Diagnostic(doc.loc(path), "S004", f"{_show(value)} is not one of: {options}")]
+    if validator == "const":
+        return [Diagnostic(doc.loc(path), "S004", f"{_show(value)} must be {_show(error.validator_value)}")]
+    if validator == "pattern":
+        what = schema.get("description") or f"it must match {error.validator_value}"
+        return [Diagnostic(doc.loc(path), "S004", f"{_show(value)} is not valid: {what}")]
+    if validator in ("minItems", "minLength") and error.validator_value == 1:
+        return [Diagnostic(doc.loc(path), "S004", "must not be empty")]
+    if validator == "uniqueItems":
+        return [Diagnostic(doc.loc(path), "S004", "has repeated items")]
+    return [Diagnostic(doc.loc(path), "S004", error.message)]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if value is None:
+        return "nothing"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {_show(value)}"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"

@@ -1,0 +1,176 @@
+"""Field types and their values: one place that says what a value of each type is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+TYPES = ("text", "number", "money", "date", "datetime", "bool", "list", "email", "phone", "person", "ref")
+TEXTUAL = frozenset({"text", "email", "phone"})
+ORDERED = frozenset({"number", "money", "date", "datetime"})
+NUMERIC = frozenset({"number", "money"})
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{3,30}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off"}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """The type-relevant part of a form field or a template parameter."""
+
+    id: str
+    type: str
+    label: str = ""
+    required: bool = False
+    default: Any = None
+    mask: str | None = None
+    options: tuple[str, ...] = ()
+    option_labels: dict[str, str] = field(default_factory=dict)
+    currency: str | None = None
+    min: float | None = None
+    max: float | None = None
+    form: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FieldSpec:
+        options: list[str] = []
+        labels: dict[str, str] = {}
+        for opt in data.get("options", ()):
+            value = opt["value"] if isinstance(opt, dict) else opt
+            options.append(value)
+            if isinstance(opt, dict) and opt.get("label"):
+                labels[value] = opt["label"]
+        return cls(
+            id=data["id"],
+            type=data["type"],
+            label=data.get("label", ""),
+            required=bool(data.get("required", False)),
+            default=data.get("default"),
+            mask=data.get("mask"),
+            options=tuple(options),
+            option_labels=labels,
+            currency=data.get("currency"),
+            min=data.get("min"),
+            max=data.get("max"),
+            form=data.get("form"),
+        )
+
+    @property
+    def name(self) -> str:
+        return self.label or self.id
+
+
+def convert(spec: FieldSpec, value: Any, *, people: frozenset[str] | set[str] | None = None) -> Any:
+    """The value as the field's type holds it, or ValueError saying why it does not fit.
+
+    Strings from a command line are accepted for every type. `people`, when given, is the set of
+    person ids a person field may name. Refs are returned as keys; their existence is the store's concern.
+    """
+    kind = spec.type
+    if kind in TEXTUAL:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a text, got {_show(value)}")
+        text = value
+        if kind == "email" and not _EMAIL.match(text):
+            raise ValueError(f"'{text}' is not an e-mail address")
+        if kind == "phone" and not _PHONE.match(text):
+            raise ValueError(f"'{text}' is not a phone number")
+        if spec.mask and not re.fullmatch(spec.mask, text):
+            raise ValueError(f"'{text}' does not match the mask {spec.mask}")
+        return text
+    if kind in NUMERIC:
+        number = _number(value, exact=kind == "money")
+        if spec.min is not None and number < spec.min:
+            raise ValueError(f"{number} is less than the minimum {_num(spec.min)}")
+        if spec.max is not None and number > spec.max:
+            raise ValueError(f"{number} is more than the maximum {_num(spec.max)}")
+        return number
+    if kind == "date":
+        return parse_date(value)
+    if kind == "datetime":
+        return parse_datetime(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError(f"expected true or false, got {_show(value)}")
+    if kind == "list":
+        if not isinstance(value, str) or value not in spec.options:
+            raise ValueError(f"{_show(value)} is not one of the options: {', '.join(spec.options)}")
+        return value
+    if kind == "person":
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"expected a person id, got {_show(value)}")
+        if people is not None and value not in people:
+            raise ValueError(f"no person '{value}' in the team")
+        return value
+    if kind == "ref":
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"expected a record key such as CL-1, got {_show(value)}")
+        return value
+    raise ValueError(f"unknown field type '{kind}'")
+
+
+def parse_date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _DATE.match(value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{_show(value)} is not a date (YYYY-MM-DD)")
+
+
+def parse_datetime(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and len(value.strip()) >= 10:
+        try:
+            return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    raise ValueError(f"{_show(value)} is not a date and time (YYYY-MM-DDTHH:MM, optionally with an offset)")
+
+
+def _number(value: Any, *, exact: bool) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {_show(value)}")
+    try:
+        if isinstance(value, (int, float)):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidOperation
+            number = Decimal(str(value))
+        elif isinstance(value, (str, Decimal)):
+            number = Decimal(str(value).strip().replace(" ", "").replace("_", ""))
+        else:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise ValueError(f"expected a number, got {_show(value)}") from None
+    if not number.is_finite():
+        raise ValueError(f"expected a number, got {_show(value)}")
+    if exact:
+        return number
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "nothing"
+    return str(value)

@@ -1,0 +1,41 @@
+"""One error hierarchy. Each class carries its exit code; only the CLI turns them into output."""
+
+from __future__ import annotations
+
+# Exit codes, documented in docs/cli.md.
+OK = 0
+INPUT = 1  # bad input, a rule refused the change, or validation found problems
+USAGE = 2  # the command line itself is wrong
+NOT_FOUND = 3  # an id, key, file or workspace that does not exist
+BUSY = 4  # another process holds the database
+INTERNAL = 5  # a bug: please report it (run with --debug for the traceback)
+
+
+class CrmError(Exception):
+    """An expected failure: shown as one line on stderr, never as a traceback."""
+
+    exit_code = INPUT
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(CrmError):
+    """Input that does not fit: a value, a file, a rule."""
+
+
+class UsageError(CrmError):
+    exit_code = USAGE
+
+
+class NotFound(CrmError):
+    exit_code = NOT_FOUND
+
+
+class Busy(CrmError):
+    exit_code = BUSY
+
+
+class ProblemsFound(CrmError):
+    """Validation produced diagnostics; they have been reported already."""

@@ -1,0 +1,1 @@
+"""Renderers: pure functions from rows or diagnostics to text. The core never prints."""
