@@ -368,7 +368,7 @@ class Checker:
                     self.report(
                         doc, (*path, "field"), "R001", f"unknown field '{rollup['field']}' of form '{rollup['from']}'"
                     )
-                elif target.type not in (NUMERIC if agg == "sum" else ORDERED):
+                elif agg != "count" and target.type not in (NUMERIC if agg == "sum" else ORDERED):
                     self.report(
                         doc,
                         (*path, "field"),
