@@ -16,6 +16,7 @@ from crmctl.domain.durations import HOURS_PER_DAY, parse_duration
 from crmctl.domain.values import NUMERIC, ORDERED, TEXTUAL, FieldSpec, convert
 
 RESERVED_PEOPLE = frozenset({"author"})
+RECORD_BUILTINS = ("key", "stage", "author", "created_at")  # what a template sees on `record` besides fields
 
 
 @dataclass
@@ -110,7 +111,10 @@ class Checker:
             if kind == "Workspace":
                 self.hours_per_day = doc.data.get("hours_per_day", HOURS_PER_DAY)
         prefixes: dict[str, Document] = {}
-        for name, form in self.index.of("Form").items():
+        for form in self.docs:
+            if form.data["kind"] != "Form" or self.index.get("Form", form.data["name"]) is not form:
+                continue
+            name = form.data["name"]
             prefix = form.data["key_prefix"]
             if prefix in prefixes:
                 other = prefixes[prefix]
@@ -248,7 +252,7 @@ class Checker:
             self.report(doc, path, "T702", f"template uses '{name}', which is not a parameter{hint}")
         if record_fields is not None:
             for base, attr in sorted(names.attributes):
-                if base == "record" and attr not in record_fields and attr not in ("key", "stage", "author"):
+                if base == "record" and not attr.startswith("_") and attr not in (*record_fields, *RECORD_BUILTINS):
                     self.report(
                         doc,
                         path,
