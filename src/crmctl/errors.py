@@ -16,9 +16,10 @@ class CrmError(Exception):
 
     exit_code = INPUT
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details or []  # lines shown before the message (diagnostics, refusals)
 
 
 class InputError(CrmError):

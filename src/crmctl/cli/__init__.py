@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from crmctl import __version__
+from crmctl.cli import records as records_cmd
 from crmctl.cli import schema as schema_cmd
 from crmctl.cli import validate as validate_cmd
+from crmctl.cli import workspace as workspace_cmd
 from crmctl.cli.base import CrmGroup, Settings, use_settings
 
 app = typer.Typer(
@@ -59,8 +61,15 @@ def root(
     use_settings(ctx.obj)
 
 
+app.command("init")(workspace_cmd.init)
 app.command("validate")(validate_cmd.validate)
 app.command("schema")(schema_cmd.schema)
+app.command("plan")(workspace_cmd.plan)
+app.command("apply")(workspace_cmd.apply)
+app.add_typer(records_cmd.record_app, name="record")
+app.command("comment")(records_cmd.comment)
+app.command("remind")(records_cmd.remind)
+app.command("agenda")(records_cmd.agenda)
 
 
 def main() -> None:

@@ -75,6 +75,8 @@ class CrmGroup(TyperGroup):
         except CrmError as exc:
             if _debug_wanted(ctx):
                 traceback.print_exc()
+            for line in exc.details:
+                typer.echo(line, err=True)
             typer.echo(f"crmctl: error: {exc.message}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
@@ -89,3 +91,20 @@ class CrmGroup(TyperGroup):
                 err=True,
             )
             raise typer.Exit(INTERNAL) from None
+
+
+def options() -> Any:
+    """The global options as the core takes them."""
+    from crmctl.core.session import Options
+
+    s = settings()
+    return Options(workspace=s.workspace, db=s.db, actor=s.actor, now=s.now)
+
+
+def color_wanted() -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set."""
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def emit(text: str) -> None:
+    typer.echo(text, nl=False)

@@ -136,7 +136,7 @@ def load_text(text: str, name: str) -> LoadedFile:
 
 def _tab_at(text: str, line: int) -> bool:
     lines = text.splitlines()
-    return any(ln[:len(ln) - len(ln.lstrip())].count("\t") for ln in lines[max(0, line - 2):line])
+    return any(ln[: len(ln) - len(ln.lstrip())].count("\t") for ln in lines[max(0, line - 2) : line])
 
 
 def _fail(name: str, code: str, message: str, line: int = 1, col: int = 1) -> LoadedFile:

@@ -14,6 +14,8 @@ TEXTUAL = frozenset({"text", "email", "phone"})
 ORDERED = frozenset({"number", "money", "date", "datetime"})
 NUMERIC = frozenset({"number", "money"})
 
+MONEY_DECIMALS = 2
+MONEY_LIMIT = Decimal(10) ** 16  # DECIMAL(18, 2)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{3,30}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -158,7 +160,11 @@ def _number(value: Any, *, exact: bool) -> Any:
     if not number.is_finite():
         raise ValueError(f"expected a number, got {_show(value)}")
     if exact:
-        return number
+        if number.as_tuple().exponent < -MONEY_DECIMALS:  # type: ignore[operator]
+            raise ValueError(f"{value} has more than {MONEY_DECIMALS} decimal places")
+        if abs(number) >= MONEY_LIMIT:
+            raise ValueError(f"{value} is too large for a money field")
+        return number.quantize(Decimal(1).scaleb(-MONEY_DECIMALS))
     return int(number) if number == number.to_integral_value() else float(number)
 
 

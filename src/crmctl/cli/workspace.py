@@ -1,0 +1,88 @@
+"""crmctl init, plan, apply: a workspace's YAML into its database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmctl.cli.base import FormatOption, choose_format, emit, options
+
+ArchiveOption = Annotated[
+    bool,
+    typer.Option("--archive", help="Set aside (never drop) the data of removed forms, fields, stages and processes."),
+]
+
+
+def _render_plan(result, fmt: str) -> str:  # type: ignore[no-untyped-def]
+    plan = result.plan
+    if fmt == "json":
+        body = {
+            "database": str(result.database),
+            "current_version": result.current_version,
+            "next_version": plan.version,
+            "unchanged": plan.unchanged,
+            "changes": [c.as_dict() for c in plan.changes],
+            "refusals": plan.refusals,
+            "applied": result.applied,
+        }
+        return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
+    if plan.unchanged:
+        return f"no changes: the database is at version {result.current_version}\n"
+    lines = [f"{c.symbol} {c.target} {c.name}" + (f" ({c.detail})" if c.detail else "") for c in plan.changes]
+    lines += [f"! refused: {r}" for r in plan.refusals]
+    return "\n".join(lines) + "\n" if lines else "no changes to tables; definitions are new\n"
+
+
+def init(
+    folder: Annotated[Path, typer.Argument(help="The folder to create (empty or new).")],
+    example: Annotated[
+        str | None, typer.Option("--example", "-e", help="Start from a bundled example workspace.")
+    ] = None,
+    timezone: Annotated[str, typer.Option("--timezone", help="Time zone of a minimal workspace.")] = "UTC",
+    list_examples: Annotated[bool, typer.Option("--list-examples", help="List the bundled examples.")] = False,
+) -> None:
+    """Create a workspace (a bundled example or a minimal one) and its database."""
+    from crmctl.core import definitions
+
+    if list_examples:
+        emit("".join(f"{name}\n" for name in definitions.example_names()))
+        return
+    result = definitions.init(folder, example, options(), timezone)
+    emit(f"created {folder} with database {result.database} (definitions version {result.applied})\n")
+
+
+def plan(
+    archive: ArchiveOption = False,
+    output: FormatOption = None,
+) -> None:
+    """Show what `crmctl apply` would change in the database, and what it would refuse.
+
+    Exit 0 when the plan can be applied, 1 when a change would lose data or the YAML has problems.
+    """
+    from crmctl.core import definitions
+    from crmctl.errors import InputError
+
+    fmt = choose_format(output, ("table", "json"))
+    result = definitions.plan(options(), archive)
+    emit(_render_plan(result, fmt))
+    if result.plan.refusals:
+        count = len(result.plan.refusals)
+        raise InputError(f"{count} change{'s' if count != 1 else ''} would lose data (see the plan)")
+
+
+def apply(
+    archive: ArchiveOption = False,
+    output: FormatOption = None,
+) -> None:
+    """Validate the workspace and apply its definitions to the database in one transaction."""
+    from crmctl.core import definitions
+
+    fmt = choose_format(output, ("table", "json"))
+    result = definitions.apply(options(), archive)
+    text = _render_plan(result, fmt)
+    if fmt == "table" and result.applied is not None:
+        text += f"applied: the database is at version {result.applied}\n"
+    emit(text)

@@ -1,0 +1,191 @@
+"""Typed definitions: what a checked workspace (or an applied version in the database) says."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from crmctl.domain.durations import HOURS_PER_DAY
+from crmctl.domain.values import FieldSpec
+
+# Columns every form table has besides its fields; a field may not take one of these ids.
+SYSTEM_COLUMNS = (
+    "key",
+    "number",
+    "author",
+    "created_at",
+    "updated_at",
+    "def_version",
+    "process",
+    "stage",
+    "stage_since",
+)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    id: str
+    label: str
+    aggregate: str
+    source: str  # form
+    via: str  # ref field of the source form
+    field: str | None
+
+
+@dataclass(frozen=True)
+class FormDef:
+    name: str
+    title: str
+    key_prefix: str
+    fields: dict[str, FieldSpec]
+    title_field: str | None
+    rollups: tuple[Rollup, ...] = ()
+    renamed: dict[str, str] = field(default_factory=dict)  # new field id -> old field id
+
+    @property
+    def display_field(self) -> str | None:
+        if self.title_field:
+            return self.title_field
+        return next((f.id for f in self.fields.values() if f.type == "text"), None)
+
+
+@dataclass(frozen=True)
+class StageDef:
+    id: str
+    title: str
+    raw: dict[str, Any]
+
+    @property
+    def terminal(self) -> bool:
+        return bool(self.raw.get("terminal"))
+
+    @property
+    def transitions(self) -> tuple[str, ...]:
+        return tuple(self.raw.get("transitions", ()))
+
+
+@dataclass(frozen=True)
+class ProcessDef:
+    name: str
+    title: str
+    form: str
+    initial: str
+    stages: dict[str, StageDef]
+    migrate: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    email: str | None
+    roles: tuple[str, ...]
+    calendar: str | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Role:
+    id: str
+    title: str
+    permissions: tuple[str, ...]
+
+
+@dataclass
+class Definitions:
+    """Everything a workspace defines, keyed by name. Built from schema-valid, checked documents."""
+
+    documents: list[dict[str, Any]]
+    name: str = "workspace"
+    timezone: str = "UTC"
+    calendar: str | None = None
+    database: str = "crmctl.duckdb"
+    hours_per_day: float = HOURS_PER_DAY
+    busy_timeout: float = 10.0
+    forms: dict[str, FormDef] = field(default_factory=dict)
+    processes: dict[str, ProcessDef] = field(default_factory=dict)
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calendars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
+    roles: dict[str, Role] = field(default_factory=dict)
+    has_team: bool = False
+
+    @classmethod
+    def build(cls, documents: list[dict[str, Any]]) -> Definitions:
+        defs = cls(documents=sorted(documents, key=lambda d: (d["kind"], d["name"])))
+        for doc in defs.documents:
+            kind = doc["kind"]
+            if kind == "Workspace":
+                defs.name = doc["name"]
+                defs.timezone = doc.get("timezone", "UTC")
+                defs.calendar = doc.get("calendar")
+                defs.database = doc.get("database", defs.database)
+                defs.hours_per_day = doc.get("hours_per_day", HOURS_PER_DAY)
+                defs.busy_timeout = float(doc.get("busy_timeout", defs.busy_timeout))
+            elif kind == "Form":
+                defs.forms[doc["name"]] = FormDef(
+                    name=doc["name"],
+                    title=doc.get("title", doc["name"]),
+                    key_prefix=doc["key_prefix"],
+                    fields={f["id"]: FieldSpec.from_dict(f) for f in doc["fields"]},
+                    title_field=doc.get("title_field"),
+                    rollups=tuple(
+                        Rollup(r["id"], r.get("label", r["id"]), r["aggregate"], r["from"], r["via"], r.get("field"))
+                        for r in doc.get("rollups", ())
+                    ),
+                    renamed={f["id"]: f["renamed_from"] for f in doc["fields"] if "renamed_from" in f},
+                )
+            elif kind == "Process":
+                stages = {s["id"]: StageDef(s["id"], s.get("title", s["id"]), s) for s in doc["stages"]}
+                defs.processes[doc["name"]] = ProcessDef(
+                    name=doc["name"],
+                    title=doc.get("title", doc["name"]),
+                    form=doc["form"],
+                    initial=doc.get("initial", doc["stages"][0]["id"]),
+                    stages=stages,
+                    migrate=dict(doc.get("migrate", {})),
+                )
+            elif kind == "ProjectTemplate":
+                defs.templates[doc["name"]] = doc
+            elif kind == "Calendar":
+                defs.calendars[doc["name"]] = doc
+            elif kind == "Team":
+                defs.has_team = True
+                for role in doc.get("roles", ()):
+                    defs.roles[role["id"]] = Role(
+                        role["id"], role.get("title", role["id"]), tuple(role.get("permissions", ()))
+                    )
+                for person in doc.get("people", ()):
+                    defs.people[person["id"]] = Person(
+                        person["id"],
+                        person["name"],
+                        person.get("email"),
+                        tuple(person.get("roles", ())),
+                        person.get("calendar"),
+                        person,
+                    )
+        return defs
+
+    def to_json(self) -> str:
+        return json.dumps(self.documents, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+    @classmethod
+    def from_json(cls, text: str) -> Definitions:
+        return cls.build(json.loads(text))
+
+    def form(self, name: str) -> FormDef:
+        from crmctl.errors import NotFound
+
+        if name not in self.forms:
+            known = ", ".join(sorted(self.forms)) or "none"
+            raise NotFound(f"unknown form '{name}' (forms: {known})")
+        return self.forms[name]
+
+    def processes_of(self, form: str) -> list[ProcessDef]:
+        return [p for p in self.processes.values() if p.form == form]

@@ -1,0 +1,38 @@
+"""The current time, which scripts and tests pin with --now / CRMCTL_NOW."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from crmctl.errors import InputError
+
+_RELATIVE = re.compile(r"^\+(\d+)([mhdw])$")
+
+
+def parse_instant(text: str, tz: str, now: dt.datetime | None = None) -> dt.datetime:
+    """An aware datetime from ISO text (a date means its midnight; no offset means the workspace's zone).
+
+    With `now`, relative forms are accepted too: +30m, +2h, +1d, +1w (calendar time).
+    """
+    text = text.strip()
+    match = _RELATIVE.match(text)
+    if match and now is not None:
+        amount, unit = int(match.group(1)), match.group(2)
+        minutes = amount * {"m": 1, "h": 60, "d": 1440, "w": 10080}[unit]
+        return now + dt.timedelta(minutes=minutes)
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        hint = " or +30m, +2h, +1d" if now is not None else ""
+        raise InputError(f"'{text}' is not a date-time (use ISO 8601, e.g. 2027-03-01T10:00{hint})") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(tz))
+    return value
+
+
+def current(setting: str | None, tz: str) -> dt.datetime:
+    if setting:
+        return parse_instant(setting, tz).astimezone(ZoneInfo(tz))
+    return dt.datetime.now(ZoneInfo(tz))

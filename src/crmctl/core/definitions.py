@@ -1,0 +1,193 @@
+"""init, plan and apply: from YAML in a workspace to definitions and tables in its database."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from crmctl.config.model import Definitions
+from crmctl.core import clock
+from crmctl.core.session import Options, database_path, workspace_root
+from crmctl.errors import InputError, NotFound, ProblemsFound, UsageError
+from crmctl.store.definitions import Plan
+
+
+@dataclass
+class PlanResult:
+    plan: Plan
+    current_version: int | None
+    database: Path
+    applied: int | None = None
+
+
+def load_definitions(root: Path) -> Definitions:
+    """Validate the workspace; its definitions, or ProblemsFound with every diagnostic."""
+    from crmctl.config.workspace import Unit, load_unit, workspace_files
+    from crmctl.render.diagnostics import text
+
+    loaded = load_unit(Unit(root, workspace_files(root)))
+    if not loaded.ok:
+        errors = [d for d in loaded.diagnostics if d.severity == "error"]
+        raise ProblemsFound(
+            f"the workspace has {len(errors)} problem{'s' if len(errors) != 1 else ''}; nothing was applied",
+            text(loaded.diagnostics).splitlines(),
+        )
+    return Definitions.build([doc.data for doc in loaded.documents])
+
+
+def _prepare(options: Options, archive: bool, *, create: bool) -> tuple[Any, Definitions, PlanResult, Any]:
+    from crmctl.domain.plan import diff
+    from crmctl.store import db
+    from crmctl.store.definitions import check_plan, latest
+
+    root = workspace_root(options)
+    if root is None:
+        raise NotFound(f"no workspace: {options.workspace or Path.cwd()} has no crmctl.yaml, nor any folder above it")
+    new = load_definitions(root)
+    path, timeout = database_path(options)
+    conn = db.connect(path, busy_timeout=timeout, create=create)
+    try:
+        if path.exists() and path.stat().st_size and not db.is_crmctl_database(conn):
+            tables = conn.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0]
+            if tables:
+                raise InputError(f"{path} is a DuckDB file of something else; crmctl will not write into it")
+        found = latest(conn) if db.is_crmctl_database(conn) else None
+        old = found[1] if found else None
+        changes = diff(old, new)
+        plan = check_plan(conn, old, new, changes, archive) if found else Plan(changes)
+        plan.version = (found[0] + 1) if found else 1
+        if old is not None and old.digest == new.digest:
+            plan.unchanged = True
+        return conn, new, PlanResult(plan, found[0] if found else None, path), old
+    except BaseException:
+        conn.close()
+        raise
+
+
+def plan(options: Options, archive: bool = False) -> PlanResult:
+    conn, _, result, _ = _prepare(options, archive, create=False)
+    conn.close()
+    return result
+
+
+def apply(options: Options, archive: bool = False) -> PlanResult:
+    from crmctl.store import db
+    from crmctl.store.definitions import execute
+
+    conn, new, result, old = _prepare(options, archive, create=True)
+    try:
+        if result.plan.refusals:
+            raise InputError(
+                f"{len(result.plan.refusals)} change{'s' if len(result.plan.refusals) != 1 else ''} would lose data; "
+                "nothing was applied",
+                ["refused: " + r for r in result.plan.refusals],
+            )
+        if result.plan.unchanged:
+            return result
+        now = clock.current(options.now, new.timezone)
+        actor = options.actor
+        with db.transaction(conn):
+            db.ensure_system_schema(conn)
+            result.applied = execute(conn, old, new, result.plan, actor=actor, now=now, archive=archive)
+        conn.execute("CHECKPOINT")
+        return result
+    finally:
+        conn.close()
+
+
+def examples_folder() -> Path:
+    """The bundled examples: inside the installed package, or the source tree's examples/processes."""
+    packaged = Path(str(resources.files("crmctl"))) / "examples"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "examples" / "processes"
+
+
+def example_names() -> list[str]:
+    folder = examples_folder()
+    return sorted(p.name for p in folder.iterdir() if (p / "crmctl.yaml").is_file()) if folder.is_dir() else []
+
+
+MINIMAL = {
+    "crmctl.yaml": """\
+kind: Workspace
+name: {name}
+title: {name}
+timezone: {timezone}
+calendar: office
+""",
+    "calendar.yaml": """\
+kind: Calendar
+name: office
+hours:
+  mon-fri: ["09:00-13:00", "14:00-18:00"]
+""",
+    "team.yaml": """\
+kind: Team
+name: team
+roles:
+  - id: admin
+    title: Administrator
+    permissions: ["*"]
+people:
+  - id: {person}
+    name: {person}
+    roles: [admin]
+""",
+    "forms/client.yaml": """\
+kind: Form
+name: client
+title: Client
+key_prefix: CL
+title_field: name
+fields:
+  - {{id: name, type: text, label: Name, required: true}}
+  - {{id: email, type: email, label: E-mail}}
+  - {{id: phone, type: phone, label: Phone}}
+  - {{id: status, type: list, label: Status, options: [new, active, lost], default: new}}
+  - {{id: next_contact, type: date, label: Next contact}}
+""",
+}
+
+
+def init(target: Path, example: str | None, options: Options, timezone: str = "UTC") -> PlanResult:
+    """Create a workspace in target (a bundled example or a minimal one) and its database."""
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InputError(f"{target} exists and is not an empty folder")
+    created = not target.exists()
+    if example is not None:
+        names = example_names()
+        if example not in names:
+            raise UsageError(f"unknown example '{example}'; examples: {', '.join(names) or 'none'}")
+        shutil.copytree(
+            examples_folder() / example,
+            target,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("*.duckdb", "*.duckdb.wal"),
+        )
+    else:
+        person = options.actor or "admin"
+        values = {"name": _slug(target.resolve().name), "timezone": timezone, "person": person}
+        for name, body in MINIMAL.items():
+            path = target / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(body.format(**values), encoding="utf-8")
+    try:
+        return apply(Options(workspace=target, db=options.db, actor=options.actor, now=options.now))
+    except BaseException:
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            for item in target.iterdir():
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
+        raise
+
+
+def _slug(name: str) -> str:
+    import re
+
+    slug = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
+    return slug if slug and slug[0].isalpha() else "workspace"

@@ -1,0 +1,358 @@
+"""Records: create, update, show, list, history, comments, reminders and the agenda."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from crmctl.config.model import SYSTEM_COLUMNS, FormDef
+from crmctl.core import clock
+from crmctl.core.session import Session
+from crmctl.domain.records import changed_values, new_values, plain
+from crmctl.domain.values import FieldSpec, convert
+from crmctl.errors import InputError, NotFound, UsageError
+from crmctl.store import records as store
+
+_WHERE = re.compile(r"^([a-z][a-z0-9_]*)\s*(!=|>=|<=|=|>|<|~)(.*)$", re.S)
+_SYSTEM_TYPES = {
+    "key": "text",
+    "number": "number",
+    "author": "person",
+    "created_at": "datetime",
+    "updated_at": "datetime",
+    "def_version": "number",
+    "process": "text",
+    "stage": "text",
+    "stage_since": "datetime",
+}
+
+
+def normalise_key(key: str) -> str:
+    return key.strip().upper()
+
+
+def people_of(session: Session) -> set[str] | None:
+    return set(session.defs.people) if session.defs.has_team else None
+
+
+def locate(session: Session, key: str) -> tuple[FormDef, dict[str, Any]]:
+    """The form and the stored row of a record key, or NotFound."""
+    key = normalise_key(key)
+    form_name = store.form_of(session.conn, key)
+    if form_name is None or form_name not in session.defs.forms:
+        raise NotFound(f"no record {key}")
+    form = session.defs.forms[form_name]
+    row = store.get(session.conn, form, key)
+    if row is None:
+        raise NotFound(f"no record {key}")
+    return form, row
+
+
+def _check_refs(session: Session, form: FormDef, values: dict[str, Any]) -> None:
+    problems = []
+    for name, value in values.items():
+        spec = form.fields.get(name)
+        if spec is None or spec.type != "ref" or value is None or spec.form is None:
+            continue
+        key = normalise_key(value)
+        values[name] = key
+        if not store.existing_keys(session.conn, spec.form, [key]):
+            problems.append(f"field '{name}': no {spec.form} record {key}")
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+def choose_process(session: Session, form: FormDef, process: str | None) -> str | None:
+    candidates = session.defs.processes_of(form.name)
+    if process is not None:
+        if process not in {p.name for p in candidates}:
+            names = ", ".join(p.name for p in candidates) or "none"
+            raise InputError(f"form {form.name} has no process '{process}' (processes: {names})")
+        return process
+    if len(candidates) > 1:
+        names = ", ".join(p.name for p in candidates)
+        raise InputError(f"form {form.name} has several processes ({names}): choose one with --process")
+    return candidates[0].name if candidates else None
+
+
+def create(session: Session, form_name: str, raw: dict[str, Any], process: str | None = None) -> dict[str, Any]:
+    form = session.defs.form(form_name)
+    values = new_values(form, raw, people_of(session))
+    _check_refs(session, form, values)
+    chosen = choose_process(session, form, process)
+    now = session.now
+    with session.transaction() as conn:
+        number = store.next_number(conn, form.name)
+        key = f"{form.key_prefix}-{number}"
+        stage = session.defs.processes[chosen].initial if chosen else None
+        record = {
+            "key": key,
+            "number": number,
+            "author": session.actor,
+            "created_at": now,
+            "updated_at": now,
+            "def_version": session.version,
+            "process": chosen,
+            "stage": stage,
+            "stage_since": now if stage else None,
+            **values,
+        }
+        store.insert(conn, form, record)
+        filled = {k: v for k, v in values.items() if v is not None}
+        store.add_event(conn, now, session.actor, "record.created", key, form.name, {"values": filled})
+        if chosen:
+            store.add_event(
+                conn, now, session.actor, "stage.entered", key, form.name, {"process": chosen, "stage": stage}
+            )
+    return record
+
+
+def update(session: Session, key: str, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]:
+    form, row = locate(session, key)
+    changes = changed_values(form, row, raw, people_of(session))
+    _check_refs(session, form, {k: v[1] for k, v in changes.items()})
+    if not changes:
+        return row, {}
+    with session.transaction() as conn:
+        store.update(conn, form, row["key"], {**{k: v[1] for k, v in changes.items()}, "updated_at": session.now})
+        store.add_event(
+            conn,
+            session.now,
+            session.actor,
+            "record.updated",
+            row["key"],
+            form.name,
+            {"changes": {k: [plain(a), plain(b)] for k, (a, b) in changes.items()}},
+        )
+    row.update({k: v[1] for k, v in changes.items()}, updated_at=session.now)
+    return row, changes
+
+
+@dataclass
+class Card:
+    form: FormDef
+    record: dict[str, Any]
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    reminders: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        meta = ("key", "process", "stage", "stage_since", "author", "created_at", "updated_at", "def_version")
+        return {
+            "key": self.record["key"],
+            "form": self.form.name,
+            **{name: plain(self.record.get(name)) for name in meta[1:]},
+            "fields": {name: plain(self.record.get(name)) for name in self.form.fields},
+            "comments": [{k: plain(v) for k, v in c.items()} for c in self.comments],
+            "reminders": [{k: plain(v) for k, v in r.items() if k != "record"} for r in self.reminders],
+        }
+
+
+def show(session: Session, key: str) -> Card:
+    form, row = locate(session, key)
+    card = Card(form, row)
+    card.comments = store.comments(session.conn, row["key"])
+    far = session.now + dt.timedelta(days=36500)
+    card.reminders = store.open_reminders(session.conn, until=far, person=None, record=row["key"])
+    return card
+
+
+def parse_where(form: FormDef, expressions: list[str], defs_people: set[str] | None) -> list[tuple[str, str, Any]]:
+    parsed = []
+    for text in expressions:
+        match = _WHERE.match(text.strip())
+        if not match:
+            raise UsageError(f"--where takes field=value (or !=, >, >=, <, <=, ~), not '{text}'")
+        column, op, raw = match.group(1), match.group(2), match.group(3).strip()
+        if column in form.fields:
+            spec = form.fields[column]
+        elif column in _SYSTEM_TYPES:
+            spec = FieldSpec(column, _SYSTEM_TYPES[column])
+        else:
+            raise InputError(f"form {form.name} has no field '{column}'")
+        if raw == "":
+            if op not in ("=", "!="):
+                raise InputError(f"--where {text}: an empty value only works with = or !=")
+            parsed.append((column, op, None))
+            continue
+        if op == "~":
+            parsed.append((column, op, raw))
+            continue
+        loose = FieldSpec(spec.id, spec.type, options=spec.options)
+        try:
+            value = convert(loose, raw) if spec.type not in ("person", "ref") else raw
+        except ValueError as exc:
+            raise InputError(f"--where {text}: {exc}") from None
+        if spec.type == "ref":
+            value = normalise_key(value)
+        parsed.append((column, op, value))
+    return parsed
+
+
+def parse_sort(form: FormDef, sort: list[str]) -> list[tuple[str, bool]]:
+    result = []
+    for item in sort:
+        desc = item.startswith("-")
+        column = item.lstrip("-")
+        if column not in form.fields and column not in SYSTEM_COLUMNS:
+            raise InputError(f"cannot sort by '{column}': form {form.name} has no such field")
+        result.append((column, desc))
+    return result
+
+
+def list_records(
+    session: Session,
+    form_name: str,
+    where: list[str],
+    *,
+    process: str | None,
+    stage: str | None,
+    sort: list[str],
+    limit: int | None,
+) -> tuple[FormDef, list[dict[str, Any]]]:
+    form = session.defs.form(form_name)
+    if process is not None and process not in {p.name for p in session.defs.processes_of(form.name)}:
+        raise InputError(f"form {form.name} has no process '{process}'")
+    if stage is not None:
+        stages = {s for p in session.defs.processes_of(form.name) if process in (None, p.name) for s in p.stages}
+        if stage not in stages:
+            raise InputError(f"no stage '{stage}' in the processes of form {form.name}")
+    if limit is not None and limit < 0:
+        raise UsageError("--limit must not be negative")
+    rows = store.select(
+        session.conn,
+        form,
+        parse_where(form, where, people_of(session)),
+        process=process,
+        stage=stage,
+        sort=parse_sort(form, sort),
+        limit=limit,
+    )
+    return form, rows
+
+
+def history(session: Session, key: str) -> list[dict[str, Any]]:
+    _form, row = locate(session, key)
+    return store.events(session.conn, row["key"])
+
+
+def comment(session: Session, key: str, text: str) -> int:
+    if not text.strip():
+        raise InputError("a comment needs some text")
+    form, row = locate(session, key)
+    with session.transaction() as conn:
+        comment_id = store.add_comment(conn, row["key"], session.now, session.actor, text)
+        store.add_event(
+            conn,
+            session.now,
+            session.actor,
+            "comment.added",
+            row["key"],
+            form.name,
+            {"comment": comment_id, "text": text},
+        )
+    return comment_id
+
+
+def remind(session: Session, key: str, at: str, text: str, person: str | None) -> dict[str, Any]:
+    if not text.strip():
+        raise InputError("a reminder needs some text")
+    form, row = locate(session, key)
+    due = clock.parse_instant(at, session.defs.timezone, session.now)
+    who = person or session.actor
+    if who is not None and session.defs.has_team and who not in session.defs.people:
+        raise InputError(f"--for '{who}' is not a person of the team")
+    with session.transaction() as conn:
+        reminder_id = store.add_reminder(conn, row["key"], due, text, who, session.actor, session.now)
+        store.add_event(
+            conn,
+            session.now,
+            session.actor,
+            "reminder.added",
+            row["key"],
+            form.name,
+            {"reminder": reminder_id, "due_at": due, "for": who, "text": text},
+        )
+    return {"id": reminder_id, "record": row["key"], "due_at": due, "person": who, "text": text}
+
+
+def finish_reminder(session: Session, reminder_id: int) -> dict[str, Any]:
+    found = store.reminder(session.conn, reminder_id)
+    if found is None:
+        raise NotFound(f"no reminder {reminder_id}")
+    if found["done_at"] is not None:
+        raise InputError(f"reminder {reminder_id} is done already")
+    with session.transaction() as conn:
+        store.finish_reminder(conn, reminder_id, session.now)
+        store.add_event(
+            conn, session.now, session.actor, "reminder.done", found["record"], None, {"reminder": reminder_id}
+        )
+    return found
+
+
+@dataclass
+class AgendaItem:
+    due: dt.datetime
+    kind: str
+    record: str | None
+    title: str
+    text: str
+    person: str | None
+    overdue: bool
+    ref: str  # a stable id of the item: reminder:12
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "due": plain(self.due),
+            "kind": self.kind,
+            "record": self.record,
+            "title": self.title,
+            "text": self.text,
+            "person": self.person,
+            "overdue": self.overdue,
+            "id": self.ref,
+        }
+
+
+def agenda(session: Session, person: str | None, days: int) -> list[AgendaItem]:
+    if days < 0:
+        raise UsageError("--days must not be negative")
+    who = person or session.actor
+    if who is not None and session.defs.has_team and who not in session.defs.people:
+        raise NotFound(f"no person '{who}' in the team")
+    today = session.now.date()
+    end = dt.datetime.combine(today + dt.timedelta(days=days + 1), dt.time(), tzinfo=session.now.tzinfo)
+    items = []
+    titles: dict[str, str] = {}
+    for r in store.open_reminders(session.conn, until=end, person=who):
+        key = r["record"]
+        if key and key not in titles:
+            titles[key] = _title_of(session, key)
+        items.append(
+            AgendaItem(
+                r["due_at"],
+                "reminder",
+                key,
+                titles.get(key, ""),
+                r["text"],
+                r["person"],
+                r["due_at"] < session.now,
+                f"reminder:{r['id']}",
+            )
+        )
+    return sorted(items, key=lambda i: (i.due, i.ref))
+
+
+def _title_of(session: Session, key: str) -> str:
+    try:
+        form, row = locate(session, key)
+    except NotFound:
+        return ""
+    name = form.display_field
+    return str(row.get(name) or "") if name else ""
+
+
+def title_of(form: FormDef, row: dict[str, Any]) -> str:
+    name = form.display_field
+    return str(row.get(name) or "") if name else ""

@@ -1,0 +1,109 @@
+"""A session: one command's view of the workspace: settings, database, definitions, actor and clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crmctl.config.model import Definitions
+from crmctl.core import clock
+from crmctl.errors import InputError, NotFound
+
+DEFAULT_DATABASE = "crmctl.duckdb"
+
+
+@dataclass
+class Options:
+    """What the command line says about where and who and when."""
+
+    workspace: Path | None = None
+    db: Path | None = None
+    actor: str | None = None
+    now: str | None = None
+
+
+def workspace_root(options: Options) -> Path | None:
+    from crmctl.config.workspace import find_root
+
+    return find_root(options.workspace or Path.cwd())
+
+
+def _workspace_settings(root: Path) -> dict[str, Any]:
+    from crmctl.config.yamlload import load_file
+
+    for doc in load_file(root / "crmctl.yaml").documents:
+        if doc.data.get("kind") == "Workspace":
+            return doc.data
+    return {}
+
+
+def database_path(options: Options) -> tuple[Path, float]:
+    """The database file and the busy timeout, from --db or the workspace's crmctl.yaml."""
+    env_timeout = os.environ.get("CRMCTL_BUSY_TIMEOUT")
+    timeout = 10.0
+    path: Path | None = options.db
+    if path is None:
+        root = workspace_root(options)
+        if root is None:
+            start = options.workspace or Path.cwd()
+            raise NotFound(f"no workspace: {start} has no crmctl.yaml, nor any folder above it (or give --db)")
+        data = _workspace_settings(root)
+        path = root / str(data.get("database") or DEFAULT_DATABASE)
+        if isinstance(data.get("busy_timeout"), (int, float)):
+            timeout = float(data["busy_timeout"])
+    if env_timeout:
+        try:
+            timeout = float(env_timeout)
+        except ValueError:
+            raise InputError(f"CRMCTL_BUSY_TIMEOUT must be a number of seconds, not '{env_timeout}'") from None
+    return path, timeout
+
+
+@dataclass
+class Session:
+    conn: Any
+    defs: Definitions
+    version: int
+    now: dt.datetime
+    actor: str | None
+    path: Path
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        from crmctl.store.db import transaction
+
+        with transaction(self.conn) as conn:
+            yield conn
+
+
+def check_actor(defs: Definitions, actor: str | None) -> str | None:
+    if actor is not None and defs.has_team and actor not in defs.people:
+        raise InputError(f"--as '{actor}' is not a person of the team")
+    return actor
+
+
+@contextmanager
+def open_session(options: Options) -> Iterator[Session]:
+    """Open the database and its latest definitions for one command."""
+    from crmctl.store import db
+    from crmctl.store.definitions import latest
+
+    path, timeout = database_path(options)
+    conn = db.connect(path, busy_timeout=timeout)
+    try:
+        if not db.is_crmctl_database(conn):
+            raise InputError(f"{path} is a DuckDB file but not a crmctl database (run `crmctl apply` to set it up)")
+        found = latest(conn)
+        if found is None:
+            raise InputError(f"{path} has no definitions yet (run `crmctl apply`)")
+        version, defs = found
+        conn.execute("SET TimeZone = ?", [defs.timezone])
+        now = clock.current(options.now, defs.timezone)
+        yield Session(conn, defs, version, now, check_actor(defs, options.actor), path)
+    finally:
+        conn.close()

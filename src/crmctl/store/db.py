@@ -1,0 +1,119 @@
+"""Opening the database: lock retry, one transaction per command, the system schema."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from crmctl.errors import Busy, InputError, NotFound
+
+SCHEMA_VERSION = 1
+_IDENT = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+SYSTEM_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS crm",
+    "CREATE TABLE IF NOT EXISTS crm.meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    """CREATE TABLE IF NOT EXISTS crm.definitions (
+        version INTEGER PRIMARY KEY, hash VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL,
+        actor VARCHAR, documents JSON NOT NULL, changes JSON NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS crm.records (
+        key VARCHAR PRIMARY KEY, form VARCHAR NOT NULL, number BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL)""",
+    "CREATE SEQUENCE IF NOT EXISTS crm.event_ids",
+    """CREATE TABLE IF NOT EXISTS crm.events (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.event_ids'), occurred_at TIMESTAMPTZ NOT NULL, actor VARCHAR,
+        action VARCHAR NOT NULL, record VARCHAR, form VARCHAR, data JSON)""",
+    "CREATE SEQUENCE IF NOT EXISTS crm.comment_ids",
+    """CREATE TABLE IF NOT EXISTS crm.comments (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.comment_ids'), record VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL, author VARCHAR, text VARCHAR NOT NULL)""",
+    "CREATE SEQUENCE IF NOT EXISTS crm.reminder_ids",
+    """CREATE TABLE IF NOT EXISTS crm.reminders (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.reminder_ids'), record VARCHAR, due_at TIMESTAMPTZ NOT NULL,
+        text VARCHAR NOT NULL, person VARCHAR, created_by VARCHAR, created_at TIMESTAMPTZ NOT NULL,
+        done_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS crm.people (
+        id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, email VARCHAR, roles VARCHAR[], calendar VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS crm.archive (
+        version INTEGER NOT NULL, archived_at TIMESTAMPTZ NOT NULL, form VARCHAR NOT NULL, record VARCHAR NOT NULL,
+        what VARCHAR NOT NULL, name VARCHAR NOT NULL, value VARCHAR)""",
+    """CREATE OR REPLACE VIEW crm.history AS
+        SELECT e.id, e.occurred_at, e.actor, p.name AS actor_name, e.action, e.record, e.form, e.data
+        FROM crm.events e LEFT JOIN crm.people p ON p.id = e.actor""",
+    """CREATE OR REPLACE VIEW crm.open_reminders AS
+        SELECT r.*, p.name AS person_name FROM crm.reminders r LEFT JOIN crm.people p ON p.id = r.person
+        WHERE r.done_at IS NULL""",
+]
+
+
+def quote(identifier: str) -> str:
+    """A YAML-born identifier as a quoted SQL identifier; anything unexpected is refused."""
+    if not _IDENT.match(identifier):
+        raise InputError(f"'{identifier}' is not a valid identifier")
+    return '"' + identifier + '"'
+
+
+def _holder(message: str) -> str:
+    match = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", message)
+    return f"process {match.group(2)} ({Path(match.group(1)).name})" if match else "another process"
+
+
+def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False) -> Any:
+    """Open the DuckDB file, retrying while another process holds its lock."""
+    import duckdb
+
+    if not create and not path.exists():
+        raise NotFound(f"no database at {path} (create one with `crmctl init` or `crmctl apply`)")
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            message = str(exc)
+            if "lock" in message.lower():
+                if time.monotonic() >= deadline:
+                    raise Busy(
+                        f"database {path} is busy: {_holder(message)} holds its lock "
+                        f"(waited {busy_timeout:g}s; set CRMCTL_BUSY_TIMEOUT to wait longer)"
+                    ) from None
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, 0.5)
+                continue
+            if "not a valid DuckDB database" in message:
+                raise InputError(f"{path} is not a DuckDB database file") from None
+            raise InputError(f"cannot open database {path}: {message}") from None
+        except duckdb.Error as exc:
+            raise InputError(f"cannot open database {path}: {exc}") from None
+
+
+@contextmanager
+def transaction(conn: Any) -> Iterator[Any]:
+    """One transaction: everything inside happens, or nothing does."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def ensure_system_schema(conn: Any) -> None:
+    for statement in SYSTEM_DDL:
+        conn.execute(statement)
+    row = conn.execute("SELECT value FROM crm.meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        conn.execute("INSERT INTO crm.meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    elif int(row[0]) > SCHEMA_VERSION:
+        raise InputError(f"this database was written by a newer crmctl (schema {row[0]}); upgrade crmctl")
+
+
+def is_crmctl_database(conn: Any) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'crm' AND table_name = 'definitions'"
+    ).fetchone()
+    return bool(row and row[0])

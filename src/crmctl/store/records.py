@@ -1,0 +1,176 @@
+"""Records, their events, comments and reminders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from crmctl.config.model import SYSTEM_COLUMNS, FormDef
+from crmctl.domain.records import plain
+from crmctl.store.db import quote
+
+OPERATORS = {"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<=", "~": "ILIKE"}
+
+
+def form_of(conn: Any, key: str) -> str | None:
+    row = conn.execute("SELECT form FROM crm.records WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def existing_keys(conn: Any, form: str, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    rows = conn.execute("SELECT key FROM crm.records WHERE form = ? AND list_contains(?, key)", [form, keys])
+    return {row[0] for row in rows.fetchall()}
+
+
+def next_number(conn: Any, form: str) -> int:
+    row = conn.execute("SELECT coalesce(max(number), 0) + 1 FROM crm.records WHERE form = ?", [form]).fetchone()
+    return int(row[0])
+
+
+def insert(conn: Any, form: FormDef, record: Mapping[str, Any]) -> None:
+    columns = [c for c in record if c in SYSTEM_COLUMNS or c in form.fields]
+    conn.execute(
+        f"INSERT INTO {quote(form.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})",
+        [record[c] for c in columns],
+    )
+    conn.execute(
+        "INSERT INTO crm.records VALUES (?, ?, ?, ?)",
+        [record["key"], form.name, record["number"], record["created_at"]],
+    )
+
+
+def update(conn: Any, form: FormDef, key: str, values: Mapping[str, Any]) -> None:
+    assignments = ", ".join(f"{quote(c)} = ?" for c in values)
+    conn.execute(f"UPDATE {quote(form.name)} SET {assignments} WHERE key = ?", [*values.values(), key])
+
+
+def get(conn: Any, form: FormDef, key: str) -> dict[str, Any] | None:
+    cursor = conn.execute(f"SELECT * FROM {quote(form.name)} WHERE key = ?", [key])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def select(
+    conn: Any,
+    form: FormDef,
+    where: list[tuple[str, str, Any]],
+    *,
+    process: str | None = None,
+    stage: str | None = None,
+    sort: list[tuple[str, bool]] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Records of a form; where holds (column, operator, value) with validated columns and operators."""
+    clauses, params = [], []
+    for column, op, value in where:
+        if value is None:
+            clauses.append(f"{quote(column)} IS {'NOT ' if op == '!=' else ''}NULL")
+        elif op == "~":
+            clauses.append(f"CAST({quote(column)} AS VARCHAR) ILIKE ?")
+            params.append(f"%{value}%")
+        else:
+            clauses.append(f"{quote(column)} {OPERATORS[op]} ?")
+            params.append(value)
+    if process is not None:
+        clauses.append("process = ?")
+        params.append(process)
+    if stage is not None:
+        clauses.append("stage = ?")
+        params.append(stage)
+    sql = f"SELECT * FROM {quote(form.name)}"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    order = [f"{quote(c)} {'DESC' if desc else 'ASC'} NULLS LAST" for c, desc in (sort or [])]
+    sql += " ORDER BY " + ", ".join([*order, "number"])
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    cursor = conn.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def add_event(
+    conn: Any,
+    at: dt.datetime,
+    actor: str | None,
+    action: str,
+    record: str | None,
+    form: str | None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    payload = json.dumps({k: plain(v) for k, v in (data or {}).items()}, ensure_ascii=False, default=plain)
+    conn.execute(
+        "INSERT INTO crm.events (occurred_at, actor, action, record, form, data) VALUES (?, ?, ?, ?, ?, ?)",
+        [at, actor, action, record, form, payload],
+    )
+
+
+def events(conn: Any, key: str) -> list[dict[str, Any]]:
+    cursor = conn.execute(
+        "SELECT id, occurred_at, actor, action, data FROM crm.events WHERE record = ? ORDER BY occurred_at, id", [key]
+    )
+    return [
+        {"id": i, "at": at, "actor": actor, "action": action, "data": json.loads(data) if data else {}}
+        for i, at, actor, action, data in cursor.fetchall()
+    ]
+
+
+def add_comment(conn: Any, key: str, at: dt.datetime, author: str | None, text: str) -> int:
+    row = conn.execute(
+        "INSERT INTO crm.comments (record, created_at, author, text) VALUES (?, ?, ?, ?) RETURNING id",
+        [key, at, author, text],
+    ).fetchone()
+    return int(row[0])
+
+
+def comments(conn: Any, key: str) -> list[dict[str, Any]]:
+    cursor = conn.execute(
+        "SELECT id, created_at, author, text FROM crm.comments WHERE record = ? ORDER BY created_at, id", [key]
+    )
+    return [{"id": i, "at": at, "author": a, "text": t} for i, at, a, t in cursor.fetchall()]
+
+
+def add_reminder(
+    conn: Any, key: str, due: dt.datetime, text: str, person: str | None, by: str | None, now: dt.datetime
+) -> int:
+    row = conn.execute(
+        "INSERT INTO crm.reminders (record, due_at, text, person, created_by, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        [key, due, text, person, by, now],
+    ).fetchone()
+    return int(row[0])
+
+
+def reminder(conn: Any, reminder_id: int) -> dict[str, Any] | None:
+    cursor = conn.execute("SELECT * FROM crm.reminders WHERE id = ?", [reminder_id])
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
+
+
+def finish_reminder(conn: Any, reminder_id: int, at: dt.datetime) -> None:
+    conn.execute("UPDATE crm.reminders SET done_at = ? WHERE id = ?", [at, reminder_id])
+
+
+def open_reminders(conn: Any, *, until: dt.datetime, person: str | None, record: str | None = None) -> list[dict]:
+    clauses, params = ["done_at IS NULL", "due_at <= ?"], [until]
+    if person is not None:
+        clauses.append("(person = ? OR (person IS NULL AND created_by = ?))")
+        params += [person, person]
+    if record is not None:
+        clauses.append("record = ?")
+        params.append(record)
+    cursor = conn.execute(
+        f"SELECT id, record, due_at, text, person, created_by FROM crm.reminders WHERE {' AND '.join(clauses)} "
+        "ORDER BY due_at, id",
+        params,
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
