@@ -1,7 +1,43 @@
 #!/usr/bin/env bash
 # The main job on an embedded default: `make demo` runs this with crmctl on the PATH.
+# It validates the examples, starts a workspace from one of them in ./demo (a DuckDB file, no server)
+# and works with a few client records. The clock is pinned so that the output is the same every time.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+target="${DEMO_DIR:-demo}"
+export CRMCTL_NOW="${CRMCTL_NOW:-2027-03-01T10:00:00+03:00}"
+export CRMCTL_USER=belov
 
-echo "== crmctl validate examples/processes"
+step() { printf '\n== %s\n' "$*"; }
+
+step "crmctl validate examples/processes"
 crmctl validate "$here/processes"
+
+rm -rf "$target"
+step "crmctl init $target --example pyrus-client-crm"
+crmctl init "$target" --example pyrus-client-crm
+cd "$target"
+
+step "crmctl record create client ..."
+crmctl record create client --set "name=ООО Ромашка" --set "phone=+7 (912) 345-67-89" \
+  --set email=info@romashka.example --set contact_person="Ирина Смирнова"
+crmctl record create client --set "name=ИП Васильев" --set industry=retail
+crmctl record create client --set "name=АО Вектор" --set status=active --set email=office@vector.example
+
+step "crmctl record update CL-1 --set status=active"
+crmctl record update CL-1 --set status=active --set needs="Корпоративный сайт и визитки"
+crmctl comment CL-1 "Позвонили: ждут коммерческое предложение"
+crmctl remind CL-1 --at +1d "Отправить КП"
+crmctl remind CL-2 --at 2027-02-26T12:00 "Уточнить реквизиты"
+
+step "crmctl record list client --where status=active"
+crmctl record list client --where status=active --format csv
+
+step "crmctl record show CL-1"
+crmctl record show CL-1
+
+step "crmctl record history CL-1"
+crmctl record history CL-1
+
+step "crmctl agenda --days 7"
+crmctl agenda --days 7

@@ -51,3 +51,12 @@ def base_workspace(tmp_path: Path) -> Path:
     target = tmp_path / "ws"
     shutil.copytree(DATA / "base", target)
     return target
+
+
+@pytest.fixture
+def workspace(base_workspace: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The base workspace applied to its database, as the current folder."""
+    monkeypatch.chdir(base_workspace)
+    result = cli("apply")
+    assert result.exit_code == 0, result.stderr
+    return base_workspace

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmctl.config.diagnostics import Diagnostic
+from crmctl.config.model import SYSTEM_COLUMNS
 from crmctl.config.yamlload import Document, Path_
 from crmctl.domain import calendars, conditions, templating
 from crmctl.domain.durations import HOURS_PER_DAY, parse_duration
@@ -50,6 +51,7 @@ class Checker:
         self.out: list[Diagnostic] = []
         self.index = Index()
         self.hours_per_day: float = HOURS_PER_DAY
+        self.record_view: dict[str, FieldSpec] | None = None  # what `record` shows templates of the current process
 
     def run(self) -> list[Diagnostic]:
         self._index()
@@ -184,6 +186,10 @@ class Checker:
         specs: dict[str, FieldSpec] = {}
         for i, raw in enumerate(items):
             path: Path_ = (key, i)
+            if what == "field" and raw["id"] in SYSTEM_COLUMNS:
+                self.report(
+                    doc, (*path, "id"), "R003", f"'{raw['id']}' is reserved for every record and cannot be a field id"
+                )
             kind = raw["type"]
             misplaced = {
                 "options": kind == "list",
@@ -336,11 +342,16 @@ class Checker:
             for j, absence in enumerate(person.get("absences", [])):
                 self._span(doc, (*path, "absences", j), absence)
 
-    def _form_specs(self, name: str) -> dict[str, FieldSpec] | None:
+    def _form_specs(self, name: str, *, rollups: bool = False) -> dict[str, FieldSpec] | None:
+        """The fields of a form (and, with rollups, its computed values as number fields)."""
         form = self.index.get("Form", name)
         if form is None:
             return None
-        return {f["id"]: FieldSpec.from_dict(f) for f in form.data["fields"]}
+        specs = {f["id"]: FieldSpec.from_dict(f) for f in form.data["fields"]}
+        if rollups:
+            for rollup in form.data.get("rollups", []):
+                specs.setdefault(rollup["id"], FieldSpec(rollup["id"], "number"))
+        return specs
 
     def _check_form(self, doc: Document) -> None:
         data = doc.data
@@ -390,6 +401,7 @@ class Checker:
         known = set(ids)
         has_form = self._ref(doc, ("form",), "Form", data["form"])
         specs = self._form_specs(data["form"]) if has_form else None
+        self.record_view = self._form_specs(data["form"], rollups=True) if has_form else None
         initial = data.get("initial", ids[0])
         if initial not in known:
             self.report(doc, ("initial",), "P401", f"initial stage '{initial}' does not exist{_hint(initial, known)}")
@@ -488,6 +500,14 @@ class Checker:
             given = launch.get("params", {})
             for name, value in given.items():
                 ppath = (*path, "launch", "params", name)
+                literal = not isinstance(value, str) or "{" not in value
+                if name in params and literal:
+                    spec = FieldSpec.from_dict(params[name])
+                    try:
+                        convert(spec, value, people=set(self.index.people))
+                    except ValueError as exc:
+                        self.report(doc, ppath, "C502", f"value for parameter '{name}' ({spec.type}): {exc}")
+                    continue
                 if name not in params:
                     self.report(
                         doc,
@@ -497,7 +517,7 @@ class Checker:
                         key=True,
                     )
                 elif isinstance(value, str):
-                    self._template(doc, ppath, value, {"record"}, specs)
+                    self._template(doc, ppath, value, {"record"}, self.record_view)
             for name, param in params.items():
                 if param.get("required") and "default" not in param and name not in given:
                     self.report(
@@ -508,14 +528,14 @@ class Checker:
                         key=True,
                     )
             if "name" in launch:
-                self._template(doc, (*path, "launch", "name"), launch["name"], {"record"}, specs)
+                self._template(doc, (*path, "launch", "name"), launch["name"], {"record"}, self.record_view)
 
     def _check_projecttemplate(self, doc: Document) -> None:
         data = doc.data
         params = self._fields(doc, "parameters", "parameter")
         record_fields = None
         if "form" in data and self._ref(doc, ("form",), "Form", data["form"]):
-            record_fields = self._form_specs(data["form"])
+            record_fields = self._form_specs(data["form"], rollups=True)
         allowed = set(params) | {"params"}
         if "form" in data:
             allowed.add("record")

@@ -89,10 +89,11 @@ def convert(spec: FieldSpec, value: Any, *, people: frozenset[str] | set[str] | 
         return text
     if kind in NUMERIC:
         number = _number(value, exact=kind == "money")
+        given = value.strip() if isinstance(value, str) else value
         if spec.min is not None and number < spec.min:
-            raise ValueError(f"{number} is less than the minimum {_num(spec.min)}")
+            raise ValueError(f"{given} is less than the minimum {_num(spec.min)}")
         if spec.max is not None and number > spec.max:
-            raise ValueError(f"{number} is more than the maximum {_num(spec.max)}")
+            raise ValueError(f"{given} is more than the maximum {_num(spec.max)}")
         return number
     if kind == "date":
         return parse_date(value)
