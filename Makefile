@@ -16,6 +16,7 @@ demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash examples/demo.sh
 
 test: $(STAMP)
+	bash scripts/test-deps.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -q
 

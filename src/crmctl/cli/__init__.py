@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from crmctl import __version__
+from crmctl.cli import process as process_cmd
 from crmctl.cli import records as records_cmd
 from crmctl.cli import schema as schema_cmd
 from crmctl.cli import validate as validate_cmd
@@ -70,6 +71,12 @@ app.add_typer(records_cmd.record_app, name="record")
 app.command("comment")(records_cmd.comment)
 app.command("remind")(records_cmd.remind)
 app.command("agenda")(records_cmd.agenda)
+app.command("advance")(process_cmd.advance)
+app.command("approve")(process_cmd.approve)
+app.command("reject")(process_cmd.reject)
+app.command("board")(process_cmd.board)
+app.command("simulate")(process_cmd.simulate)
+app.command("inbox")(process_cmd.inbox)
 
 
 def main() -> None:

@@ -109,6 +109,13 @@ def _card_text(session: Any, card: Any) -> str:
         stage = process.stages.get(row["stage"]) if process and row.get("stage") else None
         meta.append(("process", process.title if process else row["process"]))
         meta.append(("stage", stage.title if stage else row.get("stage")))
+        if row.get("responsible"):
+            meta.append(("responsible", row["responsible"]))
+        if row.get("stage_due"):
+            late = " (overdue)" if row["stage_due"] < session.now else ""
+            meta.append(("stage due", cell(row["stage_due"]) + late))
+        if card.pending:
+            meta.append(("waiting for", ", ".join(card.pending)))
     meta += [("author", row.get("author")), ("created", row.get("created_at")), ("updated", row.get("updated_at"))]
     fields = [(spec.name, _display(spec, row.get(spec.id))) for spec in form.fields.values()]
     text = head + "\n\n" + pairs(meta) + "\n" + pairs(fields)

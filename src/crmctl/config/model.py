@@ -21,6 +21,8 @@ SYSTEM_COLUMNS = (
     "process",
     "stage",
     "stage_since",
+    "stage_due",
+    "responsible",
 )
 
 

@@ -86,7 +86,6 @@ def create(session: Session, form_name: str, raw: dict[str, Any], process: str |
     with session.transaction() as conn:
         number = store.next_number(conn, form.name)
         key = f"{form.key_prefix}-{number}"
-        stage = session.defs.processes[chosen].initial if chosen else None
         record = {
             "key": key,
             "number": number,
@@ -95,17 +94,17 @@ def create(session: Session, form_name: str, raw: dict[str, Any], process: str |
             "updated_at": now,
             "def_version": session.version,
             "process": chosen,
-            "stage": stage,
-            "stage_since": now if stage else None,
             **values,
         }
         store.insert(conn, form, record)
         filled = {k: v for k, v in values.items() if v is not None}
         store.add_event(conn, now, session.actor, "record.created", key, form.name, {"values": filled})
         if chosen:
-            store.add_event(
-                conn, now, session.actor, "stage.entered", key, form.name, {"process": chosen, "stage": stage}
-            )
+            from crmctl.core.process import enter
+
+            process = session.defs.processes[chosen]
+            record["stage"] = None
+            enter(session, conn, form, record, process, process.initial)
     return record
 
 
@@ -136,13 +135,26 @@ class Card:
     record: dict[str, Any]
     comments: list[dict[str, Any]] = field(default_factory=list)
     reminders: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # approvers the current stage waits for
 
     def as_dict(self) -> dict[str, Any]:
-        meta = ("key", "process", "stage", "stage_since", "author", "created_at", "updated_at", "def_version")
+        meta = (
+            "key",
+            "process",
+            "stage",
+            "stage_since",
+            "stage_due",
+            "responsible",
+            "author",
+            "created_at",
+            "updated_at",
+            "def_version",
+        )
         return {
             "key": self.record["key"],
             "form": self.form.name,
             **{name: plain(self.record.get(name)) for name in meta[1:]},
+            "pending_approvers": self.pending,
             "fields": {name: plain(self.record.get(name)) for name in self.form.fields},
             "comments": [{k: plain(v) for k, v in c.items()} for c in self.comments],
             "reminders": [{k: plain(v) for k, v in r.items() if k != "record"} for r in self.reminders],
@@ -152,6 +164,10 @@ class Card:
 def show(session: Session, key: str) -> Card:
     form, row = locate(session, key)
     card = Card(form, row)
+    if row.get("stage") and row.get("stage_since"):
+        from crmctl.core.process import pending_approvers
+
+        card.pending = [a["approver"] for a in pending_approvers(session, row["key"], row["stage"], row["stage_since"])]
     card.comments = store.comments(session.conn, row["key"])
     far = session.now + dt.timedelta(days=36500)
     card.reminders = store.open_reminders(session.conn, until=far, person=None, record=row["key"])
@@ -339,6 +355,25 @@ def agenda(session: Session, person: str | None, days: int) -> list[AgendaItem]:
                 r["person"],
                 r["due_at"] < session.now,
                 f"reminder:{r['id']}",
+            )
+        )
+    from crmctl.store.process import overdue_stages
+
+    for s in overdue_stages(session.conn, list(session.defs.forms.values()), who, end):
+        process = session.defs.processes.get(s["process"] or "")
+        stage = process.stages.get(s["stage"]) if process else None
+        if stage is None or stage.terminal:
+            continue
+        items.append(
+            AgendaItem(
+                s["stage_due"],
+                "stage",
+                s["key"],
+                _title_of(session, s["key"]),
+                f"stage '{stage.title}' is due",
+                s["responsible"],
+                s["stage_due"] < session.now,
+                f"stage:{s['key']}",
             )
         )
     return sorted(items, key=lambda i: (i.due, i.ref))

@@ -45,7 +45,12 @@ def _convert(form: FormDef, name: str, raw: Any, people: set[str] | None, proble
         return None
 
 
-def new_values(form: FormDef, raw: Mapping[str, Any], people: set[str] | None) -> dict[str, Any]:
+def simulation_values(form: FormDef, raw: Mapping[str, Any], people: set[str] | None) -> dict[str, Any]:
+    """Like new_values, but a missing required field is allowed: a simulation may leave fields empty."""
+    return new_values(form, raw, people, strict=False)
+
+
+def new_values(form: FormDef, raw: Mapping[str, Any], people: set[str] | None, strict: bool = True) -> dict[str, Any]:
     """Every field's value for a new record: given values converted, defaults filled, required enforced."""
     problems = _unknown(form, raw)
     values: dict[str, Any] = {}
@@ -56,7 +61,8 @@ def new_values(form: FormDef, raw: Mapping[str, Any], people: set[str] | None) -
             values[name] = _convert(form, name, spec.default, people, problems)
         else:
             values[name] = None
-        if spec.required and values[name] is None and not any(p.startswith(f"field '{name}'") for p in problems):
+        missing = values[name] is None and not any(p.startswith(f"field '{name}'") for p in problems)
+        if strict and spec.required and missing:
             problems.append(f"field '{name}' is required")
     if problems:
         raise InputError("; ".join(problems))

@@ -20,10 +20,26 @@ def describe_event(event: dict[str, Any]) -> str:
     if action == "record.updated":
         return ", ".join(f"{k}: {_value(a)} -> {_value(b)}" for k, (a, b) in data.get("changes", {}).items())
     if action == "stage.entered":
-        via = f" from {data['from']}" if data.get("from") else ""
-        return f"{data.get('process')}: {data.get('stage')}{via}" + (
-            f" ({data['reason']})" if data.get("reason") else ""
-        )
+        text = f"{data.get('process')}: {data.get('stage')}"
+        if data.get("from"):
+            text += f" from {data['from']}"
+        if data.get("reason"):
+            text += f" ({data['reason']})"
+        if data.get("responsible"):
+            text += f"; responsible {data['responsible']}"
+        if data.get("approvers"):
+            text += "; approvers " + ", ".join(data["approvers"])
+        return text
+    if action == "stage.skipped":
+        return f"{data.get('stage')} skipped: {data.get('reason')}"
+    if action == "stage.passed":
+        return f"{data.get('stage')} passed"
+    if action == "approval.given":
+        groups = ", ".join(data.get("groups", []))
+        note = f": {data['comment']}" if data.get("comment") else ""
+        return f"approved {data.get('stage')} ({groups}){note}"
+    if action == "approval.rejected":
+        return f"rejected {data.get('stage')}: {data.get('comment')}"
     if action == "comment.added":
         return str(data.get("text", ""))
     if action == "reminder.added":

@@ -40,6 +40,17 @@ SYSTEM_DDL = [
     """CREATE TABLE IF NOT EXISTS crm.archive (
         version INTEGER NOT NULL, archived_at TIMESTAMPTZ NOT NULL, form VARCHAR NOT NULL, record VARCHAR NOT NULL,
         what VARCHAR NOT NULL, name VARCHAR NOT NULL, value VARCHAR)""",
+    "CREATE SEQUENCE IF NOT EXISTS crm.approval_ids",
+    """CREATE TABLE IF NOT EXISTS crm.approvals (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.approval_ids'), record VARCHAR NOT NULL,
+        process VARCHAR NOT NULL, stage VARCHAR NOT NULL, approval_group VARCHAR,
+        approver VARCHAR NOT NULL, requested_at TIMESTAMPTZ NOT NULL, decision VARCHAR, decided_by VARCHAR,
+        decided_at TIMESTAMPTZ, comment VARCHAR)""",
+    "CREATE SEQUENCE IF NOT EXISTS crm.inbox_ids",
+    """CREATE TABLE IF NOT EXISTS crm.inbox (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.inbox_ids'), person VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL, kind VARCHAR NOT NULL, record VARCHAR, text VARCHAR NOT NULL,
+        read_at TIMESTAMPTZ)""",
     """CREATE OR REPLACE VIEW crm.history AS
         SELECT e.id, e.occurred_at, e.actor, p.name AS actor_name, e.action, e.record, e.form, e.data
         FROM crm.events e LEFT JOIN crm.people p ON p.id = e.actor""",

@@ -259,6 +259,8 @@ def _create_form_table(conn: Any, form: FormDef) -> None:
         "process VARCHAR",
         "stage VARCHAR",
         "stage_since TIMESTAMPTZ",
+        "stage_due TIMESTAMPTZ",
+        "responsible VARCHAR",
     ]
     columns += [f"{quote(spec.id)} {SQL_TYPES[spec.type]}" for spec in form.fields.values()]
     conn.execute(f"CREATE TABLE {quote(form.name)} ({', '.join(columns)})")

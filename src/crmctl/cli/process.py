@@ -1,0 +1,165 @@
+"""crmctl advance, approve, reject, board, simulate, inbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options
+from crmctl.render.tables import FLAG, render
+
+KeyArgument = Annotated[str, typer.Argument(help="The record key, e.g. DL-3.")]
+
+
+def _moved(stages: list[str]) -> str:
+    return " -> ".join(stages)
+
+
+def advance(
+    key: KeyArgument,
+    to: Annotated[str | None, typer.Option("--to", help="The stage to go to (needed when there are several).")] = None,
+    comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
+) -> None:
+    """Move a record along an allowed transition of its process."""
+    from crmctl.core import process
+    from crmctl.core.session import open_session
+
+    with open_session(options()) as session:
+        stages = process.advance(session, key, to, comment)
+    emit(f"{key.upper()} -> {_moved(stages)}\n")
+
+
+def approve(
+    key: KeyArgument,
+    comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
+) -> None:
+    """Approve the record's current stage as one of its pending approvers."""
+    from crmctl.core import process
+    from crmctl.core.session import open_session
+
+    with open_session(options()) as session:
+        decision = process.approve(session, key, comment)
+    if decision.remaining:
+        emit(f"{decision.key}: approved; still waiting for {', '.join(decision.remaining)}\n")
+    elif decision.moved_to:
+        emit(f"{decision.key}: approved; stage '{decision.stage}' passed -> {_moved(decision.moved_to)}\n")
+    else:
+        emit(f"{decision.key}: approved; stage '{decision.stage}' passed (advance it to go on)\n")
+
+
+def reject(
+    key: KeyArgument,
+    comment: Annotated[str, typer.Option("--comment", "-m", help="Why (required).")],
+) -> None:
+    """Reject the record's current stage; it goes where the stage's on_reject says."""
+    from crmctl.core import process
+    from crmctl.core.session import open_session
+
+    with open_session(options()) as session:
+        decision = process.reject(session, key, comment)
+    emit(f"{decision.key}: rejected at '{decision.stage}' -> {_moved(decision.moved_to)}\n")
+
+
+def board(
+    process_name: Annotated[str, typer.Argument(metavar="PROCESS", help="The process whose board to show.")],
+    output: FormatOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """The kanban board of a process: a column per stage with counts and cards (table, json or html)."""
+    from crmctl.core import process
+    from crmctl.core.session import open_session
+    from crmctl.render import board as render_board
+
+    fmt = choose_format(output, ("table", "json", "html"))
+    with open_session(options()) as session:
+        proc, columns = process.board(session, process_name)
+        form_title = session.defs.forms[proc.form].title
+        now = session.now
+    if fmt == "json":
+        text = render_board.as_json(proc, columns)
+    elif fmt == "html":
+        text = render_board.html(proc, columns, form_title, f"{now:%Y-%m-%d %H:%M}")
+    else:
+        text = render_board.table(proc, columns, color=color_wanted() and out is None)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        emit(f"wrote {out}\n")
+    else:
+        emit(text)
+
+
+def simulate(
+    process_name: Annotated[str, typer.Argument(metavar="PROCESS", help="The process to walk.")],
+    assignments: Annotated[
+        list[str] | None, typer.Option("--set", "-s", help="field=value of the imagined record (repeatable).")
+    ] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
+    output: FormatOption = None,
+) -> None:
+    """Show, without writing anything, the stages and approvers a record with these values would meet.
+
+    It follows each stage's first transition from the initial stage, and says why a stage is skipped.
+    """
+    from crmctl.cli.records import _values
+    from crmctl.core import process
+    from crmctl.core.session import open_session
+
+    fmt = choose_format(output, ("table", "json"))
+    with open_session(options()) as session:
+        steps = process.simulate(session, process_name, _values(assignments, file))
+    if fmt == "json":
+        emit(json.dumps(steps, ensure_ascii=False, indent=2) + "\n")
+        return
+    rows = []
+    for i, step in enumerate(steps, 1):
+        if step["skipped"]:
+            what = f"skipped: {step['skipped']}"
+        elif step["approvers"]:
+            what = "approval by " + ", ".join(step["approvers"])
+        elif step["terminal"]:
+            what = "end"
+        else:
+            what = f"work by {step['responsible']}" if step["responsible"] else "work"
+        rows.append({"n": i, "stage": step["stage"], "title": step["title"], "what": what})
+    emit(render("table", rows, [("n", "#"), ("stage", "stage"), ("title", "title"), ("what", "what happens")]))
+
+
+def inbox(
+    person: Annotated[str | None, typer.Argument(help="Whose inbox (default: yours; everyone's without --as).")] = None,
+    unread: Annotated[bool, typer.Option("--unread", help="Only what is not read yet.")] = False,
+    mark_read: Annotated[bool, typer.Option("--mark-read", help="Mark everything shown as read.")] = False,
+    output: FormatOption = None,
+) -> None:
+    """Approval requests, stage entries and passed deadlines for a person, for scripts to forward."""
+    from crmctl.core import process
+    from crmctl.core.session import open_session
+
+    fmt = choose_format(output, LISTING_FORMATS)
+    with open_session(options()) as session:
+        items = process.inbox(session, person, unread, mark_read)
+    rows = [{**item, FLAG: item["read_at"] is None and item["kind"] == "deadline"} for item in items]
+    if fmt == "table":
+        for row in rows:
+            row["new"] = "" if row["read_at"] else "*"
+        columns = [
+            ("new", ""),
+            ("created_at", "when"),
+            ("person", "for"),
+            ("kind", "kind"),
+            ("record", "record"),
+            ("text", "text"),
+        ]
+    else:
+        columns = [
+            ("id", "id"),
+            ("created_at", "created_at"),
+            ("person", "person"),
+            ("kind", "kind"),
+            ("record", "record"),
+            ("text", "text"),
+            ("read_at", "read_at"),
+        ]
+    emit(render(fmt, rows, columns, color=color_wanted()))

@@ -1,0 +1,457 @@
+"""Processes in motion: entering stages, advance, approve, reject, the board, simulation and the inbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from crmctl.config.model import FormDef, ProcessDef, StageDef
+from crmctl.core.session import Session
+from crmctl.domain import permissions
+from crmctl.domain.durations import parse_duration
+from crmctl.domain.process import Approver, describe, walk
+from crmctl.domain.worktime import NoWorkingTime, WorkCalendar
+from crmctl.errors import InputError, NotFound
+from crmctl.store import process as store
+from crmctl.store import records as record_store
+
+
+def calendar_for(session: Session, person: str | None) -> WorkCalendar:
+    """A person's working calendar with their absences; the workspace's default calendar otherwise."""
+    defs = session.defs
+    who = defs.people.get(person) if person else None
+    name = (who.calendar if who else None) or defs.calendar
+    doc = defs.calendars.get(name) if name else None
+    absences = who.raw.get("absences", []) if who else []
+    return WorkCalendar.from_definition(doc, defs.timezone, absences)
+
+
+def _title(form: FormDef, row: dict[str, Any]) -> str:
+    name = form.display_field
+    title = str(row.get(name) or "") if name else ""
+    return f"{row['key']} {title}".strip()
+
+
+def _approver_people(session: Session, who: str) -> list[str]:
+    if who.startswith("role:"):
+        return permissions.members(session.defs, who[5:])
+    return [who]
+
+
+def _one_person(session: Session, who: str, row: dict[str, Any]) -> str | None:
+    """author -> the record's author; role:x -> its first member; a person id -> that person."""
+    if who == "author":
+        return row.get("author")
+    if who.startswith("role:"):
+        people = permissions.members(session.defs, who[5:])
+        return people[0] if people else None
+    return who
+
+
+def _responsible(session: Session, conn: Any, form: FormDef, stage: StageDef, row: dict[str, Any]) -> str | None:
+    """author -> the record's author; a person id -> that person; role:x -> the member responsible for the fewest
+    records of the form now (ties by id)."""
+    who = stage.raw.get("responsible")
+    if who is None:
+        return None
+    if who == "author":
+        return row.get("author")
+    if who.startswith("role:"):
+        people = permissions.members(session.defs, who[5:])
+        if not people:
+            return None
+        load = store.responsible_load(conn, form, people)
+        return min(people, key=lambda p: (load.get(p, 0), p))
+    return str(who)
+
+
+def enter(
+    session: Session,
+    conn: Any,
+    form: FormDef,
+    row: dict[str, Any],
+    process: ProcessDef,
+    target: str,
+    *,
+    reason: str | None = None,
+) -> list[str]:
+    """Move a record into target (passing through skipped stages) and do everything entering means.
+
+    The caller holds the transaction. Returns the stages entered, in order.
+    """
+    key = row["key"]
+    now, actor = session.now, session.actor
+    values = {name: row.get(name) for name in form.fields}
+    steps = walk(process, target, values, form.fields, row.get("author"), key, follow=False)
+    previous = row.get("stage")
+    for step in steps[:-1]:
+        record_store.add_event(
+            conn,
+            now,
+            actor,
+            "stage.skipped",
+            key,
+            form.name,
+            {"process": process.name, "stage": step.stage.id, "reason": step.skipped},
+        )
+    final = steps[-1]
+    stage = final.stage
+    store.cancel_pending(conn, key, now)
+    responsible = _responsible(session, conn, form, stage, row)
+    due = None
+    if "due_in" in stage.raw:
+        minutes = parse_duration(stage.raw["due_in"], session.defs.hours_per_day)
+        try:
+            due = calendar_for(session, responsible).add(now, minutes)
+        except NoWorkingTime as exc:
+            raise InputError(f"cannot set the deadline of stage {stage.id}: {exc}") from None
+    if not store.move(conn, form, key, expected=previous, stage=stage.id, now=now, due=due, responsible=responsible):
+        raise InputError(f"{key} was moved by someone else meanwhile; nothing changed (run the command again)")
+    row.update(stage=stage.id, stage_since=now, stage_due=due, responsible=responsible)
+    approvers = [] if final.skipped else final.approvers
+    store.request_approvals(conn, key, process.name, stage.id, [(a.group, a.who) for a in approvers], now)
+    data: dict[str, Any] = {"process": process.name, "stage": stage.id, "from": previous}
+    if reason:
+        data["reason"] = reason
+    if responsible:
+        data["responsible"] = responsible
+    if due:
+        data["due"] = due
+    if approvers:
+        data["approvers"] = [a.who for a in approvers]
+    if final.skipped:
+        data["note"] = f"skipped stage stays: {final.skipped}"
+    record_store.add_event(conn, now, actor, "stage.entered", key, form.name, data)
+    title = _title(form, row)
+    if responsible:
+        due_text = f", due {due.astimezone(now.tzinfo):%Y-%m-%d %H:%M}" if due else ""
+        store.notify(
+            conn,
+            [responsible],
+            "stage",
+            key,
+            f"{title} entered stage '{stage.title}': you are responsible{due_text}",
+            now,
+        )
+    for approver in approvers:
+        store.notify(
+            conn,
+            _approver_people(session, approver.who),
+            "approval",
+            key,
+            f"{title} waits for your approval at stage '{stage.title}' ({approver.group})",
+            now,
+        )
+    _on_enter(session, conn, form, row, stage)
+    return [s.stage.id for s in steps]
+
+
+def _on_enter(session: Session, conn: Any, form: FormDef, row: dict[str, Any], stage: StageDef) -> None:
+    from crmctl.domain.values import convert
+
+    now, actor, key = session.now, session.actor, row["key"]
+    for action in stage.raw.get("on_enter", []):
+        if "set" in action:
+            name = action["set"]["field"]
+            value = convert(form.fields[name], action["set"]["value"], people=set(session.defs.people) or None)
+            old = row.get(name)
+            if old == value:
+                continue
+            store.set_field(conn, form, key, name, value, now)
+            row[name] = value
+            record_store.add_event(
+                conn,
+                now,
+                actor,
+                "record.updated",
+                key,
+                form.name,
+                {"changes": {name: [old, value]}, "reason": f"entering stage {stage.id}"},
+            )
+        elif "remind" in action:
+            spec = action["remind"]
+            person = _one_person(session, spec.get("for", "author"), row)
+            minutes = parse_duration(spec["in"], session.defs.hours_per_day)
+            due = calendar_for(session, person).add(now, minutes)
+            reminder = record_store.add_reminder(conn, key, due, spec["text"], person, actor, now)
+            record_store.add_event(
+                conn,
+                now,
+                actor,
+                "reminder.added",
+                key,
+                form.name,
+                {"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]},
+            )
+        elif "launch" in action:
+            from crmctl.core import projects
+
+            projects.launch_for_stage(session, conn, form, row, action["launch"])
+
+
+@dataclass
+class Position:
+    """Where a record stands in its process."""
+
+    form: FormDef
+    row: dict[str, Any]
+    process: ProcessDef
+    stage: StageDef
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def pending(self) -> list[dict[str, Any]]:
+        return [a for a in self.approvals if a["decision"] is None]
+
+
+def position(session: Session, key: str) -> Position:
+    from crmctl.core.records import locate
+
+    form, row = locate(session, key)
+    name = row.get("process")
+    if not name:
+        raise InputError(f"{row['key']} is not in any process")
+    process = session.defs.processes.get(name)
+    if process is None or row.get("stage") not in process.stages:
+        raise InputError(f"{row['key']} is in {name}/{row.get('stage')}, which the definitions no longer have")
+    stage = process.stages[row["stage"]]
+    approvals = store.approvals(session.conn, row["key"], stage.id, row["stage_since"])
+    return Position(form, row, process, stage, approvals)
+
+
+def _missing_required(pos: Position) -> list[str]:
+    return [name for name in pos.stage.raw.get("require", []) if pos.row.get(name) in (None, "")]
+
+
+def advance(session: Session, key: str, to: str | None, comment: str | None) -> list[str]:
+    pos = position(session, key)
+    rkey, stage = pos.row["key"], pos.stage
+    if not permissions.allowed(session.defs, session.actor, "records.advance", pos.form.name):
+        who = session.actor or "nobody (give --as or CRMCTL_USER)"
+        raise InputError(f"{who} may not advance {pos.form.name} records: permission records.advance is missing")
+    if stage.terminal:
+        raise InputError(f"{rkey} is in '{stage.id}', a terminal stage: it goes nowhere")
+    allowed_targets = list(stage.transitions)
+    if to is None:
+        if len(allowed_targets) != 1:
+            raise InputError(f"{rkey} can go from '{stage.id}' to {', '.join(allowed_targets)}: choose one with --to")
+        to = allowed_targets[0]
+    if to not in pos.process.stages:
+        raise InputError(f"process {pos.process.name} has no stage '{to}'")
+    if to not in allowed_targets:
+        raise InputError(
+            f"{rkey} cannot go from '{stage.id}' to '{to}': allowed are {', '.join(allowed_targets) or 'none'}"
+        )
+    missing = _missing_required(pos)
+    if missing:
+        raise InputError(f"{rkey} cannot leave '{stage.id}' before these fields are filled: {', '.join(missing)}")
+    if pos.pending:
+        waiting = ", ".join(f"{a['approver']} ({a['approval_group']})" for a in pos.pending)
+        raise InputError(f"{rkey} waits for approval by {waiting}")
+    with session.transaction() as conn:
+        if comment:
+            _comment(session, conn, pos, comment)
+        return enter(session, conn, pos.form, pos.row, pos.process, to, reason=f"advanced by {session.actor or '-'}")
+
+
+def _comment(session: Session, conn: Any, pos: Position, text: str) -> None:
+    comment_id = record_store.add_comment(conn, pos.row["key"], session.now, session.actor, text)
+    record_store.add_event(
+        conn,
+        session.now,
+        session.actor,
+        "comment.added",
+        pos.row["key"],
+        pos.form.name,
+        {"comment": comment_id, "text": text},
+    )
+
+
+def _mine(session: Session, pos: Position) -> list[dict[str, Any]]:
+    actor = session.actor
+    if actor is None:
+        raise InputError("who is deciding? give --as PERSON or set CRMCTL_USER")
+    roles = set(session.defs.people[actor].roles) if actor in session.defs.people else set()
+    mine = [
+        a
+        for a in pos.pending
+        if a["approver"] == actor or (a["approver"].startswith("role:") and a["approver"][5:] in roles)
+    ]
+    if mine:
+        return mine
+    decided = [a for a in pos.approvals if a["decided_by"] == actor and a["decision"] in ("approved", "rejected")]
+    if decided:
+        raise InputError(f"{actor} has {decided[0]['decision']} {pos.row['key']} at '{pos.stage.id}' already")
+    waiting = ", ".join(a["approver"] for a in pos.pending) or "nobody"
+    raise InputError(f"{actor} is not a pending approver of {pos.row['key']} (waiting for: {waiting})")
+
+
+@dataclass
+class Decision:
+    key: str
+    stage: str
+    remaining: list[str]
+    moved_to: list[str]
+
+
+def approve(session: Session, key: str, comment: str | None) -> Decision:
+    pos = position(session, key)
+    mine = _mine(session, pos)
+    now = session.now
+    remaining = [a for a in pos.pending if a not in mine]
+    with session.transaction() as conn:
+        store.decide(conn, [a["id"] for a in mine], "approved", session.actor, now, comment)
+        record_store.add_event(
+            conn,
+            now,
+            session.actor,
+            "approval.given",
+            pos.row["key"],
+            pos.form.name,
+            {
+                "stage": pos.stage.id,
+                "groups": sorted({a["approval_group"] for a in mine}),
+                **({"comment": comment} if comment else {}),
+            },
+        )
+        moved: list[str] = []
+        if not remaining:
+            record_store.add_event(
+                conn, now, session.actor, "stage.passed", pos.row["key"], pos.form.name, {"stage": pos.stage.id}
+            )
+            targets = pos.stage.transitions
+            if targets and not _missing_required(pos):
+                moved = enter(session, conn, pos.form, pos.row, pos.process, targets[0], reason="approved")
+            elif pos.row.get("responsible"):
+                store.notify(
+                    conn,
+                    [pos.row["responsible"]],
+                    "stage",
+                    pos.row["key"],
+                    f"{_title(pos.form, pos.row)} is approved at '{pos.stage.title}': advance it",
+                    now,
+                )
+    return Decision(pos.row["key"], pos.stage.id, [a["approver"] for a in remaining], moved)
+
+
+def reject(session: Session, key: str, comment: str) -> Decision:
+    if not comment.strip():
+        raise InputError("a rejection needs a --comment saying why")
+    pos = position(session, key)
+    mine = _mine(session, pos)
+    target = pos.stage.raw.get("on_reject")
+    if target is None:
+        raise InputError(f"stage '{pos.stage.id}' of {pos.process.name} has no on_reject: it cannot be rejected")
+    now = session.now
+    with session.transaction() as conn:
+        store.decide(conn, [a["id"] for a in mine], "rejected", session.actor, now, comment)
+        record_store.add_event(
+            conn,
+            now,
+            session.actor,
+            "approval.rejected",
+            pos.row["key"],
+            pos.form.name,
+            {"stage": pos.stage.id, "comment": comment},
+        )
+        _comment(session, conn, pos, comment)
+        moved = enter(session, conn, pos.form, pos.row, pos.process, target, reason=f"rejected by {session.actor}")
+    return Decision(pos.row["key"], pos.stage.id, [], moved)
+
+
+def pending_approvers(session: Session, key: str, stage: str, since: dt.datetime) -> list[dict[str, Any]]:
+    return [a for a in store.approvals(session.conn, key, stage, since) if a["decision"] is None]
+
+
+# -- board -------------------------------------------------------------------------------------------------
+@dataclass
+class Column:
+    stage: StageDef
+    cards: list[dict[str, Any]]
+
+
+def board(session: Session, process_name: str) -> tuple[ProcessDef, list[Column]]:
+    process = session.defs.processes.get(process_name)
+    if process is None:
+        raise NotFound(f"no process '{process_name}' (processes: {', '.join(sorted(session.defs.processes))})")
+    form = session.defs.forms[process.form]
+    rows = store.records_in(session.conn, form, process.name)
+    columns = [Column(s, []) for s in process.stages.values() if s.raw.get("board", True)]
+    by_stage = {c.stage.id: c for c in columns}
+    for row in rows:
+        column = by_stage.get(row["stage"])
+        if column is None:
+            continue
+        due = row.get("stage_due")
+        minutes = int((session.now - row["stage_since"]).total_seconds() // 60) if row.get("stage_since") else 0
+        column.cards.append(
+            {
+                "key": row["key"],
+                "title": _title(form, row)[len(row["key"]) + 1 :],
+                "responsible": row.get("responsible"),
+                "since": row.get("stage_since"),
+                "in_stage_minutes": max(minutes, 0),
+                "due": due,
+                "overdue": bool(due and due < session.now and not column.stage.terminal),
+            }
+        )
+    return process, columns
+
+
+# -- simulate ----------------------------------------------------------------------------------------------
+def simulate(session: Session, process_name: str, raw: dict[str, Any]) -> list[dict[str, Any]]:
+    from crmctl.domain.records import simulation_values
+
+    process = session.defs.processes.get(process_name)
+    if process is None:
+        raise NotFound(f"no process '{process_name}' (processes: {', '.join(sorted(session.defs.processes))})")
+    form = session.defs.forms[process.form]
+    values = simulation_values(form, raw, set(session.defs.people) if session.defs.has_team else None)
+    author = session.actor
+    steps = walk(process, process.initial, values, form.fields, author, "the simulated record", follow=True)
+    out = []
+    for step in steps:
+        approvers: list[Approver] = step.approvers
+        out.append(
+            {
+                "stage": step.stage.id,
+                "title": step.stage.title,
+                "skipped": step.skipped,
+                "approvers": [f"{a.who} ({a.group})" for a in approvers],
+                "responsible": step.stage.raw.get("responsible"),
+                "terminal": step.stage.terminal,
+            }
+        )
+    return out
+
+
+def conditions_text(process: ProcessDef) -> dict[str, str]:
+    return {sid: describe(s.raw["skip_when"]) for sid, s in process.stages.items() if "skip_when" in s.raw}
+
+
+# -- inbox -------------------------------------------------------------------------------------------------
+def _deadline_notices(session: Session, conn: Any) -> None:
+    """Stage deadlines that have passed land in the responsible person's inbox, once."""
+    forms = list(session.defs.forms.values())
+    for item in store.overdue_stages(conn, forms, None, session.now):
+        if not item["responsible"]:
+            continue
+        process = session.defs.processes.get(item["process"] or "")
+        stage = process.stages.get(item["stage"]) if process else None
+        title = stage.title if stage else item["stage"]
+        text = f"{item['key']}: the deadline of stage '{title}' passed at {item['stage_due']:%Y-%m-%d %H:%M}"
+        if not any(n["text"] == text for n in store.inbox(conn, item["responsible"], unread=False)):
+            store.notify(conn, [item["responsible"]], "deadline", item["key"], text, session.now)
+
+
+def inbox(session: Session, person: str | None, unread: bool, mark_read: bool) -> list[dict[str, Any]]:
+    who = person or session.actor
+    if who is not None and session.defs.has_team and who not in session.defs.people:
+        raise NotFound(f"no person '{who}' in the team")
+    with session.transaction() as conn:
+        _deadline_notices(session, conn)
+        items = store.inbox(conn, who, unread)
+        if mark_read:
+            store.mark_read(conn, who, session.now)
+    return items

@@ -1,0 +1,46 @@
+"""Who may do what: the permission vocabulary and the check against a person's roles."""
+
+from __future__ import annotations
+
+from crmctl.config.model import Definitions
+
+# permission -> what it lets a person do (the 1C Service Desk role list, plus record-level permissions)
+PERMISSIONS = {
+    "tasks.read": "read tasks",
+    "tasks.add": "add tasks",
+    "tasks.execute": "execute tasks",
+    "tasks.view_others": "view others' tasks",
+    "tasks.view_unassigned": "view undistributed tasks",
+    "tasks.assign": "distribute tasks",
+    "processes.manage": "manage processes and stages",
+    "reports.view": "view reports",
+    "mail.evaluate": "evaluate tasks from e-mail",
+    "sprints.manage": "manage sprints",
+    "records.read": "read records",
+    "records.create": "create records",
+    "records.update": "change records",
+    "records.comment": "comment on records",
+    "records.advance": "move records through their process",
+    "records.import": "import records",
+    "records.export": "export records",
+}
+
+
+def allowed(defs: Definitions, actor: str | None, permission: str, form: str | None = None) -> bool:
+    """Single-user mode (no Team) allows everything; otherwise one of the actor's roles must grant it."""
+    if not defs.has_team:
+        return True
+    if actor is None or actor not in defs.people:
+        return False
+    for role_id in defs.people[actor].roles:
+        role = defs.roles.get(role_id)
+        if role is None:
+            continue
+        granted = set(role.permissions)
+        if "*" in granted or permission in granted or (form is not None and f"{permission}:{form}" in granted):
+            return True
+    return False
+
+
+def members(defs: Definitions, role: str) -> list[str]:
+    return sorted(p.id for p in defs.people.values() if role in p.roles)

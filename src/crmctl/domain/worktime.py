@@ -1,0 +1,135 @@
+"""Working-time arithmetic on calendars: weekly hours with breaks, holidays, absences, time zones.
+
+Exact to the minute. Intervals are laid out in local time day by day and measured in real elapsed
+minutes, so a daylight-saving change inside working hours shortens or lengthens that day as it does
+for the people working it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from crmctl.domain.calendars import parse_day_key, parse_interval
+
+MINUTE = dt.timedelta(minutes=1)
+DEFAULT_HORIZON_DAYS = 3 * 366
+
+
+class NoWorkingTime(ValueError):
+    """The calendar has no working minute before the horizon."""
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    name: str
+    tz: ZoneInfo
+    week: Mapping[int, tuple[tuple[int, int], ...]]  # weekday (0 = Monday) -> (start, end) minutes after midnight
+    days_off: frozenset[dt.date] = frozenset()  # holidays and absences
+    reasons: Mapping[dt.date, str] = field(default_factory=dict)  # why a day is off
+
+    @classmethod
+    def from_definition(
+        cls, doc: Mapping[str, Any] | None, default_tz: str, absences: Iterable[Mapping[str, Any]] = ()
+    ) -> WorkCalendar:
+        """A calendar from its YAML document (None: every minute is working time) plus a person's absences."""
+        reasons: dict[dt.date, str] = {}
+        if doc is None:
+            week = {d: ((0, 1440),) for d in range(7)}
+            name, tz = "always", default_tz
+        else:
+            week_lists: dict[int, list[tuple[int, int]]] = {d: [] for d in range(7)}
+            for key, intervals in doc.get("hours", {}).items():
+                for day in parse_day_key(key):
+                    week_lists[day].extend(parse_interval(i) for i in intervals)
+            week = {d: tuple(sorted(v)) for d, v in week_lists.items()}
+            name, tz = doc["name"], doc.get("timezone", default_tz)
+            for item in doc.get("holidays", ()):
+                title = "holiday"
+                if isinstance(item, str):
+                    start = end = dt.date.fromisoformat(item)
+                elif "date" in item:
+                    start = end = dt.date.fromisoformat(item["date"])
+                    title = item.get("title", title)
+                else:
+                    start, end = dt.date.fromisoformat(item["from"]), dt.date.fromisoformat(item["to"])
+                    title = item.get("title", title)
+                for day in _days(start, end):
+                    reasons.setdefault(day, f"holiday: {title}" if title != "holiday" else "holiday")
+        for absence in absences:
+            start, end = dt.date.fromisoformat(absence["from"]), dt.date.fromisoformat(absence["to"])
+            for day in _days(start, end):
+                reasons.setdefault(day, "absence" + (f": {absence['reason']}" if absence.get("reason") else ""))
+        return cls(name, ZoneInfo(tz), week, frozenset(reasons), reasons)
+
+    def intervals(
+        self, start: dt.datetime, horizon_days: int = DEFAULT_HORIZON_DAYS
+    ) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+        """Working intervals (aware, UTC) that end after start, in order, up to the horizon."""
+        utc_start = start.astimezone(dt.UTC)
+        day = start.astimezone(self.tz).date()
+        for _ in range(horizon_days + 1):
+            if day not in self.days_off:
+                for begin, end in self.week.get(day.weekday(), ()):
+                    a = _local(day, begin, self.tz)
+                    b = _local(day, end, self.tz)
+                    if b > utc_start:
+                        yield max(a, utc_start), b
+            day += dt.timedelta(days=1)
+
+    def add(self, start: dt.datetime, minutes: int, horizon_days: int = DEFAULT_HORIZON_DAYS) -> dt.datetime:
+        """The instant when `minutes` of working time after start have passed."""
+        if minutes <= 0:
+            return self.next_working(start, horizon_days) if minutes == 0 else start
+        left = minutes
+        for a, b in self.intervals(start, horizon_days):
+            length = int((b - a) / MINUTE)
+            if left <= length:
+                return (a + left * MINUTE).astimezone(start.tzinfo)
+            left -= length
+        raise NoWorkingTime(
+            f"calendar {self.name} has no working time for {minutes} minutes within "
+            f"{horizon_days} days of {start:%Y-%m-%d}"
+        )
+
+    def next_working(self, start: dt.datetime, horizon_days: int = DEFAULT_HORIZON_DAYS) -> dt.datetime:
+        for a, _ in self.intervals(start, horizon_days):
+            return a.astimezone(start.tzinfo)
+        raise NoWorkingTime(f"calendar {self.name} has no working time within {horizon_days} days of {start:%Y-%m-%d}")
+
+    def between(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Working minutes from start to end (0 when end is not after start)."""
+        if end <= start:
+            return 0
+        total = 0
+        days = (end.astimezone(self.tz).date() - start.astimezone(self.tz).date()).days + 1
+        for a, b in self.intervals(start, days):
+            if a >= end:
+                break
+            total += int((min(b, end) - a) / MINUTE)
+        return total
+
+    def reason_off(self, day: dt.date) -> str | None:
+        if day in self.reasons:
+            return self.reasons[day]
+        if not self.week.get(day.weekday()):
+            return "day off"
+        return None
+
+
+def _local(day: dt.date, minutes: int, tz: ZoneInfo) -> dt.datetime:
+    if minutes >= 1440:
+        moment = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    else:
+        moment = dt.datetime.combine(day, dt.time(minutes // 60, minutes % 60), tzinfo=tz)
+    return moment.astimezone(dt.UTC)
+
+
+def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
+    day = start
+    while day <= end:
+        yield day
+        day += dt.timedelta(days=1)
