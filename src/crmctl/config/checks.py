@@ -438,6 +438,14 @@ class Checker:
                     "P403",
                     f"stage '{sid}' is not terminal but has no transitions: records would be stuck there",
                 )
+            if "outcome" in stage and not stage.get("terminal"):
+                self.report(
+                    doc,
+                    (*path, "outcome"),
+                    "P405",
+                    f"stage '{sid}' has an outcome but is not terminal: only a final stage can be won or lost",
+                    key=True,
+                )
             if "responsible" in stage:
                 self._actor(doc, (*path, "responsible"), stage["responsible"])
             for j, group in enumerate(stage.get("approvals", [])):

@@ -64,6 +64,10 @@ class StageDef:
         return bool(self.raw.get("terminal"))
 
     @property
+    def outcome(self) -> str | None:
+        return self.raw.get("outcome")
+
+    @property
     def transitions(self) -> tuple[str, ...]:
         return tuple(self.raw.get("transitions", ()))
 

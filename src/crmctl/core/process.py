@@ -243,7 +243,7 @@ def advance(session: Session, key: str, to: str | None, comment: str | None) -> 
         raise InputError(
             f"{rkey} cannot go from '{stage.id}' to '{to}': allowed are {', '.join(allowed_targets) or 'none'}"
         )
-    missing = _missing_required(pos)
+    missing = [] if pos.process.stages[to].outcome == "lost" else _missing_required(pos)
     if missing:
         raise InputError(f"{rkey} cannot leave '{stage.id}' before these fields are filled: {', '.join(missing)}")
     if pos.pending:

@@ -1,0 +1,370 @@
+"""Processes in motion: transitions, conditional approvals, skipped stages, deadlines, board, simulate, inbox."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+from .dbstate import dump, query
+
+EXAMPLES = ROOT / "examples" / "processes"
+
+# The 1C Service Desk seed's "Проявление интереса" graph, as the seed states it.
+SEED_GRAPH = {
+    "new": {"choice", "refused"},
+    "choice": {"invoicing", "refused"},
+    "invoicing": {"paid", "refused"},
+    "paid": {"awaiting_documents"},
+    "awaiting_documents": {"client"},
+    "client": {"contract_work"},
+    "contract_work": {"invoicing"},
+    "refused": set(),
+}
+# A path from the initial stage to each stage.
+PATHS = {
+    "new": [],
+    "choice": ["choice"],
+    "invoicing": ["choice", "invoicing"],
+    "paid": ["choice", "invoicing", "paid"],
+    "awaiting_documents": ["choice", "invoicing", "paid", "awaiting_documents"],
+    "client": ["choice", "invoicing", "paid", "awaiting_documents", "client"],
+    "contract_work": ["choice", "invoicing", "paid", "awaiting_documents", "client", "contract_work"],
+    "refused": ["refused"],
+}
+PROSPECT = [
+    "name=ООО Заявка", "email=lead@example.com", "manager=romanov", "invoice_number=СЧ-1", "invoice_amount=1000",
+    "paid_on=2027-03-01", "documents_received=true", "contract_number=Д-7", "contract_until=2028-03-01",
+]
+
+
+@pytest.fixture
+def example(tmp_path: Path, cli, monkeypatch):
+    def make(name: str) -> Path:
+        target = tmp_path / name
+        result = cli("init", str(target), "--example", name)
+        assert result.exit_code == 0, result.stderr
+        monkeypatch.chdir(target)
+        return target
+
+    return make
+
+
+def run_ok(cli, *args: str) -> str:
+    result = cli(*args)
+    assert result.exit_code == 0, (args, result.stderr)
+    return result.stdout
+
+
+def new_prospect(cli) -> str:
+    sets = [x for pair in PROSPECT for x in ("--set", pair)]
+    return run_ok(cli, "--as", "petrov", "record", "create", "prospect", *sets).strip()
+
+
+def stage_of(cli, key: str) -> str:
+    return json.loads(run_ok(cli, "record", "show", key, "-f", "json"))["stage"]
+
+
+def test_the_example_follows_the_seed_graph(example) -> None:
+    from crmctl.config.model import Definitions
+    from crmctl.config.workspace import Unit, load_unit, workspace_files
+
+    root = EXAMPLES / "service-desk-leads"
+    defs = Definitions.build([d.data for d in load_unit(Unit(root, workspace_files(root))).documents])
+    process = defs.processes["interest"]
+    assert {sid: set(s.transitions) for sid, s in process.stages.items()} == SEED_GRAPH
+    assert [s.title for s in process.stages.values()] == [
+        "Новый", "Выбор", "Выставление счета", "Оплачен", "Ожидание документов", "Клиент", "Работа по договору",
+        "Отказ",
+    ]
+
+
+def test_every_transition_of_the_seed_graph(cli, example) -> None:
+    db = example("service-desk-leads") / "crmctl.duckdb"
+    for source, path in PATHS.items():
+        key = new_prospect(cli)
+        for step in path:
+            run_ok(cli, "--as", "petrov", "advance", key, "--to", step)
+        assert stage_of(cli, key) == source
+        for target in SEED_GRAPH:
+            if target in SEED_GRAPH[source]:
+                continue
+            before = dump(db)
+            result = cli("--as", "petrov", "advance", key, "--to", target)
+            assert result.exit_code == 1, (source, target)
+            assert result.stderr.count("\n") == 1
+            assert dump(db) == before
+        for target in sorted(SEED_GRAPH[source]):
+            moving = new_prospect(cli)
+            for step in path:
+                run_ok(cli, "--as", "petrov", "advance", moving, "--to", step)
+            assert run_ok(cli, "--as", "petrov", "advance", moving, "--to", target) == f"{moving} -> {target}\n"
+            assert stage_of(cli, moving) == target
+
+
+def test_refusals_say_why(cli, example) -> None:
+    example("service-desk-leads")
+    key = run_ok(cli, "--as", "petrov", "record", "create", "prospect", "--set", "name=Без менеджера").strip()
+    cases = [
+        (["--as", "petrov", "advance", key], 1, f"{key} can go from 'new' to choice, refused: choose one with --to"),
+        (["--as", "petrov", "advance", key, "--to", "paid"], 1,
+         f"{key} cannot go from 'new' to 'paid': allowed are choice, refused"),
+        (["--as", "petrov", "advance", key, "--to", "nowhere"], 1, "process interest has no stage 'nowhere'"),
+        (["--as", "makarov", "advance", key, "--to", "choice"], 1,
+         "makarov may not advance prospect records: permission records.advance is missing"),
+        (["advance", key, "--to", "choice"], 1, "nobody (give --as or CRMCTL_USER) may not advance"),
+        (["--as", "petrov", "advance", "PR-999", "--to", "choice"], 3, "no record PR-999"),
+    ]
+    for args, code, message in cases:
+        result = cli(*args)
+        assert result.exit_code == code, args
+        assert message in result.stderr, result.stderr
+    run_ok(cli, "--as", "petrov", "advance", key, "--to", "choice")
+    result = cli("--as", "petrov", "advance", key, "--to", "invoicing")
+    assert "cannot leave 'choice' before these fields are filled: manager" in result.stderr
+    run_ok(cli, "--as", "petrov", "advance", key, "--to", "refused")
+    result = cli("--as", "petrov", "advance", key)
+    assert "is in 'refused', a terminal stage" in result.stderr
+
+
+def test_a_record_without_a_process(cli, example) -> None:
+    example("service-desk-leads")
+    key = run_ok(cli, "--as", "petrov", "record", "create", "contact", "--set", "full_name=Иван", "--set",
+                 "email=ivan@example.com").strip()
+    for verb in ("advance", "approve"):
+        result = cli("--as", "petrov", verb, key)
+        assert (result.exit_code, result.stderr) == (1, f"crmctl: error: {key} is not in any process\n")
+
+
+def deal(cli, amount: str, purchase: str) -> str:
+    key = run_ok(cli, "--as", "belov", "record", "create", "deal", "--set", "subject=Поставка", "--set", "client=CL-1",
+                 "--set", f"amount={amount}", "--set", f"purchase_amount={purchase}").strip()
+    run_ok(cli, "--as", "belov", "advance", key)
+    run_ok(cli, "--as", "kuznetsova", "approve", key)
+    return key
+
+
+def test_conditional_approval_at_one_million(cli, example) -> None:
+    example("pyrus-client-crm")
+    run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=ООО Ромашка")
+    at_limit = deal(cli, "1000000", "50000")
+    above = deal(cli, "1000001", "50000")
+    shown = json.loads(run_ok(cli, "record", "show", at_limit, "-f", "json"))
+    assert (shown["stage"], shown["pending_approvers"]) == ("finance_approval", ["role:accounting"])
+    shown = json.loads(run_ok(cli, "record", "show", above, "-f", "json"))
+    assert (shown["stage"], shown["pending_approvers"]) == ("finance_approval", ["role:accounting", "sokolov"])
+    assert "waiting for  role:accounting, sokolov" in run_ok(cli, "record", "show", above)
+    assert run_ok(cli, "--as", "nikitina", "approve", at_limit) == (
+        f"{at_limit}: approved; stage 'finance_approval' passed -> contract\n"
+    )
+    assert run_ok(cli, "--as", "nikitina", "approve", above) == f"{above}: approved; still waiting for sokolov\n"
+
+
+def test_small_purchase_skips_the_tender_and_says_why(cli, example) -> None:
+    example("pyrus-client-crm")
+    run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=ООО Ромашка")
+    small = deal(cli, "500000", "99999")
+    big = deal(cli, "500000", "100000")
+    assert stage_of(cli, small) == "finance_approval"
+    assert stage_of(cli, big) == "tender"
+    history = run_ok(cli, "record", "history", small)
+    assert "tender skipped: skip_when holds: (purchase_amount < 100000) and (not (needs_tender = true))" in history
+
+
+def test_full_walk_history(cli, example, snapshot) -> None:
+    example("pyrus-client-crm")
+    run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=ООО Ромашка")
+    key = deal(cli, "1500000", "50000")
+    run_ok(cli, "--as", "nikitina", "approve", key)
+    run_ok(cli, "--as", "sokolov", "--now", "2027-03-01T12:00:00+03:00", "reject", key, "-m", "Дорого")
+    assert stage_of(cli, key) == "manager_approval"
+    run_ok(cli, "--as", "kuznetsova", "--now", "2027-03-01T13:00:00+03:00", "approve", key, "-m", "Скидка 5%")
+    run_ok(cli, "--as", "nikitina", "--now", "2027-03-01T14:00:00+03:00", "approve", key)
+    run_ok(cli, "--as", "sokolov", "--now", "2027-03-01T15:00:00+03:00", "approve", key)
+    run_ok(cli, "--as", "morozova", "--now", "2027-03-02T10:00:00+03:00", "record", "update", key,
+           "--set", "contract_number=Д-2027/15", "--set", "deadline=2027-04-01")
+    run_ok(cli, "--as", "morozova", "--now", "2027-03-02T10:05:00+03:00", "advance", key)
+    assert run_ok(cli, "--as", "belov", "--now", "2027-03-02T11:00:00+03:00", "approve", key) == (
+        f"{key}: approved; stage 'acceptance' passed -> approved\n"
+    )
+    result = run_ok(cli, "record", "history", key)
+    assert result == snapshot
+
+
+def test_approval_mistakes(cli, example) -> None:
+    db = example("pyrus-client-crm") / "crmctl.duckdb"
+    run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=ООО Ромашка")
+    key = deal(cli, "1500000", "50000")
+    run_ok(cli, "--as", "nikitina", "approve", key)
+    before = dump(db)
+    cases = [
+        (["--as", "nikitina", "approve", key], f"nikitina has approved {key} at 'finance_approval' already"),
+        (["--as", "belov", "approve", key], f"belov is not a pending approver of {key} (waiting for: sokolov)"),
+        (["approve", key], "who is deciding? give --as PERSON or set CRMCTL_USER"),
+        (["--as", "sokolov", "reject", key, "-m", " "], "a rejection needs a --comment saying why"),
+    ]
+    for args, message in cases:
+        result = cli(*args)
+        assert result.exit_code == 1
+        assert result.stderr == f"crmctl: error: {message}\n"
+        assert dump(db) == before
+
+
+def test_stage_deadline_in_working_time_and_agenda(cli, example) -> None:
+    example("service-desk-leads")
+    key = new_prospect(cli)
+    shown = json.loads(run_ok(cli, "record", "show", key, "-f", "json"))
+    assert shown["responsible"] == "alekseeva"  # role:mail_evaluation, fewest records, ties by id
+    assert shown["stage_due"] == "2027-03-01T15:00:00+03:00"  # 4h from 10:00 with a 13:00-14:00 lunch break
+    later = "2027-03-02T09:00:00+03:00"
+    items = json.loads(run_ok(cli, "--now", later, "agenda", "alekseeva", "-f", "json"))
+    assert [(i["kind"], i["record"], i["overdue"]) for i in items] == [("stage", key, True)]
+    board = json.loads(run_ok(cli, "--now", later, "board", "interest", "-f", "json"))
+    card = board["stages"][0]["cards"][0]
+    assert (card["key"], card["overdue"], card["in_stage_minutes"]) == (key, True, 23 * 60)
+    inbox = json.loads(run_ok(cli, "--now", later, "inbox", "alekseeva", "-f", "json"))
+    assert [i["kind"] for i in inbox] == ["stage", "deadline"]
+    again = json.loads(run_ok(cli, "--now", later, "inbox", "alekseeva", "-f", "json"))
+    assert len(again) == 2  # a deadline is announced once
+
+
+def test_board(cli, example, snapshot) -> None:
+    example("service-desk-leads")
+    keys = [new_prospect(cli) for _ in range(3)]
+    run_ok(cli, "--as", "petrov", "advance", keys[0], "--to", "choice")
+    run_ok(cli, "--as", "petrov", "advance", keys[1], "--to", "refused")
+    board = json.loads(run_ok(cli, "board", "interest", "-f", "json"))
+    assert [(s["stage"], s["count"]) for s in board["stages"]] == [
+        ("new", 1), ("choice", 1), ("invoicing", 0), ("paid", 0), ("awaiting_documents", 0), ("client", 0),
+        ("contract_work", 0),
+    ]  # "refused" is hidden from the board, as the seed's kanban groups can be
+    assert run_ok(cli, "board", "interest") == snapshot
+    result = cli("board", "nope")
+    assert result.exit_code == 3 and "no process 'nope'" in result.stderr
+
+
+def test_several_processes_side_by_side(cli, example) -> None:
+    example("service-desk-leads")
+    new_prospect(cli)
+    run_ok(cli, "--as", "petrov", "record", "create", "incident", "--set", "subject=Не работает почта",
+           "--set", "reporter_email=petrov@example.com")
+    prospects = json.loads(run_ok(cli, "record", "list", "prospect", "--process", "interest", "-f", "json"))
+    assert len(prospects) == 1
+    incidents = json.loads(run_ok(cli, "board", "incident", "-f", "json"))
+    assert sum(s["count"] for s in incidents["stages"]) == 1
+
+
+def test_simulate_writes_nothing(cli, example, snapshot) -> None:
+    db = example("pyrus-client-crm") / "crmctl.duckdb"
+    before = dump(db)
+    result = run_ok(cli, "--as", "belov", "simulate", "deal-approval", "--set", "amount=1000001",
+                    "--set", "purchase_amount=50000")
+    assert result == snapshot
+    steps = json.loads(run_ok(cli, "--as", "belov", "simulate", "deal-approval", "--set", "amount=1000000",
+                              "--set", "purchase_amount=100000", "-f", "json"))
+    assert [s["stage"] for s in steps if s["skipped"]] == []
+    assert steps[3]["approvers"] == ["role:accounting (Бухгалтерия)"]
+    assert dump(db) == before
+    bad = cli("simulate", "deal-approval", "--set", "amount=lots")
+    assert bad.exit_code == 1 and "field 'amount': expected a number" in bad.stderr
+
+
+def test_inbox_requests_and_mark_read(cli, example) -> None:
+    example("pyrus-client-crm")
+    run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=ООО Ромашка")
+    key = deal(cli, "1500000", "50000")
+    items = json.loads(run_ok(cli, "inbox", "sokolov", "--unread", "-f", "json"))
+    assert [(i["kind"], i["record"]) for i in items] == [("approval", key)]
+    assert "waits for your approval at stage 'Финансовое согласование' (Генеральный директор)" in items[0]["text"]
+    run_ok(cli, "inbox", "sokolov", "--mark-read")
+    assert json.loads(run_ok(cli, "inbox", "sokolov", "--unread", "-f", "json")) == []
+    assert len(json.loads(run_ok(cli, "inbox", "sokolov", "-f", "json"))) == 1
+
+
+def test_condition_on_a_field_the_record_no_longer_has(cli, example) -> None:
+    import duckdb
+
+    db = example("pyrus-client-crm") / "crmctl.duckdb"
+    run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=ООО Ромашка")
+    key = run_ok(cli, "--as", "belov", "record", "create", "deal", "--set", "subject=S", "--set", "client=CL-1",
+                 "--set", "amount=10", "--set", "purchase_amount=10").strip()
+    conn = duckdb.connect(str(db))
+    conn.execute('ALTER TABLE "deal" DROP COLUMN "purchase_amount"')  # what a hand edit of the file could do
+    conn.close()
+    before = dump(db)
+    result = cli("--as", "belov", "advance", key)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "purchase_amount" in result.stderr
+    assert dump(db) == before
+
+
+def test_concurrent_advances_do_not_both_succeed(cli, example) -> None:
+    import subprocess
+    import sys
+
+    root = example("service-desk-leads")
+    key = new_prospect(cli)
+    crmctl = str(Path(sys.executable).parent / "crmctl")
+    env = {"CRMCTL_NOW": "2027-03-01T10:00:00+03:00", "CRMCTL_USER": "petrov", "PATH": "/usr/bin:/bin"}
+    procs = [
+        subprocess.Popen([crmctl, "-w", str(root), "advance", key, "--to", target], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for target in ("choice", "refused")
+    ]
+    outcomes = [(p.wait(), *p.communicate()) for p in procs]
+    assert sorted(code for code, _, _ in outcomes) == [0, 1]
+    assert all("Traceback" not in err for _, _, err in outcomes)
+    winner = next(out for code, out, _ in outcomes if code == 0)
+    assert stage_of(cli, key) == winner.split(" -> ")[1].strip()
+    entered = query(root / "crmctl.duckdb", "SELECT count(*) FROM crm.events WHERE record = ? AND action = "
+                    "'stage.entered'", [key])
+    assert entered == [(2,)]
+
+
+def test_html_board_in_a_real_browser(cli, example, tmp_path: Path) -> None:
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (scripts/test-deps.sh installs it where the machine allows)")
+    example("service-desk-leads")
+    for _ in range(2):
+        new_prospect(cli)
+    page = tmp_path / "board.html"
+    run_ok(cli, "board", "interest", "-f", "html", "--out", str(page))
+    html = page.read_text()
+    assert html.count('class="column"') == 7 and "Выставление счета" in html
+    shot = tmp_path / "board.png"
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1600,600", f"--screenshot={shot}",
+         page.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    assert_not_blank(shot)
+
+
+def assert_not_blank(png: Path) -> None:
+    """The screenshot has many distinct colours: a rendered page, not an empty one."""
+    import struct
+    import zlib
+
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks, width, height = 8, b"", 0, 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", body[:8])
+        elif kind == b"IDAT":
+            chunks += body
+        pos += 12 + length
+    raw = zlib.decompress(chunks)
+    assert width > 100 and height > 100
+    distinct = {raw[i:i + 3] for i in range(1, len(raw), 97)}
+    assert len(distinct) > 20, "the screenshot looks blank"
