@@ -9,6 +9,7 @@ import typer
 
 from crmctl import __version__
 from crmctl.cli import process as process_cmd
+from crmctl.cli import projects as projects_cmd
 from crmctl.cli import records as records_cmd
 from crmctl.cli import schema as schema_cmd
 from crmctl.cli import validate as validate_cmd
@@ -77,6 +78,9 @@ app.command("reject")(process_cmd.reject)
 app.command("board")(process_cmd.board)
 app.command("simulate")(process_cmd.simulate)
 app.command("inbox")(process_cmd.inbox)
+app.add_typer(projects_cmd.project_app, name="project")
+app.add_typer(projects_cmd.task_app, name="task")
+app.add_typer(projects_cmd.time_app, name="time")
 
 
 def main() -> None:

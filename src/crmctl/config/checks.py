@@ -14,6 +14,7 @@ from crmctl.config.model import SYSTEM_COLUMNS
 from crmctl.config.yamlload import Document, Path_
 from crmctl.domain import calendars, conditions, templating
 from crmctl.domain.durations import HOURS_PER_DAY, parse_duration
+from crmctl.domain.graph import find_cycle
 from crmctl.domain.values import NUMERIC, ORDERED, TEXTUAL, FieldSpec, convert
 
 RESERVED_PEOPLE = frozenset({"author"})
@@ -577,35 +578,6 @@ class Checker:
         if cycle:
             i = ids.index(cycle[0])
             self.report(doc, ("tasks", i, "depends_on"), "T703", "dependency cycle: " + " -> ".join(cycle), key=True)
-
-
-def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """One cycle of a dependency graph as [a, b, ..., a], or None. Iterative, so deep chains are fine."""
-    state: dict[str, int] = {}  # 1 on the current path, 2 finished
-    for root in graph:
-        if state.get(root):
-            continue
-        stack: list[tuple[str, int]] = [(root, 0)]
-        path: list[str] = []
-        state[root] = 1
-        path.append(root)
-        while stack:
-            node, i = stack[-1]
-            succ = graph.get(node, [])
-            if i < len(succ):
-                stack[-1] = (node, i + 1)
-                nxt = succ[i]
-                if state.get(nxt) == 1:
-                    return [*path[path.index(nxt) :], nxt]
-                if not state.get(nxt):
-                    state[nxt] = 1
-                    path.append(nxt)
-                    stack.append((nxt, 0))
-            else:
-                state[node] = 2
-                path.pop()
-                stack.pop()
-    return None
 
 
 def _hint(name: str, choices: Iterable[str]) -> str:

@@ -227,9 +227,8 @@ def _missing_required(pos: Position) -> list[str]:
 def advance(session: Session, key: str, to: str | None, comment: str | None) -> list[str]:
     pos = position(session, key)
     rkey, stage = pos.row["key"], pos.stage
-    if not permissions.allowed(session.defs, session.actor, "records.advance", pos.form.name):
-        who = session.actor or "nobody (give --as or CRMCTL_USER)"
-        raise InputError(f"{who} may not advance {pos.form.name} records: permission records.advance is missing")
+    form_name = pos.form.name
+    permissions.require(session.defs, session.actor, "records.advance", f"advance {form_name} records", form_name)
     if stage.terminal:
         raise InputError(f"{rkey} is in '{stage.id}', a terminal stage: it goes nowhere")
     allowed_targets = list(stage.transitions)

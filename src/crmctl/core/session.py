@@ -98,6 +98,9 @@ def open_session(options: Options) -> Iterator[Session]:
     try:
         if not db.is_crmctl_database(conn):
             raise InputError(f"{path} is a DuckDB file but not a crmctl database (run `crmctl apply` to set it up)")
+        if not db.schema_is_current(conn):
+            with db.transaction(conn):
+                db.ensure_system_schema(conn)
         found = latest(conn)
         if found is None:
             raise InputError(f"{path} has no definitions yet (run `crmctl apply`)")

@@ -44,3 +44,12 @@ def allowed(defs: Definitions, actor: str | None, permission: str, form: str | N
 
 def members(defs: Definitions, role: str) -> list[str]:
     return sorted(p.id for p in defs.people.values() if role in p.roles)
+
+
+def require(defs: Definitions, actor: str | None, permission: str, doing: str, form: str | None = None) -> None:
+    """InputError unless the actor holds the permission: '<who> may not <doing>: permission <p> is missing'."""
+    if not allowed(defs, actor, permission, form):
+        from crmctl.errors import InputError
+
+        who = actor or "nobody (give --as or CRMCTL_USER)"
+        raise InputError(f"{who} may not {doing}: permission {permission} is missing")

@@ -23,15 +23,22 @@ def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
     return values
 
 
+def _noun(form: FormDef) -> str:
+    """Template parameters travel as a FormDef whose key_prefix is empty; they are named as parameters."""
+    return "field" if form.key_prefix else "parameter"
+
+
 def _unknown(form: FormDef, names: Iterable[str]) -> list[str]:
     import difflib
 
+    noun = _noun(form)
+    owner = f"form {form.name}" if noun == "field" else f"template {form.name}"
     problems = []
     for name in names:
         if name not in form.fields:
             close = difflib.get_close_matches(name, list(form.fields), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (fields: {', '.join(form.fields)})"
-            problems.append(f"form {form.name} has no field '{name}'{hint}")
+            hint = f" (did you mean '{close[0]}'?)" if close else f" ({noun}s: {', '.join(form.fields) or 'none'})"
+            problems.append(f"{owner} has no {noun} '{name}'{hint}")
     return problems
 
 
@@ -41,7 +48,7 @@ def _convert(form: FormDef, name: str, raw: Any, people: set[str] | None, proble
     try:
         return convert(form.fields[name], raw, people=people)
     except ValueError as exc:
-        problems.append(f"field '{name}': {exc}")
+        problems.append(f"{_noun(form)} '{name}': {exc}")
         return None
 
 
@@ -61,9 +68,10 @@ def new_values(form: FormDef, raw: Mapping[str, Any], people: set[str] | None, s
             values[name] = _convert(form, name, spec.default, people, problems)
         else:
             values[name] = None
-        missing = values[name] is None and not any(p.startswith(f"field '{name}'") for p in problems)
+        noun = _noun(form)
+        missing = values[name] is None and not any(p.startswith(f"{noun} '{name}'") for p in problems)
         if strict and spec.required and missing:
-            problems.append(f"field '{name}' is required")
+            problems.append(f"{noun} '{name}' is required")
     if problems:
         raise InputError("; ".join(problems))
     return values

@@ -21,12 +21,19 @@ class TemplateNames:
     private: frozenset[str]  # attributes starting with '_' that it tries to reach
 
 
+def _blank_none(value: Any) -> Any:
+    """An empty field prints as nothing, not as 'None'."""
+    return "" if value is None else value
+
+
 @cache
 def _env() -> Any:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    return SandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=_blank_none
+    )
 
 
 def inspect(source: str) -> TemplateNames:

@@ -11,7 +11,7 @@ from typing import Any
 
 from crmctl.errors import Busy, InputError, NotFound
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _IDENT = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 SYSTEM_DDL = [
@@ -51,6 +51,26 @@ SYSTEM_DDL = [
         id BIGINT PRIMARY KEY DEFAULT nextval('crm.inbox_ids'), person VARCHAR NOT NULL,
         created_at TIMESTAMPTZ NOT NULL, kind VARCHAR NOT NULL, record VARCHAR, text VARCHAR NOT NULL,
         read_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS crm.projects (
+        id VARCHAR PRIMARY KEY, number BIGINT NOT NULL, title VARCHAR NOT NULL, parent VARCHAR, record VARCHAR,
+        template VARCHAR, params JSON, priority INTEGER, created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS crm.tasks (
+        id VARCHAR PRIMARY KEY, number BIGINT NOT NULL, project VARCHAR, record VARCHAR, template_task VARCHAR,
+        title VARCHAR NOT NULL, description VARCHAR, type VARCHAR, subtype VARCHAR, assignee VARCHAR,
+        watchers VARCHAR[] NOT NULL DEFAULT [], priority INTEGER NOT NULL DEFAULT 3, estimate_minutes INTEGER,
+        due_at TIMESTAMPTZ, status VARCHAR NOT NULL DEFAULT 'todo', created_at TIMESTAMPTZ NOT NULL,
+        created_by VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS crm.task_dependencies (
+        task VARCHAR NOT NULL, depends_on VARCHAR NOT NULL, PRIMARY KEY (task, depends_on))""",
+    "CREATE SEQUENCE IF NOT EXISTS crm.interval_ids",
+    """CREATE TABLE IF NOT EXISTS crm.time_intervals (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.interval_ids'), task VARCHAR NOT NULL, person VARCHAR,
+        started_at TIMESTAMPTZ NOT NULL, ended_at TIMESTAMPTZ, note VARCHAR, source VARCHAR NOT NULL)""",
+    """CREATE OR REPLACE VIEW crm.task_times AS
+        SELECT t.id AS task, t.type, t.subtype, t.assignee, t.status, t.estimate_minutes,
+               coalesce(sum(date_diff('second', i.started_at, i.ended_at)) / 60.0, 0) AS actual_minutes
+        FROM crm.tasks t LEFT JOIN crm.time_intervals i ON i.task = t.id AND i.ended_at IS NOT NULL
+        GROUP BY ALL""",
     """CREATE OR REPLACE VIEW crm.history AS
         SELECT e.id, e.occurred_at, e.actor, p.name AS actor_name, e.action, e.record, e.form, e.data
         FROM crm.events e LEFT JOIN crm.people p ON p.id = e.actor""",
@@ -121,6 +141,13 @@ def ensure_system_schema(conn: Any) -> None:
         conn.execute("INSERT INTO crm.meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     elif int(row[0]) > SCHEMA_VERSION:
         raise InputError(f"this database was written by a newer crmctl (schema {row[0]}); upgrade crmctl")
+    elif int(row[0]) < SCHEMA_VERSION:
+        conn.execute("UPDATE crm.meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+
+
+def schema_is_current(conn: Any) -> bool:
+    row = conn.execute("SELECT value FROM crm.meta WHERE key = 'schema_version'").fetchone()
+    return row is not None and int(row[0]) == SCHEMA_VERSION
 
 
 def is_crmctl_database(conn: Any) -> bool:

@@ -1,0 +1,636 @@
+"""Projects, template launches, tasks, dependencies and the timer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from crmctl.config.model import FormDef
+from crmctl.core.session import Session
+from crmctl.domain import permissions
+from crmctl.domain import projects as domain
+from crmctl.domain.durations import parse_duration
+from crmctl.domain.graph import find_cycle
+from crmctl.domain.records import plain
+from crmctl.domain.values import parse_datetime
+from crmctl.errors import InputError, NotFound, UsageError
+from crmctl.store import process as process_store
+from crmctl.store import projects as store
+from crmctl.store import records as record_store
+
+
+def _id(text: str, prefix: str) -> str:
+    text = text.strip().upper()
+    return text if text.startswith(f"{prefix}-") else f"{prefix}-{text}"
+
+
+def _event(session: Session, conn: Any, action: str, record: str | None, data: dict[str, Any]) -> None:
+    form = record_store.form_of(conn, record) if record else None
+    record_store.add_event(conn, session.now, session.actor, action, record, form, data)
+
+
+def _person(session: Session, who: str | None, what: str) -> str | None:
+    if who is None or who == "":
+        return None
+    if session.defs.has_team and who not in session.defs.people:
+        raise InputError(f"{what}: no person '{who}' in the team")
+    return who
+
+
+def _record(session: Session, key: str | None) -> tuple[FormDef, dict[str, Any]] | None:
+    if key is None:
+        return None
+    from crmctl.core.records import locate
+
+    return locate(session, key)
+
+
+# -- projects ------------------------------------------------------------------------------------------------
+def _project_path(session: Session, conn: Any, title: str, parent: str | None) -> tuple[str | None, str]:
+    """'Клиенты / ООО Ромашка' -> (id of the project 'Клиенты', created if missing, 'ООО Ромашка')."""
+    parts = [p.strip() for p in title.split(" / ")]
+    if any(not p for p in parts):
+        raise InputError(f"project title '{title}' has an empty part")
+    for part in parts[:-1]:
+        found = store.root_project_by_title(conn, part, parent)
+        if found is None:
+            found = store.add_project(
+                conn, {"title": part, "parent": parent, "created_at": session.now, "created_by": session.actor}
+            )
+            _event(session, conn, "project.created", None, {"project": found, "title": part, "parent": parent})
+        parent = found
+    return parent, parts[-1]
+
+
+def _check_parent(session: Session, parent: str | None) -> str | None:
+    if parent is None:
+        return None
+    pid = _id(parent, "P")
+    if store.project(session.conn, pid) is None:
+        raise NotFound(f"no project {pid}")
+    return pid
+
+
+def create_project(session: Session, title: str, parent: str | None, record: str | None) -> str:
+    permissions.require(session.defs, session.actor, "tasks.add", "create projects")
+    parent_id = _check_parent(session, parent)
+    found = _record(session, record)
+    key = found[1]["key"] if found else None
+    with session.transaction() as conn:
+        parent_id, leaf = _project_path(session, conn, title, parent_id)
+        pid = store.add_project(
+            conn,
+            {"title": leaf, "parent": parent_id, "record": key, "created_at": session.now, "created_by": session.actor},
+        )
+        _event(session, conn, "project.created", key, {"project": pid, "title": leaf, "parent": parent_id})
+    return pid
+
+
+def list_projects(session: Session, parent: str | None, record: str | None) -> list[dict[str, Any]]:
+    key = _record(session, record)[1]["key"] if record else None
+    return store.projects(session.conn, parent=_check_parent(session, parent), record=key)
+
+
+@dataclass
+class ProjectCard:
+    project: dict[str, Any]
+    subprojects: list[dict[str, Any]]
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def show_project(session: Session, pid: str) -> ProjectCard:
+    pid = _id(pid, "P")
+    project = store.project(session.conn, pid)
+    if project is None:
+        raise NotFound(f"no project {pid}")
+    return ProjectCard(
+        project,
+        store.projects(session.conn, parent=pid),
+        store.tasks(session.conn, projects=store.project_tree(session.conn, pid)),
+    )
+
+
+# -- launching a template --------------------------------------------------------------------------------------
+@dataclass
+class Launched:
+    project: str
+    title: str
+    tasks: list[dict[str, Any]]
+    left_out: list[tuple[str, str]]
+
+
+def record_context(session: Session, form: FormDef, row: dict[str, Any]) -> dict[str, Any]:
+    """What templates see as `record`: the key, the fields and the roll-ups."""
+    context = {"key": row["key"], **{name: row.get(name) for name in form.fields}}
+    context.update(rollups(session.conn, form, row["key"]))
+    return context
+
+
+def rollups(conn: Any, form: FormDef, key: str) -> dict[str, Any]:
+    return {r.id: store.rollup(conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups}
+
+
+def _assign(session: Session, who: str | None, queued: dict[str, float], author: str | None) -> str | None:
+    """author -> the actor; role:x -> the member with the least queued work (ties by id); else the person."""
+    if who is None:
+        return None
+    if who == "author":
+        return author
+    if who.startswith("role:"):
+        people = permissions.members(session.defs, who[5:])
+        if not people:
+            raise InputError(f"nobody has the role '{who[5:]}' to take a task")
+        return domain.least_loaded(people, queued)
+    return who
+
+
+def _launch(
+    session: Session,
+    conn: Any,
+    template_name: str,
+    raw_params: dict[str, Any],
+    target: tuple[FormDef, dict[str, Any]] | None,
+    title: str | None,
+) -> Launched:
+    template = session.defs.templates.get(template_name)
+    if template is None:
+        names = ", ".join(sorted(session.defs.templates)) or "none"
+        raise NotFound(f"no template '{template_name}' (templates: {names})")
+    if target is not None and template.get("form") and target[0].name != template["form"]:
+        raise InputError(
+            f"template {template_name} is launched for {template['form']} records, "
+            f"not for {target[0].name} {target[1]['key']}"
+        )
+    if target is None and template.get("form"):
+        raise UsageError(f"template {template_name} is launched for a {template['form']} record: give --for KEY")
+    record = record_context(session, *target) if target else None
+    people = set(session.defs.people) if session.defs.has_team else None
+    plan = domain.plan(template, raw_params, record, people, session.defs.hours_per_day, title)
+    key = target[1]["key"] if target else None
+    parent, leaf = _project_path(session, conn, plan.title, None)
+    pid = store.add_project(
+        conn,
+        {
+            "title": leaf,
+            "parent": parent,
+            "record": key,
+            "template": template_name,
+            "params": {k: plain(v) for k, v in plan.params.items()},
+            "priority": plan.priority,
+            "created_at": session.now,
+            "created_by": session.actor,
+        },
+    )
+    everyone = sorted(session.defs.people)
+    queued = store.queued_minutes(conn, everyone)
+    ids: dict[str, str] = {}
+    created = []
+    for task in plan.tasks:
+        assignee = _assign(session, task.assignee, queued, session.actor)
+        watchers = [w for w in (_assign(session, x, queued, session.actor) for x in task.watchers) if w]
+        row = {
+            "project": pid,
+            "record": key,
+            "template_task": task.id,
+            "title": task.title,
+            "description": task.description,
+            "type": task.type,
+            "subtype": task.subtype,
+            "assignee": assignee,
+            "watchers": list(dict.fromkeys(watchers)),
+            "priority": task.priority,
+            "estimate_minutes": task.estimate_minutes,
+            "status": "todo",
+            "created_at": session.now,
+            "created_by": session.actor,
+        }
+        tid = store.add_task(conn, row)
+        ids[task.id] = tid
+        for dep in task.depends_on:
+            store.add_dependency(conn, tid, ids[dep])
+        if assignee:
+            queued[assignee] = queued.get(assignee, 0.0) + (task.estimate_minutes or 0)
+        created.append({"id": tid, **row, "depends_on": [ids[d] for d in task.depends_on]})
+    _event(
+        session,
+        conn,
+        "project.launched",
+        key,
+        {
+            "project": pid,
+            "title": leaf,
+            "template": template_name,
+            "tasks": list(ids.values()),
+            "left_out": [t for t, _ in plan.left_out],
+        },
+    )
+    for task in created:
+        _event(
+            session,
+            conn,
+            "task.created",
+            key,
+            {
+                "task": task["id"],
+                "title": task["title"],
+                "assignee": task["assignee"],
+                "depends_on": task["depends_on"],
+            },
+        )
+    notices = [t for t in created if t["assignee"] and not t["depends_on"]]
+    for task in notices:
+        process_store.notify(
+            conn, [task["assignee"]], "task", key, f"{task['id']} «{task['title']}» is yours", session.now
+        )
+    return Launched(pid, leaf, created, plan.left_out)
+
+
+def launch(
+    session: Session, template: str, raw_params: dict[str, Any], for_key: str | None, title: str | None
+) -> Launched:
+    permissions.require(session.defs, session.actor, "tasks.add", "launch projects")
+    target = _record(session, for_key)
+    with session.transaction() as conn:
+        return _launch(session, conn, template, raw_params, target, title)
+
+
+def launch_for_stage(session: Session, conn: Any, form: FormDef, row: dict[str, Any], spec: dict[str, Any]) -> None:
+    """The `launch` action of a stage's on_enter: parameters and name rendered from the record."""
+    from crmctl.domain import templating
+
+    context = {"record": record_context(session, form, row)}
+    where = f"launching {spec['template']} for {row['key']}"
+    try:
+        params = {
+            name: templating.render(value, context).strip() if isinstance(value, str) else value
+            for name, value in spec.get("params", {}).items()
+        }
+        title = templating.render(spec["name"], context).strip() if spec.get("name") else None
+    except templating.TemplateProblem as exc:
+        raise InputError(f"{where}: {exc}") from None
+    try:
+        _launch(session, conn, spec["template"], params, (form, row), title)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+# -- tasks ---------------------------------------------------------------------------------------------------
+def get_task(session: Session, tid: str, conn: Any = None) -> dict[str, Any]:
+    tid = _id(tid, "T")
+    found = store.task(conn or session.conn, tid)
+    if found is None:
+        raise NotFound(f"no task {tid}")
+    return found
+
+
+def _minutes(text: str, what: str, hours_per_day: float) -> int:
+    try:
+        return parse_duration(text, hours_per_day)
+    except ValueError as exc:
+        raise InputError(f"{what}: {exc}") from None
+
+
+def _when(text: str, session: Session, what: str) -> dt.datetime:
+    try:
+        value = parse_datetime(text)
+    except ValueError as exc:
+        raise InputError(f"{what}: {exc}") from None
+    if value.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        value = value.replace(tzinfo=ZoneInfo(session.defs.timezone))
+    return value
+
+
+def _check_cycle(conn: Any, tid: str, deps: list[str]) -> None:
+    graph = store.dependency_graph(conn)
+    graph.setdefault(tid, [])
+    graph[tid] = list(dict.fromkeys([*graph[tid], *deps]))
+    cycle = find_cycle(graph)
+    if cycle:
+        raise InputError("dependency cycle: " + " -> ".join(cycle))
+
+
+def add_task(session: Session, title: str, values: dict[str, Any]) -> dict[str, Any]:
+    """task add: values hold project, record, type, subtype, assignee, watchers, priority, estimate, due,
+    depends_on, description as the command line gave them."""
+    permissions.require(session.defs, session.actor, "tasks.add", "add tasks")
+    if not title.strip():
+        raise InputError("a task needs a title")
+    project = _check_parent(session, values.get("project"))
+    found = _record(session, values.get("record"))
+    key = found[1]["key"] if found else None
+    if key is None and project is not None:
+        key = store.project(session.conn, project)["record"]
+    deps = [get_task(session, d)["id"] for d in values.get("depends_on") or []]
+    row = {
+        "project": project,
+        "record": key,
+        "title": title.strip(),
+        "description": values.get("description"),
+        "type": values.get("type"),
+        "subtype": values.get("subtype"),
+        "assignee": _person(session, values.get("assignee"), "--assignee"),
+        "watchers": [_person(session, w, "--watcher") for w in values.get("watchers") or []],
+        "priority": int(values.get("priority") or 3),
+        "estimate_minutes": _minutes(values["estimate"], "--estimate", session.defs.hours_per_day)
+        if values.get("estimate")
+        else None,
+        "due_at": _when(values["due"], session, "--due") if values.get("due") else None,
+        "status": "todo",
+        "created_at": session.now,
+        "created_by": session.actor,
+    }
+    if not 1 <= row["priority"] <= 5:
+        raise InputError(f"--priority is 1 (highest) to 5, not {row['priority']}")
+    with session.transaction() as conn:
+        tid = store.add_task(conn, row)
+        for dep in deps:
+            store.add_dependency(conn, tid, dep)
+        _event(
+            session,
+            conn,
+            "task.created",
+            key,
+            {"task": tid, "title": row["title"], "assignee": row["assignee"], "depends_on": deps},
+        )
+        if row["assignee"]:
+            process_store.notify(conn, [row["assignee"]], "task", key, f"{tid} «{row['title']}» is yours", session.now)
+        return store.task(conn, tid)
+
+
+@dataclass
+class TaskCard:
+    task: dict[str, Any]
+    dependents: list[str]
+    intervals: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+def show_task(session: Session, tid: str) -> TaskCard:
+    task = get_task(session, tid)
+    return TaskCard(
+        task,
+        store.dependents(session.conn, task["id"]),
+        store.intervals(session.conn, task=task["id"]),
+        store.task_events(session.conn, task["id"]),
+    )
+
+
+def list_tasks(
+    session: Session,
+    *,
+    assignee: str | None = None,
+    project: str | None = None,
+    record: str | None = None,
+    status: list[str] | None = None,
+    type_: str | None = None,
+    blocked: bool = False,
+    ready: bool = False,
+) -> list[dict[str, Any]]:
+    if blocked and ready:
+        raise UsageError("--blocked and --ready exclude each other")
+    for value in status or []:
+        if value not in domain.STATUSES:
+            raise UsageError(f"--status is one of {', '.join(domain.STATUSES)}, not '{value}'")
+    projects = store.project_tree(session.conn, _check_parent(session, project)) if project else None
+    records = [_record(session, record)[1]["key"]] if record else None
+    found = store.tasks(
+        session.conn,
+        assignee=_person(session, assignee, "--assignee"),
+        projects=projects,
+        records=records,
+        status=status,
+        type_=type_,
+    )
+    if blocked:
+        found = [t for t in found if domain.blocked(t)]
+    if ready:
+        found = [t for t in found if domain.ready(t)]
+    return found
+
+
+def assign(session: Session, tid: str, person: str | None) -> dict[str, Any]:
+    permissions.require(session.defs, session.actor, "tasks.assign", "assign tasks")
+    task = get_task(session, tid)
+    person = _person(session, person, "assignee")
+    if person == task["assignee"]:
+        return task
+    with session.transaction() as conn:
+        store.update_task(conn, task["id"], {"assignee": person})
+        _event(
+            session, conn, "task.assigned", task["record"], {"task": task["id"], "from": task["assignee"], "to": person}
+        )
+        if person:
+            text = f"{task['id']} «{task['title']}» is yours (assigned by {session.actor or '-'})"
+            process_store.notify(conn, [person], "task", task["record"], text, session.now)
+        return store.task(conn, task["id"])
+
+
+def depend(session: Session, tid: str, on: list[str], remove: bool) -> dict[str, Any]:
+    permissions.require(session.defs, session.actor, "tasks.add", "change task dependencies")
+    task = get_task(session, tid)
+    others = [get_task(session, o)["id"] for o in on]
+    if task["id"] in others:
+        raise InputError(f"{task['id']} cannot depend on itself")
+    with session.transaction() as conn:
+        if remove:
+            missing = [o for o in others if o not in task["depends_on"]]
+            if missing:
+                raise InputError(f"{task['id']} does not depend on {', '.join(missing)}")
+            for other in others:
+                store.remove_dependency(conn, task["id"], other)
+        else:
+            _check_cycle(conn, task["id"], others)
+            for other in others:
+                store.add_dependency(conn, task["id"], other)
+        _event(
+            session,
+            conn,
+            "task.dependencies",
+            task["record"],
+            {"task": task["id"], "removed" if remove else "added": others},
+        )
+        return store.task(conn, task["id"])
+
+
+def _set_status(session: Session, conn: Any, task: dict[str, Any], status: str, **extra: Any) -> None:
+    store.update_task(conn, task["id"], {"status": status, **extra})
+    _event(session, conn, "task.status", task["record"], {"task": task["id"], "from": task["status"], "to": status})
+
+
+def _close_timer(session: Session, conn: Any, interval: dict[str, Any]) -> None:
+    store.close_interval(conn, interval["id"], session.now)
+    minutes = (session.now - interval["started_at"]).total_seconds() / 60
+    record = store.task(conn, interval["task"])["record"]
+    _event(
+        session,
+        conn,
+        "timer.stopped",
+        record,
+        {"task": interval["task"], "person": interval["person"], "minutes": round(minutes, 1)},
+    )
+
+
+@dataclass
+class TimerChange:
+    task: str
+    stopped: str | None = None  # the task whose timer was running before
+    minutes: float = 0.0
+
+
+def start(session: Session, tid: str) -> TimerChange:
+    """Open a time interval for the actor; a running one is closed first (one timer per person)."""
+    permissions.require(session.defs, session.actor, "tasks.execute", "work on tasks")
+    task = get_task(session, tid)
+    if task["status"] in ("done", "cancelled"):
+        raise InputError(f"{task['id']} is {task['status']}: reopen it to work on it")
+    if task["blocked_by"]:
+        raise InputError(f"{task['id']} waits for {', '.join(task['blocked_by'])} to be done")
+    change = TimerChange(task["id"])
+    with session.transaction() as conn:
+        running = store.open_interval(conn, session.actor)
+        if running is not None:
+            if running["task"] == task["id"]:
+                raise InputError(f"the timer of {session.actor or 'nobody'} already runs on {task['id']}")
+            if running["started_at"] > session.now:
+                raise InputError(f"the running timer started at {running['started_at']:%Y-%m-%d %H:%M}, after now")
+            _close_timer(session, conn, running)
+            change.stopped = running["task"]
+            change.minutes = (session.now - running["started_at"]).total_seconds() / 60
+        store.start_interval(conn, task["id"], session.actor, session.now)
+        if task["status"] == "todo":
+            _set_status(session, conn, task, "in_progress", started_at=session.now)
+        _event(session, conn, "timer.started", task["record"], {"task": task["id"], "person": session.actor})
+    return change
+
+
+def stop(session: Session) -> TimerChange:
+    permissions.require(session.defs, session.actor, "tasks.execute", "work on tasks")
+    running = store.open_interval(session.conn, session.actor)
+    if running is None:
+        raise InputError(f"no timer is running for {session.actor or 'nobody (give --as or CRMCTL_USER)'}")
+    if running["started_at"] > session.now:
+        raise InputError(f"the running timer started at {running['started_at']:%Y-%m-%d %H:%M}, after now")
+    with session.transaction() as conn:
+        _close_timer(session, conn, running)
+    return TimerChange(running["task"], running["task"], (session.now - running["started_at"]).total_seconds() / 60)
+
+
+@dataclass
+class Finished:
+    task: str
+    unblocked: list[dict[str, Any]]
+
+
+def done(session: Session, tid: str, comment: str | None = None) -> Finished:
+    """Finish a task: its timers stop, and each task it was the last blocker of is announced to its assignee."""
+    permissions.require(session.defs, session.actor, "tasks.execute", "work on tasks")
+    task = get_task(session, tid)
+    if task["status"] == "done":
+        raise InputError(f"{task['id']} is done already")
+    if task["status"] == "cancelled":
+        raise InputError(f"{task['id']} is cancelled: reopen it first")
+    if task["blocked_by"]:
+        raise InputError(f"{task['id']} waits for {', '.join(task['blocked_by'])} to be done")
+    with session.transaction() as conn:
+        for interval in store.open_intervals_of_task(conn, task["id"]):
+            _close_timer(session, conn, interval)
+        _set_status(session, conn, task, "done", finished_at=session.now)
+        if comment:
+            _event(session, conn, "task.commented", task["record"], {"task": task["id"], "text": comment})
+        unblocked = []
+        for other in store.tasks(conn, ids=store.dependents(conn, task["id"])):
+            if other["status"] == "todo" and not other["blocked_by"]:
+                unblocked.append(other)
+                if other["assignee"]:
+                    who = session.actor or "-"
+                    text = f"{other['id']} «{other['title']}» is ready: {task['id']} «{task['title']}» done by {who}"
+                    process_store.notify(conn, [other["assignee"]], "task.ready", other["record"], text, session.now)
+    return Finished(task["id"], unblocked)
+
+
+def reopen(session: Session, tid: str) -> dict[str, Any]:
+    permissions.require(session.defs, session.actor, "tasks.execute", "work on tasks")
+    task = get_task(session, tid)
+    if task["status"] in domain.OPEN_STATUSES:
+        raise InputError(f"{task['id']} is open already ({task['status']})")
+    with session.transaction() as conn:
+        _set_status(session, conn, task, "todo", finished_at=None)
+        return store.task(conn, task["id"])
+
+
+def cancel(session: Session, tid: str, comment: str | None) -> dict[str, Any]:
+    permissions.require(session.defs, session.actor, "tasks.execute", "work on tasks")
+    task = get_task(session, tid)
+    if task["status"] in ("done", "cancelled"):
+        raise InputError(f"{task['id']} is {task['status']} already")
+    with session.transaction() as conn:
+        for interval in store.open_intervals_of_task(conn, task["id"]):
+            _close_timer(session, conn, interval)
+        _set_status(session, conn, task, "cancelled", finished_at=session.now)
+        if comment:
+            _event(session, conn, "task.commented", task["record"], {"task": task["id"], "text": comment})
+        return store.task(conn, task["id"])
+
+
+def comment(session: Session, tid: str, text: str) -> str:
+    permissions.require(session.defs, session.actor, "tasks.read", "comment on tasks")
+    task = get_task(session, tid)
+    if not text.strip():
+        raise InputError("a comment needs some text")
+    with session.transaction() as conn:
+        _event(session, conn, "task.commented", task["record"], {"task": task["id"], "text": text})
+    return task["id"]
+
+
+# -- time ----------------------------------------------------------------------------------------------------
+def log_time(session: Session, tid: str, duration: str, at: str | None, note: str | None) -> dict[str, Any]:
+    """Past work: an interval of the given length, starting at --at (or ending now)."""
+    permissions.require(session.defs, session.actor, "tasks.execute", "log time")
+    task = get_task(session, tid)
+    minutes = _minutes(duration, "duration", session.defs.hours_per_day)  # 1d is a working day, as in estimates
+    length = dt.timedelta(minutes=minutes)
+    start_at = _when(at, session, "--at") if at else session.now - length
+    end_at = start_at + length
+    if end_at > session.now:
+        raise InputError(f"time cannot be logged in the future: it would end at {end_at:%Y-%m-%d %H:%M}")
+    with session.transaction() as conn:
+        store.log_interval(conn, task["id"], session.actor, start_at, end_at, note)
+        _event(
+            session,
+            conn,
+            "time.logged",
+            task["record"],
+            {"task": task["id"], "person": session.actor, "minutes": minutes, "from": start_at, "note": note},
+        )
+    return {
+        "task": task["id"],
+        "person": session.actor,
+        "started_at": start_at,
+        "ended_at": end_at,
+        "minutes": minutes,
+        "note": note,
+    }
+
+
+def list_time(
+    session: Session, person: str | None, since: str | None, until: str | None, task: str | None
+) -> list[dict[str, Any]]:
+    begin = _when(since, session, "--from") if since else None
+    end = _when(until, session, "--to") if until else None
+    if begin and end and end <= begin:
+        raise InputError("--to must be after --from")
+    found = store.intervals(
+        session.conn,
+        person=_person(session, person, "--person"),
+        task=get_task(session, task)["id"] if task else None,
+        since=begin,
+        until=end,
+    )
+    for interval in found:
+        stop_at = interval["ended_at"] or session.now
+        interval["running"] = interval["ended_at"] is None
+        interval["minutes"] = round(max(0.0, (stop_at - interval["started_at"]).total_seconds() / 60), 1)
+    return found

@@ -1,0 +1,133 @@
+"""Project templates: what a launch creates, computed without touching the database.
+
+Rules, as documented in docs/projects.md:
+- parameters are checked like record fields (required, options, types, defaults); every problem at once;
+- titles and descriptions render in the Jinja2 sandbox with the parameters, `params` and `record`;
+- a task whose `when` does not hold is left out, and the tasks that depended on it depend on what it
+  depended on instead, so the chain keeps its order;
+- assignees are resolved later, by the caller that knows the queues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from crmctl.config.model import FormDef
+from crmctl.domain import templating
+from crmctl.domain.conditions import evaluate
+from crmctl.domain.durations import parse_duration
+from crmctl.domain.process import describe
+from crmctl.domain.records import new_values
+from crmctl.domain.values import FieldSpec
+from crmctl.errors import InputError
+
+STATUSES = ("todo", "in_progress", "done", "cancelled")
+OPEN_STATUSES = ("todo", "in_progress")
+
+
+def parameters(template: Mapping[str, Any]) -> FormDef:
+    """A template's parameters in the shape of a form, so they are checked exactly as fields are."""
+    specs = {p["id"]: FieldSpec.from_dict(p) for p in template.get("parameters", ())}
+    return FormDef(
+        name=template["name"],
+        title=template.get("title", template["name"]),
+        key_prefix="",
+        fields=specs,
+        title_field=None,
+    )
+
+
+@dataclass
+class PlannedTask:
+    id: str
+    title: str
+    description: str | None
+    type: str | None
+    subtype: str | None
+    assignee: str | None  # as written: author, role:x or a person id
+    watchers: list[str]
+    estimate_minutes: int | None
+    priority: int
+    depends_on: list[str]
+
+
+@dataclass
+class LaunchPlan:
+    template: str
+    title: str
+    priority: int | None
+    params: dict[str, Any]
+    tasks: list[PlannedTask] = field(default_factory=list)
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # (task id, why)
+
+
+def _render(source: str, context: Mapping[str, Any], where: str) -> str:
+    try:
+        return templating.render(source, context).strip()
+    except templating.TemplateProblem as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+def plan(
+    template: Mapping[str, Any],
+    raw_params: Mapping[str, Any],
+    record: Mapping[str, Any] | None,
+    people: set[str] | None,
+    hours_per_day: float,
+    title: str | None = None,
+) -> LaunchPlan:
+    """Check the parameters and render the project and its tasks. InputError names every bad parameter."""
+    form = parameters(template)
+    values = new_values(form, raw_params, people)
+    context: dict[str, Any] = {**values, "params": values, "record": dict(record or {})}
+    name = template["name"]
+    if title is None:
+        source = template.get("project", {}).get("title")
+        if source:
+            title = _render(source, context, f"template {name}, project title")
+        else:
+            key = (record or {}).get("key")
+            title = f"{template.get('title', name)} {key}" if key else template.get("title", name)
+    result = LaunchPlan(name, title, template.get("project", {}).get("priority"), values)
+    kept: dict[str, list[str]] = {}
+    for spec in template["tasks"]:
+        deps = [d for dep in spec.get("depends_on", ()) for d in kept.get(dep, [dep])]
+        if "when" in spec and not evaluate(spec["when"], values, form.fields):
+            result.left_out.append((spec["id"], f"when does not hold: {describe(spec['when'])}"))
+            kept[spec["id"]] = list(dict.fromkeys(deps))  # its dependents inherit its dependencies
+            continue
+        kept[spec["id"]] = [spec["id"]]
+        where = f"template {name}, task {spec['id']}"
+        estimate = spec.get("estimate")
+        result.tasks.append(
+            PlannedTask(
+                id=spec["id"],
+                title=_render(spec["title"], context, f"{where}, title"),
+                description=_render(spec["description"], context, f"{where}, description")
+                if spec.get("description")
+                else None,
+                type=spec.get("type"),
+                subtype=spec.get("subtype"),
+                assignee=spec.get("assignee"),
+                watchers=list(spec.get("watchers", ())),
+                estimate_minutes=parse_duration(estimate, hours_per_day) if estimate else None,
+                priority=int(spec.get("priority", 3)),
+                depends_on=list(dict.fromkeys(deps)),
+            )
+        )
+    return result
+
+
+def least_loaded(candidates: list[str], queued: Mapping[str, float]) -> str:
+    """The person with the least queued work; ties go to the smallest id."""
+    return min(candidates, key=lambda person: (queued.get(person, 0.0), person))
+
+
+def blocked(task: Mapping[str, Any]) -> bool:
+    return task["status"] in OPEN_STATUSES and bool(task.get("blocked_by"))
+
+
+def ready(task: Mapping[str, Any]) -> bool:
+    return task["status"] == "todo" and not task.get("blocked_by")

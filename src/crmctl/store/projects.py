@@ -1,0 +1,317 @@
+"""Projects, tasks, their dependencies and time intervals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+OPEN = ("todo", "in_progress")
+TASK_COLUMNS = (
+    "id",
+    "number",
+    "project",
+    "record",
+    "template_task",
+    "title",
+    "description",
+    "type",
+    "subtype",
+    "assignee",
+    "watchers",
+    "priority",
+    "estimate_minutes",
+    "due_at",
+    "status",
+    "created_at",
+    "created_by",
+    "started_at",
+    "finished_at",
+)
+
+
+def _rows(cursor: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _next(conn: Any, table: str) -> int:
+    row = conn.execute(f"SELECT coalesce(max(number), 0) + 1 FROM crm.{table}").fetchone()
+    return int(row[0])
+
+
+# Projects
+
+
+def add_project(conn: Any, project: Mapping[str, Any]) -> str:
+    number = _next(conn, "projects")
+    pid = f"P-{number}"
+    conn.execute(
+        "INSERT INTO crm.projects (id, number, title, parent, record, template, params, priority, created_at, "
+        "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            pid,
+            number,
+            project["title"],
+            project.get("parent"),
+            project.get("record"),
+            project.get("template"),
+            json.dumps(project["params"], ensure_ascii=False) if project.get("params") is not None else None,
+            project.get("priority"),
+            project["created_at"],
+            project.get("created_by"),
+        ],
+    )
+    return pid
+
+
+def project(conn: Any, pid: str) -> dict[str, Any] | None:
+    found = _rows(conn.execute("SELECT * FROM crm.projects WHERE id = ?", [pid]))
+    return found[0] if found else None
+
+
+def root_project_by_title(conn: Any, title: str, parent: str | None) -> str | None:
+    row = conn.execute(
+        "SELECT id FROM crm.projects WHERE title = ? AND parent IS NOT DISTINCT FROM ? ORDER BY number LIMIT 1",
+        [title, parent],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def projects(conn: Any, *, parent: str | None = None, record: str | None = None) -> list[dict[str, Any]]:
+    """Projects with their task counts; parent/record filter when given."""
+    clauses, params = [], []
+    if parent is not None:
+        clauses.append("p.parent = ?")
+        params.append(parent)
+    if record is not None:
+        clauses.append("p.record = ?")
+        params.append(record)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    return _rows(
+        conn.execute(
+            "SELECT p.number, p.id, p.title, p.parent, p.record, p.template, p.priority, p.created_at, p.created_by, "
+            "count(t.id) AS tasks, count(t.id) FILTER (WHERE t.status = 'done') AS done, "
+            "count(t.id) FILTER (WHERE t.status IN ('todo', 'in_progress')) AS open "
+            f"FROM crm.projects p LEFT JOIN crm.tasks t ON t.project = p.id {where} GROUP BY ALL ORDER BY p.number",
+            params,
+        )
+    )
+
+
+def project_tree(conn: Any, pid: str) -> list[str]:
+    """A project and all its subprojects, at any depth."""
+    cursor = conn.execute(
+        "WITH RECURSIVE tree(id) AS (SELECT ?::VARCHAR UNION ALL "
+        "SELECT p.id FROM crm.projects p JOIN tree ON p.parent = tree.id) SELECT id FROM tree",
+        [pid],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+# Tasks
+
+
+def add_task(conn: Any, task: Mapping[str, Any]) -> str:
+    number = _next(conn, "tasks")
+    tid = f"T-{number}"
+    values = {**task, "id": tid, "number": number}
+    columns = [c for c in TASK_COLUMNS if c in values]
+    conn.execute(
+        f"INSERT INTO crm.tasks ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [values[c] for c in columns],
+    )
+    return tid
+
+
+def task(conn: Any, tid: str) -> dict[str, Any] | None:
+    found = tasks(conn, ids=[tid])
+    return found[0] if found else None
+
+
+def tasks(
+    conn: Any,
+    *,
+    ids: list[str] | None = None,
+    assignee: str | None = None,
+    projects: list[str] | None = None,
+    records: list[str] | None = None,
+    status: list[str] | None = None,
+    type_: str | None = None,
+) -> list[dict[str, Any]]:
+    """Tasks with their dependencies, open blockers and actual minutes (closed intervals)."""
+    clauses, params = [], []
+    for column, values in (("t.id", ids), ("t.project", projects), ("t.record", records), ("t.status", status)):
+        if values is not None:
+            clauses.append(f"list_contains(?, {column})")
+            params.append(list(values))
+    if assignee is not None:
+        clauses.append("t.assignee = ?")
+        params.append(assignee)
+    if type_ is not None:
+        clauses.append("t.type = ?")
+        params.append(type_)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    return _rows(
+        conn.execute(
+            f"""SELECT t.*,
+                  coalesce((SELECT list(d.depends_on ORDER BY d.depends_on) FROM crm.task_dependencies d
+                            WHERE d.task = t.id), []) AS depends_on,
+                  coalesce((SELECT list(d.depends_on ORDER BY d.depends_on) FROM crm.task_dependencies d
+                            JOIN crm.tasks b ON b.id = d.depends_on
+                            WHERE d.task = t.id AND b.status <> 'done'), []) AS blocked_by,
+                  coalesce((SELECT sum(date_diff('second', i.started_at, i.ended_at)) FROM crm.time_intervals i
+                            WHERE i.task = t.id AND i.ended_at IS NOT NULL), 0) / 60.0 AS actual_minutes
+                FROM crm.tasks t {where} ORDER BY t.number""",
+            params,
+        )
+    )
+
+
+def update_task(conn: Any, tid: str, values: Mapping[str, Any]) -> None:
+    assignments = ", ".join(f"{c} = ?" for c in values if c in TASK_COLUMNS)
+    conn.execute(f"UPDATE crm.tasks SET {assignments} WHERE id = ?", [*(values[c] for c in values), tid])
+
+
+def add_dependency(conn: Any, tid: str, depends_on: str) -> None:
+    conn.execute("INSERT OR IGNORE INTO crm.task_dependencies VALUES (?, ?)", [tid, depends_on])
+
+
+def remove_dependency(conn: Any, tid: str, depends_on: str) -> bool:
+    rows = conn.execute(
+        "DELETE FROM crm.task_dependencies WHERE task = ? AND depends_on = ? RETURNING task", [tid, depends_on]
+    ).fetchall()
+    return bool(rows)
+
+
+def dependency_graph(conn: Any) -> dict[str, list[str]]:
+    graph: dict[str, list[str]] = {}
+    for task_id, dep in conn.execute("SELECT task, depends_on FROM crm.task_dependencies ORDER BY 1, 2").fetchall():
+        graph.setdefault(task_id, []).append(dep)
+    return graph
+
+
+def dependents(conn: Any, tid: str) -> list[str]:
+    rows = conn.execute("SELECT task FROM crm.task_dependencies WHERE depends_on = ? ORDER BY task", [tid])
+    return [row[0] for row in rows.fetchall()]
+
+
+def queued_minutes(conn: Any, people: Iterable[str]) -> dict[str, float]:
+    """Work each person still has queued: estimates of open tasks less the time already spent on them."""
+    rows = conn.execute(
+        """SELECT t.assignee, sum(greatest(coalesce(t.estimate_minutes, 0) - coalesce(
+                (SELECT sum(date_diff('second', i.started_at, i.ended_at)) / 60.0 FROM crm.time_intervals i
+                 WHERE i.task = t.id AND i.ended_at IS NOT NULL), 0), 0))
+           FROM crm.tasks t WHERE t.status IN ('todo', 'in_progress') AND list_contains(?, t.assignee)
+           GROUP BY t.assignee""",
+        [list(people)],
+    ).fetchall()
+    return {person: float(minutes or 0) for person, minutes in rows}
+
+
+# Time intervals
+
+
+def open_interval(conn: Any, person: str | None) -> dict[str, Any] | None:
+    found = _rows(
+        conn.execute(
+            "SELECT * FROM crm.time_intervals WHERE ended_at IS NULL AND person IS NOT DISTINCT FROM ? "
+            "ORDER BY started_at DESC LIMIT 1",
+            [person],
+        )
+    )
+    return found[0] if found else None
+
+
+def open_intervals_of_task(conn: Any, tid: str) -> list[dict[str, Any]]:
+    return _rows(conn.execute("SELECT * FROM crm.time_intervals WHERE ended_at IS NULL AND task = ?", [tid]))
+
+
+def start_interval(conn: Any, tid: str, person: str | None, at: dt.datetime, source: str = "timer") -> int:
+    row = conn.execute(
+        "INSERT INTO crm.time_intervals (task, person, started_at, source) VALUES (?, ?, ?, ?) RETURNING id",
+        [tid, person, at, source],
+    ).fetchone()
+    return int(row[0])
+
+
+def close_interval(conn: Any, interval_id: int, at: dt.datetime) -> None:
+    conn.execute("UPDATE crm.time_intervals SET ended_at = ? WHERE id = ?", [at, interval_id])
+
+
+def log_interval(
+    conn: Any, tid: str, person: str | None, start: dt.datetime, end: dt.datetime, note: str | None
+) -> int:
+    row = conn.execute(
+        "INSERT INTO crm.time_intervals (task, person, started_at, ended_at, note, source) "
+        "VALUES (?, ?, ?, ?, ?, 'log') RETURNING id",
+        [tid, person, start, end, note],
+    ).fetchone()
+    return int(row[0])
+
+
+def intervals(
+    conn: Any,
+    *,
+    person: str | None = None,
+    task: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Intervals that overlap [since, until), oldest first, with the task's title."""
+    clauses, params = [], []
+    if person is not None:
+        clauses.append("i.person = ?")
+        params.append(person)
+    if task is not None:
+        clauses.append("i.task = ?")
+        params.append(task)
+    if since is not None:
+        clauses.append("(i.ended_at IS NULL OR i.ended_at > ?)")
+        params.append(since)
+    if until is not None:
+        clauses.append("i.started_at < ?")
+        params.append(until)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    return _rows(
+        conn.execute(
+            "SELECT i.id, i.task, t.title, i.person, i.started_at, i.ended_at, i.note, i.source "
+            f"FROM crm.time_intervals i JOIN crm.tasks t ON t.id = i.task {where} ORDER BY i.started_at, i.id",
+            params,
+        )
+    )
+
+
+def task_events(conn: Any, tid: str) -> list[dict[str, Any]]:
+    cursor = conn.execute(
+        "SELECT id, occurred_at, actor, action, data FROM crm.events "
+        "WHERE json_extract_string(data, '$.task') = ? ORDER BY occurred_at, id",
+        [tid],
+    )
+    return [
+        {"id": i, "at": at, "actor": actor, "action": action, "data": json.loads(data) if data else {}}
+        for i, at, actor, action, data in cursor.fetchall()
+    ]
+
+
+def records_referring_to(conn: Any, sources: list[tuple[str, str]], key: str) -> list[tuple[str, str]]:
+    """(form, key) of records whose ref column points at key; sources are (form table, column) pairs."""
+    from crmctl.store.db import quote
+
+    found: list[tuple[str, str]] = []
+    for form, column in sources:
+        rows = conn.execute(f"SELECT key FROM {quote(form)} WHERE {quote(column)} = ? ORDER BY number", [key])
+        found.extend((form, row[0]) for row in rows.fetchall())
+    return found
+
+
+def rollup(conn: Any, source: str, via: str, aggregate: str, column: str | None, key: str) -> Any:
+    from crmctl.store.db import quote
+
+    func = {"sum": "sum", "count": "count", "min": "min", "max": "max", "avg": "avg"}[aggregate]
+    target = quote(column) if column else "*"
+    if aggregate == "count" and column:
+        target = quote(column)
+    row = conn.execute(f"SELECT {func}({target}) FROM {quote(source)} WHERE {quote(via)} = ?", [key]).fetchone()
+    return row[0] if row else None
