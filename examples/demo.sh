@@ -41,3 +41,22 @@ crmctl record history CL-1
 
 step "crmctl agenda --days 7"
 crmctl agenda --days 7
+
+step "a deal over 1,000,000 goes through conditional approvals"
+crmctl record create deal --set subject="Сайт и визитки" --set client=CL-1 --set amount=1500000 \
+  --set purchase_amount=50000
+crmctl simulate deal-approval --set amount=1500000 --set purchase_amount=50000
+crmctl advance DL-1
+crmctl --as kuznetsova approve DL-1 --comment "Согласовано"
+crmctl --as nikitina approve DL-1
+crmctl --as sokolov approve DL-1 --comment "Скидка не больше 5%"
+crmctl board deal-approval
+crmctl inbox morozova
+
+step "crmctl project launch client-project --for CL-1"
+crmctl project launch client-project --for CL-1 --param contact_person="Ирина Смирнова"
+crmctl task start T-1
+CRMCTL_NOW=2027-03-01T10:40:00+03:00 crmctl task done T-1 --comment "Контакты подтверждены"
+crmctl --as belov time log T-2 1h --at 2027-02-28T15:00 --note "подготовка к встрече"
+crmctl time list
+crmctl record show CL-1

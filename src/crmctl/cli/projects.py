@@ -66,7 +66,7 @@ def task_rows(tasks: list[dict[str, Any]], now: Any) -> list[dict[str, Any]]:
 
 
 def tasks_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return tasks_json(rows)
+    return json.loads(render("json", rows, [(k, k) for k in TASK_JSON]))
 
 
 def render_tasks(fmt: str, rows: list[dict[str, Any]]) -> str:

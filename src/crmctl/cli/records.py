@@ -118,7 +118,18 @@ def _card_text(session: Any, card: Any) -> str:
             meta.append(("waiting for", ", ".join(card.pending)))
     meta += [("author", row.get("author")), ("created", row.get("created_at")), ("updated", row.get("updated_at"))]
     fields = [(spec.name, _display(spec, row.get(spec.id))) for spec in form.fields.values()]
+    fields += [(r.label, cell(card.rollups.get(r.id)) or ("0" if r.aggregate == "count" else "")) for r in form.rollups]
     text = head + "\n\n" + pairs(meta) + "\n" + pairs(fields)
+    if card.related:
+        text += "\nrelated\n" + "".join(
+            f"  {r['key']}  {session.defs.forms[r['form']].title}" + (f": {r['title']}" if r["title"] else "")
+            + (f"  [{r['stage']}]" if r["stage"] else "")
+            + (f"  tasks {r['tasks_done']}/{r['tasks']} done" if r["tasks"] else "")
+            + "\n"
+            for r in card.related
+        )
+    if card.tasks:
+        text += "\ntasks\n" + _task_lines(card.tasks)
     if card.reminders:
         text += "\nreminders\n" + "".join(
             f"  {cell(r['due_at'])}  {r['text']}" + (f" ({r['person']})" if r["person"] else "") + "\n"
@@ -129,6 +140,17 @@ def _card_text(session: Any, card: Any) -> str:
             f"  {cell(c['at'])}  {c['author'] or '-'}: {c['text']}\n" for c in card.comments
         )
     return text
+
+
+def _task_lines(tasks: list[dict[str, Any]]) -> str:
+    from crmctl.render.tables import red
+
+    lines = []
+    for t in tasks:
+        due = f"  due {cell(t['due_at'])}" + (" overdue" if t["overdue"] else "") if t["due_at"] else ""
+        line = f"  {t['id']}  {t['status']:<11}  {t['title']}  ({t['assignee'] or 'unassigned'}, {t['record']}){due}"
+        lines.append(red(line) if t["overdue"] and color_wanted() else line)
+    return "\n".join(lines) + "\n"
 
 
 def _display(spec: Any, value: Any) -> str:

@@ -309,6 +309,9 @@ def _check_cycle(conn: Any, tid: str, deps: list[str]) -> None:
     graph[tid] = list(dict.fromkeys([*graph[tid], *deps]))
     cycle = find_cycle(graph)
     if cycle:
+        if tid in cycle:  # tell it from the task being changed: "T-1 -> T-3 -> T-2 -> T-1"
+            at = cycle.index(tid)
+            cycle = [*cycle[at:-1], *cycle[:at], tid]
         raise InputError("dependency cycle: " + " -> ".join(cycle))
 
 

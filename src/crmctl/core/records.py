@@ -136,6 +136,9 @@ class Card:
     comments: list[dict[str, Any]] = field(default_factory=list)
     reminders: list[dict[str, Any]] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # approvers the current stage waits for
+    rollups: dict[str, Any] = field(default_factory=dict)
+    related: list[dict[str, Any]] = field(default_factory=list)  # records that refer to this one
+    tasks: list[dict[str, Any]] = field(default_factory=list)  # its tasks and those of the related records
 
     def as_dict(self) -> dict[str, Any]:
         meta = (
@@ -156,6 +159,12 @@ class Card:
             **{name: plain(self.record.get(name)) for name in meta[1:]},
             "pending_approvers": self.pending,
             "fields": {name: plain(self.record.get(name)) for name in self.form.fields},
+            "rollups": {name: plain(value) for name, value in self.rollups.items()},
+            "related": [{k: plain(v) for k, v in r.items()} for r in self.related],
+            "tasks": [
+                {k: plain(t[k]) for k in ("id", "title", "status", "assignee", "due_at", "record", "overdue")}
+                for t in self.tasks
+            ],
             "comments": [{k: plain(v) for k, v in c.items()} for c in self.comments],
             "reminders": [{k: plain(v) for k, v in r.items() if k != "record"} for r in self.reminders],
         }
@@ -168,10 +177,48 @@ def show(session: Session, key: str) -> Card:
         from crmctl.core.process import pending_approvers
 
         card.pending = [a["approver"] for a in pending_approvers(session, row["key"], row["stage"], row["stage_since"])]
+    _client_card(session, card)
     card.comments = store.comments(session.conn, row["key"])
     far = session.now + dt.timedelta(days=36500)
     card.reminders = store.open_reminders(session.conn, until=far, person=None, record=row["key"])
     return card
+
+
+def _client_card(session: Session, card: Card) -> None:
+    """Roll-ups, the records that refer to this one with their readiness, and every task of all of them."""
+    from crmctl.core.projects import rollups
+    from crmctl.store import projects as project_store
+
+    form, key = card.form, card.record["key"]
+    card.rollups = rollups(session.conn, form, key)
+    sources = [
+        (other.name, spec.id)
+        for other in session.defs.forms.values()
+        for spec in other.fields.values()
+        if spec.type == "ref" and spec.form == form.name
+    ]
+    related = project_store.records_referring_to(session.conn, sources, key) if sources else []
+    tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in related)])
+    for task in tasks:
+        task["overdue"] = task["due_at"] is not None and task["due_at"] < session.now and task["status"] in (
+            "todo",
+            "in_progress",
+        )
+    card.tasks = tasks
+    for other, other_key in related:
+        other_form = session.defs.forms[other]
+        row = store.get(session.conn, other_form, other_key) or {}
+        own = [t for t in tasks if t["record"] == other_key and t["status"] != "cancelled"]
+        card.related.append(
+            {
+                "key": other_key,
+                "form": other,
+                "title": title_of(other_form, row),
+                "stage": row.get("stage"),
+                "tasks_done": sum(1 for t in own if t["status"] == "done"),
+                "tasks": len(own),
+            }
+        )
 
 
 def parse_where(form: FormDef, expressions: list[str], defs_people: set[str] | None) -> list[tuple[str, str, Any]]:

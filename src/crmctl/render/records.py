@@ -47,4 +47,39 @@ def describe_event(event: dict[str, Any]) -> str:
         return f"{data.get('text')} at {str(data.get('due_at', ''))[:16].replace('T', ' ')}{who}"
     if action == "reminder.done":
         return f"reminder {data.get('reminder')}"
+    task = _task_event(action, data)
+    if task is not None:
+        return task
     return ", ".join(f"{k}={_value(v)}" for k, v in data.items())
+
+
+def _task_event(action: str, data: dict[str, Any]) -> str | None:
+    task = data.get("task")
+    if action in ("project.created", "project.launched"):
+        text = f"{data.get('project')} {data.get('title')}"
+        if data.get("template"):
+            text += f" from {data['template']}: tasks {', '.join(data.get('tasks', [])) or 'none'}"
+        if data.get("left_out"):
+            text += f"; left out {', '.join(data['left_out'])}"
+        return text
+    if action == "task.created":
+        waits = f", waits for {', '.join(data['depends_on'])}" if data.get("depends_on") else ""
+        return f"{task} {data.get('title')} ({data.get('assignee') or 'unassigned'}{waits})"
+    if action == "task.assigned":
+        return f"{task} {data.get('from') or 'nobody'} -> {data.get('to') or 'nobody'}"
+    if action == "task.status":
+        return f"{task} {data.get('from')} -> {data.get('to')}"
+    if action == "task.dependencies":
+        if data.get("added"):
+            return f"{task} waits for {', '.join(data['added'])}"
+        return f"{task} no longer waits for {', '.join(data.get('removed', []))}"
+    if action == "task.commented":
+        return f"{task}: {data.get('text')}"
+    if action == "timer.started":
+        return f"{task} timer of {data.get('person') or '-'}"
+    if action == "timer.stopped":
+        return f"{task} timer of {data.get('person') or '-'} after {data.get('minutes')} min"
+    if action == "time.logged":
+        note = f": {data['note']}" if data.get("note") else ""
+        return f"{task} {data.get('minutes')} min by {data.get('person') or '-'}{note}"
+    return None
