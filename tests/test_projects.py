@@ -270,3 +270,13 @@ def test_client_card_shows_orders_payments_and_tasks(cli, example, snapshot) -> 
     overdue = [t["id"] for t in card["tasks"] if t["overdue"]]
     assert overdue == [card["tasks"][-1]["id"]]
     assert ok(cli, "record", "show", "DL-1") == snapshot
+
+
+def test_due_tasks_are_on_the_agenda(cli, freshoffice) -> None:
+    ok(cli, "--as", "grigoriev", "task", "add", "Позвонить", "--assignee", "pavlova", "--due", "2027-02-28T18:00")
+    ok(cli, "--as", "grigoriev", "task", "add", "Позже", "--assignee", "pavlova", "--due", "2027-03-20T18:00")
+    items = json.loads(ok(cli, "agenda", "pavlova", "-f", "json"))
+    assert [(i["kind"], i["id"], i["overdue"]) for i in items] == [("task", "task:T-1", True)]
+    ok(cli, "--as", "pavlova", "task", "done", "T-1")
+    assert json.loads(ok(cli, "agenda", "pavlova", "-f", "json")) == []
+    assert [i["id"] for i in json.loads(ok(cli, "agenda", "pavlova", "--days", "30", "-f", "json"))] == ["task:T-2"]

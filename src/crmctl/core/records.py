@@ -423,6 +423,21 @@ def agenda(session: Session, person: str | None, days: int) -> list[AgendaItem]:
                 f"stage:{s['key']}",
             )
         )
+    from crmctl.store.projects import due_tasks
+
+    for t in due_tasks(session.conn, who, end):
+        items.append(
+            AgendaItem(
+                t["due_at"],
+                "task",
+                t["record"],
+                t["title"],
+                f"task {t['id']} is due",
+                t["assignee"],
+                t["due_at"] < session.now,
+                f"task:{t['id']}",
+            )
+        )
     return sorted(items, key=lambda i: (i.due, i.ref))
 
 

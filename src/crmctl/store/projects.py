@@ -169,6 +169,20 @@ def tasks(
     )
 
 
+def due_tasks(conn: Any, person: str | None, until: dt.datetime) -> list[dict[str, Any]]:
+    """Open tasks with a due date before until (a person's, or everyone's)."""
+    clauses, params = ["status IN ('todo', 'in_progress')", "due_at IS NOT NULL", "due_at < ?"], [until]
+    if person is not None:
+        clauses.append("assignee = ?")
+        params.append(person)
+    return _rows(
+        conn.execute(
+            f"SELECT id, title, record, assignee, due_at FROM crm.tasks WHERE {' AND '.join(clauses)} ORDER BY due_at",
+            params,
+        )
+    )
+
+
 def update_task(conn: Any, tid: str, values: Mapping[str, Any]) -> None:
     assignments = ", ".join(f"{c} = ?" for c in values if c in TASK_COLUMNS)
     conn.execute(f"UPDATE crm.tasks SET {assignments} WHERE id = ?", [*(values[c] for c in values), tid])
