@@ -60,3 +60,10 @@ CRMCTL_NOW=2027-03-01T10:40:00+03:00 crmctl task done T-1 --comment "Конта�
 crmctl --as belov time log T-2 1h --at 2027-02-28T15:00 --note "подготовка к встрече"
 crmctl time list
 crmctl record show CL-1
+
+step "crmctl report efficiency --by person,type --period week"
+CRMCTL_NOW=2027-03-01T12:00:00+03:00 crmctl --as sokolov report efficiency --by person,type --period week \
+  --include-open
+crmctl --as sokolov report efficiency --period week --format html --out efficiency.html
+echo "wrote $(pwd)/efficiency.html"
+crmctl --as sokolov report funnel deal-approval

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
+from .browser import assert_not_blank, screenshot
 from .conftest import ROOT
 from .dbstate import dump, query
 
@@ -325,11 +325,6 @@ def test_concurrent_advances_do_not_both_succeed(cli, example) -> None:
 
 
 def test_html_board_in_a_real_browser(cli, example, tmp_path: Path) -> None:
-    import subprocess
-
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed (scripts/test-deps.sh installs it where the machine allows)")
     example("service-desk-leads")
     for _ in range(2):
         new_prospect(cli)
@@ -337,34 +332,4 @@ def test_html_board_in_a_real_browser(cli, example, tmp_path: Path) -> None:
     run_ok(cli, "board", "interest", "-f", "html", "--out", str(page))
     html = page.read_text()
     assert html.count('class="column"') == 7 and "Выставление счета" in html
-    shot = tmp_path / "board.png"
-    subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1600,600", f"--screenshot={shot}",
-         page.as_uri()],
-        check=True, capture_output=True, timeout=120,
-    )
-    assert_not_blank(shot)
-
-
-def assert_not_blank(png: Path) -> None:
-    """The screenshot has many distinct colours: a rendered page, not an empty one."""
-    import struct
-    import zlib
-
-    data = png.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, chunks, width, height = 8, b"", 0, 0
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            width, height = struct.unpack(">II", body[:8])
-        elif kind == b"IDAT":
-            chunks += body
-        pos += 12 + length
-    raw = zlib.decompress(chunks)
-    assert width > 100 and height > 100
-    distinct = {raw[i:i + 3] for i in range(1, len(raw), 97)}
-    assert len(distinct) > 20, "the screenshot looks blank"
+    assert_not_blank(screenshot(page, tmp_path, "1600,600"))

@@ -68,14 +68,14 @@ def table(process: Any, columns: list[Any], *, color: bool = False) -> str:
 
 
 def html(process: Any, columns: list[Any], form_title: str, now: str) -> str:
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from crmctl.render.pages import page
 
-    env = Environment(loader=PackageLoader("crmctl", "templates"), autoescape=select_autoescape(["html", "j2"]))
     data = as_data(process, columns)
     for stage in data["stages"]:
         for card in stage["cards"]:
             card["age"] = age(card["in_stage_minutes"])
-    return env.get_template("board.html.j2").render(
+    return page(
+        "board.html.j2",
         process=process,
         columns=data["stages"],
         form_title=form_title,
