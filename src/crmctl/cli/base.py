@@ -69,7 +69,7 @@ class CrmGroup(TyperGroup):
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         """Command-line mistakes (an unknown option, a missing argument) are one line too, exit 2."""
-        from typer._click import exceptions as click  # typer carries its own copy of click
+        from typer._click import exceptions as click  # typer 0.26+ carries its own copy of click
 
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
