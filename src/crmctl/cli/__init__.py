@@ -12,6 +12,7 @@ from crmctl.cli import process as process_cmd
 from crmctl.cli import projects as projects_cmd
 from crmctl.cli import records as records_cmd
 from crmctl.cli import reports as reports_cmd
+from crmctl.cli import schedule as schedule_cmd
 from crmctl.cli import schema as schema_cmd
 from crmctl.cli import validate as validate_cmd
 from crmctl.cli import workspace as workspace_cmd
@@ -82,6 +83,8 @@ app.command("inbox")(process_cmd.inbox)
 app.add_typer(projects_cmd.project_app, name="project")
 app.add_typer(projects_cmd.task_app, name="task")
 app.add_typer(projects_cmd.time_app, name="time")
+app.command("queue")(schedule_cmd.queue)
+app.command("eta")(schedule_cmd.eta)
 app.add_typer(reports_cmd.report_app, name="report")
 
 

@@ -110,6 +110,8 @@ class Definitions:
     database: str = "crmctl.duckdb"
     hours_per_day: float = HOURS_PER_DAY
     busy_timeout: float = 10.0
+    queue_order: tuple[str, ...] = ("project_priority", "priority", "due", "created")
+    horizon_days: int = 366
     forms: dict[str, FormDef] = field(default_factory=dict)
     processes: dict[str, ProcessDef] = field(default_factory=dict)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -130,6 +132,8 @@ class Definitions:
                 defs.database = doc.get("database", defs.database)
                 defs.hours_per_day = doc.get("hours_per_day", HOURS_PER_DAY)
                 defs.busy_timeout = float(doc.get("busy_timeout", defs.busy_timeout))
+                defs.queue_order = tuple(doc.get("queue_order", defs.queue_order))
+                defs.horizon_days = int(doc.get("horizon_days", defs.horizon_days))
             elif kind == "Form":
                 defs.forms[doc["name"]] = FormDef(
                     name=doc["name"],

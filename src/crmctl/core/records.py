@@ -200,9 +200,14 @@ def _client_card(session: Session, card: Card) -> None:
     related = project_store.records_referring_to(session.conn, sources, key) if sources else []
     tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in related)])
     for task in tasks:
-        task["overdue"] = task["due_at"] is not None and task["due_at"] < session.now and task["status"] in (
-            "todo",
-            "in_progress",
+        task["overdue"] = (
+            task["due_at"] is not None
+            and task["due_at"] < session.now
+            and task["status"]
+            in (
+                "todo",
+                "in_progress",
+            )
         )
     card.tasks = tasks
     for other, other_key in related:
@@ -423,22 +428,43 @@ def agenda(session: Session, person: str | None, days: int) -> list[AgendaItem]:
                 f"stage:{s['key']}",
             )
         )
+    items.extend(_task_items(session, who, end))
+    return sorted(items, key=lambda i: (i.due, i.ref))
+
+
+def _task_items(session: Session, who: str | None, end: dt.datetime) -> list[AgendaItem]:
+    """Open tasks due before the end of the agenda, and those at risk: due before the schedule finishes them."""
     from crmctl.store.projects import due_tasks
 
-    for t in due_tasks(session.conn, who, end):
+    far = session.now + dt.timedelta(days=session.defs.horizon_days)
+    dated = due_tasks(session.conn, who, far)
+    if not dated:
+        return []
+    from crmctl.core.schedule import compute
+
+    slots = compute(session)[0].slots
+    items = []
+    for t in dated:
+        slot = slots.get(t["id"])
+        risky = slot is not None and slot.at_risk
+        if t["due_at"] >= end and not risky:
+            continue
+        text = f"task {t['id']} is due"
+        if risky:
+            text += f", at risk: it finishes {slot.finish.astimezone(session.now.tzinfo):%Y-%m-%d %H:%M}"
         items.append(
             AgendaItem(
                 t["due_at"],
                 "task",
                 t["record"],
                 t["title"],
-                f"task {t['id']} is due",
+                text,
                 t["assignee"],
                 t["due_at"] < session.now,
                 f"task:{t['id']}",
             )
         )
-    return sorted(items, key=lambda i: (i.due, i.ref))
+    return items
 
 
 def _title_of(session: Session, key: str) -> str:

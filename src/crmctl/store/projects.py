@@ -160,7 +160,7 @@ def tasks(
                             WHERE d.task = t.id), []) AS depends_on,
                   coalesce((SELECT list(d.depends_on ORDER BY d.depends_on) FROM crm.task_dependencies d
                             JOIN crm.tasks b ON b.id = d.depends_on
-                            WHERE d.task = t.id AND b.status <> 'done'), []) AS blocked_by,
+                            WHERE d.task = t.id AND b.status NOT IN ('done', 'cancelled')), []) AS blocked_by,
                   coalesce((SELECT sum(date_diff('second', i.started_at, i.ended_at)) FROM crm.time_intervals i
                             WHERE i.task = t.id AND i.ended_at IS NOT NULL), 0) / 60.0 AS actual_minutes
                 FROM crm.tasks t {where} ORDER BY t.number""",
@@ -179,6 +179,28 @@ def due_tasks(conn: Any, person: str | None, until: dt.datetime) -> list[dict[st
         conn.execute(
             f"SELECT id, title, record, assignee, due_at FROM crm.tasks WHERE {' AND '.join(clauses)} ORDER BY due_at",
             params,
+        )
+    )
+
+
+def open_work(conn: Any) -> list[dict[str, Any]]:
+    """Every open task with what the schedule needs: its project's priority, its open dependencies and the
+    minutes already logged on it."""
+    return _rows(
+        conn.execute(
+            """WITH spent AS (
+                   SELECT task, sum(date_diff('second', started_at, ended_at)) / 60.0 AS minutes
+                   FROM crm.time_intervals WHERE ended_at IS NOT NULL GROUP BY task),
+               deps AS (
+                   SELECT d.task, list(d.depends_on ORDER BY d.depends_on) AS depends_on
+                   FROM crm.task_dependencies d JOIN crm.tasks b ON b.id = d.depends_on
+                   WHERE b.status IN ('todo', 'in_progress') GROUP BY d.task)
+               SELECT t.id, t.number, t.title, t.status, t.assignee, t.estimate_minutes, t.priority, t.due_at,
+                      t.created_at, t.project, t.record, p.priority AS project_priority,
+                      coalesce(s.minutes, 0) AS actual_minutes, coalesce(deps.depends_on, []) AS depends_on
+               FROM crm.tasks t LEFT JOIN crm.projects p ON p.id = t.project
+               LEFT JOIN spent s ON s.task = t.id LEFT JOIN deps ON deps.task = t.id
+               WHERE t.status IN ('todo', 'in_progress')"""
         )
     )
 

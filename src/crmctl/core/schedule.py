@@ -1,0 +1,113 @@
+"""Work queues and due dates: the schedule of all open work, read for one person or one thing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from crmctl.core.process import calendar_for
+from crmctl.core.session import Session
+from crmctl.domain import schedule as domain
+from crmctl.errors import NotFound
+from crmctl.store import projects as store
+
+
+def compute(session: Session) -> tuple[domain.Schedule, dict[str, dict[str, Any]]]:
+    tasks = store.open_work(session.conn)
+    schedule = domain.build(
+        tasks,
+        lambda person: calendar_for(session, person),
+        session.now,
+        order=session.defs.queue_order,
+        horizon_days=session.defs.horizon_days,
+    )
+    return schedule, {t["id"]: t for t in tasks}
+
+
+def _row(task: dict[str, Any], slot: domain.Slot) -> dict[str, Any]:
+    return {
+        "id": task["id"],
+        "title": task["title"],
+        "status": task["status"],
+        "assignee": task["assignee"],
+        "record": task["record"],
+        "project": task["project"],
+        "priority": task["priority"],
+        "project_priority": task["project_priority"],
+        "estimate_minutes": task["estimate_minutes"],
+        "actual_minutes": round(float(task["actual_minutes"]), 1),
+        "remaining_minutes": slot.remaining,
+        "due_at": task["due_at"],
+        "start": slot.start,
+        "finish": slot.finish,
+        "at_risk": slot.at_risk,
+        "reason": slot.reason,
+        "problem": slot.problem,
+    }
+
+
+def queue(session: Session, person: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """A person's open, unblocked tasks in the order they should be done, with their computed dates."""
+    who = person or session.actor
+    if who is None:
+        raise NotFound("whose queue? give PERSON, --as or CRMCTL_USER")
+    if session.defs.has_team and who not in session.defs.people:
+        raise NotFound(f"no person '{who}' in the team")
+    schedule, tasks = compute(session)
+    rows = [
+        _row(tasks[tid], schedule.slots[tid]) for tid in schedule.order.get(who, []) if not tasks[tid]["depends_on"]
+    ]
+    return who, rows
+
+
+@dataclass
+class Eta:
+    what: str  # "task T-3", "project P-1", "record ORD-2"
+    finish: dt.datetime | None
+    last: str | None  # the task that finishes last
+    tasks: list[dict[str, Any]]
+    reason: str
+
+
+def eta(session: Session, key: str) -> Eta:
+    """When a task, a project (with its subprojects) or a record (its tasks) will be ready, and why."""
+    text = key.strip().upper()
+    schedule, tasks = compute(session)
+    prefix, _, number = text.partition("-")
+    if prefix == "T" and number.isdigit():
+        from crmctl.core.projects import get_task
+
+        found = get_task(session, text)
+        ids = [found["id"]]
+        what = f"task {found['id']}"
+        if found["status"] not in domain.OPEN:
+            return Eta(what, found["finished_at"], found["id"], [], f"{found['id']} is {found['status']}")
+    elif prefix == "P" and number.isdigit():
+        if store.project(session.conn, text) is None:
+            raise NotFound(f"no project {text}")
+        tree = set(store.project_tree(session.conn, text))
+        ids = [tid for tid, t in tasks.items() if t["project"] in tree]
+        what = f"project {text}"
+    else:
+        from crmctl.core.records import locate
+
+        _, row = locate(session, text)
+        ids = [tid for tid, t in tasks.items() if t["record"] == row["key"]]
+        what = f"record {row['key']}"
+    rows = sorted(
+        (_row(tasks[tid], schedule.slots[tid]) for tid in ids),
+        key=lambda r: (r["finish"] is None, r["finish"] or 0, r["id"]),
+    )
+    finish, last, problems = schedule.ready_date(ids)
+    if not ids:
+        reason = "no open tasks"
+    elif problems:
+        slot = schedule.slots[problems[0]]
+        reason = f"{problems[0]} cannot be scheduled: {slot.problem}"
+    else:
+        slot = schedule.slots[last]
+        reason = f"{last} finishes last ({slot.person}; {slot.reason})"
+    if problems:
+        finish = None
+    return Eta(what, finish, last, rows, reason)
