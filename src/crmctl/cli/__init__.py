@@ -85,6 +85,7 @@ app.add_typer(projects_cmd.task_app, name="task")
 app.add_typer(projects_cmd.time_app, name="time")
 app.command("queue")(schedule_cmd.queue)
 app.command("eta")(schedule_cmd.eta)
+app.command("export")(schedule_cmd.export)
 app.add_typer(reports_cmd.report_app, name="report")
 
 

@@ -25,6 +25,24 @@ def compute(session: Session) -> tuple[domain.Schedule, dict[str, dict[str, Any]
     return schedule, {t["id"]: t for t in tasks}
 
 
+def export_tjp(session: Session, report: str) -> str:
+    """The open work as a TaskJuggler project."""
+    from crmctl.render.tjp import project
+
+    tasks = store.open_work(session.conn)
+    people = sorted({t["assignee"] for t in tasks if t["assignee"]})
+    return project(
+        tasks,
+        {person: calendar_for(session, person) for person in people},
+        session.now,
+        timezone=session.defs.timezone,
+        horizon_days=session.defs.horizon_days,
+        order=session.defs.queue_order,
+        title=session.defs.name,
+        report=report,
+    )
+
+
 def _row(task: dict[str, Any], slot: domain.Slot) -> dict[str, Any]:
     return {
         "id": task["id"],
