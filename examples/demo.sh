@@ -67,3 +67,18 @@ CRMCTL_NOW=2027-03-01T12:00:00+03:00 crmctl --as sokolov report efficiency --by 
 crmctl --as sokolov report efficiency --period week --format html --out efficiency.html
 echo "wrote $(pwd)/efficiency.html"
 crmctl --as sokolov report funnel deal-approval
+
+step "crmctl init orders --example crm-orders: an order's task chain, queues and ready date"
+crmctl init orders --example crm-orders
+cd orders
+export CRMCTL_USER=sergeeva
+crmctl record create client --set "name=ООО Альфа"
+crmctl record create deal --set "title=Сайт и визитки" --set client=CL-1 --set amount=300000
+crmctl record create order --set "title=Корпоративный сайт" --set deal=DL-1 --set order_type=website \
+  --set budget=200000 --set due_date=2027-03-20 --set "specification=ТЗ согласовано" --set pages=8
+crmctl advance ORD-1 --to planning
+crmctl advance ORD-1 --to website_production
+crmctl record create payment --set deal=DL-1 --set order=ORD-1 --set amount=100000 --set paid_on=2027-03-01
+crmctl queue frolov
+crmctl eta ORD-1
+crmctl record show DL-1
