@@ -15,13 +15,29 @@ from crmctl.store import projects as store
 
 def compute(session: Session) -> tuple[domain.Schedule, dict[str, dict[str, Any]]]:
     tasks = store.open_work(session.conn)
-    schedule = domain.build(
-        tasks,
-        lambda person: calendar_for(session, person),
-        session.now,
-        order=session.defs.queue_order,
-        horizon_days=session.defs.horizon_days,
-    )
+    shared: dict[Any, Any] = {}
+
+    def calendar_of(person: str) -> Any:
+        """People with the same calendar and no absences share one, and its laid-out days."""
+        who = session.defs.people.get(person)
+        if who is not None and who.raw.get("absences"):
+            return calendar_for(session, person)
+        name = (who.calendar if who else None) or session.defs.calendar
+        return shared.get(name) or shared.setdefault(name, calendar_for(session, person))
+
+    import gc
+
+    gc.disable()  # the simulation makes many small objects and frees none of them: the collector only costs
+    try:
+        schedule = domain.build(
+            tasks,
+            calendar_of,
+            session.now,
+            order=session.defs.queue_order,
+            horizon_days=session.defs.horizon_days,
+        )
+    finally:
+        gc.enable()
     return schedule, {t["id"]: t for t in tasks}
 
 

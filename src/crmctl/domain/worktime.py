@@ -30,6 +30,9 @@ class WorkCalendar:
     week: Mapping[int, tuple[tuple[int, int], ...]]  # weekday (0 = Monday) -> (start, end) minutes after midnight
     days_off: frozenset[dt.date] = frozenset()  # holidays and absences
     reasons: Mapping[dt.date, str] = field(default_factory=dict)  # why a day is off
+    _days: dict[dt.date, tuple[tuple[dt.datetime, dt.datetime], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )  # each day's working intervals in UTC, laid out once
 
     @classmethod
     def from_definition(
@@ -72,13 +75,22 @@ class WorkCalendar:
         utc_start = start.astimezone(dt.UTC)
         day = start.astimezone(self.tz).date()
         for _ in range(horizon_days + 1):
-            if day not in self.days_off:
-                for begin, end in self.week.get(day.weekday(), ()):
-                    a = _local(day, begin, self.tz)
-                    b = _local(day, end, self.tz)
-                    if b > utc_start:
-                        yield max(a, utc_start), b
+            for a, b in self._day(day):
+                if b > utc_start:
+                    yield max(a, utc_start), b
             day += dt.timedelta(days=1)
+
+    def _day(self, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+        found = self._days.get(day)
+        if found is None:
+            if day in self.days_off:
+                found = ()
+            else:
+                found = tuple(
+                    (_local(day, a, self.tz), _local(day, b, self.tz)) for a, b in self.week.get(day.weekday(), ())
+                )
+            self._days[day] = found
+        return found
 
     def add(self, start: dt.datetime, minutes: int, horizon_days: int = DEFAULT_HORIZON_DAYS) -> dt.datetime:
         """The instant when `minutes` of working time after start have passed."""
