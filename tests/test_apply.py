@@ -334,3 +334,25 @@ def test_busy_database(cli, workspace: Path) -> None:
     assert result.exit_code == 4
     assert f"process {holder.pid}" in result.stderr and "is busy" in result.stderr
     assert 0.4 < waited < 5
+
+
+def test_records_of_an_archived_stage_leave_the_process(cli, workspace: Path) -> None:
+    db = workspace / "crmctl.duckdb"
+    create(cli, "client", "--set", "name=A")
+    key = create(cli, "deal", "--set", "title=T", "--set", "client=CL-1", "--set", "amount=2000000")
+    assert cli("--as", "boris", "advance", key, "--to", "approval").exit_code == 0
+    assert query(db, "SELECT count(*) FROM crm.approvals WHERE decision IS NULL") == [(2,)]
+    edit(workspace / "process.yaml", "    on_reject: draft\n", "")
+    edit(workspace / "process.yaml", "transitions: [approval, lost]", "transitions: [won, lost]")
+    text = (workspace / "process.yaml").read_text()
+    start = text.index("  - id: approval")
+    (workspace / "process.yaml").write_text(text[:start] + text[text.index("  - id: won"):])
+    refused = cli("apply")
+    assert refused.exit_code == 1 and key in refused.stderr + refused.stdout
+    assert cli("apply", "--archive").exit_code == 0, cli("plan").stdout
+    assert query(db, 'SELECT process, stage, stage_since, stage_due, responsible FROM "deal"') == [
+        (None, None, None, None, None)]
+    assert query(db, "SELECT count(*) FROM crm.approvals WHERE decision IS NULL") == [(0,)]
+    assert query(db, "SELECT what, name, value FROM crm.archive") == [("stage", "deals", "approval")]
+    result = cli("--as", "boris", "advance", key)
+    assert result.stderr == f"crmctl: error: {key} is not in any process\n"

@@ -333,3 +333,12 @@ def test_html_board_in_a_real_browser(cli, example, tmp_path: Path) -> None:
     html = page.read_text()
     assert html.count('class="column"') == 7 and "Выставление счета" in html
     assert_not_blank(screenshot(page, tmp_path, "1600,600"))
+
+
+def test_list_by_responsible_and_stage_due(cli, example) -> None:
+    example("service-desk-leads")
+    key = new_prospect(cli)
+    found = json.loads(run_ok(cli, "record", "list", "prospect", "--where", "responsible=alekseeva", "-f", "json"))
+    assert [r["key"] for r in found] == [key]
+    late = json.loads(run_ok(cli, "record", "list", "prospect", "--where", "stage_due<2027-03-01T12:00", "-f", "json"))
+    assert late == []

@@ -280,3 +280,17 @@ def test_due_tasks_are_on_the_agenda(cli, freshoffice) -> None:
     ok(cli, "--as", "pavlova", "task", "done", "T-1")
     assert json.loads(ok(cli, "agenda", "pavlova", "-f", "json")) == []
     assert [i["id"] for i in json.loads(ok(cli, "agenda", "pavlova", "--days", "30", "-f", "json"))] == ["task:T-2"]
+
+
+def test_csv_keeps_negative_numbers_and_joins_lists(cli, freshoffice) -> None:
+    from decimal import Decimal
+
+    from crmctl.render.tables import as_csv
+
+    text = as_csv([{"a": Decimal("-100.00"), "b": "-x", "c": ["T-1", "T-2"], "d": ["=1"]}],
+                  [("a", "a"), ("b", "b"), ("c", "c"), ("d", "d")])
+    assert text.splitlines()[1] == "-100.00,'-x,\"T-1, T-2\",'=1"
+    ok(cli, "--as", "grigoriev", "task", "add", "A", "--estimate", "1h")
+    ok(cli, "--as", "grigoriev", "task", "add", "B", "--depends-on", "T-1")
+    rows = ok(cli, "task", "list", "-f", "csv").splitlines()
+    assert rows[2].split(",")[rows[0].split(",").index("depends_on")] == "T-1"

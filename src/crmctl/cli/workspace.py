@@ -37,7 +37,7 @@ def _render_plan(result, fmt: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def init(
-    folder: Annotated[Path, typer.Argument(help="The folder to create (empty or new).")],
+    folder: Annotated[Path | None, typer.Argument(help="The folder to create (empty or new).")] = None,
     example: Annotated[
         str | None, typer.Option("--example", "-e", help="Start from a bundled example workspace.")
     ] = None,
@@ -50,6 +50,10 @@ def init(
     if list_examples:
         emit("".join(f"{name}\n" for name in definitions.example_names()))
         return
+    if folder is None:
+        from crmctl.errors import UsageError
+
+        raise UsageError("give the FOLDER to create (or --list-examples)")
     result = definitions.init(folder, example, options(), timezone)
     emit(f"created {folder} with database {result.database} (definitions version {result.applied})\n")
 

@@ -26,6 +26,8 @@ _SYSTEM_TYPES = {
     "process": "text",
     "stage": "text",
     "stage_since": "datetime",
+    "stage_due": "datetime",
+    "responsible": "person",
 }
 
 

@@ -109,6 +109,10 @@ def eta(session: Session, key: str) -> Eta:
     text = key.strip().upper()
     schedule, tasks = compute(session)
     prefix, _, number = text.partition("-")
+    from crmctl.store.records import form_of
+
+    if form_of(session.conn, text) is not None:  # a record key first: a form may use the prefix T or P
+        prefix = ""
     if prefix == "T" and number.isdigit():
         from crmctl.core.projects import get_task
 

@@ -70,9 +70,12 @@ def as_csv(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
     for row in rows:
         values = []
         for key, _ in columns:
-            value = plain(row.get(key))
+            raw = row.get(key)
+            value = plain(raw)
+            if isinstance(value, (list, tuple)):
+                value = ", ".join(str(plain(v)) for v in value)
             text = "" if value is None else ("true" if value is True else "false" if value is False else str(value))
-            if isinstance(value, str):
+            if isinstance(raw, (str, list, tuple)):  # numbers and dates are never formulas
                 text = neutralise(text)
             values.append(text)
         writer.writerow(values)

@@ -81,6 +81,21 @@ def _count_keys(conn: Any, sql: str, params: list[Any]) -> list[tuple[Any, Any]]
     return [(row[0], row[1] if len(row) > 1 else None) for row in conn.execute(sql, params).fetchall()]
 
 
+def _leave_process(conn: Any, table: str, where: str, params: list[Any], now: Any) -> None:
+    """Records whose stage or process is archived leave their process: no stage, deadline, responsible or
+    pending approval is left behind."""
+    conn.execute(
+        f"""UPDATE crm.approvals SET decision = 'cancelled', decided_at = ?
+            WHERE decision IS NULL AND record IN (SELECT key FROM {table} WHERE {where})""",
+        [now, *params],
+    )
+    conn.execute(
+        f"UPDATE {table} SET process = NULL, stage = NULL, stage_since = NULL, stage_due = NULL, responsible = NULL "
+        f"WHERE {where}",
+        params,
+    )
+
+
 def check_plan(conn: Any, old: Definitions | None, new: Definitions, changes: list[Change], archive: bool) -> Plan:
     """Refusals: changes that would lose or corrupt data that the YAML does not say how to keep."""
     plan = Plan(changes)
@@ -214,20 +229,19 @@ def execute(
                         WHERE process = ? AND stage = ?""",
                     [version, now, form, process, process, change.old],
                 )
-            conn.execute(
-                f"UPDATE {table} SET stage = ?, stage_since = CASE WHEN ? IS NULL THEN NULL ELSE ? END "
-                "WHERE process = ? AND stage = ?",
-                [target, target, now, process, change.old],
-            )
+                _leave_process(conn, table, "process = ? AND stage = ?", [process, change.old], now)
+            else:  # the new stage's deadline is unknown: it was counted for the old one
+                conn.execute(
+                    f"UPDATE {table} SET stage = ?, stage_since = ?, stage_due = NULL WHERE process = ? AND stage = ?",
+                    [target, now, process, change.old],
+                )
         elif change.target == "process" and change.action == "remove" and form in new.forms:
             conn.execute(
                 f"""INSERT INTO crm.archive SELECT ?, ?, ?, key, 'process', ?, stage FROM {table}
                     WHERE process = ?""",
                 [version, now, form, change.name, change.name],
             )
-            conn.execute(
-                f"UPDATE {table} SET process = NULL, stage = NULL, stage_since = NULL WHERE process = ?", [change.name]
-            )
+            _leave_process(conn, table, "process = ?", [change.name], now)
     conn.execute("DELETE FROM crm.people")
     for person in new.people.values():
         conn.execute(
