@@ -138,25 +138,33 @@ def build(
                 slots[d].problem = f"it waits for {tid}, which cannot be scheduled"
                 stack.append(d)
 
-    ranks = {tid: queue_key(open_tasks[tid], order) for tid in open_tasks}
-    for tid in sorted(open_tasks, key=lambda t: ranks[t]):
+    keys = {tid: queue_key(open_tasks[tid], order) for tid in open_tasks}
+    ranks: dict[str, int] = {}  # the position in queue order: cheap to compare in the heaps
+    for tid in sorted(open_tasks, key=keys.__getitem__):
+        ranks[tid] = len(ranks)
         person = open_tasks[tid]["assignee"]
         if person is not None:
             schedule.order.setdefault(person, []).append(tid)
 
     calendars: dict[str, WorkCalendar] = {}
-    released: dict[str, list[tuple[dt.datetime, tuple, str]]] = {}
-    available: dict[str, list[tuple[tuple, str]]] = {}
+    released: dict[str, list[tuple[dt.datetime, int, str]]] = {}
+    available: dict[str, list[tuple[int, str]]] = {}
     free_at: dict[str, tuple[dt.datetime, str | None]] = {}  # when, after which task
     ready_at = {tid: (now, None) for tid in open_tasks}  # when, because of which dependency
     events: list[tuple[dt.datetime, str]] = []
+    wake: dict[str, dt.datetime] = {}  # each person's next event; older entries in the heap are stale
+
+    def wake_at(person: str, moment: dt.datetime) -> None:
+        if person not in wake or moment < wake[person]:
+            wake[person] = moment
+            heapq.heappush(events, (moment, person))
 
     def release(tid: str) -> None:
         """The task's dependencies are all scheduled: its person may take it from ready_at on."""
         person = open_tasks[tid]["assignee"]
         at = ready_at[tid][0]
         heapq.heappush(released.setdefault(person, []), (at, ranks[tid], tid))
-        heapq.heappush(events, (max(at, free_at.get(person, (now, None))[0]), person))
+        wake_at(person, max(at, free_at.get(person, (now, None))[0]))
 
     for tid in open_tasks:
         if waiting[tid] == 0 and not slots[tid].problem:
@@ -164,8 +172,9 @@ def build(
 
     while events:
         moment, person = heapq.heappop(events)
-        if free_at.get(person, (now, None))[0] > moment:
-            continue  # still busy: the event at the end of the current task comes later
+        if wake.get(person) != moment:
+            continue  # stale: a sooner event of this person was taken already
+        del wake[person]
         pool = released.get(person, [])
         ready = available.setdefault(person, [])
         while pool and pool[0][0] <= moment:
@@ -173,7 +182,7 @@ def build(
             heapq.heappush(ready, (rank, tid))
         if not ready:
             if pool:
-                heapq.heappush(events, (pool[0][0], person))
+                wake_at(person, pool[0][0])
             continue
         _, tid = heapq.heappop(ready)
         slot = slots[tid]
@@ -197,7 +206,7 @@ def build(
             if finish > horizon:
                 slot.problem = f"it would finish after the horizon ({horizon_days} days)"
         free_at[person] = (finish if start is not None else moment, tid if start is not None else None)
-        heapq.heappush(events, (free_at[person][0], person))
+        wake_at(person, free_at[person][0])
         for d in dependents[tid]:
             waiting[d] -= 1
             if slot.problem and not slots[d].problem:

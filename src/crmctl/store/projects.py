@@ -185,7 +185,7 @@ def due_tasks(conn: Any, person: str | None, until: dt.datetime) -> list[dict[st
 
 def open_work(conn: Any) -> list[dict[str, Any]]:
     """Every open task with what the schedule needs: its project's priority, its open dependencies and the
-    minutes already logged on it."""
+    minutes already logged on it. created_at comes as epoch microseconds: the schedule only orders by it."""
     return _rows(
         conn.execute(
             """WITH spent AS (
@@ -196,7 +196,7 @@ def open_work(conn: Any) -> list[dict[str, Any]]:
                    FROM crm.task_dependencies d JOIN crm.tasks b ON b.id = d.depends_on
                    WHERE b.status IN ('todo', 'in_progress') GROUP BY d.task)
                SELECT t.id, t.number, t.title, t.status, t.assignee, t.estimate_minutes, t.priority, t.due_at,
-                      t.created_at, t.project, t.record, p.priority AS project_priority,
+                      epoch_us(t.created_at) AS created_at, t.project, t.record, p.priority AS project_priority,
                       coalesce(s.minutes, 0) AS actual_minutes, coalesce(deps.depends_on, []) AS depends_on
                FROM crm.tasks t LEFT JOIN crm.projects p ON p.id = t.project
                LEFT JOIN spent s ON s.task = t.id LEFT JOIN deps ON deps.task = t.id
