@@ -268,6 +268,8 @@ def test_simulate_writes_nothing(cli, example, snapshot) -> None:
     assert [s["stage"] for s in steps if s["skipped"]] == []
     assert steps[3]["approvers"] == ["role:accounting (Бухгалтерия)"]
     assert dump(db) == before
+    anonymous = json.loads(run_ok(cli, "simulate", "deal-approval", "--set", "amount=10", "-f", "json"))
+    assert anonymous[5]["approvers"] == ["author (Автор)"] and not anonymous[5]["skipped"]
     bad = cli("simulate", "deal-approval", "--set", "amount=lots")
     assert bad.exit_code == 1 and "field 'amount': expected a number" in bad.stderr
 
