@@ -344,3 +344,12 @@ def test_list_by_responsible_and_stage_due(cli, example) -> None:
     assert [r["key"] for r in found] == [key]
     late = json.loads(run_ok(cli, "record", "list", "prospect", "--where", "stage_due<2027-03-01T12:00", "-f", "json"))
     assert late == []
+
+
+def test_values_given_at_creation_survive_the_initial_stage(cli, example) -> None:
+    example("pyrus-client-crm")
+    given = run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=A", "--set", "status=active")
+    plain = run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=B")
+    statuses = [json.loads(run_ok(cli, "record", "show", k.strip(), "-f", "json"))["fields"]["status"]
+                for k in (given, plain)]
+    assert statuses == ["active", "new"]  # the initial stage's `set: status=new` fills only what was not given

@@ -75,10 +75,12 @@ def enter(
     target: str,
     *,
     reason: str | None = None,
+    given: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Move a record into target (passing through skipped stages) and do everything entering means.
 
-    The caller holds the transaction. Returns the stages entered, in order.
+    The caller holds the transaction. Returns the stages entered, in order. Fields in `given` were set by
+    the same command (a record being created): a `set` action leaves them as they are.
     """
     key = row["key"]
     now, actor = session.now, session.actor
@@ -143,17 +145,21 @@ def enter(
             f"{title} waits for your approval at stage '{stage.title}' ({approver.group})",
             now,
         )
-    _on_enter(session, conn, form, row, stage)
+    _on_enter(session, conn, form, row, stage, given)
     return [s.stage.id for s in steps]
 
 
-def _on_enter(session: Session, conn: Any, form: FormDef, row: dict[str, Any], stage: StageDef) -> None:
+def _on_enter(
+    session: Session, conn: Any, form: FormDef, row: dict[str, Any], stage: StageDef, given: frozenset[str]
+) -> None:
     from crmctl.domain.values import convert
 
     now, actor, key = session.now, session.actor, row["key"]
     for action in stage.raw.get("on_enter", []):
         if "set" in action:
             name = action["set"]["field"]
+            if name in given:
+                continue
             value = convert(form.fields[name], action["set"]["value"], people=set(session.defs.people) or None)
             old = row.get(name)
             if old == value:

@@ -106,7 +106,8 @@ def create(session: Session, form_name: str, raw: dict[str, Any], process: str |
 
             process = session.defs.processes[chosen]
             record["stage"] = None
-            enter(session, conn, form, record, process, process.initial)
+            given = frozenset(k for k, v in raw.items() if v not in (None, ""))
+            enter(session, conn, form, record, process, process.initial, given=given)
     return record
 
 
