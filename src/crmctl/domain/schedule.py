@@ -32,7 +32,7 @@ FAR = dt.datetime.max.replace(tzinfo=dt.UTC)
 DEFAULT_ORDER = ("project_priority", "priority", "due", "created")
 
 
-@dataclass
+@dataclass(slots=True)
 class Slot:
     task: str
     person: str | None
