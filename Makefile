@@ -23,6 +23,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/validate_configs.py
+	$(BIN)/python benchmarks/records.py
+	$(BIN)/python benchmarks/efficiency.py
+	$(BIN)/python benchmarks/schedule.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist

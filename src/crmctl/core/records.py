@@ -177,9 +177,10 @@ def show(session: Session, key: str) -> Card:
     form, row = locate(session, key)
     card = Card(form, row)
     if row.get("stage") and row.get("stage_since"):
-        from crmctl.core.process import pending_approvers
+        from crmctl.store.process import approvals
 
-        card.pending = [a["approver"] for a in pending_approvers(session, row["key"], row["stage"], row["stage_since"])]
+        pending = approvals(session.conn, row["key"], row["stage"], row["stage_since"])
+        card.pending = [a["approver"] for a in pending if a["decision"] is None]
     _client_card(session, card)
     card.comments = store.comments(session.conn, row["key"])
     far = session.now + dt.timedelta(days=36500)
@@ -189,11 +190,12 @@ def show(session: Session, key: str) -> Card:
 
 def _client_card(session: Session, card: Card) -> None:
     """Roll-ups, the records that refer to this one with their readiness, and every task of all of them."""
-    from crmctl.core.projects import rollups
     from crmctl.store import projects as project_store
 
     form, key = card.form, card.record["key"]
-    card.rollups = rollups(session.conn, form, key)
+    card.rollups = {
+        r.id: project_store.rollup(session.conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups
+    }
     sources = [
         (other.name, spec.id)
         for other in session.defs.forms.values()

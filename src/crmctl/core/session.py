@@ -34,6 +34,12 @@ def workspace_root(options: Options) -> Path | None:
 
 
 def _workspace_settings(root: Path) -> dict[str, Any]:
+    try:
+        text = (root / "crmctl.yaml").read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        text = None
+    if text is not None and "database" not in text and "busy_timeout" not in text:
+        return {}  # neither setting can be there: no need for a YAML parser
     from crmctl.config.yamlload import load_file
 
     for doc in load_file(root / "crmctl.yaml").documents:
