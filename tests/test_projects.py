@@ -294,3 +294,8 @@ def test_csv_keeps_negative_numbers_and_joins_lists(cli, freshoffice) -> None:
     ok(cli, "--as", "grigoriev", "task", "add", "B", "--depends-on", "T-1")
     rows = ok(cli, "task", "list", "-f", "csv").splitlines()
     assert rows[2].split(",")[rows[0].split(",").index("depends_on")] == "T-1"
+
+
+def test_a_due_date_alone_means_the_end_of_that_day(cli, freshoffice) -> None:
+    ok(cli, "--as", "grigoriev", "task", "add", "X", "--due", "2027-03-05")
+    assert tasks_of(cli)[0]["due_at"] == "2027-03-05T23:59:00+03:00"

@@ -303,6 +303,13 @@ def _when(text: str, session: Session, what: str) -> dt.datetime:
     return value
 
 
+def _due(text: str, session: Session) -> dt.datetime:
+    """A due date alone means by the end of that day."""
+    if len(text.strip()) == 10:
+        return _when(text.strip() + "T23:59", session, "--due")
+    return _when(text, session, "--due")
+
+
 def _check_cycle(conn: Any, tid: str, deps: list[str]) -> None:
     graph = store.dependency_graph(conn)
     graph.setdefault(tid, [])
@@ -340,7 +347,7 @@ def add_task(session: Session, title: str, values: dict[str, Any]) -> dict[str, 
         "estimate_minutes": _minutes(values["estimate"], "--estimate", session.defs.hours_per_day)
         if values.get("estimate")
         else None,
-        "due_at": _when(values["due"], session, "--due") if values.get("due") else None,
+        "due_at": _due(values["due"], session) if values.get("due") else None,
         "status": "todo",
         "created_at": session.now,
         "created_by": session.actor,
