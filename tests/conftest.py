@@ -60,3 +60,24 @@ def workspace(base_workspace: Path, cli: Callable[..., Run], monkeypatch: pytest
     result = cli("apply")
     assert result.exit_code == 0, result.stderr
     return base_workspace
+
+
+@pytest.fixture
+def example(tmp_path: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
+    """example("crm-orders") -> a workspace made from that bundled example, as the current folder."""
+
+    def make(name: str) -> Path:
+        target = tmp_path / name
+        result = cli("init", str(target), "--example", name)
+        assert result.exit_code == 0, result.stderr
+        monkeypatch.chdir(target)
+        return target
+
+    return make
+
+
+def ok(cli: Callable[..., Run], *args: str) -> str:
+    """Run a command that must succeed; its stdout."""
+    result = cli(*args)
+    assert result.exit_code == 0, (args, result.stderr)
+    return result.stdout

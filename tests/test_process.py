@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from .browser import assert_not_blank, screenshot
 from .conftest import ROOT
+from .conftest import ok as run_ok
 from .dbstate import dump, query
 
 EXAMPLES = ROOT / "examples" / "processes"
@@ -39,24 +38,6 @@ PROSPECT = [
     "name=ООО Заявка", "email=lead@example.com", "manager=romanov", "invoice_number=СЧ-1", "invoice_amount=1000",
     "paid_on=2027-03-01", "documents_received=true", "contract_number=Д-7", "contract_until=2028-03-01",
 ]
-
-
-@pytest.fixture
-def example(tmp_path: Path, cli, monkeypatch):
-    def make(name: str) -> Path:
-        target = tmp_path / name
-        result = cli("init", str(target), "--example", name)
-        assert result.exit_code == 0, result.stderr
-        monkeypatch.chdir(target)
-        return target
-
-    return make
-
-
-def run_ok(cli, *args: str) -> str:
-    result = cli(*args)
-    assert result.exit_code == 0, (args, result.stderr)
-    return result.stdout
 
 
 def new_prospect(cli) -> str:

@@ -7,25 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import ok
 from .dbstate import dump, query
-
-
-@pytest.fixture
-def example(tmp_path: Path, cli, monkeypatch):
-    def make(name: str) -> Path:
-        target = tmp_path / name
-        result = cli("init", str(target), "--example", name)
-        assert result.exit_code == 0, result.stderr
-        monkeypatch.chdir(target)
-        return target
-
-    return make
-
-
-def ok(cli, *args: str) -> str:
-    result = cli(*args)
-    assert result.exit_code == 0, (args, result.stderr)
-    return result.stdout
 
 
 def refused(cli, db: Path, code: int, message: str, *args: str) -> None:

@@ -8,27 +8,10 @@ from pathlib import Path
 import pytest
 
 from .browser import assert_not_blank, screenshot
+from .conftest import ok
 from .dbstate import dump
 
 BOSS = ("--as", "grigoriev")  # director: every permission
-
-
-@pytest.fixture
-def example(tmp_path: Path, cli, monkeypatch):
-    def make(name: str) -> Path:
-        target = tmp_path / name
-        result = cli("init", str(target), "--example", name)
-        assert result.exit_code == 0, result.stderr
-        monkeypatch.chdir(target)
-        return target
-
-    return make
-
-
-def ok(cli, *args: str) -> str:
-    result = cli(*args)
-    assert result.exit_code == 0, (args, result.stderr)
-    return result.stdout
 
 
 # (assignee, type, estimate, logged, finished at); the last one stays open
