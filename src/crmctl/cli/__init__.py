@@ -98,8 +98,10 @@ COMMANDS = {
     "time": ("projects", "time_app", True),
     "queue": ("schedule", "queue", False),
     "eta": ("schedule", "eta", False),
-    "export": ("schedule", "export", False),
     "report": ("reports", "report_app", True),
+    "import": ("transfer", "import_", False),
+    "export": ("transfer", "export", False),
+    "intake": ("intake", "intake_app", True),
 }
 _VALUED = {"--workspace", "-w", "--db", "--as", "--now", "--format", "-f"}
 

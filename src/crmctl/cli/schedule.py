@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -119,23 +118,3 @@ def eta(
         ]
         text += "\n" + render("table", _table_rows(found.tasks), columns, color=color_wanted())
     emit(text)
-
-
-def export(
-    what: Annotated[str, typer.Argument(metavar="WHAT", help="tjp: open work as a TaskJuggler project.")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
-) -> None:
-    """Write data out for other tools: `export tjp` gives TaskJuggler (tj3) the open tasks, people, calendars,
-    holidays and absences."""
-    from crmctl.core import schedule
-    from crmctl.core.session import open_session
-    from crmctl.errors import UsageError
-
-    if what != "tjp":
-        raise UsageError(f"crmctl export knows tjp, not '{what}'")
-    with open_session(options()) as session:
-        text = schedule.export_tjp(session, report=(out.stem if out else "crmctl") + "_schedule")
-    if out is not None:
-        out.write_text(text, encoding="utf-8")
-    else:
-        emit(text)

@@ -11,7 +11,7 @@ from typing import Any
 
 from crmctl.errors import Busy, InputError, NotFound
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _IDENT = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 SYSTEM_DDL = [
@@ -59,13 +59,25 @@ SYSTEM_DDL = [
         title VARCHAR NOT NULL, description VARCHAR, type VARCHAR, subtype VARCHAR, assignee VARCHAR,
         watchers VARCHAR[] NOT NULL DEFAULT [], priority INTEGER NOT NULL DEFAULT 3, estimate_minutes INTEGER,
         due_at TIMESTAMPTZ, status VARCHAR NOT NULL DEFAULT 'todo', created_at TIMESTAMPTZ NOT NULL,
-        created_by VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ)""",
+        created_by VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, external_id VARCHAR)""",
+    # schema 3: the id a task had in the file it was imported from, so that a second import finds it
+    "ALTER TABLE crm.tasks ADD COLUMN IF NOT EXISTS external_id VARCHAR",
     """CREATE TABLE IF NOT EXISTS crm.task_dependencies (
         task VARCHAR NOT NULL, depends_on VARCHAR NOT NULL, PRIMARY KEY (task, depends_on))""",
     "CREATE SEQUENCE IF NOT EXISTS crm.interval_ids",
     """CREATE TABLE IF NOT EXISTS crm.time_intervals (
         id BIGINT PRIMARY KEY DEFAULT nextval('crm.interval_ids'), task VARCHAR NOT NULL, person VARCHAR,
         started_at TIMESTAMPTZ NOT NULL, ended_at TIMESTAMPTZ, note VARCHAR, source VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS crm.mail_messages (
+        message_id VARCHAR PRIMARY KEY, rule VARCHAR NOT NULL, sender VARCHAR, subject VARCHAR,
+        sent_at TIMESTAMPTZ, received_at TIMESTAMPTZ NOT NULL, record VARCHAR, task VARCHAR)""",
+    "CREATE SEQUENCE IF NOT EXISTS crm.import_ids",
+    """CREATE TABLE IF NOT EXISTS crm.imports (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.import_ids'), kind VARCHAR NOT NULL, source VARCHAR,
+        actor VARCHAR, imported_at TIMESTAMPTZ NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT NULL,
+        unchanged BIGINT NOT NULL, rejected BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS crm.import_runs (
+        import BIGINT NOT NULL, form VARCHAR NOT NULL, first_number BIGINT NOT NULL, last_number BIGINT NOT NULL)""",
     """CREATE OR REPLACE VIEW crm.task_times AS
         SELECT t.id AS task, t.type, t.subtype, t.assignee, t.status, t.estimate_minutes,
                coalesce(sum(date_diff('second', i.started_at, i.ended_at)) / 60.0, 0) AS actual_minutes

@@ -114,8 +114,17 @@ def add_event(
 
 
 def events(conn: Any, key: str) -> list[dict[str, Any]]:
+    """A record's events; a record created by `crmctl import` starts with a record.imported line, found through
+    the runs of record numbers each import created."""
     cursor = conn.execute(
-        "SELECT id, occurred_at, actor, action, data FROM crm.events WHERE record = ? ORDER BY occurred_at, id", [key]
+        """SELECT id, occurred_at, actor, action, data FROM crm.events WHERE record = ?
+        UNION ALL
+        SELECT 0, i.imported_at, i.actor, 'record.imported', json_object('import', i.id, 'source', i.source)
+        FROM crm.records r
+        JOIN crm.import_runs u ON u.form = r.form AND r.number BETWEEN u.first_number AND u.last_number
+        JOIN crm.imports i ON i.id = u.import WHERE r.key = ?
+        ORDER BY 2, 1""",
+        [key, key],
     )
     return [
         {"id": i, "at": at, "actor": actor, "action": action, "data": json.loads(data) if data else {}}

@@ -1,0 +1,178 @@
+"""crmctl import, export."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from crmctl.cli.base import FormatOption, choose_format, emit, options
+
+SHOW_PROBLEMS = 50
+
+
+class Bar:
+    """A progress line on stderr: what is being done, how far, and rows per second (estimated from the file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.started = time.monotonic()
+        self.rows = _estimated_rows(path)
+        self.shown = False
+
+    def __call__(self, what: str, percent: float) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        filled = int(percent / 100 * 30)
+        rate = f"  {self.rows * percent / 100 / elapsed:,.0f} rows/s" if what.startswith("reading") else ""
+        sys.stderr.write(f"\r{what:<28} [{'#' * filled}{'.' * (30 - filled)}] {percent:5.1f}%{rate}\x1b[K")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def _estimated_rows(path: Path) -> int:
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            sample = f.read(65536)
+    except OSError:
+        return 0
+    lines = sample.count(b"\n") or 1
+    return int(size / (len(sample) / lines)) if sample else 0
+
+
+def _write_report(path: Path, problems: list[Any]) -> None:
+    from crmctl.render.tables import as_csv, as_json
+
+    rows = [p.as_dict() for p in problems]
+    columns = [("row", "row"), ("column", "column"), ("value", "value"), ("problem", "problem")]
+    text = as_json(rows, columns) if path.suffix.lower() == ".json" else as_csv(rows, columns)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        from crmctl.errors import InputError
+
+        raise InputError(f"cannot write the report {path}: {exc.strerror}") from None
+
+
+def import_(
+    what: Annotated[str, typer.Argument(metavar="FORM|tasks|time", help="The form of the records, or tasks, or time.")],
+    file: Annotated[Path, typer.Argument(help="CSV, JSON Lines (.jsonl), JSON, YAML or Parquet file.")],
+    key: Annotated[
+        str | None, typer.Option("--key", help="Field that finds an existing record to update (upsert); or key.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check everything and say what would change.")] = False,
+    on_error: Annotated[
+        str, typer.Option("--on-error", help="abort: write nothing if any row is bad; skip: write the good rows.")
+    ] = "abort",
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write every problem to this file (CSV, or JSON by its name).")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--map", help="YAML file of `column: field` (column: ~ leaves it out).")
+    ] = None,
+    delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: detected).")] = None,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="File encoding (default: UTF-8, else cp1251).")
+    ] = None,
+    process: Annotated[str | None, typer.Option("--process", "-p", help="Process new records enter.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")] = False,
+    output: FormatOption = None,
+) -> None:
+    """Import records of a form (or tasks, or time intervals) from a file: every row is checked first, all
+    problems are reported at once, and the import writes everything or nothing (--on-error skip: the good rows).
+    Running the same import twice changes nothing the second time."""
+    from crmctl.core import imports
+    from crmctl.core.session import open_session
+    from crmctl.errors import InputError
+
+    fmt = choose_format(output, ("table", "json"))
+    opts = imports.ImportOptions(
+        path=file,
+        key=key,
+        dry_run=dry_run,
+        on_error=on_error,
+        mapping=mapping,
+        delimiter=delimiter,
+        encoding=encoding,
+        process=process,
+    )
+    bar = Bar(file) if not quiet and sys.stderr.isatty() else None
+    try:
+        with open_session(options()) as session:
+            if what == "tasks":
+                outcome = imports.import_tasks(session, opts, bar)
+            elif what == "time":
+                outcome = imports.import_time(session, opts, bar)
+            else:
+                outcome = imports.import_records(session, what, opts, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if report is not None:
+        _write_report(report, outcome.problems)
+    if fmt == "json":
+        import json
+
+        emit(json.dumps(outcome.as_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        for problem in outcome.problems[:SHOW_PROBLEMS]:
+            typer.echo(problem.line(), err=True)
+        hidden = len(outcome.problems) - SHOW_PROBLEMS
+        if hidden > 0:
+            where = f" (all of them are in {report})" if report else " (see them all with --report FILE)"
+            typer.echo(f"... and {hidden} more problems{where}", err=True)
+        if not quiet or outcome.problems:
+            typer.echo(outcome.summary())
+    if outcome.problems and on_error == "abort":
+        rows = outcome.rejected
+        what_failed = f"{rows} rows have problems" if rows else "the file has problems"
+        raise InputError(f"{what_failed}; nothing was imported")
+
+
+def export(
+    what: Annotated[str, typer.Argument(metavar="FORM|tasks|time|tjp", help="A form's records, tasks, time, or tjp.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    output: FormatOption = None,
+) -> None:
+    """Write data out: a form's records, tasks or time intervals as csv, json (JSON Lines) or parquet, ready
+    for `crmctl import`; `export tjp` gives TaskJuggler (tj3) the open tasks, people, calendars, holidays and
+    absences."""
+    from crmctl.core.session import open_session
+    from crmctl.errors import UsageError
+
+    if what == "tjp":
+        from crmctl.core import schedule
+
+        with open_session(options()) as session:
+            text = schedule.export_tjp(session, report=(out.stem if out else "crmctl") + "_schedule")
+        _write(out, text)
+        return
+    from crmctl.core import exports
+
+    fmt = choose_format(output, ("csv", "json", "parquet"))
+    if fmt == "parquet" and out is None:
+        raise UsageError("--format parquet needs --out FILE (Parquet is binary)")
+    with open_session(options()) as session:
+        if out is not None:
+            exports.export(session, what, fmt, out)
+        else:
+            emit(exports.export_text(session, what, fmt))
+
+
+def _write(out: Path | None, text: str) -> None:
+    from crmctl.errors import InputError
+
+    if out is None:
+        emit(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror}") from None

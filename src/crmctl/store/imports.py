@@ -1,0 +1,555 @@
+"""Bulk import and export: files staged into DuckDB, every value converted and checked in SQL.
+
+A file is read into the temporary table `import_src` (one VARCHAR column per file column, c0, c1, ...);
+`import_rows` then holds, per row, every mapped field converted to its type (NULL when it does not fit)
+and, for a value that does not fit, the text it came as (`bad_<field>`). Problems are read from there;
+nothing is written to the workspace's tables until the caller decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from crmctl.config.model import FormDef
+from crmctl.domain.values import FieldSpec
+from crmctl.store.db import quote
+from crmctl.store.definitions import SQL_TYPES
+
+SRC = "import_src"
+ROWS = "import_rows"
+REJECTS = "import_rejects"
+_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+_PHONE = r"\+?[0-9][0-9 ()\-]{3,30}"
+_NUMBER = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+_MONEY = r"[+-]?(\d+(\.\d{0,2})?|\.\d{1,2})"
+TRUE = ("true", "yes", "y", "1", "on")
+FALSE = ("false", "no", "n", "0", "off")
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _column(index: int) -> str:
+    return f"c{index}"
+
+
+# -- staging ---------------------------------------------------------------------------------------------------
+
+
+def stage_csv(conn: Any, path: Path, *, columns: int, delimiter: str, encoding: str) -> None:
+    """Every data row of a CSV file (after its header) as text; malformed rows go to import_rejects."""
+    names = ", ".join(f"'{_column(i)}': 'VARCHAR'" for i in range(columns))
+    conn.execute(f"DROP TABLE IF EXISTS {SRC}")
+    conn.execute(
+        f"CREATE TEMP TABLE {SRC} AS SELECT * FROM read_csv(?, header = true, auto_detect = false, "
+        f"columns = {{{names}}}, delim = ?, quote = '\"', escape = '\"', encoding = ?, "
+        f"store_rejects = true, rejects_table = '{REJECTS}', rejects_scan = '{REJECTS}_scans', "
+        "max_line_size = 8388608)",
+        [str(path), delimiter, encoding],
+    )
+
+
+def csv_rejects(conn: Any) -> list[dict[str, Any]]:
+    """Rows the CSV reader could not split into the header's columns: file row (header = 1), kind, text."""
+    try:
+        rows = conn.execute(
+            f"SELECT line, error_type::VARCHAR, csv_line, error_message FROM {REJECTS} ORDER BY line"
+        ).fetchall()
+    except Exception:  # no rejects table: the reader found nothing wrong
+        return []
+    return [{"row": int(line), "kind": kind, "text": text, "message": msg} for line, kind, text, msg in rows]
+
+
+def stage_lines(conn: Any, path: Path) -> None:
+    """A JSON Lines file, one line per row (column `line`); blank lines are dropped."""
+    conn.execute(f"DROP TABLE IF EXISTS {SRC}_lines")
+    conn.execute(
+        f"CREATE TEMP TABLE {SRC}_lines AS SELECT * FROM read_csv(?, header = false, auto_detect = false, "
+        "columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', max_line_size = 8388608)",
+        [str(path)],
+    )
+
+
+def json_line_problems(conn: Any) -> list[tuple[int, str]]:
+    """Lines that are not a JSON object: (line number, text)."""
+    base = conn.execute(f"SELECT coalesce(min(rowid), 0) FROM {SRC}_lines").fetchone()[0]
+    rows = conn.execute(
+        f"SELECT rowid - {int(base)} + 1, line FROM {SRC}_lines WHERE line IS NOT NULL AND trim(line) <> '' AND "
+        "(NOT json_valid(line) OR json_type(line) <> 'OBJECT') ORDER BY 1 LIMIT 10000"
+    ).fetchall()
+    return [(int(n), text) for n, text in rows]
+
+
+def json_keys(conn: Any) -> list[str]:
+    """Every key used by the objects of a staged JSON Lines file, in order of first use."""
+    rows = conn.execute(
+        f"SELECT k, min(rowid) AS first FROM (SELECT rowid, unnest(json_keys(line)) AS k FROM {SRC}_lines "
+        "WHERE json_valid(line) AND json_type(line) = 'OBJECT') GROUP BY k ORDER BY first, k"
+    ).fetchall()
+    return [k for k, _ in rows]
+
+
+def stage_json_objects(conn: Any, keys: Sequence[str]) -> None:
+    """import_src from the staged lines: column i holds key i as text (numbers and booleans as written)."""
+    base = conn.execute(f"SELECT coalesce(min(rowid), 0) FROM {SRC}_lines").fetchone()[0]
+    parts = [f"rowid - {int(base)} + 1 AS line_no"]
+    for i, key in enumerate(keys):
+        path = "$." + json.dumps(key, ensure_ascii=False)
+        parts.append(f"json_extract_string(line, {_literal(path)}) AS {_column(i)}")
+    conn.execute(f"DROP TABLE IF EXISTS {SRC}")
+    conn.execute(
+        f"CREATE TEMP TABLE {SRC} AS SELECT {', '.join(parts)} FROM {SRC}_lines "
+        "WHERE line IS NOT NULL AND trim(line) <> '' ORDER BY rowid"
+    )
+
+
+def stage_parquet(conn: Any, path: Path) -> list[str]:
+    """A Parquet file as text columns; returns its column names."""
+    described = conn.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    names = [row[0] for row in described]
+    casts = ", ".join(f"CAST({_ident(n)} AS VARCHAR) AS {_column(i)}" for i, n in enumerate(names))
+    conn.execute(f"DROP TABLE IF EXISTS {SRC}")
+    conn.execute(f"CREATE TEMP TABLE {SRC} AS SELECT {casts} FROM read_parquet(?)", [str(path)])
+    return names
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def staged_count(conn: Any) -> int:
+    return int(conn.execute(f"SELECT count(*) FROM {SRC}").fetchone()[0])
+
+
+# -- conversion ------------------------------------------------------------------------------------------------
+
+
+def _text(raw: str) -> str:
+    """A cell as text: empty is nothing; a spreadsheet guard quote (as our CSV exports write) is taken off."""
+    return (
+        f"CASE WHEN {raw} = '' THEN NULL WHEN regexp_matches({raw}, '^''[=+\\-@\\t\\r]') "
+        f"THEN substr({raw}, 2) ELSE {raw} END"
+    )
+
+
+def value_sql(spec: FieldSpec, raw: str, params: list[Any], people: Sequence[str] | None) -> str:
+    """SQL for the field's value from the text `raw` (already NULL when empty); NULL when it does not fit."""
+    kind = spec.type
+    if kind in ("text", "email", "phone"):
+        tests = []
+        if kind == "email":
+            tests.append(f"regexp_full_match({raw}, {_literal(_EMAIL)})")
+        if kind == "phone":
+            tests.append(f"regexp_full_match({raw}, {_literal(_PHONE)})")
+        if spec.mask:
+            tests.append(f"regexp_full_match({raw}, ?)")
+            params.append(spec.mask)
+        return f"CASE WHEN {' AND '.join(tests)} THEN {raw} END" if tests else raw
+    if kind in ("number", "money"):
+        number = f"replace(replace(trim({raw}), ' ', ''), '_', '')"
+        if kind == "money":
+            test = f"regexp_full_match({number}, {_literal(_MONEY)})"
+            value = f"TRY_CAST({number} AS DECIMAL(18,2))"
+        else:
+            test = f"regexp_full_match({number}, {_literal(_NUMBER)}) AND isfinite(TRY_CAST({number} AS DOUBLE))"
+            value = f"TRY_CAST({number} AS DOUBLE)"
+        if spec.min is not None:
+            test += f" AND {value} >= {float(spec.min)!r}"
+        if spec.max is not None:
+            test += f" AND {value} <= {float(spec.max)!r}"
+        return f"CASE WHEN {test} THEN {value} END"
+    if kind == "date":
+        shape = "'\\d{4}-\\d{2}-\\d{2}'"
+        return f"CASE WHEN regexp_full_match(trim({raw}), {shape}) THEN TRY_CAST(trim({raw}) AS DATE) END"
+    if kind == "datetime":
+        return f"CASE WHEN length(trim({raw})) >= 10 THEN TRY_CAST(trim({raw}) AS TIMESTAMPTZ) END"
+    if kind == "bool":
+        low = f"lower(trim({raw}))"
+        true = ", ".join(_literal(t) for t in TRUE)
+        false = ", ".join(_literal(f) for f in FALSE)
+        return f"CASE WHEN {low} IN ({true}) THEN true WHEN {low} IN ({false}) THEN false END"
+    if kind == "list":
+        params.append(list(spec.options))
+        return f"CASE WHEN list_contains(?::VARCHAR[], {raw}) THEN {raw} END"
+    if kind == "person":
+        if people is None:
+            return raw
+        params.append(list(people))
+        return f"CASE WHEN list_contains(?::VARCHAR[], {raw}) THEN {raw} END"
+    if kind == "ref":
+        return f"ref_{spec.id}.key"
+    raise ValueError(f"unknown field type '{kind}'")
+
+
+def _ref_join(spec: FieldSpec, raw: str, target: FormDef, params: list[Any]) -> str:
+    """A ref is a record key of the target form, or the one record whose title field equals the text."""
+    title = target.display_field
+    by_title = (
+        f"SELECT {quote(title)} AS title, min(key) AS key, count(*) AS n FROM {quote(target.name)} "
+        f"WHERE {quote(title)} IS NOT NULL GROUP BY 1"
+        if title
+        else "SELECT NULL::VARCHAR AS title, NULL::VARCHAR AS key, 0 AS n WHERE false"
+    )
+    params.append(target.name)
+    alias = f"ref_{spec.id}"
+    return (
+        f"LEFT JOIN (SELECT s.rowid AS rid, coalesce(k.key, CASE WHEN t.n = 1 THEN t.key END) AS key "
+        f"FROM {SRC} s LEFT JOIN (SELECT key FROM crm.records WHERE form = ?) k ON k.key = upper(trim({raw})) "
+        f"LEFT JOIN ({by_title}) t ON t.title = {raw}) {alias} ON {alias}.rid = s.rowid"
+    )
+
+
+def convert_rows(
+    conn: Any,
+    fields: Sequence[tuple[FieldSpec, int | None]],
+    forms: dict[str, FormDef],
+    people: Sequence[str] | None,
+    defaults: dict[str, Any],
+    row_number: str,
+    extra: Sequence[tuple[str, int]] = (),
+) -> None:
+    """import_rows: per staged row its file row number, and for each (field, source column or None) the value
+    (the field's default for an empty cell) and `bad_<field>`, the text of a value that does not fit.
+    `extra` names more source columns to carry as text (a record key column)."""
+    outer_params: list[Any] = []
+    inner_params: list[Any] = []
+    join_params: list[Any] = []
+    joins: list[str] = []
+    inner = ["s.rowid AS rid", f"{row_number} AS row"]
+    inner += [f"({_text('s.' + _column(index))}) AS {quote(name)}" for name, index in extra]
+    outer = ["rid", "row", *(quote(name) for name, _ in extra)]
+    for spec, index in fields:
+        name, sql_type = quote(spec.id), SQL_TYPES[spec.type]
+        if index is None:
+            if spec.id in defaults:
+                outer_params.append(defaults[spec.id])
+                outer.append(f"CAST(? AS {sql_type}) AS {name}")
+            else:
+                outer.append(f"CAST(NULL AS {sql_type}) AS {name}")
+            outer.append(f"NULL::VARCHAR AS {quote('bad_' + spec.id)}")
+            continue
+        raw = f"({_text('s.' + _column(index))})"
+        if spec.type == "ref" and spec.form in forms:
+            joins.append(_ref_join(spec, raw, forms[spec.form], join_params))
+        text, value = quote("t_" + spec.id), quote("v_" + spec.id)
+        inner.append(f"{raw} AS {text}")
+        inner.append(f"{value_sql(spec, raw, inner_params, people)} AS {value}")
+        if spec.id in defaults:
+            outer_params.append(defaults[spec.id])
+            outer.append(f"CASE WHEN {text} IS NULL THEN CAST(? AS {sql_type}) ELSE {value} END AS {name}")
+        else:
+            outer.append(f"{value} AS {name}")
+        outer.append(f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN {text} END AS {quote('bad_' + spec.id)}")
+    conn.execute(f"DROP TABLE IF EXISTS {ROWS}")
+    conn.execute(
+        f"CREATE TEMP TABLE {ROWS} AS SELECT {', '.join(outer)} FROM "
+        f"(SELECT {', '.join(inner)} FROM {SRC} s {' '.join(joins)})",
+        outer_params + inner_params + join_params,
+    )
+
+
+def row_index(conn: Any) -> str:
+    """SQL for a staged row's place in the file, from 1 (rowids of a table made inside a transaction do not
+    start at 0, but they do follow the order rows were read in)."""
+    base = conn.execute(f"SELECT coalesce(min(rowid), 0) FROM {SRC}").fetchone()[0]
+    return f"(s.rowid - {int(base)} + 1)"
+
+
+def csv_row_number(index: str, rejected: Sequence[int]) -> str:
+    """SQL for a staged CSV row's number in the file (the header is row 1), skipping the rows the reader
+    rejected: staged row g sits after every rejected row that has fewer than g good rows before it."""
+    if not rejected:
+        return f"{index} + 1"
+    before = [r - 2 - i for i, r in enumerate(sorted(rejected))]  # good rows before each rejected one
+    return f"{index} + 1 + list_count(list_filter({before!r}::BIGINT[], b -> b < {index}))"
+
+
+# -- problems --------------------------------------------------------------------------------------------------
+
+
+def bad_values(conn: Any, fields: Iterable[str]) -> list[tuple[int, int, str, str]]:
+    """(row, rid, field, text) of every value that does not fit its field."""
+    parts = [
+        f"SELECT row, rid, {_literal(name)} AS field, {quote('bad_' + name)} AS text FROM {ROWS} "
+        f"WHERE {quote('bad_' + name)} IS NOT NULL"
+        for name in fields
+    ]
+    if not parts:
+        return []
+    rows = conn.execute(" UNION ALL ".join(parts) + " ORDER BY row, field").fetchall()
+    return [(int(r), int(i), f, t) for r, i, f, t in rows]
+
+
+def missing(conn: Any, fields: Iterable[str], *, creating: bool) -> list[tuple[int, int, str]]:
+    """(row, rid, field) where a required field ends up empty: on rows that create (creating=True) or that
+    update a record (creating=False; only fields given by the file)."""
+    status = "create" if creating else "update"
+    parts = [
+        f"SELECT r.row, r.rid, {_literal(name)} FROM {ROWS} r JOIN import_plan p USING (rid) "
+        f"WHERE p.status = '{status}' AND r.{quote(name)} IS NULL AND r.{quote('bad_' + name)} IS NULL"
+        for name in fields
+    ]
+    if not parts:
+        return []
+    rows = conn.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 3").fetchall()
+    return [(int(r), int(i), f) for r, i, f in rows]
+
+
+# -- matching rows to records ----------------------------------------------------------------------------------
+
+
+def plan(conn: Any, form: FormDef, key: str | None) -> None:
+    """import_plan: per row, whether it creates or updates a record, which record, and key problems.
+
+    key None: every row creates. key 'key': the `key` column names a record of the form, or the key a new
+    record takes. Another key: the field's value finds the record."""
+    conn.execute("DROP TABLE IF EXISTS import_plan")
+    if key is None:
+        conn.execute(
+            f"CREATE TEMP TABLE import_plan AS SELECT rid, row, 'create' AS status, NULL::VARCHAR AS existing, "
+            f"NULL::VARCHAR AS kval, 0 AS matches, 1 AS in_file FROM {ROWS}"
+        )
+        return
+    table = quote(form.name)
+    if key == "key":
+        kval, column = "upper(trim(r.key))", "key"
+    else:
+        kval, column = f"r.{quote(key)}", quote(key)
+    conn.execute(
+        f"""CREATE TEMP TABLE import_plan AS
+        SELECT r.rid, r.row, CASE WHEN e.key IS NULL THEN 'create' ELSE 'update' END AS status,
+               e.key AS existing, CAST(r.kval AS VARCHAR) AS kval, coalesce(e.n, 0) AS matches,
+               CASE WHEN r.kval IS NULL THEN 1 ELSE count(*) OVER (PARTITION BY r.kval) END AS in_file
+        FROM (SELECT r.rid, r.row, {kval} AS kval FROM {ROWS} r) r
+        LEFT JOIN (SELECT {column} AS kval, min(key) AS key, count(*) AS n FROM {table}
+                   WHERE {column} IS NOT NULL GROUP BY 1) e ON e.kval = r.kval"""
+    )
+
+
+def key_problems(conn: Any, form: FormDef, key: str | None) -> list[tuple[int, int, str, str]]:
+    """(row, rid, text, problem) for duplicate keys in the file, keys matching several records and, with
+    key 'key', new keys that do not belong to the form or are taken by another form."""
+    if key is None:
+        return []
+    found: list[tuple[int, int, str, str]] = []
+    for row, rid, kval, in_file, matches in conn.execute(
+        "SELECT row, rid, kval, in_file, matches FROM import_plan WHERE in_file > 1 OR matches > 1 ORDER BY row"
+    ).fetchall():
+        if in_file > 1:
+            found.append((int(row), int(rid), kval, f"the key appears {in_file} times in the file"))
+        else:
+            found.append((int(row), int(rid), kval, f"the key matches {matches} records of form {form.name}"))
+    if key == "key":
+        pattern = f"^{form.key_prefix}-[1-9][0-9]*$"
+        wrong = conn.execute(
+            "SELECT p.row, p.rid, p.kval, r.form FROM import_plan p LEFT JOIN crm.records r ON r.key = p.kval "
+            "WHERE p.status = 'create' AND p.kval IS NOT NULL AND (NOT regexp_matches(p.kval, ?) OR r.key IS NOT NULL)"
+            " ORDER BY p.row",
+            [pattern],
+        ).fetchall()
+        for r, i, k, other in wrong:
+            why = f"is a record of form {other}" if other else f"is not a key of form {form.name} ({form.key_prefix}-N)"
+            found.append((int(r), int(i), k, why))
+    return found
+
+
+def drop_rows(conn: Any, rids: Iterable[int]) -> None:
+    """Leave these rows out of what is written (skip mode)."""
+    conn.execute("DELETE FROM import_plan WHERE list_contains(?, rid)", [sorted(set(rids))])
+
+
+def plan_counts(conn: Any, fields: Sequence[str], form: FormDef) -> dict[str, int]:
+    """How many rows create, and how many of those that update would change something."""
+    changed = _changed(fields)
+    row = conn.execute(
+        f"SELECT count(*) FILTER (p.status = 'create'), count(*) FILTER (p.status = 'update' AND ({changed})), "
+        f"count(*) FILTER (p.status = 'update' AND NOT ({changed})) "
+        f"FROM import_plan p JOIN {ROWS} r USING (rid) LEFT JOIN {quote(form.name)} t ON t.key = p.existing"
+    ).fetchone()
+    return {"created": int(row[0]), "updated": int(row[1]), "unchanged": int(row[2])}
+
+
+def _changed(fields: Sequence[str]) -> str:
+    return " OR ".join(f"r.{quote(f)} IS DISTINCT FROM t.{quote(f)}" for f in fields) or "false"
+
+
+# -- writing ---------------------------------------------------------------------------------------------------
+
+
+def _json_value(spec: FieldSpec, expr: str) -> str:
+    """A value as JSON, the way the history stores it (money and dates as text, whole numbers as integers)."""
+    if spec.type == "money":
+        return f"to_json(CAST({expr} AS VARCHAR))"
+    if spec.type == "date":
+        return f"to_json(strftime({expr}, '%Y-%m-%d'))"
+    if spec.type == "datetime":
+        iso = f"regexp_replace(strftime({expr}, '%Y-%m-%dT%H:%M:%S%z'), '([+-][0-9][0-9])$', '\\1:00')"
+        return f"to_json({iso})"
+    if spec.type == "number":
+        whole = f"{expr} = trunc({expr}) AND abs({expr}) < 1e15"
+        return f"CASE WHEN {whole} THEN to_json(CAST({expr} AS BIGINT)) ELSE to_json({expr}) END"
+    return f"to_json({expr})"
+
+
+def insert_new(
+    conn: Any,
+    form: FormDef,
+    fields: Sequence[str],
+    *,
+    actor: str | None,
+    now: dt.datetime,
+    version: int,
+    keep_keys: bool,
+) -> int:
+    """Create a record for every row planned to create (keep_keys: a row's own key, when it gives one);
+    returns how many."""
+    start = int(
+        conn.execute("SELECT coalesce(max(number), 0) FROM crm.records WHERE form = ?", [form.name]).fetchone()[0]
+    )
+    given = "TRY_CAST(split_part(p.kval, '-', -1) AS BIGINT)" if keep_keys else "NULL::BIGINT"
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE import_new AS
+        SELECT p.rid, coalesce({given}, greatest(?, coalesce((SELECT max({given}) FROM import_plan p
+                   WHERE p.status = 'create'), 0)) + row_number() OVER (PARTITION BY p.kval IS NULL ORDER BY p.row))
+               AS number
+        FROM import_plan p WHERE p.status = 'create'""",
+        [start],
+    )
+    columns = ", ".join(quote(f) for f in fields)
+    selected = ", ".join(f"r.{quote(f)}" for f in fields)
+    conn.execute(
+        f"INSERT INTO {quote(form.name)} (key, number, author, created_at, updated_at, def_version"
+        f"{', ' if fields else ''}{columns}) "
+        f"SELECT ? || n.number, n.number, ?, ?, ?, ?{', ' if fields else ''}{selected} "
+        f"FROM import_new n JOIN {ROWS} r USING (rid)",
+        [f"{form.key_prefix}-", actor, now, now, version],
+    )
+    conn.execute(
+        "INSERT INTO crm.records SELECT ? || number, ?, number, ? FROM import_new",
+        [f"{form.key_prefix}-", form.name, now],
+    )
+    return int(conn.execute("SELECT count(*) FROM import_new").fetchone()[0])
+
+
+def new_keys(conn: Any, form: FormDef) -> list[str]:
+    rows = conn.execute("SELECT ? || number FROM import_new ORDER BY number", [f"{form.key_prefix}-"]).fetchall()
+    return [r[0] for r in rows]
+
+
+def apply_updates(conn: Any, form: FormDef, specs: Sequence[FieldSpec], *, actor: str | None, now: dt.datetime) -> int:
+    """Write the changed fields of every row planned to update, each with a record.updated event."""
+    if not specs:
+        return 0
+    fields = [s.id for s in specs]
+    table = quote(form.name)
+    changed = _changed(fields)
+    pieces = ", ".join(
+        f"CASE WHEN r.{quote(s.id)} IS DISTINCT FROM t.{quote(s.id)} THEN {_literal(json.dumps(s.id))} || ': [' || "
+        f"coalesce({_json_value(s, 't.' + quote(s.id))}::VARCHAR, 'null') || ', ' || "
+        f"coalesce({_json_value(s, 'r.' + quote(s.id))}::VARCHAR, 'null') || ']' END"
+        for s in specs
+    )
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE import_changes AS
+        SELECT p.existing AS key, '{{"changes": {{' || concat_ws(', ', {pieces}) || '}}}}' AS data, r.*
+        FROM import_plan p JOIN {ROWS} r USING (rid) JOIN {table} t ON t.key = p.existing
+        WHERE p.status = 'update' AND ({changed})"""
+    )
+    assignments = ", ".join(f"{quote(f)} = c.{quote(f)}" for f in fields)
+    conn.execute(
+        f"UPDATE {table} SET {assignments}, updated_at = ? FROM import_changes c WHERE {table}.key = c.key", [now]
+    )
+    conn.execute(
+        "INSERT INTO crm.events (occurred_at, actor, action, record, form, data) "
+        "SELECT ?, ?, 'record.updated', key, ?, data FROM import_changes ORDER BY row",
+        [now, actor, form.name],
+    )
+    return int(conn.execute("SELECT count(*) FROM import_changes").fetchone()[0])
+
+
+def enter_plain_stage(
+    conn: Any, form: FormDef, process: str, stage: str, *, actor: str | None, now: dt.datetime
+) -> None:
+    """Put every new record in a stage that asks for nothing on entry, with its stage.entered event."""
+    conn.execute(
+        f"UPDATE {quote(form.name)} SET process = ?, stage = ?, stage_since = ? "
+        "WHERE number IN (SELECT number FROM import_new)",
+        [process, stage, now],
+    )
+    data = json.dumps({"process": process, "stage": stage, "from": None})
+    conn.execute(
+        "INSERT INTO crm.events (occurred_at, actor, action, record, form, data) "
+        "SELECT ?, ?, 'stage.entered', ? || number, ?, ? FROM import_new ORDER BY number",
+        [now, actor, f"{form.key_prefix}-", form.name, data],
+    )
+
+
+def record_batch(conn: Any, batch: dict[str, Any], form: str | None) -> int:
+    """One row of crm.imports (what an import did), and the runs of record numbers it created, by which
+    `record history` finds the import that created a record."""
+    columns = list(batch)
+    row = conn.execute(
+        f"INSERT INTO crm.imports ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING id",
+        [batch[c] for c in columns],
+    ).fetchone()
+    batch_id = int(row[0])
+    if form is not None:
+        conn.execute(
+            "INSERT INTO crm.import_runs SELECT ?, ?, min(number), max(number) FROM "
+            "(SELECT number, number - row_number() OVER (ORDER BY number) AS island FROM import_new) GROUP BY island",
+            [batch_id, form],
+        )
+    return batch_id
+
+
+# -- export ----------------------------------------------------------------------------------------------------
+
+
+def _guard(column: str) -> str:
+    """A text cell a spreadsheet would run as a formula gets a leading quote (import takes it off again)."""
+    return f"CASE WHEN regexp_matches({column}, '^[=+\\-@\\t\\r]') THEN '''' || {column} ELSE {column} END"
+
+
+def _same(column: str) -> str:
+    return column
+
+
+RECORD_TAIL = ("process", "stage", "stage_since", "responsible", "author", "created_at", "updated_at")
+_TEXTUAL = frozenset({"text", "email", "phone", "list", "person", "ref"})
+
+
+def record_export_sql(form: FormDef, guard: bool) -> str:
+    columns = [("key", "text"), *((f.id, f.type) for f in form.fields.values()), *((c, "meta") for c in RECORD_TAIL)]
+    parts = [
+        f"{_guard(quote(name)) if guard and kind in _TEXTUAL else quote(name)} AS {quote(name)}"
+        for name, kind in columns
+    ]
+    return f"SELECT {', '.join(parts)} FROM {quote(form.name)} ORDER BY number"
+
+
+def task_export_sql(guard: bool) -> str:
+    g = _guard if guard else _same
+    return f"""SELECT t.id, t.external_id, t.project, t.record, {g("t.title")} AS title,
+        {g("t.description")} AS description, t.type, t.subtype, t.assignee, t.priority, t.estimate_minutes,
+        t.due_at, t.status, (SELECT string_agg(d.depends_on, ' ' ORDER BY d.depends_on)
+        FROM crm.task_dependencies d WHERE d.task = t.id) AS depends_on, array_to_string(t.watchers, ' ') AS watchers,
+        t.created_at, t.started_at, t.finished_at FROM crm.tasks t ORDER BY t.number"""
+
+
+def time_export_sql(guard: bool) -> str:
+    g = _guard if guard else _same
+    return f"""SELECT i.id, i.task, i.person, i.started_at, i.ended_at,
+        round(date_diff('second', i.started_at, i.ended_at) / 60.0, 2) AS minutes, {g("i.note")} AS note, i.source
+        FROM crm.time_intervals i WHERE i.ended_at IS NOT NULL ORDER BY i.started_at, i.id"""
+
+
+def copy_out(conn: Any, sql: str, path: Path, fmt: str) -> None:
+    """Write a query's rows to a file: CSV with a header, JSON Lines, or Parquet."""
+    option = {"csv": "FORMAT csv, HEADER true", "json": "FORMAT json", "parquet": "FORMAT parquet"}[fmt]
+    target = str(path).replace("'", "''")
+    conn.execute(f"COPY ({sql}) TO '{target}' ({option})")
