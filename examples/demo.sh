@@ -24,6 +24,11 @@ crmctl record create client --set "name=ООО Ромашка" --set "phone=+7 (
 crmctl record create client --set "name=ИП Васильев" --set industry=retail
 crmctl record create client --set "name=АО Вектор" --set status=active --set email=office@vector.example
 
+step "crmctl import client examples/data/clients.csv: every row checked first, safe to run twice"
+crmctl import client "$here/data/clients.csv" --key name
+crmctl import client "$here/data/clients.csv" --key name
+crmctl export client --format csv | head -3
+
 step "crmctl record update CL-1 --set status=active"
 crmctl record update CL-1 --set status=active --set needs="Корпоративный сайт и визитки"
 crmctl comment CL-1 "Позвонили: ждут коммерческое предложение"

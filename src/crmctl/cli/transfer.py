@@ -106,10 +106,11 @@ def import_(
     bar = Bar(file) if not quiet and sys.stderr.isatty() else None
     try:
         with open_session(options()) as session:
-            if what == "tasks":
-                outcome = imports.import_tasks(session, opts, bar)
-            elif what == "time":
-                outcome = imports.import_time(session, opts, bar)
+            if what in ("tasks", "time"):
+                from crmctl.core import workimports
+
+                run = workimports.import_tasks if what == "tasks" else workimports.import_time
+                outcome = run(session, opts, bar)
             else:
                 outcome = imports.import_records(session, what, opts, bar)
     finally:
@@ -132,7 +133,7 @@ def import_(
             typer.echo(outcome.summary())
     if outcome.problems and on_error == "abort":
         rows = outcome.rejected
-        what_failed = f"{rows} rows have problems" if rows else "the file has problems"
+        what_failed = f"{rows} row{'s have' if rows != 1 else ' has'} problems" if rows else "the file has problems"
         raise InputError(f"{what_failed}; nothing was imported")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -10,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from crmctl.config.model import FormDef
 from crmctl.core.session import Session
@@ -105,6 +108,17 @@ def _head(path: Path, encoding: str) -> str:
     return sample.decode(codec, errors="replace").splitlines()[0] if sample.strip() else ""
 
 
+def _utf8_start(path: Path) -> bool:
+    """Whether the file's first 64 KiB read as UTF-8 (a character cut at the end of them does not count)."""
+    with path.open("rb") as f:
+        sample = f.read(65536)
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data"
+    return True
+
+
 def _known_encoding(name: str) -> str:
     import codecs
 
@@ -123,10 +137,21 @@ def _transcoded(path: Path, encoding: str, folder: str) -> Path:
     return target
 
 
-def _stage_csv(session: Session, path: Path, opts: ImportOptions, tmp: str, progress: Progress | None) -> list[str]:
-    """Stage a CSV file; returns its header. Without --encoding, a file that is not UTF-8 is read as cp1251."""
+Fused = Callable[[list[str]], Callable[[], None] | None]
+
+
+def _stage_csv(
+    session: Session, path: Path, opts: ImportOptions, tmp: str, progress: Progress | None, fused: Fused | None
+) -> tuple[list[str], bool]:
+    """Stage a CSV file; returns its header, and whether `fused` converted the rows as they were read.
+
+    fused(header) may return a conversion to run straight from the file (import_src is then a view on it,
+    read once), or None (import_src is then a table). Without --encoding, a file that is not UTF-8 is read
+    as cp1251."""
     conn = session.conn
     encoding = _known_encoding(opts.encoding) if opts.encoding else "utf-8"
+    if opts.encoding is None and not _utf8_start(path):
+        encoding = "cp1251"
     for attempt in (1, 2):
         native = encoding in ("utf-8", "utf-16", "latin-1", "iso8859-1")
         source = path if native else _transcoded(path, encoding, tmp)
@@ -138,10 +163,15 @@ def _stage_csv(session: Session, path: Path, opts: ImportOptions, tmp: str, prog
         headers = header_of(header_line, delimiter)
         if not headers or headers == [""]:
             raise InputError(f"{path} has no header row")
+        convert = fused(headers) if fused else None
         with watched(conn, f"reading {path.name}", progress):
             try:
-                store.stage_csv(conn, source, columns=len(headers), delimiter=delimiter, encoding=text_encoding)
-            except Exception as exc:
+                store.stage_csv(
+                    conn, source, columns=len(headers), delimiter=delimiter, encoding=text_encoding, view=bool(convert)
+                )
+                if convert is not None:
+                    convert()
+            except duckdb.Error as exc:
                 raise InputError(f"cannot read {path.name} as CSV: {str(exc).splitlines()[0]}") from None
         rejects = store.csv_rejects(conn)
         bad_encoding = any(r["kind"] == "INVALID ENCODING" for r in rejects)
@@ -150,7 +180,7 @@ def _stage_csv(session: Session, path: Path, opts: ImportOptions, tmp: str, prog
             continue
         if bad_encoding:
             raise InputError(f"{path.name} is not valid {encoding} (give the file's encoding with --encoding)")
-        return headers
+        return headers, convert is not None
     raise AssertionError("unreachable")
 
 
@@ -174,13 +204,7 @@ def _as_json_lines(path: Path, fmt: str, tmp: str) -> Path:
     from crmctl.domain.records import plain
 
     if fmt == "yaml":
-        from crmctl.config.yamlload import load_file
-
-        loaded = load_file(path)
-        if loaded.diagnostics:
-            d = loaded.diagnostics[0]
-            raise InputError(f"{d.location.file}:{d.location.line}:{d.location.column}: {d.message}")
-        data = loaded.documents[0].data if len(loaded.documents) == 1 else None
+        data = _yaml_rows(path)
     else:
         try:
             data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -196,6 +220,34 @@ def _as_json_lines(path: Path, fmt: str, tmp: str) -> Path:
     return target
 
 
+def _yaml_rows(path: Path) -> Any:
+    """A YAML file's data, safely: no tags that build objects, no anchors and aliases (a few lines of them
+    can stand for billions of rows)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        yaml = YAML(typ="safe", pure=True)
+        seen: set[int] = set()
+        stack = [yaml.compose(text)]
+        while stack:
+            node = stack.pop()
+            if node is None:
+                continue
+            if id(node) in seen or getattr(node, "anchor", None):
+                raise InputError(f"{path.name}: anchors and aliases (&, *) are not read in import files")
+            seen.add(id(node))
+            if isinstance(node.value, list):
+                for item in node.value:
+                    stack.extend(item if isinstance(item, tuple) else (item,))
+        return yaml.load(text)
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name} is not UTF-8 text") from None
+    except YAMLError as exc:
+        raise InputError(f"{path.name} is not valid YAML: {str(exc).splitlines()[-1].strip()}") from None
+
+
 def _scalar(value: Any) -> Any:
     """YAML dates and numbers as the text a CSV cell would hold."""
     from crmctl.domain.records import plain
@@ -203,14 +255,20 @@ def _scalar(value: Any) -> Any:
     return value if isinstance(value, (str, bool, int, float)) or value is None else plain(value)
 
 
-def stage(session: Session, opts: ImportOptions, tmp: str, progress: Progress | None) -> tuple[list[str], str]:
-    """Put the file in import_src; returns its column names and the SQL for a row's number in the file."""
+def stage(
+    session: Session, opts: ImportOptions, tmp: str, progress: Progress | None, fused: Fused | None = None
+) -> tuple[list[str], str | None]:
+    """Put the file in import_src; returns its column names and the SQL for a row's number in the file (None
+    when a fused conversion of a CSV file numbered the rows itself)."""
     path = opts.path
     _check_file(path)
     fmt = file_format(path)
     if fmt == "csv":
-        headers = _stage_csv(session, path, opts, tmp, progress)
+        headers, done = _stage_csv(session, path, opts, tmp, progress, fused)
         rejected = [r["row"] for r in store.csv_rejects(session.conn)]
+        if done:
+            store.number_rows(session.conn, rejected)
+            return headers, None
         return headers, store.csv_row_number(store.row_index(session.conn), rejected)
     if fmt == "parquet":
         try:
@@ -225,15 +283,26 @@ def stage(session: Session, opts: ImportOptions, tmp: str, progress: Progress | 
 def _reject_problems(session: Session) -> list[Problem]:
     found = []
     for r in store.csv_rejects(session.conn):
-        kind = r["kind"].lower().replace("_", " ")
-        found.append(Problem(r["row"], None, r["text"], f"{kind}: {r['message'].splitlines()[0]}"))
+        counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", r["message"])
+        if counts:
+            expected, got = counts.groups()
+            message = f"has {got} column{'s' if got != '1' else ''} where the header has {expected}"
+        else:
+            message = r["message"].splitlines()[0]
+        found.append(Problem(r["row"], None, r["text"], message))
     return found
 
 
-def _value_problem(spec: FieldSpec, text: str, people: set[str] | None, target: FormDef | None) -> str:
+def _value_problem(
+    session: Session, spec: FieldSpec, text: str, people: set[str] | None, target: FormDef | None
+) -> str:
     """The words record create would use for a value that does not fit."""
-    if spec.type == "ref":
-        return f"no {spec.form} record with key or {target.display_field if target else 'title'} '{text}' (or several)"
+    if spec.type == "ref" and target is not None:
+        title = target.display_field or "title"
+        found = store.title_matches(session.conn, target, text)
+        if found > 1:
+            return f"{found} {spec.form} records have {title} '{text}': give the key instead"
+        return f"no {spec.form} record with key or {title} '{text}'"
     try:
         convert(spec, text, people=people)
     except ValueError as exc:
@@ -273,7 +342,6 @@ def import_records(session: Session, form_name: str, opts: ImportOptions, progre
     process_name = choose_process(session, form, opts.process)
     people = people_of(session)
     outcome = Outcome(source=opts.path.name, dry_run=opts.dry_run)
-    conn = session.conn
     with tempfile.TemporaryDirectory(prefix="crmctl-import-") as tmp:
         try:
             with session.transaction():
@@ -282,7 +350,6 @@ def import_records(session: Session, form_name: str, opts: ImportOptions, progre
                     raise _DryRun
         except _DryRun:
             pass
-    conn.execute("DROP TABLE IF EXISTS import_src")
     return outcome
 
 
@@ -298,36 +365,53 @@ def _import(
 ) -> None:
     conn = session.conn
     renames = _read_map(opts.mapping)
-    headers, row_number = stage(session, opts, tmp, progress)
-    mapping, problems = map_columns(headers, form.fields, renames)
-    if problems:
-        raise InputError(
-            f"{opts.path.name}: the columns do not fit form {form.name}; nothing was imported",
-            details=[p.line() for p in problems],
-        )
-    key = _choose_key(form, mapping, opts.key)
-    given = [(spec, mapping.fields.get(name)) for name, spec in form.fields.items()]
-    present = [form.fields[name] for name in form.fields if name in mapping.fields]
-    extra = [("key", mapping.key_column)] if mapping.key_column is not None else []
-    with watched(conn, "checking", progress):
+    people_list = sorted(people) if people is not None else None
+    found: dict[str, Any] = {}
+
+    def mapped(headers: list[str]) -> Mapping_:
+        mapping, problems = map_columns(headers, form.fields, renames)
+        if problems:
+            raise InputError(
+                f"{opts.path.name}: the columns do not fit form {form.name}; nothing was imported",
+                details=[p.line() for p in problems],
+            )
+        found.update(mapping=mapping, key=_choose_key(form, mapping, opts.key))
+        return mapping
+
+    def convert(mapping: Mapping_, row_number: str | None) -> None:
         store.convert_rows(
             conn,
-            given,
+            [(spec, mapping.fields.get(name)) for name, spec in form.fields.items()],
             session.defs.forms,
-            sorted(people) if people is not None else None,
+            people_list,
             _defaults(form, people),
             row_number,
-            extra,
+            [("key", mapping.key_column)] if mapping.key_column is not None else [],
         )
+
+    def fused(headers: list[str]) -> Callable[[], None] | None:
+        """Rows without references convert as the file is read: one pass over it."""
+        mapping = mapped(headers)
+        if any(form.fields[name].type == "ref" for name in mapping.fields):
+            return None
+        return lambda: convert(mapping, None)
+
+    headers, row_number = stage(session, opts, tmp, progress, fused)
+    mapping = found["mapping"] if "mapping" in found else mapped(headers)
+    key = found["key"]
+    present = [form.fields[name] for name in form.fields if name in mapping.fields]
+    with watched(conn, "checking", progress):
+        if row_number is not None:
+            convert(mapping, row_number)
         store.plan(conn, form, key)
-    outcome.rows = store.staged_count(conn) + len(store.csv_rejects(conn))
+    outcome.rows = store.row_count(conn) + len(store.csv_rejects(conn))
     found = _reject_problems(session)
     column_of = {name: headers[index] for name, index in mapping.fields.items()}
     bad_rids: set[int] = set()
     for row, rid, name, text in store.bad_values(conn, mapping.fields):
         spec = form.fields[name]
         target = session.defs.forms.get(spec.form) if spec.form else None
-        found.append(Problem(row, column_of[name], text, _value_problem(spec, text, people, target)))
+        found.append(Problem(row, column_of[name], text, _value_problem(session, spec, text, people, target)))
         bad_rids.add(rid)
     required = [name for name, spec in form.fields.items() if spec.required]
     missing_columns = [n for n in required if n not in mapping.fields and form.fields[n].default is None]
@@ -356,10 +440,12 @@ def _import(
         conn.execute("DELETE FROM import_plan WHERE status = 'create'")
         outcome.rejected += creates
     store.drop_rows(conn, bad_rids)
-    counts = store.plan_counts(conn, [s.id for s in present], form)
-    outcome.created, outcome.unchanged = counts["created"], counts["unchanged"]
+    counts = store.plan_counts(conn)
+    if counts["update"]:
+        with watched(conn, "writing", progress):
+            outcome.updated = store.apply_updates(conn, form, present, actor=session.actor, now=session.now)
+    outcome.created, outcome.unchanged = counts["create"], counts["update"] - outcome.updated
     with watched(conn, "writing", progress):
-        outcome.updated = store.apply_updates(conn, form, present, actor=session.actor, now=session.now)
         store.insert_new(
             conn,
             form,
@@ -372,6 +458,8 @@ def _import(
     outcome.keys = store.new_keys(conn, form) if outcome.created <= 10000 else []
     if process_name and outcome.created:
         _enter_process(session, form, process_name)
+    if not (outcome.created or outcome.updated):
+        return  # an import that changes nothing leaves no trace either
     outcome.import_id = store.record_batch(
         conn,
         {

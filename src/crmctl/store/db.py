@@ -114,7 +114,9 @@ def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False) -> 
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path))
+            conn = duckdb.connect(str(path))
+            conn.execute("SET enable_progress_bar_print = false")  # crmctl draws its own, on stderr, if any
+            return conn
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" in message.lower():

@@ -24,7 +24,6 @@ ROWS = "import_rows"
 REJECTS = "import_rejects"
 _EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 _PHONE = r"\+?[0-9][0-9 ()\-]{3,30}"
-_NUMBER = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
 _MONEY = r"[+-]?(\d+(\.\d{0,2})?|\.\d{1,2})"
 TRUE = ("true", "yes", "y", "1", "on")
 FALSE = ("false", "no", "n", "0", "off")
@@ -41,27 +40,34 @@ def _column(index: int) -> str:
 # -- staging ---------------------------------------------------------------------------------------------------
 
 
-def stage_csv(conn: Any, path: Path, *, columns: int, delimiter: str, encoding: str) -> None:
-    """Every data row of a CSV file (after its header) as text; malformed rows go to import_rejects."""
+def stage_csv(conn: Any, path: Path, *, columns: int, delimiter: str, encoding: str, view: bool = False) -> None:
+    """Every data row of a CSV file (after its header) as text; malformed rows go to import_rejects.
+
+    view: import_src is a view that reads the file when a query reads it (once, by a fused conversion)."""
     names = ", ".join(f"'{_column(i)}': 'VARCHAR'" for i in range(columns))
-    conn.execute(f"DROP TABLE IF EXISTS {SRC}")
+    _drop(conn, SRC)
+    for table in (REJECTS, f"{REJECTS}_scans"):
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    target = str(path).replace("'", "''")  # a view keeps no parameters
     conn.execute(
-        f"CREATE TEMP TABLE {SRC} AS SELECT * FROM read_csv(?, header = true, auto_detect = false, "
-        f"columns = {{{names}}}, delim = ?, quote = '\"', escape = '\"', encoding = ?, "
+        f"CREATE TEMP {'VIEW' if view else 'TABLE'} {SRC} AS SELECT * FROM read_csv('{target}', header = true, "
+        "auto_detect = false, "
+        f"columns = {{{names}}}, quote = '\"', escape = '\"', "
         f"store_rejects = true, rejects_table = '{REJECTS}', rejects_scan = '{REJECTS}_scans', "
-        "max_line_size = 8388608)",
-        [str(path), delimiter, encoding],
+        f"max_line_size = 8388608, delim = {_literal(delimiter)}, encoding = {_literal(encoding)})"
     )
 
 
 def csv_rejects(conn: Any) -> list[dict[str, Any]]:
     """Rows the CSV reader could not split into the header's columns: file row (header = 1), kind, text."""
-    try:
-        rows = conn.execute(
-            f"SELECT line, error_type::VARCHAR, csv_line, error_message FROM {REJECTS} ORDER BY line"
-        ).fetchall()
-    except Exception:  # no rejects table: the reader found nothing wrong
+    exists = conn.execute(  # asking, not failing: a failed statement would abort the transaction
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [REJECTS]
+    ).fetchone()[0]
+    if not exists:
         return []
+    rows = conn.execute(
+        f"SELECT line, error_type::VARCHAR, csv_line, error_message FROM {REJECTS} ORDER BY line"
+    ).fetchall()
     return [{"row": int(line), "kind": kind, "text": text, "message": msg} for line, kind, text, msg in rows]
 
 
@@ -101,7 +107,7 @@ def stage_json_objects(conn: Any, keys: Sequence[str]) -> None:
     for i, key in enumerate(keys):
         path = "$." + json.dumps(key, ensure_ascii=False)
         parts.append(f"json_extract_string(line, {_literal(path)}) AS {_column(i)}")
-    conn.execute(f"DROP TABLE IF EXISTS {SRC}")
+    _drop(conn, SRC)
     conn.execute(
         f"CREATE TEMP TABLE {SRC} AS SELECT {', '.join(parts)} FROM {SRC}_lines "
         "WHERE line IS NOT NULL AND trim(line) <> '' ORDER BY rowid"
@@ -113,28 +119,47 @@ def stage_parquet(conn: Any, path: Path) -> list[str]:
     described = conn.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
     names = [row[0] for row in described]
     casts = ", ".join(f"CAST({_ident(n)} AS VARCHAR) AS {_column(i)}" for i, n in enumerate(names))
-    conn.execute(f"DROP TABLE IF EXISTS {SRC}")
+    _drop(conn, SRC)
     conn.execute(f"CREATE TEMP TABLE {SRC} AS SELECT {casts} FROM read_parquet(?)", [str(path)])
     return names
+
+
+def _drop(conn: Any, name: str) -> None:
+    """Drop a temporary table or view of that name, whichever it is."""
+    found = conn.execute(
+        "SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = ? "
+        "UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = ?",
+        [name, name],
+    ).fetchall()
+    for (kind,) in found:
+        conn.execute(f"DROP {kind} {name}")
 
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def staged_count(conn: Any) -> int:
-    return int(conn.execute(f"SELECT count(*) FROM {SRC}").fetchone()[0])
+def staged_rows(conn: Any, row_number: str, columns: int) -> list[tuple[int, list[str | None]]]:
+    """Every staged row as (row in the file, its cells as text; an empty cell is None, a guard quote is off)."""
+    cells = ", ".join(f"({_text('s.' + _column(i))})" for i in range(columns))
+    rows = conn.execute(f"SELECT {row_number}{', ' if cells else ''}{cells} FROM {SRC} s ORDER BY s.rowid").fetchall()
+    return [(int(row[0]), list(row[1:])) for row in rows]
+
+
+def row_count(conn: Any) -> int:
+    return int(conn.execute(f"SELECT count(*) FROM {ROWS}").fetchone()[0])
 
 
 # -- conversion ------------------------------------------------------------------------------------------------
 
 
-def _text(raw: str) -> str:
-    """A cell as text: empty is nothing; a spreadsheet guard quote (as our CSV exports write) is taken off."""
-    return (
-        f"CASE WHEN {raw} = '' THEN NULL WHEN regexp_matches({raw}, '^''[=+\\-@\\t\\r]') "
-        f"THEN substr({raw}, 2) ELSE {raw} END"
-    )
+def _text(raw: str, guarded: bool = True) -> str:
+    """A cell as text: empty is nothing; a spreadsheet guard quote (as our CSV exports write on text) is taken
+    off."""
+    if not guarded:
+        return f"nullif({raw}, '')"
+    guard = f"({raw}[1] = chr(39) AND {raw}[2] IN ('=', '+', '-', '@', chr(9), chr(13)))"
+    return f"CASE WHEN {raw} = '' THEN NULL WHEN {guard} THEN substr({raw}, 2) ELSE {raw} END"
 
 
 def value_sql(spec: FieldSpec, raw: str, params: list[Any], people: Sequence[str] | None) -> str:
@@ -156,7 +181,7 @@ def value_sql(spec: FieldSpec, raw: str, params: list[Any], people: Sequence[str
             test = f"regexp_full_match({number}, {_literal(_MONEY)})"
             value = f"TRY_CAST({number} AS DECIMAL(18,2))"
         else:
-            test = f"regexp_full_match({number}, {_literal(_NUMBER)}) AND isfinite(TRY_CAST({number} AS DOUBLE))"
+            test = f"isfinite(TRY_CAST({number} AS DOUBLE))"  # the cast reads what Decimal() reads
             value = f"TRY_CAST({number} AS DOUBLE)"
         if spec.min is not None:
             test += f" AND {value} >= {float(spec.min)!r}"
@@ -164,8 +189,9 @@ def value_sql(spec: FieldSpec, raw: str, params: list[Any], people: Sequence[str
             test += f" AND {value} <= {float(spec.max)!r}"
         return f"CASE WHEN {test} THEN {value} END"
     if kind == "date":
-        shape = "'\\d{4}-\\d{2}-\\d{2}'"
-        return f"CASE WHEN regexp_full_match(trim({raw}), {shape}) THEN TRY_CAST(trim({raw}) AS DATE) END"
+        text = f"trim({raw})"
+        shape = f"length({text}) = 10 AND {text}[5] = '-' AND {text}[8] = '-'"  # YYYY-MM-DD, as record create
+        return f"CASE WHEN {shape} THEN TRY_CAST({text} AS DATE) END"
     if kind == "datetime":
         return f"CASE WHEN length(trim({raw})) >= 10 THEN TRY_CAST(trim({raw}) AS TIMESTAMPTZ) END"
     if kind == "bool":
@@ -210,19 +236,24 @@ def convert_rows(
     forms: dict[str, FormDef],
     people: Sequence[str] | None,
     defaults: dict[str, Any],
-    row_number: str,
+    row_number: str | None,
     extra: Sequence[tuple[str, int]] = (),
 ) -> None:
-    """import_rows: per staged row its file row number, and for each (field, source column or None) the value
-    (the field's default for an empty cell) and `bad_<field>`, the text of a value that does not fit.
-    `extra` names more source columns to carry as text (a record key column)."""
+    """import_rows: per staged row its place (rid) and row number in the file, and for each (field, source
+    column or None) the value (the field's default for an empty cell) and `bad_<field>`, the text of a value
+    that does not fit. `extra` names more source columns to carry as text (a record key column).
+
+    row_number None: import_src is a view on the file, read here once, in file order (no references, which
+    would join); the rows are numbered afterwards by number_rows."""
     outer_params: list[Any] = []
     inner_params: list[Any] = []
     join_params: list[Any] = []
     joins: list[str] = []
-    inner = ["s.rowid AS rid", f"{row_number} AS row"]
+    numbered = row_number is not None
+    inner = ["s.rowid AS rid", f"{row_number} AS row"] if numbered else []
     inner += [f"({_text('s.' + _column(index))}) AS {quote(name)}" for name, index in extra]
-    outer = ["rid", "row", *(quote(name) for name, _ in extra)]
+    outer = ["rid", "row"] if numbered else []
+    outer += [quote(name) for name, _ in extra]
     for spec, index in fields:
         name, sql_type = quote(spec.id), SQL_TYPES[spec.type]
         if index is None:
@@ -233,7 +264,7 @@ def convert_rows(
                 outer.append(f"CAST(NULL AS {sql_type}) AS {name}")
             outer.append(f"NULL::VARCHAR AS {quote('bad_' + spec.id)}")
             continue
-        raw = f"({_text('s.' + _column(index))})"
+        raw = f"({_text('s.' + _column(index), guarded=spec.type in _TEXTUAL)})"
         if spec.type == "ref" and spec.form in forms:
             joins.append(_ref_join(spec, raw, forms[spec.form], join_params))
         text, value = quote("t_" + spec.id), quote("v_" + spec.id)
@@ -245,11 +276,25 @@ def convert_rows(
         else:
             outer.append(f"{value} AS {name}")
         outer.append(f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN {text} END AS {quote('bad_' + spec.id)}")
-    conn.execute(f"DROP TABLE IF EXISTS {ROWS}")
+    _drop(conn, ROWS)
+    conn.execute(f"DROP TABLE IF EXISTS {ROWS}_data")
     conn.execute(
-        f"CREATE TEMP TABLE {ROWS} AS SELECT {', '.join(outer)} FROM "
+        f"CREATE TEMP TABLE {ROWS}_data AS SELECT {', '.join(outer)} FROM "
         f"(SELECT {', '.join(inner)} FROM {SRC} s {' '.join(joins)})",
         outer_params + inner_params + join_params,
+    )
+    if numbered:
+        conn.execute(f"CREATE TEMP VIEW {ROWS} AS SELECT * FROM {ROWS}_data")
+
+
+def number_rows(conn: Any, rejected: Sequence[int]) -> None:
+    """import_rows for rows a fused conversion read: numbered by their place in the table (file order)."""
+    base = conn.execute(f"SELECT coalesce(min(rowid), 0) FROM {ROWS}_data").fetchone()[0]
+    index = f"(s.rowid - {int(base)} + 1)"
+    _drop(conn, ROWS)
+    conn.execute(
+        f"CREATE TEMP VIEW {ROWS} AS SELECT s.rowid AS rid, {csv_row_number(index, rejected)} AS row, s.* "
+        f"FROM {ROWS}_data s"
     )
 
 
@@ -266,10 +311,18 @@ def csv_row_number(index: str, rejected: Sequence[int]) -> str:
     if not rejected:
         return f"{index} + 1"
     before = [r - 2 - i for i, r in enumerate(sorted(rejected))]  # good rows before each rejected one
-    return f"{index} + 1 + list_count(list_filter({before!r}::BIGINT[], b -> b < {index}))"
+    return f"{index} + 1 + list_count(list_filter({before!r}::BIGINT[], lambda b: b < {index}))"
 
 
 # -- problems --------------------------------------------------------------------------------------------------
+
+
+def title_matches(conn: Any, form: FormDef, text: str) -> int:
+    """How many records of the form have this text in their title field."""
+    if form.display_field is None:
+        return 0
+    row = conn.execute(f"SELECT count(*) FROM {quote(form.name)} WHERE {quote(form.display_field)} = ?", [text])
+    return int(row.fetchone()[0])
 
 
 def bad_values(conn: Any, fields: Iterable[str]) -> list[tuple[int, int, str, str]]:
@@ -363,15 +416,12 @@ def drop_rows(conn: Any, rids: Iterable[int]) -> None:
     conn.execute("DELETE FROM import_plan WHERE list_contains(?, rid)", [sorted(set(rids))])
 
 
-def plan_counts(conn: Any, fields: Sequence[str], form: FormDef) -> dict[str, int]:
-    """How many rows create, and how many of those that update would change something."""
-    changed = _changed(fields)
+def plan_counts(conn: Any) -> dict[str, int]:
+    """How many rows create a record and how many find one to update."""
     row = conn.execute(
-        f"SELECT count(*) FILTER (p.status = 'create'), count(*) FILTER (p.status = 'update' AND ({changed})), "
-        f"count(*) FILTER (p.status = 'update' AND NOT ({changed})) "
-        f"FROM import_plan p JOIN {ROWS} r USING (rid) LEFT JOIN {quote(form.name)} t ON t.key = p.existing"
+        "SELECT count(*) FILTER (status = 'create'), count(*) FILTER (status = 'update') FROM import_plan"
     ).fetchone()
-    return {"created": int(row[0]), "updated": int(row[1]), "unchanged": int(row[2])}
+    return {"create": int(row[0]), "update": int(row[1])}
 
 
 def _changed(fields: Sequence[str]) -> str:
@@ -411,24 +461,33 @@ def insert_new(
     start = int(
         conn.execute("SELECT coalesce(max(number), 0) FROM crm.records WHERE form = ?", [form.name]).fetchone()[0]
     )
-    given = "TRY_CAST(split_part(p.kval, '-', -1) AS BIGINT)" if keep_keys else "NULL::BIGINT"
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE import_new AS
-        SELECT p.rid, coalesce({given}, greatest(?, coalesce((SELECT max({given}) FROM import_plan p
-                   WHERE p.status = 'create'), 0)) + row_number() OVER (PARTITION BY p.kval IS NULL ORDER BY p.row))
-               AS number
-        FROM import_plan p WHERE p.status = 'create'""",
-        [start],
-    )
+    given = "TRY_CAST(split_part(p.kval, '-', -1) AS BIGINT)" if keep_keys else "NULL::BIGINT"  # CL-17 -> 17
+    first, count, keys, total = conn.execute(
+        f"SELECT min(rid), count(*), count({given}), (SELECT count(*) FROM {ROWS}) "
+        "FROM import_plan p WHERE status = 'create'"
+    ).fetchone()
     columns = ", ".join(quote(f) for f in fields)
     selected = ", ".join(f"r.{quote(f)}" for f in fields)
-    conn.execute(
+    insert = (
         f"INSERT INTO {quote(form.name)} (key, number, author, created_at, updated_at, def_version"
         f"{', ' if fields else ''}{columns}) "
         f"SELECT ? || n.number, n.number, ?, ?, ?, ?{', ' if fields else ''}{selected} "
-        f"FROM import_new n JOIN {ROWS} r USING (rid)",
-        [f"{form.key_prefix}-", actor, now, now, version],
     )
+    values = [f"{form.key_prefix}-", actor, now, now, version]
+    if count and count == total and not keys:  # every row of the file creates, in file order: no sort, no join
+        number = f"{start} + (r.rid - {int(first)}) + 1"
+        conn.execute(f"{insert.replace('n.number', number)} FROM {ROWS} r", values)
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE import_new AS SELECT r.rid, {number} AS number FROM {ROWS} r")
+    else:
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP TABLE import_new AS
+            WITH planned AS (SELECT p.rid, p.row, {given} AS given FROM import_plan p WHERE p.status = 'create')
+            SELECT rid, coalesce(given, greatest(?, coalesce((SELECT max(given) FROM planned), 0))
+                                        + row_number() OVER (PARTITION BY given IS NULL ORDER BY row)) AS number
+            FROM planned""",
+            [start],
+        )
+        conn.execute(f"{insert} FROM import_new n JOIN {ROWS} r USING (rid)", values)
     conn.execute(
         "INSERT INTO crm.records SELECT ? || number, ?, number, ? FROM import_new",
         [f"{form.key_prefix}-", form.name, now],

@@ -28,6 +28,7 @@ TASK_COLUMNS = (
     "created_by",
     "started_at",
     "finished_at",
+    "external_id",
 )
 
 
@@ -277,12 +278,18 @@ def close_interval(conn: Any, interval_id: int, at: dt.datetime) -> None:
 
 
 def log_interval(
-    conn: Any, tid: str, person: str | None, start: dt.datetime, end: dt.datetime, note: str | None
+    conn: Any,
+    tid: str,
+    person: str | None,
+    start: dt.datetime,
+    end: dt.datetime,
+    note: str | None,
+    source: str = "log",
 ) -> int:
     row = conn.execute(
         "INSERT INTO crm.time_intervals (task, person, started_at, ended_at, note, source) "
-        "VALUES (?, ?, ?, ?, ?, 'log') RETURNING id",
-        [tid, person, start, end, note],
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        [tid, person, start, end, note, source],
     ).fetchone()
     return int(row[0])
 
@@ -351,3 +358,36 @@ def rollup(conn: Any, source: str, via: str, aggregate: str, column: str | None,
         target = quote(column)
     row = conn.execute(f"SELECT {func}({target}) FROM {quote(source)} WHERE {quote(via)} = ?", [key]).fetchone()
     return row[0] if row else None
+
+
+def external_ids(conn: Any) -> dict[str, str]:
+    """external id -> task id, for the tasks that came from a file."""
+    rows = conn.execute("SELECT external_id, id FROM crm.tasks WHERE external_id IS NOT NULL").fetchall()
+    return dict(rows)
+
+
+def task_ids(conn: Any) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT id FROM crm.tasks").fetchall()}
+
+
+def project_ids(conn: Any) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT id FROM crm.projects").fetchall()}
+
+
+def dependencies_of(conn: Any, tid: str) -> list[str]:
+    rows = conn.execute("SELECT depends_on FROM crm.task_dependencies WHERE task = ? ORDER BY 1", [tid]).fetchall()
+    return [row[0] for row in rows]
+
+
+def find_interval(conn: Any, tid: str, person: str | None, start: dt.datetime) -> dict[str, Any] | None:
+    rows = _rows(
+        conn.execute(
+            "SELECT * FROM crm.time_intervals WHERE task = ? AND person IS NOT DISTINCT FROM ? AND started_at = ?",
+            [tid, person, start],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def update_interval(conn: Any, interval_id: int, ended_at: dt.datetime, note: str | None) -> None:
+    conn.execute("UPDATE crm.time_intervals SET ended_at = ?, note = ? WHERE id = ?", [ended_at, note, interval_id])

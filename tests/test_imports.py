@@ -1,0 +1,433 @@
+"""crmctl import and export: bulk checks, all-or-nothing writes, upserts, round trips and bad files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NOW, ok
+from tests.dbstate import dump, query
+
+CLIENTS = (
+    "name,phone,email,status\n"
+    "ООО Ромашка,+79123456789,info@romashka.example,active\n"
+    "ИП Васильев,,,\n"
+    "АО Вектор,+79001112233,office@vector.example,lost\n"
+)
+
+
+@pytest.fixture
+def db(workspace: Path) -> Path:
+    return workspace / "crmctl.duckdb"
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def clients(db: Path) -> list[tuple]:
+    return query(db, "SELECT key, name, phone, email, status, author FROM client ORDER BY number")
+
+
+def test_import_creates_every_row_with_defaults_and_history(cli, db: Path, workspace: Path) -> None:
+    write(workspace / "clients.csv", CLIENTS)
+    result = cli("--as", "anna", "import", "client", "clients.csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "clients.csv: 3 rows: created 3, updated 0, unchanged 0, rejected 0\n"
+    assert clients(db) == [
+        ("CL-1", "ООО Ромашка", "+79123456789", "info@romashka.example", "active", "anna"),
+        ("CL-2", "ИП Васильев", None, None, "new", "anna"),  # an empty cell takes the field's default
+        ("CL-3", "АО Вектор", "+79001112233", "office@vector.example", "lost", "anna"),
+    ]
+    history = json.loads(ok(cli, "record", "history", "CL-2", "--format", "json"))
+    assert [(e["action"], e["data"]) for e in history] == [("record.imported", {"import": 1, "source": "clients.csv"})]
+    assert query(db, "SELECT key FROM crm.records ORDER BY number") == [("CL-1",), ("CL-2",), ("CL-3",)]
+    # numbering goes on after an import
+    assert ok(cli, "record", "create", "client", "--set", "name=Next").strip() == "CL-4"
+
+
+def test_columns_by_label_semicolons_bom_and_cp1251(cli, db: Path, workspace: Path) -> None:
+    text = "Название;STATUS\nООО Ромашка;active\nИП Васильев;new\n"
+    write(workspace / "bom.csv", "\ufeff" + text)
+    ok(cli, "import", "client", "bom.csv")
+    write(workspace / "ansi.csv", text.replace("Ромашка", "Ромашка 2"), encoding="cp1251")
+    assert "created 2" in ok(cli, "import", "client", "ansi.csv")
+    assert [r[1] for r in clients(db)] == ["ООО Ромашка", "ИП Васильев", "ООО Ромашка 2", "ИП Васильев"]
+
+
+def test_a_wrong_encoding_given_is_refused(cli, db: Path, workspace: Path) -> None:
+    write(workspace / "ansi.csv", "name\nООО Ромашка\n", encoding="cp1251")
+    before = sha(db)
+    result = cli("import", "client", "ansi.csv", "--encoding", "utf-8")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "crmctl: error: ansi.csv is not valid utf-8 (give the file's encoding with --encoding)"
+    )
+    assert sha(db) == before
+    result = cli("import", "client", "ansi.csv", "--encoding", "klingon")
+    assert result.exit_code == 2 and "unknown encoding 'klingon'" in result.stderr
+
+
+def test_a_map_file_renames_and_leaves_out_columns(cli, db: Path, workspace: Path) -> None:
+    write(workspace / "export.csv", "Клиент,Телефон,Комментарий\nООО Ромашка,+79123456789,звонить утром\n")
+    write(workspace / "map.yaml", "Клиент: name\nТелефон: phone\nКомментарий: ~\n")
+    result = cli("import", "client", "export.csv")
+    assert result.exit_code == 1
+    assert "no field for column 'Клиент', 'Телефон', 'Комментарий'" in result.stderr
+    ok(cli, "import", "client", "export.csv", "--map", "map.yaml")
+    assert clients(db) == [("CL-1", "ООО Ромашка", "+79123456789", None, "new", None)]
+
+
+def test_a_bad_row_in_the_middle_leaves_the_file_byte_for_byte(cli, db: Path, workspace: Path, snapshot) -> None:
+    rows = [f"Клиент {i},+7912{i:07d},c{i}@example.com,new" for i in range(1, 200)]
+    rows[99] = "Клиент 100,12345,not-an-address,maybe"
+    write(workspace / "big.csv", "name,phone,email,status\n" + "\n".join(rows) + "\n")
+    before = sha(db)
+    result = cli("import", "client", "big.csv")
+    assert result.exit_code == 1
+    assert result.stderr == snapshot
+    assert sha(db) == before
+
+
+def test_problems_as_json_with_row_column_and_value(cli, db: Path, workspace: Path) -> None:
+    write(workspace / "bad.csv", "name,email\n,x@example.com\nОК,broken\n")
+    result = cli("import", "client", "bad.csv", "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["problems"] == [
+        {"row": 2, "column": "name", "value": None, "problem": "field 'name' is required"},
+        {"row": 3, "column": "email", "value": "broken", "problem": "'broken' is not an e-mail address"},
+    ]
+    assert (report["created"], report["rejected"]) == (0, 2)
+
+
+def test_rows_with_too_many_or_too_few_columns(cli, db: Path, workspace: Path) -> None:
+    write(workspace / "ragged.csv", 'name,status\nA,new\nB\n"C, with comma",new,extra\nD,active\n')
+    before = dump(db)
+    result = cli("import", "client", "ragged.csv")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == "row 3: 'B': has 1 column where the header has 2"
+    assert lines[1] == "row 4: '\"C, with comma\",new,extra': has 3 columns where the header has 2"
+    assert dump(db) == before
+    result = cli("import", "client", "ragged.csv", "--on-error", "skip", "--report", "rejected.csv")
+    assert result.exit_code == 0
+    assert result.stdout == "ragged.csv: 4 rows: created 2, updated 0, unchanged 0, rejected 2\n"
+    assert [r[1] for r in clients(db)] == ["A", "D"]
+    report = (workspace / "rejected.csv").read_text(encoding="utf-8").splitlines()
+    assert report[0] == "row,column,value,problem"
+    assert [line.split(",")[0] for line in report[1:]] == ["3", "4"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty.csv is empty (0 bytes): nothing to import"),
+        (b"\n\n", "empty.csv has no header row"),
+    ],
+)
+def test_empty_files(cli, db: Path, workspace: Path, content: bytes, message: str) -> None:
+    (workspace / "empty.csv").write_bytes(content)
+    result = cli("import", "client", "empty.csv")
+    assert result.exit_code == 1
+    assert result.stderr == f"crmctl: error: {message}\n"
+
+
+def test_missing_file_and_unknown_form(cli, db: Path, workspace: Path) -> None:
+    assert cli("import", "client", "nope.csv").exit_code == 3
+    write(workspace / "c.csv", CLIENTS)
+    result = cli("import", "clients", "c.csv")
+    assert result.exit_code == 3 and "unknown form 'clients'" in result.stderr
+    result = cli("import", "client", "c.xlsx")
+    assert result.exit_code == 3
+
+
+def test_sql_and_formulas_are_values(cli, db: Path, workspace: Path) -> None:
+    hostile = "x'); DROP TABLE client; --"
+    write(workspace / "h.csv", f'name,status\n"{hostile}",new\n=HYPERLINK("http://evil"),new\n@SUM(A1),new\n')
+    ok(cli, "import", "client", "h.csv")
+    assert [r[1] for r in clients(db)] == [hostile, '=HYPERLINK("http://evil")', "@SUM(A1)"]
+    exported = ok(cli, "export", "client", "--format", "csv")
+    assert '\'=HYPERLINK(""http://evil"")' in exported and "'@SUM(A1)" in exported
+    # and a guarded cell comes back as it was
+    (workspace / "back.csv").write_text(exported, encoding="utf-8")
+    assert "unchanged 3" in ok(cli, "import", "client", "back.csv")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_export_import_round_trip_changes_nothing(cli, db: Path, workspace: Path, fmt: str) -> None:
+    write(workspace / "c.csv", CLIENTS)
+    ok(cli, "import", "client", "c.csv")
+    ok(
+        cli,
+        "record",
+        "create",
+        "deal",
+        "--set",
+        "title=Сайт",
+        "--set",
+        "client=CL-1",
+        "--set",
+        "amount=1500000.5",
+        "--set",
+        "signed_on=2027-02-01",
+        "--set",
+        "manager=anna",
+    )
+    suffix = {"csv": "csv", "json": "jsonl", "parquet": "parquet"}[fmt]
+    for form in ("client", "deal"):
+        ok(cli, "export", form, "--format", fmt, "--out", f"{form}.{suffix}")
+    before = dump(db)
+    for form in ("client", "deal"):
+        result = cli("import", form, f"{form}.{suffix}")
+        assert result.exit_code == 0, result.stderr
+        assert "created 0, updated 0" in result.stdout
+    after = dump(db)
+    assert {k: v for k, v in after.items() if not k.startswith("crm.import")} == {
+        k: v for k, v in before.items() if not k.startswith("crm.import")
+    }
+
+
+def test_export_into_a_fresh_database_keeps_keys(cli, db: Path, workspace: Path, tmp_path: Path) -> None:
+    write(workspace / "c.csv", CLIENTS)
+    ok(cli, "import", "client", "c.csv")
+    ok(cli, "export", "client", "--out", str(tmp_path / "all.csv"))
+    other = tmp_path / "other.duckdb"
+    ok(cli, "--db", str(other), "apply")
+    ok(cli, "--db", str(other), "import", "client", str(tmp_path / "all.csv"))
+    assert clients(other) == clients(db)
+
+
+def test_upsert_by_key_field_updates_with_history_and_twice_is_unchanged(cli, db: Path, workspace: Path) -> None:
+    write(workspace / "c.csv", CLIENTS)
+    ok(cli, "import", "client", "c.csv", "--key", "email")
+    assert "created 0, updated 0, unchanged 3" in ok(cli, "import", "client", "c.csv", "--key", "name")
+    write(workspace / "c2.csv", "name,status\nООО Ромашка,lost\nАО Вектор,lost\nНовый,new\n")
+    result = ok(cli, "--as", "boris", "import", "client", "c2.csv", "--key", "name")
+    assert result == "c2.csv: 3 rows: created 1, updated 1, unchanged 1, rejected 0\n"
+    assert clients(db)[0][4] == "lost" and clients(db)[0][2] == "+79123456789"  # absent columns stay
+    history = json.loads(ok(cli, "record", "history", "CL-1", "--format", "json"))
+    assert history[-1]["action"] == "record.updated"
+    assert history[-1]["actor"] == "boris"
+    assert history[-1]["data"] == {"changes": {"status": ["active", "lost"]}}
+    before = dump(db)
+    assert "unchanged 3" in ok(cli, "import", "client", "c2.csv", "--key", "name")
+    assert dump(db) == before
+
+
+def test_duplicate_keys_in_the_file_and_a_key_matching_two_records(cli, db: Path, workspace: Path) -> None:
+    ok(cli, "record", "create", "client", "--set", "name=Двойник")
+    ok(cli, "record", "create", "client", "--set", "name=Двойник")
+    write(workspace / "k.csv", "name,status\nДвойник,active\nОдин,new\nОдин,active\n")
+    before = dump(db)
+    result = cli("import", "client", "k.csv", "--key", "name")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:3] == [
+        "row 2, column name: 'Двойник': the key matches 2 records of form client",
+        "row 3, column name: 'Один': the key appears 2 times in the file",
+        "row 4, column name: 'Один': the key appears 2 times in the file",
+    ]
+    assert dump(db) == before
+
+
+def test_dry_run_counts_but_writes_nothing(cli, db: Path, workspace: Path) -> None:
+    write(workspace / "c.csv", CLIENTS)
+    before = sha(db)
+    result = ok(cli, "import", "client", "c.csv", "--dry-run")
+    assert (
+        result
+        == "c.csv: 3 rows: would be created 3, would be updated 0, unchanged 0, rejected 0 (dry run: nothing written)\n"
+    )
+    assert sha(db) == before
+
+
+def test_json_lines_and_yaml(cli, db: Path, workspace: Path) -> None:
+    lines = [{"name": "A", "status": "active"}, {"name": "B"}, {"name": "C", "email": "c@example.com"}]
+    write(workspace / "c.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
+    ok(cli, "import", "client", "c.jsonl")
+    write(
+        workspace / "d.yaml", "- {title: Сайт, client: A, amount: 1500000, signed_on: 2027-02-01}\n- {title: Визитки}\n"
+    )
+    ok(cli, "import", "deal", "d.yaml")
+    assert query(db, "SELECT key, title, client, amount, signed_on::VARCHAR FROM deal ORDER BY number") == [
+        ("DL-1", "Сайт", "CL-1", 1500000, "2027-02-01"),  # a ref by the client's name
+        ("DL-2", "Визитки", None, None, None),
+    ]
+    write(workspace / "bad.jsonl", '{"name": "A"}\nnot json\n[1, 2]\n')
+    result = cli("import", "client", "bad.jsonl")
+    assert result.exit_code == 1
+    assert "row 2: 'not json': is not a JSON object" in result.stderr
+    assert "row 3: '[1, 2]': is not a JSON object" in result.stderr
+
+
+def test_refs_by_key_or_title_and_unknown_refs(cli, db: Path, workspace: Path) -> None:
+    write(workspace / "c.csv", CLIENTS)
+    ok(cli, "import", "client", "c.csv")
+    write(workspace / "d.csv", "title,client\nA,cl-2\nB,АО Вектор\nC,Нет такого\n")
+    result = cli("import", "deal", "d.csv")
+    assert result.exit_code == 1
+    assert "row 4, column client: no client record with key or name 'Нет такого'" in result.stderr
+    ok(cli, "import", "deal", "d.csv", "--on-error", "skip")
+    assert query(db, "SELECT title, client FROM deal ORDER BY number") == [("A", "CL-2"), ("B", "CL-3")]
+
+
+def test_imported_records_enter_their_process(cli, db: Path, workspace: Path) -> None:
+    write(workspace / "d.csv", "title,amount\nA,100\nB,2000000\n")
+    ok(cli, "--as", "anna", "import", "deal", "d.csv")
+    assert query(db, "SELECT key, stage, responsible FROM deal ORDER BY number") == [
+        ("DL-1", "draft", "anna"),
+        ("DL-2", "draft", "anna"),
+    ]
+    actions = [e["action"] for e in json.loads(ok(cli, "record", "history", "DL-2", "--format", "json"))]
+    assert actions == ["record.imported", "stage.entered"]
+
+
+def test_tasks_and_time_import_with_dependencies_by_their_own_ids(cli, db: Path, workspace: Path) -> None:
+    write(
+        workspace / "tasks.csv",
+        "id,title,project,assignee,estimate,priority,depends_on,due\n"
+        "A1,Макет,Сайт / Дизайн,anna,2h,2,,2027-03-10\n"
+        "A2,Вёрстка,Сайт / Дизайн,anna,1d,,A1,\n"
+        "A3,Тесты,Сайт / Дизайн,boris,90m,,A1 A2,\n",
+    )
+    assert (
+        ok(cli, "--as", "boris", "import", "tasks", "tasks.csv")
+        == "tasks.csv: 3 rows: created 3, updated 0, unchanged 0, rejected 0\n"
+    )
+    assert query(db, "SELECT id, external_id, assignee, estimate_minutes, priority FROM crm.tasks ORDER BY number") == [
+        ("T-1", "A1", "anna", 120, 2),
+        ("T-2", "A2", "anna", 480, 3),
+        ("T-3", "A3", "boris", 90, 3),
+    ]
+    assert query(db, "SELECT task, depends_on FROM crm.task_dependencies ORDER BY 1, 2") == [
+        ("T-2", "T-1"),
+        ("T-3", "T-1"),
+        ("T-3", "T-2"),
+    ]
+    before = dump(db)
+    assert "unchanged 3" in ok(cli, "--as", "boris", "import", "tasks", "tasks.csv")
+    ok(cli, "export", "tasks", "--out", "all.csv")
+    assert "unchanged 3" in ok(cli, "--as", "boris", "import", "tasks", "all.csv")
+    assert {k: v for k, v in dump(db).items() if not k.startswith("crm.import")} == {
+        k: v for k, v in before.items() if not k.startswith("crm.import")
+    }
+    write(
+        workspace / "time.csv",
+        "task,person,started_at,ended_at,note\nA1,anna,2027-02-26T10:00,2027-02-26T11:30,макет\n",
+    )
+    ok(cli, "--as", "boris", "import", "time", "time.csv")
+    ok(cli, "--as", "boris", "import", "time", "time.csv")
+    assert query(
+        db, "SELECT task, person, source, date_diff('minute', started_at, ended_at) FROM crm.time_intervals"
+    ) == [("T-1", "anna", "import", 90)]
+
+
+def test_bad_task_rows_and_cycles(cli, db: Path, workspace: Path) -> None:
+    write(
+        workspace / "tasks.csv",
+        "id,title,assignee,estimate,depends_on\nA1,One,nobody,xx,A9\nA2,Two,,,A3\nA3,Three,,,A2\nA4,Four,,,\n",
+    )
+    before = dump(db)
+    result = cli("--as", "boris", "import", "tasks", "tasks.csv")
+    assert result.exit_code == 1
+    assert "row 2, column assignee: no person 'nobody' in the team" in result.stderr
+    assert "row 2, column depends_on: 'A9': no task with this id in the file or the database" in result.stderr
+    assert "dependency cycle: T-2 -> T-3 -> T-2" in result.stderr
+    assert dump(db) == before
+    ok(cli, "--as", "boris", "import", "tasks", "tasks.csv", "--on-error", "skip")
+    assert query(db, "SELECT external_id FROM crm.tasks") == [("A4",)]
+
+
+def test_time_rows_in_the_future_or_backwards(cli, db: Path, workspace: Path) -> None:
+    ok(cli, "--as", "boris", "task", "add", "Звонок")
+    write(
+        workspace / "time.csv",
+        "task,person,started_at,ended_at\nT-1,anna,2027-03-01T09:00,2027-03-01T08:00\nT-1,anna,2027-03-01T09:00,2027-03-02T08:00\nT-9,anna,2027-03-01T08:00,2027-03-01T09:00\n",
+    )
+    result = cli("--as", "boris", "import", "time", "time.csv")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:3] == [
+        "row 2, column ended_at: '2027-03-01T08:00': ends before it starts",
+        "row 3, column ended_at: '2027-03-02T08:00': time cannot be logged in the future",
+        "row 4, column task: 'T-9': no task with this id",
+    ]
+
+
+def test_export_formats_and_bad_targets(cli, db: Path, workspace: Path) -> None:
+    write(workspace / "c.csv", CLIENTS)
+    ok(cli, "import", "client", "c.csv")
+    lines = ok(cli, "export", "client", "--format", "json").splitlines()
+    assert json.loads(lines[0])["key"] == "CL-1" and len(lines) == 3
+    result = cli("export", "client", "--format", "parquet")
+    assert result.exit_code == 2 and "--format parquet needs --out FILE" in result.stderr
+    result = cli("export", "client", "--out", "no/such/folder/c.csv")
+    assert result.exit_code == 1 and "no folder no/such/folder" in result.stderr
+    assert cli("export", "nothing").exit_code == 3
+
+
+def test_an_import_killed_midway_leaves_the_database_as_before(db: Path, workspace: Path, tmp_path: Path) -> None:
+    rows = "\n".join(f"Клиент {i},+7912{i:07d},c{i}@example.com,new" for i in range(300_000))
+    write(workspace / "big.csv", "name,phone,email,status\n" + rows + "\n")
+    env = {**os.environ, "CRMCTL_NOW": NOW}
+    outcomes = set()
+    for delay in (0.3, 0.8, 1.5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crmctl", "import", "client", "big.csv", "--quiet"],
+            cwd=workspace,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        count = query(db, "SELECT count(*) FROM client")[0][0]
+        registered = query(db, "SELECT count(*) FROM crm.records")[0][0]
+        assert count == registered
+        assert count % 300_000 == 0  # the whole import or none of it
+        outcomes.add(count)
+    assert outcomes  # the database opened every time
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- &a {name: A}\n- *a\n", "anchors and aliases (&, *) are not read in import files"),
+        ("- !!python/object/apply:os.system [echo hi]\n", "is not valid YAML"),
+        ("name: A\n", "must hold a list of mappings, one per record"),
+        ("- [1, 2\n", "is not valid YAML"),
+    ],
+)
+def test_hostile_or_wrong_yaml(cli, db: Path, workspace: Path, text: str, message: str) -> None:
+    write(workspace / "rows.yaml", text)
+    before = sha(db)
+    result = cli("import", "client", "rows.yaml")
+    assert result.exit_code == 1
+    assert message in result.stderr and len(result.stderr.splitlines()) == 1
+    assert sha(db) == before
+
+
+def test_the_progress_bar_draws_rows_per_second(tmp_path: Path, capsys) -> None:
+    from crmctl.cli.transfer import Bar
+
+    data = tmp_path / "rows.csv"
+    write(data, "name\n" + "x\n" * 999)
+    bar = Bar(data)
+    bar("reading rows.csv", 50.0)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "reading rows.csv" in err and "[###############...............]  50.0%" in err and "rows/s" in err
+    assert err.endswith("\r\x1b[K")
