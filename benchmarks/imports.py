@@ -75,7 +75,11 @@ HEADER = [
     "manager",
     "notes",
 ]
-REFERENCE = 'import duckdb, sys; c = duckdb.connect(sys.argv[1]); c.execute("CREATE TABLE t AS FROM read_csv(?)", [sys.argv[2]]); c.close()'
+REFERENCE = (
+    "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+    "c.execute('CREATE TABLE t AS FROM read_csv(?)', [sys.argv[2]]); c.close()"
+)
+COUNT = "import duckdb; print(duckdb.connect('crmctl.duckdb').execute('SELECT count(*) FROM leads').fetchone()[0])"
 
 
 def make_csv(path: Path, rows: int, bad_row: int | None = None) -> None:
