@@ -102,6 +102,7 @@ COMMANDS = {
     "import": ("transfer", "import_", False),
     "export": ("transfer", "export", False),
     "intake": ("intake", "intake_app", True),
+    "sprint": ("sprints", "sprint_app", True),
 }
 _VALUED = {"--workspace", "-w", "--db", "--as", "--now", "--format", "-f"}
 

@@ -78,6 +78,7 @@ def efficiency(
     person: Annotated[str | None, typer.Option("--person", help="Only this person's tasks.")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Only tasks of this type.")] = None,
     include_open: Annotated[bool, typer.Option("--include-open", help="Count open tasks' time so far.")] = False,
+    sprint: Annotated[str | None, typer.Option("--sprint", help="Only the tasks of this sprint.")] = None,
     output: FormatOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
@@ -94,6 +95,7 @@ def efficiency(
         "person": person,
         "type_": type_,
         "include_open": include_open,
+        "sprint": sprint,
     }
     with _session() as session:
         if fmt == "html":

@@ -53,6 +53,7 @@ def _table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def queue(
     person: Annotated[str | None, typer.Argument(help="Whose queue (default: yours).")] = None,
+    sprint: Annotated[str | None, typer.Option("--sprint", help="Only the tasks of this sprint.")] = None,
     output: FormatOption = None,
 ) -> None:
     """A person's open, unblocked tasks in the order to do them, with computed start and finish."""
@@ -61,7 +62,7 @@ def queue(
 
     fmt = choose_format(output, LISTING_FORMATS)
     with open_session(options()) as session:
-        _, rows = schedule.queue(session, person)
+        _, rows = schedule.queue(session, person, sprint)
     if fmt != "table":
         emit(render(fmt, rows, [(k, k) for k in QUEUE_JSON]))
         return

@@ -50,6 +50,7 @@ def efficiency(
     person: str | None,
     type_: str | None,
     include_open: bool,
+    sprint: str | None = None,
 ) -> Efficiency:
     """--from is inclusive, --to exclusive: a task finished on the --to date is not counted."""
     _allowed(session)
@@ -68,8 +69,13 @@ def efficiency(
         known = store.task_types(session.conn)
         if type_ not in known:
             raise NotFound(f"no tasks of type '{type_}' (types: {', '.join(sorted(known)) or 'none'})")
+    if sprint is not None:
+        from crmctl.core.sprints import get
+
+        sprint = get(session, sprint)["name"]
     rows = store.efficiency(
         session.conn,
+        sprint=sprint,
         by=groups,
         period=period,
         since=begin,

@@ -81,16 +81,24 @@ def _row(task: dict[str, Any], slot: domain.Slot) -> dict[str, Any]:
     }
 
 
-def queue(session: Session, person: str | None) -> tuple[str, list[dict[str, Any]]]:
-    """A person's open, unblocked tasks in the order they should be done, with their computed dates."""
+def queue(session: Session, person: str | None, sprint: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """A person's open, unblocked tasks in the order they should be done, with their computed dates (only
+    those of a sprint, when one is named: the dates still come from all the work there is)."""
     who = person or session.actor
     if who is None:
         raise NotFound("whose queue? give PERSON, --as or CRMCTL_USER")
     if session.defs.has_team and who not in session.defs.people:
         raise NotFound(f"no person '{who}' in the team")
+    chosen = None
+    if sprint is not None:
+        from crmctl.core.sprints import task_ids
+
+        chosen = task_ids(session, sprint)
     schedule, tasks = compute(session)
     rows = [
-        _row(tasks[tid], schedule.slots[tid]) for tid in schedule.order.get(who, []) if not tasks[tid]["depends_on"]
+        _row(tasks[tid], schedule.slots[tid])
+        for tid in schedule.order.get(who, [])
+        if not tasks[tid]["depends_on"] and (chosen is None or tid in chosen)
     ]
     return who, rows
 

@@ -71,6 +71,11 @@ SYSTEM_DDL = [
     """CREATE TABLE IF NOT EXISTS crm.mail_messages (
         message_id VARCHAR PRIMARY KEY, rule VARCHAR NOT NULL, sender VARCHAR, subject VARCHAR,
         sent_at TIMESTAMPTZ, received_at TIMESTAMPTZ NOT NULL, record VARCHAR, task VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS crm.sprints (
+        name VARCHAR PRIMARY KEY, starts_on DATE NOT NULL, ends_on DATE NOT NULL, goal VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS crm.sprint_tasks (
+        task VARCHAR PRIMARY KEY, sprint VARCHAR NOT NULL, added_at TIMESTAMPTZ NOT NULL, added_by VARCHAR)""",
     "CREATE SEQUENCE IF NOT EXISTS crm.import_ids",
     """CREATE TABLE IF NOT EXISTS crm.imports (
         id BIGINT PRIMARY KEY DEFAULT nextval('crm.import_ids'), kind VARCHAR NOT NULL, source VARCHAR,

@@ -39,6 +39,7 @@ def efficiency(
     type_: str | None,
     include_open: bool,
     now: dt.datetime,
+    sprint: str | None = None,
 ) -> list[dict[str, Any]]:
     """Per group and period: tasks, unestimated tasks, estimated and actual hours of the estimated ones,
     their ratio (estimated / actual), and the median and 90th percentile of actual hours per task.
@@ -58,6 +59,7 @@ def efficiency(
         ("until", until, f"{finished} < $until"),
         ("person", person, "t.assignee = $person"),
         ("type", type_, "t.type = $type"),
+        ("sprint", sprint, "t.id IN (SELECT task FROM crm.sprint_tasks WHERE sprint = $sprint)"),
     ):
         if value is not None:
             clauses.append(clause)
