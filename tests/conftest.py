@@ -31,18 +31,44 @@ def _clean_env() -> dict[str, str | None]:
     return env
 
 
-@pytest.fixture
-def cli() -> Callable[..., Run]:
-    """cli("validate", "x") -> Run; the environment is clean, the clock pinned and the width fixed."""
+class Cli:
+    """cli("validate", "x") -> Run; the environment is clean, the clock pinned and the width fixed.
 
-    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Run:
-        runner = CliRunner()
-        result = runner.invoke(app, list(args), env={**_clean_env(), **(env or {})}, input=input)
+    `actor` is who acts when a test says nothing (CRMCTL_USER): the workspace fixtures set it to a person
+    who may do everything, so that tests about other things need no --as; tests about permissions give
+    --as (which wins over the variable) or env={"CRMCTL_USER": ...}."""
+
+    def __init__(self) -> None:
+        self.actor: str | None = None
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None, input: str | None = None) -> Run:
+        full = {**_clean_env(), **({"CRMCTL_USER": self.actor} if self.actor else {}), **(env or {})}
+        result = CliRunner().invoke(app, list(args), env=full, input=input)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         return Run(result.exit_code, result.stdout, result.stderr)
 
-    return run
+
+def chief(workspace: Path) -> str | None:
+    """The person of the workspace's Team who may do the most: the first with a role granting everything,
+    else the first with the most permissions."""
+    from crmctl.config.yamlload import load_file
+
+    documents = [doc.data for path in sorted(workspace.rglob("*.yaml")) for doc in load_file(path).documents]
+    best, most = None, -1
+    for team in (d for d in documents if d.get("kind") == "Team"):
+        roles = {r["id"]: set(r.get("permissions", [])) for r in team.get("roles", [])}
+        for person in team.get("people", []):
+            granted = set().union(*(roles.get(r, set()) for r in person.get("roles", [])))
+            count = 10**6 if "*" in granted else len(granted)
+            if count > most:
+                best, most = person["id"], count
+    return best
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
 
 
 @pytest.fixture
@@ -59,6 +85,7 @@ def workspace(base_workspace: Path, cli: Callable[..., Run], monkeypatch: pytest
     monkeypatch.chdir(base_workspace)
     result = cli("apply")
     assert result.exit_code == 0, result.stderr
+    cli.actor = chief(base_workspace)
     return base_workspace
 
 
@@ -71,6 +98,7 @@ def example(tmp_path: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyP
         result = cli("init", str(target), "--example", name)
         assert result.exit_code == 0, result.stderr
         monkeypatch.chdir(target)
+        cli.actor = chief(target)
         return target
 
     return make

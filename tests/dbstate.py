@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 
-def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table's rows, sorted, keyed by schema.table."""
+def dump(path: Path, refusals: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows, sorted, keyed by schema.table. A refused command writes one `permission.refused`
+    event and nothing else; those are left out unless refusals=True, so that "nothing changed" can be
+    asserted of refusals too (tests/test_permissions.py checks that they are written)."""
     import duckdb
 
     conn = duckdb.connect(str(path), read_only=True)
@@ -18,7 +20,8 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         ).fetchall()
         state = {}
         for schema, table in tables:
-            rows = conn.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
+            where = "" if refusals or (schema, table) != ("crm", "events") else " WHERE action <> 'permission.refused'"
+            rows = conn.execute(f'SELECT * FROM "{schema}"."{table}"{where}').fetchall()
             state[f"{schema}.{table}"] = sorted(rows, key=repr)
         return state
     finally:

@@ -39,13 +39,15 @@ def clients(db: Path) -> list[tuple]:
 
 def test_import_creates_every_row_with_defaults_and_history(cli, db: Path, workspace: Path) -> None:
     write(workspace / "clients.csv", CLIENTS)
-    result = cli("--as", "anna", "import", "client", "clients.csv")
+    refused = cli("--as", "anna", "import", "client", "clients.csv")
+    assert refused.stderr == "crmctl: error: anna may not import client records: permission records.import is missing\n"
+    result = cli("--as", "boris", "import", "client", "clients.csv")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "clients.csv: 3 rows: created 3, updated 0, unchanged 0, rejected 0\n"
     assert clients(db) == [
-        ("CL-1", "ООО Ромашка", "+79123456789", "info@romashka.example", "active", "anna"),
-        ("CL-2", "ИП Васильев", None, None, "new", "anna"),  # an empty cell takes the field's default
-        ("CL-3", "АО Вектор", "+79001112233", "office@vector.example", "lost", "anna"),
+        ("CL-1", "ООО Ромашка", "+79123456789", "info@romashka.example", "active", "boris"),
+        ("CL-2", "ИП Васильев", None, None, "new", "boris"),  # an empty cell takes the field's default
+        ("CL-3", "АО Вектор", "+79001112233", "office@vector.example", "lost", "boris"),
     ]
     history = json.loads(ok(cli, "record", "history", "CL-2", "--format", "json"))
     assert [(e["action"], e["data"]) for e in history] == [("record.imported", {"import": 1, "source": "clients.csv"})]
@@ -83,7 +85,7 @@ def test_a_map_file_renames_and_leaves_out_columns(cli, db: Path, workspace: Pat
     assert result.exit_code == 1
     assert "no field for column 'Клиент', 'Телефон', 'Комментарий'" in result.stderr
     ok(cli, "import", "client", "export.csv", "--map", "map.yaml")
-    assert clients(db) == [("CL-1", "ООО Ромашка", "+79123456789", None, "new", None)]
+    assert clients(db) == [("CL-1", "ООО Ромашка", "+79123456789", None, "new", "boris")]
 
 
 def test_a_bad_row_in_the_middle_leaves_the_file_byte_for_byte(cli, db: Path, workspace: Path, snapshot) -> None:
@@ -281,10 +283,10 @@ def test_refs_by_key_or_title_and_unknown_refs(cli, db: Path, workspace: Path) -
 
 def test_imported_records_enter_their_process(cli, db: Path, workspace: Path) -> None:
     write(workspace / "d.csv", "title,amount\nA,100\nB,2000000\n")
-    ok(cli, "--as", "anna", "import", "deal", "d.csv")
+    ok(cli, "import", "deal", "d.csv")
     assert query(db, "SELECT key, stage, responsible FROM deal ORDER BY number") == [
-        ("DL-1", "draft", "anna"),
-        ("DL-2", "draft", "anna"),
+        ("DL-1", "draft", "boris"),  # responsible: author
+        ("DL-2", "draft", "boris"),
     ]
     actions = [e["action"] for e in json.loads(ok(cli, "record", "history", "DL-2", "--format", "json"))]
     assert actions == ["record.imported", "stage.entered"]

@@ -88,6 +88,7 @@ def test_every_transition_of_the_seed_graph(cli, example) -> None:
 
 def test_refusals_say_why(cli, example) -> None:
     example("service-desk-leads")
+    cli.actor = None  # the commands below act as nobody unless they say --as
     key = run_ok(cli, "--as", "petrov", "record", "create", "prospect", "--set", "name=Без менеджера").strip()
     cases = [
         (["--as", "petrov", "advance", key], 1, f"{key} can go from 'new' to choice, refused: choose one with --to"),
@@ -177,6 +178,7 @@ def test_full_walk_history(cli, example, snapshot) -> None:
 
 def test_approval_mistakes(cli, example) -> None:
     db = example("pyrus-client-crm") / "crmctl.duckdb"
+    cli.actor = None  # the commands below act as nobody unless they say --as
     run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=ООО Ромашка")
     key = deal(cli, "1500000", "50000")
     run_ok(cli, "--as", "nikitina", "approve", key)
@@ -240,6 +242,7 @@ def test_several_processes_side_by_side(cli, example) -> None:
 
 def test_simulate_writes_nothing(cli, example, snapshot) -> None:
     db = example("pyrus-client-crm") / "crmctl.duckdb"
+    cli.actor = None  # the commands below act as nobody unless they say --as
     before = dump(db)
     result = run_ok(cli, "--as", "belov", "simulate", "deal-approval", "--set", "amount=1000001",
                     "--set", "purchase_amount=50000")

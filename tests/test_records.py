@@ -244,6 +244,7 @@ def test_comment_needs_text_and_a_record(cli, workspace: Path) -> None:
 
 def test_agenda_today_overdue_and_ahead(cli, workspace: Path, snapshot) -> None:
     create(cli, "client", "--set", "name=Acme")
+    cli.actor = None  # the commands below act as nobody unless they say --as
     cli("--as", "anna", "remind", "CL-1", "--at", "2027-02-27T12:00", "Overdue call")
     cli("--as", "anna", "remind", "CL-1", "--at", "+2h", "Today")
     cli("--as", "anna", "remind", "CL-1", "--at", "2027-03-04", "In three days")

@@ -11,6 +11,7 @@ import pytest
 
 from crmctl.domain.schedule import build
 from crmctl.domain.worktime import NoWorkingTime, WorkCalendar
+from tests.conftest import chief
 
 MSK = ZoneInfo("Europe/Moscow")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -192,6 +193,7 @@ def cards(tmp_path: Path, cli, monkeypatch) -> Path:
     root = tmp_path / "fo"
     assert cli("init", str(root), "--example", "freshoffice-templates").exit_code == 0
     monkeypatch.chdir(root)
+    cli.actor = chief(root)
     me = ("--as", "grigoriev")
     assert cli(*me, "record", "create", "client", "--set", "name=ООО Ромашка").exit_code == 0
     sets = ["title=Визитки", "client=CL-1", "print_run=500", "colour=4+4", "sides=two_sided", "paper=matte_350",
@@ -223,7 +225,7 @@ def test_queue_shows_ready_work_in_order(cli, cards) -> None:
     for args, code, message in ((["queue"], 3, "whose queue?"), (["queue", "nobody"], 3, "no person 'nobody'"),
                                 (["eta", "T-99"], 3, "no task T-99"), (["eta", "P-9"], 3, "no project P-9"),
                                 (["eta", "XX-1"], 3, "no record XX-1")):
-        result = cli(*args)
+        result = cli(*args, env={"CRMCTL_USER": ""} if args == ["queue"] else None)
         assert (result.exit_code, message in result.stderr) == (code, True), (args, result.stderr)
 
 

@@ -72,7 +72,7 @@ def root(
         ),
     ] = False,
 ) -> None:
-    ctx.obj = Settings(workspace=workspace, db=db, actor=actor, now=now, format=output, debug=debug)
+    ctx.obj = Settings(workspace=workspace, db=db, actor=actor or None, now=now, format=output, debug=debug)
     use_settings(ctx.obj)
 
 

@@ -330,9 +330,11 @@ def task_list(
     type_: Annotated[str | None, typer.Option("--type", help="Only tasks of this type.")] = None,
     blocked: Annotated[bool, typer.Option("--blocked", help="Only tasks waiting for others.")] = False,
     ready: Annotated[bool, typer.Option("--ready", help="Only tasks to do whose dependencies are done.")] = False,
+    unassigned: Annotated[bool, typer.Option("--unassigned", help="Only tasks given to nobody yet.")] = False,
     output: FormatOption = None,
 ) -> None:
-    """List tasks; overdue ones are red on a terminal and flagged in JSON."""
+    """List tasks; overdue ones are red on a terminal and flagged in JSON. Without the tasks.view_others
+    permission, only your own."""
     from crmctl.core import projects
 
     fmt = choose_format(output, LISTING_FORMATS)
@@ -346,6 +348,7 @@ def task_list(
             type_=type_,
             blocked=blocked,
             ready=ready,
+            unassigned=unassigned,
         )
         rows = task_rows(found, session.now)
     emit(render_tasks(fmt, rows))

@@ -67,6 +67,21 @@ def _prepare(options: Options, archive: bool, *, create: bool) -> tuple[Any, Def
         raise
 
 
+def _may_manage(conn: Any, current: Definitions, actor: str | None, now: Any) -> None:
+    """Changing applied definitions needs processes.manage under the Team now in force (the first apply of a
+    database has no Team to ask, and a workspace without a Team is single-user)."""
+    from crmctl.core.session import check_actor
+    from crmctl.domain import permissions
+    from crmctl.store.records import add_event
+
+    check_actor(current, actor)
+    try:
+        permissions.require(current, actor, "processes.manage", "manage processes and stages")
+    except InputError:
+        add_event(conn, now, actor, "permission.refused", None, None, {"permission": "processes.manage"})
+        raise
+
+
 def plan(options: Options, archive: bool = False) -> PlanResult:
     conn, _, result, _ = _prepare(options, archive, create=False)
     conn.close()
@@ -85,10 +100,12 @@ def apply(options: Options, archive: bool = False) -> PlanResult:
                 "nothing was applied",
                 ["refused: " + r for r in result.plan.refusals],
             )
-        if result.plan.unchanged:
-            return result
         now = clock.current(options.now, new.timezone)
         actor = options.actor
+        if old is not None:
+            _may_manage(conn, old, actor, now)
+        if result.plan.unchanged:
+            return result
         with db.transaction(conn):
             db.ensure_system_schema(conn)
             result.applied = execute(conn, old, new, result.plan, actor=actor, now=now, archive=archive)

@@ -14,11 +14,12 @@ SUFFIX = {"csv": ".csv", "json": ".jsonl", "parquet": ".parquet"}
 
 def _sql(session: Session, what: str, fmt: str) -> str:
     guard = fmt == "csv"  # spreadsheets open CSV files; JSON and Parquet keep text exactly
-    if what == "tasks":
-        return store.task_export_sql(guard)
-    if what == "time":
-        return store.time_export_sql(guard)
-    return store.record_export_sql(session.defs.form(what), guard)
+    if what in ("tasks", "time"):
+        session.require("tasks.view_others", "export everyone's tasks and time")
+        return store.task_export_sql(guard) if what == "tasks" else store.time_export_sql(guard)
+    form = session.defs.form(what)
+    session.require("records.export", f"export {form.name} records", form.name)
+    return store.record_export_sql(form, guard)
 
 
 def export(session: Session, what: str, fmt: str, out: Path) -> None:

@@ -337,6 +337,7 @@ def import_records(session: Session, form_name: str, opts: ImportOptions, progre
     from crmctl.core.records import choose_process, people_of
 
     form = session.defs.form(form_name)
+    session.require("records.import", f"import {form.name} records", form.name)
     if opts.on_error not in ("abort", "skip"):
         raise UsageError(f"--on-error must be abort or skip, not '{opts.on_error}'")
     process_name = choose_process(session, form, opts.process)

@@ -234,7 +234,7 @@ def advance(session: Session, key: str, to: str | None, comment: str | None) -> 
     pos = position(session, key)
     rkey, stage = pos.row["key"], pos.stage
     form_name = pos.form.name
-    permissions.require(session.defs, session.actor, "records.advance", f"advance {form_name} records", form_name)
+    session.require("records.advance", f"advance {form_name} records", form_name)
     if stage.terminal:
         raise InputError(f"{rkey} is in '{stage.id}', a terminal stage: it goes nowhere")
     allowed_targets = list(stage.transitions)
@@ -381,6 +381,7 @@ def board(session: Session, process_name: str) -> tuple[ProcessDef, list[Column]
     if process is None:
         raise NotFound(f"no process '{process_name}' (processes: {', '.join(sorted(session.defs.processes))})")
     form = session.defs.forms[process.form]
+    session.require("records.read", f"read {form.name} records", form.name)
     rows = store.records_in(session.conn, form, process.name)
     columns = [Column(s, []) for s in process.stages.values() if s.raw.get("board", True)]
     by_stage = {c.stage.id: c for c in columns}
@@ -454,6 +455,8 @@ def inbox(session: Session, person: str | None, unread: bool, mark_read: bool) -
     who = person or session.actor
     if who is not None and session.defs.has_team and who not in session.defs.people:
         raise NotFound(f"no person '{who}' in the team")
+    if who != session.actor:
+        session.require("tasks.view_others", "read others' inboxes")
     with session.transaction() as conn:
         _deadline_notices(session, conn)
         items = store.inbox(conn, who, unread)

@@ -73,7 +73,7 @@ def _check_parent(session: Session, parent: str | None) -> str | None:
 
 
 def create_project(session: Session, title: str, parent: str | None, record: str | None) -> str:
-    permissions.require(session.defs, session.actor, "tasks.add", "create projects")
+    session.require("tasks.add", "create projects")
     parent_id = _check_parent(session, parent)
     found = _record(session, record)
     key = found[1]["key"] if found else None
@@ -88,6 +88,7 @@ def create_project(session: Session, title: str, parent: str | None, record: str
 
 
 def list_projects(session: Session, parent: str | None, record: str | None) -> list[dict[str, Any]]:
+    session.require("tasks.read", "read tasks")
     key = _record(session, record)[1]["key"] if record else None
     return store.projects(session.conn, parent=_check_parent(session, parent), record=key)
 
@@ -100,6 +101,7 @@ class ProjectCard:
 
 
 def show_project(session: Session, pid: str) -> ProjectCard:
+    session.require("tasks.read", "read tasks")
     pid = _id(pid, "P")
     project = store.project(session.conn, pid)
     if project is None:
@@ -249,7 +251,7 @@ def _launch(
 def launch(
     session: Session, template: str, raw_params: dict[str, Any], for_key: str | None, title: str | None
 ) -> Launched:
-    permissions.require(session.defs, session.actor, "tasks.add", "launch projects")
+    session.require("tasks.add", "launch projects")
     target = _record(session, for_key)
     with session.transaction() as conn:
         return _launch(session, conn, template, raw_params, target, title)
@@ -325,7 +327,7 @@ def _check_cycle(conn: Any, tid: str, deps: list[str]) -> None:
 def add_task(session: Session, title: str, values: dict[str, Any]) -> dict[str, Any]:
     """task add: values hold project, record, type, subtype, assignee, watchers, priority, estimate, due,
     depends_on, description as the command line gave them."""
-    permissions.require(session.defs, session.actor, "tasks.add", "add tasks")
+    session.require("tasks.add", "add tasks")
     if not title.strip():
         raise InputError("a task needs a title")
     project = _check_parent(session, values.get("project"))
@@ -379,7 +381,12 @@ class TaskCard:
 
 
 def show_task(session: Session, tid: str) -> TaskCard:
+    session.require("tasks.read", "read tasks")
     task = get_task(session, tid)
+    if task["assignee"] is None and not session.may("tasks.view_others"):
+        session.require("tasks.view_unassigned", "view undistributed tasks", record=task["record"])
+    elif task["assignee"] != session.actor:
+        session.require("tasks.view_others", "view others' tasks", record=task["record"])
     return TaskCard(
         task,
         store.dependents(session.conn, task["id"]),
@@ -398,9 +405,21 @@ def list_tasks(
     type_: str | None = None,
     blocked: bool = False,
     ready: bool = False,
+    unassigned: bool = False,
 ) -> list[dict[str, Any]]:
+    """Tasks by the filters given. Without tasks.view_others a person sees their own tasks only (and, with
+    --unassigned and tasks.view_unassigned, those of nobody)."""
+    session.require("tasks.read", "read tasks")
     if blocked and ready:
         raise UsageError("--blocked and --ready exclude each other")
+    if unassigned and assignee is not None:
+        raise UsageError("--unassigned and --assignee exclude each other")
+    if unassigned:
+        session.require("tasks.view_unassigned", "view undistributed tasks")
+    elif assignee is not None and assignee != session.actor:
+        session.require("tasks.view_others", "view others' tasks")
+    elif not session.may("tasks.view_others"):
+        assignee = session.actor
     for value in status or []:
         if value not in domain.STATUSES:
             raise UsageError(f"--status is one of {', '.join(domain.STATUSES)}, not '{value}'")
@@ -414,6 +433,8 @@ def list_tasks(
         status=status,
         type_=type_,
     )
+    if unassigned:
+        found = [t for t in found if t["assignee"] is None]
     if blocked:
         found = [t for t in found if domain.blocked(t)]
     if ready:
@@ -422,7 +443,7 @@ def list_tasks(
 
 
 def assign(session: Session, tid: str, person: str | None) -> dict[str, Any]:
-    permissions.require(session.defs, session.actor, "tasks.assign", "assign tasks")
+    session.require("tasks.assign", "assign tasks")
     task = get_task(session, tid)
     person = _person(session, person, "assignee")
     if person == task["assignee"]:
@@ -439,7 +460,7 @@ def assign(session: Session, tid: str, person: str | None) -> dict[str, Any]:
 
 
 def depend(session: Session, tid: str, on: list[str], remove: bool) -> dict[str, Any]:
-    permissions.require(session.defs, session.actor, "tasks.add", "change task dependencies")
+    session.require("tasks.add", "change task dependencies")
     task = get_task(session, tid)
     others = [get_task(session, o)["id"] for o in on]
     if task["id"] in others:
@@ -492,7 +513,7 @@ class TimerChange:
 
 def start(session: Session, tid: str) -> TimerChange:
     """Open a time interval for the actor; a running one is closed first (one timer per person)."""
-    permissions.require(session.defs, session.actor, "tasks.execute", "work on tasks")
+    session.require("tasks.execute", "work on tasks")
     task = get_task(session, tid)
     if task["status"] in ("done", "cancelled"):
         raise InputError(f"{task['id']} is {task['status']}: reopen it to work on it")
@@ -517,7 +538,7 @@ def start(session: Session, tid: str) -> TimerChange:
 
 
 def stop(session: Session) -> TimerChange:
-    permissions.require(session.defs, session.actor, "tasks.execute", "work on tasks")
+    session.require("tasks.execute", "work on tasks")
     running = store.open_interval(session.conn, session.actor)
     if running is None:
         raise InputError(f"no timer is running for {session.actor or 'nobody (give --as or CRMCTL_USER)'}")
@@ -536,7 +557,7 @@ class Finished:
 
 def done(session: Session, tid: str, comment: str | None = None) -> Finished:
     """Finish a task: its timers stop, and each task it was the last blocker of is announced to its assignee."""
-    permissions.require(session.defs, session.actor, "tasks.execute", "work on tasks")
+    session.require("tasks.execute", "work on tasks")
     task = get_task(session, tid)
     if task["status"] == "done":
         raise InputError(f"{task['id']} is done already")
@@ -562,7 +583,7 @@ def done(session: Session, tid: str, comment: str | None = None) -> Finished:
 
 
 def reopen(session: Session, tid: str) -> dict[str, Any]:
-    permissions.require(session.defs, session.actor, "tasks.execute", "work on tasks")
+    session.require("tasks.execute", "work on tasks")
     task = get_task(session, tid)
     if task["status"] in domain.OPEN_STATUSES:
         raise InputError(f"{task['id']} is open already ({task['status']})")
@@ -572,7 +593,7 @@ def reopen(session: Session, tid: str) -> dict[str, Any]:
 
 
 def cancel(session: Session, tid: str, comment: str | None) -> dict[str, Any]:
-    permissions.require(session.defs, session.actor, "tasks.execute", "work on tasks")
+    session.require("tasks.execute", "work on tasks")
     task = get_task(session, tid)
     if task["status"] in ("done", "cancelled"):
         raise InputError(f"{task['id']} is {task['status']} already")
@@ -586,7 +607,7 @@ def cancel(session: Session, tid: str, comment: str | None) -> dict[str, Any]:
 
 
 def comment(session: Session, tid: str, text: str) -> str:
-    permissions.require(session.defs, session.actor, "tasks.read", "comment on tasks")
+    session.require("tasks.read", "comment on tasks")
     task = get_task(session, tid)
     if not text.strip():
         raise InputError("a comment needs some text")
@@ -598,7 +619,7 @@ def comment(session: Session, tid: str, text: str) -> str:
 # -- time ----------------------------------------------------------------------------------------------------
 def log_time(session: Session, tid: str, duration: str, at: str | None, note: str | None) -> dict[str, Any]:
     """Past work: an interval of the given length, starting at --at (or ending now)."""
-    permissions.require(session.defs, session.actor, "tasks.execute", "log time")
+    session.require("tasks.execute", "log time")
     task = get_task(session, tid)
     minutes = _minutes(duration, "duration", session.defs.hours_per_day)  # 1d is a working day, as in estimates
     length = dt.timedelta(minutes=minutes)
@@ -628,6 +649,11 @@ def log_time(session: Session, tid: str, duration: str, at: str | None, note: st
 def list_time(
     session: Session, person: str | None, since: str | None, until: str | None, task: str | None
 ) -> list[dict[str, Any]]:
+    session.require("tasks.read", "read tasks")
+    if person is not None and person != session.actor:
+        session.require("tasks.view_others", "view others' tasks")
+    elif not session.may("tasks.view_others"):
+        person = session.actor
     begin = _when(since, session, "--from") if since else None
     end = _when(until, session, "--to") if until else None
     if begin and end and end <= begin:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from crmctl.core.session import Session
-from crmctl.domain import permissions
 from crmctl.domain import reports as domain
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.values import parse_date
@@ -16,7 +15,7 @@ from crmctl.store import reports as store
 
 
 def _allowed(session: Session) -> None:
-    permissions.require(session.defs, session.actor, "reports.view", "view reports")
+    session.require("reports.view", "view reports")
 
 
 def _day(text: str | None, session: Session, what: str) -> dt.datetime | None:

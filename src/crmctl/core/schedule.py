@@ -43,6 +43,7 @@ def compute(session: Session) -> tuple[domain.Schedule, dict[str, dict[str, Any]
 
 def export_tjp(session: Session, report: str) -> str:
     """The open work as a TaskJuggler project."""
+    session.require("tasks.view_others", "view others' tasks")
     from crmctl.render.tjp import project
 
     tasks = store.open_work(session.conn)
@@ -87,6 +88,9 @@ def queue(session: Session, person: str | None, sprint: str | None = None) -> tu
     who = person or session.actor
     if who is None:
         raise NotFound("whose queue? give PERSON, --as or CRMCTL_USER")
+    session.require("tasks.read", "read tasks")
+    if who != session.actor:
+        session.require("tasks.view_others", "view others' tasks")
     if session.defs.has_team and who not in session.defs.people:
         raise NotFound(f"no person '{who}' in the team")
     chosen = None
@@ -114,6 +118,7 @@ class Eta:
 
 def eta(session: Session, key: str) -> Eta:
     """When a task, a project (with its subprojects) or a record (its tasks) will be ready, and why."""
+    session.require("tasks.read", "read tasks")
     text = key.strip().upper()
     schedule, tasks = compute(session)
     prefix, _, number = text.partition("-")

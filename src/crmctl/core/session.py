@@ -78,13 +78,39 @@ class Session:
     now: dt.datetime
     actor: str | None
     path: Path
+    in_transaction: bool = False
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         from crmctl.store.db import transaction
 
         with transaction(self.conn) as conn:
-            yield conn
+            self.in_transaction = True
+            try:
+                yield conn
+            finally:
+                self.in_transaction = False
+
+    def may(self, permission: str, form: str | None = None) -> bool:
+        from crmctl.domain.permissions import allowed
+
+        return allowed(self.defs, self.actor, permission, form)
+
+    def require(self, permission: str, doing: str, form: str | None = None, record: str | None = None) -> None:
+        """InputError unless the actor holds the permission (single-user mode allows everything). A refusal
+        is written to the event log (`permission.refused`) before the error, unless a transaction is open:
+        then the command's own rollback would take it back, and the refusal stays in the error alone."""
+        from crmctl.domain import permissions
+
+        try:
+            permissions.require(self.defs, self.actor, permission, doing, form)
+        except Exception:
+            if not self.in_transaction:
+                from crmctl.store.records import add_event
+
+                data = {"permission": permission, "doing": doing}
+                add_event(self.conn, self.now, self.actor, "permission.refused", record, form, data)
+            raise
 
 
 def check_actor(defs: Definitions, actor: str | None) -> str | None:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from crmctl.core.session import Session
-from crmctl.domain import permissions
 from crmctl.domain.values import parse_date
 from crmctl.errors import InputError, NotFound
 from crmctl.store import records as record_store
@@ -22,7 +21,7 @@ def get(session: Session, name: str) -> dict[str, Any]:
 
 
 def create(session: Session, name: str, starts: str, ends: str, goal: str | None) -> dict[str, Any]:
-    permissions.require(session.defs, session.actor, "sprints.manage", "manage sprints")
+    session.require("sprints.manage", "manage sprints")
     name = name.strip()
     if not name:
         raise InputError("a sprint needs a name")
@@ -52,7 +51,7 @@ def add(session: Session, name: str, task_ids: list[str], remove: bool = False) 
     """Put tasks in a sprint (or, with remove, take them out); returns (task, the sprint it was in)."""
     from crmctl.core.projects import get_task
 
-    permissions.require(session.defs, session.actor, "sprints.manage", "manage sprints")
+    session.require("sprints.manage", "manage sprints")
     sprint = get(session, name)["name"]
     tasks = [get_task(session, tid) for tid in task_ids]
     moved = []
@@ -98,13 +97,13 @@ class SprintCard:
 
 
 def show(session: Session, name: str) -> SprintCard:
-    permissions.require(session.defs, session.actor, "tasks.read", "read tasks")
+    session.require("tasks.read", "read tasks")
     sprint = get(session, name)
     return SprintCard(sprint, store.tasks(session.conn, sprint["name"]))
 
 
 def list_sprints(session: Session) -> list[dict[str, Any]]:
-    permissions.require(session.defs, session.actor, "tasks.read", "read tasks")
+    session.require("tasks.read", "read tasks")
     return store.sprints(session.conn)
 
 

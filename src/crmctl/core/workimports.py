@@ -15,7 +15,6 @@ from typing import Any
 
 from crmctl.core.imports import ImportOptions, Progress, stage
 from crmctl.core.session import Session
-from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.graph import find_cycle
 from crmctl.domain.imports import Outcome, Problem
@@ -147,7 +146,7 @@ def _finish(session: Session, opts: ImportOptions, outcome: Outcome, kind: str, 
 
 
 def import_tasks(session: Session, opts: ImportOptions, progress: Progress | None = None) -> Outcome:
-    permissions.require(session.defs, session.actor, "tasks.add", "add tasks")
+    session.require("tasks.add", "add tasks")
     outcome = Outcome(source=opts.path.name, dry_run=opts.dry_run)
     conn, defs = session.conn, session.defs
     with tempfile.TemporaryDirectory(prefix="crmctl-import-") as tmp:
@@ -353,7 +352,7 @@ def import_tasks(session: Session, opts: ImportOptions, progress: Progress | Non
 
 
 def import_time(session: Session, opts: ImportOptions, progress: Progress | None = None) -> Outcome:
-    permissions.require(session.defs, session.actor, "tasks.execute", "log time")
+    session.require("tasks.execute", "log time")
     outcome = Outcome(source=opts.path.name, dry_run=opts.dry_run)
     conn, defs = session.conn, session.defs
     with tempfile.TemporaryDirectory(prefix="crmctl-import-") as tmp:
