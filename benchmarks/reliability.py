@@ -116,15 +116,16 @@ def _call(args: list[str]) -> tuple[int, str, str]:
 
 def worker(index: int, ops: int, folder: Path, run: str) -> list[dict]:
     """Run `ops` operations as person w<index>; one line of JSON per operation, on stdout. The timer goes to
-    the worker's two tasks in turn (starting one stops the other, should a stop have found the lock busy)."""
+    the worker's two tasks in turn, never the one started last (starting one stops the other, should a stop
+    have found the lock busy)."""
     person = PEOPLE[index]
     results = []
-    timers = 0
+    mine = (f"T-{2 * index + 1}", f"T-{2 * index + 2}")
+    last_started = mine[1]
     for i in range(ops):
         kind = KINDS[(index + i) % len(KINDS)]
         tag = f"{run}{person}-{i}"
-        task = f"T-{2 * index + 1 + timers % 2}"
-        timers += kind == "timer"
+        task = mine[0] if last_started == mine[1] else mine[1]
         steps: list[list[str]]
         if kind == "client":
             steps = [["record", "create", "client", "--set", f"name={tag}", "--set", f"batch={tag}"]]
@@ -145,6 +146,8 @@ def worker(index: int, ops: int, folder: Path, run: str) -> list[dict]:
             if code != 0:
                 outcome["error"] = err.strip().splitlines()[-1] if err.strip() else ""
                 break
+            if step[:2] == ["task", "start"]:
+                last_started = task
             if kind == "deal":
                 key = json.loads(out)["key"]
                 code, out, err = _call(["--as", person, "advance", key, "--to", "work"])
