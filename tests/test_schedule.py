@@ -91,10 +91,18 @@ NOW = at("2027-03-01T09:00")
 
 def task(n: int, who: str | None, estimate: int | None, *deps: int, **extra) -> dict:
     return {
-        "id": f"T-{n}", "number": n, "status": extra.pop("status", "todo"), "assignee": who,
-        "estimate_minutes": estimate, "actual_minutes": extra.pop("actual", 0), "priority": extra.pop("priority", 3),
-        "project_priority": extra.pop("project_priority", None), "due_at": extra.pop("due", None),
-        "created_at": NOW, "depends_on": [f"T-{d}" for d in deps], **extra,
+        "id": f"T-{n}",
+        "number": n,
+        "status": extra.pop("status", "todo"),
+        "assignee": who,
+        "estimate_minutes": estimate,
+        "actual_minutes": extra.pop("actual", 0),
+        "priority": extra.pop("priority", 3),
+        "project_priority": extra.pop("project_priority", None),
+        "due_at": extra.pop("due", None),
+        "created_at": NOW,
+        "depends_on": [f"T-{d}" for d in deps],
+        **extra,
     }
 
 
@@ -118,8 +126,12 @@ def test_queue_order() -> None:
     schedule = plan(tasks)
     assert schedule.order["anna"] == ["T-4", "T-3", "T-5", "T-2", "T-1"]
     assert [when(schedule, n) for n in (4, 3, 5, 2, 1)] == [
-        ("01 09:00", "01 10:00"), ("01 10:00", "01 11:00"), ("01 11:00", "01 12:00"), ("01 12:00", "01 13:00"),
-        ("01 14:00", "01 15:00")]
+        ("01 09:00", "01 10:00"),
+        ("01 10:00", "01 11:00"),
+        ("01 11:00", "01 12:00"),
+        ("01 12:00", "01 13:00"),
+        ("01 14:00", "01 15:00"),
+    ]
     by_creation = plan(tasks, order=("created",))
     assert by_creation.order["anna"] == ["T-4", "T-1", "T-2", "T-3", "T-5"]
 
@@ -127,7 +139,10 @@ def test_queue_order() -> None:
 def test_chains_across_people_and_idle_time() -> None:
     schedule = plan([task(1, "anna", 120), task(2, "boris", 60, 1), task(3, "anna", 30, 2)])
     assert [when(schedule, n) for n in (1, 2, 3)] == [
-        ("01 09:00", "01 11:00"), ("01 11:00", "01 12:00"), ("01 12:00", "01 12:30")]
+        ("01 09:00", "01 11:00"),
+        ("01 11:00", "01 12:00"),
+        ("01 12:00", "01 12:30"),
+    ]
     assert schedule.slots["T-2"].reason == "waits for T-1"
     assert schedule.slots["T-3"].reason == "waits for T-2"
 
@@ -138,7 +153,8 @@ def test_blocked_work_does_not_hold_anyone_idle_and_nothing_is_interrupted() -> 
     assert when(schedule, 3) == ("01 09:00", "01 13:00")
     assert when(schedule, 2) == ("01 14:00", "01 15:00")
     assert schedule.slots["T-2"].reason == (
-        "after T-3 in boris's queue; boris is off (outside working hours) until 2027-03-01 14:00")
+        "after T-3 in boris's queue; boris is off (outside working hours) until 2027-03-01 14:00"
+    )
 
 
 def test_remaining_work_holidays_absences_and_risk() -> None:
@@ -196,11 +212,31 @@ def cards(tmp_path: Path, cli, monkeypatch) -> Path:
     cli.actor = chief(root)
     me = ("--as", "grigoriev")
     assert cli(*me, "record", "create", "client", "--set", "name=ООО Ромашка").exit_code == 0
-    sets = ["title=Визитки", "client=CL-1", "print_run=500", "colour=4+4", "sides=two_sided", "paper=matte_350",
-            "amount=3000", "needs_layout=true"]
+    sets = [
+        "title=Визитки",
+        "client=CL-1",
+        "print_run=500",
+        "colour=4+4",
+        "sides=two_sided",
+        "paper=matte_350",
+        "amount=3000",
+        "needs_layout=true",
+    ]
     assert cli(*me, "record", "create", "card_order", *[x for s in sets for x in ("--set", s)]).exit_code == 0
-    result = cli(*me, "project", "launch", "business-cards", "--for", "BC-1", "-p", "print_run=500",
-                 "-p", "needs_layout=true", "-p", "sides=two_sided")
+    result = cli(
+        *me,
+        "project",
+        "launch",
+        "business-cards",
+        "--for",
+        "BC-1",
+        "-p",
+        "print_run=500",
+        "-p",
+        "needs_layout=true",
+        "-p",
+        "sides=two_sided",
+    )
     assert result.exit_code == 0, result.stderr
     return root
 
@@ -214,30 +250,135 @@ def test_eta_of_an_order_across_people(cli, cards, snapshot) -> None:
 
 
 def test_queue_shows_ready_work_in_order(cli, cards) -> None:
-    assert cli("--as", "grigoriev", "task", "add", "Срочно", "--assignee", "grigoriev", "--estimate", "1h",
-               "--priority", "1", "--due", "2027-03-01T10:30").exit_code == 0
+    assert (
+        cli(
+            "--as",
+            "grigoriev",
+            "task",
+            "add",
+            "Срочно",
+            "--assignee",
+            "grigoriev",
+            "--estimate",
+            "1h",
+            "--priority",
+            "1",
+            "--due",
+            "2027-03-01T10:30",
+        ).exit_code
+        == 0
+    )
     rows = json.loads(cli("queue", "grigoriev", "-f", "json").stdout)
     assert [r["id"] for r in rows] == ["T-8", "T-1"]  # T-7 waits for the chain
     assert rows[0]["at_risk"] is True and rows[0]["finish"] == "2027-03-01T11:00:00+03:00"
     assert rows[1]["start"] == "2027-03-01T11:00:00+03:00"
     mine = cli("--as", "grigoriev", "queue")
     assert "AT RISK" in mine.stdout
-    for args, code, message in ((["queue"], 3, "whose queue?"), (["queue", "nobody"], 3, "no person 'nobody'"),
-                                (["eta", "T-99"], 3, "no task T-99"), (["eta", "P-9"], 3, "no project P-9"),
-                                (["eta", "XX-1"], 3, "no record XX-1")):
+    for args, code, message in (
+        (["queue"], 3, "whose queue?"),
+        (["queue", "nobody"], 3, "no person 'nobody'"),
+        (["eta", "T-99"], 3, "no task T-99"),
+        (["eta", "P-9"], 3, "no project P-9"),
+        (["eta", "XX-1"], 3, "no record XX-1"),
+    ):
         result = cli(*args, env={"CRMCTL_USER": ""} if args == ["queue"] else None)
         assert (result.exit_code, message in result.stderr) == (code, True), (args, result.stderr)
 
 
 def test_agenda_reports_tasks_at_risk(cli, cards) -> None:
-    assert cli("--as", "grigoriev", "task", "add", "Отчёт", "--assignee", "rybakov", "--estimate", "1h",
-               "--due", "2027-03-20T18:00").exit_code == 0
-    assert cli("--as", "grigoriev", "task", "add", "Поздравить", "--assignee", "pavlova", "--estimate", "1h",
-               "--due", "2027-03-20T18:00").exit_code == 0
+    assert (
+        cli(
+            "--as",
+            "grigoriev",
+            "task",
+            "add",
+            "Отчёт",
+            "--assignee",
+            "rybakov",
+            "--estimate",
+            "1h",
+            "--due",
+            "2027-03-20T18:00",
+        ).exit_code
+        == 0
+    )
+    assert (
+        cli(
+            "--as",
+            "grigoriev",
+            "task",
+            "add",
+            "Поздравить",
+            "--assignee",
+            "pavlova",
+            "--estimate",
+            "1h",
+            "--due",
+            "2027-03-20T18:00",
+        ).exit_code
+        == 0
+    )
     items = json.loads(cli("agenda", "rybakov", "-f", "json").stdout)
     assert items == []  # due in three weeks and will be done in time
-    assert cli("--as", "grigoriev", "task", "add", "Срочно", "--assignee", "rybakov", "--estimate", "1h",
-               "--due", "2027-03-05T18:00").exit_code == 0  # rybakov is away until the 15th
+    assert (
+        cli(
+            "--as",
+            "grigoriev",
+            "task",
+            "add",
+            "Срочно",
+            "--assignee",
+            "rybakov",
+            "--estimate",
+            "1h",
+            "--due",
+            "2027-03-05T18:00",
+        ).exit_code
+        == 0
+    )  # rybakov is away until the 15th
     items = json.loads(cli("agenda", "rybakov", "-f", "json").stdout)
     assert [(i["id"], i["text"]) for i in items] == [
-        ("task:T-10", "task T-10 is due, at risk: it finishes 2027-03-15 10:00")]
+        ("task:T-10", "task T-10 is due, at risk: it finishes 2027-03-15 10:00")
+    ]
+
+
+def test_the_stored_schedule_is_reused_until_something_changes(cli, cards) -> None:
+    from tests.dbstate import query
+
+    db = cards / "crmctl.duckdb"
+    first = json.loads(cli("queue", "grigoriev", "-f", "json").stdout)
+    stamp = query(db, "SELECT value FROM crm.meta WHERE key = 'schedule_stamp'")
+    assert stamp and query(db, "SELECT count(*) FROM crm.schedule_queues")[0][0] >= 1
+    # the same minute, nothing changed: read back, not computed (the stored rows are what is shown)
+    assert json.loads(cli("--now", "2027-03-01T10:00:40+03:00", "queue", "grigoriev", "-f", "json").stdout) == first
+    assert query(db, "SELECT value FROM crm.meta WHERE key = 'schedule_stamp'") == stamp
+    # a new task changes it
+    assert (
+        cli(
+            "--as",
+            "grigoriev",
+            "task",
+            "add",
+            "Срочно",
+            "--assignee",
+            "grigoriev",
+            "--estimate",
+            "1h",
+            "--priority",
+            "1",
+        ).exit_code
+        == 0
+    )
+    second = json.loads(cli("queue", "grigoriev", "-f", "json").stdout)
+    assert second[0]["title"] == "Срочно" and len(second) == len(first) + 1
+    # time imported without an event changes it too: the task's time left shrinks
+    tid = second[0]["id"]
+    (cards / "time.csv").write_text(
+        f"task,person,started_at,ended_at\n{tid},grigoriev,2027-03-01T08:00,2027-03-01T08:30\n", encoding="utf-8"
+    )
+    assert cli("--as", "grigoriev", "import", "time", "time.csv").exit_code == 0
+    third = json.loads(cli("queue", "grigoriev", "-f", "json").stdout)
+    assert third[0]["remaining_minutes"] == 30
+    # and a minute later it is computed afresh
+    later = json.loads(cli("--now", "2027-03-01T10:01:00+03:00", "queue", "grigoriev", "-f", "json").stdout)
+    assert later[0]["start"] == "2027-03-01T10:01:00+03:00"

@@ -98,13 +98,37 @@ def queue(session: Session, person: str | None, sprint: str | None = None) -> tu
         from crmctl.core.sprints import task_ids
 
         chosen = task_ids(session, sprint)
+    rows = stored_queue(session, who)
+    return who, [r for r in rows if chosen is None or r["id"] in chosen]
+
+
+_DATES = ("due_at", "start", "finish")
+
+
+def stored_queue(session: Session, person: str) -> list[dict[str, Any]]:
+    """A person's queue from the stored schedule while nothing it depends on has changed and the clock is in
+    the same minute; else from a new computation, which is stored for the next one."""
+    from crmctl.store import schedule as kept
+
+    wanted = {
+        "version": session.version,
+        "inputs": kept.inputs(session.conn),
+        "minute": session.now.replace(second=0, microsecond=0).isoformat(),
+    }
+    if kept.stamp(session.conn) == wanted:
+        rows = kept.queue(session.conn, person)
+        for row in rows:
+            for name in _DATES:
+                row[name] = dt.datetime.fromisoformat(row[name]) if row[name] else None
+        return rows
     schedule, tasks = compute(session)
-    rows = [
-        _row(tasks[tid], schedule.slots[tid])
-        for tid in schedule.order.get(who, [])
-        if not tasks[tid]["depends_on"] and (chosen is None or tid in chosen)
-    ]
-    return who, rows
+    queues = {
+        who: [_row(tasks[tid], schedule.slots[tid]) for tid in order if not tasks[tid]["depends_on"]]
+        for who, order in schedule.order.items()
+    }
+    with session.transaction() as conn:
+        kept.keep(conn, wanted, queues)
+    return queues.get(person, [])
 
 
 @dataclass

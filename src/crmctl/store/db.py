@@ -76,6 +76,8 @@ SYSTEM_DDL = [
         created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS crm.sprint_tasks (
         task VARCHAR PRIMARY KEY, sprint VARCHAR NOT NULL, added_at TIMESTAMPTZ NOT NULL, added_by VARCHAR)""",
+    # the last computed schedule, one row per person: their queue as JSON (see store/schedule.py)
+    "CREATE TABLE IF NOT EXISTS crm.schedule_queues (person VARCHAR PRIMARY KEY, rows JSON NOT NULL)",
     "CREATE SEQUENCE IF NOT EXISTS crm.import_ids",
     """CREATE TABLE IF NOT EXISTS crm.imports (
         id BIGINT PRIMARY KEY DEFAULT nextval('crm.import_ids'), kind VARCHAR NOT NULL, source VARCHAR,
