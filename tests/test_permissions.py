@@ -83,6 +83,10 @@ def ws(tmp_path: Path, cli, monkeypatch) -> Path:
 
 # permission -> a command that needs it (run by a holder, then by someone without it)
 CASES = {
+    "records.read": ["record", "show", "CL-1"],
+    "records.create": ["record", "create", "client", "--set", "name=Гамма"],
+    "records.update": ["record", "update", "CL-1", "--set", "name=Альфа 2"],
+    "records.comment": ["comment", "CL-1", "Позвонить"],
     "tasks.read": ["task", "show", "T-1"],
     "tasks.add": ["task", "add", "Ещё одна"],
     "tasks.execute": ["time", "log", "T-2", "30m", "--at", "2027-02-28T10:00"],
@@ -116,6 +120,24 @@ def test_each_permission_allows_and_refuses(cli, ws: Path, permission: str) -> N
     assert events[-1][0] == lacking and json.loads(events[-1][1])["permission"] == permission
     allowed = cli("--as", holder, *args)
     assert allowed.exit_code == 0, allowed.stderr
+
+
+def test_a_record_permission_can_be_scoped_to_one_form(cli, ws: Path) -> None:
+    crm = (ws / "crmctl.yaml").read_text(encoding="utf-8")
+    crm = crm.replace(
+        "  - {id: reader, permissions: [tasks.read]}",
+        "  - {id: reader, permissions: [tasks.read]}\n  - {id: deals_only, permissions: ['records.update:deal']}",
+    )
+    crm = crm.replace("people:\n", "people:\n  - {id: dealer, name: Dealer, roles: [deals_only]}\n")
+    crm += "---\nkind: Form\nname: deal\nkey_prefix: DL\nfields:\n  - {id: title, type: text}\n"
+    (ws / "crmctl.yaml").write_text(crm, encoding="utf-8")
+    ok(cli, "apply")
+    ok(cli, "record", "create", "deal", "--set", "title=Сайт")
+    ok(cli, "--as", "dealer", "record", "update", "DL-1", "--set", "title=Сайт и визитки")
+    refused = cli("--as", "dealer", "record", "update", "CL-1", "--set", "name=Другое")
+    assert (
+        refused.stderr == "crmctl: error: dealer may not change client records: permission records.update is missing\n"
+    )
 
 
 def test_without_view_others_a_person_sees_their_own_tasks(cli, ws: Path) -> None:

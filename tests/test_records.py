@@ -244,7 +244,6 @@ def test_comment_needs_text_and_a_record(cli, workspace: Path) -> None:
 
 def test_agenda_today_overdue_and_ahead(cli, workspace: Path, snapshot) -> None:
     create(cli, "client", "--set", "name=Acme")
-    cli.actor = None  # the commands below act as nobody unless they say --as
     cli("--as", "anna", "remind", "CL-1", "--at", "2027-02-27T12:00", "Overdue call")
     cli("--as", "anna", "remind", "CL-1", "--at", "+2h", "Today")
     cli("--as", "anna", "remind", "CL-1", "--at", "2027-03-04", "In three days")
@@ -258,10 +257,14 @@ def test_agenda_today_overdue_and_ahead(cli, workspace: Path, snapshot) -> None:
         ("Today", False),
         ("In three days", False),
     ]
-    boris = json.loads(cli("agenda", "boris", "--days", "1", "-f", "json").stdout)
+    boris = json.loads(cli("--as", "boris", "agenda", "--days", "1", "-f", "json").stdout)
     assert [i["text"] for i in boris] == ["For Boris"]
-    everyone = json.loads(cli("agenda", "--days", "5", "-f", "json").stdout)
-    assert len(everyone) == 4
+    refused = cli("--as", "anna", "agenda", "boris")
+    assert refused.stderr.endswith("may not read others' agendas: permission tasks.view_others is missing\n")
+    everyone = json.loads(cli("--as", "boris", "agenda", "--days", "5", "-f", "json").stdout)
+    assert len(everyone) == 1  # boris's own
+    nobody = cli("agenda", "--days", "5", env={"CRMCTL_USER": ""})  # everyone's agenda
+    assert (nobody.exit_code, "permission tasks.view_others is missing" in nobody.stderr) == (1, True)
 
 
 def test_reminder_done_leaves_the_agenda(cli, workspace: Path) -> None:

@@ -81,6 +81,7 @@ def choose_process(session: Session, form: FormDef, process: str | None) -> str 
 
 def create(session: Session, form_name: str, raw: dict[str, Any], process: str | None = None) -> dict[str, Any]:
     form = session.defs.form(form_name)
+    session.require("records.create", f"create {form.name} records", form.name)
     values = new_values(form, raw, people_of(session))
     _check_refs(session, form, values)
     chosen = choose_process(session, form, process)
@@ -113,6 +114,7 @@ def create(session: Session, form_name: str, raw: dict[str, Any], process: str |
 
 def update(session: Session, key: str, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]:
     form, row = locate(session, key)
+    session.require("records.update", f"change {form.name} records", form.name, row["key"])
     changes = changed_values(form, row, raw, people_of(session))
     _check_refs(session, form, {k: v[1] for k, v in changes.items()})
     if not changes:
@@ -175,6 +177,7 @@ class Card:
 
 def show(session: Session, key: str) -> Card:
     form, row = locate(session, key)
+    session.require("records.read", f"read {form.name} records", form.name, row["key"])
     card = Card(form, row)
     if row.get("stage") and row.get("stage_since"):
         from crmctl.store.process import approvals
@@ -285,6 +288,7 @@ def list_records(
     limit: int | None,
 ) -> tuple[FormDef, list[dict[str, Any]]]:
     form = session.defs.form(form_name)
+    session.require("records.read", f"read {form.name} records", form.name)
     if process is not None and process not in {p.name for p in session.defs.processes_of(form.name)}:
         raise InputError(f"form {form.name} has no process '{process}'")
     if stage is not None:
@@ -306,7 +310,8 @@ def list_records(
 
 
 def history(session: Session, key: str) -> list[dict[str, Any]]:
-    _form, row = locate(session, key)
+    form, row = locate(session, key)
+    session.require("records.read", f"read {form.name} records", form.name, row["key"])
     return store.events(session.conn, row["key"])
 
 
@@ -314,6 +319,7 @@ def comment(session: Session, key: str, text: str) -> int:
     if not text.strip():
         raise InputError("a comment needs some text")
     form, row = locate(session, key)
+    session.require("records.comment", f"comment on {form.name} records", form.name, row["key"])
     with session.transaction() as conn:
         comment_id = store.add_comment(conn, row["key"], session.now, session.actor, text)
         store.add_event(
@@ -332,6 +338,7 @@ def remind(session: Session, key: str, at: str, text: str, person: str | None) -
     if not text.strip():
         raise InputError("a reminder needs some text")
     form, row = locate(session, key)
+    session.require("records.comment", f"comment on {form.name} records", form.name, row["key"])
     due = clock.parse_instant(at, session.defs.timezone, session.now)
     who = person or session.actor
     if who is not None and session.defs.has_team and who not in session.defs.people:
@@ -394,6 +401,8 @@ def agenda(session: Session, person: str | None, days: int) -> list[AgendaItem]:
     who = person or session.actor
     if who is not None and session.defs.has_team and who not in session.defs.people:
         raise NotFound(f"no person '{who}' in the team")
+    if who is None or who != session.actor:  # everyone's, or someone else's
+        session.require("tasks.view_others", "read others' agendas")
     today = session.now.date()
     end = dt.datetime.combine(today + dt.timedelta(days=days + 1), dt.time(), tzinfo=session.now.tzinfo)
     items = []
