@@ -27,7 +27,7 @@ crmctl record create client --set "name=АО Вектор" --set status=active -
 step "crmctl import client examples/data/clients.csv: every row checked first, safe to run twice"
 crmctl import client "$here/data/clients.csv" --key name
 crmctl import client "$here/data/clients.csv" --key name
-crmctl export client --format csv | head -3
+crmctl --as sokolov export client --format csv | head -3
 
 step "crmctl record update CL-1 --set status=active"
 crmctl record update CL-1 --set status=active --set needs="Корпоративный сайт и визитки"
@@ -56,7 +56,7 @@ crmctl --as kuznetsova approve DL-1 --comment "Согласовано"
 crmctl --as nikitina approve DL-1
 crmctl --as sokolov approve DL-1 --comment "Скидка не больше 5%"
 crmctl board deal-approval
-crmctl inbox morozova
+crmctl --as morozova inbox
 
 step "crmctl project launch client-project --for CL-1"
 crmctl project launch client-project --for CL-1 --param contact_person="Ирина Смирнова"
