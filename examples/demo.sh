@@ -87,3 +87,16 @@ crmctl record create payment --set deal=DL-1 --set order=ORD-1 --set amount=1000
 crmctl queue frolov
 crmctl eta ORD-1
 crmctl record show DL-1
+
+step "crmctl init desk --example service-desk-leads: e-mail becomes incidents, prospects and tasks"
+cd ..
+crmctl init desk --example service-desk-leads
+cd desk
+export CRMCTL_USER=petrov
+crmctl record create prospect --set "name=АО Вектор" --set email=office@vector.example
+crmctl record create contact --set "full_name=Ирина Смирнова" --set email=i.smirnova@vector.example --set prospect=PC-1
+# the dispatcher takes in both mailboxes; the broken message is reported (exit 1) and the rest is taken
+crmctl --as alekseeva intake mail "$here/mail" --rule support-mail || echo "(exit $?: a message was rejected)"
+crmctl --as alekseeva intake mail "$here/mail/crm-inbox.mbox" --rule crm-mail
+crmctl record history PC-2
+crmctl --as alekseeva task list

@@ -168,6 +168,7 @@ def test_schema_out_writes_every_kind(cli, tmp_path: Path) -> None:
         "calendar.schema.json",
         "crmctl.schema.json",
         "form.schema.json",
+        "intakerule.schema.json",
         "process.schema.json",
         "projecttemplate.schema.json",
         "team.schema.json",

@@ -101,7 +101,7 @@ COMMANDS = {
     "report": ("reports", "report_app", True),
     "import": ("transfer", "import_", False),
     "export": ("transfer", "export", False),
-    "intake": ("intake", "intake_app", True),
+    "intake": ("mail", "intake_app", True),
     "sprint": ("sprints", "sprint_app", True),
 }
 _VALUED = {"--workspace", "-w", "--db", "--as", "--now", "--format", "-f"}

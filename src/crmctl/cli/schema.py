@@ -14,7 +14,9 @@ from crmctl.errors import UsageError
 def schema(
     kind: Annotated[
         str | None,
-        typer.Argument(help="A kind (Workspace, Calendar, Team, Form, Process, ProjectTemplate); default: any kind."),
+        typer.Argument(
+            help="A kind (Workspace, Calendar, Team, Form, Process, ProjectTemplate, IntakeRule); default: any."
+        ),
     ] = None,
     out: Annotated[
         Path | None,

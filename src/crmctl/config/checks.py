@@ -579,6 +579,49 @@ class Checker:
             i = ids.index(cycle[0])
             self.report(doc, ("tasks", i, "depends_on"), "T703", "dependency cycle: " + " -> ".join(cycle), key=True)
 
+    def _check_intakerule(self, doc: Document) -> None:
+        data = doc.data
+        allowed = set(MAIL_VARIABLES)
+        form_fields = None
+        if data.get("creates") == "record" and "form" in data and self._ref(doc, ("form",), "Form", data["form"]):
+            form_fields = self._form_specs(data["form"])
+            process = data.get("process")
+            if process is not None and self._ref(doc, ("process",), "Process", process):
+                owner = self.index.get("Process", process)
+                if owner is not None and owner.data.get("form") != data["form"]:
+                    message = f"process '{process}' is not a process of form {data['form']}"
+                    self.report(doc, ("process",), "I902", message)
+        self._template_fields(doc, ("fields",), data.get("fields", {}), form_fields, allowed)
+        task = data.get("task") or {}
+        for key in ("title", "description", "project"):
+            if key in task:
+                self._template(doc, ("task", key), task[key], allowed, None)
+        if "assignee" in task:
+            self._actor(doc, ("task", "assignee"), task["assignee"])
+        if "estimate" in task:
+            self._duration(doc, ("task", "estimate"), task["estimate"])
+        initiator = data.get("initiator") or {}
+        for i, name in enumerate(initiator.get("search", [])):
+            if self._ref(doc, ("initiator", "search", i), "Form", name):
+                specs = self._form_specs(name) or {}
+                if specs and not any(spec.type == "email" for spec in specs.values()):
+                    self.report(doc, ("initiator", "search", i), "I901", f"form {name} has no e-mail field to search")
+        create = initiator.get("create")
+        if create and self._ref(doc, ("initiator", "create", "form"), "Form", create["form"]):
+            specs = self._form_specs(create["form"])
+            self._template_fields(doc, ("initiator", "create", "fields"), create.get("fields", {}), specs, allowed)
+
+    def _template_fields(
+        self, doc: Document, path: Path_, values: dict[str, str], specs: dict[str, FieldSpec] | None, allowed: set[str]
+    ) -> None:
+        for name, source in values.items():
+            if specs is not None and name not in specs:
+                self.report(doc, (*path, name), "R001", f"unknown field '{name}'{_hint(name, specs)}", key=True)
+            self._template(doc, (*path, name), source, allowed, None)
+
+
+MAIL_VARIABLES = ("subject", "body", "sender", "sender_name", "date", "message_id", "to", "initiator")
+
 
 def _hint(name: str, choices: Iterable[str]) -> str:
     import difflib

@@ -43,4 +43,6 @@ CODES: dict[str, str] = {
     "K804": "unknown time zone",
     "K805": "invalid date or period",
     "K806": "calendar without working hours",
+    "I901": "intake rule searches a form with no e-mail field",
+    "I902": "intake rule's process is not a process of its form",
 }

@@ -115,6 +115,7 @@ class Definitions:
     forms: dict[str, FormDef] = field(default_factory=dict)
     processes: dict[str, ProcessDef] = field(default_factory=dict)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    intake_rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     calendars: dict[str, dict[str, Any]] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
     roles: dict[str, Role] = field(default_factory=dict)
@@ -159,6 +160,8 @@ class Definitions:
                 )
             elif kind == "ProjectTemplate":
                 defs.templates[doc["name"]] = doc
+            elif kind == "IntakeRule":
+                defs.intake_rules[doc["name"]] = doc
             elif kind == "Calendar":
                 defs.calendars[doc["name"]] = doc
             elif kind == "Team":

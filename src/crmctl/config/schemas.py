@@ -21,6 +21,7 @@ KINDS = {
     "Form": "form.schema.json",
     "Process": "process.schema.json",
     "ProjectTemplate": "projecttemplate.schema.json",
+    "IntakeRule": "intakerule.schema.json",
 }
 _TYPE_NAMES = {
     "string": "a text",

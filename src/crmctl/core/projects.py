@@ -133,7 +133,7 @@ def rollups(conn: Any, form: FormDef, key: str) -> dict[str, Any]:
     return {r.id: store.rollup(conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups}
 
 
-def _assign(session: Session, who: str | None, queued: dict[str, float], author: str | None) -> str | None:
+def choose_assignee(session: Session, who: str | None, queued: dict[str, float], author: str | None) -> str | None:
     """author -> the actor; role:x -> the member with the least queued work (ties by id); else the person."""
     if who is None:
         return None
@@ -189,8 +189,8 @@ def _launch(
     ids: dict[str, str] = {}
     created = []
     for task in plan.tasks:
-        assignee = _assign(session, task.assignee, queued, session.actor)
-        watchers = [w for w in (_assign(session, x, queued, session.actor) for x in task.watchers) if w]
+        assignee = choose_assignee(session, task.assignee, queued, session.actor)
+        watchers = [w for w in (choose_assignee(session, x, queued, session.actor) for x in task.watchers) if w]
         row = {
             "project": pid,
             "record": key,
@@ -328,6 +328,12 @@ def add_task(session: Session, title: str, values: dict[str, Any]) -> dict[str, 
     """task add: values hold project, record, type, subtype, assignee, watchers, priority, estimate, due,
     depends_on, description as the command line gave them."""
     session.require("tasks.add", "add tasks")
+    with session.transaction() as conn:
+        return add_task_in(session, conn, title, values)
+
+
+def add_task_in(session: Session, conn: Any, title: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A new task, inside the caller's transaction."""
     if not title.strip():
         raise InputError("a task needs a title")
     project = _check_parent(session, values.get("project"))
@@ -356,20 +362,19 @@ def add_task(session: Session, title: str, values: dict[str, Any]) -> dict[str, 
     }
     if not 1 <= row["priority"] <= 5:
         raise InputError(f"--priority is 1 (highest) to 5, not {row['priority']}")
-    with session.transaction() as conn:
-        tid = store.add_task(conn, row)
-        for dep in deps:
-            store.add_dependency(conn, tid, dep)
-        _event(
-            session,
-            conn,
-            "task.created",
-            key,
-            {"task": tid, "title": row["title"], "assignee": row["assignee"], "depends_on": deps},
-        )
-        if row["assignee"]:
-            process_store.notify(conn, [row["assignee"]], "task", key, f"{tid} «{row['title']}» is yours", session.now)
-        return store.task(conn, tid)
+    tid = store.add_task(conn, row)
+    for dep in deps:
+        store.add_dependency(conn, tid, dep)
+    _event(
+        session,
+        conn,
+        "task.created",
+        key,
+        {"task": tid, "title": row["title"], "assignee": row["assignee"], "depends_on": deps},
+    )
+    if row["assignee"]:
+        process_store.notify(conn, [row["assignee"]], "task", key, f"{tid} «{row['title']}» is yours", session.now)
+    return store.task(conn, tid)
 
 
 @dataclass

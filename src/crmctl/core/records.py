@@ -82,33 +82,40 @@ def choose_process(session: Session, form: FormDef, process: str | None) -> str 
 def create(session: Session, form_name: str, raw: dict[str, Any], process: str | None = None) -> dict[str, Any]:
     form = session.defs.form(form_name)
     session.require("records.create", f"create {form.name} records", form.name)
+    with session.transaction() as conn:
+        return create_in(session, conn, form, raw, process)
+
+
+def create_in(
+    session: Session, conn: Any, form: FormDef, raw: dict[str, Any], process: str | None = None
+) -> dict[str, Any]:
+    """A new record, inside the caller's transaction: checked, written, and in its process's first stage."""
     values = new_values(form, raw, people_of(session))
     _check_refs(session, form, values)
     chosen = choose_process(session, form, process)
     now = session.now
-    with session.transaction() as conn:
-        number = store.next_number(conn, form.name)
-        key = f"{form.key_prefix}-{number}"
-        record = {
-            "key": key,
-            "number": number,
-            "author": session.actor,
-            "created_at": now,
-            "updated_at": now,
-            "def_version": session.version,
-            "process": chosen,
-            **values,
-        }
-        store.insert(conn, form, record)
-        filled = {k: v for k, v in values.items() if v is not None}
-        store.add_event(conn, now, session.actor, "record.created", key, form.name, {"values": filled})
-        if chosen:
-            from crmctl.core.process import enter
+    number = store.next_number(conn, form.name)
+    key = f"{form.key_prefix}-{number}"
+    record = {
+        "key": key,
+        "number": number,
+        "author": session.actor,
+        "created_at": now,
+        "updated_at": now,
+        "def_version": session.version,
+        "process": chosen,
+        **values,
+    }
+    store.insert(conn, form, record)
+    filled = {k: v for k, v in values.items() if v is not None}
+    store.add_event(conn, now, session.actor, "record.created", key, form.name, {"values": filled})
+    if chosen:
+        from crmctl.core.process import enter
 
-            process = session.defs.processes[chosen]
-            record["stage"] = None
-            given = frozenset(k for k, v in raw.items() if v not in (None, ""))
-            enter(session, conn, form, record, process, process.initial, given=given)
+        process = session.defs.processes[chosen]
+        record["stage"] = None
+        given = frozenset(k for k, v in raw.items() if v not in (None, ""))
+        enter(session, conn, form, record, process, process.initial, given=given)
     return record
 
 

@@ -40,6 +40,11 @@ def describe_event(event: dict[str, Any]) -> str:
         return f"approved {data.get('stage')} ({groups}){note}"
     if action == "approval.rejected":
         return f"rejected {data.get('stage')}: {data.get('comment')}"
+    if action == "mail.received":
+        task = f" -> {data['task']}" if data.get("task") else ""
+        return f"e-mail from {data.get('from')}: {data.get('subject') or '(no subject)'}{task}"
+    if action == "record.imported":
+        return f"imported from {data.get('source')} (import {data.get('import')})"
     if action == "comment.added":
         return str(data.get("text", ""))
     if action == "reminder.added":

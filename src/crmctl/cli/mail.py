@@ -1,0 +1,52 @@
+"""crmctl intake mail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, emit, options
+
+intake_app = typer.Typer(help="Take in work from outside: e-mail messages by intake rules.", no_args_is_help=True)
+
+TAKEN_JSON = ("source", "outcome", "message_id", "sender", "subject", "key", "initiator", "reason")
+
+
+@intake_app.command("mail")
+def mail(
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="FILE.eml|MAILBOX.mbox|DIR...", help="Messages, mailboxes, folders.")
+    ],
+    rule: Annotated[str, typer.Option("--rule", "-r", help="The IntakeRule that says what messages become.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what each message would become; write nothing.")
+    ] = False,
+    output: FormatOption = None,
+) -> None:
+    """Turn e-mail messages into records (or tasks) by an intake rule: the sender is looked up as the rule
+    says, each message goes into the history of what it made, and a Message-ID is never taken twice. A bad
+    message is reported and skipped; the others are taken."""
+    from crmctl.core import mail as core
+    from crmctl.core.session import open_session
+    from crmctl.errors import InputError
+    from crmctl.render.tables import render
+
+    fmt = choose_format(output, LISTING_FORMATS)
+    with open_session(options()) as session:
+        results = core.intake(session, paths, rule, dry_run)
+    if fmt == "table":
+        emit("".join(core.describe(t) + "\n" for t in results))
+        counts = {k: sum(t.outcome == k for t in results) for k in ("created", "duplicate", "skipped", "rejected")}
+        verb = "would create" if dry_run else "created"
+        typer.echo(
+            f"{len(results)} messages: {verb} {counts['created']}, duplicates {counts['duplicate']}, "
+            f"skipped {counts['skipped']}, rejected {counts['rejected']}" + (" (dry run)" if dry_run else ""),
+            err=True,
+        )
+    else:
+        emit(render(fmt, [t.as_dict() for t in results], [(k, k) for k in TAKEN_JSON]))
+    rejected = sum(t.outcome == "rejected" for t in results)
+    if rejected:
+        raise InputError(f"{rejected} message{'s were' if rejected != 1 else ' was'} rejected; the others were taken")

@@ -1,0 +1,212 @@
+"""crmctl intake mail: e-mail messages become records (or tasks) by an intake rule.
+
+Each message is taken in its own transaction, so that one bad message leaves the others alone: it is
+parsed, skipped when its Message-ID was taken before or it is not addressed to the rule's address, its
+sender is looked up in the rule's forms (and created when the rule says so), and the record or task is
+made with the message in its history.
+"""
+
+from __future__ import annotations
+
+import mailbox
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crmctl.core.session import Session
+from crmctl.domain import mail as domain
+from crmctl.domain.templating import TemplateProblem, render
+from crmctl.errors import InputError, NotFound
+from crmctl.store import mail as store
+from crmctl.store import records as record_store
+
+
+@dataclass
+class Taken:
+    """What became of one message."""
+
+    source: str  # file, or file#n for the n-th message of a mailbox
+    outcome: str  # created, duplicate, skipped, rejected
+    message_id: str | None = None
+    sender: str | None = None
+    subject: str | None = None
+    key: str | None = None  # the record or task made
+    initiator: str | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class _DryRun(Exception):
+    pass
+
+
+def messages(paths: list[Path]) -> Iterator[tuple[str, bytes | None, str | None]]:
+    """(source, bytes, problem) of every message in files, mailboxes and folders of them."""
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in (".eml", ".mbox"))
+            yield from messages(found)
+        elif not path.exists():
+            raise NotFound(f"no such file: {path}")
+        elif path.suffix.lower() == ".mbox":
+            box = mailbox.mbox(str(path), create=False)
+            try:
+                for n, key in enumerate(box.iterkeys(), start=1):
+                    yield f"{path.name}#{n}", box.get_bytes(key), None
+            finally:
+                box.close()
+        else:
+            try:
+                yield path.name, path.read_bytes(), None
+            except OSError as exc:
+                yield path.name, None, f"cannot read: {exc.strerror}"
+
+
+def rule_of(session: Session, name: str) -> dict[str, Any]:
+    rules = session.defs.intake_rules
+    if name not in rules:
+        raise NotFound(f"no intake rule '{name}' (rules: {', '.join(sorted(rules)) or 'none'})")
+    return rules[name]
+
+
+def intake(session: Session, paths: list[Path], rule_name: str, dry_run: bool = False) -> list[Taken]:
+    session.require("mail.evaluate", "take in e-mail")
+    rule = rule_of(session, rule_name)
+    results = []
+    for source, raw, problem in messages(paths):
+        if raw is None:
+            results.append(Taken(source, "rejected", reason=problem))
+            continue
+        results.append(_one(session, rule, source, raw, dry_run))
+    return results
+
+
+def _one(session: Session, rule: dict[str, Any], source: str, raw: bytes, dry_run: bool) -> Taken:
+    try:
+        message = domain.parse(raw)
+    except domain.Unusable as exc:
+        return Taken(source, "rejected", reason=str(exc))
+    taken = Taken(source, "created", message.message_id, message.sender, message.subject)
+    before = store.seen(session.conn, message.message_id)
+    if before is not None:
+        taken.outcome, taken.key = "duplicate", before["record"] or before["task"]
+        taken.reason = f"taken already on {before['received_at']:%Y-%m-%d %H:%M}"
+        return taken
+    address = rule.get("address")
+    if address and address.lower() not in message.to:
+        taken.outcome, taken.reason = "skipped", f"not addressed to {address}"
+        return taken
+    try:
+        with session.transaction() as conn:
+            _write(session, conn, rule, message, taken)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    except (InputError, TemplateProblem) as exc:
+        taken.outcome, taken.key, taken.initiator = "rejected", None, None
+        taken.reason = getattr(exc, "message", str(exc))
+    return taken
+
+
+def _initiator(session: Session, conn: Any, rule: dict[str, Any], message: domain.Mail) -> dict[str, Any]:
+    """form -> key of the records that stand for the sender: the first form of the search that knows the
+    address, and what that record refers to among the searched forms (a contact's client)."""
+    spec = rule.get("initiator")
+    found: dict[str, Any] = {"key": None, "form": None, "new": False}
+    if not spec:
+        return found
+    found.update(dict.fromkeys([*spec["search"], *([spec["create"]["form"]] if spec.get("create") else [])]))
+    forms = session.defs.forms
+    for name in spec["search"]:
+        form = forms[name]
+        row = store.by_email(conn, form, [f.id for f in form.fields.values() if f.type == "email"], message.sender)
+        if row is None:
+            continue
+        found.update({"key": row["key"], "form": name, name: row["key"]})
+        for field in form.fields.values():
+            if field.type == "ref" and field.form in found and found[field.form] is None and row.get(field.id):
+                found[field.form] = row[field.id]
+        return found
+    create = spec.get("create")
+    if create:
+        from crmctl.core.records import create_in
+
+        values = {k: render(v, message.context(found)) for k, v in create.get("fields", {}).items()}
+        record = create_in(session, conn, forms[create["form"]], values)
+        found.update({"key": record["key"], "form": create["form"], create["form"]: record["key"], "new": True})
+    return found
+
+
+def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Mail, taken: Taken) -> None:
+    initiator = _initiator(session, conn, rule, message)
+    context = message.context(initiator)
+    event = {
+        "message_id": message.message_id,
+        "from": message.sender,
+        "subject": message.subject,
+        "date": message.date,
+        "rule": rule["name"],
+        "body": message.body,
+    }
+    record = task = None
+    if rule["creates"] == "record":
+        from crmctl.core.records import create_in
+
+        form = session.defs.forms[rule["form"]]
+        values = {k: render(v, context) for k, v in rule.get("fields", {}).items()}
+        created = create_in(session, conn, form, values, rule.get("process"))
+        record = created["key"]
+        record_store.add_event(conn, session.now, session.actor, "mail.received", record, form.name, event)
+    else:
+        task = _task(session, conn, rule["task"], context, initiator)
+        record_store.add_event(
+            conn, session.now, session.actor, "mail.received", initiator["key"], None, {**event, "task": task}
+        )
+    if initiator.get("new") and record is not None:  # a task's event is on the initiator already
+        kind = session.defs.forms[initiator["form"]].name
+        record_store.add_event(conn, session.now, session.actor, "mail.received", initiator["key"], kind, event)
+    store.remember(
+        conn, message.message_id, rule["name"], message.sender, message.subject, message.date, session.now, record, task
+    )
+    taken.key, taken.initiator = record or task, initiator["key"]
+
+
+def _task(session: Session, conn: Any, spec: dict[str, Any], context: dict[str, Any], initiator: dict[str, Any]):
+    from crmctl.core import projects
+    from crmctl.domain.permissions import members
+    from crmctl.store import projects as project_store
+
+    values: dict[str, Any] = {
+        "record": initiator["key"],
+        "description": render(spec["description"], context) if spec.get("description") else None,
+        "type": spec.get("type"),
+        "estimate": spec.get("estimate"),
+        "priority": spec.get("priority"),
+    }
+    if spec.get("project"):
+        title = render(spec["project"], context)
+        pid = project_store.root_project_by_title(conn, title, None)
+        if pid is None:
+            pid = project_store.add_project(
+                conn, {"title": title, "created_at": session.now, "created_by": session.actor}
+            )
+        values["project"] = pid
+    who = spec.get("assignee")
+    if who:
+        people = members(session.defs, who[5:]) if who.startswith("role:") else [who]
+        queued = project_store.queued_minutes(conn, people)
+        values["assignee"] = projects.choose_assignee(session, who, queued, session.actor)
+    task = projects.add_task_in(session, conn, render(spec["title"], context), values)
+    return task["id"]
+
+
+def describe(taken: Taken) -> str:
+    """One line for a person."""
+    what = {"created": f"-> {taken.key}", "duplicate": f"duplicate of {taken.key}"}.get(taken.outcome, taken.outcome)
+    who = f" from {taken.sender}" if taken.sender else ""
+    why = f": {taken.reason}" if taken.reason and taken.outcome != "duplicate" else ""
+    return f"{taken.source}{who} {what}{why}"
