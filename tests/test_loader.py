@@ -61,3 +61,11 @@ def test_custom_local_tag_is_refused() -> None:
 def test_non_scalar_key_is_refused() -> None:
     loaded = load_text("? [a, b]\n: c\n", "x")
     assert [d.code for d in loaded.diagnostics] == ["Y001"]
+
+
+def test_a_lone_surrogate_escape_is_a_problem_not_a_crash(cli, base_workspace: Path, monkeypatch) -> None:
+    monkeypatch.chdir(base_workspace)
+    (base_workspace / "odd.yaml").write_text('kind: Calendar\nname: x\nhours: {"\\ud800": []}\n', encoding="utf-8")
+    result = cli("validate")
+    assert result.exit_code == 1
+    assert "odd.yaml:3:9: error Y005 text holds a lone surrogate escape, which is not a character" in result.stdout

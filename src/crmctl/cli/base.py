@@ -130,3 +130,13 @@ def color_wanted() -> bool:
 
 def emit(text: str) -> None:
     typer.echo(text, nl=False)
+
+
+def write_file(path: Path, text: str, newline: str | None = None) -> None:
+    """Write an output file the user named; a folder that is missing or not writable is a clear error."""
+    from crmctl.errors import InputError
+
+    try:
+        path.write_text(text, encoding="utf-8", newline=newline)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options, write_file
 from crmctl.render.tables import FLAG, render
 
 KeyArgument = Annotated[str, typer.Argument(help="The record key, e.g. DL-3.")]
@@ -85,7 +85,7 @@ def board(
     else:
         text = render_board.table(proc, columns, color=color_wanted() and out is None)
     if out is not None:
-        out.write_text(text, encoding="utf-8")
+        write_file(out, text)
         emit(f"wrote {out}\n")
     else:
         emit(text)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options, write_file
 from crmctl.render.tables import FLAG, cell, pairs, render
 
 record_app = typer.Typer(help="Create, change, show and list records.", no_args_is_help=True)
@@ -305,7 +305,7 @@ def agenda(
     if ics is not None:
         from crmctl.render.ical import calendar
 
-        ics.write_text(calendar(items, now), encoding="utf-8", newline="")
+        write_file(ics, calendar(items, now), newline="")
     rows = [{**item.as_dict(), "due": item.due, FLAG: item.overdue} for item in items]
     columns = [("due", "due"), ("record", "record"), ("title", "title"), ("text", "what"), ("person", "for")]
     if fmt != "table":

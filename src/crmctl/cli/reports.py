@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, emit, options
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, emit, options, write_file
 
 report_app = typer.Typer(help="Reports: efficiency, estimate revision, stage funnel.", no_args_is_help=True)
 
@@ -106,7 +106,7 @@ def efficiency(
             if not result.rows:
                 typer.echo("crmctl: note: no finished tasks match", err=True)
     if out is not None:
-        out.write_text(text, encoding="utf-8")
+        write_file(out, text)
     else:
         emit(text)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import FormatOption, choose_format, emit, options
+from crmctl.cli.base import FormatOption, choose_format, emit, options, write_file
 
 SHOW_PROBLEMS = 50
 
@@ -53,12 +53,7 @@ def _write_report(path: Path, problems: list[Any]) -> None:
     rows = [p.as_dict() for p in problems]
     columns = [("row", "row"), ("column", "column"), ("value", "value"), ("problem", "problem")]
     text = as_json(rows, columns) if path.suffix.lower() == ".json" else as_csv(rows, columns)
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        from crmctl.errors import InputError
-
-        raise InputError(f"cannot write the report {path}: {exc.strerror}") from None
+    write_file(path, text)
 
 
 def import_(
@@ -153,7 +148,10 @@ def export(
 
         with open_session(options()) as session:
             text = schedule.export_tjp(session, report=(out.stem if out else "crmctl") + "_schedule")
-        _write(out, text)
+        if out is None:
+            emit(text)
+        else:
+            write_file(out, text)
         return
     from crmctl.core import exports
 
@@ -165,15 +163,3 @@ def export(
             exports.export(session, what, fmt, out)
         else:
             emit(exports.export_text(session, what, fmt))
-
-
-def _write(out: Path | None, text: str) -> None:
-    from crmctl.errors import InputError
-
-    if out is None:
-        emit(text)
-        return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write {out}: {exc.strerror}") from None

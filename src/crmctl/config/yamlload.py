@@ -188,6 +188,13 @@ class _Builder:
         tag, value = node.tag, node.value
         if tag not in _SCALAR_TAGS:
             raise self._tag(node)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a "\ud800" escape: half of a character, which no text can hold
+            m = node.start_mark
+            raise _Problem(
+                "Y005", "text holds a lone surrogate escape, which is not a character", m.line + 1, m.column + 1
+            ) from None
         if tag in (_STR, "!", _TIMESTAMP) or node.style:
             return value
         if tag == _NULL:

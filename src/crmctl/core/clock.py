@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from crmctl.errors import InputError
 
 _RELATIVE = re.compile(r"^\+(\d+)([mhdw])$")
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # far enough either way, and room for a horizon of years after
 
 
 def parse_instant(text: str, tz: str, now: dt.datetime | None = None) -> dt.datetime:
@@ -29,6 +30,8 @@ def parse_instant(text: str, tz: str, now: dt.datetime | None = None) -> dt.date
         raise InputError(f"'{text}' is not a date-time (use ISO 8601, e.g. 2027-03-01T10:00{hint})") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(tz))
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise InputError(f"'{text}' is out of range: crmctl works with the years {FIRST_YEAR} to {LAST_YEAR}")
     return value
 
 

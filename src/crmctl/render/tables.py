@@ -66,6 +66,8 @@ def neutralise(text: str) -> str:
 def as_csv(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    # a carriage return is no line end to the writer, so it would leave such a cell bare: quote that row
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow([k for k, _ in columns])
     for row in rows:
         values = []
@@ -78,7 +80,7 @@ def as_csv(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
             if isinstance(raw, (str, list, tuple)):  # numbers and dates are never formulas
                 text = neutralise(text)
             values.append(text)
-        writer.writerow(values)
+        (quoted if any("\r" in v for v in values) else writer).writerow(values)
     return out.getvalue()
 
 
