@@ -14,6 +14,18 @@ from crmctl.store import projects as store
 
 
 def compute(session: Session) -> tuple[domain.Schedule, dict[str, dict[str, Any]]]:
+    import gc
+
+    # Reading the rows and simulating make many small objects and free none of them: the collector would only
+    # walk them again and again (at 100k tasks, more than the work itself).
+    gc.disable()
+    try:
+        return _compute(session)
+    finally:
+        gc.enable()
+
+
+def _compute(session: Session) -> tuple[domain.Schedule, dict[str, dict[str, Any]]]:
     tasks = store.open_work(session.conn)
     shared: dict[Any, Any] = {}
 
@@ -25,19 +37,13 @@ def compute(session: Session) -> tuple[domain.Schedule, dict[str, dict[str, Any]
         name = (who.calendar if who else None) or session.defs.calendar
         return shared.get(name) or shared.setdefault(name, calendar_for(session, person))
 
-    import gc
-
-    gc.disable()  # the simulation makes many small objects and frees none of them: the collector only costs
-    try:
-        schedule = domain.build(
-            tasks,
-            calendar_of,
-            session.now,
-            order=session.defs.queue_order,
-            horizon_days=session.defs.horizon_days,
-        )
-    finally:
-        gc.enable()
+    schedule = domain.build(
+        tasks,
+        calendar_of,
+        session.now,
+        order=session.defs.queue_order,
+        horizon_days=session.defs.horizon_days,
+    )
     return schedule, {t["id"]: t for t in tasks}
 
 
