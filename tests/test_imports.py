@@ -330,6 +330,8 @@ def test_tasks_and_time_import_with_dependencies_by_their_own_ids(cli, db: Path,
     assert query(
         db, "SELECT task, person, source, date_diff('minute', started_at, ended_at) FROM crm.time_intervals"
     ) == [("T-1", "anna", "import", 90)]
+    ok(cli, "export", "time", "--format", "json", "--out", "time.jsonl")
+    assert "unchanged 1" in ok(cli, "--as", "boris", "import", "time", "time.jsonl")
 
 
 def test_bad_task_rows_and_cycles(cli, db: Path, workspace: Path) -> None:
