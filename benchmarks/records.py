@@ -556,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="crmctl-bench-records-"))
     env = clean_env(tmp / "pycache")
     env["NO_COLOR"] = "1"
+    env["CRMCTL_USER"] = "belov"  # a manager of the example's team: may read clients
     workspace = tmp / "ws"
     db = workspace / "crmctl.duckdb"
     try:
