@@ -46,7 +46,7 @@ def test_a_known_contact_becomes_the_initiator_of_an_incident(cli, desk: Path, s
     result = cli("intake", "mail", str(MAIL / "01-known-contact.eml"), "--rule", "support-mail")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "01-known-contact.eml from i.smirnova@vector.example -> INC-1\n"
-    assert result.stderr == "1 messages: created 1, duplicates 0, skipped 0, rejected 0\n"
+    assert result.stderr == "1 message: created 1, duplicates 0, skipped 0, rejected 0\n"
     card = json.loads(ok(cli, "record", "show", "INC-1", "-f", "json"))
     fields = card["fields"]
     assert (fields["subject"], fields["contact"], fields["client"]) == ("Не входит в личный кабинет", "CT-1", "PC-1")
