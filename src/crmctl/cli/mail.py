@@ -41,7 +41,8 @@ def mail(
         counts = {k: sum(t.outcome == k for t in results) for k in ("created", "duplicate", "skipped", "rejected")}
         verb = "would create" if dry_run else "created"
         typer.echo(
-            f"{len(results)} message{'' if len(results) == 1 else 's'}: {verb} {counts['created']}, duplicates {counts['duplicate']}, "
+            f"{len(results)} message{'' if len(results) == 1 else 's'}: "
+            f"{verb} {counts['created']}, duplicates {counts['duplicate']}, "
             f"skipped {counts['skipped']}, rejected {counts['rejected']}" + (" (dry run)" if dry_run else ""),
             err=True,
         )

@@ -143,7 +143,8 @@ class Outcome:
     def summary(self) -> str:
         verb = "would be " if self.dry_run else ""
         return (
-            f"{self.source}: {self.rows} row{'' if self.rows == 1 else 's'}: {verb}created {self.created}, {verb}updated {self.updated}, "
+            f"{self.source}: {self.rows} row{'' if self.rows == 1 else 's'}: "
+            f"{verb}created {self.created}, {verb}updated {self.updated}, "
             f"unchanged {self.unchanged}, rejected {self.rejected}"
             + (" (dry run: nothing written)" if self.dry_run else "")
         )
