@@ -26,6 +26,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/records.py
 	$(BIN)/python benchmarks/efficiency.py
 	$(BIN)/python benchmarks/schedule.py
+	$(BIN)/python benchmarks/imports.py
+	$(BIN)/python benchmarks/reliability.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist
