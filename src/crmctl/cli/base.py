@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from crmctl.errors import INTERNAL, CrmError, UsageError
+from crmctl.errors import INTERNAL, USAGE, CrmError, UsageError
 
 LISTING_FORMATS = ("table", "json", "csv")
 
@@ -64,6 +64,23 @@ def _debug_wanted(ctx: Any) -> bool:
     return "--debug" in sys.argv[1:] or os.environ.get("CRMCTL_DEBUG", "") not in ("", "0")
 
 
+def _not_utf8(args: Any) -> str | None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates, which no file or database can hold."""
+    for i, arg in enumerate(args, 1):
+        if isinstance(arg, str) and not arg.isascii():
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"argument {i} ({arg.encode('utf-8', 'backslashreplace').decode()})"
+    for name, value in os.environ.items():
+        if name.startswith("CRMCTL_") and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"the variable {name}"
+    return None
+
+
 class CrmGroup(TyperGroup):
     """The one place where errors become a line on stderr and an exit code."""
 
@@ -73,6 +90,11 @@ class CrmGroup(TyperGroup):
 
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
+        given = args[0] if args else kwargs.get("args")
+        bad = _not_utf8(sys.argv[1:] if given is None else given)
+        if bad:
+            typer.echo(f"crmctl: error: {bad} is not valid UTF-8", err=True)
+            sys.exit(USAGE)
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
         except click.NoArgsIsHelpError as exc:

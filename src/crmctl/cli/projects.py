@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options
-from crmctl.render.tables import FLAG, cell, pairs, render
+from crmctl.render.tables import FLAG, cell, pairs, render, visible
 
 project_app = typer.Typer(help="Projects: create, list, show, and launch project templates.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks: add, assign, chain, work on and finish them.", no_args_is_help=True)
@@ -318,7 +318,7 @@ def task_show(task: TaskArgument, output: FormatOption = None) -> None:
         text += "\nhistory\n" + "".join(
             f"  {cell(e['at'])}  {e['actor'] or '-'}  {e['action']}  {describe_event(e)}\n" for e in card.events
         )
-    emit(text)
+    emit(visible(text))  # titles, descriptions and history are the users' text: no terminal escapes
 
 
 @task_app.command("list")

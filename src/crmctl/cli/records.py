@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options, write_file
-from crmctl.render.tables import FLAG, cell, pairs, render
+from crmctl.render.tables import FLAG, cell, pairs, render, visible
 
 record_app = typer.Typer(help="Create, change, show and list records.", no_args_is_help=True)
 
@@ -102,7 +102,7 @@ def _card_text(session: Any, card: Any) -> str:
     from crmctl.core.records import title_of
 
     form, row = card.form, card.record
-    head = f"{row['key']}  {title_of(form, row)}".rstrip()
+    head = visible(f"{row['key']}  {title_of(form, row)}".rstrip())
     meta: list[tuple[str, Any]] = [("form", form.title)]
     if row.get("process"):
         process = session.defs.processes.get(row["process"])
@@ -121,23 +121,26 @@ def _card_text(session: Any, card: Any) -> str:
     fields += [(r.label, cell(card.rollups.get(r.id)) or ("0" if r.aggregate == "count" else "")) for r in form.rollups]
     text = head + "\n\n" + pairs(meta) + "\n" + pairs(fields)
     if card.related:
-        text += "\nrelated\n" + "".join(
-            f"  {r['key']}  {session.defs.forms[r['form']].title}" + (f": {r['title']}" if r["title"] else "")
-            + (f"  [{r['stage']}]" if r["stage"] else "")
-            + (f"  tasks {r['tasks_done']}/{r['tasks']} done" if r["tasks"] else "")
-            + "\n"
-            for r in card.related
+        text += "\nrelated\n" + visible(
+            "".join(
+                f"  {r['key']}  {session.defs.forms[r['form']].title}"
+                + (f": {r['title']}" if r["title"] else "")
+                + (f"  [{r['stage']}]" if r["stage"] else "")
+                + (f"  tasks {r['tasks_done']}/{r['tasks']} done" if r["tasks"] else "")
+                + "\n"
+                for r in card.related
+            )
         )
     if card.tasks:
         text += "\ntasks\n" + _task_lines(card.tasks)
     if card.reminders:
         text += "\nreminders\n" + "".join(
-            f"  {cell(r['due_at'])}  {r['text']}" + (f" ({r['person']})" if r["person"] else "") + "\n"
+            f"  {cell(r['due_at'])}  {cell(r['text'])}" + (f" ({r['person']})" if r["person"] else "") + "\n"
             for r in card.reminders
         )
     if card.comments:
         text += "\ncomments\n" + "".join(
-            f"  {cell(c['at'])}  {c['author'] or '-'}: {c['text']}\n" for c in card.comments
+            f"  {cell(c['at'])}  {c['author'] or '-'}: {cell(c['text'])}\n" for c in card.comments
         )
     return text
 
@@ -148,7 +151,9 @@ def _task_lines(tasks: list[dict[str, Any]]) -> str:
     lines = []
     for t in tasks:
         due = f"  due {cell(t['due_at'])}" + (" overdue" if t["overdue"] else "") if t["due_at"] else ""
-        line = f"  {t['id']}  {t['status']:<11}  {t['title']}  ({t['assignee'] or 'unassigned'}, {t['record']}){due}"
+        line = (
+            f"  {t['id']}  {t['status']:<11}  {cell(t['title'])}  ({t['assignee'] or 'unassigned'}, {t['record']}){due}"
+        )
         lines.append(red(line) if t["overdue"] and color_wanted() else line)
     return "\n".join(lines) + "\n"
 
@@ -188,7 +193,9 @@ def list_(
     process: Annotated[str | None, typer.Option("--process", "-p", help="Only records in this process.")] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="Only records in this stage.")] = None,
     sort: Annotated[list[str] | None, typer.Option("--sort", help="Sort by a field; -field for descending.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="At most this many records.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, max=2**63 - 1, help="At most this many records.")
+    ] = None,
     output: FormatOption = None,
 ) -> None:
     """List the records of a form."""

@@ -114,7 +114,7 @@ def validate_document(doc: Document) -> list[Diagnostic]:
     """Schema diagnostics of one document (S001-S004)."""
     data = doc.data
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         if kind is None:
             return [Diagnostic(doc.loc(), "S001", "missing 'kind' (one of: " + ", ".join(KINDS) + ")")]
         hint = _suggest(str(kind), KINDS)

@@ -16,6 +16,7 @@ from crmctl.config.diagnostics import Diagnostic, Location
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 200_000  # per document, counting every alias expansion
+MAX_DEPTH = 64  # lists and mappings inside each other; a configuration needs a handful
 
 Path_ = tuple[str | int, ...]
 
@@ -95,12 +96,17 @@ def load_text(text: str, name: str) -> LoadedFile:
         not ln.strip() or ln.lstrip().startswith("#") or ln.strip() in ("---", "...") for ln in text.splitlines()
     ):
         return _fail(name, "Y004", "empty file: no YAML document in it")
+    deep = _too_deep(text)
+    if deep is not None:
+        return _fail(name, "Y009", f"document nests lists and mappings more than {MAX_DEPTH} deep", *deep)
     try:
         # The C parser is fast; it follows YAML 1.1 in a few corners (a ':' inside a flow list, as in
         # [role:ceo]), so anything it refuses is parsed again by the pure YAML 1.2 parser, whose verdict holds.
         nodes = list(YAML(typ="safe", pure=False).compose_all(text))
     except YAMLError:
         nodes = None
+    except RecursionError:  # [[[[...]]]] thousands deep
+        return _fail(name, "Y009", f"document nests lists and mappings more than {MAX_DEPTH} deep")
     try:
         if nodes is None:
             nodes = list(YAML(typ="safe", pure=True).compose_all(text))
@@ -113,6 +119,8 @@ def load_text(text: str, name: str) -> LoadedFile:
         return _fail(name, "Y001", f"malformed YAML: {problem}", line, col)
     except YAMLError as exc:
         return _fail(name, "Y001", f"malformed YAML: {exc}")
+    except RecursionError:
+        return _fail(name, "Y009", f"document nests lists and mappings more than {MAX_DEPTH} deep")
     docs: list[Document] = []
     diags: list[Diagnostic] = []
     for index, node in enumerate(n for n in nodes if n is not None):
@@ -132,6 +140,34 @@ def load_text(text: str, name: str) -> LoadedFile:
     if not nodes:
         diags.append(Diagnostic(Location(name), "Y004", "empty file: no YAML document in it"))
     return LoadedFile(name, docs, diags)
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """Where the text first nests deeper than MAX_DEPTH, found without building anything.
+
+    The C composer recurses once per level and crashes the process (a segmentation fault) at some tens of
+    thousands of levels: '[' * 30000, or '- ' * 30000 on one line. Its event stream is flat, so the levels
+    are counted there first, when there are enough brackets and indicators for a deep document at all.
+    Indentation alone cannot nest that deep within MAX_FILE_BYTES."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+
+    if sum(text.count(c) for c in ("[", "{", "- ", "? ", ": ")) <= 1000:
+        return None
+    depth = 0
+    try:
+        for event in YAML(typ="safe", pure=False).parse(text):
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    return (mark.line + 1, mark.column + 1)
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except YAMLError:
+        return None  # malformed: the parsers below say where
+    return None
 
 
 def _tab_at(text: str, line: int) -> bool:
@@ -154,6 +190,13 @@ class _Builder:
         if self.count > MAX_NODES:
             raise _Problem(
                 "Y009", f"document expands to more than {MAX_NODES:,} values (aliases nested too deep)", 1, 1
+            )
+        if len(path) > MAX_DEPTH:
+            raise _Problem(
+                "Y009",
+                f"document nests lists and mappings more than {MAX_DEPTH} deep",
+                mark.line + 1,
+                mark.column + 1,
             )
         self.doc.positions[path] = (mark.line + 1, mark.column + 1)
         kind = node.id

@@ -20,17 +20,21 @@ def parse_instant(text: str, tz: str, now: dt.datetime | None = None) -> dt.date
     text = text.strip()
     match = _RELATIVE.match(text)
     if match and now is not None:
-        amount, unit = int(match.group(1)), match.group(2)
+        amount, unit = int(match.group(1)[:9]), match.group(2)
         minutes = amount * {"m": 1, "h": 60, "d": 1440, "w": 10080}[unit]
-        return now + dt.timedelta(minutes=minutes)
-    try:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        hint = " or +30m, +2h, +1d" if now is not None else ""
-        raise InputError(f"'{text}' is not a date-time (use ISO 8601, e.g. 2027-03-01T10:00{hint})") from None
+        try:
+            value = now + dt.timedelta(minutes=minutes)
+        except OverflowError:
+            value = dt.datetime.max.replace(tzinfo=now.tzinfo)
+    else:
+        try:
+            value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            hint = " or +30m, +2h, +1d" if now is not None else ""
+            raise InputError(f"'{text}' is not a date-time (use ISO 8601, e.g. 2027-03-01T10:00{hint})") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(tz))
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR or not FIRST_YEAR <= value.astimezone(dt.UTC).year <= LAST_YEAR:
         raise InputError(f"'{text}' is out of range: crmctl works with the years {FIRST_YEAR} to {LAST_YEAR}")
     return value
 

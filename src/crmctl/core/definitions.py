@@ -175,23 +175,27 @@ def init(target: Path, example: str | None, options: Options, timezone: str = "U
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InputError(f"{target} exists and is not an empty folder")
     created = not target.exists()
-    if example is not None:
-        names = example_names()
-        if example not in names:
-            raise UsageError(f"unknown example '{example}'; examples: {', '.join(names) or 'none'}")
-        shutil.copytree(
-            examples_folder() / example,
-            target,
-            dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("*.duckdb", "*.duckdb.wal"),
-        )
-    else:
-        person = options.actor or "admin"
-        values = {"name": _slug(target.resolve().name), "timezone": timezone, "person": person}
-        for name, body in MINIMAL.items():
-            path = target / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(body.format(**values), encoding="utf-8")
+    if example is not None and example not in example_names():
+        raise UsageError(f"unknown example '{example}'; examples: {', '.join(example_names()) or 'none'}")
+    try:
+        if example is not None:
+            shutil.copytree(
+                examples_folder() / example,
+                target,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("*.duckdb", "*.duckdb.wal"),
+            )
+        else:
+            person = options.actor or "admin"
+            values = {"name": _slug(target.resolve().name), "timezone": timezone, "person": person}
+            for name, body in MINIMAL.items():
+                path = target / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(body.format(**values), encoding="utf-8")
+    except OSError as exc:
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        raise InputError(f"cannot create {target}: {exc.strerror or exc}") from None
     try:
         return apply(Options(workspace=target, db=options.db, actor=options.actor, now=options.now))
     except BaseException:

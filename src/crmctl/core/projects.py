@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmctl.config.model import FormDef
+from crmctl.core import clock
 from crmctl.core.session import Session
 from crmctl.domain import permissions
 from crmctl.domain import projects as domain
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.graph import find_cycle
 from crmctl.domain.records import plain
-from crmctl.domain.values import parse_datetime
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.store import process as process_store
 from crmctl.store import projects as store
@@ -295,14 +295,9 @@ def _minutes(text: str, what: str, hours_per_day: float) -> int:
 
 def _when(text: str, session: Session, what: str) -> dt.datetime:
     try:
-        value = parse_datetime(text)
-    except ValueError as exc:
-        raise InputError(f"{what}: {exc}") from None
-    if value.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        value = value.replace(tzinfo=ZoneInfo(session.defs.timezone))
-    return value
+        return clock.parse_instant(text, session.defs.timezone)
+    except InputError as exc:
+        raise InputError(f"{what}: {exc.message}") from None
 
 
 def _due(text: str, session: Session) -> dt.datetime:
@@ -351,7 +346,7 @@ def add_task_in(session: Session, conn: Any, title: str, values: dict[str, Any])
         "subtype": values.get("subtype"),
         "assignee": _person(session, values.get("assignee"), "--assignee"),
         "watchers": [_person(session, w, "--watcher") for w in values.get("watchers") or []],
-        "priority": int(values.get("priority") or 3),
+        "priority": 3 if values.get("priority") is None else int(values["priority"]),
         "estimate_minutes": _minutes(values["estimate"], "--estimate", session.defs.hours_per_day)
         if values.get("estimate")
         else None,

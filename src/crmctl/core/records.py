@@ -403,8 +403,8 @@ class AgendaItem:
 
 
 def agenda(session: Session, person: str | None, days: int) -> list[AgendaItem]:
-    if days < 0:
-        raise UsageError("--days must not be negative")
+    if not 0 <= days <= 3660:
+        raise UsageError(f"--days is 0 to 3660 (ten years), not {days}")
     who = person or session.actor
     if who is not None and session.defs.has_team and who not in session.defs.people:
         raise NotFound(f"no person '{who}' in the team")

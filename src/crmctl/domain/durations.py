@@ -7,6 +7,7 @@ import re
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 HOURS_PER_DAY = 8
 DAYS_PER_WEEK = 5
+MAX_HOURS = 10_000  # five years of working days: no estimate or logged interval is longer
 
 
 def parse_duration(text: str, hours_per_day: float = HOURS_PER_DAY) -> int:
@@ -17,10 +18,14 @@ def parse_duration(text: str, hours_per_day: float = HOURS_PER_DAY) -> int:
     match = _DURATION.match(text.strip()) if isinstance(text, str) else None
     if not match or not any(match.groups()):
         raise ValueError(f"'{text}' is not a duration: write weeks, days, hours and minutes, e.g. 90m, 2h, 1d, 1h30m")
+    if any(len(g) > 7 for g in match.groups() if g):
+        raise ValueError(f"'{text}' is longer than {MAX_HOURS:,} hours")
     weeks, days, hours, minutes = (int(g or 0) for g in match.groups())
     total = round(((weeks * DAYS_PER_WEEK + days) * hours_per_day + hours) * 60 + minutes)
     if total <= 0:
         raise ValueError(f"'{text}' is not a duration: it must be longer than zero")
+    if total > MAX_HOURS * 60:
+        raise ValueError(f"'{text}' is longer than {MAX_HOURS:,} hours")
     return total
 
 

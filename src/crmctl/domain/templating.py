@@ -1,17 +1,35 @@
-"""Jinja2 templates written by users: sandboxed, strict, and checkable before they run."""
+"""Jinja2 templates written by users: sandboxed, strict, bounded, and checkable before they run.
+
+The sandbox keeps a template away from Python's internals. Bounds keep a short template from eating the
+machine: every text or list it builds holds at most MAX_TEXT characters or items (checked before the
+operators, filters and methods that multiply a size run), its loops run at most MAX_ITERATIONS times in
+all, and it cannot load other templates. Whatever goes wrong while it runs is a TemplateProblem.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+MAX_TEXT = 100_000  # characters (or items) of one value a template builds
+MAX_ITERATIONS = 100_000  # loop iterations of one render, all loops together
+MAX_POWER_BITS = 10_000  # the size of a number that ** may build
+_LOOP, _SIZED = "crmctl__loop", "crmctl__sized"  # globals of the compiled template (T702 if a template names them)
+_PERCENT = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_DIGITS = re.compile(r"\d+")
 
 
 class TemplateProblem(ValueError):
     def __init__(self, message: str, line: int = 1) -> None:
         super().__init__(message)
         self.line = line
+
+
+class _TooBig(Exception):
+    """A bound was exceeded while rendering; render turns it into a TemplateProblem."""
 
 
 @dataclass(frozen=True)
@@ -26,25 +44,184 @@ def _blank_none(value: Any) -> Any:
     return "" if value is None else value
 
 
+# -- bounds --------------------------------------------------------------------------------------------------
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, (str, list, tuple)) else 0
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _limit(size: int, what: str) -> None:
+    if size > MAX_TEXT:
+        raise _TooBig(f"{what} ({size:,}; the limit is {MAX_TEXT:,})")
+
+
+def _sized(value: Any) -> Any:
+    _limit(_size(value), "a text or list too long")
+    return value
+
+
+def _widths(values: Iterable[Any]) -> None:
+    for value in values:
+        _limit(_count(value), "a width or count too large")
+
+
+def _percent(fmt: str, args: Any) -> None:
+    """'%0999999999d' % 1 builds a huge text: the widths and precisions of a %-format are bounded."""
+    for match in _PERCENT.finditer(fmt):
+        for group in match.groups():
+            if group and group != "*":
+                _limit(int(group[:7]), "a format width too large")
+    if "*" in fmt:
+        _widths(args if isinstance(args, tuple) else (args,))
+
+
+def _brace_format(fmt: str, args: Iterable[Any] = ()) -> None:
+    """'{:>999999999}'.format(1): the widths of a str.format spec are bounded, nested ones ({0:{1}}) too."""
+    from string import Formatter
+
+    try:
+        specs = [spec for _, _, spec, _ in Formatter().parse(fmt) if spec]
+    except ValueError:
+        return  # format() itself will say what is wrong
+    if any("{" in spec for spec in specs):
+        _widths(args)
+    for spec in specs:
+        for digits in _DIGITS.findall(spec):
+            _limit(int(digits[:7]), "a format width too large")
+
+
+def _replace_size(s: Any, old: Any, new: Any, count: Any = None) -> None:
+    if isinstance(s, str) and isinstance(old, str) and isinstance(new, str):
+        times = s.count(old) if old else len(s) + 1
+        if _count(count) > 0:
+            times = min(times, count)
+        _limit(len(s) + times * len(new), "the text a replacement makes is too long")
+
+
+def _join_size(items: Any, sep: Any = "") -> None:
+    if isinstance(items, (list, tuple)):
+        _limit(sum(len(str(x)) for x in items) + len(items) * _size(sep), "the text a join makes is too long")
+
+
+def _filter_checks() -> dict[str, Callable[..., None]]:
+    """Checks run before a filter, given its arguments as Jinja passes them."""
+
+    def indent(s: Any, width: Any = 4, *_: Any, **__: Any) -> None:
+        lines = str(s).count("\n") + 1
+        _limit(len(str(s)) + lines * (len(width) if isinstance(width, str) else _count(width)), "an indent too large")
+
+    return {
+        "center": lambda value, width=80, *_, **__: _widths([width]),
+        "indent": indent,
+        "wordwrap": lambda env, s, width=79, *a, **k: _widths([width]),
+        "format": lambda value, *args, **kwargs: _percent(str(value), args or tuple(kwargs.values())),
+        "replace": lambda ctx, s, old, new, count=None: _replace_size(s, old, new, count),
+        "join": lambda ctx, items, d="", *_, **__: _join_size(items, d),
+    }
+
+
+def _bounded(check: Callable[..., None], original: Callable[..., Any]) -> Callable[..., Any]:
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        check(*args, **kwargs)
+        return _sized(original(*args, **kwargs))
+
+    if hasattr(original, "jinja_pass_arg"):
+        bounded.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
+    return bounded
+
+
 @cache
 def _env() -> Any:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=_blank_none
-    )
+    class Sandbox(SandboxedEnvironment):
+        # Operators that can build a huge value from a short template: never folded at compile time
+        # (the optimizer would build 'a' * 10**9 while checking a workspace), checked when they run.
+        intercepted_binops = frozenset({"*", "**", "%", "+"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "+":
+                if _size(left) and _size(right):
+                    _limit(_size(left) + _size(right), "a text or list too long")
+                return left + right
+            if operator == "*":
+                _limit(_size(left) * max(_count(right), 0) + _size(right) * max(_count(left), 0), "a repeat too long")
+                return left * right
+            if operator == "**":
+                base, exponent = abs(_count(left)), _count(right)
+                if base > 1 and exponent * base.bit_length() > MAX_POWER_BITS:
+                    raise _TooBig(f"{left} ** {right} is a number too large to compute")
+                return left**right
+            if isinstance(left, str):  # '%' as string formatting
+                _percent(left, right)
+                return _sized(left % right)
+            return left % right
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
+            owner, name = getattr(method, "__self__", None), getattr(method, "__name__", "")
+            if isinstance(owner, str):
+                if name in ("center", "ljust", "rjust", "zfill", "expandtabs"):
+                    _widths([*args, *kwargs.values()])
+                elif name in ("format", "format_map"):
+                    _brace_format(owner, [*args, *kwargs.values()])
+                elif name == "replace" and len(args) >= 2:
+                    _replace_size(owner, *args[:3])
+                elif name == "join" and args:
+                    _join_size(list(args[0]) if isinstance(args[0], (list, tuple)) else args[0], owner)
+            elif name == "generate_lorem_ipsum":  # lipsum(n, html, min, max)
+                _limit(sum(_count(a) for a in (*args, *kwargs.values())) * 100, "lipsum asked for too much text")
+            return _sized(super().call(__context, __obj, *args, **kwargs))
+
+    env = Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=_blank_none)
+    for name, check in _filter_checks().items():
+        env.filters[name] = _bounded(check, env.filters[name])
+    return env
+
+
+class _Budget:
+    """Counts the loop iterations of one render: nested loops over range(100000) are 10**10 steps."""
+
+    def __init__(self) -> None:
+        self.left = MAX_ITERATIONS
+
+    def __call__(self, items: Iterable[Any]) -> Iterator[Any]:
+        for item in items:
+            self.left -= 1
+            if self.left < 0:
+                raise _TooBig(f"its loops ran more than {MAX_ITERATIONS:,} times")
+            yield item
+
+
+# -- parse, inspect, render ----------------------------------------------------------------------------------
+def _parse(source: str) -> Any:
+    from jinja2 import TemplateSyntaxError, nodes
+
+    try:
+        ast = _env().parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(f"template syntax error: {exc.message}", exc.lineno or 1) from None
+    except (RecursionError, MemoryError):
+        raise TemplateProblem("template syntax error: nested too deeply") from None
+    loading = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
+    for node in ast.find_all(loading):
+        tag = {nodes.Extends: "extends", nodes.Include: "include", nodes.Import: "import"}.get(type(node), "from")
+        raise TemplateProblem(
+            f"template syntax error: {{% {tag} %}} is not allowed: a template cannot load other templates",
+            node.lineno or 1,
+        )
+    return ast
 
 
 def inspect(source: str) -> TemplateNames:
     """The names a template reads. TemplateProblem on a syntax error."""
-    from jinja2 import TemplateSyntaxError, meta, nodes
+    from jinja2 import meta, nodes
 
-    env = _env()
-    try:
-        ast = env.parse(source)
-    except TemplateSyntaxError as exc:
-        raise TemplateProblem(f"template syntax error: {exc.message}", exc.lineno or 1) from None
+    ast = _parse(source)
     attributes: set[tuple[str, str]] = set()
     private: set[str] = set()
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
@@ -55,18 +232,53 @@ def inspect(source: str) -> TemplateNames:
             private.add(attr)
         if isinstance(node.node, nodes.Name):
             attributes.add((node.node.name, attr))
-    return TemplateNames(frozenset(meta.find_undeclared_variables(ast)), frozenset(attributes), frozenset(private))
+    try:
+        variables = meta.find_undeclared_variables(ast)
+    except (RecursionError, MemoryError):
+        raise TemplateProblem("template syntax error: nested too deeply") from None
+    return TemplateNames(frozenset(variables), frozenset(attributes), frozenset(private))
+
+
+def _bound(ast: Any) -> Any:
+    """Every loop counts against the budget; every concatenation (~) is sized."""
+    from jinja2 import nodes
+
+    for loop in list(ast.find_all(nodes.For)):
+        loop.iter = nodes.Call(nodes.Name(_LOOP, "load"), [loop.iter], [], None, None, lineno=loop.lineno)
+    for concat in list(ast.find_all(nodes.Concat)):
+        inner = nodes.Concat(concat.nodes, lineno=concat.lineno)
+        concat.nodes = [nodes.Call(nodes.Name(_SIZED, "load"), [inner], [], None, None, lineno=concat.lineno)]
+    return ast
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:
-    """Render in the sandbox; an undefined name or a forbidden access is a TemplateProblem."""
+    """Render in the sandbox; an undefined name, a forbidden access or any failure is a TemplateProblem."""
     from jinja2 import TemplateError
     from jinja2.exceptions import SecurityError
 
     env = _env()
+    ast = _bound(_parse(source))
     try:
-        return str(env.from_string(source).render(**context))
+        template = env.template_class.from_code(
+            env, env.compile(ast), env.make_globals({_LOOP: _Budget(), _SIZED: _sized})
+        )
+        pieces, length = [], 0
+        for piece in template.generate(**context):  # stop as soon as the text is too long, not after
+            length += len(piece)
+            if length > MAX_TEXT:
+                raise _TooBig(f"the text it makes is too long (more than {MAX_TEXT:,} characters)")
+            pieces.append(piece)
+        text = "".join(pieces)
     except SecurityError as exc:
         raise TemplateProblem(f"template tried something not allowed: {exc}") from None
     except TemplateError as exc:
         raise TemplateProblem(f"template error: {exc.message or exc}") from None
+    except _TooBig as exc:
+        raise TemplateProblem(f"template builds too much: {exc}") from None
+    except RecursionError:
+        raise TemplateProblem("template error: it calls itself without end") from None
+    except MemoryError:
+        raise TemplateProblem("template builds too much: out of memory") from None
+    except Exception as exc:  # a user's template can fail as any Python code can: 1/0, wordwrap(0)
+        raise TemplateProblem(f"template error: {type(exc).__name__}: {exc}") from None
+    return text

@@ -16,6 +16,7 @@ NUMERIC = frozenset({"number", "money"})
 
 MONEY_DECIMALS = 2
 MONEY_LIMIT = Decimal(10) ** 16  # DECIMAL(18, 2)
+NUMBER_LIMIT = Decimal(10) ** 15  # a DOUBLE holds every whole number below it exactly
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{3,30}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -166,6 +167,8 @@ def _number(value: Any, *, exact: bool) -> Any:
         if abs(number) >= MONEY_LIMIT:
             raise ValueError(f"{value} is too large for a money field")
         return number.quantize(Decimal(1).scaleb(-MONEY_DECIMALS))
+    if abs(number) >= NUMBER_LIMIT:
+        raise ValueError(f"{value} is too large for a number field (the limit is 10^15)")
     return int(number) if number == number.to_integral_value() else float(number)
 
 

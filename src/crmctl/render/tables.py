@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -16,8 +17,16 @@ Column = tuple[str, str]  # (key in the row, header)
 FLAG = "_flag"  # a row key the table renderer uses for emphasis ("overdue" → red); never output
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """Control characters shown as \\x1b: a value holding ESC [2J must not drive the reader's terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if _CONTROL.search(text) else text
+
+
 def cell(value: Any) -> str:
-    """A value as a person reads it in a table."""
+    """A value as a person reads it in a table (control characters made visible)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -30,7 +39,7 @@ def cell(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, (list, tuple)):
         return ", ".join(cell(v) for v in value)
-    return str(value)
+    return visible(str(value))
 
 
 def red(text: str) -> str:

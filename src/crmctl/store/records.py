@@ -11,7 +11,7 @@ from crmctl.config.model import SYSTEM_COLUMNS, FormDef
 from crmctl.domain.records import plain
 from crmctl.store.db import quote
 
-OPERATORS = {"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<=", "~": "ILIKE"}
+OPERATORS = {"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
 
 def form_of(conn: Any, key: str) -> str | None:
@@ -73,8 +73,8 @@ def select(
         if value is None:
             clauses.append(f"{quote(column)} IS {'NOT ' if op == '!=' else ''}NULL")
         elif op == "~":
-            clauses.append(f"CAST({quote(column)} AS VARCHAR) ILIKE ?")
-            params.append(f"%{value}%")
+            clauses.append(f"contains(lower(CAST({quote(column)} AS VARCHAR)), lower(?))")  # % and _ literally
+            params.append(value)
         else:
             clauses.append(f"{quote(column)} {OPERATORS[op]} ?")
             params.append(value)

@@ -42,10 +42,11 @@ def queue(conn: Any, person: str) -> list[dict[str, Any]]:
 def keep(conn: Any, new_stamp: Mapping[str, Any], queues: Mapping[str, list[dict[str, Any]]]) -> None:
     """Replace the stored schedule (the caller holds the transaction)."""
     conn.execute("DELETE FROM crm.schedule_queues")
-    conn.executemany(
-        "INSERT INTO crm.schedule_queues VALUES (?, ?)",
-        [[person, json.dumps(rows, ensure_ascii=False, default=plain)] for person, rows in queues.items()],
-    )
+    if queues:  # executemany refuses an empty list
+        conn.executemany(
+            "INSERT INTO crm.schedule_queues VALUES (?, ?)",
+            [[person, json.dumps(rows, ensure_ascii=False, default=plain)] for person, rows in queues.items()],
+        )
     conn.execute(
         "INSERT OR REPLACE INTO crm.meta VALUES (?, ?)", [STAMP, json.dumps(dict(new_stamp), ensure_ascii=False)]
     )
