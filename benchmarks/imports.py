@@ -8,6 +8,9 @@ valid. Then, in turns, each run starting from the same freshly applied database:
                                                their keys, crm.records and the import's history
     python -c "CREATE TABLE t AS FROM read_csv('leads.csv')"   DuckDB alone, types detected, no checks
 
+Every run checks what was written: a million records, each holding the file's row its number names (keys
+follow the file's order), and the refused import naming the bad row by its number in the file.
+
 Goal: at most 2x. Also printed: the peak memory (resident set) of the crmctl process, goal under 2 GB, and
 the same import with a bad row in the middle (--on-error abort: nothing written) for reference.
 
@@ -79,7 +82,11 @@ REFERENCE = (
     "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
     "c.execute('CREATE TABLE t AS FROM read_csv(?)', [sys.argv[2]]); c.close()"
 )
-COUNT = "import duckdb; print(duckdb.connect('crmctl.duckdb').execute('SELECT count(*) FROM leads').fetchone()[0])"
+# how many records, and how many of them do not hold the file's row their number says (row i is "Компания i-1")
+COUNT = (
+    "import duckdb; c = duckdb.connect('crmctl.duckdb'); print(*c.execute(\"SELECT count(*), "
+    "count(*) FILTER (name <> 'Компания ' || (number - 1)) FROM leads\").fetchone())"
+)
 
 
 def make_csv(path: Path, rows: int, bad_row: int | None = None) -> None:
@@ -144,12 +151,17 @@ def main() -> int:
                 folder,
                 env,
             )
-            if int(count.stdout) != args.rows:
-                raise CommandFailed(f"crmctl import wrote {count.stdout.strip()} rows, not {args.rows}")
+            written, misplaced = map(int, count.stdout.split())
+            if written != args.rows:
+                raise CommandFailed(f"crmctl import wrote {written} rows, not {args.rows}")
+            if misplaced:
+                raise CommandFailed(f"{misplaced} records got their number out of the file's order")
             shutil.copy(folder / "empty.duckdb", folder / "crmctl.duckdb")
             refused = run([crmctl, "import", "leads", "bad.csv", "--quiet"], folder, env, ok=(1,))
             if "nothing was imported" not in refused.stderr:
                 raise CommandFailed(f"the bad file was not refused: {refused.stderr[:500]}")
+            if not refused.stderr.startswith(f"row {args.rows // 2 + 2}, "):  # the header is row 1
+                raise CommandFailed(f"the bad row was not named as row {args.rows // 2 + 2}: {refused.stderr[:500]}")
             (folder / "ref.duckdb").unlink(missing_ok=True)
             reference = run([python, "-c", REFERENCE, "ref.duckdb", "leads.csv"], folder, env)
             if turn:  # the first turn is a warm-up

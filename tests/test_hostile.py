@@ -276,6 +276,9 @@ def test_huge_numbers_in_a_number_field_are_refused(cli, example, value: str) ->
     )  # fmt: skip
     assert dump(db) == before
     refused(cli("record", "list", "order", "--where", f"pages>{value}"))
+    write(workspace / "orders.csv", f"title,deal,order_type,pages\nx,DL-1,website,{value}\n")
+    refused(cli("import", "order", str(workspace / "orders.csv")))  # the bulk checks refuse what create refuses
+    assert dump(db) == before
 
 
 @pytest.mark.parametrize(

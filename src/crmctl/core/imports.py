@@ -23,6 +23,7 @@ from crmctl.store import imports as store
 
 Progress = Callable[[str, float], None]  # (what is being done, percent done)
 _PLAIN_ENTRY = ("approvals", "due_in", "on_enter", "responsible", "skip_when")
+LONG_LIST = 100  # options or people: a cell compared with each costs more than staging the file beyond this
 
 
 @dataclass
@@ -210,6 +211,8 @@ def _as_json_lines(path: Path, fmt: str, tmp: str) -> Path:
             data = json.loads(path.read_text(encoding="utf-8-sig"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError(f"{path.name} is not JSON: {exc}") from None
+        except RecursionError:
+            raise InputError(f"{path.name} nests lists and objects too deep for rows of values") from None
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise InputError(f"{path.name} must hold a list of mappings, one per record")
     target = Path(tmp) / "rows.jsonl"
@@ -244,6 +247,8 @@ def _yaml_rows(path: Path) -> Any:
         return yaml.load(text)
     except UnicodeDecodeError:
         raise InputError(f"{path.name} is not UTF-8 text") from None
+    except RecursionError:
+        raise InputError(f"{path.name} nests lists and mappings too deep for rows of values") from None
     except YAMLError as exc:
         raise InputError(f"{path.name} is not valid YAML: {str(exc).splitlines()[-1].strip()}") from None
 
@@ -391,10 +396,14 @@ def _import(
         )
 
     def fused(headers: list[str]) -> Callable[[], None] | None:
-        """Rows without references convert as the file is read: one pass over it."""
+        """Rows convert as the file is read (one pass over it) when every check looks at the cell alone: not
+        for references, which join, nor for a list of more than LONG_LIST options or people, which the fused
+        conversion compares one by one (staging the file first is cheaper then)."""
         mapping = mapped(headers)
-        if any(form.fields[name].type == "ref" for name in mapping.fields):
-            return None
+        for spec in (form.fields[name] for name in mapping.fields):
+            listed = spec.options if spec.type == "list" else people_list if spec.type == "person" else None
+            if spec.type == "ref" or len(listed or ()) > LONG_LIST:
+                return None
         return lambda: convert(mapping, None)
 
     headers, row_number = stage(session, opts, tmp, progress, fused)

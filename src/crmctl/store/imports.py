@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crmctl.config.model import FormDef
-from crmctl.domain.values import FieldSpec
+from crmctl.domain.values import NUMBER_LIMIT, FieldSpec
 from crmctl.store.db import quote
 from crmctl.store.definitions import SQL_TYPES
 
@@ -155,11 +155,14 @@ def row_count(conn: Any) -> int:
 
 def _text(raw: str, guarded: bool = True) -> str:
     """A cell as text: empty is nothing; a spreadsheet guard quote (as our CSV exports write on text) is taken
-    off."""
+    off. The guard is looked at only in a cell that starts with a quote (a cheap test: most cells do not)."""
     if not guarded:
         return f"nullif({raw}, '')"
-    guard = f"({raw}[1] = chr(39) AND {raw}[2] IN ('=', '+', '-', '@', chr(9), chr(13)))"
-    return f"CASE WHEN {raw} = '' THEN NULL WHEN {guard} THEN substr({raw}, 2) ELSE {raw} END"
+    guarded_cell = f"list_contains(['=', '+', '-', '@', chr(9), chr(13)], {raw}[2])"
+    return (
+        f"CASE WHEN {raw} = '' THEN NULL WHEN NOT starts_with({raw}, chr(39)) THEN {raw} "
+        f"WHEN {guarded_cell} THEN substr({raw}, 2) ELSE {raw} END"
+    )
 
 
 def value_sql(spec: FieldSpec, raw: str, params: list[Any], people: Sequence[str] | None) -> str:
@@ -176,29 +179,33 @@ def value_sql(spec: FieldSpec, raw: str, params: list[Any], people: Sequence[str
             params.append(spec.mask)
         return f"CASE WHEN {' AND '.join(tests)} THEN {raw} END" if tests else raw
     if kind in ("number", "money"):
-        number = f"replace(replace(trim({raw}), ' ', ''), '_', '')"
+        # spaces and underscores taken out (`1 000`, `1_000`); replace() only where there is one to take out
+        spaced = f"contains({raw}, ' ') OR contains({raw}, '_')"
+        number = f"CASE WHEN {spaced} THEN replace(replace(trim({raw}), ' ', ''), '_', '') ELSE trim({raw}) END"
         if kind == "money":
             test = f"regexp_full_match({number}, {_literal(_MONEY)})"
             value = f"TRY_CAST({number} AS DECIMAL(18,2))"
         else:
-            test = f"isfinite(TRY_CAST({number} AS DOUBLE))"  # the cast reads what Decimal() reads
-            value = f"TRY_CAST({number} AS DOUBLE)"
+            value = f"TRY_CAST({number} AS DOUBLE)"  # the cast reads what Decimal() reads
+            test = f"abs({value}) < {float(NUMBER_LIMIT)!r}"  # and refuses what record create refuses
         if spec.min is not None:
             test += f" AND {value} >= {float(spec.min)!r}"
         if spec.max is not None:
             test += f" AND {value} <= {float(spec.max)!r}"
         return f"CASE WHEN {test} THEN {value} END"
     if kind == "date":
-        text = f"trim({raw})"
-        shape = f"length({text}) = 10 AND {text}[5] = '-' AND {text}[8] = '-'"  # YYYY-MM-DD, as record create
-        return f"CASE WHEN {shape} THEN TRY_CAST({text} AS DATE) END"
+        text = f"trim({raw})"  # the shape YYYY-MM-DD, as record create: ten characters, dashes 5th and 8th
+        return f"CASE WHEN {text} LIKE '____-__-__' THEN TRY_CAST({text} AS DATE) END"
     if kind == "datetime":
         return f"CASE WHEN length(trim({raw})) >= 10 THEN TRY_CAST(trim({raw}) AS TIMESTAMPTZ) END"
     if kind == "bool":
-        low = f"lower(trim({raw}))"
-        true = ", ".join(_literal(t) for t in TRUE)
-        false = ", ".join(_literal(f) for f in FALSE)
-        return f"CASE WHEN {low} IN ({true}) THEN true WHEN {low} IN ({false}) THEN false END"
+        true = "[" + ", ".join(_literal(t) for t in TRUE) + "]"
+        false = "[" + ", ".join(_literal(f) for f in FALSE) + "]"
+        low = f"lower(trim({raw}))"  # only for a cell not written exactly as one of the words
+        return (
+            f"CASE WHEN list_contains({true}, {raw}) THEN true WHEN list_contains({false}, {raw}) THEN false "
+            f"WHEN list_contains({true}, {low}) THEN true WHEN list_contains({false}, {low}) THEN false END"
+        )
     if kind == "list":
         params.append(list(spec.options))
         return f"CASE WHEN list_contains(?::VARCHAR[], {raw}) THEN {raw} END"
@@ -243,8 +250,8 @@ def convert_rows(
     column or None) the value (the field's default for an empty cell) and `bad_<field>`, the text of a value
     that does not fit. `extra` names more source columns to carry as text (a record key column).
 
-    row_number None: import_src is a view on the file, read here once, in file order (no references, which
-    would join); the rows are numbered afterwards by number_rows."""
+    row_number None: import_src is a view on the file, read here once, in file order (no references, and no
+    list turned into a join: a join does not keep the order); the rows are numbered afterwards by number_rows."""
     outer_params: list[Any] = []
     inner_params: list[Any] = []
     join_params: list[Any] = []
@@ -268,21 +275,29 @@ def convert_rows(
         if spec.type == "ref" and spec.form in forms:
             joins.append(_ref_join(spec, raw, forms[spec.form], join_params))
         text, value = quote("t_" + spec.id), quote("v_" + spec.id)
+        converted = value_sql(spec, raw, inner_params, people)
         inner.append(f"{raw} AS {text}")
-        inner.append(f"{value_sql(spec, raw, inner_params, people)} AS {value}")
+        inner.append(f"{converted} AS {value}")
         if spec.id in defaults:
             outer_params.append(defaults[spec.id])
             outer.append(f"CASE WHEN {text} IS NULL THEN CAST(? AS {sql_type}) ELSE {value} END AS {name}")
         else:
             outer.append(f"{value} AS {name}")
-        outer.append(f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN {text} END AS {quote('bad_' + spec.id)}")
+        bad = f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN {text} END"
+        if converted == raw:  # a text without a rule cannot be bad
+            bad = "NULL::VARCHAR"
+        outer.append(f"{bad} AS {quote('bad_' + spec.id)}")
     _drop(conn, ROWS)
     conn.execute(f"DROP TABLE IF EXISTS {ROWS}_data")
+    if not numbered:  # the rows will be numbered in the order they are stored, which a join does not keep, and
+        conn.execute("SET disabled_optimizers = 'in_clause'")  # DuckDB makes a join of a list of 5 or more
     conn.execute(
         f"CREATE TEMP TABLE {ROWS}_data AS SELECT {', '.join(outer)} FROM "
         f"(SELECT {', '.join(inner)} FROM {SRC} s {' '.join(joins)})",
         outer_params + inner_params + join_params,
     )
+    if not numbered:  # (after a failure the transaction is rolled back and the connection closed with the command)
+        conn.execute("RESET disabled_optimizers")
     if numbered:
         conn.execute(f"CREATE TEMP VIEW {ROWS} AS SELECT * FROM {ROWS}_data")
 
@@ -557,7 +572,12 @@ def record_batch(conn: Any, batch: dict[str, Any], form: str | None) -> int:
         [batch[c] for c in columns],
     ).fetchone()
     batch_id = int(row[0])
-    if form is not None:
+    if form is None:
+        return batch_id
+    first, last, count = conn.execute("SELECT min(number), max(number), count(*) FROM import_new").fetchone()
+    if count and last - first + 1 == count:  # one run (numbers are unique: crm.records holds them)
+        conn.execute("INSERT INTO crm.import_runs VALUES (?, ?, ?, ?)", [batch_id, form, first, last])
+    else:
         conn.execute(
             "INSERT INTO crm.import_runs SELECT ?, ?, min(number), max(number) FROM "
             "(SELECT number, number - row_number() OVER (ORDER BY number) AS island FROM import_new) GROUP BY island",
