@@ -13,7 +13,8 @@ from crmctl.errors import NotFound
 from crmctl.store import projects as store
 
 
-def compute(session: Session) -> tuple[domain.Schedule, dict[str, dict[str, Any]]]:
+def compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
+    """The schedule of all open work, and the rows of the open tasks (in queue order)."""
     import gc
 
     # Reading the rows and simulating make many small objects and free none of them: the collector would only
@@ -25,8 +26,8 @@ def compute(session: Session) -> tuple[domain.Schedule, dict[str, dict[str, Any]
         gc.enable()
 
 
-def _compute(session: Session) -> tuple[domain.Schedule, dict[str, dict[str, Any]]]:
-    tasks = store.open_work(session.conn)
+def _compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
+    tasks = store.open_work(session.conn, session.defs.queue_order)
     shared: dict[Any, Any] = {}
 
     def calendar_of(person: str) -> Any:
@@ -44,7 +45,7 @@ def _compute(session: Session) -> tuple[domain.Schedule, dict[str, dict[str, Any
         order=session.defs.queue_order,
         horizon_days=session.defs.horizon_days,
     )
-    return schedule, {t["id"]: t for t in tasks}
+    return schedule, tasks
 
 
 def export_tjp(session: Session, report: str) -> str:
@@ -128,8 +129,9 @@ def stored_queue(session: Session, person: str) -> list[dict[str, Any]]:
                 row[name] = dt.datetime.fromisoformat(row[name]) if row[name] else None
         return rows
     schedule, tasks = compute(session)
+    unblocked = {t["id"]: t for t in tasks if not t["depends_on"]}
     queues = {
-        who: [_row(tasks[tid], schedule.slots[tid]) for tid in order if not tasks[tid]["depends_on"]]
+        who: [_row(unblocked[tid], schedule.slots[tid]) for tid in order if tid in unblocked]
         for who, order in schedule.order.items()
     }
     with session.transaction() as conn:
@@ -160,7 +162,7 @@ def eta(session: Session, key: str) -> Eta:
         from crmctl.core.projects import get_task
 
         found = get_task(session, text)
-        ids = [found["id"]]
+        chosen = [t for t in tasks if t["id"] == found["id"]]
         what = f"task {found['id']}"
         if found["status"] not in domain.OPEN:
             return Eta(what, found["finished_at"], found["id"], [], f"{found['id']} is {found['status']}")
@@ -168,16 +170,17 @@ def eta(session: Session, key: str) -> Eta:
         if store.project(session.conn, text) is None:
             raise NotFound(f"no project {text}")
         tree = set(store.project_tree(session.conn, text))
-        ids = [tid for tid, t in tasks.items() if t["project"] in tree]
+        chosen = [t for t in tasks if t["project"] in tree]
         what = f"project {text}"
     else:
         from crmctl.core.records import locate
 
         _, row = locate(session, text)
-        ids = [tid for tid, t in tasks.items() if t["record"] == row["key"]]
+        chosen = [t for t in tasks if t["record"] == row["key"]]
         what = f"record {row['key']}"
+    ids = [t["id"] for t in chosen]
     rows = sorted(
-        (_row(tasks[tid], schedule.slots[tid]) for tid in ids),
+        (_row(t, schedule.slots[t["id"]]) for t in chosen),
         key=lambda r: (r["finish"] is None, r["finish"] or 0, r["id"]),
     )
     finish, last, problems = schedule.ready_date(ids)

@@ -8,6 +8,7 @@ for the people working it.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,9 @@ from crmctl.domain.calendars import parse_day_key, parse_interval
 
 MINUTE = dt.timedelta(minutes=1)
 DEFAULT_HORIZON_DAYS = 3 * 366
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
+MINUTE_US = 60_000_000
 
 
 class NoWorkingTime(ValueError):
@@ -130,6 +134,84 @@ class WorkCalendar:
         if not self.week.get(day.weekday()):
             return "day off"
         return None
+
+
+def to_us(moment: dt.datetime) -> int:
+    """An aware instant as microseconds since the epoch."""
+    return (moment - EPOCH) // MICROSECOND
+
+
+def from_us(us: int, tz: dt.tzinfo) -> dt.datetime:
+    """The instant `us` microseconds after the epoch, in the time zone tz."""
+    seconds, micro = divmod(us, 1_000_000)
+    moment = dt.datetime.fromtimestamp(seconds, tz)
+    return moment.replace(microsecond=micro) if micro else moment
+
+
+class Timeline:
+    """A calendar's working time from a day on, in integer microseconds since the epoch, for a simulation that
+    places many tasks: `next_working` and `add` answer as WorkCalendar's do, for instants from `since` on,
+    without making a datetime. The intervals (which do not overlap: the configuration checks see to that) are
+    laid out day by day as far as they are asked for, in one sorted list, so that finding where an instant
+    falls is a binary search, whatever its distance from `since`; the day of an instant is the last laid-out
+    local midnight at or before it, as `astimezone(tz).date()` has it.
+    """
+
+    def __init__(self, calendar: WorkCalendar, since: dt.datetime) -> None:
+        self.calendar = calendar
+        self.first = since.astimezone(calendar.tz).date()
+        self.midnights: list[int] = []  # where each laid-out day begins
+        self.starts: list[int] = []  # the working intervals of the laid-out days, in order
+        self.ends: list[int] = []
+        self.days: list[int] = []  # the day of each interval (0: the first)
+        self.after = to_us(_local(self.first, 0, calendar.tz))  # where the next day to lay out begins
+
+    def _lay_out(self) -> None:
+        """One more day."""
+        day = self.first + dt.timedelta(days=len(self.midnights))
+        for a, b in self.calendar._day(day):
+            self.starts.append(to_us(a))
+            self.ends.append(to_us(b))
+            self.days.append(len(self.midnights))
+        self.midnights.append(self.after)
+        self.after = to_us(_local(day + dt.timedelta(days=1), 0, self.calendar.tz))
+
+    def _day_of(self, moment: int) -> int:
+        while self.after <= moment:
+            self._lay_out()
+        day = bisect_right(self.midnights, moment) - 1
+        if day < 0:
+            raise ValueError(f"{from_us(moment, self.calendar.tz)} is before the timeline's first day")
+        return day
+
+    def _interval(self, moment: int, last_day: int) -> int | None:
+        """The first working interval that ends after moment, if it is on last_day or before."""
+        i = bisect_right(self.ends, moment)
+        while i == len(self.ends) and len(self.midnights) <= last_day:
+            self._lay_out()
+        return i if i < len(self.ends) and self.days[i] <= last_day else None
+
+    def next_working(self, start: int, horizon_days: int = DEFAULT_HORIZON_DAYS) -> int:
+        i = self._interval(start, self._day_of(start) + horizon_days)
+        if i is None:
+            raise NoWorkingTime(f"calendar {self.calendar.name} has no working time within {horizon_days} days")
+        return max(self.starts[i], start)
+
+    def add(self, start: int, minutes: int, horizon_days: int = DEFAULT_HORIZON_DAYS) -> int:
+        """The instant when `minutes` (more than 0) of working time after start have passed."""
+        last_day = self._day_of(start) + horizon_days
+        left = minutes
+        i = self._interval(start, last_day)
+        while i is not None:
+            a = max(self.starts[i], start)
+            length = (self.ends[i] - a) // MINUTE_US  # whole minutes, as WorkCalendar.add counts them
+            if left <= length:
+                return a + left * MINUTE_US
+            left -= length
+            i = self._interval(self.ends[i], last_day)
+        raise NoWorkingTime(
+            f"calendar {self.calendar.name} has no working time for {minutes} minutes within {horizon_days} days"
+        )
 
 
 def _local(day: dt.date, minutes: int, tz: ZoneInfo) -> dt.datetime:

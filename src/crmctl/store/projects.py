@@ -184,12 +184,25 @@ def due_tasks(conn: Any, person: str | None, until: dt.datetime) -> list[dict[st
     )
 
 
-def open_work(conn: Any) -> list[dict[str, Any]]:
+# The queue's order (crmctl.domain.schedule.queue_key) in SQL, near enough: the schedule sorts the rows itself.
+_QUEUE_ORDER = {
+    "project_priority": "coalesce(p.priority, 3)",
+    "priority": "coalesce(t.priority, 3)",
+    "due": "t.due_at NULLS LAST",
+    "created": "t.created_at",
+}
+
+
+def open_work(conn: Any, order: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Every open task with what the schedule needs: its project's priority, its open dependencies and the
-    minutes already logged on it. created_at comes as epoch microseconds: the schedule only orders by it."""
+    minutes already logged on it. created_at comes as epoch microseconds: the schedule only orders by it.
+    The rows come in queue order, tasks in progress first, then `order` (names of the workspace's
+    queue_order), then the number: the schedule sorts them again, which costs little when they come sorted,
+    and then meets them in memory in about the order it works on them."""
+    keys = ["t.status <> 'in_progress'", *(_QUEUE_ORDER[name] for name in order if name in _QUEUE_ORDER), "t.number"]
     return _rows(
         conn.execute(
-            """WITH spent AS (
+            f"""WITH spent AS (
                    SELECT task, sum(date_diff('second', started_at, ended_at)) / 60.0 AS minutes
                    FROM crm.time_intervals WHERE ended_at IS NOT NULL GROUP BY task),
                deps AS (
@@ -201,7 +214,8 @@ def open_work(conn: Any) -> list[dict[str, Any]]:
                       coalesce(s.minutes, 0) AS actual_minutes, coalesce(deps.depends_on, []) AS depends_on
                FROM crm.tasks t LEFT JOIN crm.projects p ON p.id = t.project
                LEFT JOIN spent s ON s.task = t.id LEFT JOIN deps ON deps.task = t.id
-               WHERE t.status IN ('todo', 'in_progress')"""
+               WHERE t.status IN ('todo', 'in_progress')
+               ORDER BY {", ".join(keys)}"""
         )
     )
 
