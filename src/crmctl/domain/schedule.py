@@ -84,17 +84,25 @@ def queue_key(task: Mapping[str, Any], order: Sequence[str]) -> tuple:
 
 @dataclass(slots=True, eq=False)
 class _Task:
-    """A task as the simulation sees it: its slot, and how far its dependencies are."""
+    """A task as the simulation sees it, with instants in microseconds since the epoch; its Slot is made at
+    the end."""
 
-    slot: Slot
+    id: str
+    person: str | None
+    p: int  # its person's place among the sorted names
     rank: int  # its place in the queue order of everyone: what the heaps compare
-    person: int  # its person's place among the sorted names
+    remaining: int
     due: dt.datetime | None
+    depends_on: Sequence[str]  # ids, as the row has them
+    problem: str | None = None
     waiting: int = 0  # open dependencies not yet scheduled
-    ready_at: int = 0  # when the last of them finishes (microseconds since the epoch)
+    ready_at: int = 0  # when the last of them finishes
     ready_after: str | None = None  # which one that is, by id: tasks that refer to each other both ways would
     # be reference cycles, left to the garbage collector
     dependents: list[_Task] = field(default_factory=list)  # in the rows' order
+    start: int | None = None
+    finish: int = 0
+    reason: str = ""
 
 
 def _in_cycles(work: Sequence[_Task]) -> list[_Task]:
@@ -134,34 +142,41 @@ def build(
     # dictionaries of ids and datetimes, which at 100,000 tasks cost more than the work itself. It reads what
     # it needs of the rows once, in queue order: about the order it takes the tasks in, and the rows' own
     # order when they come sorted.
-    rows = [t for t in tasks if t["status"] in OPEN]
-    places = sorted(range(len(rows)), key=[queue_key(t, order) for t in rows].__getitem__)  # the rows, in queue order
-    people = sorted({t["assignee"] for t in rows if t["assignee"] is not None})
+    rows, keys, names = [], [], set()
+    for t in tasks:
+        if t["status"] in OPEN:
+            rows.append(t)
+            keys.append(queue_key(t, order))
+            names.add(t["assignee"])
+    places = sorted(range(len(rows)), key=keys.__getitem__)  # the rows, in queue order
+    people = sorted(names - {None})
     place = {person: p for p, person in enumerate(people)}
     work: list[_Task] = []
     for j in places:
         t = rows[j]
         person, estimate = t["assignee"], t["estimate_minutes"]
-        slot = Slot(t["id"], person, remaining=max(0, round((estimate or 0) - float(t.get("actual_minutes") or 0))))
+        remaining = max(0, round((estimate or 0) - float(t.get("actual_minutes") or 0)))
+        task = _Task(
+            t["id"], person, place.get(person, -1), len(work), remaining, t["due_at"], t.get("depends_on") or ()
+        )
         if person is None:
-            slot.problem = "it has no assignee"
+            task.problem = "it has no assignee"
         else:
             schedule.order.setdefault(person, []).append(t["id"])
             if estimate is None:
-                slot.problem = "it has no estimate"
-        work.append(_Task(slot, len(work), place.get(person, -1), t["due_at"]))
-    schedule.slots.update((task.slot.task, task.slot) for task in work)
-    by_id = {task.slot.task: task for task in work}
+                task.problem = "it has no estimate"
+        work.append(task)
+    by_id = {task.id: task for task in work}
     rank_of = [0] * len(rows)  # the rank of each row
     for rank, j in enumerate(places):
         rank_of[j] = rank
-    for j, t in enumerate(rows):
-        task = work[rank_of[j]]
-        for d in t.get("depends_on") or ():
+    for rank in rank_of:  # the tasks in the rows' order
+        task = work[rank]
+        for d in task.depends_on:
             if (dependency := by_id.get(d)) is not None:
                 task.waiting += 1
                 dependency.dependents.append(task)
-    unschedulable = [task for task in work if task.slot.problem]
+    unschedulable = [task for task in work if task.problem]
 
     # Problems travel down the chains. A task in, or waiting on, a dependency cycle is never taken and holds
     # up only tasks in the same plight: it gets its reason at the end, when some task was never taken, which
@@ -170,11 +185,11 @@ def build(
     while stack:
         task = stack.pop()
         for d in task.dependents:
-            if not d.slot.problem:
-                d.slot.problem = f"it waits for {task.slot.task}, which cannot be scheduled"
+            if not d.problem:
+                d.problem = f"it waits for {task.id}, which cannot be scheduled"
                 stack.append(d)
 
-    start_us = to_us(now)
+    start_us, horizon_us = to_us(now), to_us(horizon)
     timelines: dict[int, Timeline] = {}  # by id(calendar): people may share one calendar
     person_timelines: list[Timeline | None] = [None] * len(people)
     released: list[list[tuple[int, int]]] = [[] for _ in people]  # (ready from, rank)
@@ -191,8 +206,8 @@ def build(
 
     def release(task: _Task) -> None:
         """The task's dependencies are all scheduled: its person may take it from ready_at on."""
-        heapq.heappush(released[task.person], (task.ready_at, task.rank))
-        wake_at(task.person, max(task.ready_at, free_at[task.person]))
+        heapq.heappush(released[task.p], (task.ready_at, task.rank))
+        wake_at(task.p, max(task.ready_at, free_at[task.p]))
 
     def timeline_of(p: int) -> Timeline:
         calendar = calendar_of(people[p])
@@ -202,7 +217,7 @@ def build(
 
     for task in work:
         task.ready_at = start_us
-        if task.waiting == 0 and not task.slot.problem:
+        if task.waiting == 0 and not task.problem:
             release(task)
     taken = 0
     while events:
@@ -219,49 +234,53 @@ def build(
             continue
         task = work[heapq.heappop(ready)]
         taken += 1
-        slot = task.slot
         timeline = person_timelines[p] or timeline_of(p)
         start: int | None = None
         finish = 0
         try:
             start = timeline.next_working(moment, horizon_days)
-            finish = timeline.add(start, slot.remaining, horizon_days) if slot.remaining else start
+            finish = timeline.add(start, task.remaining, horizon_days) if task.remaining else start
         except NoWorkingTime:
             if start is None:
-                slot.problem = f"{people[p]} has no working time within {horizon_days} days"
+                task.problem = f"{people[p]} has no working time within {horizon_days} days"
             else:
-                slot.problem = f"it would finish after the horizon ({horizon_days} days)"
+                task.problem = f"it would finish after the horizon ({horizon_days} days)"
                 start = None
         if start is not None:
-            slot.start = from_us(start, now.tzinfo)
-            slot.finish = from_us(finish, now.tzinfo) if finish != start else slot.start
+            task.start, task.finish = start, finish
             if task.ready_after is not None and task.ready_at == moment:
-                slot.reason = f"waits for {task.ready_after}"
+                task.reason = f"waits for {task.ready_after}"
             elif free_after[p] is not None and free_at[p] == moment:
-                slot.reason = f"after {free_after[p]} in {people[p]}'s queue"
+                task.reason = f"after {free_after[p]} in {people[p]}'s queue"
             else:
-                slot.reason = "can start now" if moment == start_us else "starts when ready"
+                task.reason = "can start now" if moment == start_us else "starts when ready"
             if start > moment:
                 off = _off_reason(timeline.calendar, from_us(moment, now.tzinfo))
-                slot.reason += f"; {people[p]} is off ({off}) until {slot.start:%Y-%m-%d %H:%M}"
-            slot.at_risk = task.due is not None and slot.finish > task.due
-            if slot.finish > horizon:
-                slot.problem = f"it would finish after the horizon ({horizon_days} days)"
-            free_at[p], free_after[p] = finish, slot.task
+                task.reason += f"; {people[p]} is off ({off}) until {from_us(start, now.tzinfo):%Y-%m-%d %H:%M}"
+            if finish > horizon_us:
+                task.problem = f"it would finish after the horizon ({horizon_days} days)"
+            free_at[p], free_after[p] = finish, task.id
         else:
             free_at[p], free_after[p] = moment, None
         wake_at(p, free_at[p])
         for d in task.dependents:
             d.waiting -= 1
-            if slot.problem and not d.slot.problem:
-                d.slot.problem = f"it waits for {slot.task}, which cannot be scheduled"
+            if task.problem and not d.problem:
+                d.problem = f"it waits for {task.id}, which cannot be scheduled"
             if start is not None and finish >= d.ready_at:
-                d.ready_at, d.ready_after = finish, slot.task
-            if d.waiting == 0 and not d.slot.problem:
+                d.ready_at, d.ready_after = finish, task.id
+            if d.waiting == 0 and not d.problem:
                 release(d)
     if taken < len(work):  # some tasks were never taken: those in, or waiting on, a dependency cycle say so
         first = {task.rank for task in unschedulable}  # no assignee or no estimate: that reason comes first
         for task in _in_cycles(work):
             if task.rank not in first:
-                task.slot.problem = "it is in, or waits for, a dependency cycle"
+                task.problem = "it is in, or waits for, a dependency cycle"
+    for task in work:
+        slot = Slot(task.id, task.person, remaining=task.remaining, reason=task.reason, problem=task.problem)
+        if task.start is not None:
+            slot.start = from_us(task.start, now.tzinfo)
+            slot.finish = from_us(task.finish, now.tzinfo) if task.finish != task.start else slot.start
+            slot.at_risk = task.due is not None and slot.finish > task.due
+        schedule.slots[task.id] = slot
     return schedule
