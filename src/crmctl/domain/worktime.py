@@ -97,24 +97,24 @@ class WorkCalendar:
         return found
 
     def add(self, start: dt.datetime, minutes: int, horizon_days: int = DEFAULT_HORIZON_DAYS) -> dt.datetime:
-        """The instant when `minutes` of working time after start have passed."""
-        if minutes <= 0:
-            return self.next_working(start, horizon_days) if minutes == 0 else start
-        left = minutes
-        for a, b in self.intervals(start, horizon_days):
-            length = int((b - a) / MINUTE)
-            if left <= length:
-                return (a + left * MINUTE).astimezone(start.tzinfo)
-            left -= length
-        raise NoWorkingTime(
-            f"calendar {self.name} has no working time for {minutes} minutes within "
-            f"{horizon_days} days of {start:%Y-%m-%d}"
-        )
+        """The instant when `minutes` of working time after start have passed (the next working moment for 0)."""
+        if minutes < 0:
+            return start
+        timeline = Timeline(self, start)
+        try:
+            if minutes == 0:
+                moment = timeline.next_working(to_us(start), horizon_days)
+            else:
+                moment = timeline.add(to_us(start), minutes, horizon_days)
+        except NoWorkingTime:
+            what = f"for {minutes} minutes " if minutes else ""
+            raise NoWorkingTime(
+                f"calendar {self.name} has no working time {what}within {horizon_days} days of {start:%Y-%m-%d}"
+            ) from None
+        return from_us(moment, start.tzinfo or self.tz)
 
     def next_working(self, start: dt.datetime, horizon_days: int = DEFAULT_HORIZON_DAYS) -> dt.datetime:
-        for a, _ in self.intervals(start, horizon_days):
-            return a.astimezone(start.tzinfo)
-        raise NoWorkingTime(f"calendar {self.name} has no working time within {horizon_days} days of {start:%Y-%m-%d}")
+        return self.add(start, 0, horizon_days)
 
     def between(self, start: dt.datetime, end: dt.datetime) -> int:
         """Working minutes from start to end (0 when end is not after start)."""
