@@ -3,9 +3,9 @@
 The script makes a throw-away workspace with `crmctl init --example pyrus-client-crm` and fills its
 database in bulk, one INSERT ... SELECT per table in one transaction (no process per record), with what
 crmctl itself writes for N client records (default 100 000) that went through the client-work process:
-the form table's rows and crm.records; the history (record.created, stage.entered); the pending approval
+the form table's rows; the history (record.created, stage.entered); the pending approval
 requests and the on_enter reminders of each record's current stage; two won deals (the deal form refers
-to clients) for every tenth client, with their rows in crm.records. The record shown gets three comments
+to clients) for every tenth client. The record shown gets three comments
 and two more reminders (one done). Simplifications: stage deadlines and reminders are in calendar hours,
 not working time; the projects the `active` stage launches are not made (crm.tasks stays empty).
 
@@ -162,7 +162,6 @@ FROM (
     FROM (SELECT range AS j, ((range + 1) // 2) * 10 AS c FROM range(1, $deals + 1))
 )
 """
-FILL_RECORDS = "INSERT INTO crm.records SELECT key, '{form}', number, created_at FROM {form} ORDER BY number"
 FILL_EVENTS = """
 INSERT INTO crm.events (occurred_at, actor, action, record, form, data)
 SELECT created_at, author, 'record.created', key, 'client', json_object('values', json_object(
@@ -378,8 +377,6 @@ def fill(path: Path, count: int) -> str:
         conn.execute("BEGIN TRANSACTION")
         _insert(conn, FILL_CLIENTS, clients, values)
         _insert(conn, FILL_DEALS, deals, values)
-        conn.execute(FILL_RECORDS.format(form=FORM))
-        conn.execute(FILL_RECORDS.format(form="deal"))
         conn.execute(FILL_EVENTS)
         conn.execute(FILL_APPROVALS.format(values=approvals))
         conn.execute(FILL_REMINDERS.format(values=reminders))

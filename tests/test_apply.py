@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, Run
 from .dbstate import dump, query
 
 
@@ -268,6 +268,49 @@ def test_removing_a_form_with_records(cli, workspace: Path) -> None:
     assert "form payment is removed but holds 1 records: PM-1" in result.stderr
     assert cli("apply", "--archive").exit_code == 0
     assert query(db, "SELECT key, amount FROM crm.archived_payment_v2") == [("PM-1", 10)]
+    # crm.records still knows the key and its form; the record itself is gone from the commands
+    assert query(db, "SELECT key, form, number FROM crm.records ORDER BY form") == [
+        ("CL-1", "client", 1),
+        ("DL-1", "deal", 1),
+        ("PM-1", "payment", 1),
+    ]
+    result = cli("record", "show", "PM-1")
+    assert (result.exit_code, result.stderr) == (3, "crmctl: error: no record PM-1\n")
+
+
+def test_a_schema_3_database_is_brought_up_to_date(cli, workspace: Path) -> None:
+    """Before schema 4, crm.records was a table holding a second copy of every key; the first command on
+    such a file replaces it with the view over the form tables, and the keys stay as they were."""
+    import duckdb
+
+    db = workspace / "crmctl.duckdb"
+    create(cli, "client", "--set", "name=A")
+    create(cli, "client", "--set", "name=B")
+    create(cli, "deal", "--set", "title=T", "--set", "client=CL-2")
+    conn = duckdb.connect(str(db))
+    conn.execute("DROP VIEW crm.records")
+    conn.execute(
+        "CREATE TABLE crm.records (key VARCHAR PRIMARY KEY, form VARCHAR NOT NULL, number BIGINT NOT NULL, "
+        "created_at TIMESTAMPTZ NOT NULL)"
+    )
+    conn.execute("INSERT INTO crm.records SELECT key, 'client', number, created_at FROM client")
+    conn.execute("INSERT INTO crm.records SELECT key, 'deal', number, created_at FROM deal")
+    conn.execute("UPDATE crm.meta SET value = '3' WHERE key = 'schema_version'")
+    conn.close()
+    before = query(db, "SELECT key, form, number, created_at FROM crm.records ORDER BY key")
+
+    result = cli("record", "show", "DL-1", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["fields"]["client"] == "CL-2"
+    assert query(db, "SELECT table_type FROM information_schema.tables WHERE table_name = 'records'") == [("VIEW",)]
+    assert query(db, "SELECT value FROM crm.meta WHERE key = 'schema_version'") == [("4",)]
+    assert query(db, "SELECT key, form, number, created_at FROM crm.records ORDER BY key") == before
+    assert create(cli, "client", "--set", "name=C") == "CL-3"
+    assert query(db, "SELECT key FROM crm.records WHERE form = 'client' ORDER BY number") == [
+        ("CL-1",),
+        ("CL-2",),
+        ("CL-3",),
+    ]
 
 
 def test_apply_refuses_a_foreign_duckdb_file(cli, base_workspace: Path, monkeypatch) -> None:
@@ -306,34 +349,53 @@ def test_db_option_works_without_a_workspace(cli, workspace: Path, tmp_path: Pat
     assert [r["key"] for r in json.loads(result.stdout)] == ["CL-1"]
 
 
-def test_busy_database(cli, workspace: Path) -> None:
+def _while_held(cli, holding: str, path: Path, *args: str) -> tuple[Run, float, int]:
+    """Run a command with a busy timeout of 0.5 s while another process runs `holding` (Python that takes
+    a lock on `path`, then prints `held`); (the result, the seconds it took, the holder's pid)."""
     import subprocess
     import sys
     import time
 
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time\nc = duckdb.connect(sys.argv[1])\nprint('held', flush=True)\ntime.sleep(30)",
-            str(workspace / "crmctl.duckdb"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    code = f"import sys, time\n{holding}\nprint('held', flush=True)\ntime.sleep(30)"
+    holder = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         started = time.monotonic()
-        result = cli("record", "list", "client", env={"CRMCTL_BUSY_TIMEOUT": "0.5"})
-        waited = time.monotonic() - started
+        result = cli(*args, env={"CRMCTL_BUSY_TIMEOUT": "0.5"})
+        return result, time.monotonic() - started, holder.pid
     finally:
         holder.kill()
         holder.wait()
         if holder.stdout is not None:
             holder.stdout.close()
+
+
+def test_busy_database(cli, workspace: Path) -> None:
+    holding = "import duckdb\nc = duckdb.connect(sys.argv[1])"
+    result, waited, pid = _while_held(cli, holding, workspace / "crmctl.duckdb", "record", "list", "client")
     assert result.exit_code == 4
-    assert f"process {holder.pid}" in result.stderr and "is busy" in result.stderr
+    assert f"process {pid}" in result.stderr and "is busy" in result.stderr
     assert 0.4 < waited < 5
+
+
+def test_commands_take_turns(cli, workspace: Path) -> None:
+    """A crmctl command holds the lock file beside the database from before it opens the database until
+    after it has closed it; the next command waits for its turn, up to the busy timeout."""
+    holding = (
+        "import fcntl, os\nfd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "os.write(fd, b'%d\\n' % os.getpid())"
+    )
+    before = dump(workspace / "crmctl.duckdb")
+    args = ("record", "create", "client", "--set", "name=A")
+    result, waited, pid = _while_held(cli, holding, workspace / "crmctl.duckdb.lock", *args)
+    assert result.exit_code == 4
+    assert result.stderr == (
+        f"crmctl: error: database {workspace / 'crmctl.duckdb'} is busy: crmctl process {pid} holds it "
+        "(waited 0.5s; set CRMCTL_BUSY_TIMEOUT to wait longer)\n"
+    )
+    assert 0.4 < waited < 5
+    assert dump(workspace / "crmctl.duckdb") == before
+    assert cli(*args).exit_code == 0  # the holder is gone, and its turn with it
 
 
 def test_records_of_an_archived_stage_leave_the_process(cli, workspace: Path) -> None:

@@ -63,7 +63,7 @@ def _prepare(options: Options, archive: bool, *, create: bool) -> tuple[Any, Def
             plan.unchanged = True
         return conn, new, PlanResult(plan, found[0] if found else None, path), old
     except BaseException:
-        conn.close()
+        db.close(conn)
         raise
 
 
@@ -83,8 +83,10 @@ def _may_manage(conn: Any, current: Definitions, actor: str | None, now: Any) ->
 
 
 def plan(options: Options, archive: bool = False) -> PlanResult:
+    from crmctl.store import db
+
     conn, _, result, _ = _prepare(options, archive, create=False)
-    conn.close()
+    db.close(conn)
     return result
 
 
@@ -112,7 +114,7 @@ def apply(options: Options, archive: bool = False) -> PlanResult:
         conn.execute("CHECKPOINT")
         return result
     finally:
-        conn.close()
+        db.close(conn)
 
 
 def examples_folder() -> Path:
@@ -183,7 +185,7 @@ def init(target: Path, example: str | None, options: Options, timezone: str = "U
                 examples_folder() / example,
                 target,
                 dirs_exist_ok=True,
-                ignore=shutil.ignore_patterns("*.duckdb", "*.duckdb.wal"),
+                ignore=shutil.ignore_patterns("*.duckdb", "*.duckdb.wal", "*.duckdb.lock"),
             )
         else:
             person = options.actor or "admin"

@@ -141,4 +141,4 @@ def open_session(options: Options) -> Iterator[Session]:
         now = clock.current(options.now, defs.timezone)
         yield Session(conn, defs, version, now, check_actor(defs, options.actor), path)
     finally:
-        conn.close()
+        db.close(conn)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from crmctl.errors import Busy, InputError, NotFound
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _IDENT = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 SYSTEM_DDL = [
@@ -20,8 +21,6 @@ SYSTEM_DDL = [
     """CREATE TABLE IF NOT EXISTS crm.definitions (
         version INTEGER PRIMARY KEY, hash VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL,
         actor VARCHAR, documents JSON NOT NULL, changes JSON NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS crm.records (
-        key VARCHAR PRIMARY KEY, form VARCHAR NOT NULL, number BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL)""",
     "CREATE SEQUENCE IF NOT EXISTS crm.event_ids",
     """CREATE TABLE IF NOT EXISTS crm.events (
         id BIGINT PRIMARY KEY DEFAULT nextval('crm.event_ids'), occurred_at TIMESTAMPTZ NOT NULL, actor VARCHAR,
@@ -111,13 +110,87 @@ def _holder(message: str) -> str:
     return f"process {match.group(2)} ({Path(match.group(1)).name})" if match else "another process"
 
 
-def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False) -> Any:
-    """Open the DuckDB file, retrying while another process holds its lock."""
-    import duckdb
+def _busy(path: Path, holder: str, busy_timeout: float) -> Busy:
+    return Busy(
+        f"database {path} is busy: {holder or 'another command holds it'} "
+        f"(waited {busy_timeout:g}s; set CRMCTL_BUSY_TIMEOUT to wait longer)"
+    )
 
+
+def _pause(deadline: float, delay: float, longest: float) -> float:
+    """Sleep before the next try, never past the deadline; the next, doubled delay."""
+    time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+    return min(delay * 2, longest)
+
+
+_TURNS: dict[int, int] = {}  # id of an open connection -> the descriptor of the lock file it holds
+
+
+def _take_turn(path: Path, deadline: float, busy_timeout: float) -> int | None:
+    """Wait for the exclusive flock on <database>.lock, the turn that crmctl commands take one after another
+    from before DuckDB opens the file until after it has closed it, checkpoint included. DuckDB's own lock
+    alone leaves moments unguarded (it reads the file's headers before locking it), and under load a
+    command's committed write was once lost between two processes. None where no lock file can be made (a
+    read-only folder, a system without flock): DuckDB's lock is then the only guard."""
+    if not path.name or path.is_dir():
+        return None  # DuckDB refuses it
+    try:
+        import fcntl
+
+        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    except (ImportError, OSError):
+        return None
+    delay = 0.005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                os.close(fd)
+                who = f"crmctl process {holder} holds it" if holder.isdigit() else ""
+                raise _busy(path, who, busy_timeout) from None
+            delay = _pause(deadline, delay, 0.1)
+            continue
+        except OSError:
+            os.close(fd)
+            return None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+
+
+def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False) -> Any:
+    """Open the DuckDB file in this command's turn, retrying while another process holds its lock; close it
+    with close()."""
     if not create and not path.exists():
         raise NotFound(f"no database at {path} (create one with `crmctl init` or `crmctl apply`)")
     deadline = time.monotonic() + busy_timeout
+    turn = _take_turn(path, deadline, busy_timeout)
+    try:
+        conn = _open(path, deadline, busy_timeout)
+    except BaseException:
+        if turn is not None:
+            os.close(turn)
+        raise
+    if turn is not None:
+        _TURNS[id(conn)] = turn
+    return conn
+
+
+def close(conn: Any) -> None:
+    """Close the connection (DuckDB checkpoints and lets go of the file), then end the command's turn."""
+    try:
+        conn.close()
+    finally:
+        turn = _TURNS.pop(id(conn), None)
+        if turn is not None:
+            os.close(turn)
+
+
+def _open(path: Path, deadline: float, busy_timeout: float) -> Any:
+    import duckdb
+
     delay = 0.02
     while True:
         try:
@@ -128,12 +201,8 @@ def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False) -> 
             message = str(exc)
             if "lock" in message.lower():
                 if time.monotonic() >= deadline:
-                    raise Busy(
-                        f"database {path} is busy: {_holder(message)} holds its lock "
-                        f"(waited {busy_timeout:g}s; set CRMCTL_BUSY_TIMEOUT to wait longer)"
-                    ) from None
-                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-                delay = min(delay * 2, 0.5)
+                    raise _busy(path, f"{_holder(message)} holds its lock", busy_timeout) from None
+                delay = _pause(deadline, delay, 0.5)
                 continue
             if "not a valid DuckDB database" in message:
                 raise InputError(f"{path} is not a DuckDB database file") from None
@@ -157,6 +226,20 @@ def transaction(conn: Any) -> Iterator[Any]:
 def ensure_system_schema(conn: Any) -> None:
     for statement in SYSTEM_DDL:
         conn.execute(statement)
+    if conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'crm' AND table_name = 'records'"
+    ).fetchone()[0]:  # schema 3 and before: a table of its own, a second copy of every key
+        from crmctl.store.definitions import latest
+
+        found = latest(conn)
+        conn.execute("DROP TABLE crm.records")
+        define_records_view(conn, found[1].forms if found else ())
+    elif not conn.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'crm' AND view_name = 'records'"
+    ).fetchone()[0]:
+        define_records_view(conn, ())
     row = conn.execute("SELECT value FROM crm.meta WHERE key = 'schema_version'").fetchone()
     if row is None:
         conn.execute("INSERT INTO crm.meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
@@ -164,6 +247,27 @@ def ensure_system_schema(conn: Any) -> None:
         raise InputError(f"this database was written by a newer crmctl (schema {row[0]}); upgrade crmctl")
     elif int(row[0]) < SCHEMA_VERSION:
         conn.execute("UPDATE crm.meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+
+
+def define_records_view(conn: Any, forms: Iterable[str]) -> None:
+    """crm.records: every record's key, form, number and creation time, read from the form tables and from
+    the tables in which `apply` keeps the records of removed forms (crm.archived_<form>_v<version>); the
+    form tables are the only copy of a key, so a bulk import writes each key once."""
+    tables = [(name, quote(name)) for name in forms]
+    for (name,) in conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'crm' "
+        "AND starts_with(table_name, 'archived_') ORDER BY table_name"
+    ).fetchall():
+        match = re.fullmatch(r"archived_(.+)_v[0-9]+", name)
+        if match:
+            tables.append((match.group(1), "crm." + quote(name)))
+    parts = [f"SELECT key, '{quote(form)[1:-1]}' AS form, number, created_at FROM {table}" for form, table in tables]
+    if not parts:
+        parts = [
+            "SELECT NULL::VARCHAR AS key, NULL::VARCHAR AS form, NULL::BIGINT AS number, "
+            "NULL::TIMESTAMPTZ AS created_at WHERE false"
+        ]
+    conn.execute("CREATE OR REPLACE VIEW crm.records AS " + " UNION ALL ".join(parts))
 
 
 def schema_is_current(conn: Any) -> bool:

@@ -12,7 +12,7 @@ from crmctl.config.model import Definitions, FormDef
 from crmctl.domain.plan import Change
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError
-from crmctl.store.db import quote
+from crmctl.store.db import define_records_view, quote
 
 SQL_TYPES = {
     "text": "VARCHAR",
@@ -242,6 +242,7 @@ def execute(
                 [version, now, form, change.name, change.name],
             )
             _leave_process(conn, table, "process = ?", [change.name], now)
+    define_records_view(conn, new.forms)
     conn.execute("DELETE FROM crm.people")
     for person in new.people.values():
         conn.execute(

@@ -503,10 +503,6 @@ def insert_new(
             [start],
         )
         conn.execute(f"{insert} FROM import_new n JOIN {ROWS} r USING (rid)", values)
-    conn.execute(
-        "INSERT INTO crm.records SELECT ? || number, ?, number, ? FROM import_new",
-        [f"{form.key_prefix}-", form.name, now],
-    )
     return int(conn.execute("SELECT count(*) FROM import_new").fetchone()[0])
 
 
@@ -575,7 +571,7 @@ def record_batch(conn: Any, batch: dict[str, Any], form: str | None) -> int:
     if form is None:
         return batch_id
     first, last, count = conn.execute("SELECT min(number), max(number), count(*) FROM import_new").fetchone()
-    if count and last - first + 1 == count:  # one run (numbers are unique: crm.records holds them)
+    if count and last - first + 1 == count:  # one run (a form's numbers are unique)
         conn.execute("INSERT INTO crm.import_runs VALUES (?, ?, ?, ?)", [batch_id, form, first, last])
     else:
         conn.execute(

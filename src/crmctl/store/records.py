@@ -38,10 +38,6 @@ def insert(conn: Any, form: FormDef, record: Mapping[str, Any]) -> None:
         f"VALUES ({', '.join('?' for _ in columns)})",
         [record[c] for c in columns],
     )
-    conn.execute(
-        "INSERT INTO crm.records VALUES (?, ?, ?, ?)",
-        [record["key"], form.name, record["number"], record["created_at"]],
-    )
 
 
 def update(conn: Any, form: FormDef, key: str, values: Mapping[str, Any]) -> None:
