@@ -5,7 +5,7 @@ date, date-time, yes/no, a list, a person and free text; no process) and a CSV f
 valid. Then, in turns, each run starting from the same freshly applied database:
 
     crmctl import leads leads.csv --quiet      every value converted and checked, records written with
-                                               their keys, crm.records and the import's history
+                                               their keys, and the import's history
     python -c "CREATE TABLE t AS FROM read_csv('leads.csv')"   DuckDB alone, types detected, no checks
 
 Every run checks what was written: a million records, each holding the file's row its number names (keys

@@ -276,6 +276,19 @@ def test_removing_a_form_with_records(cli, workspace: Path) -> None:
     ]
     result = cli("record", "show", "PM-1")
     assert (result.exit_code, result.stderr) == (3, "crmctl: error: no record PM-1\n")
+    # a new form taking the removed form's prefix never gives a key that crm.records knows already
+    with forms.open("a") as out:
+        out.write("---\nkind: Form\nname: invoice\nkey_prefix: PM\nfields:\n  - {id: amount, type: money}\n")
+    assert cli("apply").exit_code == 0
+    assert create(cli, "invoice", "--set", "amount=5") == "PM-2"
+    (workspace / "invoices.csv").write_text("amount\n6\n", encoding="utf-8")
+    assert cli("import", "invoice", "invoices.csv", "--quiet").exit_code == 0
+    assert query(db, "SELECT key, form FROM crm.records WHERE key LIKE 'PM-%' ORDER BY key") == [
+        ("PM-1", "payment"),
+        ("PM-2", "invoice"),
+        ("PM-3", "invoice"),
+    ]
+    assert json.loads(cli("record", "show", "PM-2", "-f", "json").stdout)["fields"] == {"amount": "5.00"}
 
 
 def test_a_schema_3_database_is_brought_up_to_date(cli, workspace: Path) -> None:

@@ -94,7 +94,7 @@ def create_in(
     _check_refs(session, form, values)
     chosen = choose_process(session, form, process)
     now = session.now
-    number = store.next_number(conn, form.name)
+    number = store.last_number(conn, form) + 1
     key = f"{form.key_prefix}-{number}"
     record = {
         "key": key,

@@ -18,6 +18,7 @@ from crmctl.config.model import FormDef
 from crmctl.domain.values import NUMBER_LIMIT, FieldSpec
 from crmctl.store.db import quote
 from crmctl.store.definitions import SQL_TYPES
+from crmctl.store.records import last_number
 
 SRC = "import_src"
 ROWS = "import_rows"
@@ -473,9 +474,7 @@ def insert_new(
 ) -> int:
     """Create a record for every row planned to create (keep_keys: a row's own key, when it gives one);
     returns how many."""
-    start = int(
-        conn.execute("SELECT coalesce(max(number), 0) FROM crm.records WHERE form = ?", [form.name]).fetchone()[0]
-    )
+    start = last_number(conn, form)
     given = "TRY_CAST(split_part(p.kval, '-', -1) AS BIGINT)" if keep_keys else "NULL::BIGINT"  # CL-17 -> 17
     first, count, keys, total = conn.execute(
         f"SELECT min(rid), count(*), count({given}), (SELECT count(*) FROM {ROWS}) "

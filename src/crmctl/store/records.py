@@ -26,8 +26,13 @@ def existing_keys(conn: Any, form: str, keys: list[str]) -> set[str]:
     return {row[0] for row in rows.fetchall()}
 
 
-def next_number(conn: Any, form: str) -> int:
-    row = conn.execute("SELECT coalesce(max(number), 0) + 1 FROM crm.records WHERE form = ?", [form]).fetchone()
+def last_number(conn: Any, form: FormDef) -> int:
+    """The highest number the form has given, or any record whose key starts with its prefix (a removed form's
+    archived records may have used it), so that a new key is never one that crm.records already knows."""
+    row = conn.execute(
+        "SELECT coalesce(max(number), 0) FROM crm.records WHERE form = ? OR starts_with(key, ?)",
+        [form.name, f"{form.key_prefix}-"],
+    ).fetchone()
     return int(row[0])
 
 
