@@ -411,6 +411,50 @@ def test_commands_take_turns(cli, workspace: Path) -> None:
     assert cli(*args).exit_code == 0  # the holder is gone, and its turn with it
 
 
+def test_turns_of_another_users_lock_file_and_through_a_symlink(cli, workspace: Path, tmp_path: Path, monkeypatch):
+    """A lock file this user may not write is locked read-only; a symlink to the database leads to the same
+    lock file; a file that is not a database gets no lock file beside it."""
+    import os
+
+    real_open = os.open
+
+    def no_write(path, flags, *args):  # the lock file belongs to someone else (root ignores modes)
+        if str(path).endswith(".lock") and flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    holding = "import fcntl, os\nfd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)"
+    link = tmp_path / "elsewhere" / "crm.duckdb"
+    link.parent.mkdir()
+    link.symlink_to(workspace / "crmctl.duckdb")
+    monkeypatch.setattr(os, "open", no_write)
+    for args in (("record", "list", "client"), ("--db", str(link), "record", "list", "client")):
+        result, _, _ = _while_held(cli, holding, workspace / "crmctl.duckdb.lock", *args)
+        assert result.exit_code == 4, (args, result.stderr)
+        assert "is busy: another command holds it (waited 0.5s" in result.stderr
+    monkeypatch.undo()
+    assert not (link.parent / "crm.duckdb.lock").exists()
+    (tmp_path / "notes.txt").write_text("not a database")
+    result = cli("--db", str(tmp_path / "notes.txt"), "record", "list", "client")
+    assert result.exit_code == 1 and "is not a DuckDB database file" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "notes.txt", "ws"]
+
+
+@pytest.mark.parametrize("name", ["projects", "records", "events"])
+def test_a_form_may_be_named_like_a_system_table(cli, workspace: Path, name: str) -> None:
+    with (workspace / "forms.yaml").open("a") as out:
+        out.write(f"---\nkind: Form\nname: {name}\nkey_prefix: XX\nfields:\n  - {{id: title, type: text}}\n")
+    result = cli("apply")
+    assert result.exit_code == 0, result.stderr
+    assert create(cli, name, "--set", "title=A") == "XX-1"
+    assert create(cli, "client", "--set", "name=B") == "CL-1"
+    assert json.loads(cli("record", "show", "XX-1", "-f", "json").stdout)["fields"] == {"title": "A"}
+    assert query(workspace / "crmctl.duckdb", "SELECT key, form FROM crm.records ORDER BY key") == [
+        ("CL-1", "client"),
+        ("XX-1", name),
+    ]
+
+
 def test_records_of_an_archived_stage_leave_the_process(cli, workspace: Path) -> None:
     db = workspace / "crmctl.duckdb"
     create(cli, "client", "--set", "name=A")

@@ -350,6 +350,18 @@ def test_bad_task_rows_and_cycles(cli, db: Path, workspace: Path) -> None:
     assert query(db, "SELECT external_id FROM crm.tasks") == [("A4",)]
 
 
+def test_task_rows_name_their_records_by_key(cli, db: Path, workspace: Path) -> None:
+    ok(cli, "record", "create", "client", "--set", "name=ООО Альфа")
+    write(workspace / "tasks.csv", "id,title,record\nA1,Звонок,cl-1\nA2,Письмо,CL-9\nA3,Встреча,\n")
+    before = dump(db)
+    result = cli("--as", "boris", "import", "tasks", "tasks.csv")
+    assert result.exit_code == 1
+    assert "row 3, column record: 'CL-9': no record CL-9" in result.stderr
+    assert dump(db) == before
+    ok(cli, "--as", "boris", "import", "tasks", "tasks.csv", "--on-error", "skip")
+    assert query(db, "SELECT external_id, record FROM crm.tasks ORDER BY number") == [("A1", "CL-1"), ("A3", None)]
+
+
 def test_time_rows_in_the_future_or_backwards(cli, db: Path, workspace: Path) -> None:
     ok(cli, "--as", "boris", "task", "add", "Звонок")
     write(

@@ -181,6 +181,8 @@ def import_tasks(session: Session, opts: ImportOptions, progress: Progress | Non
             ids_of_rows[ext] = tid
         planned.append({"row": row, "id": tid, "new": new, "external_id": ext if new else None, "cells": cells})
     graph = store.dependency_graph(conn)
+    named = {(c.get("record") or "").strip().upper() for _, c in rows} - {""}
+    records = record_store.existing_keys(conn, None, sorted(named))  # one lookup for the whole file
     writes: list[dict[str, Any]] = []
     for item in planned:
         row, cells = item["row"], item["cells"]
@@ -202,7 +204,7 @@ def import_tasks(session: Session, opts: ImportOptions, progress: Progress | Non
                 values["project_title"] = project
         if "record" in cells:
             key = cells["record"].strip().upper() if cells["record"] else None
-            if key is not None and record_store.form_of(conn, key) is None:
+            if key is not None and key not in records:
                 bad(row, "record", cells["record"], f"no record {key}")
             values["record"] = key
         for column in ("assignee",):

@@ -6,7 +6,7 @@ import os
 import re
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -126,18 +126,39 @@ def _pause(deadline: float, delay: float, longest: float) -> float:
 _TURNS: dict[int, int] = {}  # id of an open connection -> the descriptor of the lock file it holds
 
 
+def _lockable(path: Path) -> bool:
+    """Whether the path is a database file, or none yet: no lock file beside anything else."""
+    try:
+        if path.stat().st_size == 0:
+            return path.is_file()
+        if not path.is_file():
+            return False
+        with path.open("rb") as head:
+            return head.read(12)[8:12] == b"DUCK"
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
 def _take_turn(path: Path, deadline: float, busy_timeout: float) -> int | None:
     """Wait for the exclusive flock on <database>.lock, the turn that crmctl commands take one after another
     from before DuckDB opens the file until after it has closed it, checkpoint included. DuckDB's own lock
     alone leaves moments unguarded (it reads the file's headers before locking it), and under load a
-    command's committed write was once lost between two processes. None where no lock file can be made (a
-    read-only folder, a system without flock): DuckDB's lock is then the only guard."""
-    if not path.name or path.is_dir():
+    command's committed write was lost between two processes. The lock file sits beside the file a symlink
+    leads to; another user's lock file is locked through a read-only descriptor. None where no lock file can
+    be made or opened (a read-only folder, a system without flock): DuckDB's lock is then the only guard."""
+    if not _lockable(path):
         return None  # DuckDB refuses it
+    target = Path(os.path.realpath(path))
     try:
         import fcntl
 
-        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        lock = target.with_name(target.name + ".lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:
+            fd = os.open(lock, os.O_RDONLY)
     except (ImportError, OSError):
         return None
     delay = 0.005
@@ -155,8 +176,9 @@ def _take_turn(path: Path, deadline: float, busy_timeout: float) -> int | None:
         except OSError:
             os.close(fd)
             return None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with suppress(OSError):  # who has the turn, for the busy message (not on a read-only descriptor)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return fd
 
 
@@ -170,8 +192,7 @@ def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False) -> 
     try:
         conn = _open(path, deadline, busy_timeout)
     except BaseException:
-        if turn is not None:
-            os.close(turn)
+        _end_turn(turn)
         raise
     if turn is not None:
         _TURNS[id(conn)] = turn
@@ -183,9 +204,15 @@ def close(conn: Any) -> None:
     try:
         conn.close()
     finally:
-        turn = _TURNS.pop(id(conn), None)
-        if turn is not None:
-            os.close(turn)
+        _end_turn(_TURNS.pop(id(conn), None))
+
+
+def _end_turn(fd: int | None) -> None:
+    if fd is None:
+        return
+    with suppress(OSError):
+        os.ftruncate(fd, 0)  # no one's number stays in the file
+    os.close(fd)  # closing the descriptor lets go of the flock
 
 
 def _open(path: Path, deadline: float, busy_timeout: float) -> Any:
@@ -253,7 +280,7 @@ def define_records_view(conn: Any, forms: Iterable[str]) -> None:
     """crm.records: every record's key, form, number and creation time, read from the form tables and from
     the tables in which `apply` keeps the records of removed forms (crm.archived_<form>_v<version>); the
     form tables are the only copy of a key, so a bulk import writes each key once."""
-    tables = [(name, quote(name)) for name in forms]
+    tables = [(name, "main." + quote(name)) for name in forms]  # a form may be named like a crm table
     for (name,) in conn.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'crm' "
         "AND starts_with(table_name, 'archived_') ORDER BY table_name"

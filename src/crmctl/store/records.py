@@ -19,10 +19,13 @@ def form_of(conn: Any, key: str) -> str | None:
     return row[0] if row else None
 
 
-def existing_keys(conn: Any, form: str, keys: list[str]) -> set[str]:
+def existing_keys(conn: Any, form: str | None, keys: list[str]) -> set[str]:
+    """Which of these keys are keys of the form's records (form None: of any form's), in one query."""
     if not keys:
         return set()
-    rows = conn.execute("SELECT key FROM crm.records WHERE form = ? AND list_contains(?, key)", [form, keys])
+    rows = conn.execute(
+        "SELECT key FROM crm.records WHERE (? IS NULL OR form = ?) AND list_contains(?, key)", [form, form, keys]
+    )
     return {row[0] for row in rows.fetchall()}
 
 
