@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -164,7 +165,7 @@ def test_sql_and_formulas_are_values(cli, db: Path, workspace: Path) -> None:
     assert "unchanged 3" in ok(cli, "import", "client", "back.csv")
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet", "json as .json"])
 def test_export_import_round_trip_changes_nothing(cli, db: Path, workspace: Path, fmt: str) -> None:
     write(workspace / "c.csv", CLIENTS)
     ok(cli, "import", "client", "c.csv")
@@ -184,14 +185,15 @@ def test_export_import_round_trip_changes_nothing(cli, db: Path, workspace: Path
         "--set",
         "manager=anna",
     )
-    suffix = {"csv": "csv", "json": "jsonl", "parquet": "parquet"}[fmt]
-    for form in ("client", "deal"):
-        ok(cli, "export", form, "--format", fmt, "--out", f"{form}.{suffix}")
+    suffix = {"csv": "csv", "json": "jsonl", "parquet": "parquet", "json as .json": "json"}[fmt]
+    for form in ("client", "deal"):  # JSON is written as JSON Lines, whatever the file's ending
+        ok(cli, "export", form, "--format", fmt.split()[0], "--out", f"{form}.{suffix}")
     before = dump(db)
     for form in ("client", "deal"):
-        result = cli("import", form, f"{form}.{suffix}")
+        result = cli("import", form, f"{form}.{suffix}", "--quiet")  # no bar; the summary all the same
         assert result.exit_code == 0, result.stderr
-        assert "created 0, updated 0" in result.stdout
+        assert result.stderr == ""
+        assert result.stdout.startswith(f"{form}.{suffix}: ") and "created 0, updated 0" in result.stdout
     after = dump(db)
     assert {k: v for k, v in after.items() if not k.startswith("crm.import")} == {
         k: v for k, v in before.items() if not k.startswith("crm.import")
@@ -350,6 +352,24 @@ def test_bad_task_rows_and_cycles(cli, db: Path, workspace: Path) -> None:
     assert query(db, "SELECT external_id FROM crm.tasks") == [("A4",)]
 
 
+def test_money_cells_are_read_as_record_create_reads_them(cli, db: Path, workspace: Path) -> None:
+    cells = ["1e3", "1.5E+06", "1.234e1", "1.5e-1", "1e-3", "1E+20", "٣", "12.5", "1.500", "+5", ".5", "1_000", "e3"]
+    created = {}
+    for n, cell in enumerate(cells):
+        result = cli("record", "create", "deal", "--set", f"title=c{n}", "--set", f"amount={cell}")
+        assert result.exit_code in (0, 1), result.stderr
+        if result.exit_code == 0:
+            created[f"c{n}"] = query(db, "SELECT amount FROM deal WHERE key = ?", [result.stdout.strip()])[0][0]
+    assert sorted(created.values()) == sorted(
+        Decimal(v) for v in ("1000", "1500000", "12.34", "0.15", "12.5", "5", "0.5", "1000")
+    )
+    write(workspace / "deals.csv", "title,amount\n" + "".join(f"i{n},{cell}\n" for n, cell in enumerate(cells)))
+    result = cli("import", "deal", "deals.csv", "--on-error", "skip")
+    assert result.exit_code == 0, result.stderr
+    imported = dict(query(db, "SELECT title, amount FROM deal WHERE title LIKE 'i%'"))
+    assert {"c" + t[1:]: v for t, v in imported.items()} == created
+
+
 def test_task_rows_name_their_records_by_key(cli, db: Path, workspace: Path) -> None:
     ok(cli, "record", "create", "client", "--set", "name=ООО Альфа")
     write(workspace / "tasks.csv", "id,title,record\nA1,Звонок,cl-1\nA2,Письмо,CL-9\nA3,Встреча,\n")
@@ -418,3 +438,14 @@ def test_the_progress_bar_draws_rows_per_second(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "reading rows.csv" in err and "[###############...............]  50.0%" in err and "rows/s" in err
     assert err.endswith("\r\x1b[K")
+
+
+@pytest.mark.parametrize(
+    ("header", "delimiter"),
+    [("name,email", ","), ("name;email;phone", ";"), ("name\temail", "\t"), ("a|b", "|"), ("name", ","),
+     ('name,"a;b;c"', ","), ('"x;y";"z,w";q', ";"), ('name,"say ""a;b"" now",z', ",")],
+)
+def test_the_delimiter_is_counted_outside_quotes(header: str, delimiter: str) -> None:
+    from crmctl.domain.imports import delimiter_of
+
+    assert delimiter_of(header) == delimiter

@@ -77,12 +77,12 @@ def import_(
         str | None, typer.Option("--encoding", help="File encoding (default: UTF-8, else cp1251).")
     ] = None,
     process: Annotated[str | None, typer.Option("--process", "-p", help="Process new records enter.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, even on a terminal.")] = False,
     output: FormatOption = None,
 ) -> None:
     """Import records of a form (or tasks, or time intervals) from a file: every row is checked first, all
     problems are reported at once, and the import writes everything or nothing (--on-error skip: the good rows).
-    Running the same import twice changes nothing the second time."""
+    With --key, running the same import twice changes nothing the second time."""
     from crmctl.core import imports
     from crmctl.core.session import open_session
     from crmctl.errors import InputError
@@ -124,8 +124,7 @@ def import_(
         if hidden > 0:
             where = f" (all of them are in {report})" if report else " (see them all with --report FILE)"
             typer.echo(f"... and {hidden} more problems{where}", err=True)
-        if not quiet or outcome.problems:
-            typer.echo(outcome.summary())
+        typer.echo(outcome.summary())
     if outcome.problems and on_error == "abort":
         rows = outcome.rejected
         what_failed = f"{rows} row{'s have' if rows != 1 else ' has'} problems" if rows else "the file has problems"

@@ -281,8 +281,16 @@ def stage(
             return names, store.row_index(session.conn)
         except Exception as exc:
             raise InputError(f"cannot read {path.name} as Parquet: {str(exc).splitlines()[0]}") from None
+    if fmt == "json" and _starts_with_object(path):
+        fmt = "jsonl"  # one object per line, as `export --format json` writes it, whatever the file's ending
     source = path if fmt == "jsonl" else _as_json_lines(path, fmt, tmp)
     return _stage_json_lines(session, source), "s.line_no"
+
+
+def _starts_with_object(path: Path) -> bool:
+    with path.open("rb") as file:
+        head = file.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"{")
 
 
 def _reject_problems(session: Session) -> list[Problem]:

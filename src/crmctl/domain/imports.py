@@ -62,8 +62,10 @@ class Mapping_:
 
 
 def delimiter_of(header_line: str) -> str:
-    """The delimiter a header line uses: the candidate that appears most often (a comma when none does)."""
-    counts = {d: header_line.count(d) for d in DELIMITERS}
+    """The delimiter a header line uses: the candidate that appears most often outside double quotes (a comma
+    when none does)."""
+    bare = "".join(header_line.split('"')[::2])  # what stands outside "..." (a doubled "" quote included)
+    counts = {d: bare.count(d) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","
 

@@ -154,7 +154,10 @@ def _number(value: Any, *, exact: bool) -> Any:
                 raise InvalidOperation
             number = Decimal(str(value))
         elif isinstance(value, (str, Decimal)):
-            number = Decimal(str(value).strip().replace(" ", "").replace("_", ""))
+            text = str(value).strip().replace(" ", "").replace("_", "")
+            if not text.isascii():  # Decimal() reads other scripts' digits; imports and SQL do not
+                raise InvalidOperation
+            number = Decimal(text)
         else:
             raise InvalidOperation
     except InvalidOperation:

@@ -26,6 +26,7 @@ REJECTS = "import_rejects"
 _EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 _PHONE = r"\+?[0-9][0-9 ()\-]{3,30}"
 _MONEY = r"[+-]?(\d+(\.\d{0,2})?|\.\d{1,2})"
+_SCIENTIFIC = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][+-]?[0-9]+"
 TRUE = ("true", "yes", "y", "1", "on")
 FALSE = ("false", "no", "n", "0", "off")
 
@@ -184,7 +185,16 @@ def value_sql(spec: FieldSpec, raw: str, params: list[Any], people: Sequence[str
         spaced = f"contains({raw}, ' ') OR contains({raw}, '_')"
         number = f"CASE WHEN {spaced} THEN replace(replace(trim({raw}), ' ', ''), '_', '') ELSE trim({raw}) END"
         if kind == "money":
-            test = f"regexp_full_match({number}, {_literal(_MONEY)})"
+            # as Decimal() reads it: at most two decimal places, counted after the exponent (1.5E+06, 1.234e1)
+            places = (
+                f"length(regexp_extract({number}, '\\.([0-9]*)', 1)) "
+                f"- coalesce(TRY_CAST(regexp_extract({number}, '[eE]([+-]?[0-9]+)$', 1) AS BIGINT), 0)"
+            )
+            exponent = (
+                f"(contains({raw}, 'e') OR contains({raw}, 'E')) "
+                f"AND regexp_full_match({number}, {_literal(_SCIENTIFIC)})"
+            )
+            test = f"(regexp_full_match({number}, {_literal(_MONEY)}) OR ({exponent} AND {places} <= 2))"
             value = f"TRY_CAST({number} AS DECIMAL(18,2))"
         else:
             value = f"TRY_CAST({number} AS DOUBLE)"  # the cast reads what Decimal() reads
