@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ok
+from tests.conftest import ROOT, ok
 from tests.dbstate import dump, query
 
 CLIENTS = (
@@ -292,6 +292,90 @@ def test_imported_records_enter_their_process(cli, db: Path, workspace: Path) ->
     ]
     actions = [e["action"] for e in json.loads(ok(cli, "record", "history", "DL-2", "--format", "json"))]
     assert actions == ["record.imported", "stage.entered"]
+
+
+ONBOARDING = """
+---
+kind: Process
+name: onboarding
+form: client
+initial: screening
+stages:
+  - id: screening
+    skip_when: {not: {field: email, eq: stay@x.ru}}
+    transitions: [intake]
+  - id: intake
+    responsible: role:manager
+    due_in: 4h
+    approvals:
+      - name: check
+        approvers: [author]
+      - name: boss
+        approvers: [boris]
+        when: {field: status, eq: active}
+    on_enter:
+      - set: {field: status, value: active}
+      - remind: {in: 1d, text: Call, for: author}
+    transitions: [done]
+  - id: done
+    terminal: true
+"""
+
+
+def _entered(db: Path) -> dict[str, list]:
+    """What entering the first stage wrote, without ids and without the one event only record create writes."""
+    return {
+        "client": query(db, "SELECT * EXCLUDE (created_at, updated_at) FROM client ORDER BY number"),
+        "updated": query(db, "SELECT DISTINCT updated_at FROM client"),
+        "events": query(
+            db,
+            "SELECT occurred_at, actor, action, record, form, data FROM crm.events "
+            "WHERE action <> 'record.created' ORDER BY id",
+        ),
+        "approvals": query(db, "SELECT * EXCLUDE (id) FROM crm.approvals ORDER BY id"),
+        "inbox": query(db, "SELECT * EXCLUDE (id) FROM crm.inbox ORDER BY id"),
+        "reminders": query(db, "SELECT * FROM crm.reminders ORDER BY id"),
+    }
+
+
+def test_imported_records_enter_a_busy_first_stage_as_created_ones_do(cli, tmp_path: Path, monkeypatch) -> None:
+    """An import puts its records through entering the first stage (skipped stages, the least busy person of a
+    role, a deadline in working time, approvals with conditions, on_enter set and remind, inbox notices) with
+    one statement per table at the end; the result is what `record create` of the same rows one by one makes."""
+    import shutil
+
+    rows = [("ООО Альфа", "a@x.ru", ""), ("ООО Бета", "stay@x.ru", "lost"), ("ИП Гамма", "", "active")] * 3
+    found = {}
+    for way in ("create", "import"):
+        ws = tmp_path / way
+        shutil.copytree(ROOT / "tests" / "data" / "base", ws)
+        with (ws / "process.yaml").open("a", encoding="utf-8") as out:
+            out.write(ONBOARDING)
+        team = (ws / "team.yaml").read_text(encoding="utf-8")
+        (ws / "team.yaml").write_text(
+            team.replace("people:\n", "people:\n  - {id: vera, name: Вера, roles: [manager]}\n"), encoding="utf-8"
+        )
+        monkeypatch.chdir(ws)
+        ok(cli, "apply")
+        if way == "create":
+            for name, email, status in rows:
+                sets = [f"name={name}"] + [f"{k}={v}" for k, v in (("email", email), ("status", status)) if v]
+                ok(cli, "--as", "boris", "record", "create", "client", *[a for s in sets for a in ("--set", s)])
+        else:
+            write(ws / "c.csv", "name,email,status\n" + "".join(f"{n},{e},{s}\n" for n, e, s in rows))
+            assert ok(cli, "--as", "boris", "import", "client", "c.csv").startswith("c.csv: 9 rows: created 9")
+        found[way] = _entered(ws / "crmctl.duckdb")
+    assert found["import"] == found["create"]
+    created = found["create"]
+    assert [(r[0], r[4], r[5], r[8]) for r in created["client"]][:5] == [
+        ("CL-1", "onboarding", "intake", "anna"),  # anna and vera take turns, the least busy first
+        ("CL-2", "onboarding", "screening", None),
+        ("CL-3", "onboarding", "intake", "vera"),
+        ("CL-4", "onboarding", "intake", "anna"),
+        ("CL-5", "onboarding", "screening", None),
+    ]
+    assert sum(1 for e in created["events"] if e[2] == "stage.skipped") == 6
+    assert len(created["approvals"]) == 6 + 3 and len(created["reminders"]) == 6
 
 
 def test_tasks_and_time_import_with_dependencies_by_their_own_ids(cli, db: Path, workspace: Path) -> None:

@@ -475,7 +475,7 @@ def _import(
         )
     outcome.keys = store.new_keys(conn, form) if outcome.created <= 10000 else []
     if process_name and outcome.created:
-        _enter_process(session, form, process_name)
+        _enter_process(session, form, process_name, list(mapping.fields))
     if not (outcome.created or outcome.updated):
         return  # an import that changes nothing leaves no trace either
     outcome.import_id = store.record_batch(
@@ -494,20 +494,20 @@ def _import(
     )
 
 
-def _enter_process(session: Session, form: FormDef, process_name: str) -> None:
-    """New records enter the process's initial stage: all at once when entering asks for nothing, else one by one
-    exactly as `record create` does (approvals, the responsible person, deadlines, on_enter actions)."""
+def _enter_process(session: Session, form: FormDef, process_name: str, columns: list[str]) -> None:
+    """New records enter the process's initial stage: all at once when entering asks for nothing, else each as
+    `record create` does (approvals, the responsible person, deadlines, on_enter actions), with the writes of
+    all of them made at the end, one statement per table."""
     from crmctl.core.process import enter
-    from crmctl.store import records as record_store
+    from crmctl.store.process import Deferred
 
     process = session.defs.processes[process_name]
     stage = process.stages[process.initial]
     if not any(k in stage.raw for k in _PLAIN_ENTRY):
         store.enter_plain_stage(session.conn, form, process_name, stage.id, actor=session.actor, now=session.now)
         return
-    for key in store.new_keys(session.conn, form):
-        row = record_store.get(session.conn, form, key)
-        record_store.update(session.conn, form, key, {"process": process_name})
+    deferred = Deferred(form, process_name)
+    for row, given in store.new_rows(session.conn, form, columns):  # given: what the row's cells set, as --set
         row["process"], row["stage"] = process_name, None
-        given = frozenset(name for name in form.fields if row.get(name) is not None)
-        enter(session, session.conn, form, row, process, process.initial, given=given)
+        enter(session, session.conn, form, row, process, process.initial, given=given, deferred=deferred)
+    deferred.flush(session.conn)

@@ -49,7 +49,9 @@ def _one_person(session: Session, who: str, row: dict[str, Any]) -> str | None:
     return who
 
 
-def _responsible(session: Session, conn: Any, form: FormDef, stage: StageDef, row: dict[str, Any]) -> str | None:
+def _responsible(
+    session: Session, conn: Any, form: FormDef, stage: StageDef, row: dict[str, Any], writes: Any = store
+) -> str | None:
     """author -> the record's author; a person id -> that person; role:x -> the member responsible for the fewest
     records of the form now (ties by id)."""
     who = stage.raw.get("responsible")
@@ -61,7 +63,7 @@ def _responsible(session: Session, conn: Any, form: FormDef, stage: StageDef, ro
         people = permissions.members(session.defs, who[5:])
         if not people:
             return None
-        load = store.responsible_load(conn, form, people)
+        load = writes.responsible_load(conn, form, people)
         return min(people, key=lambda p: (load.get(p, 0), p))
     return str(who)
 
@@ -76,19 +78,23 @@ def enter(
     *,
     reason: str | None = None,
     given: frozenset[str] = frozenset(),
+    deferred: store.Deferred | None = None,
 ) -> list[str]:
     """Move a record into target (passing through skipped stages) and do everything entering means.
 
     The caller holds the transaction. Returns the stages entered, in order. Fields in `given` were set by
-    the same command (a record being created): a `set` action leaves them as they are.
+    the same command (a record being created): a `set` action leaves them as they are. With `deferred`
+    (new records, many at once), the writes wait in it for its flush().
     """
+    writes: Any = deferred or store
+    events: Any = deferred or record_store
     key = row["key"]
     now, actor = session.now, session.actor
     values = {name: row.get(name) for name in form.fields}
     steps = walk(process, target, values, form.fields, row.get("author"), key, follow=False)
     previous = row.get("stage")
     for step in steps[:-1]:
-        record_store.add_event(
+        events.add_event(
             conn,
             now,
             actor,
@@ -99,8 +105,8 @@ def enter(
         )
     final = steps[-1]
     stage = final.stage
-    store.cancel_pending(conn, key, now)
-    responsible = _responsible(session, conn, form, stage, row)
+    writes.cancel_pending(conn, key, now)
+    responsible = _responsible(session, conn, form, stage, row, writes)
     due = None
     if "due_in" in stage.raw:
         minutes = parse_duration(stage.raw["due_in"], session.defs.hours_per_day)
@@ -108,11 +114,11 @@ def enter(
             due = calendar_for(session, responsible).add(now, minutes)
         except NoWorkingTime as exc:
             raise InputError(f"cannot set the deadline of stage {stage.id}: {exc}") from None
-    if not store.move(conn, form, key, expected=previous, stage=stage.id, now=now, due=due, responsible=responsible):
+    if not writes.move(conn, form, key, expected=previous, stage=stage.id, now=now, due=due, responsible=responsible):
         raise InputError(f"{key} was moved by someone else meanwhile; nothing changed (run the command again)")
     row.update(stage=stage.id, stage_since=now, stage_due=due, responsible=responsible)
     approvers = [] if final.skipped else final.approvers
-    store.request_approvals(conn, key, process.name, stage.id, [(a.group, a.who) for a in approvers], now)
+    writes.request_approvals(conn, key, process.name, stage.id, [(a.group, a.who) for a in approvers], now)
     data: dict[str, Any] = {"process": process.name, "stage": stage.id, "from": previous}
     if reason:
         data["reason"] = reason
@@ -124,11 +130,11 @@ def enter(
         data["approvers"] = [a.who for a in approvers]
     if final.skipped:
         data["note"] = f"skipped stage stays: {final.skipped}"
-    record_store.add_event(conn, now, actor, "stage.entered", key, form.name, data)
+    events.add_event(conn, now, actor, "stage.entered", key, form.name, data)
     title = _title(form, row)
     if responsible:
         due_text = f", due {due.astimezone(now.tzinfo):%Y-%m-%d %H:%M}" if due else ""
-        store.notify(
+        writes.notify(
             conn,
             [responsible],
             "stage",
@@ -137,7 +143,7 @@ def enter(
             now,
         )
     for approver in approvers:
-        store.notify(
+        writes.notify(
             conn,
             _approver_people(session, approver.who),
             "approval",
@@ -145,12 +151,19 @@ def enter(
             f"{title} waits for your approval at stage '{stage.title}' ({approver.group})",
             now,
         )
-    _on_enter(session, conn, form, row, stage, given)
+    _on_enter(session, conn, form, row, stage, given, writes, events)
     return [s.stage.id for s in steps]
 
 
 def _on_enter(
-    session: Session, conn: Any, form: FormDef, row: dict[str, Any], stage: StageDef, given: frozenset[str]
+    session: Session,
+    conn: Any,
+    form: FormDef,
+    row: dict[str, Any],
+    stage: StageDef,
+    given: frozenset[str],
+    writes: Any = store,
+    events: Any = record_store,
 ) -> None:
     from crmctl.domain.values import convert
 
@@ -164,9 +177,9 @@ def _on_enter(
             old = row.get(name)
             if old == value:
                 continue
-            store.set_field(conn, form, key, name, value, now)
+            writes.set_field(conn, form, key, name, value, now)
             row[name] = value
-            record_store.add_event(
+            events.add_event(
                 conn,
                 now,
                 actor,
@@ -181,7 +194,7 @@ def _on_enter(
             minutes = parse_duration(spec["in"], session.defs.hours_per_day)
             due = calendar_for(session, person).add(now, minutes)
             reminder = record_store.add_reminder(conn, key, due, spec["text"], person, actor, now)
-            record_store.add_event(
+            events.add_event(
                 conn,
                 now,
                 actor,

@@ -258,8 +258,9 @@ def convert_rows(
     extra: Sequence[tuple[str, int]] = (),
 ) -> None:
     """import_rows: per staged row its place (rid) and row number in the file, and for each (field, source
-    column or None) the value (the field's default for an empty cell) and `bad_<field>`, the text of a value
-    that does not fit. `extra` names more source columns to carry as text (a record key column).
+    column or None) the value (the field's default for an empty cell, then `d_<field>` is true) and
+    `bad_<field>`, the text of a value that does not fit. `extra` names more source columns to carry as text
+    (a record key column).
 
     row_number None: import_src is a view on the file, read here once, in file order (no references, and no
     list turned into a join: a join does not keep the order); the rows are numbered afterwards by number_rows."""
@@ -292,6 +293,7 @@ def convert_rows(
         if spec.id in defaults:
             outer_params.append(defaults[spec.id])
             outer.append(f"CASE WHEN {text} IS NULL THEN CAST(? AS {sql_type}) ELSE {value} END AS {name}")
+            outer.append(f"{text} IS NULL AS {quote('d_' + spec.id)}")  # the default stands for an empty cell
         else:
             outer.append(f"{value} AS {name}")
         bad = f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN {text} END"
@@ -513,6 +515,26 @@ def insert_new(
         )
         conn.execute(f"{insert} FROM import_new n JOIN {ROWS} r USING (rid)", values)
     return int(conn.execute("SELECT count(*) FROM import_new").fetchone()[0])
+
+
+def new_rows(conn: Any, form: FormDef, given: Sequence[str]) -> list[tuple[dict[str, Any], frozenset[str]]]:
+    """The rows of the records this import created, in the order of their numbers, each with the fields among
+    `given` (the file's columns) that its cells gave: not empty, nor filled by the field's default."""
+    table = quote(form.name)
+    defaulted = [f for f in given if form.fields[f].default is not None]
+    flags = "".join(f", r.{quote('d_' + f)}" for f in defaulted)
+    cursor = conn.execute(
+        f"SELECT t.*{flags} FROM {table} t JOIN import_new n ON n.number = t.number JOIN {ROWS} r ON r.rid = n.rid "
+        "ORDER BY t.number"
+    )
+    width = len(cursor.description) - len(defaulted)
+    names = [d[0] for d in cursor.description[:width]]
+    found = []
+    for values in cursor.fetchall():
+        row = dict(zip(names, values[:width], strict=True))
+        empty = {f for f, flag in zip(defaulted, values[width:], strict=True) if flag}
+        found.append((row, frozenset(f for f in given if row.get(f) is not None and f not in empty)))
+    return found
 
 
 def new_keys(conn: Any, form: FormDef) -> list[str]:

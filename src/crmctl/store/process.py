@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections import Counter
 from typing import Any
 
 from crmctl.config.model import FormDef
-from crmctl.store.db import quote
+from crmctl.domain.records import plain
+from crmctl.store.db import insert_many, quote
 
 
 def move(
@@ -137,3 +140,75 @@ def overdue_stages(conn: Any, forms: list[FormDef], person: str | None, until: d
         names = [d[0] for d in cursor.description]
         found += [{**dict(zip(names, row, strict=True)), "form": form.name} for row in cursor.fetchall()]
     return found
+
+
+class Deferred:
+    """The writes of putting many new records in their first stage (an import), kept and then made with one
+    statement per table by flush(). It answers the calls that entering a stage makes of this module and of
+    store.records, with the same arguments, so that entering reads the same either way; reads see the
+    records' responsible people as if the moves were made."""
+
+    def __init__(self, form: FormDef, process: str) -> None:
+        self.form, self.process = form, process
+        self.moves: list[tuple[Any, ...]] = []
+        self.fields: dict[str, dict[str, Any]] = {}  # field -> key -> value
+        self.events: list[tuple[Any, ...]] = []
+        self.approvals: list[tuple[Any, ...]] = []
+        self.notices: list[tuple[Any, ...]] = []
+        self.loads: dict[tuple[str, ...], dict[str, int]] = {}
+        self.assigned: Counter[str] = Counter()
+
+    def cancel_pending(self, conn: Any, key: str, now: dt.datetime) -> None:
+        """A new record has no approvals to cancel."""
+
+    def move(self, conn: Any, form: FormDef, key: str, *, expected: str | None, stage: str | None,
+             now: dt.datetime, due: dt.datetime | None, responsible: str | None) -> bool:
+        self.moves.append((key, self.process, stage, now, due, responsible, now))
+        if responsible:
+            self.assigned[responsible] += 1
+        return True
+
+    def responsible_load(self, conn: Any, form: FormDef, people: list[str]) -> dict[str, int]:
+        if tuple(people) not in self.loads:
+            self.loads[tuple(people)] = responsible_load(conn, form, people)
+        return {p: n + self.assigned[p] for p, n in self.loads[tuple(people)].items()}
+
+    def set_field(self, conn: Any, form: FormDef, key: str, field: str, value: Any, now: dt.datetime) -> None:
+        self.fields.setdefault(field, {})[key] = value
+
+    def request_approvals(
+        self, conn: Any, key: str, process: str, stage: str, approvers: list[tuple[str, str]], now: dt.datetime
+    ) -> None:
+        self.approvals += [(key, process, stage, group, who, now) for group, who in approvers]
+
+    def notify(self, conn: Any, people: list[str], kind: str, key: str | None, text: str, now: dt.datetime) -> None:
+        self.notices += [(p, now, kind, key, text) for p in dict.fromkeys(people)]
+
+    def add_event(self, conn: Any, at: dt.datetime, actor: str | None, action: str, record: str | None,
+                  form: str | None, data: dict[str, Any] | None = None) -> None:
+        payload = json.dumps({k: plain(v) for k, v in (data or {}).items()}, ensure_ascii=False, default=plain)
+        self.events.append((at, actor, action, record, form, payload))
+
+    def flush(self, conn: Any) -> None:
+        table = quote(self.form.name)
+        staged = ["key", "process", "stage", "stage_since", "stage_due", "responsible", "updated_at"]
+        conn.execute(
+            "CREATE OR REPLACE TEMP TABLE crm_moves (key VARCHAR, process VARCHAR, stage VARCHAR, "
+            "stage_since TIMESTAMPTZ, stage_due TIMESTAMPTZ, responsible VARCHAR, updated_at TIMESTAMPTZ)"
+        )
+        insert_many(conn, "crm_moves", staged, self.moves)
+        assignments = ", ".join(f"{c} = m.{c}" for c in staged[1:])
+        conn.execute(f"UPDATE {table} SET {assignments} FROM crm_moves m WHERE {table}.key = m.key")
+        conn.execute("DROP TABLE crm_moves")
+        for name, values in self.fields.items():
+            column = quote(name)
+            conn.execute(
+                f"CREATE OR REPLACE TEMP TABLE crm_sets AS SELECT key, {column} AS value FROM {table} LIMIT 0"
+            )
+            insert_many(conn, "crm_sets", ["key", "value"], list(values.items()))
+            conn.execute(f"UPDATE {table} SET {column} = s.value FROM crm_sets s WHERE {table}.key = s.key")
+            conn.execute("DROP TABLE crm_sets")
+        insert_many(conn, "crm.events", ["occurred_at", "actor", "action", "record", "form", "data"], self.events)
+        approval_columns = ["record", "process", "stage", "approval_group", "approver", "requested_at"]
+        insert_many(conn, "crm.approvals", approval_columns, self.approvals)
+        insert_many(conn, "crm.inbox", ["person", "created_at", "kind", "record", "text"], self.notices)
