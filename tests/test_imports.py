@@ -66,6 +66,20 @@ def test_columns_by_label_semicolons_bom_and_cp1251(cli, db: Path, workspace: Pa
     assert [r[1] for r in clients(db)] == ["ООО Ромашка", "ИП Васильев", "ООО Ромашка 2", "ИП Васильев"]
 
 
+def test_tabs_a_given_delimiter_and_a_given_encoding(cli, db: Path, workspace: Path) -> None:
+    write(workspace / "tabs.csv", "name\tstatus\nООО Таб\tactive\n")
+    write(workspace / "pipes.csv", "name|status\nООО Труба, и Ко|lost\n")  # a comma in a cell, no quotes
+    write(workspace / "koi.csv", "name,status\nООО Кои,\n", encoding="koi8-r")
+    ok(cli, "import", "client", "tabs.csv")
+    ok(cli, "import", "client", "pipes.csv", "--delimiter", "|")
+    ok(cli, "import", "client", "koi.csv", "--encoding", "koi8-r")
+    assert [(r[1], r[4]) for r in clients(db)] == [
+        ("ООО Таб", "active"),
+        ("ООО Труба, и Ко", "lost"),
+        ("ООО Кои", "new"),
+    ]
+
+
 def test_a_wrong_encoding_given_is_refused(cli, db: Path, workspace: Path) -> None:
     write(workspace / "ansi.csv", "name\nООО Ромашка\n", encoding="cp1251")
     before = sha(db)

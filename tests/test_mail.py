@@ -93,6 +93,30 @@ def test_the_same_message_id_never_creates_twice(cli, desk: Path) -> None:
     assert dump(desk / "crmctl.duckdb") == before
 
 
+def test_only_messages_to_the_rules_address_are_taken(cli, desk: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "1.eml").write_bytes(message("<a1@x>", "a@client.example", "sales@sd.example.ru", "Не нам"))
+    (folder / "2.eml").write_bytes(
+        message("<a2@x>", "b@client.example", "sales@sd.example.ru", "Копия нам", Cc="Support <SUPPORT@sd.example.ru>")
+    )
+    (folder / "3.eml").write_bytes(
+        message("<a3@x>", "c@client.example", "list@lists.example", "Рассылка", Delivered_To="support@sd.example.ru")
+    )
+    result = cli("intake", "mail", str(folder), "--rule", "support-mail", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert [(r["outcome"], r["key"]) for r in json.loads(result.stdout)] == [
+        ("skipped", None),
+        ("created", "INC-1"),
+        ("created", "INC-2"),
+    ]
+    assert query(desk / "crmctl.duckdb", "SELECT key, process, stage FROM incident ORDER BY number") == [
+        ("INC-1", "incident", "registered"),
+        ("INC-2", "incident", "registered"),
+    ]
+    assert query(desk / "crmctl.duckdb", "SELECT count(*) FROM crm.mail_messages") == [(2,)]
+
+
 def test_bad_messages_are_reported_and_the_batch_goes_on(cli, desk: Path, tmp_path: Path) -> None:
     box = mailbox.mbox(str(tmp_path / "mixed.mbox"), create=True)
     box.add(message("<ok-1@x>", "a@client.example", "support@sd.example.ru", "Первое"))
