@@ -401,6 +401,7 @@ def _import(
             _defaults(form, people),
             row_number,
             [("key", mapping.key_column)] if mapping.key_column is not None else [],
+            flag_defaults=process_name is not None and not _plain_entry(session, process_name),
         )
 
     def fused(headers: list[str]) -> Callable[[], None] | None:
@@ -494,6 +495,12 @@ def _import(
     )
 
 
+def _plain_entry(session: Session, process_name: str) -> bool:
+    """Whether entering the process's initial stage asks for nothing (no approvals, deadline, actions...)."""
+    process = session.defs.processes[process_name]
+    return not any(k in process.stages[process.initial].raw for k in _PLAIN_ENTRY)
+
+
 def _enter_process(session: Session, form: FormDef, process_name: str, columns: list[str]) -> None:
     """New records enter the process's initial stage: all at once when entering asks for nothing, else each as
     `record create` does (approvals, the responsible person, deadlines, on_enter actions), with the writes of
@@ -503,7 +510,7 @@ def _enter_process(session: Session, form: FormDef, process_name: str, columns: 
 
     process = session.defs.processes[process_name]
     stage = process.stages[process.initial]
-    if not any(k in stage.raw for k in _PLAIN_ENTRY):
+    if _plain_entry(session, process_name):
         store.enter_plain_stage(session.conn, form, process_name, stage.id, actor=session.actor, now=session.now)
         return
     deferred = Deferred(form, process_name)

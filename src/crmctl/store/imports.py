@@ -256,10 +256,12 @@ def convert_rows(
     defaults: dict[str, Any],
     row_number: str | None,
     extra: Sequence[tuple[str, int]] = (),
+    *,
+    flag_defaults: bool = False,
 ) -> None:
     """import_rows: per staged row its place (rid) and row number in the file, and for each (field, source
-    column or None) the value (the field's default for an empty cell, then `d_<field>` is true) and
-    `bad_<field>`, the text of a value that does not fit. `extra` names more source columns to carry as text
+    column or None) the value (the field's default for an empty cell; with flag_defaults `d_<field>` is then
+    true) and `bad_<field>`, the text of a value that does not fit. `extra` names more source columns to carry as text
     (a record key column).
 
     row_number None: import_src is a view on the file, read here once, in file order (no references, and no
@@ -293,7 +295,8 @@ def convert_rows(
         if spec.id in defaults:
             outer_params.append(defaults[spec.id])
             outer.append(f"CASE WHEN {text} IS NULL THEN CAST(? AS {sql_type}) ELSE {value} END AS {name}")
-            outer.append(f"{text} IS NULL AS {quote('d_' + spec.id)}")  # the default stands for an empty cell
+            if flag_defaults:  # the default stands for an empty cell (what new_rows tells entering a stage)
+                outer.append(f"{text} IS NULL AS {quote('d_' + spec.id)}")
         else:
             outer.append(f"{value} AS {name}")
         bad = f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN {text} END"
