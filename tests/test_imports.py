@@ -329,6 +329,7 @@ stages:
         when: {field: status, eq: active}
     on_enter:
       - set: {field: status, value: active}
+      - launch: {template: cards, name: "Cards {{ record.name }}", params: {run: 100}}
       - remind: {in: 1d, text: Call, for: author}
     transitions: [done]
   - id: done
@@ -349,6 +350,8 @@ def _entered(db: Path) -> dict[str, list]:
         "approvals": query(db, "SELECT * EXCLUDE (id) FROM crm.approvals ORDER BY id"),
         "inbox": query(db, "SELECT * EXCLUDE (id) FROM crm.inbox ORDER BY id"),
         "reminders": query(db, "SELECT * FROM crm.reminders ORDER BY id"),
+        "projects": query(db, "SELECT * FROM crm.projects ORDER BY number"),
+        "tasks": query(db, "SELECT * FROM crm.tasks ORDER BY number"),
     }
 
 
@@ -390,6 +393,32 @@ def test_imported_records_enter_a_busy_first_stage_as_created_ones_do(cli, tmp_p
     ]
     assert sum(1 for e in created["events"] if e[2] == "stage.skipped") == 6
     assert len(created["approvals"]) == 6 + 3 and len(created["reminders"]) == 6
+    assert len(created["projects"]) == 6 and len(created["tasks"]) == 12
+
+
+def test_columns_of_an_import_never_clash_with_a_forms_own(cli, workspace: Path) -> None:
+    """A field may be named like a column the import adds for itself (bad#, default#), and a form like a
+    table it makes on the way."""
+    with (workspace / "forms.yaml").open("a", encoding="utf-8") as out:
+        out.write(
+            "---\nkind: Form\nname: crm_moves\nkey_prefix: MV\nfields:\n  - {id: name, type: text}\n"
+            "  - {id: status, type: list, options: [new, done], default: new}\n"
+            "  - {id: d_status, type: text}\n  - {id: bad_status, type: text}\n"
+            "---\nkind: Process\nname: moves\nform: crm_moves\ninitial: open\nstages:\n"
+            "  - {id: open, responsible: author, on_enter: [{set: {field: status, value: done}}],"
+            " transitions: [shut]}\n"
+            "  - {id: shut, terminal: true}\n"
+        )
+    ok(cli, "apply")
+    write(workspace / "m.csv", "name,status,d_status,bad_status\nA,,один,два\nB,new,три,четыре\n")
+    ok(cli, "--as", "boris", "import", "crm_moves", "m.csv")
+    assert query(
+        workspace / "crmctl.duckdb",
+        "SELECT key, status, d_status, bad_status, process, stage, responsible FROM crm_moves ORDER BY number",
+    ) == [
+        ("MV-1", "done", "один", "два", "moves", "open", "boris"),  # the default is not given: set changes it
+        ("MV-2", "new", "три", "четыре", "moves", "open", "boris"),
+    ]
 
 
 def test_tasks_and_time_import_with_dependencies_by_their_own_ids(cli, db: Path, workspace: Path) -> None:

@@ -206,6 +206,9 @@ def _on_enter(
         elif "launch" in action:
             from crmctl.core import projects
 
+            if isinstance(writes, store.Deferred):  # what entering wrote so far goes first, as it would one by one
+                writes.flush(conn)
+
             projects.launch_for_stage(session, conn, form, row, action["launch"])
 
 

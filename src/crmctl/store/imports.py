@@ -2,7 +2,7 @@
 
 A file is read into the temporary table `import_src` (one VARCHAR column per file column, c0, c1, ...);
 `import_rows` then holds, per row, every mapped field converted to its type (NULL when it does not fit)
-and, for a value that does not fit, the text it came as (`bad_<field>`). Problems are read from there;
+and, for a value that does not fit, the text it came as (`bad#<field>`). Problems are read from there;
 nothing is written to the workspace's tables until the caller decides.
 """
 
@@ -33,6 +33,12 @@ FALSE = ("false", "no", "n", "0", "off")
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _aux(kind: str, field: str) -> str:
+    """The column that carries something about a field beside its value (`bad#name`, `default#name`): the `#`
+    keeps it apart from every field's own column."""
+    return f'"{kind}#{quote(field)[1:-1]}"'
 
 
 def _column(index: int) -> str:
@@ -260,9 +266,9 @@ def convert_rows(
     flag_defaults: bool = False,
 ) -> None:
     """import_rows: per staged row its place (rid) and row number in the file, and for each (field, source
-    column or None) the value (the field's default for an empty cell; with flag_defaults `d_<field>` is then
-    true) and `bad_<field>`, the text of a value that does not fit. `extra` names more source columns to carry as text
-    (a record key column).
+    column or None) the value (the field's default for an empty cell; with flag_defaults `default#<field>` is
+    then true) and `bad#<field>`, the text of a value that does not fit. `extra` names more source columns to
+    carry as text (a record key column).
 
     row_number None: import_src is a view on the file, read here once, in file order (no references, and no
     list turned into a join: a join does not keep the order); the rows are numbered afterwards by number_rows."""
@@ -283,7 +289,7 @@ def convert_rows(
                 outer.append(f"CAST(? AS {sql_type}) AS {name}")
             else:
                 outer.append(f"CAST(NULL AS {sql_type}) AS {name}")
-            outer.append(f"NULL::VARCHAR AS {quote('bad_' + spec.id)}")
+            outer.append(f"NULL::VARCHAR AS {_aux('bad', spec.id)}")
             continue
         raw = f"({_text('s.' + _column(index), guarded=spec.type in _TEXTUAL)})"
         if spec.type == "ref" and spec.form in forms:
@@ -296,13 +302,13 @@ def convert_rows(
             outer_params.append(defaults[spec.id])
             outer.append(f"CASE WHEN {text} IS NULL THEN CAST(? AS {sql_type}) ELSE {value} END AS {name}")
             if flag_defaults:  # the default stands for an empty cell (what new_rows tells entering a stage)
-                outer.append(f"{text} IS NULL AS {quote('d_' + spec.id)}")
+                outer.append(f"{text} IS NULL AS {_aux('default', spec.id)}")
         else:
             outer.append(f"{value} AS {name}")
         bad = f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN {text} END"
         if converted == raw:  # a text without a rule cannot be bad
             bad = "NULL::VARCHAR"
-        outer.append(f"{bad} AS {quote('bad_' + spec.id)}")
+        outer.append(f"{bad} AS {_aux('bad', spec.id)}")
     _drop(conn, ROWS)
     conn.execute(f"DROP TABLE IF EXISTS {ROWS}_data")
     if not numbered:  # the rows will be numbered in the order they are stored, which a join does not keep, and
@@ -359,8 +365,8 @@ def title_matches(conn: Any, form: FormDef, text: str) -> int:
 def bad_values(conn: Any, fields: Iterable[str]) -> list[tuple[int, int, str, str]]:
     """(row, rid, field, text) of every value that does not fit its field."""
     parts = [
-        f"SELECT row, rid, {_literal(name)} AS field, {quote('bad_' + name)} AS text FROM {ROWS} "
-        f"WHERE {quote('bad_' + name)} IS NOT NULL"
+        f"SELECT row, rid, {_literal(name)} AS field, {_aux('bad', name)} AS text FROM {ROWS} "
+        f"WHERE {_aux('bad', name)} IS NOT NULL"
         for name in fields
     ]
     if not parts:
@@ -375,7 +381,7 @@ def missing(conn: Any, fields: Iterable[str], *, creating: bool) -> list[tuple[i
     status = "create" if creating else "update"
     parts = [
         f"SELECT r.row, r.rid, {_literal(name)} FROM {ROWS} r JOIN import_plan p USING (rid) "
-        f"WHERE p.status = '{status}' AND r.{quote(name)} IS NULL AND r.{quote('bad_' + name)} IS NULL"
+        f"WHERE p.status = '{status}' AND r.{quote(name)} IS NULL AND r.{_aux('bad', name)} IS NULL"
         for name in fields
     ]
     if not parts:
@@ -525,7 +531,7 @@ def new_rows(conn: Any, form: FormDef, given: Sequence[str]) -> list[tuple[dict[
     `given` (the file's columns) that its cells gave: not empty, nor filled by the field's default."""
     table = quote(form.name)
     defaulted = [f for f in given if form.fields[f].default is not None]
-    flags = "".join(f", r.{quote('d_' + f)}" for f in defaulted)
+    flags = "".join(f", r.{_aux('default', f)}" for f in defaulted)
     cursor = conn.execute(
         f"SELECT t.*{flags} FROM {table} t JOIN import_new n ON n.number = t.number JOIN {ROWS} r ON r.rid = n.rid "
         "ORDER BY t.number"

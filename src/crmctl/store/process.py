@@ -190,25 +190,27 @@ class Deferred:
         self.events.append((at, actor, action, record, form, payload))
 
     def flush(self, conn: Any) -> None:
+        """Make the writes kept so far (and keep none); the loads counted stay, as the moves are now made."""
         table = quote(self.form.name)
         staged = ["key", "process", "stage", "stage_since", "stage_due", "responsible", "updated_at"]
         conn.execute(
-            "CREATE OR REPLACE TEMP TABLE crm_moves (key VARCHAR, process VARCHAR, stage VARCHAR, "
+            'CREATE OR REPLACE TEMP TABLE "crm#moves" (key VARCHAR, process VARCHAR, stage VARCHAR, '
             "stage_since TIMESTAMPTZ, stage_due TIMESTAMPTZ, responsible VARCHAR, updated_at TIMESTAMPTZ)"
         )
-        insert_many(conn, "crm_moves", staged, self.moves)
+        insert_many(conn, '"crm#moves"', staged, self.moves)
         assignments = ", ".join(f"{c} = m.{c}" for c in staged[1:])
-        conn.execute(f"UPDATE {table} SET {assignments} FROM crm_moves m WHERE {table}.key = m.key")
-        conn.execute("DROP TABLE crm_moves")
+        conn.execute(f'UPDATE {table} SET {assignments} FROM "crm#moves" m WHERE {table}.key = m.key')
+        conn.execute('DROP TABLE "crm#moves"')
         for name, values in self.fields.items():
             column = quote(name)
             conn.execute(
-                f"CREATE OR REPLACE TEMP TABLE crm_sets AS SELECT key, {column} AS value FROM {table} LIMIT 0"
+                f'CREATE OR REPLACE TEMP TABLE "crm#sets" AS SELECT key, {column} AS value FROM {table} LIMIT 0'
             )
-            insert_many(conn, "crm_sets", ["key", "value"], list(values.items()))
-            conn.execute(f"UPDATE {table} SET {column} = s.value FROM crm_sets s WHERE {table}.key = s.key")
-            conn.execute("DROP TABLE crm_sets")
+            insert_many(conn, '"crm#sets"', ["key", "value"], list(values.items()))
+            conn.execute(f'UPDATE {table} SET {column} = s.value FROM "crm#sets" s WHERE {table}.key = s.key')
+            conn.execute('DROP TABLE "crm#sets"')
         insert_many(conn, "crm.events", ["occurred_at", "actor", "action", "record", "form", "data"], self.events)
         approval_columns = ["record", "process", "stage", "approval_group", "approver", "requested_at"]
         insert_many(conn, "crm.approvals", approval_columns, self.approvals)
         insert_many(conn, "crm.inbox", ["person", "created_at", "kind", "record", "text"], self.notices)
+        self.moves, self.fields, self.events, self.approvals, self.notices = [], {}, [], [], []
