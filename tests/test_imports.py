@@ -241,6 +241,14 @@ def test_upsert_by_key_field_updates_with_history_and_twice_is_unchanged(cli, db
     assert dump(db) == before
 
 
+def test_an_empty_cell_of_an_update_means_what_it_means_for_a_new_record(cli, db: Path, workspace: Path) -> None:
+    ok(cli, "record", "create", "client", "--set", "name=ООО Альфа", "--set", "status=active", "--set", "email=a@x.ru")
+    write(workspace / "u.csv", "name,status,email\nООО Альфа,,\nООО Бета,,\n")
+    assert "created 1, updated 1" in ok(cli, "import", "client", "u.csv", "--key", "name")
+    assert [(r[1], r[3], r[4]) for r in clients(db)] == [("ООО Альфа", None, "new"), ("ООО Бета", None, "new")]
+    assert "unchanged 2" in ok(cli, "import", "client", "u.csv", "--key", "name")
+
+
 def test_duplicate_keys_in_the_file_and_a_key_matching_two_records(cli, db: Path, workspace: Path) -> None:
     ok(cli, "record", "create", "client", "--set", "name=Двойник")
     ok(cli, "record", "create", "client", "--set", "name=Двойник")
