@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from crmctl.config.model import FormDef
+from crmctl.config.model import FormDef, ProcessDef
 from crmctl.core.session import Session
 from crmctl.domain.imports import FORMATS, Mapping_, Outcome, Problem, delimiter_of, header_of, map_columns
 from crmctl.domain.values import FieldSpec, convert
@@ -401,7 +401,7 @@ def _import(
             _defaults(form, people),
             row_number,
             [("key", mapping.key_column)] if mapping.key_column is not None else [],
-            flag_defaults=process_name is not None and not _plain_entry(session, process_name),
+            flag_defaults=process_name is not None and not _plain_entry(session.defs.processes[process_name]),
         )
 
     def fused(headers: list[str]) -> Callable[[], None] | None:
@@ -495,9 +495,8 @@ def _import(
     )
 
 
-def _plain_entry(session: Session, process_name: str) -> bool:
+def _plain_entry(process: ProcessDef) -> bool:
     """Whether entering the process's initial stage asks for nothing (no approvals, deadline, actions...)."""
-    process = session.defs.processes[process_name]
     return not any(k in process.stages[process.initial].raw for k in _PLAIN_ENTRY)
 
 
@@ -509,9 +508,9 @@ def _enter_process(session: Session, form: FormDef, process_name: str, columns: 
     from crmctl.store.process import Deferred
 
     process = session.defs.processes[process_name]
-    stage = process.stages[process.initial]
-    if _plain_entry(session, process_name):
-        store.enter_plain_stage(session.conn, form, process_name, stage.id, actor=session.actor, now=session.now)
+    if _plain_entry(process):
+        initial = process.initial
+        store.enter_plain_stage(session.conn, form, process_name, initial, actor=session.actor, now=session.now)
         return
     deferred = Deferred(form, process_name)
     for row, given in store.new_rows(session.conn, form, columns):  # given: what the row's cells set, as --set

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from crmctl.config.model import FormDef
-from crmctl.domain.records import plain
 from crmctl.store.db import insert_many, quote
+from crmctl.store.records import EVENT_COLUMNS, event_row
 
 
 def move(
@@ -47,15 +47,20 @@ def responsible_load(conn: Any, form: FormDef, people: list[str]) -> dict[str, i
     return {p: 0 for p in people} | {p: int(n) for p, n in rows}
 
 
+APPROVAL_COLUMNS = ("record", "process", "stage", "approval_group", "approver", "requested_at")
+INBOX_COLUMNS = ("person", "created_at", "kind", "record", "text")
+
+
+def _approval_rows(
+    key: str, process: str, stage: str, approvers: list[tuple[str, str]], now: dt.datetime
+) -> list[tuple[Any, ...]]:
+    return [(key, process, stage, group, who, now) for group, who in approvers]
+
+
 def request_approvals(
     conn: Any, key: str, process: str, stage: str, approvers: list[tuple[str, str]], now: dt.datetime
 ) -> None:
-    if approvers:
-        conn.executemany(
-            "INSERT INTO crm.approvals (record, process, stage, approval_group, approver, requested_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [[key, process, stage, group, who, now] for group, who in approvers],
-        )
+    insert_many(conn, "crm.approvals", APPROVAL_COLUMNS, _approval_rows(key, process, stage, approvers, now))
 
 
 def cancel_pending(conn: Any, key: str, now: dt.datetime) -> None:
@@ -84,12 +89,12 @@ def decide(conn: Any, ids: list[int], decision: str, by: str | None, now: dt.dat
     )
 
 
+def _notice_rows(people: list[str], kind: str, key: str | None, text: str, now: dt.datetime) -> list[tuple[Any, ...]]:
+    return [(p, now, kind, key, text) for p in dict.fromkeys(people)]  # each person once
+
+
 def notify(conn: Any, people: list[str], kind: str, key: str | None, text: str, now: dt.datetime) -> None:
-    if people:
-        conn.executemany(
-            "INSERT INTO crm.inbox (person, created_at, kind, record, text) VALUES (?, ?, ?, ?, ?)",
-            [[p, now, kind, key, text] for p in dict.fromkeys(people)],
-        )
+    insert_many(conn, "crm.inbox", INBOX_COLUMNS, _notice_rows(people, kind, key, text, now))
 
 
 def inbox(conn: Any, person: str | None, unread: bool) -> list[dict[str, Any]]:
@@ -163,7 +168,7 @@ class Deferred:
 
     def move(self, conn: Any, form: FormDef, key: str, *, expected: str | None, stage: str | None,
              now: dt.datetime, due: dt.datetime | None, responsible: str | None) -> bool:
-        self.moves.append((key, self.process, stage, now, due, responsible, now))
+        self.moves.append((key, self.process, stage, now, due, responsible, now))  # key and _MOVED
         if responsible:
             self.assigned[responsible] += 1
         return True
@@ -179,38 +184,38 @@ class Deferred:
     def request_approvals(
         self, conn: Any, key: str, process: str, stage: str, approvers: list[tuple[str, str]], now: dt.datetime
     ) -> None:
-        self.approvals += [(key, process, stage, group, who, now) for group, who in approvers]
+        self.approvals += _approval_rows(key, process, stage, approvers, now)
 
     def notify(self, conn: Any, people: list[str], kind: str, key: str | None, text: str, now: dt.datetime) -> None:
-        self.notices += [(p, now, kind, key, text) for p in dict.fromkeys(people)]
+        self.notices += _notice_rows(people, kind, key, text, now)
 
     def add_event(self, conn: Any, at: dt.datetime, actor: str | None, action: str, record: str | None,
                   form: str | None, data: dict[str, Any] | None = None) -> None:
-        payload = json.dumps({k: plain(v) for k, v in (data or {}).items()}, ensure_ascii=False, default=plain)
-        self.events.append((at, actor, action, record, form, payload))
+        self.events.append(event_row(at, actor, action, record, form, data))
 
     def flush(self, conn: Any) -> None:
         """Make the writes kept so far (and keep none); the loads counted stay, as the moves are now made."""
         table = quote(self.form.name)
-        staged = ["key", "process", "stage", "stage_since", "stage_due", "responsible", "updated_at"]
-        conn.execute(
-            'CREATE OR REPLACE TEMP TABLE "crm#moves" (key VARCHAR, process VARCHAR, stage VARCHAR, '
-            "stage_since TIMESTAMPTZ, stage_due TIMESTAMPTZ, responsible VARCHAR, updated_at TIMESTAMPTZ)"
-        )
-        insert_many(conn, '"crm#moves"', staged, self.moves)
-        assignments = ", ".join(f"{c} = m.{c}" for c in staged[1:])
-        conn.execute(f'UPDATE {table} SET {assignments} FROM "crm#moves" m WHERE {table}.key = m.key')
-        conn.execute('DROP TABLE "crm#moves"')
+        _update_by_key(conn, table, _MOVED, self.moves)
         for name, values in self.fields.items():
-            column = quote(name)
-            conn.execute(
-                f'CREATE OR REPLACE TEMP TABLE "crm#sets" AS SELECT key, {column} AS value FROM {table} LIMIT 0'
-            )
-            insert_many(conn, '"crm#sets"', ["key", "value"], list(values.items()))
-            conn.execute(f'UPDATE {table} SET {column} = s.value FROM "crm#sets" s WHERE {table}.key = s.key')
-            conn.execute('DROP TABLE "crm#sets"')
-        insert_many(conn, "crm.events", ["occurred_at", "actor", "action", "record", "form", "data"], self.events)
-        approval_columns = ["record", "process", "stage", "approval_group", "approver", "requested_at"]
-        insert_many(conn, "crm.approvals", approval_columns, self.approvals)
-        insert_many(conn, "crm.inbox", ["person", "created_at", "kind", "record", "text"], self.notices)
+            _update_by_key(conn, table, (name,), list(values.items()))
+        insert_many(conn, "crm.events", EVENT_COLUMNS, self.events)
+        insert_many(conn, "crm.approvals", APPROVAL_COLUMNS, self.approvals)
+        insert_many(conn, "crm.inbox", INBOX_COLUMNS, self.notices)
         self.moves, self.fields, self.events, self.approvals, self.notices = [], {}, [], [], []
+
+
+_MOVED = ("process", "stage", "stage_since", "stage_due", "responsible", "updated_at")  # what Deferred.move sets
+
+
+def _update_by_key(conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Set these columns of many records with one UPDATE; each row is (key, value of each column). The values
+    wait in a temp table shaped like the table's own columns (its name cannot be a form's)."""
+    if not rows:
+        return
+    names = [quote(c) for c in columns]
+    conn.execute(f'CREATE OR REPLACE TEMP TABLE "crm#update" AS SELECT key, {", ".join(names)} FROM {table} LIMIT 0')
+    insert_many(conn, '"crm#update"', ["key", *names], rows)
+    assignments = ", ".join(f"{n} = u.{n}" for n in names)
+    conn.execute(f'UPDATE {table} SET {assignments} FROM "crm#update" u WHERE {table}.key = u.key')
+    conn.execute('DROP TABLE "crm#update"')

@@ -101,6 +101,22 @@ def select(
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+EVENT_COLUMNS = ("occurred_at", "actor", "action", "record", "form", "data")
+
+
+def event_row(
+    at: dt.datetime,
+    actor: str | None,
+    action: str,
+    record: str | None,
+    form: str | None,
+    data: Mapping[str, Any] | None = None,
+) -> tuple[Any, ...]:
+    """An event as a row of crm.events (EVENT_COLUMNS), its data as JSON."""
+    payload = json.dumps({k: plain(v) for k, v in (data or {}).items()}, ensure_ascii=False, default=plain)
+    return (at, actor, action, record, form, payload)
+
+
 def add_event(
     conn: Any,
     at: dt.datetime,
@@ -110,10 +126,9 @@ def add_event(
     form: str | None,
     data: Mapping[str, Any] | None = None,
 ) -> None:
-    payload = json.dumps({k: plain(v) for k, v in (data or {}).items()}, ensure_ascii=False, default=plain)
     conn.execute(
-        "INSERT INTO crm.events (occurred_at, actor, action, record, form, data) VALUES (?, ?, ?, ?, ?, ?)",
-        [at, actor, action, record, form, payload],
+        f"INSERT INTO crm.events ({', '.join(EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+        list(event_row(at, actor, action, record, form, data)),
     )
 
 
