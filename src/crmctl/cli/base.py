@@ -154,11 +154,26 @@ def emit(text: str) -> None:
     typer.echo(text, nl=False)
 
 
-def write_file(path: Path, text: str, newline: str | None = None) -> None:
-    """Write an output file the user named; a folder that is missing or not writable is a clear error."""
-    from crmctl.errors import InputError
+def _databases() -> list[Path]:
+    """The database an output file must never replace: the workspace's (or --db), if there is one."""
+    from crmctl.core.session import database_path
+    from crmctl.errors import CrmError
 
     try:
-        path.write_text(text, encoding="utf-8", newline=newline)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return [database_path(options())[0]]
+    except CrmError:  # no workspace (validate, schema): the DuckDB-header check still guards any database
+        return []
+
+
+def check_output(path: Path) -> None:
+    """Refuse an output file before a command changes anything, where the file is written afterwards."""
+    from crmctl.store.files import check
+
+    check(path, _databases())
+
+
+def write_file(path: Path, text: str, newline: str | None = None) -> None:
+    """Write an output file the user named, through the one safe writer (crmctl.store.files)."""
+    from crmctl.store.files import write_text
+
+    write_text(path, text, _databases(), newline=newline)

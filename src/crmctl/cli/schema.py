@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from crmctl.errors import UsageError
+from crmctl.cli.base import write_file
+from crmctl.errors import InputError, UsageError
 
 
 def schema(
@@ -33,11 +34,16 @@ def schema(
     if out is not None:
         if kind is not None:
             raise UsageError("give either KIND or --out, not both")
-        out.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not out.is_dir():
+            raise InputError(f"refusing to write schemas into {out}: it is not a folder")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the folder {out}: {exc.strerror or exc}") from None
         written = {"crmctl.schema.json": bundled_all()}
         written.update({KINDS[k]: bundled(k) for k in KINDS})
         for name, body in written.items():
-            (out / name).write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            write_file(out / name, json.dumps(body, indent=2, ensure_ascii=False) + "\n")
         typer.echo(f"wrote {len(written)} schemas to {out}")
         return
     if kind is None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import FormatOption, choose_format, emit, options, write_file
+from crmctl.cli.base import FormatOption, check_output, choose_format, emit, options, write_file
 
 SHOW_PROBLEMS = 50
 
@@ -88,6 +88,8 @@ def import_(
     from crmctl.errors import InputError
 
     fmt = choose_format(output, ("table", "json"))
+    if report is not None:
+        check_output(report)  # before the import writes anything
     opts = imports.ImportOptions(
         path=file,
         key=key,

@@ -172,34 +172,46 @@ fields:
 }
 
 
+def _example_files(example: str) -> dict[str, bytes]:
+    """A bundled example's files by their path inside it, without any database a checkout may hold."""
+    folder = examples_folder() / example
+    skip = (".duckdb", ".duckdb.wal", ".duckdb.lock")
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.endswith(skip)
+    }
+
+
 def init(target: Path, example: str | None, options: Options, timezone: str = "UTC") -> PlanResult:
-    """Create a workspace in target (a bundled example or a minimal one) and its database."""
+    """Create a workspace in target (a bundled example or a minimal one) and its database; the files go
+    through the safe writer, and a database that exists already is never taken over."""
+    from crmctl.store.files import write_bytes
+
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InputError(f"{target} exists and is not an empty folder")
     created = not target.exists()
     if example is not None and example not in example_names():
         raise UsageError(f"unknown example '{example}'; examples: {', '.join(example_names()) or 'none'}")
+    if example is not None:
+        files = _example_files(example)
+    else:
+        person = options.actor or "admin"
+        values = {"name": _slug(target.resolve().name), "timezone": timezone, "person": person}
+        files = {name: body.format(**values).encode("utf-8") for name, body in MINIMAL.items()}
+    workspace = Options(workspace=target, db=options.db, actor=options.actor, now=options.now)
     try:
-        if example is not None:
-            shutil.copytree(
-                examples_folder() / example,
-                target,
-                dirs_exist_ok=True,
-                ignore=shutil.ignore_patterns("*.duckdb", "*.duckdb.wal", "*.duckdb.lock"),
-            )
-        else:
-            person = options.actor or "admin"
-            values = {"name": _slug(target.resolve().name), "timezone": timezone, "person": person}
-            for name, body in MINIMAL.items():
-                path = target / name
+        for name, data in files.items():
+            path = target / name
+            try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(body.format(**values), encoding="utf-8")
-    except OSError as exc:
-        if created:
-            shutil.rmtree(target, ignore_errors=True)
-        raise InputError(f"cannot create {target}: {exc.strerror or exc}") from None
-    try:
-        return apply(Options(workspace=target, db=options.db, actor=options.actor, now=options.now))
+            except OSError as exc:
+                raise InputError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+            write_bytes(path, data)
+        database = database_path(workspace)[0]
+        if database.exists() or database.is_symlink():
+            raise InputError(f"{database} exists already; init makes a new database (`crmctl apply` sets up one)")
+        return apply(workspace)
     except BaseException:
         if created:
             shutil.rmtree(target, ignore_errors=True)

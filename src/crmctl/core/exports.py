@@ -22,21 +22,29 @@ def _sql(session: Session, what: str, fmt: str) -> str:
     return store.record_export_sql(form, guard)
 
 
-def export(session: Session, what: str, fmt: str, out: Path) -> None:
-    sql = _sql(session, what, fmt)
-    if not out.parent.is_dir():
-        raise InputError(f"cannot write {out}: no folder {out.parent}")
+def _copy(session: Session, sql: str, fmt: str, path: Path, shown: Path) -> None:
+    """The query's rows into the file at path, which DuckDB writes itself; `shown` is the name in an error."""
     try:
-        store.copy_out(session.conn, sql, out, fmt)
+        store.copy_out(session.conn, sql, path, fmt)
     except Exception as exc:
         if "IO Error" in type(exc).__name__ or "IOException" in type(exc).__name__:
-            raise InputError(f"cannot write {out}: {str(exc).splitlines()[0]}") from None
+            raise InputError(f"cannot write {shown}: {str(exc).splitlines()[0]}") from None
         raise
 
 
+def export(session: Session, what: str, fmt: str, out: Path) -> None:
+    """Export into the file out, through the safe writer: DuckDB fills a temp file beside it, renamed into place."""
+    from crmctl.store.files import replacing
+
+    sql = _sql(session, what, fmt)
+    with replacing(out, [session.path]) as temp:
+        _copy(session, sql, fmt, temp, out)
+
+
 def export_text(session: Session, what: str, fmt: str) -> str:
-    """The export as text, for stdout."""
+    """The export as text, for stdout (by way of a private temp file)."""
+    sql = _sql(session, what, fmt)
     with tempfile.TemporaryDirectory(prefix="crmctl-export-") as tmp:
         path = Path(tmp) / f"export{SUFFIX[fmt]}"
-        export(session, what, fmt, path)
+        _copy(session, sql, fmt, path, path)
         return path.read_text(encoding="utf-8")
