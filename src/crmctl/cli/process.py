@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options, write_file
+from crmctl.cli.base import (
+    LISTING_FORMATS,
+    FormatOption,
+    check_output,
+    choose_format,
+    color_wanted,
+    emit,
+    options,
+    write_file,
+)
 from crmctl.render.tables import FLAG, render
 
 KeyArgument = Annotated[str, typer.Argument(help="The record key, e.g. DL-3.")]
@@ -74,6 +83,8 @@ def board(
     from crmctl.render import board as render_board
 
     fmt = choose_format(output, ("table", "json", "html"))
+    if out is not None:
+        check_output(out)
     with open_session(options()) as session:
         proc, columns = process.board(session, process_name)
         form_title = session.defs.forms[proc.form].title

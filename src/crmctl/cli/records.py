@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options, write_file
+from crmctl.cli.base import (
+    LISTING_FORMATS,
+    FormatOption,
+    check_output,
+    choose_format,
+    color_wanted,
+    emit,
+    options,
+    write_file,
+)
 from crmctl.render.tables import FLAG, cell, pairs, render, visible
 
 record_app = typer.Typer(help="Create, change, show and list records.", no_args_is_help=True)
@@ -306,6 +315,8 @@ def agenda(
     from crmctl.core.session import open_session
 
     fmt = choose_format(output, LISTING_FORMATS)
+    if ics is not None:
+        check_output(ics)
     with open_session(options()) as session:
         items = records.agenda(session, person, days)
         now = session.now

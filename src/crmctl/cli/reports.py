@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, emit, options, write_file
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, check_output, choose_format, emit, options, write_file
 
 report_app = typer.Typer(help="Reports: efficiency, estimate revision, stage funnel.", no_args_is_help=True)
 
@@ -87,6 +87,8 @@ def efficiency(
     from crmctl.render.tables import render
 
     fmt = choose_format(output, (*LISTING_FORMATS, "html"))
+    if out is not None:
+        check_output(out)
     args = {
         "by": by,
         "period": period,

@@ -144,6 +144,8 @@ def export(
     from crmctl.core.session import open_session
     from crmctl.errors import UsageError
 
+    if out is not None:
+        check_output(out)
     if what == "tjp":
         from crmctl.core import schedule
 
