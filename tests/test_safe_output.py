@@ -88,6 +88,7 @@ def targets(workspace: Path, tmp_path: Path) -> dict[str, tuple[Path | str, str]
     (tmp_path / "link.txt").symlink_to(tmp_path / "precious.txt")
     (tmp_path / "to-db").symlink_to(db)
     (tmp_path / "up").mkdir()
+    os.mkfifo(tmp_path / "fifo")
     return {
         "database": ("crmctl.duckdb", "it is the workspace's database"),
         "database, absolute": (db, "it is the workspace's database"),
@@ -100,6 +101,7 @@ def targets(workspace: Path, tmp_path: Path) -> dict[str, tuple[Path | str, str]
         "symlink to a file": (tmp_path / "link.txt", "it is a symlink"),
         "symlink to the database": (tmp_path / "to-db", "it is a symlink"),
         "missing folder": (tmp_path / "missing" / "out.txt", "no folder"),
+        "FIFO": (tmp_path / "fifo", "it is a FIFO (named pipe)"),  # last: without the check, writing it blocks
     }
 
 

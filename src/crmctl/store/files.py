@@ -82,7 +82,7 @@ def check(path: Path, databases: Iterable[Path] = ()) -> None:
     if stat.S_ISLNK(found.st_mode):
         raise InputError(f"refusing to write {path}: it is a symlink (crmctl does not write through one)")
     if not stat.S_ISREG(found.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(found.st_mode), "not a regular file")
+        kind = _KINDS.get(stat.S_IFMT(found.st_mode), "a special file")
         raise InputError(f"refusing to write {path}: it is {kind}, not a regular file")
     for name, what in guarded.items():
         with suppress(OSError):
