@@ -75,7 +75,7 @@ def check(path: Path, databases: Iterable[Path] = ()) -> None:
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     if found is None:
-        folder = Path(os.path.dirname(os.path.abspath(path)))
+        folder = Path(path).parent  # as the user gave it, for the message
         if not folder.is_dir():
             raise InputError(f"cannot write {path}: no folder {folder}")
         return
