@@ -64,7 +64,7 @@ class Checker:
 
     # -- helpers ---------------------------------------------------------------------------------
     def report(self, doc: Document, path: Path_, code: str, message: str, *, key: bool = False) -> None:
-        self.out.append(Diagnostic(doc.loc(path, key=key), code, message))
+        self.out.append(doc.diagnostic(path, code, message, key=key))
 
     def _where(self, doc: Document, path: Path_) -> str:
         loc = doc.loc(path)
