@@ -40,19 +40,57 @@ class Document:
     # A value reached through an alias: its path -> (the anchor's name, where the value itself is written).
     # Its position above is the alias's own, so that each use of a wrong value is reported where it is used.
     through: dict[Path_, tuple[str, int, int]] = field(default_factory=dict)
+    # A text value written over several lines: its path -> (the value, where it begins and ends in `text`).
+    spans: dict[Path_, tuple[str, int, int]] = field(default_factory=dict)
+    text: str = field(default="", repr=False)  # the whole file
 
     def loc(self, path: Path_ = (), *, key: bool = False) -> Location:
         """The location of the value at path (or of its key); the nearest known ancestor otherwise."""
         return Location(self.file, *self._known(path, key)[1])
 
-    def diagnostic(self, path: Path_, code: str, message: str, *, key: bool = False) -> Diagnostic:
-        """A problem with the value at path (or its key), saying which anchor it comes from if an alias brought it."""
+    def diagnostic(
+        self, path: Path_, code: str, message: str, *, key: bool = False, inside: tuple[int, int] | None = None
+    ) -> Diagnostic:
+        """A problem with the value at path (or its key), saying which anchor it comes from if an alias brought it.
+
+        `inside` is a line and column within a text value (a template's own): for a text written over several
+        lines, the problem is reported there in the file."""
         found, (line, col) = self._known(path, key)
+        if inside is not None and not key and found in self.spans:
+            line, col = self._within(found, *inside) or (line, col)
         via = self.through.get(found)
         if via is not None:
             anchor, at_line, at_col = via
             message += f" (through the alias *{anchor}; the value is written at {at_line}:{at_col}, under &{anchor})"
         return Diagnostic(Location(self.file, line, col), code, message)
+
+    def _within(self, path: Path_, line: int, col: int) -> tuple[int, int] | None:
+        """Where in the file the character at line:col of a multi-line text value is written.
+
+        The value's lines are not the file's: a block scalar drops its indentation, a folded one (>), a plain
+        or a quoted one joins lines with spaces, a quoted one has escapes. So the text that begins there (the
+        rest of its line, else its first word) is looked for in what the file holds between the value's start
+        and end; it is used only when it occurs as often in the file's text as in the value (it is then the
+        same occurrence), else None."""
+        value, start, end = self.spans[path]
+        lines = value.split("\n")
+        if not 1 <= line <= len(lines) or not 1 <= col <= len(lines[line - 1]):
+            return None
+        offset = sum(len(text) + 1 for text in lines[: line - 1]) + col - 1
+        rest = lines[line - 1][col - 1 :]
+        raw = self.text[start:end]
+        for snippet in (rest[:40].rstrip(), rest.split()[0] if rest.split() else ""):
+            pattern = re.compile(re.escape(snippet)) if snippet else None
+            if pattern is None or len(pattern.findall(value)) != len(pattern.findall(raw)):
+                continue
+            nth = len(pattern.findall(value, 0, offset))
+            found = list(pattern.finditer(raw))[nth].start()
+            line_start = raw.rfind("\n", 0, found)
+            first_line, first_col = self.positions[path]
+            if line_start < 0:
+                return first_line, first_col + found
+            return first_line + raw.count("\n", 0, found), found - line_start
+        return None
 
     def _known(self, path: Path_, key: bool) -> tuple[Path_, tuple[int, int]]:
         """The path itself or its nearest ancestor with a known position, and that position."""
@@ -158,7 +196,7 @@ def load_text(text: str, name: str) -> LoadedFile:
     uses = _alias_uses(text, pure=not parsed_by_c) if "&" in text else None
     present = [(n, uses[i] if uses else None) for i, n in enumerate(nodes) if n is not None]
     for index, (node, aliases) in enumerate(present):
-        doc = Document(name, index, None)
+        doc = Document(name, index, None, text=text)
         if node.id == "scalar" and node.value == "" and not node.style:
             line = _separator_line(text, node.start_mark.index)
             message = "empty document after this '---': remove the separator or write the document"
@@ -352,7 +390,10 @@ class _Builder:
         self._place(self.doc.positions, path, node)
         kind = node.id
         if kind == "scalar":
-            return self._scalar(node)
+            value = self._scalar(node)
+            if node.end_mark.line > node.start_mark.line and self.via is None and isinstance(value, str):
+                self.doc.spans[path] = (value, node.start_mark.index, node.end_mark.index)
+            return value
         if kind == "sequence":
             if node.tag not in (_SEQ, "!"):
                 raise self._tag(node)
