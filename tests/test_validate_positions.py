@@ -74,3 +74,19 @@ def test_aliases_that_expand_too_far_are_refused_at_the_alias(cli, workspace: Pa
         assert "Y009" in refused.stdout + refused.stderr
         assert "Traceback" not in refused.stdout + refused.stderr
     assert dump(workspace / "crmctl.duckdb") == before
+
+
+def test_aliases_are_matched_to_their_uses_in_each_document_and_as_keys() -> None:
+    from crmctl.config.yamlload import load_text
+
+    text = "kind: A\nname: R&D\n---\nkind: B\nx: &h [1]\ny: *h\nz: [2, *h]\nk: &k key\n*k : 3\n"
+    first, second = load_text(text, "f.yaml").documents
+    assert first.through == {}
+    assert second.data == {"kind": "B", "x": [1], "y": [1], "z": [2, [1]], "k": "key", "key": 3}
+    assert second.loc(("z", 1, 0)) == second.loc(("z", 1)) and second.loc(("z", 1)).column == 8
+    bad = second.diagnostic(("z", 1, 0), "S004", "wrong")
+    assert (bad.location.line, bad.location.column) == (7, 8)
+    assert bad.message == "wrong (through the alias *h; the value is written at 5:8, under &h)"
+    # the key came through an alias; its value did not
+    assert second.diagnostic(("key",), "S004", "wrong").message == "wrong"
+    assert second.loc(("key",), key=True).line == 9

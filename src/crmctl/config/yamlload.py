@@ -387,7 +387,9 @@ class _Builder:
             raise _Problem("Y009", message, *self._at(node))
         if len(path) > MAX_DEPTH:
             raise _Problem("Y009", f"document nests lists and mappings more than {MAX_DEPTH} deep", *self._at(node))
-        self._place(self.doc.positions, path, node)
+        self.doc.positions[path] = self._at(node)
+        if self.via is not None:
+            self.doc.through[path] = (self.via.anchor, node.start_mark.line + 1, node.start_mark.column + 1)
         kind = node.id
         if kind == "scalar":
             value = self._scalar(node)
@@ -411,7 +413,7 @@ class _Builder:
             if key in out:
                 first = self.doc.key_positions[(*path, key)]
                 raise _Problem("Y003", f"duplicate key '{key}' (first at line {first[0]})", *self._at(key_node))
-            self._place(self.doc.key_positions, (*path, key), key_node)
+            self.doc.key_positions[(*path, key)] = self._at(key_node)
             self.via = outer
             out[key] = self.build(value_node, (*path, key))
             if value_node.id == "scalar" and value_node.value == "" and not value_node.style:
@@ -433,11 +435,6 @@ class _Builder:
         if self.via is not None:
             return self.via.line, self.via.col
         return node.start_mark.line + 1, node.start_mark.column + 1
-
-    def _place(self, table: dict[Path_, tuple[int, int]], path: Path_, node: Any) -> None:
-        table[path] = self._at(node)
-        if self.via is not None:
-            self.doc.through[path] = (self.via.anchor, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def _blame(self) -> str:
         if self.via is None:
