@@ -292,24 +292,23 @@ def _where_it_began(text: str, exc: Any) -> tuple[str, int, int] | None:
     None when no such construct is found; the parser's own place then stands."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
-    from ruamel.yaml.tokens import (
-        FlowMappingEndToken,
-        FlowMappingStartToken,
-        FlowSequenceEndToken,
-        FlowSequenceStartToken,
-        ScalarToken,
-    )
+    from ruamel.yaml.tokens import ScalarToken
 
     context, began = exc.context or "", exc.context_mark
-    if began is not None and "quoted scalar" in context:
-        return "this quote is never closed", began.line + 1, began.column + 1
-    if began is not None and "simple key" in context:
-        words = _no_space(text, began.index)
-        if words:
-            return words, began.line + 1, began.column + 1
     stop = exc.problem_mark or began
     if stop is None:
         return None
+    if began is not None:
+        # what the parser was inside when it stopped, when that began on an earlier line
+        if "quoted scalar" in context:
+            return "this quote is never closed", began.line + 1, began.column + 1
+        if "simple key" in context:
+            words = _no_space(text, began.index)
+            if words:
+                return words, began.line + 1, began.column + 1
+        if "flow" in context and (exc.problem or "").startswith("expected ','") and stop.line > began.line:
+            bracket = "{" if "mapping" in context else "["
+            return f"this '{bracket}' is never closed", began.line + 1, began.column + 1
     tokens: list[Any] = []
     try:
         for token in YAML(typ="safe", pure=True).scan(text):
@@ -318,16 +317,6 @@ def _where_it_began(text: str, exc: Any) -> tuple[str, int, int] | None:
             tokens.append(token)
     except YAMLError:
         pass
-    opened: list[Any] = []
-    for token in tokens:
-        if isinstance(token, (FlowMappingStartToken, FlowSequenceStartToken)):
-            opened.append(token)
-        elif isinstance(token, (FlowMappingEndToken, FlowSequenceEndToken)) and opened:
-            opened.pop()
-    if opened and opened[-1].start_mark.line < stop.line:
-        mark = opened[-1].start_mark
-        bracket = "{" if isinstance(opened[-1], FlowMappingStartToken) else "["
-        return f"this '{bracket}' is never closed", mark.line + 1, mark.column + 1
     for token in reversed(tokens):
         if not isinstance(token, ScalarToken):
             continue
@@ -336,7 +325,8 @@ def _where_it_began(text: str, exc: Any) -> tuple[str, int, int] | None:
             words = f"this quote is never closed on its line (the text runs on to line {end.line + 1})"
             return words, start.line + 1, start.column + 1
         line_start = text.rfind("\n", 0, start.index) + 1
-        if token.plain and stop.line - start.line <= 2 and not text[line_start : start.index].strip(" -"):
+        joined = token.plain and end.line > start.line and stop.line - end.line <= 1  # 'id:x' + the next line
+        if joined and not text[line_start : start.index].strip(" -"):
             words = _no_space(text, start.index)
             if words:
                 return words, start.line + 1, start.column + 1
