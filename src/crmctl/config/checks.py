@@ -63,8 +63,17 @@ class Checker:
         return self.out
 
     # -- helpers ---------------------------------------------------------------------------------
-    def report(self, doc: Document, path: Path_, code: str, message: str, *, key: bool = False) -> None:
-        self.out.append(Diagnostic(doc.loc(path, key=key), code, message))
+    def report(
+        self,
+        doc: Document,
+        path: Path_,
+        code: str,
+        message: str,
+        *,
+        key: bool = False,
+        inside: tuple[int, int] | None = None,
+    ) -> None:
+        self.out.append(doc.diagnostic(path, code, message, key=key, inside=inside))
 
     def _where(self, doc: Document, path: Path_) -> str:
         loc = doc.loc(path)
@@ -252,22 +261,20 @@ class Checker:
         try:
             names = templating.inspect(source)
         except templating.TemplateProblem as exc:
-            self.report(doc, path, "T701", str(exc))
+            self.report(doc, path, "T701", str(exc), inside=(exc.line, exc.column))
             return
         for name in sorted(names.variables - allowed):
             hint = _hint(name, allowed)
-            self.report(doc, path, "T702", f"template uses '{name}', which is not a parameter{hint}")
+            message = f"template uses '{name}', which is not a parameter{hint}"
+            self.report(doc, path, "T702", message, inside=templating.where(source, name))
         if record_fields is not None:
             for base, attr in sorted(names.attributes):
                 if base == "record" and not attr.startswith("_") and attr not in (*record_fields, *RECORD_BUILTINS):
-                    self.report(
-                        doc,
-                        path,
-                        "T702",
-                        f"template uses record.{attr}, which is not a field{_hint(attr, record_fields)}",
-                    )
+                    message = f"template uses record.{attr}, which is not a field{_hint(attr, record_fields)}"
+                    self.report(doc, path, "T702", message, inside=templating.where(source, "record", attr))
         for attr in sorted(names.private):
-            self.report(doc, path, "T705", f"template reaches for the internal attribute '{attr}'")
+            message = f"template reaches for the internal attribute '{attr}'"
+            self.report(doc, path, "T705", message, inside=templating.where(source, None, attr))
 
     # -- kinds -----------------------------------------------------------------------------------
     def _check_workspace(self, doc: Document) -> None:

@@ -19,7 +19,7 @@ CODES: dict[str, str] = {
     "R001": "unknown reference",
     "R002": "duplicate id or name",
     "R003": "reserved id",
-    "R004": "Workspace document misplaced or missing",
+    "R004": "Workspace document misplaced, missing or repeated",
     "P401": "initial stage does not exist",
     "P402": "unreachable stage",
     "P403": "non-terminal stage with no way out",

@@ -152,36 +152,53 @@ def _translate(doc: Document, error: Any) -> list[Diagnostic]:
         known = schema.get("properties", {})
         if isinstance(schema.get("additionalProperties"), dict):
             # additionalProperties is a schema here: the error is about a value, reported below.
-            return [Diagnostic(doc.loc(path), "S004", error.message)]
+            return [doc.diagnostic(path, "S004", error.message)]
         return [
-            Diagnostic(doc.loc((*path, key), key=True), "S002", f"unknown key '{key}'{_suggest(key, known)}")
+            doc.diagnostic((*path, key), "S002", f"unknown key '{key}'{_suggest(key, known)}", key=True)
             for key in value
             if key not in known
         ]
     if validator == "required":
         missing = [k for k in error.validator_value if isinstance(value, dict) and k not in value]
-        return [Diagnostic(doc.loc(path), "S003", f"missing required key '{k}'") for k in missing]
+        return [doc.diagnostic(path, "S003", f"missing required key '{k}'") for k in missing]
     custom = schema.get("x-message")
     if custom:
-        return [Diagnostic(doc.loc(path), "S004", f"{_show(value)}: {custom}")]
+        return [doc.diagnostic(path, "S004", f"{_show(value)}: {custom}")]
     if validator == "type":
         expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         want = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-        return [Diagnostic(doc.loc(path), "S004", f"expected {want}, got {_describe(value)}")]
+        return [doc.diagnostic(path, "S004", f"expected {want}, got {_describe(value)}")]
     if validator == "enum":
         options = ", ".join(str(v) for v in error.validator_value)
-        return [Diagnostic(doc.loc(path), "S004", f"{_show(value)} is not one of: {options}")]
+        return [doc.diagnostic(path, "S004", f"{_show(value)} is not one of: {options}")]
     if validator == "const":
-        return [Diagnostic(doc.loc(path), "S004", f"{_show(value)} must be {_show(error.validator_value)}")]
+        return [doc.diagnostic(path, "S004", f"{_show(value)} must be {_show(error.validator_value)}")]
     if validator == "pattern":
         what = schema.get("description") or f"it must match {error.validator_value}"
-        return [Diagnostic(doc.loc(path), "S004", f"{_show(value)} is not valid: {what}")]
+        return [doc.diagnostic(path, "S004", f"{_show(value)} is not valid: {what}")]
     if validator in ("minItems", "minLength") and error.validator_value == 1:
-        return [Diagnostic(doc.loc(path), "S004", "must not be empty")]
+        return [doc.diagnostic(path, "S004", "must not be empty")]
     if validator == "uniqueItems":
-        return [Diagnostic(doc.loc(path), "S004", "has repeated items")]
-    return [Diagnostic(doc.loc(path), "S004", error.message)]
+        repeat = _first_repeat(value if isinstance(value, list) else [])
+        if repeat is not None:
+            first, again = repeat
+            where = doc.loc((*path, first))
+            message = f"{_show(value[again])} is repeated (first at {where.line}:{where.column})"
+            return [doc.diagnostic((*path, again), "S004", message)]
+        return [doc.diagnostic(path, "S004", "has repeated items")]
+    return [doc.diagnostic(path, "S004", error.message)]
+
+
+def _first_repeat(items: list[Any]) -> tuple[int, int] | None:
+    """The indexes of the first item that repeats an earlier one, and of that repeat."""
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        canonical = json.dumps(item, sort_keys=True)
+        if canonical in seen:
+            return seen[canonical], index
+        seen[canonical] = index
+    return None
 
 
 def _describe(value: Any) -> str:

@@ -146,11 +146,18 @@ def load_unit(unit: Unit) -> Loaded:
             diagnostics.append(
                 Diagnostic(Location(display_path(first)), "R004", f"{WORKSPACE_FILE} must hold the Workspace document")
             )
+        at_home: list[Document] = []
         for doc in workspace_docs:
             if Path(doc.file).resolve() != first.resolve():
                 diagnostics.append(
                     Diagnostic(doc.loc(("kind",)), "R004", f"a Workspace document belongs in {WORKSPACE_FILE} only")
                 )
+            elif at_home:
+                line = at_home[0].loc(("kind",)).line
+                message = f"a second Workspace document (the first is at line {line}): a workspace has one"
+                diagnostics.append(Diagnostic(doc.loc(("kind",)), "R004", message))
+            else:
+                at_home.append(doc)
     partial = any(d.code.startswith("Y") for d in diagnostics)
     diagnostics.extend(check(clean, documents, partial))
     diagnostics.sort(key=Diagnostic.sort_key)

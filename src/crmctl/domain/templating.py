@@ -23,9 +23,11 @@ _DIGITS = re.compile(r"\d+")
 
 
 class TemplateProblem(ValueError):
-    def __init__(self, message: str, line: int = 1) -> None:
+    """What is wrong with a template, and where in it (line and column from 1)."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
         super().__init__(message)
-        self.line = line
+        self.line, self.column = line, column
 
 
 class _TooBig(Exception):
@@ -198,28 +200,63 @@ class _Budget:
 
 
 # -- parse, inspect, render ----------------------------------------------------------------------------------
+_OPENER = re.compile(r"\{\{|\{%|\{#")
+_CODE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+
+
+def _line_col(source: str, offset: int) -> tuple[int, int]:
+    return source.count("\n", 0, offset) + 1, offset - source.rfind("\n", 0, offset)
+
+
+def _opened_by(source: str, line: int) -> tuple[int, int]:
+    """Where the expression or tag that Jinja stopped in (on line) begins: the last '{{', '{%' or '{#' at or
+    before the end of that line; the line's start if there is none."""
+    end = sum(len(text) + 1 for text in source.split("\n")[:line])
+    last = None
+    for match in _OPENER.finditer(source, 0, end):
+        last = match
+    return _line_col(source, last.start()) if last else (line, 1)
+
+
+def syntax_problem(source: str, message: str, line: int) -> TemplateProblem:
+    return TemplateProblem(f"template syntax error: {message}", *_opened_by(source, line))
+
+
+def where(source: str, name: str | None, attribute: str | None = None) -> tuple[int, int]:
+    """Line and column in a template where it first uses name (or name.attribute, or any .attribute when
+    name is None) inside '{{ }}' or '{% %}'; (1, 1) when that is not found in the text."""
+    if name is None:
+        pattern = r"(?:\.\s*|\[\s*['\"])(" + re.escape(attribute or "") + r")\b"
+    else:
+        pattern = r"(?<![\w.])" + re.escape(name) + (r"\s*\.\s*" + re.escape(attribute) if attribute else "") + r"\b"
+    found = re.compile(pattern)
+    for block in _CODE.finditer(source):
+        match = found.search(source, block.start(), block.end())
+        if match:
+            return _line_col(source, match.start(match.lastindex or 0))
+    return 1, 1
+
+
 def _parse(source: str) -> Any:
     from jinja2 import TemplateSyntaxError, nodes
 
     try:
         ast = _env().parse(source)
     except TemplateSyntaxError as exc:
-        raise TemplateProblem(f"template syntax error: {exc.message}", exc.lineno or 1) from None
+        raise syntax_problem(source, exc.message or "", exc.lineno or 1) from None
     except (RecursionError, MemoryError):
         raise TemplateProblem("template syntax error: nested too deeply") from None
     loading = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
     for node in ast.find_all(loading):
         tag = {nodes.Extends: "extends", nodes.Include: "include", nodes.Import: "import"}.get(type(node), "from")
-        raise TemplateProblem(
-            f"template syntax error: {{% {tag} %}} is not allowed: a template cannot load other templates",
-            node.lineno or 1,
-        )
+        message = f"{{% {tag} %}} is not allowed: a template cannot load other templates"
+        raise syntax_problem(source, message, node.lineno or 1)
     return ast
 
 
 def inspect(source: str) -> TemplateNames:
     """The names a template reads. TemplateProblem on a syntax error."""
-    from jinja2 import meta, nodes
+    from jinja2 import TemplateSyntaxError, meta, nodes
 
     ast = _parse(source)
     attributes: set[tuple[str, str]] = set()
@@ -234,6 +271,8 @@ def inspect(source: str) -> TemplateNames:
             attributes.add((node.node.name, attr))
     try:
         variables = meta.find_undeclared_variables(ast)
+    except TemplateSyntaxError as exc:  # found while compiling: a filter or test that does not exist
+        raise syntax_problem(source, exc.message or "", exc.lineno or 1) from None
     except (RecursionError, MemoryError):
         raise TemplateProblem("template syntax error: nested too deeply") from None
     return TemplateNames(frozenset(variables), frozenset(attributes), frozenset(private))
