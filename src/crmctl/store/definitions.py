@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from crmctl.config.model import Definitions, FormDef
 from crmctl.domain.plan import Change
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError
-from crmctl.store.db import define_records_view, quote
+from crmctl.store.db import SQL_TYPES, define_records_view, quote
+from crmctl.store.imports import value_sql
 
-SQL_TYPES = {
-    "text": "VARCHAR",
-    "email": "VARCHAR",
-    "phone": "VARCHAR",
-    "list": "VARCHAR",
-    "person": "VARCHAR",
-    "ref": "VARCHAR",
-    "number": "DOUBLE",
-    "money": "DECIMAL(18,2)",
-    "date": "DATE",
-    "datetime": "TIMESTAMPTZ",
-    "bool": "BOOLEAN",
-}
 SHOW_AT_MOST = 10
 
 
@@ -36,6 +24,7 @@ class Plan:
     refusals: list[str] = field(default_factory=list)
     version: int = 0  # the version applying would create
     unchanged: bool = False
+    archived_fields: set[str] = field(default_factory=set)  # form.field whose type change alters values
 
 
 def latest(conn: Any) -> tuple[int, Definitions] | None:
@@ -60,25 +49,68 @@ def versions(conn: Any) -> list[dict[str, Any]]:
     ]
 
 
-def as_input(value: Any) -> Any:
-    """A stored value as a command line would give it, so that it can be converted to another type."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (Decimal, int, float)):
-        return format(value, "f") if isinstance(value, Decimal) else repr(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
+def _keys(rows: list[tuple[Any, ...]], total: int | None = None, shown: bool = True) -> str:
+    """': CL-1 ('a'), CL-2 and 3 more' for the first rows found (their key and a value, if any), or '' to
+    someone who may not read the form's records: they see the counts alone."""
+    if not shown:
+        return ""
+    total = len(rows) if total is None else total
+    named = ", ".join(
+        str(key) + (f" ({' -> '.join(repr(v) for v in values)})" if values and values[0] is not None else "")
+        for key, *values in rows[:SHOW_AT_MOST]
+    )
+    more = f" and {total - SHOW_AT_MOST} more" if total > SHOW_AT_MOST else ""
+    return ": " + named + more
 
 
-def _keys(rows: list[tuple[Any, ...]]) -> str:
-    shown = ", ".join(f"{key} ({value!r})" if value is not None else str(key) for key, value in rows[:SHOW_AT_MOST])
-    more = f" and {len(rows) - SHOW_AT_MOST} more" if len(rows) > SHOW_AT_MOST else ""
-    return shown + more
+def _count_keys(conn: Any, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in conn.execute(sql, params).fetchall()]
 
 
-def _count_keys(conn: Any, sql: str, params: list[Any]) -> list[tuple[Any, Any]]:
-    return [(row[0], row[1] if len(row) > 1 else None) for row in conn.execute(sql, params).fetchall()]
+def _as_text(kind: str, value: str) -> str:
+    """SQL for a stored value as a person would type it: what imports.value_sql reads back."""
+    if SQL_TYPES[kind] == "VARCHAR":
+        return value
+    if kind == "number":  # whole numbers without '.0', as record show prints them
+        whole = f"{value} = trunc({value}) AND abs({value}) < 1e15"
+        return f"CASE WHEN {whole} THEN CAST(CAST({value} AS BIGINT) AS VARCHAR) ELSE CAST({value} AS VARCHAR) END"
+    return f"CAST({value} AS VARCHAR)"
+
+
+def _converted(old: FieldSpec, new: FieldSpec, column: str, people: list[str] | None) -> tuple[str, list[Any]]:
+    """SQL for a column's values as the new field's type, with the same rules as an import of their text
+    (NULL where one does not fit); a ref keeps its key, as record input does."""
+    params: list[Any] = []
+    target = replace(new, type="text") if new.type == "ref" else new
+    return value_sql(target, f"nullif({_as_text(old.type, column)}, '')", params, people), params
+
+
+def _conversion_problems(
+    conn: Any, table: str, old: FieldSpec, new: FieldSpec, people: list[str] | None
+) -> tuple[list[tuple[Any, ...]], int, list[tuple[Any, ...]], int]:
+    """One query over a column whose field changes: the values that do not fit the new field, and those that
+    fit but change (converting back does not give the old value: '0012345678' -> 12345678), each as the first
+    SHOW_AT_MOST (key, old text, new text) and a count."""
+    column = quote(old.id)
+    value, params = _converted(old, new, column, people)
+    back_spec = FieldSpec(old.id, old.type if SQL_TYPES[old.type] != "VARCHAR" else "text")
+    back = value_sql(back_spec, f"nullif({_as_text(new.type, 'new_value')}, '')", [], None)
+    rows = conn.execute(
+        f"""SELECT key, old_text, {_as_text(new.type, "new_value")}, unfit, count(*) OVER (PARTITION BY unfit)
+            FROM (SELECT number, key, old_text, new_value, old_text IS NOT NULL AND new_value IS NULL AS unfit,
+                         ({back}) IS DISTINCT FROM old_value AS changed
+                  FROM (SELECT number, key, {column} AS old_value, {_as_text(old.type, column)} AS old_text,
+                               {value} AS new_value
+                        FROM {table} WHERE {column} IS NOT NULL))
+            WHERE unfit OR changed
+            QUALIFY row_number() OVER (PARTITION BY unfit ORDER BY number) <= {SHOW_AT_MOST}
+            ORDER BY number""",
+        params,
+    ).fetchall()
+    unfit = [(key, old_text) for key, old_text, _, bad, _ in rows if bad]
+    changed = [(key, old_text, new_text) for key, old_text, new_text, bad, _ in rows if not bad]
+    count = {bool(bad): int(n) for *_, bad, n in rows}
+    return unfit, count.get(True, 0), changed, count.get(False, 0)
 
 
 def _leave_process(conn: Any, table: str, where: str, params: list[Any], now: Any) -> None:
@@ -96,17 +128,26 @@ def _leave_process(conn: Any, table: str, where: str, params: list[Any], now: An
     )
 
 
-def check_plan(conn: Any, old: Definitions | None, new: Definitions, changes: list[Change], archive: bool) -> Plan:
-    """Refusals: changes that would lose or corrupt data that the YAML does not say how to keep."""
+def check_plan(
+    conn: Any,
+    old: Definitions | None,
+    new: Definitions,
+    changes: list[Change],
+    archive: bool,
+    readable: Callable[[str | None], bool] = lambda form: True,
+) -> Plan:
+    """Refusals: changes that would lose or corrupt data that the YAML does not say how to keep. They name the
+    records (and values) concerned to whom `readable` says may read the form's records; to others, counts."""
     plan = Plan(changes)
-    people = set(new.people)
+    people = list(new.people) if new.has_team else None
     for change in changes:
         table = quote(change.form) if change.form else ""
+        shown = readable(change.form)
         if change.target == "form" and change.action == "remove" and not archive:
             rows = _count_keys(conn, f"SELECT key FROM {table} ORDER BY number", [])
             if rows:
                 plan.refusals.append(
-                    f"form {change.name} is removed but holds {len(rows)} records: {_keys(rows)} "
+                    f"form {change.name} is removed but holds {len(rows)} records{_keys(rows, shown=shown)} "
                     "(keep it, or apply with --archive to set the records aside)"
                 )
         elif change.target == "field" and change.action == "remove" and not archive:
@@ -116,31 +157,34 @@ def check_plan(conn: Any, old: Definitions | None, new: Definitions, changes: li
             )
             if rows:
                 plan.refusals.append(
-                    f"field {change.name} is removed but {len(rows)} records hold a value: {_keys(rows)} "
+                    f"field {change.name} is removed but {len(rows)} records hold a value{_keys(rows, shown=shown)} "
                     "(add renamed_from: to the field that replaces it, or apply with --archive)"
                 )
         elif change.target == "field" and change.action in ("change", "rename"):
-            column = quote((change.old.id if change.action == "rename" else change.field) or "")
-            spec: FieldSpec = change.new
-            bad = []
-            for key, value in conn.execute(
-                f"SELECT key, {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY number"
-            ).fetchall():
-                try:
-                    convert(spec, as_input(value), people=people)
-                except ValueError:
-                    bad.append((key, as_input(value)))
-            if bad:
+            unfit, unfit_count, changed, changed_count = _conversion_problems(
+                conn, table, change.old, change.new, people
+            )
+            if unfit:
                 plan.refusals.append(
-                    f"field {change.name} ({change.detail}): {len(bad)} records hold values that "
-                    f"do not fit: {_keys(bad)}"
+                    f"field {change.name} ({change.detail}): {unfit_count} records hold values that "
+                    f"do not fit{_keys(unfit, unfit_count, shown)}"
                 )
+            if changed:
+                plan.archived_fields.add(change.name)
+                if not archive:
+                    plan.refusals.append(
+                        f"field {change.name} ({change.detail}): {changed_count} records hold values that would "
+                        f"change{_keys(changed, changed_count, shown)} (apply with --archive to keep the old "
+                        "values in the archive)"
+                    )
+            spec: FieldSpec = change.new
             if spec.required and spec.default is None:
+                column = quote(change.old.id)
                 empty = _count_keys(conn, f"SELECT key FROM {table} WHERE {column} IS NULL ORDER BY number", [])
                 if empty:
                     plan.refusals.append(
                         f"field {change.name} is now required but {len(empty)} records have no "
-                        f"value: {_keys(empty)} (give it a default)"
+                        f"value{_keys(empty, shown=shown)} (give it a default)"
                     )
         elif change.target == "field" and change.action == "add":
             spec = change.new
@@ -148,8 +192,8 @@ def check_plan(conn: Any, old: Definitions | None, new: Definitions, changes: li
                 empty = _count_keys(conn, f"SELECT key FROM {table} ORDER BY number", [])
                 if empty:
                     plan.refusals.append(
-                        f"new field {change.name} is required but {len(empty)} records exist: "
-                        f"{_keys(empty)} (give it a default)"
+                        f"new field {change.name} is required but {len(empty)} records "
+                        f"exist{_keys(empty, shown=shown)} (give it a default)"
                     )
         elif change.target == "stage" and change.action == "remove" and change.new is None and not archive:
             process = change.name.split(".")[0]
@@ -158,14 +202,14 @@ def check_plan(conn: Any, old: Definitions | None, new: Definitions, changes: li
             )
             if rows:
                 plan.refusals.append(
-                    f"stage {change.name} is removed but {len(rows)} records are in it: {_keys(rows)} "
+                    f"stage {change.name} is removed but {len(rows)} records are in it{_keys(rows, shown=shown)} "
                     "(add migrate: {" + str(change.old) + ": <stage>} to the process, or apply with --archive)"
                 )
         elif change.target == "process" and change.action == "remove" and not archive and change.form in new.forms:
             rows = _count_keys(conn, f"SELECT key FROM {table} WHERE process = ? ORDER BY number", [change.name])
             if rows:
                 plan.refusals.append(
-                    f"process {change.name} is removed but {len(rows)} records are in it: {_keys(rows)} "
+                    f"process {change.name} is removed but {len(rows)} records are in it{_keys(rows, shown=shown)} "
                     "(keep it, or apply with --archive)"
                 )
     return plan
@@ -186,7 +230,8 @@ def execute(
         raise InputError("plan refused")
     row = conn.execute("SELECT coalesce(max(version), 0) FROM crm.definitions").fetchone()
     version = int(row[0]) + 1
-    people = set(new.people)
+    people = list(new.people) if new.has_team else None
+    known = set(new.people) if new.has_team else None
     for change in plan.changes:
         form = change.form
         table = quote(form) if form else ""
@@ -201,24 +246,21 @@ def execute(
             spec = change.new
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {quote(spec.id)} {SQL_TYPES[spec.type]}")
             if spec.default is not None:
-                value = convert(spec, spec.default, people=people)
+                value = convert(spec, spec.default, people=known)
                 conn.execute(f"UPDATE {table} SET {quote(spec.id)} = ?", [value])
-        elif change.target == "field" and change.action == "rename":
-            conn.execute(f"ALTER TABLE {table} RENAME COLUMN {quote(change.old.id)} TO {quote(change.new.id)}")
-            _retype(conn, table, change.old, change.new, people)
-        elif change.target == "field" and change.action == "change":
-            _retype(conn, table, change.old, change.new, people)
+        elif change.target == "field" and change.action in ("change", "rename"):
+            column = quote(change.new.id)
+            if change.action == "rename":
+                conn.execute(f"ALTER TABLE {table} RENAME COLUMN {quote(change.old.id)} TO {column}")
+            keep = [version, now, form, change.old.id] if change.name in plan.archived_fields else None
+            _retype(conn, table, change.old, change.new, people, keep)
             spec = change.new
             if spec.required and spec.default is not None:
-                value = convert(spec, spec.default, people=people)
+                value = convert(spec, spec.default, people=known)
                 conn.execute(f"UPDATE {table} SET {quote(spec.id)} = ? WHERE {quote(spec.id)} IS NULL", [value])
         elif change.target == "field" and change.action == "remove":
             column = quote(change.field or "")
-            conn.execute(
-                f"""INSERT INTO crm.archive SELECT ?, ?, ?, key, 'field', ?, CAST({column} AS VARCHAR)
-                    FROM {table} WHERE {column} IS NOT NULL""",
-                [version, now, form, change.field],
-            )
+            _archive_column(conn, table, column, [version, now, form, change.field])
             conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         elif change.target == "stage" and change.action in ("rename", "remove"):
             process = change.name.split(".")[0]
@@ -281,23 +323,28 @@ def _create_form_table(conn: Any, form: FormDef) -> None:
     conn.execute(f"CREATE TABLE {quote(form.name)} ({', '.join(columns)})")
 
 
-def _retype(conn: Any, table: str, old: FieldSpec, new: FieldSpec, people: set[str]) -> None:
-    """Convert a column to the new field's type with the same rules as record input."""
+def _archive_column(conn: Any, table: str, column: str, params: list[Any]) -> None:
+    """Each non-empty value of a column into crm.archive (what 'field'); params: version, time, form, field."""
+    conn.execute(
+        f"""INSERT INTO crm.archive SELECT ?, ?, ?, key, 'field', ?, CAST({column} AS VARCHAR)
+            FROM {table} WHERE {column} IS NOT NULL""",
+        params,
+    )
+
+
+def _retype(
+    conn: Any, table: str, old: FieldSpec, new: FieldSpec, people: list[str] | None, keep: list[Any] | None
+) -> None:
+    """Convert a column to the new field's type with the same rules as an import of its values' text (the plan
+    has refused any value that does not fit); with `keep` (version, time, form, field), the old values go to
+    crm.archive first."""
     if SQL_TYPES[old.type] == SQL_TYPES[new.type]:
         return
     column = quote(new.id)
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS crm_retype (old VARCHAR, new VARCHAR)")
-    conn.execute("DELETE FROM crm_retype")
-    values = [
-        row[0] for row in conn.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
-    ]
-    mapping = [(str(as_input(v)), str(as_input(convert(new, as_input(v), people=people)))) for v in values]
-    if mapping:
-        conn.executemany("INSERT INTO crm_retype VALUES (?, ?)", mapping)
+    if keep is not None:
+        _archive_column(conn, table, column, keep)
+    value, params = _converted(old, new, column, people)
     conn.execute(f"ALTER TABLE {table} ADD COLUMN crm_new {SQL_TYPES[new.type]}")
-    conn.execute(
-        f"UPDATE {table} SET crm_new = CAST(m.new AS {SQL_TYPES[new.type]}) FROM crm_retype m "
-        f"WHERE CAST({table}.{column} AS VARCHAR) = m.old"
-    )
+    conn.execute(f"UPDATE {table} SET crm_new = {value}", params)
     conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute(f"ALTER TABLE {table} RENAME COLUMN crm_new TO {column}")
