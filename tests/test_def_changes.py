@@ -3,6 +3,7 @@ and who may see a plan."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .dbstate import dump, query
@@ -71,3 +72,50 @@ def test_exact_type_changes_go_through(cli, workspace: Path) -> None:
     edit(workspace / "forms.yaml", "{id: pages, type: text}", "{id: pages, type: number}")
     assert cli("apply").exit_code == 0
     assert query(db, 'SELECT pages FROM "deal" ORDER BY number') == [(12.0,), (0.25,)]
+
+
+def test_plan_needs_processes_manage_and_shows_counts_to_who_may_not_read(cli, workspace: Path, snapshot) -> None:
+    db = workspace / "crmctl.duckdb"
+    edit(
+        workspace / "team.yaml",
+        "people:\n",
+        "  - id: architect\n    permissions: [processes.manage]\npeople:\n"
+        "  - id: vera\n    name: Вера\n    roles: [architect]\n",
+    )
+    assert cli("--as", "boris", "apply").exit_code == 0
+    create(cli, "client", "--set", "name=A", "--set", "email=a@a.ru")
+    edit(workspace / "forms.yaml", "  - {id: email, type: email}\n", "")
+    before = dump(db, refusals=True)
+    anna = cli("--as", "anna", "plan")
+    assert (anna.exit_code, anna.stdout) == (1, "")
+    assert anna.stderr == (
+        "crmctl: error: anna may not manage processes and stages: permission processes.manage is missing\n"
+    )
+    after = dump(db, refusals=True)
+    refusal = [e for e in after["crm.events"] if e not in before["crm.events"]]
+    assert [(e[2], e[3], json.loads(e[6])["permission"]) for e in refusal] == [
+        ("anna", "permission.refused", "processes.manage")
+    ]
+    assert dump(db) == dump(db, refusals=False) and {k: v for k, v in after.items() if k != "crm.events"} == {
+        k: v for k, v in before.items() if k != "crm.events"
+    }
+    vera = cli("--as", "vera", "plan")
+    assert vera.exit_code == 1
+    assert vera.stdout == snapshot
+    assert "CL-1" not in vera.stdout and "a@a.ru" not in vera.stdout
+    vera_apply = cli("--as", "vera", "apply")
+    assert vera_apply.exit_code == 1 and "a@a.ru" not in vera_apply.stderr
+    assert "field client.email is removed but 1 records hold a value (add renamed_from" in vera_apply.stderr
+    assert "CL-1 ('a@a.ru')" in cli("--as", "boris", "plan").stdout
+
+
+def test_a_workspace_without_a_team_plans_for_anyone(cli, tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "crmctl.yaml").write_text("kind: Workspace\nname: solo\n")
+    form = "kind: Form\nname: client\nkey_prefix: CL\nfields:\n  - {id: name, type: text}\n"
+    (tmp_path / "client.yaml").write_text(form + "  - {id: email, type: email}\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli("apply").exit_code == 0
+    assert cli("record", "create", "client", "--set", "name=A", "--set", "email=a@a.ru").exit_code == 0
+    (tmp_path / "client.yaml").write_text(form)
+    result = cli("plan")
+    assert result.exit_code == 1 and "CL-1 ('a@a.ru')" in result.stdout
