@@ -119,3 +119,39 @@ def test_a_workspace_without_a_team_plans_for_anyone(cli, tmp_path: Path, monkey
     (tmp_path / "client.yaml").write_text(form)
     result = cli("plan")
     assert result.exit_code == 1 and "CL-1 ('a@a.ru')" in result.stdout
+
+
+def test_a_renamed_stage_keeps_its_history(cli, workspace: Path, snapshot) -> None:
+    db = workspace / "crmctl.duckdb"
+    create(cli, "client", "--set", "name=A")
+    first = create(cli, "deal", "--set", "title=A", "--set", "client=CL-1", "--set", "amount=2000000")
+    assert cli("--as", "boris", "advance", first, "--to", "approval").exit_code == 0
+    create(cli, "deal", "--set", "title=B")
+    process = workspace / "process.yaml"
+    edit(process, "initial: draft\n", "initial: start\n")
+    edit(process, "  - id: draft\n", "  - id: start\n    renamed_from: draft\n")
+    edit(process, "on_reject: draft", "on_reject: review")
+    edit(process, "transitions: [approval, lost]", "transitions: [review, lost]")
+    edit(process, "  - id: approval\n", "  - id: review\n    renamed_from: approval\n")
+    since = query(db, 'SELECT stage_since, stage_due FROM "deal" ORDER BY number')
+    assert cli("apply").exit_code == 0
+    edit(process, "  - id: review\n    renamed_from: approval\n", "  - id: check\n    renamed_from: review\n")
+    edit(process, "on_reject: review", "on_reject: check")
+    edit(process, "transitions: [review, lost]", "transitions: [check, lost]")
+    assert cli("apply").exit_code == 0
+    create(cli, "deal", "--set", "title=C")
+    # records moved with the stage, and so did their stay and pending approvals
+    assert query(db, 'SELECT key, stage FROM "deal" ORDER BY number') == [
+        ("DL-1", "check"),
+        ("DL-2", "start"),
+        ("DL-3", "start"),
+    ]
+    assert query(db, 'SELECT stage_since, stage_due FROM "deal" ORDER BY number')[:2] == since
+    assert query(db, "SELECT DISTINCT stage FROM crm.approvals") == [("check",)]
+    assert cli("--as", "boris", "approve", first).exit_code == 0
+    funnel = cli("report", "funnel", "deals")
+    assert funnel.exit_code == 0, funnel.stderr
+    assert funnel.stdout == snapshot
+    rows = {r["stage"]: r for r in json.loads(cli("report", "funnel", "deals", "-f", "json").stdout)}
+    assert (rows["start"]["entered"], rows["check"]["entered"]) == (3, 1)
+    assert rows["start"]["next"] == {"check": 1}

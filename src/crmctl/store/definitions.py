@@ -49,6 +49,25 @@ def versions(conn: Any) -> list[dict[str, Any]]:
     ]
 
 
+def stage_renames(conn: Any, process: str) -> list[tuple[dt.datetime, str, str]]:
+    """(applied at, old id, new id) of each stage of the process that `renamed_from` renamed, oldest first, read
+    from the definitions history: the event log keeps the ids stages had when records entered them."""
+    found = []
+    for version, at, changes in conn.execute(
+        "SELECT version, applied_at, changes FROM crm.definitions ORDER BY version"
+    ).fetchall():
+        renamed = [
+            c["name"].split(".", 1)[1]
+            for c in json.loads(changes)
+            if c["action"] == "rename" and c["target"] == "stage" and c["name"].startswith(f"{process}.")
+        ]
+        if renamed:
+            documents = conn.execute("SELECT documents FROM crm.definitions WHERE version = ?", [version]).fetchone()
+            stages = Definitions.from_json(documents[0]).processes[process].stages
+            found += [(at, stages[stage].raw["renamed_from"], stage) for stage in renamed]
+    return found
+
+
 def _keys(rows: list[tuple[Any, ...]], total: int | None = None, shown: bool = True) -> str:
     """': CL-1 ('a'), CL-2 and 3 more' for the first rows found (their key and a value, if any), or '' to
     someone who may not read the form's records: they see the counts alone."""
@@ -272,6 +291,10 @@ def execute(
                     [version, now, form, process, process, change.old],
                 )
                 _leave_process(conn, table, "process = ? AND stage = ?", [process, change.old], now)
+            elif change.action == "rename":  # the same stage under a new id: its stay and approvals go on
+                where = [target, process, change.old]
+                conn.execute(f"UPDATE {table} SET stage = ? WHERE process = ? AND stage = ?", where)
+                conn.execute("UPDATE crm.approvals SET stage = ? WHERE process = ? AND stage = ?", where)
             else:  # the new stage's deadline is unknown: it was counted for the old one
                 conn.execute(
                     f"UPDATE {table} SET stage = ?, stage_since = ?, stage_due = NULL WHERE process = ? AND stage = ?",
