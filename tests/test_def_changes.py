@@ -155,3 +155,32 @@ def test_a_renamed_stage_keeps_its_history(cli, workspace: Path, snapshot) -> No
     rows = {r["stage"]: r for r in json.loads(cli("report", "funnel", "deals", "-f", "json").stdout)}
     assert (rows["start"]["entered"], rows["check"]["entered"]) == (3, 1)
     assert rows["start"]["next"] == {"check": 1}
+
+
+def test_pending_approvals_follow_changed_approvers(cli, workspace: Path, snapshot) -> None:
+    db = workspace / "crmctl.duckdb"
+    create(cli, "client", "--set", "name=A")
+    big = create(cli, "deal", "--set", "title=Big", "--set", "client=CL-1", "--set", "amount=2000000")
+    small = create(cli, "deal", "--set", "title=Small", "--set", "client=CL-1", "--set", "amount=100")
+    for key in (big, small):
+        assert cli("--as", "boris", "advance", key, "--to", "approval").exit_code == 0
+    edit(workspace / "process.yaml", "approvers: [boris]", "approvers: [anna]")
+    plan = cli("plan")
+    assert plan.exit_code == 0
+    assert plan.stdout == snapshot
+    before = query(db, "SELECT count(*) FROM crm.inbox WHERE person = 'anna'")[0][0]
+    assert cli("apply").exit_code == 0
+    assert query(db, "SELECT record, approval_group, approver, decision FROM crm.approvals ORDER BY id") == [
+        (big, "manager", "role:manager", None),
+        (big, "ceo", "boris", "withdrawn"),
+        (small, "manager", "role:manager", None),
+        (big, "ceo", "anna", None),
+    ]
+    notices = query(db, "SELECT person, record, text FROM crm.inbox WHERE person = 'anna' ORDER BY id")
+    assert len(notices) == before + 1
+    assert notices[-1] == ("anna", big, f"{big} Big waits for your approval at stage 'Согласование' (ceo)")
+    history = cli("record", "history", big)
+    assert "approvers of approval changed; withdrawn boris; asked anna" in history.stdout, history.stdout
+    assert cli("--as", "boris", "approve", big).exit_code == 1
+    assert cli("--as", "anna", "approve", big).exit_code == 0
+    assert query(db, 'SELECT stage FROM "deal" WHERE key = ?', [big]) == [("won",)]

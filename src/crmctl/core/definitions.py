@@ -11,7 +11,7 @@ from typing import Any
 
 from crmctl.config.model import Definitions
 from crmctl.core import clock
-from crmctl.core.session import Options, database_path, workspace_root
+from crmctl.core.session import Options, Session, database_path, workspace_root
 from crmctl.errors import InputError, NotFound, ProblemsFound, UsageError
 from crmctl.store.definitions import Plan
 
@@ -121,10 +121,22 @@ def apply(options: Options, archive: bool = False) -> PlanResult:
         with db.transaction(conn):
             db.ensure_system_schema(conn)
             result.applied = execute(conn, old, new, result.plan, actor=actor, now=now, archive=archive)
+            _follow(Session(conn, new, result.applied, now, actor, result.database), result.plan)
         conn.execute("CHECKPOINT")
         return result
     finally:
         db.close(conn)
+
+
+def _follow(session: Session, plan: Plan) -> None:
+    """What the new definitions ask of the records already in their processes: records waiting for approval at
+    a stage whose approvers changed follow the new approvers."""
+    from crmctl.core.process import follow_approvers
+
+    for change in plan.changes:
+        if change.target == "stage" and change.action == "change":
+            process = session.defs.processes[change.name.split(".")[0]]
+            follow_approvers(session, session.conn, process, process.stages[change.old])
 
 
 def examples_folder() -> Path:

@@ -10,10 +10,12 @@ from typing import Any
 
 from crmctl.config.model import Definitions, FormDef
 from crmctl.domain.plan import Change
+from crmctl.domain.process import follow
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError
 from crmctl.store.db import SQL_TYPES, define_records_view, quote
 from crmctl.store.imports import value_sql
+from crmctl.store.process import waiting_at
 
 SHOW_AT_MOST = 10
 
@@ -224,6 +226,15 @@ def check_plan(
                     f"stage {change.name} is removed but {len(rows)} records are in it{_keys(rows, shown=shown)} "
                     "(add migrate: {" + str(change.old) + ": <stage>} to the process, or apply with --archive)"
                 )
+        elif change.target == "stage" and change.action == "change" and change.form in new.forms:
+            form, stage = new.forms[change.form], new.processes[change.name.split(".")[0]].stages[change.old]
+            waiting = sum(
+                any(follow(stage, row, form.fields, row["approvals"]))
+                for row in waiting_at(conn, form, change.name.split(".")[0], change.old)
+            )
+            verb = "follows" if waiting == 1 else "follow"
+            detail = f"approvers: {waiting} record{'s' if waiting != 1 else ''} waiting for approval {verb}"
+            plan.changes[plan.changes.index(change)] = replace(change, detail=detail)
         elif change.target == "process" and change.action == "remove" and not archive and change.form in new.forms:
             rows = _count_keys(conn, f"SELECT key FROM {table} WHERE process = ? ORDER BY number", [change.name])
             if rows:
