@@ -184,3 +184,70 @@ def test_pending_approvals_follow_changed_approvers(cli, workspace: Path, snapsh
     assert cli("--as", "boris", "approve", big).exit_code == 1
     assert cli("--as", "anna", "approve", big).exit_code == 0
     assert query(db, 'SELECT stage FROM "deal" WHERE key = ?', [big]) == [("won",)]
+
+
+ANNA = "  - id: anna\n    name: Анна Петрова\n    email: anna@example.com\n    roles: [manager]\n"
+
+
+def test_a_person_who_leaves_hands_over_their_work(cli, workspace: Path, snapshot) -> None:
+    db = workspace / "crmctl.duckdb"
+    team, process = workspace / "team.yaml", workspace / "process.yaml"
+    edit(team, "records.comment, tasks.read]", "records.comment, tasks.read, tasks.execute]")
+    edit(team, ANNA, ANNA + "  - id: carl\n    name: Карл\n    roles: [manager]\n")
+    edit(process, "approvers: [boris]", "approvers: [author]")
+    assert cli("apply").exit_code == 0
+    create(cli, "client", "--set", "name=A")
+    big = create(cli, "deal", "--set", "title=Big", "--set", "client=CL-1", "--set", "amount=2000000")
+    assert cli("--as", "boris", "advance", big, "--to", "approval").exit_code == 0
+    draft = create(cli, "deal", "--set", "title=Draft")
+    task = cli("--as", "boris", "task", "add", "Call the client", "--for", draft, "--assignee", "anna").stdout.strip()
+    assert cli("--as", "anna", "task", "start", task).exit_code == 0
+    edit(team, ANNA, "")
+    edit(workspace / "template.yaml", "assignee: anna", "assignee: carl")
+    before = dump(db)
+    plan = cli("plan")
+    assert plan.exit_code == 1
+    assert plan.stdout == snapshot
+    refused = cli("apply")
+    assert refused.exit_code == 1
+    assert "refused: person anna is removed but leaves work behind: pending approval of 1 record: DL-1;" in (
+        refused.stderr
+    )
+    assert dump(db) == before
+
+    edit(team, "people:\n", "successors:\n  anna: anya\npeople:\n")
+    invalid = cli("apply")
+    assert invalid.exit_code == 1
+    assert invalid.stderr.splitlines()[0] == "team.yaml:11:9: error R001 unknown person 'anya'"
+    edit(team, "  anna: anya\n", "  anna: carl\n  boris: carl\n")
+    invalid = cli("validate")
+    r005 = "team.yaml:12:3: error R005 'boris' is a person of the team: a successor is named for someone who left it"
+    assert r005 in invalid.stdout
+    edit(team, "  boris: carl\n", "")
+    assert dump(db) == before
+
+    plan = cli("plan")
+    assert plan.exit_code == 0
+    assert plan.stdout == snapshot
+    applied = cli("apply")
+    assert applied.exit_code == 0, applied.stderr
+    assert query(db, "SELECT record, approval_group, approver, decision FROM crm.approvals ORDER BY id") == [
+        (big, "manager", "role:manager", None),
+        (big, "ceo", "carl", None),
+    ]
+    assert query(db, 'SELECT key, responsible FROM "deal" ORDER BY number') == [(big, None), (draft, "carl")]
+    assert query(db, "SELECT id, assignee FROM crm.tasks") == [(task, "carl")]
+    assert query(db, "SELECT person, ended_at IS NOT NULL FROM crm.time_intervals") == [("anna", True)]
+    moved = query(
+        db,
+        "SELECT action, record, data->>'from', data->>'to', data->>'reason' FROM crm.events "
+        "WHERE data->>'reason' = 'anna left the team' ORDER BY id",
+    )
+    assert moved == [
+        ("approval.moved", big, "anna", "carl", "anna left the team"),
+        ("responsible.changed", draft, "anna", "carl", "anna left the team"),
+        ("task.assigned", draft, "anna", "carl", "anna left the team"),
+        ("timer.stopped", draft, None, None, "anna left the team"),
+    ]
+    assert cli("--as", "carl", "approve", big).exit_code == 0
+    assert query(db, 'SELECT stage FROM "deal" WHERE key = ?', [big]) == [("won",)]

@@ -11,11 +11,13 @@ from typing import Any
 from crmctl.config.model import Definitions, FormDef
 from crmctl.domain.plan import Change
 from crmctl.domain.process import follow
+from crmctl.domain.projects import OPEN_STATUSES
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError
 from crmctl.store.db import SQL_TYPES, define_records_view, quote
 from crmctl.store.imports import value_sql
 from crmctl.store.process import waiting_at
+from crmctl.store.records import EVENT_COLUMNS
 
 SHOW_AT_MOST = 10
 
@@ -149,6 +151,47 @@ def _leave_process(conn: Any, table: str, where: str, params: list[Any], now: An
     )
 
 
+def _work_of(conn: Any, person: str, forms: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """What a person leaves behind, per kind: records waiting for their approval and records they are
+    responsible for (form, key), their open tasks and their running timers (task id)."""
+    work: dict[str, list[tuple[Any, ...]]] = {"approvals": [], "responsible": [], "tasks": [], "timers": []}
+    for form in forms:
+        table = quote(form)
+        work["approvals"] += conn.execute(
+            f"""SELECT DISTINCT ?, r.key, r.number FROM crm.approvals a JOIN {table} r ON r.key = a.record
+                WHERE a.decision IS NULL AND a.approver = ? ORDER BY r.number""",
+            [form, person],
+        ).fetchall()
+        work["responsible"] += conn.execute(
+            f"SELECT ?, key FROM {table} WHERE responsible = ? ORDER BY number", [form, person]
+        ).fetchall()
+    work["tasks"] = conn.execute(
+        "SELECT id FROM crm.tasks WHERE assignee = ? AND list_contains(?, status) ORDER BY number",
+        [person, list(OPEN_STATUSES)],
+    ).fetchall()
+    work["timers"] = conn.execute(
+        "SELECT task FROM crm.time_intervals WHERE person = ? AND ended_at IS NULL ORDER BY id", [person]
+    ).fetchall()
+    return work
+
+
+def _handed(work: dict[str, list[tuple[Any, ...]]], readable: Callable[[str | None], bool], *, names: bool) -> str:
+    """The work of _work_of in words: 'pending approval of 1 record: DL-1; 2 open tasks: T-1, T-2'."""
+    parts = []
+    for kind, what in (
+        ("approvals", "pending approval of {n} record{s}"),
+        ("responsible", "responsible for {n} record{s}"),
+        ("tasks", "{n} open task{s}"),
+        ("timers", "{n} running timer{s}" + ("" if names else ", stopped now")),
+    ):
+        rows = work[kind]
+        if rows:
+            shown = names and all(readable(row[0]) for row in rows) if kind in ("approvals", "responsible") else names
+            keys = [(row[1],) for row in rows] if kind in ("approvals", "responsible") else rows
+            parts.append(what.format(n=len(rows), s="s" if len(rows) != 1 else "") + _keys(keys, shown=shown))
+    return "; ".join(parts)
+
+
 def check_plan(
     conn: Any,
     old: Definitions | None,
@@ -225,6 +268,17 @@ def check_plan(
                 plan.refusals.append(
                     f"stage {change.name} is removed but {len(rows)} records are in it{_keys(rows, shown=shown)} "
                     "(add migrate: {" + str(change.old) + ": <stage>} to the process, or apply with --archive)"
+                )
+        elif change.target == "person" and change.action == "remove":
+            work = _work_of(conn, change.name, [f for f in (old.forms if old else {}) if f in new.forms])
+            successor = new.successors.get(change.name)
+            if any(work.values()) and successor in new.people:
+                detail = f"work goes to {successor}: {_handed(work, readable, names=False)}"
+                plan.changes[plan.changes.index(change)] = replace(change, detail=detail)
+            elif any(work.values()):
+                plan.refusals.append(
+                    f"person {change.name} is removed but leaves work behind: {_handed(work, readable, names=True)} "
+                    f"(name who takes it over in the Team: successors: {{{change.name}: <person>}})"
                 )
         elif change.target == "stage" and change.action == "change" and change.form in new.forms:
             form, stage = new.forms[change.form], new.processes[change.name.split(".")[0]].stages[change.old]
@@ -319,6 +373,10 @@ def execute(
             )
             _leave_process(conn, table, "process = ?", [change.name], now)
     define_records_view(conn, new.forms)
+    for change in plan.changes:
+        if change.target == "person" and change.action == "remove" and change.name in new.successors:
+            forms = [f for f in (old.forms if old else {}) if f in new.forms]
+            _hand_over(conn, change.name, new.successors[change.name], forms, actor=actor, now=now)
     conn.execute("DELETE FROM crm.people")
     for person in new.people.values():
         conn.execute(
@@ -337,6 +395,50 @@ def execute(
         ],
     )
     return version
+
+
+def _hand_over(conn: Any, person: str, successor: str, forms: list[str], *, actor: str | None, now: Any) -> None:
+    """The work of a person who left goes to their successor, one event per thing moved: pending approval
+    requests (approval.moved), the records they were responsible for (responsible.changed), open tasks
+    (task.assigned); their running timer stops now (timer.stopped), the time so far theirs."""
+    reason = f"{person} left the team"
+    event = f"INSERT INTO crm.events ({', '.join(EVENT_COLUMNS)}) "
+    conn.execute(
+        event + """SELECT ?, ?, 'approval.moved', a.record, r.form, json_object('process', a.process,
+            'stage', a.stage, 'group', a.approval_group, 'from', a.approver, 'to', ?::VARCHAR, 'reason', ?::VARCHAR)
+            FROM crm.approvals a LEFT JOIN crm.records r ON r.key = a.record
+            WHERE a.decision IS NULL AND a.approver = ? ORDER BY a.id""",
+        [now, actor, successor, reason, person],
+    )
+    conn.execute("UPDATE crm.approvals SET approver = ? WHERE decision IS NULL AND approver = ?", [successor, person])
+    for form in forms:
+        table = quote(form)
+        conn.execute(
+            event + f"""SELECT ?, ?, 'responsible.changed', key, ?, json_object('process', process, 'stage', stage,
+                'from', responsible, 'to', ?::VARCHAR, 'reason', ?::VARCHAR)
+                FROM {table} WHERE responsible = ? ORDER BY number""",
+            [now, actor, form, successor, reason, person],
+        )
+        conn.execute(f"UPDATE {table} SET responsible = ? WHERE responsible = ?", [successor, person])
+    conn.execute(
+        event + """SELECT ?, ?, 'task.assigned', t.record, r.form, json_object('task', t.id, 'from', t.assignee,
+            'to', ?::VARCHAR, 'reason', ?::VARCHAR)
+            FROM crm.tasks t LEFT JOIN crm.records r ON r.key = t.record
+            WHERE t.assignee = ? AND list_contains(?, t.status) ORDER BY t.number""",
+        [now, actor, successor, reason, person, list(OPEN_STATUSES)],
+    )
+    conn.execute(
+        "UPDATE crm.tasks SET assignee = ? WHERE assignee = ? AND list_contains(?, status)",
+        [successor, person, list(OPEN_STATUSES)],
+    )
+    conn.execute(
+        event + """SELECT ?, ?, 'timer.stopped', t.record, r.form, json_object('task', i.task, 'person', i.person,
+            'minutes', round((epoch(?::TIMESTAMPTZ) - epoch(i.started_at)) / 60, 1), 'reason', ?::VARCHAR)
+            FROM crm.time_intervals i JOIN crm.tasks t ON t.id = i.task LEFT JOIN crm.records r ON r.key = t.record
+            WHERE i.person = ? AND i.ended_at IS NULL ORDER BY i.id""",
+        [now, actor, now, reason, person],
+    )
+    conn.execute("UPDATE crm.time_intervals SET ended_at = ? WHERE person = ? AND ended_at IS NULL", [now, person])
 
 
 def _create_form_table(conn: Any, form: FormDef) -> None:
