@@ -251,3 +251,18 @@ def test_a_person_who_leaves_hands_over_their_work(cli, workspace: Path, snapsho
     ]
     assert cli("--as", "carl", "approve", big).exit_code == 0
     assert query(db, 'SELECT stage FROM "deal" WHERE key = ?', [big]) == [("won",)]
+
+
+def test_a_long_list_of_altered_values_shows_the_first_ten_and_a_count(cli, workspace: Path) -> None:
+    _with_field(cli, workspace, "{id: inn, type: text}")
+    rows = "".join(f"Deal {i},00{i}\n" for i in range(1, 13))
+    (workspace / "deals.csv").write_text("title,inn\n" + rows + "Exact,77\n", encoding="utf-8")
+    assert cli("import", "deal", "deals.csv", "--quiet").exit_code == 0
+    edit(workspace / "forms.yaml", "{id: inn, type: text}", "{id: inn, type: number}")
+    result = cli("plan", "-f", "json")
+    assert result.exit_code == 1
+    shown = ", ".join(f"DL-{i} ('00{i}' -> '{i}')" for i in range(1, 11))
+    assert json.loads(result.stdout)["refusals"] == [
+        f"field deal.inn (type text -> number): 12 records hold values that would change: {shown} and 2 more "
+        "(apply with --archive to keep the old values in the archive)"
+    ]

@@ -152,25 +152,25 @@ def _leave_process(conn: Any, table: str, where: str, params: list[Any], now: An
 
 
 def _work_of(conn: Any, person: str, forms: list[str]) -> dict[str, list[tuple[Any, ...]]]:
-    """What a person leaves behind, per kind: records waiting for their approval and records they are
-    responsible for (form, key), their open tasks and their running timers (task id)."""
+    """What a person leaves behind, per kind, as (key or task id, form): records waiting for their approval,
+    records they are responsible for, their open tasks and their running timers (no form)."""
     work: dict[str, list[tuple[Any, ...]]] = {"approvals": [], "responsible": [], "tasks": [], "timers": []}
     for form in forms:
         table = quote(form)
         work["approvals"] += conn.execute(
-            f"""SELECT DISTINCT ?, r.key, r.number FROM crm.approvals a JOIN {table} r ON r.key = a.record
+            f"""SELECT DISTINCT r.key, ?, r.number FROM crm.approvals a JOIN {table} r ON r.key = a.record
                 WHERE a.decision IS NULL AND a.approver = ? ORDER BY r.number""",
             [form, person],
         ).fetchall()
         work["responsible"] += conn.execute(
-            f"SELECT ?, key FROM {table} WHERE responsible = ? ORDER BY number", [form, person]
+            f"SELECT key, ? FROM {table} WHERE responsible = ? ORDER BY number", [form, person]
         ).fetchall()
     work["tasks"] = conn.execute(
-        "SELECT id FROM crm.tasks WHERE assignee = ? AND list_contains(?, status) ORDER BY number",
+        "SELECT id, NULL FROM crm.tasks WHERE assignee = ? AND list_contains(?, status) ORDER BY number",
         [person, list(OPEN_STATUSES)],
     ).fetchall()
     work["timers"] = conn.execute(
-        "SELECT task FROM crm.time_intervals WHERE person = ? AND ended_at IS NULL ORDER BY id", [person]
+        "SELECT task, NULL FROM crm.time_intervals WHERE person = ? AND ended_at IS NULL ORDER BY id", [person]
     ).fetchall()
     return work
 
@@ -186,8 +186,8 @@ def _handed(work: dict[str, list[tuple[Any, ...]]], readable: Callable[[str | No
     ):
         rows = work[kind]
         if rows:
-            shown = names and all(readable(row[0]) for row in rows) if kind in ("approvals", "responsible") else names
-            keys = [(row[1],) for row in rows] if kind in ("approvals", "responsible") else rows
+            shown = names and all(readable(row[1]) for row in rows if row[1] is not None)
+            keys = [(row[0],) for row in rows]
             parts.append(what.format(n=len(rows), s="s" if len(rows) != 1 else "") + _keys(keys, shown=shown))
     return "; ".join(parts)
 
