@@ -10,13 +10,10 @@ from typing import Any
 
 from crmctl.config.model import Definitions, FormDef
 from crmctl.domain.plan import Change
-from crmctl.domain.process import follow
-from crmctl.domain.projects import OPEN_STATUSES
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError
 from crmctl.store.db import SQL_TYPES, define_records_view, quote
 from crmctl.store.imports import value_sql
-from crmctl.store.process import waiting_at
 from crmctl.store.records import EVENT_COLUMNS
 
 SHOW_AT_MOST = 10
@@ -154,6 +151,8 @@ def _leave_process(conn: Any, table: str, where: str, params: list[Any], now: An
 def _work_of(conn: Any, person: str, forms: list[str]) -> dict[str, list[tuple[Any, ...]]]:
     """What a person leaves behind, per kind, as (key or task id, form): records waiting for their approval,
     records they are responsible for, their open tasks and their running timers (no form)."""
+    from crmctl.domain.projects import OPEN_STATUSES  # here: every command imports this module, few need it
+
     work: dict[str, list[tuple[Any, ...]]] = {"approvals": [], "responsible": [], "tasks": [], "timers": []}
     for form in forms:
         table = quote(form)
@@ -281,6 +280,9 @@ def check_plan(
                     f"(name who takes it over in the Team: successors: {{{change.name}: <person>}})"
                 )
         elif change.target == "stage" and change.action == "change" and change.form in new.forms:
+            from crmctl.domain.process import follow  # here: every command imports this module, few need it
+            from crmctl.store.process import waiting_at
+
             form, stage = new.forms[change.form], new.processes[change.name.split(".")[0]].stages[change.old]
             waiting = sum(
                 any(follow(stage, row, form.fields, row["approvals"]))
@@ -401,6 +403,8 @@ def _hand_over(conn: Any, person: str, successor: str, forms: list[str], *, acto
     """The work of a person who left goes to their successor, one event per thing moved: pending approval
     requests (approval.moved), the records they were responsible for (responsible.changed), open tasks
     (task.assigned); their running timer stops now (timer.stopped), the time so far theirs."""
+    from crmctl.domain.projects import OPEN_STATUSES  # here: every command imports this module, few need it
+
     reason = f"{person} left the team"
     event = f"INSERT INTO crm.events ({', '.join(EVENT_COLUMNS)}) "
     conn.execute(
