@@ -349,6 +349,18 @@ class Checker:
                 self._ref(doc, (*path, "calendar"), "Calendar", person["calendar"])
             for j, absence in enumerate(person.get("absences", [])):
                 self._span(doc, (*path, "absences", j), absence)
+        for gone, successor in data.get("successors", {}).items():
+            if gone in self.index.people:
+                self.report(
+                    doc,
+                    ("successors", gone),
+                    "R005",
+                    f"'{gone}' is a person of the team: a successor is named for someone who left it",
+                    key=True,
+                )
+            if successor not in self.index.people:
+                hint = _hint(successor, self.index.people)
+                self.report(doc, ("successors", gone), "R001", f"unknown person '{successor}'{hint}")
 
     def _form_specs(self, name: str, *, rollups: bool = False) -> dict[str, FieldSpec] | None:
         """The fields of a form (and, with rollups, its computed values as number fields)."""

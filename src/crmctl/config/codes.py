@@ -20,6 +20,7 @@ CODES: dict[str, str] = {
     "R002": "duplicate id or name",
     "R003": "reserved id",
     "R004": "Workspace document misplaced, missing or repeated",
+    "R005": "successor named for a person still in the team",
     "P401": "initial stage does not exist",
     "P402": "unreachable stage",
     "P403": "non-terminal stage with no way out",

@@ -120,6 +120,7 @@ class Definitions:
     people: dict[str, Person] = field(default_factory=dict)
     roles: dict[str, Role] = field(default_factory=dict)
     has_team: bool = False
+    successors: dict[str, str] = field(default_factory=dict)  # a person who left -> who takes over their work
 
     @classmethod
     def build(cls, documents: list[dict[str, Any]]) -> Definitions:
@@ -166,6 +167,7 @@ class Definitions:
                 defs.calendars[doc["name"]] = doc
             elif kind == "Team":
                 defs.has_team = True
+                defs.successors.update(doc.get("successors", {}))
                 for role in doc.get("roles", ()):
                     defs.roles[role["id"]] = Role(
                         role["id"], role.get("title", role["id"]), tuple(role.get("permissions", ()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from crmctl.config.model import Definitions
 from crmctl.core import clock
-from crmctl.core.session import Options, database_path, workspace_root
+from crmctl.core.session import Options, Session, database_path, workspace_root
 from crmctl.errors import InputError, NotFound, ProblemsFound, UsageError
 from crmctl.store.definitions import Plan
 
@@ -56,8 +57,10 @@ def _prepare(options: Options, archive: bool, *, create: bool) -> tuple[Any, Def
                 raise InputError(f"{path} is a DuckDB file of something else; crmctl will not write into it")
         found = latest(conn) if db.is_crmctl_database(conn) else None
         old = found[1] if found else None
+        if old is not None:  # the plan shows records' keys and values: it is theirs to see who may change them
+            _may_manage(conn, old, options.actor, clock.current(options.now, new.timezone))
         changes = diff(old, new)
-        plan = check_plan(conn, old, new, changes, archive) if found else Plan(changes)
+        plan = check_plan(conn, old, new, changes, archive, _readable(old, options.actor)) if old else Plan(changes)
         plan.version = (found[0] + 1) if found else 1
         if old is not None and old.digest == new.digest:
             plan.unchanged = True
@@ -68,18 +71,27 @@ def _prepare(options: Options, archive: bool, *, create: bool) -> tuple[Any, Def
 
 
 def _may_manage(conn: Any, current: Definitions, actor: str | None, now: Any) -> None:
-    """Changing applied definitions needs processes.manage under the Team now in force (the first apply of a
-    database has no Team to ask, and a workspace without a Team is single-user)."""
+    """Planning or applying a change to applied definitions needs processes.manage under the Team now in force
+    (the first apply of a database has no Team to ask, and a workspace without a Team is single-user)."""
     from crmctl.core.session import check_actor
     from crmctl.domain import permissions
     from crmctl.store.records import add_event
 
     check_actor(current, actor)
+    doing = "manage processes and stages"
     try:
-        permissions.require(current, actor, "processes.manage", "manage processes and stages")
+        permissions.require(current, actor, "processes.manage", doing)
     except InputError:
-        add_event(conn, now, actor, "permission.refused", None, None, {"permission": "processes.manage"})
+        data = {"permission": "processes.manage", "doing": doing}
+        add_event(conn, now, actor, "permission.refused", None, None, data)
         raise
+
+
+def _readable(current: Definitions, actor: str | None) -> Callable[[str | None], bool]:
+    """Whether the actor may read a form's records (and so see their keys and values in a plan)."""
+    from crmctl.domain import permissions
+
+    return lambda form: permissions.allowed(current, actor, "records.read", form)
 
 
 def plan(options: Options, archive: bool = False) -> PlanResult:
@@ -104,17 +116,27 @@ def apply(options: Options, archive: bool = False) -> PlanResult:
             )
         now = clock.current(options.now, new.timezone)
         actor = options.actor
-        if old is not None:
-            _may_manage(conn, old, actor, now)
         if result.plan.unchanged:
             return result
         with db.transaction(conn):
             db.ensure_system_schema(conn)
             result.applied = execute(conn, old, new, result.plan, actor=actor, now=now, archive=archive)
+            _follow(Session(conn, new, result.applied, now, actor, result.database), result.plan)
         conn.execute("CHECKPOINT")
         return result
     finally:
         db.close(conn)
+
+
+def _follow(session: Session, plan: Plan) -> None:
+    """What the new definitions ask of the records already in their processes: records waiting for approval at
+    a stage whose approvers changed follow the new approvers."""
+    from crmctl.core.process import follow_approvers
+
+    for change in plan.changes:
+        if change.target == "stage" and change.action == "change":
+            process = session.defs.processes[change.name.split(".")[0]]
+            follow_approvers(session, session.conn, process, process.stages[change.old])
 
 
 def examples_folder() -> Path:

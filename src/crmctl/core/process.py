@@ -10,7 +10,7 @@ from crmctl.config.model import FormDef, ProcessDef, StageDef
 from crmctl.core.session import Session
 from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
-from crmctl.domain.process import Approver, describe, walk
+from crmctl.domain.process import Approver, describe, follow, walk
 from crmctl.domain.worktime import NoWorkingTime, WorkCalendar
 from crmctl.errors import InputError, NotFound
 from crmctl.store import process as store
@@ -118,7 +118,6 @@ def enter(
         raise InputError(f"{key} was moved by someone else meanwhile; nothing changed (run the command again)")
     row.update(stage=stage.id, stage_since=now, stage_due=due, responsible=responsible)
     approvers = [] if final.skipped else final.approvers
-    writes.request_approvals(conn, key, process.name, stage.id, [(a.group, a.who) for a in approvers], now)
     data: dict[str, Any] = {"process": process.name, "stage": stage.id, "from": previous}
     if reason:
         data["reason"] = reason
@@ -142,17 +141,57 @@ def enter(
             f"{title} entered stage '{stage.title}': you are responsible{due_text}",
             now,
         )
+    _ask(session, conn, form, row, process, stage, approvers, writes)
+    _on_enter(session, conn, form, row, stage, given, writes, events)
+    return [s.stage.id for s in steps]
+
+
+def _ask(
+    session: Session,
+    conn: Any,
+    form: FormDef,
+    row: dict[str, Any],
+    process: ProcessDef,
+    stage: StageDef,
+    approvers: list[Approver],
+    writes: Any = store,
+) -> None:
+    """Request approval of a record in a stage from these approvers, each with a notice in their inbox."""
+    key, now = row["key"], session.now
+    writes.request_approvals(conn, key, process.name, stage.id, [(a.group, a.who) for a in approvers], now)
     for approver in approvers:
         writes.notify(
             conn,
             _approver_people(session, approver.who),
             "approval",
             key,
-            f"{title} waits for your approval at stage '{stage.title}' ({approver.group})",
+            f"{_title(form, row)} waits for your approval at stage '{stage.title}' ({approver.group})",
             now,
         )
-    _on_enter(session, conn, form, row, stage, given, writes, events)
-    return [s.stage.id for s in steps]
+
+
+def follow_approvers(session: Session, conn: Any, process: ProcessDef, stage: StageDef) -> int:
+    """After a stage's approvers changed in the definitions: the records waiting for approval there follow the
+    new definition. Requests of approvers it no longer names are withdrawn; approvers it now names are asked as
+    entering the stage asks them; approvals already given stay. The caller holds the transaction. Returns how
+    many records changed."""
+    form = session.defs.forms[process.form]
+    changed = 0
+    for row in store.waiting_at(conn, form, process.name, stage.id):
+        withdrawn, added = follow(stage, row, form.fields, row["approvals"])
+        if not withdrawn and not added:
+            continue
+        store.decide(conn, [a["id"] for a in withdrawn], "withdrawn", None, session.now, "approvers changed")
+        _ask(session, conn, form, row, process, stage, added)
+        data = {
+            "process": process.name,
+            "stage": stage.id,
+            "withdrawn": [a["approver"] for a in withdrawn],
+            "added": [a.who for a in added],
+        }
+        record_store.add_event(conn, session.now, session.actor, "approvers.changed", row["key"], form.name, data)
+        changed += 1
+    return changed
 
 
 def _on_enter(

@@ -12,6 +12,7 @@ from crmctl.domain.durations import parse_duration
 from crmctl.domain.values import parse_date
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.store import reports as store
+from crmctl.store.definitions import stage_renames
 
 
 def _allowed(session: Session) -> None:
@@ -135,4 +136,5 @@ def funnel(session: Session, process_name: str) -> tuple[Any, list[dict[str, Any
     if process is None:
         names = ", ".join(sorted(session.defs.processes)) or "none"
         raise NotFound(f"no process '{process_name}' (processes: {names})")
-    return process, domain.funnel_rows(process, store.funnel(session.conn, process.name))
+    renames = stage_renames(session.conn, process.name)
+    return process, domain.funnel_rows(process, store.funnel(session.conn, process.name, renames))

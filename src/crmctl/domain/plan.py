@@ -110,9 +110,13 @@ def diff(old: Definitions | None, new: Definitions) -> list[Change]:
             for sid, s in process.stages.items()
             if s.raw.get("renamed_from") in before_process.stages and s.raw["renamed_from"] not in process.stages
         }
-        for sid in process.stages:
+        for sid, stage in process.stages.items():
             if sid not in before_process.stages and sid not in renamed.values():
                 changes.append(Change("add", "stage", f"{name}.{sid}", form=process.form))
+            elif sid in before_process.stages and stage.raw.get("approvals") != before_process.stages[sid].raw.get(
+                "approvals"
+            ):
+                changes.append(Change("change", "stage", f"{name}.{sid}", "approvers", process.form, None, sid, sid))
         for old_id, new_id in renamed.items():
             changes.append(
                 Change(

@@ -126,3 +126,18 @@ def walk(
             break
         current = skip_target(stage)
     return steps
+
+
+def follow(
+    stage: StageDef, row: Mapping[str, Any], specs: Mapping[str, FieldSpec], approvals: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[Approver]]:
+    """A record waiting for approval at a stage whose approvers changed, and the requests of its visit there
+    (rows of crm.approvals): the pending requests the stage no longer names (to withdraw), and the approvers it
+    names now who have neither a pending request nor given their approval (to ask)."""
+    values = {name: row.get(name) for name in specs}
+    found = entry(stage, values, specs, row.get("author"), row["key"])
+    wanted = [] if found.skipped else found.approvers
+    named = {(a.group, a.who) for a in wanted}
+    withdrawn = [a for a in approvals if a["decision"] is None and (a["approval_group"], a["approver"]) not in named]
+    asked = {(a["approval_group"], a["approver"]) for a in approvals if a["decision"] in (None, "approved")}
+    return withdrawn, [a for a in wanted if (a.group, a.who) not in asked]

@@ -30,6 +30,14 @@ def describe_event(event: dict[str, Any]) -> str:
         if data.get("approvers"):
             text += "; approvers " + ", ".join(data["approvers"])
         return text
+    if action == "approval.moved":
+        return f"approval of {data.get('stage')} ({data.get('group')}) {data.get('from')} -> {data.get('to')}"
+    if action == "responsible.changed":
+        return f"responsible {data.get('from')} -> {data.get('to')}"
+    if action == "approvers.changed":
+        withdrawn = f"; withdrawn {', '.join(data['withdrawn'])}" if data.get("withdrawn") else ""
+        added = f"; asked {', '.join(data['added'])}" if data.get("added") else ""
+        return f"approvers of {data.get('stage')} changed{withdrawn}{added}"
     if action == "stage.skipped":
         return f"{data.get('stage')} skipped: {data.get('reason')}"
     if action == "stage.passed":

@@ -14,6 +14,20 @@ from crmctl.errors import Busy, InputError, NotFound
 
 SCHEMA_VERSION = 4
 _IDENT = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# the column type that holds each field type
+SQL_TYPES = {
+    "text": "VARCHAR",
+    "email": "VARCHAR",
+    "phone": "VARCHAR",
+    "list": "VARCHAR",
+    "person": "VARCHAR",
+    "ref": "VARCHAR",
+    "number": "DOUBLE",
+    "money": "DECIMAL(18,2)",
+    "date": "DATE",
+    "datetime": "TIMESTAMPTZ",
+    "bool": "BOOLEAN",
+}
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",

@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from crmctl.config.model import Definitions, FormDef
 from crmctl.domain.plan import Change
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError
-from crmctl.store.db import define_records_view, quote
+from crmctl.store.db import SQL_TYPES, define_records_view, quote
+from crmctl.store.imports import value_sql
+from crmctl.store.records import EVENT_COLUMNS
 
-SQL_TYPES = {
-    "text": "VARCHAR",
-    "email": "VARCHAR",
-    "phone": "VARCHAR",
-    "list": "VARCHAR",
-    "person": "VARCHAR",
-    "ref": "VARCHAR",
-    "number": "DOUBLE",
-    "money": "DECIMAL(18,2)",
-    "date": "DATE",
-    "datetime": "TIMESTAMPTZ",
-    "bool": "BOOLEAN",
-}
 SHOW_AT_MOST = 10
 
 
@@ -36,6 +25,7 @@ class Plan:
     refusals: list[str] = field(default_factory=list)
     version: int = 0  # the version applying would create
     unchanged: bool = False
+    archived_fields: set[str] = field(default_factory=set)  # form.field whose type change alters values
 
 
 def latest(conn: Any) -> tuple[int, Definitions] | None:
@@ -60,25 +50,87 @@ def versions(conn: Any) -> list[dict[str, Any]]:
     ]
 
 
-def as_input(value: Any) -> Any:
-    """A stored value as a command line would give it, so that it can be converted to another type."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (Decimal, int, float)):
-        return format(value, "f") if isinstance(value, Decimal) else repr(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
+def stage_renames(conn: Any, process: str) -> list[tuple[dt.datetime, str, str]]:
+    """(applied at, old id, new id) of each stage of the process that `renamed_from` renamed, oldest first, read
+    from the definitions history: the event log keeps the ids stages had when records entered them."""
+    found = []
+    for version, at, changes in conn.execute(
+        "SELECT version, applied_at, changes FROM crm.definitions ORDER BY version"
+    ).fetchall():
+        renamed = [
+            c["name"].split(".", 1)[1]
+            for c in json.loads(changes)
+            if c["action"] == "rename" and c["target"] == "stage" and c["name"].startswith(f"{process}.")
+        ]
+        if renamed:
+            documents = conn.execute("SELECT documents FROM crm.definitions WHERE version = ?", [version]).fetchone()
+            stages = Definitions.from_json(documents[0]).processes[process].stages
+            found += [(at, stages[stage].raw["renamed_from"], stage) for stage in renamed]
+    return found
 
 
-def _keys(rows: list[tuple[Any, ...]]) -> str:
-    shown = ", ".join(f"{key} ({value!r})" if value is not None else str(key) for key, value in rows[:SHOW_AT_MOST])
-    more = f" and {len(rows) - SHOW_AT_MOST} more" if len(rows) > SHOW_AT_MOST else ""
-    return shown + more
+def _keys(rows: list[tuple[Any, ...]], total: int | None = None, shown: bool = True) -> str:
+    """': CL-1 ('a'), CL-2 and 3 more' for the first rows found (their key and a value, if any), or '' to
+    someone who may not read the form's records: they see the counts alone."""
+    if not shown:
+        return ""
+    total = len(rows) if total is None else total
+    named = ", ".join(
+        str(key) + (f" ({' -> '.join(repr(v) for v in values)})" if values and values[0] is not None else "")
+        for key, *values in rows[:SHOW_AT_MOST]
+    )
+    more = f" and {total - SHOW_AT_MOST} more" if total > SHOW_AT_MOST else ""
+    return ": " + named + more
 
 
-def _count_keys(conn: Any, sql: str, params: list[Any]) -> list[tuple[Any, Any]]:
-    return [(row[0], row[1] if len(row) > 1 else None) for row in conn.execute(sql, params).fetchall()]
+def _count_keys(conn: Any, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+
+
+def _as_text(kind: str, value: str) -> str:
+    """SQL for a stored value as a person would type it: what imports.value_sql reads back."""
+    if SQL_TYPES[kind] == "VARCHAR":
+        return value
+    if kind == "number":  # whole numbers without '.0', as record show prints them
+        whole = f"{value} = trunc({value}) AND abs({value}) < 1e15"
+        return f"CASE WHEN {whole} THEN CAST(CAST({value} AS BIGINT) AS VARCHAR) ELSE CAST({value} AS VARCHAR) END"
+    return f"CAST({value} AS VARCHAR)"
+
+
+def _converted(old: FieldSpec, new: FieldSpec, column: str, people: list[str] | None) -> tuple[str, list[Any]]:
+    """SQL for a column's values as the new field's type, with the same rules as an import of their text
+    (NULL where one does not fit); a ref keeps its key, as record input does."""
+    params: list[Any] = []
+    target = replace(new, type="text") if new.type == "ref" else new
+    return value_sql(target, f"nullif({_as_text(old.type, column)}, '')", params, people), params
+
+
+def _conversion_problems(
+    conn: Any, table: str, old: FieldSpec, new: FieldSpec, people: list[str] | None
+) -> tuple[list[tuple[Any, ...]], int, list[tuple[Any, ...]], int]:
+    """One query over a column whose field changes: the values that do not fit the new field, and those that
+    fit but change (converting back does not give the old value: '0012345678' -> 12345678), each as the first
+    SHOW_AT_MOST (key, old text, new text) and a count."""
+    column = quote(old.id)
+    value, params = _converted(old, new, column, people)
+    back_spec = FieldSpec(old.id, old.type if SQL_TYPES[old.type] != "VARCHAR" else "text")
+    back = value_sql(back_spec, f"nullif({_as_text(new.type, 'new_value')}, '')", [], None)
+    rows = conn.execute(
+        f"""SELECT key, old_text, {_as_text(new.type, "new_value")}, unfit, count(*) OVER (PARTITION BY unfit)
+            FROM (SELECT number, key, old_text, new_value, old_text IS NOT NULL AND new_value IS NULL AS unfit,
+                         ({back}) IS DISTINCT FROM old_value AS changed
+                  FROM (SELECT number, key, {column} AS old_value, {_as_text(old.type, column)} AS old_text,
+                               {value} AS new_value
+                        FROM {table} WHERE {column} IS NOT NULL))
+            WHERE unfit OR changed
+            QUALIFY row_number() OVER (PARTITION BY unfit ORDER BY number) <= {SHOW_AT_MOST}
+            ORDER BY number""",
+        params,
+    ).fetchall()
+    unfit = [(key, old_text) for key, old_text, _, bad, _ in rows if bad]
+    changed = [(key, old_text, new_text) for key, old_text, new_text, bad, _ in rows if not bad]
+    count = {bool(bad): int(n) for *_, bad, n in rows}
+    return unfit, count.get(True, 0), changed, count.get(False, 0)
 
 
 def _leave_process(conn: Any, table: str, where: str, params: list[Any], now: Any) -> None:
@@ -96,17 +148,69 @@ def _leave_process(conn: Any, table: str, where: str, params: list[Any], now: An
     )
 
 
-def check_plan(conn: Any, old: Definitions | None, new: Definitions, changes: list[Change], archive: bool) -> Plan:
-    """Refusals: changes that would lose or corrupt data that the YAML does not say how to keep."""
+def _work_of(conn: Any, person: str, forms: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """What a person leaves behind, per kind, as (key or task id, form): records waiting for their approval,
+    records they are responsible for, their open tasks and their running timers (no form)."""
+    from crmctl.domain.projects import OPEN_STATUSES  # here: every command imports this module, few need it
+
+    work: dict[str, list[tuple[Any, ...]]] = {"approvals": [], "responsible": [], "tasks": [], "timers": []}
+    for form in forms:
+        table = quote(form)
+        work["approvals"] += conn.execute(
+            f"""SELECT DISTINCT r.key, ?, r.number FROM crm.approvals a JOIN {table} r ON r.key = a.record
+                WHERE a.decision IS NULL AND a.approver = ? ORDER BY r.number""",
+            [form, person],
+        ).fetchall()
+        work["responsible"] += conn.execute(
+            f"SELECT key, ? FROM {table} WHERE responsible = ? ORDER BY number", [form, person]
+        ).fetchall()
+    work["tasks"] = conn.execute(
+        "SELECT id, NULL FROM crm.tasks WHERE assignee = ? AND list_contains(?, status) ORDER BY number",
+        [person, list(OPEN_STATUSES)],
+    ).fetchall()
+    work["timers"] = conn.execute(
+        "SELECT task, NULL FROM crm.time_intervals WHERE person = ? AND ended_at IS NULL ORDER BY id", [person]
+    ).fetchall()
+    return work
+
+
+def _handed(work: dict[str, list[tuple[Any, ...]]], readable: Callable[[str | None], bool], *, names: bool) -> str:
+    """The work of _work_of in words: 'pending approval of 1 record: DL-1; 2 open tasks: T-1, T-2'."""
+    parts = []
+    for kind, what in (
+        ("approvals", "pending approval of {n} record{s}"),
+        ("responsible", "responsible for {n} record{s}"),
+        ("tasks", "{n} open task{s}"),
+        ("timers", "{n} running timer{s}" + ("" if names else ", stopped now")),
+    ):
+        rows = work[kind]
+        if rows:
+            shown = names and all(readable(row[1]) for row in rows if row[1] is not None)
+            keys = [(row[0],) for row in rows]
+            parts.append(what.format(n=len(rows), s="s" if len(rows) != 1 else "") + _keys(keys, shown=shown))
+    return "; ".join(parts)
+
+
+def check_plan(
+    conn: Any,
+    old: Definitions | None,
+    new: Definitions,
+    changes: list[Change],
+    archive: bool,
+    readable: Callable[[str | None], bool] = lambda form: True,
+) -> Plan:
+    """Refusals: changes that would lose or corrupt data that the YAML does not say how to keep. They name the
+    records (and values) concerned to whom `readable` says may read the form's records; to others, counts."""
     plan = Plan(changes)
-    people = set(new.people)
+    people = list(new.people) if new.has_team else None
     for change in changes:
         table = quote(change.form) if change.form else ""
+        shown = readable(change.form)
         if change.target == "form" and change.action == "remove" and not archive:
             rows = _count_keys(conn, f"SELECT key FROM {table} ORDER BY number", [])
             if rows:
                 plan.refusals.append(
-                    f"form {change.name} is removed but holds {len(rows)} records: {_keys(rows)} "
+                    f"form {change.name} is removed but holds {len(rows)} records{_keys(rows, shown=shown)} "
                     "(keep it, or apply with --archive to set the records aside)"
                 )
         elif change.target == "field" and change.action == "remove" and not archive:
@@ -116,31 +220,34 @@ def check_plan(conn: Any, old: Definitions | None, new: Definitions, changes: li
             )
             if rows:
                 plan.refusals.append(
-                    f"field {change.name} is removed but {len(rows)} records hold a value: {_keys(rows)} "
+                    f"field {change.name} is removed but {len(rows)} records hold a value{_keys(rows, shown=shown)} "
                     "(add renamed_from: to the field that replaces it, or apply with --archive)"
                 )
         elif change.target == "field" and change.action in ("change", "rename"):
-            column = quote((change.old.id if change.action == "rename" else change.field) or "")
-            spec: FieldSpec = change.new
-            bad = []
-            for key, value in conn.execute(
-                f"SELECT key, {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY number"
-            ).fetchall():
-                try:
-                    convert(spec, as_input(value), people=people)
-                except ValueError:
-                    bad.append((key, as_input(value)))
-            if bad:
+            unfit, unfit_count, changed, changed_count = _conversion_problems(
+                conn, table, change.old, change.new, people
+            )
+            if unfit:
                 plan.refusals.append(
-                    f"field {change.name} ({change.detail}): {len(bad)} records hold values that "
-                    f"do not fit: {_keys(bad)}"
+                    f"field {change.name} ({change.detail}): {unfit_count} records hold values that "
+                    f"do not fit{_keys(unfit, unfit_count, shown)}"
                 )
+            if changed:
+                plan.archived_fields.add(change.name)
+                if not archive:
+                    plan.refusals.append(
+                        f"field {change.name} ({change.detail}): {changed_count} records hold values that would "
+                        f"change{_keys(changed, changed_count, shown)} (apply with --archive to keep the old "
+                        "values in the archive)"
+                    )
+            spec: FieldSpec = change.new
             if spec.required and spec.default is None:
+                column = quote(change.old.id)
                 empty = _count_keys(conn, f"SELECT key FROM {table} WHERE {column} IS NULL ORDER BY number", [])
                 if empty:
                     plan.refusals.append(
                         f"field {change.name} is now required but {len(empty)} records have no "
-                        f"value: {_keys(empty)} (give it a default)"
+                        f"value{_keys(empty, shown=shown)} (give it a default)"
                     )
         elif change.target == "field" and change.action == "add":
             spec = change.new
@@ -148,8 +255,8 @@ def check_plan(conn: Any, old: Definitions | None, new: Definitions, changes: li
                 empty = _count_keys(conn, f"SELECT key FROM {table} ORDER BY number", [])
                 if empty:
                     plan.refusals.append(
-                        f"new field {change.name} is required but {len(empty)} records exist: "
-                        f"{_keys(empty)} (give it a default)"
+                        f"new field {change.name} is required but {len(empty)} records "
+                        f"exist{_keys(empty, shown=shown)} (give it a default)"
                     )
         elif change.target == "stage" and change.action == "remove" and change.new is None and not archive:
             process = change.name.split(".")[0]
@@ -158,14 +265,37 @@ def check_plan(conn: Any, old: Definitions | None, new: Definitions, changes: li
             )
             if rows:
                 plan.refusals.append(
-                    f"stage {change.name} is removed but {len(rows)} records are in it: {_keys(rows)} "
+                    f"stage {change.name} is removed but {len(rows)} records are in it{_keys(rows, shown=shown)} "
                     "(add migrate: {" + str(change.old) + ": <stage>} to the process, or apply with --archive)"
                 )
+        elif change.target == "person" and change.action == "remove":
+            work = _work_of(conn, change.name, [f for f in (old.forms if old else {}) if f in new.forms])
+            successor = new.successors.get(change.name)
+            if any(work.values()) and successor in new.people:
+                detail = f"work goes to {successor}: {_handed(work, readable, names=False)}"
+                plan.changes[plan.changes.index(change)] = replace(change, detail=detail)
+            elif any(work.values()):
+                plan.refusals.append(
+                    f"person {change.name} is removed but leaves work behind: {_handed(work, readable, names=True)} "
+                    f"(name who takes it over in the Team: successors: {{{change.name}: <person>}})"
+                )
+        elif change.target == "stage" and change.action == "change" and change.form in new.forms:
+            from crmctl.domain.process import follow  # here: every command imports this module, few need it
+            from crmctl.store.process import waiting_at
+
+            form, stage = new.forms[change.form], new.processes[change.name.split(".")[0]].stages[change.old]
+            waiting = sum(
+                any(follow(stage, row, form.fields, row["approvals"]))
+                for row in waiting_at(conn, form, change.name.split(".")[0], change.old)
+            )
+            verb = "follows" if waiting == 1 else "follow"
+            detail = f"approvers: {waiting} record{'s' if waiting != 1 else ''} waiting for approval {verb}"
+            plan.changes[plan.changes.index(change)] = replace(change, detail=detail)
         elif change.target == "process" and change.action == "remove" and not archive and change.form in new.forms:
             rows = _count_keys(conn, f"SELECT key FROM {table} WHERE process = ? ORDER BY number", [change.name])
             if rows:
                 plan.refusals.append(
-                    f"process {change.name} is removed but {len(rows)} records are in it: {_keys(rows)} "
+                    f"process {change.name} is removed but {len(rows)} records are in it{_keys(rows, shown=shown)} "
                     "(keep it, or apply with --archive)"
                 )
     return plan
@@ -186,7 +316,8 @@ def execute(
         raise InputError("plan refused")
     row = conn.execute("SELECT coalesce(max(version), 0) FROM crm.definitions").fetchone()
     version = int(row[0]) + 1
-    people = set(new.people)
+    people = list(new.people) if new.has_team else None
+    known = set(new.people) if new.has_team else None
     for change in plan.changes:
         form = change.form
         table = quote(form) if form else ""
@@ -201,24 +332,21 @@ def execute(
             spec = change.new
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {quote(spec.id)} {SQL_TYPES[spec.type]}")
             if spec.default is not None:
-                value = convert(spec, spec.default, people=people)
+                value = convert(spec, spec.default, people=known)
                 conn.execute(f"UPDATE {table} SET {quote(spec.id)} = ?", [value])
-        elif change.target == "field" and change.action == "rename":
-            conn.execute(f"ALTER TABLE {table} RENAME COLUMN {quote(change.old.id)} TO {quote(change.new.id)}")
-            _retype(conn, table, change.old, change.new, people)
-        elif change.target == "field" and change.action == "change":
-            _retype(conn, table, change.old, change.new, people)
+        elif change.target == "field" and change.action in ("change", "rename"):
+            column = quote(change.new.id)
+            if change.action == "rename":
+                conn.execute(f"ALTER TABLE {table} RENAME COLUMN {quote(change.old.id)} TO {column}")
+            keep = [version, now, form, change.old.id] if change.name in plan.archived_fields else None
+            _retype(conn, table, change.old, change.new, people, keep)
             spec = change.new
             if spec.required and spec.default is not None:
-                value = convert(spec, spec.default, people=people)
+                value = convert(spec, spec.default, people=known)
                 conn.execute(f"UPDATE {table} SET {quote(spec.id)} = ? WHERE {quote(spec.id)} IS NULL", [value])
         elif change.target == "field" and change.action == "remove":
             column = quote(change.field or "")
-            conn.execute(
-                f"""INSERT INTO crm.archive SELECT ?, ?, ?, key, 'field', ?, CAST({column} AS VARCHAR)
-                    FROM {table} WHERE {column} IS NOT NULL""",
-                [version, now, form, change.field],
-            )
+            _archive_column(conn, table, column, [version, now, form, change.field])
             conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         elif change.target == "stage" and change.action in ("rename", "remove"):
             process = change.name.split(".")[0]
@@ -230,6 +358,10 @@ def execute(
                     [version, now, form, process, process, change.old],
                 )
                 _leave_process(conn, table, "process = ? AND stage = ?", [process, change.old], now)
+            elif change.action == "rename":  # the same stage under a new id: its stay and approvals go on
+                where = [target, process, change.old]
+                conn.execute(f"UPDATE {table} SET stage = ? WHERE process = ? AND stage = ?", where)
+                conn.execute("UPDATE crm.approvals SET stage = ? WHERE process = ? AND stage = ?", where)
             else:  # the new stage's deadline is unknown: it was counted for the old one
                 conn.execute(
                     f"UPDATE {table} SET stage = ?, stage_since = ?, stage_due = NULL WHERE process = ? AND stage = ?",
@@ -243,6 +375,10 @@ def execute(
             )
             _leave_process(conn, table, "process = ?", [change.name], now)
     define_records_view(conn, new.forms)
+    for change in plan.changes:
+        if change.target == "person" and change.action == "remove" and change.name in new.successors:
+            forms = [f for f in (old.forms if old else {}) if f in new.forms]
+            _hand_over(conn, change.name, new.successors[change.name], forms, actor=actor, now=now)
     conn.execute("DELETE FROM crm.people")
     for person in new.people.values():
         conn.execute(
@@ -263,6 +399,52 @@ def execute(
     return version
 
 
+def _hand_over(conn: Any, person: str, successor: str, forms: list[str], *, actor: str | None, now: Any) -> None:
+    """The work of a person who left goes to their successor, one event per thing moved: pending approval
+    requests (approval.moved), the records they were responsible for (responsible.changed), open tasks
+    (task.assigned); their running timer stops now (timer.stopped), the time so far theirs."""
+    from crmctl.domain.projects import OPEN_STATUSES  # here: every command imports this module, few need it
+
+    reason = f"{person} left the team"
+    event = f"INSERT INTO crm.events ({', '.join(EVENT_COLUMNS)}) "
+    conn.execute(
+        event + """SELECT ?, ?, 'approval.moved', a.record, r.form, json_object('process', a.process,
+            'stage', a.stage, 'group', a.approval_group, 'from', a.approver, 'to', ?::VARCHAR, 'reason', ?::VARCHAR)
+            FROM crm.approvals a LEFT JOIN crm.records r ON r.key = a.record
+            WHERE a.decision IS NULL AND a.approver = ? ORDER BY a.id""",
+        [now, actor, successor, reason, person],
+    )
+    conn.execute("UPDATE crm.approvals SET approver = ? WHERE decision IS NULL AND approver = ?", [successor, person])
+    for form in forms:
+        table = quote(form)
+        conn.execute(
+            event + f"""SELECT ?, ?, 'responsible.changed', key, ?, json_object('process', process, 'stage', stage,
+                'from', responsible, 'to', ?::VARCHAR, 'reason', ?::VARCHAR)
+                FROM {table} WHERE responsible = ? ORDER BY number""",
+            [now, actor, form, successor, reason, person],
+        )
+        conn.execute(f"UPDATE {table} SET responsible = ? WHERE responsible = ?", [successor, person])
+    conn.execute(
+        event + """SELECT ?, ?, 'task.assigned', t.record, r.form, json_object('task', t.id, 'from', t.assignee,
+            'to', ?::VARCHAR, 'reason', ?::VARCHAR)
+            FROM crm.tasks t LEFT JOIN crm.records r ON r.key = t.record
+            WHERE t.assignee = ? AND list_contains(?, t.status) ORDER BY t.number""",
+        [now, actor, successor, reason, person, list(OPEN_STATUSES)],
+    )
+    conn.execute(
+        "UPDATE crm.tasks SET assignee = ? WHERE assignee = ? AND list_contains(?, status)",
+        [successor, person, list(OPEN_STATUSES)],
+    )
+    conn.execute(
+        event + """SELECT ?, ?, 'timer.stopped', t.record, r.form, json_object('task', i.task, 'person', i.person,
+            'minutes', round((epoch(?::TIMESTAMPTZ) - epoch(i.started_at)) / 60, 1), 'reason', ?::VARCHAR)
+            FROM crm.time_intervals i JOIN crm.tasks t ON t.id = i.task LEFT JOIN crm.records r ON r.key = t.record
+            WHERE i.person = ? AND i.ended_at IS NULL ORDER BY i.id""",
+        [now, actor, now, reason, person],
+    )
+    conn.execute("UPDATE crm.time_intervals SET ended_at = ? WHERE person = ? AND ended_at IS NULL", [now, person])
+
+
 def _create_form_table(conn: Any, form: FormDef) -> None:
     columns = [
         "key VARCHAR NOT NULL",
@@ -281,23 +463,28 @@ def _create_form_table(conn: Any, form: FormDef) -> None:
     conn.execute(f"CREATE TABLE {quote(form.name)} ({', '.join(columns)})")
 
 
-def _retype(conn: Any, table: str, old: FieldSpec, new: FieldSpec, people: set[str]) -> None:
-    """Convert a column to the new field's type with the same rules as record input."""
+def _archive_column(conn: Any, table: str, column: str, params: list[Any]) -> None:
+    """Each non-empty value of a column into crm.archive (what 'field'); params: version, time, form, field."""
+    conn.execute(
+        f"""INSERT INTO crm.archive SELECT ?, ?, ?, key, 'field', ?, CAST({column} AS VARCHAR)
+            FROM {table} WHERE {column} IS NOT NULL""",
+        params,
+    )
+
+
+def _retype(
+    conn: Any, table: str, old: FieldSpec, new: FieldSpec, people: list[str] | None, keep: list[Any] | None
+) -> None:
+    """Convert a column to the new field's type with the same rules as an import of its values' text (the plan
+    has refused any value that does not fit); with `keep` (version, time, form, field), the old values go to
+    crm.archive first."""
     if SQL_TYPES[old.type] == SQL_TYPES[new.type]:
         return
     column = quote(new.id)
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS crm_retype (old VARCHAR, new VARCHAR)")
-    conn.execute("DELETE FROM crm_retype")
-    values = [
-        row[0] for row in conn.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
-    ]
-    mapping = [(str(as_input(v)), str(as_input(convert(new, as_input(v), people=people)))) for v in values]
-    if mapping:
-        conn.executemany("INSERT INTO crm_retype VALUES (?, ?)", mapping)
+    if keep is not None:
+        _archive_column(conn, table, column, keep)
+    value, params = _converted(old, new, column, people)
     conn.execute(f"ALTER TABLE {table} ADD COLUMN crm_new {SQL_TYPES[new.type]}")
-    conn.execute(
-        f"UPDATE {table} SET crm_new = CAST(m.new AS {SQL_TYPES[new.type]}) FROM crm_retype m "
-        f"WHERE CAST({table}.{column} AS VARCHAR) = m.old"
-    )
+    conn.execute(f"UPDATE {table} SET crm_new = {value}", params)
     conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute(f"ALTER TABLE {table} RENAME COLUMN crm_new TO {column}")

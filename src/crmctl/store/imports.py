@@ -16,8 +16,7 @@ from typing import Any
 
 from crmctl.config.model import FormDef
 from crmctl.domain.values import NUMBER_LIMIT, FieldSpec
-from crmctl.store.db import quote
-from crmctl.store.definitions import SQL_TYPES
+from crmctl.store.db import SQL_TYPES, quote
 from crmctl.store.records import last_number
 
 SRC = "import_src"

@@ -81,6 +81,32 @@ def approvals(conn: Any, key: str, stage: str, since: dt.datetime) -> list[dict[
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def waiting_at(conn: Any, form: FormDef, process: str, stage: str) -> list[dict[str, Any]]:
+    """The records in a stage that wait for approval there (a pending request of their present visit), each
+    with `approvals`: the requests of that visit, as approvals() gives them."""
+    table = quote(form.name)
+    cursor = conn.execute(
+        f"""SELECT * FROM {table} r WHERE process = ? AND stage = ? AND EXISTS (
+                SELECT 1 FROM crm.approvals a WHERE a.record = r.key AND a.stage = r.stage
+                AND a.requested_at >= r.stage_since AND a.decision IS NULL)
+            ORDER BY number""",
+        [process, stage],
+    )
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    cursor = conn.execute(
+        f"""SELECT a.record, a.id, a.approval_group, a.approver, a.decision, a.decided_by, a.decided_at, a.comment
+            FROM crm.approvals a JOIN {table} r ON a.record = r.key AND a.stage = r.stage
+            WHERE r.process = ? AND r.stage = ? AND a.requested_at >= r.stage_since ORDER BY a.id""",
+        [process, stage],
+    )
+    names = [d[0] for d in cursor.description][1:]
+    found: dict[str, list[dict[str, Any]]] = {}
+    for record, *values in cursor.fetchall():
+        found.setdefault(record, []).append(dict(zip(names, values, strict=True)))
+    return [{**row, "approvals": found.get(row["key"], [])} for row in rows]
+
+
 def decide(conn: Any, ids: list[int], decision: str, by: str | None, now: dt.datetime, comment: str | None) -> None:
     conn.execute(
         "UPDATE crm.approvals SET decision = ?, decided_by = ?, decided_at = ?, comment = ? "

@@ -109,26 +109,41 @@ def task_types(conn: Any) -> set[str]:
     return {row[0] for row in conn.execute("SELECT DISTINCT type FROM crm.tasks WHERE type IS NOT NULL").fetchall()}
 
 
-_STAYS = """
-    WITH entered AS (
+def _stays(renames: list[tuple[dt.datetime, str, str]], params: dict[str, Any]) -> str:
+    """The stays of the process's records, stage by stage, from the stage.entered events; an event of a stage
+    renamed since (renames: applied at, old id, new id, oldest first) counts under the stage's present id."""
+    steps = ["""entered0 AS (
         SELECT id, record, occurred_at, json_extract_string(data, '$.stage') AS stage
-        FROM crm.events WHERE action = 'stage.entered' AND json_extract_string(data, '$.process') = $process),
+        FROM crm.events WHERE action = 'stage.entered' AND json_extract_string(data, '$.process') = $process)"""]
+    for i, (at, old, new) in enumerate(renames, start=1):
+        params.update({f"at{i}": at, f"old{i}": old, f"new{i}": new})
+        steps.append(
+            f"""entered{i} AS (
+            SELECT id, record, occurred_at,
+                   CASE WHEN stage = $old{i} AND occurred_at <= $at{i} THEN $new{i} ELSE stage END AS stage
+            FROM entered{i - 1})"""
+        )
+    return f"""
+    WITH {", ".join(steps)},
     stays AS (
         SELECT record, stage, lead(stage) OVER w AS next_stage,
                (epoch(lead(occurred_at) OVER w) - epoch(occurred_at)) / 3600.0 AS hours,
                last_value(stage) OVER (PARTITION BY record ORDER BY occurred_at, id
                                        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS final_stage
-        FROM entered WINDOW w AS (PARTITION BY record ORDER BY occurred_at, id))
+        FROM entered{len(renames)} WINDOW w AS (PARTITION BY record ORDER BY occurred_at, id))
 """
 
 
-def funnel(conn: Any, process: str) -> dict[str, list[dict[str, Any]]]:
+def funnel(
+    conn: Any, process: str, renames: list[tuple[dt.datetime, str, str]]
+) -> dict[str, list[dict[str, Any]]]:
     """Stage analytics from the event log: per stage the records that entered it, those still there, the
     median and 90th percentile of completed stays in hours; where records went next; where they ended."""
-    params = {"process": process}
+    params: dict[str, Any] = {"process": process}
+    stays = _stays(renames, params)
     stages = _rows(
         conn.execute(
-            _STAYS + """
+            stays + """
             SELECT stage, count(DISTINCT record) AS entered,
                    count(*) FILTER (WHERE next_stage IS NULL) AS here,
                    round(median(hours), 2) AS median_hours, round(quantile_cont(hours, 0.9), 2) AS p90_hours
@@ -138,7 +153,7 @@ def funnel(conn: Any, process: str) -> dict[str, list[dict[str, Any]]]:
     )
     moves = _rows(
         conn.execute(
-            _STAYS + """
+            stays + """
             SELECT stage, next_stage, count(*) AS records FROM stays WHERE next_stage IS NOT NULL
             GROUP BY ALL ORDER BY ALL""",
             params,
@@ -146,7 +161,7 @@ def funnel(conn: Any, process: str) -> dict[str, list[dict[str, Any]]]:
     )
     endings = _rows(
         conn.execute(
-            _STAYS + """
+            stays + """
             SELECT stage, final_stage, count(DISTINCT record) AS records FROM stays GROUP BY ALL ORDER BY ALL""",
             params,
         )
