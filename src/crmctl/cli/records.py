@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options, write_file
-from crmctl.render.tables import FLAG, cell, pairs, render, visible
+from crmctl.render.tables import FLAG, cell, hidden_line, pairs, render, visible
 
 record_app = typer.Typer(help="Create, change, show and list records.", no_args_is_help=True)
 
@@ -133,6 +133,8 @@ def _card_text(session: Any, card: Any) -> str:
         )
     if card.tasks:
         text += "\ntasks\n" + _task_lines(card.tasks)
+    if any(card.hidden.values()):
+        text += "\n" + hidden_line(card.hidden)
     if card.reminders:
         text += "\nreminders\n" + "".join(
             f"  {cell(r['due_at'])}  {cell(r['text'])}" + (f" ({r['person']})" if r["person"] else "") + "\n"
