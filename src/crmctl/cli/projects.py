@@ -211,7 +211,7 @@ def project_launch(
     raw = {k: v for k, v in parse_assignments(params or []).items()}
     with _session() as session:
         launched = projects.launch(session, template, raw, for_key, name)
-        rows = task_rows(projects.list_tasks(session, project=launched.project), session.now)
+        rows = task_rows(launched.tasks, session.now)
     if fmt == "json":
         emit(
             json.dumps(

@@ -250,10 +250,13 @@ def _launch(
 def launch(
     session: Session, template: str, raw_params: dict[str, Any], for_key: str | None, title: str | None
 ) -> Launched:
+    """Launch a template; the result holds the tasks it made as stored (the launcher sees them all)."""
     session.require("tasks.add", "launch projects")
     target = _record(session, for_key)
     with session.transaction() as conn:
-        return _launch(session, conn, template, raw_params, target, title)
+        launched = _launch(session, conn, template, raw_params, target, title)
+        launched.tasks = store.tasks(conn, projects=[launched.project])
+        return launched
 
 
 def launch_for_stage(session: Session, conn: Any, form: FormDef, row: dict[str, Any], spec: dict[str, Any]) -> None:
@@ -630,6 +633,7 @@ def cancel(session: Session, tid: str, comment: str | None) -> dict[str, Any]:
 def comment(session: Session, tid: str, text: str) -> str:
     session.require("tasks.read", "comment on tasks")
     task = get_task(session, tid)
+    require_reading(session, task)
     if not text.strip():
         raise InputError("a comment needs some text")
     with session.transaction() as conn:

@@ -409,6 +409,10 @@ def import_time(session: Session, opts: ImportOptions, progress: Progress | None
         if len(problems) == count:
             seen[identity] = row
             writes.append((tid, person, start, end, cells.get("note")))
+    tids = sorted({w[0] for w in writes})
+    assignees = {t["id"]: t["assignee"] for t in store.tasks(conn, ids=tids)} if tids else {}
+    if any(p not in (None, session.actor) for tid, person, *_ in writes for p in (person, assignees[tid])):
+        session.require("tasks.manage_others", "log time on others' tasks or for others")
 
     def write(conn: Any) -> None:
         for tid, person, start, end, note in writes:

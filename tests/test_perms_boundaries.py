@@ -1,0 +1,288 @@
+"""Nobody reads or changes what their role does not allow.
+
+The table of command x permission in docs/permissions.md is checked against the code: every row is run once
+by a person holding the permission (exit 0) and once by a person holding everything else the command needs
+but that permission (exit 1, one line on stderr, a `permission.refused` event, nothing else changed)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, Cli, ok
+from tests.dbstate import dump, query
+
+WORKSPACE = """\
+kind: Workspace
+name: bounds
+timezone: Europe/Moscow
+---
+kind: Form
+name: client
+key_prefix: CL
+fields:
+  - {id: name, type: text, required: true}
+---
+kind: Form
+name: deal
+key_prefix: DL
+fields:
+  - {id: title, type: text, required: true}
+  - {id: client, type: ref, form: client}
+---
+kind: Process
+name: clients
+form: client
+stages:
+  - {id: new, transitions: [active]}
+  - {id: active, terminal: true}
+---
+kind: ProjectTemplate
+name: onboarding
+project: {title: Подключение}
+tasks:
+  - {id: call, title: Позвонить}
+---
+kind: IntakeRule
+name: mail
+address: crm@bounds.example
+creates: task
+task: {title: "{{ subject }}"}
+"""
+EML = (
+    "Message-ID: <m1@client.example>\nFrom: a@client.example\nTo: crm@bounds.example\nSubject: Вопрос\n"
+    "Date: Fri, 26 Feb 2027 10:00:00 +0300\nContent-Type: text/plain; charset=utf-8\n\nТекст\n"
+)
+
+
+@dataclass
+class Row:
+    """One row of the docs' table: the command line, what else it needs, and what to make first (as the boss:
+    a function of the person about to run, giving the values the command line is formatted with)."""
+
+    args: list[str]
+    also: set[str] = field(default_factory=set)
+    setup: Callable[[Cli, str], dict[str, str]] | None = None
+
+
+def own_task(cli: Cli, who: str) -> dict[str, str]:
+    """A task given to the person about to run the command."""
+    task = json.loads(ok(cli, "--as", "boss", "task", "add", "Моя", "--assignee", who, "-f", "json"))
+    return {"task": task["id"]}
+
+
+def own_timer(cli: Cli, who: str) -> dict[str, str]:
+    """A timer of theirs running on their task (started by the boss, who may work on others' tasks)."""
+    made = own_task(cli, who)
+    ok(cli, "--as", "boss", "task", "start", made["task"])
+    return made
+
+
+def boss_timer(cli: Cli, who: str) -> dict[str, str]:
+    """The boss's timer on T-1 (still running on the second turn: the refusal stopped nothing)."""
+    if not query(Path("crmctl.duckdb"), "SELECT 1 FROM crm.time_intervals WHERE ended_at IS NULL"):
+        ok(cli, "--as", "boss", "task", "start", "T-1")
+    return {}
+
+
+READ = {"tasks.read"}
+EXECUTE = {"tasks.execute"}
+# The fixture's data: CL-1 (a client, stage new) and DL-1 (a deal of CL-1); P-1 with T-1 (the boss's, for CL-1);
+# T-2 (nobody's, for DL-1); T-3 (nobody's, done); T-4 (the boss's, done); sprint S1; reminder 1 for the boss.
+# docs/permissions.md's table, row by row: (command as the docs write it, permission) -> how to try it
+ROWS: dict[tuple[str, str], Row] = {
+    ("`record create`", "records.create"): Row(["record", "create", "client", "--set", "name=Гамма"]),
+    ("`record update`", "records.update"): Row(["record", "update", "CL-1", "--set", "name=Альфа 2"]),
+    ("`record show`", "records.read"): Row(["record", "show", "CL-1"]),
+    ("`record list`", "records.read"): Row(["record", "list", "client"]),
+    ("`record history`", "records.read"): Row(["record", "history", "CL-1"]),
+    ("`board`", "records.read"): Row(["board", "clients"]),
+    ("`eta RECORD`", "records.read"): Row(["eta", "CL-1"], READ),
+    ("`comment`", "records.comment"): Row(["comment", "CL-1", "Позвонить"]),
+    ("`remind`", "records.comment"): Row(["remind", "CL-1", "Перезвонить", "--at", "2027-03-02T10:00"]),
+    ("`remind --done` of someone else's reminder", "records.read"): Row(["remind", "--done", "1"], {"records.update"}),
+    ("`remind --done` of someone else's reminder", "records.update"): Row(["remind", "--done", "1"], {"records.read"}),
+    ("`advance`", "records.advance"): Row(["advance", "CL-1", "--to", "active"]),
+    ("`import FORM`", "records.import"): Row(["import", "client", "clients.csv"]),
+    ("`export FORM`", "records.export"): Row(["export", "client"]),
+    ("`task show` of one's own task", "tasks.read"): Row(["task", "show", "{task}"], setup=own_task),
+    ("`task list`", "tasks.read"): Row(["task", "list"]),
+    ("`task comment` on one's own task", "tasks.read"): Row(["task", "comment", "{task}", "Готово"], setup=own_task),
+    ("`project list`", "tasks.read"): Row(["project", "list"]),
+    ("`project show`", "tasks.read"): Row(["project", "show", "P-1"]),
+    ("`sprint show`", "tasks.read"): Row(["sprint", "show", "S1"]),
+    ("`sprint list`", "tasks.read"): Row(["sprint", "list"]),
+    ("`queue`", "tasks.read"): Row(["queue"]),
+    ("`eta PROJECT`, `eta TASK` of one's own task", "tasks.read"): Row(["eta", "P-1"]),
+    ("`time list`", "tasks.read"): Row(["time", "list"]),
+    ("`task show` of someone else's task", "tasks.view_others"): Row(["task", "show", "T-1"], READ),
+    ("`task list --assignee PERSON`", "tasks.view_others"): Row(["task", "list", "--assignee", "boss"], READ),
+    ("`task comment` on someone else's task", "tasks.view_others"): Row(["task", "comment", "T-1", "Ок"], READ),
+    ("`queue PERSON`", "tasks.view_others"): Row(["queue", "boss"], READ),
+    ("`eta TASK` of someone else's task", "tasks.view_others"): Row(["eta", "T-1"], READ),
+    ("`time list --person PERSON`", "tasks.view_others"): Row(["time", "list", "--person", "boss"], READ),
+    ("`inbox PERSON`", "tasks.view_others"): Row(["inbox", "boss"]),
+    ("`agenda PERSON`", "tasks.view_others"): Row(["agenda", "boss"]),
+    ("`export tasks`", "tasks.view_others"): Row(["export", "tasks"]),
+    ("`export time`", "tasks.view_others"): Row(["export", "time"]),
+    ("`export tjp`", "tasks.view_others"): Row(["export", "tjp"]),
+    ("`task list --unassigned`", "tasks.view_unassigned"): Row(["task", "list", "--unassigned"], READ),
+    ("`task show` of a task given to nobody", "tasks.view_unassigned"): Row(["task", "show", "T-2"], READ),
+    ("`task add`", "tasks.add"): Row(["task", "add", "Ещё одна"]),
+    ("`task depend`", "tasks.add"): Row(["task", "depend", "T-2", "--on", "T-1"]),
+    ("`project create`", "tasks.add"): Row(["project", "create", "Новый"]),
+    ("`project launch`", "tasks.add"): Row(["project", "launch", "onboarding"]),
+    ("`import tasks`", "tasks.add"): Row(["import", "tasks", "tasks.csv"]),
+    ("`task start` of one's own task or nobody's", "tasks.execute"): Row(["task", "start", "T-2"]),
+    ("`task stop` of one's own timer", "tasks.execute"): Row(["task", "stop"], setup=own_timer),
+    ("`task done` of one's own task or nobody's", "tasks.execute"): Row(["task", "done", "T-2"]),
+    ("`task reopen` of one's own task or nobody's", "tasks.execute"): Row(["task", "reopen", "T-3"]),
+    ("`task cancel` of one's own task or nobody's", "tasks.execute"): Row(["task", "cancel", "T-2"]),
+    ("`time log` on one's own task or nobody's", "tasks.execute"): Row(
+        ["time", "log", "T-2", "30m", "--at", "2027-02-28T10:00"]
+    ),
+    ("`import time` of one's own time on one's own task or nobody's", "tasks.execute"): Row(
+        ["import", "time", "time.csv"]
+    ),
+    ("`task start` of someone else's task", "tasks.manage_others"): Row(["task", "start", "T-1"], EXECUTE),
+    ("`task stop --for PERSON`", "tasks.manage_others"): Row(
+        ["task", "stop", "--for", "boss"], EXECUTE, setup=boss_timer
+    ),
+    ("`task done` of someone else's task", "tasks.manage_others"): Row(["task", "done", "T-1"], EXECUTE),
+    ("`task reopen` of someone else's task", "tasks.manage_others"): Row(["task", "reopen", "T-4"], EXECUTE),
+    ("`task cancel` of someone else's task", "tasks.manage_others"): Row(["task", "cancel", "T-1"], EXECUTE),
+    ("`time log` on someone else's task, or `--for PERSON`", "tasks.manage_others"): Row(
+        ["time", "log", "T-1", "30m", "--at", "2027-02-28T10:00"], EXECUTE
+    ),
+    ("`import time` of others' time or on others' tasks", "tasks.manage_others"): Row(
+        ["import", "time", "boss-time.csv"], EXECUTE
+    ),
+    ("`task assign`", "tasks.assign"): Row(["task", "assign", "T-2", "boss"]),
+    ("`sprint create`", "sprints.manage"): Row(
+        ["sprint", "create", "S2", "--from", "2027-03-08", "--to", "2027-03-12"]
+    ),
+    ("`sprint add`", "sprints.manage"): Row(["sprint", "add", "S1", "T-2"]),
+    ("`intake mail`", "mail.evaluate"): Row(["intake", "mail", "m.eml", "--rule", "mail"]),
+    ("`report efficiency`", "reports.view"): Row(["report", "efficiency"]),
+    ("`report estimates`", "reports.view"): Row(["report", "estimates"]),
+    ("`report funnel`", "reports.view"): Row(["report", "funnel", "clients"]),
+    ("`apply` on a database that has definitions", "processes.manage"): Row(["apply"]),
+}
+
+
+def person(permissions: set[str]) -> str:
+    """The person of the test Team who holds exactly these permissions."""
+    return "p_" + "_".join(sorted(p.replace(".", "_") for p in permissions)) if permissions else "p_none"
+
+
+def team() -> str:
+    every = sorted({p for (_, p), row in ROWS.items() for p in {p, *row.also}})
+    sets = {frozenset(row.also) for row in ROWS.values()} | {frozenset({p, *r.also}) for (_, p), r in ROWS.items()}
+    roles = "".join(f"  - {{id: {p.replace('.', '_')}, permissions: [{p}]}}\n" for p in every)
+    people = ""
+    for held in sorted(sets, key=sorted):
+        who, roles_of = person(set(held)), ", ".join(sorted(p.replace(".", "_") for p in held))
+        people += f"  - {{id: {who}, name: {who}, roles: [{roles_of}]}}\n"
+    return (
+        "kind: Team\nname: staff\nroles:\n  - {id: everything, permissions: ['*']}\n"
+        + roles
+        + "people:\n  - {id: boss, name: Boss, roles: [everything]}\n"
+        + people
+    )
+
+
+def docs_table() -> dict[tuple[str, str], str]:
+    """docs/permissions.md's table of command x permission: (command, permission) -> the row's text."""
+    text = (ROOT / "docs" / "permissions.md").read_text(encoding="utf-8")
+    section = text.split("## What each command needs", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 2 or cells[0] in ("Command", "---"):
+            continue
+        for permission in re.findall(r"`([a-z_]+\.[a-z_]+)`", cells[1]):
+            rows[(cells[0], permission)] = line
+    return rows
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workspace with its data, made once; each test works on a copy."""
+    import os
+
+    root = tmp_path_factory.mktemp("bounds") / "ws"
+    root.mkdir()
+    (root / "crmctl.yaml").write_text(WORKSPACE + "---\n" + team(), encoding="utf-8")
+    (root / "clients.csv").write_text("name\nБета\n", encoding="utf-8")
+    (root / "tasks.csv").write_text("id,title\nx1,Из файла\n", encoding="utf-8")
+    (root / "time.csv").write_text("task,started_at,minutes\nT-2,2027-02-27T10:00,30\n", encoding="utf-8")
+    (root / "boss-time.csv").write_text(
+        "task,person,started_at,minutes\nT-1,boss,2027-02-27T10:00,30\n", encoding="utf-8"
+    )
+    (root / "m.eml").write_text(EML, encoding="utf-8")
+    cli = Cli()
+    cli.actor = "boss"
+    here = Path.cwd()
+    os.chdir(root)
+    try:
+        ok(cli, "apply")
+        ok(cli, "record", "create", "client", "--set", "name=Альфа")
+        ok(cli, "record", "create", "deal", "--set", "title=Сайт", "--set", "client=CL-1")
+        ok(cli, "project", "create", "Внедрение", "--for", "CL-1")
+        ok(cli, "task", "add", "Чужая", "--assignee", "boss", "--project", "P-1", "--estimate", "2h")  # T-1
+        ok(cli, "task", "add", "Ничья", "--for", "DL-1", "--estimate", "1h")  # T-2
+        ok(cli, "task", "add", "Готовая")  # T-3
+        ok(cli, "task", "add", "Готовая чужая", "--assignee", "boss")  # T-4
+        ok(cli, "task", "done", "T-3")
+        ok(cli, "task", "done", "T-4")
+        ok(cli, "sprint", "create", "S1", "--from", "2027-03-01", "--to", "2027-03-05")
+        ok(cli, "remind", "CL-1", "Позвонить", "--at", "2027-03-02T10:00", "--for", "boss")
+    finally:
+        os.chdir(here)
+    return root
+
+
+@pytest.fixture
+def ws(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "ws"
+    shutil.copytree(template, root)
+    monkeypatch.chdir(root)
+    return root
+
+
+def refusals(db: Path) -> list[tuple[str, dict]]:
+    rows = query(db, "SELECT actor, data FROM crm.events WHERE action = 'permission.refused' ORDER BY id")
+    return [(actor, json.loads(data)) for actor, data in rows]
+
+
+def test_the_docs_table_is_the_tested_one() -> None:
+    assert sorted(docs_table()) == sorted(ROWS)
+
+
+@pytest.mark.parametrize("row", sorted(ROWS), ids=lambda r: f"{r[1]}:{r[0]}")
+def test_each_row_of_the_table_allows_and_refuses(cli: Cli, ws: Path, row: tuple[str, str]) -> None:
+    permission = row[1]
+    spec = ROWS[row]
+    db = ws / "crmctl.duckdb"
+    for who, allowed in ((person(spec.also), False), (person({permission, *spec.also}), True)):
+        values = spec.setup(cli, who) if spec.setup else {}
+        args = [a.format(**values) for a in spec.args]
+        before, refused_before = dump(db), refusals(db)
+        result = cli("--as", who, *args)
+        if allowed:
+            assert result.exit_code == 0, (args, result.stderr)
+            assert refusals(db) == refused_before
+            continue
+        assert result.exit_code == 1, (args, result.stdout)
+        assert result.stderr.startswith("crmctl: error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert result.stderr.endswith(f"permission {permission} is missing\n"), result.stderr
+        assert dump(db) == before
+        written = refusals(db)
+        assert len(written) == len(refused_before) + 1
+        assert written[-1][0] == who and written[-1][1]["permission"] == permission
