@@ -286,3 +286,125 @@ def test_each_row_of_the_table_allows_and_refuses(cli: Cli, ws: Path, row: tuple
         written = refusals(db)
         assert len(written) == len(refused_before) + 1
         assert written[-1][0] == who and written[-1][1]["permission"] == permission
+
+
+def events(db: Path, action: str) -> list[tuple[str | None, dict]]:
+    rows = query(db, "SELECT actor, data FROM crm.events WHERE action = ? ORDER BY id", [action])
+    return [(actor, json.loads(data)) for actor, data in rows]
+
+
+def test_a_refusal_inside_a_transaction_is_written_after_the_rollback(ws: Path) -> None:
+    from crmctl.core.session import Options, open_session
+    from crmctl.errors import InputError
+
+    db = ws / "crmctl.duckdb"
+    before = dump(db)
+    with (
+        open_session(Options(db=db, actor="p_none", now="2027-03-01T10:00")) as session,
+        pytest.raises(InputError, match=r"permission tasks\.add is missing"),
+        session.transaction() as conn,
+    ):
+        conn.execute("UPDATE crm.tasks SET title = 'changed'")
+        session.require("tasks.add", "add tasks")
+    assert dump(db) == before
+    assert refusals(db) == [("p_none", {"permission": "tasks.add", "doing": "add tasks"})]
+
+
+def test_inbox_without_a_person_acts_for_nobody(cli: Cli, ws: Path) -> None:
+    db = ws / "crmctl.duckdb"
+    before = dump(db, refusals=True)
+    result = cli("inbox", "--mark-read")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "crmctl: error: nobody (give --as or CRMCTL_USER) may not read others' inboxes: "
+        "permission tasks.view_others is missing\n",
+    )
+    after = dump(db, refusals=True)
+    assert after["crm.inbox"] == before["crm.inbox"]
+    assert refusals(db) == [(None, {"permission": "tasks.view_others", "doing": "read others' inboxes"})]
+
+
+def test_mark_read_marks_only_the_actors_own_notices(cli: Cli, ws: Path) -> None:
+    db = ws / "crmctl.duckdb"
+    me = person({"tasks.view_others"})
+    ok(cli, "--as", "boss", "task", "add", "Для меня", "--assignee", me)
+    unread = "SELECT person, count(*) FROM crm.inbox WHERE read_at IS NULL GROUP BY person ORDER BY person"
+    assert query(db, unread) == [("boss", 2), (me, 1)]
+    before = dump(db)
+    for args in (["inbox", "boss", "--mark-read"], ["inbox", "--mark-read", "boss", "-f", "json"]):
+        result = cli("--as", me, *args)
+        assert (result.exit_code, result.stderr) == (
+            1,
+            "crmctl: error: --mark-read marks your own notices only, not boss's: leave it out\n",
+        )
+    assert dump(db) == before
+    assert [n["person"] for n in json.loads(ok(cli, "--as", me, "inbox", "boss", "-f", "json"))] == ["boss", "boss"]
+    ok(cli, "--as", me, "inbox", "--mark-read")
+    assert query(db, unread) == [("boss", 2)]
+
+
+def test_ones_own_reminder_is_done_without_more_permissions(cli: Cli, ws: Path) -> None:
+    ok(cli, "--as", "boss", "remind", "CL-1", "Мне", "--at", "2027-03-02T11:00", "--for", "p_none")
+    assert ok(cli, "--as", "p_none", "remind", "--done", "2") == "reminder 2 done (Мне)\n"
+    refused = cli("--as", "p_none", "remind", "--done", "1")
+    assert refused.stderr == "crmctl: error: p_none may not read client records: permission records.read is missing\n"
+
+
+def test_work_on_someone_elses_task_is_the_assignees(cli: Cli, ws: Path) -> None:
+    db = ws / "crmctl.duckdb"
+    manager = person({"tasks.execute", "tasks.manage_others"})
+    assert ok(cli, "--as", manager, "task", "start", "T-1") == "timer started on T-1\n"
+    ok(cli, "--as", manager, "time", "log", "T-1", "30m", "--at", "2027-02-26T10:00")
+    ok(cli, "--as", manager, "time", "log", "T-2", "1h", "--at", "2027-02-26T11:00", "--for", "boss")
+    ok(cli, "--as", manager, "time", "log", "T-2", "15m", "--at", "2027-02-26T12:00")  # nobody's task: the actor's
+    assert ok(cli, "--as", manager, "task", "done", "T-1") == "T-1 done\n"
+    intervals = "SELECT task, person, ended_at IS NULL FROM crm.time_intervals ORDER BY started_at"
+    assert query(db, intervals) == [
+        ("T-1", "boss", False),  # logged by the manager on the boss's task
+        ("T-2", "boss", False),  # --for boss
+        ("T-2", manager, False),
+        ("T-1", "boss", False),  # the timer, stopped by done
+    ]
+    assert events(db, "timer.started") == [(manager, {"task": "T-1", "person": "boss"})]
+    logged = [(actor, data["task"], data["person"]) for actor, data in events(db, "time.logged")]
+    assert logged == [(manager, "T-1", "boss"), (manager, "T-2", "boss"), (manager, "T-2", manager)]
+    status = [(actor, data["task"], data["to"], data["assignee"]) for actor, data in events(db, "task.status")]
+    assert status[-2:] == [(manager, "T-1", "in_progress", "boss"), (manager, "T-1", "done", "boss")]
+    refused = cli("--as", person({"tasks.execute"}), "time", "log", "T-2", "1h", "--for", "boss")
+    assert refused.stderr == (
+        "crmctl: error: p_tasks_execute may not work on others' tasks: permission tasks.manage_others is missing\n"
+    )
+
+
+def test_a_manager_stops_someone_elses_timer(cli: Cli, ws: Path) -> None:
+    manager = person({"tasks.execute", "tasks.manage_others"})
+    ok(cli, "--as", manager, "task", "start", "T-1")
+    refused = cli("--as", manager, "task", "stop")
+    assert refused.stderr == f"crmctl: error: no timer is running for {manager}\n"
+    assert ok(cli, "--as", manager, "task", "stop", "--for", "boss") == "timer stopped on T-1 after 0m\n"
+
+
+def test_cards_show_only_what_the_person_may_read(cli: Cli, ws: Path, snapshot) -> None:
+    crm = (ws / "crmctl.yaml").read_text(encoding="utf-8")
+    crm = crm.replace(
+        "roles:\n", "roles:\n  - {id: clients_only, permissions: ['records.read:client', tasks.read]}\n", 1
+    )
+    crm = crm.replace("people:\n", "people:\n  - {id: reader, name: Reader, roles: [clients_only]}\n", 1)
+    (ws / "crmctl.yaml").write_text(crm, encoding="utf-8")
+    ok(cli, "--as", "boss", "apply")
+    card = json.loads(ok(cli, "--as", "reader", "record", "show", "CL-1", "-f", "json"))
+    assert (card["related"], card["tasks"], card["hidden"]) == ([], [], {"related": 1, "tasks": 2})
+    boss_card = json.loads(ok(cli, "--as", "boss", "record", "show", "CL-1", "-f", "json"))
+    assert [r["key"] for r in boss_card["related"]] == ["DL-1"]
+    assert [t["id"] for t in boss_card["tasks"]] == ["T-1", "T-2"] and boss_card["hidden"] == {"related": 0, "tasks": 0}
+    project = json.loads(ok(cli, "--as", "reader", "project", "show", "P-1", "-f", "json"))
+    assert (project["tasks"], project["hidden"]) == ([], {"tasks": 1})
+    eta = json.loads(ok(cli, "--as", "reader", "eta", "P-1", "-f", "json"))
+    assert (eta["tasks"], eta["hidden"], eta["last_task"]) == ([], {"tasks": 1}, None)
+    assert eta["ready"] is not None and eta["reason"] == "a task not yours to read finishes last"
+    shown = {
+        "record show": ok(cli, "--as", "reader", "record", "show", "CL-1"),
+        "project show": ok(cli, "--as", "reader", "project", "show", "P-1"),
+        "eta": ok(cli, "--as", "reader", "eta", "CL-1"),
+    }
+    assert shown == snapshot
