@@ -408,3 +408,8 @@ def test_cards_show_only_what_the_person_may_read(cli: Cli, ws: Path, snapshot) 
         "eta": ok(cli, "--as", "reader", "eta", "CL-1"),
     }
     assert shown == snapshot
+
+
+def test_whether_someone_elses_timer_runs_is_not_told_without_the_permission(cli: Cli, ws: Path) -> None:
+    refused = cli("--as", person({"tasks.execute"}), "task", "stop", "--for", "boss")
+    assert refused.stderr.endswith("permission tasks.manage_others is missing\n")

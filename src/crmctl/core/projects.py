@@ -401,12 +401,15 @@ def require_reading(session: Session, task: dict[str, Any]) -> None:
         session.require(missing, permissions.PERMISSIONS[missing], record=task["record"])
 
 
+_OTHERS_WORK = ("tasks.manage_others", "work on others' tasks")
+
+
 def _others_work(session: Session, task: dict[str, Any], person: str | None = None) -> str | None:
     """Who works on the task: the person named, else its assignee, else the actor. Work on a task given to
     someone else, or done for someone else, needs tasks.manage_others besides tasks.execute."""
     who = _person(session, person, "--for") or task["assignee"] or session.actor
     if any(p is not None and p != session.actor for p in (task["assignee"], who)):
-        session.require("tasks.manage_others", "work on others' tasks", record=task["record"])
+        session.require(*_OTHERS_WORK, record=task["record"])
     return who
 
 
@@ -559,6 +562,8 @@ def stop(session: Session, person: str | None = None) -> TimerChange:
     """Stop the running timer of the person named (else the actor's)."""
     session.require("tasks.execute", "work on tasks")
     who = _person(session, person, "--for") or session.actor
+    if who != session.actor:  # asked before telling whether their timer runs
+        session.require(*_OTHERS_WORK)
     running = store.open_interval(session.conn, who)
     if running is None:
         raise InputError(f"no timer is running for {who or 'nobody (give --as or CRMCTL_USER)'}")
