@@ -413,3 +413,13 @@ def test_cards_show_only_what_the_person_may_read(cli: Cli, ws: Path, snapshot) 
 def test_whether_someone_elses_timer_runs_is_not_told_without_the_permission(cli: Cli, ws: Path) -> None:
     refused = cli("--as", person({"tasks.execute"}), "task", "stop", "--for", "boss")
     assert refused.stderr.endswith("permission tasks.manage_others is missing\n")
+
+
+def test_imported_time_without_a_person_is_the_assignees(cli: Cli, ws: Path) -> None:
+    db = ws / "crmctl.duckdb"
+    (ws / "mine.csv").write_text("task,started_at,minutes\nT-1,2027-02-26T10:00,30\nT-2,2027-02-26T11:00,15\n")
+    refused = cli("--as", person({"tasks.execute"}), "import", "time", "mine.csv")
+    assert refused.stderr.endswith("permission tasks.manage_others is missing\n")
+    manager = person({"tasks.execute", "tasks.manage_others"})
+    ok(cli, "--as", manager, "import", "time", "mine.csv")
+    assert query(db, "SELECT task, person FROM crm.time_intervals ORDER BY task") == [("T-1", "boss"), ("T-2", manager)]
