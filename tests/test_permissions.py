@@ -89,7 +89,7 @@ CASES = {
     "records.comment": ["comment", "CL-1", "Позвонить"],
     "tasks.read": ["task", "show", "T-1"],
     "tasks.add": ["task", "add", "Ещё одна"],
-    "tasks.execute": ["time", "log", "T-2", "30m", "--at", "2027-02-28T10:00"],
+    "tasks.execute": ["time", "log", "T-3", "30m", "--at", "2027-02-28T10:00"],
     "tasks.view_others": ["queue", "boss"],
     "tasks.view_unassigned": ["task", "list", "--unassigned"],
     "tasks.assign": ["task", "assign", "T-3", "boss"],

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options
-from crmctl.render.tables import FLAG, cell, pairs, render, visible
+from crmctl.render.tables import FLAG, cell, hidden_line, pairs, render, visible
 
 project_app = typer.Typer(help="Projects: create, list, show, and launch project templates.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks: add, assign, chain, work on and finish them.", no_args_is_help=True)
@@ -172,6 +172,7 @@ def project_show(
         data["params"] = json.loads(p["params"]) if p["params"] else {}
         data["subprojects"] = [s["id"] for s in card.subprojects]
         data["tasks"] = tasks_json(rows)
+        data["hidden"] = card.hidden
         emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
     meta = [
@@ -188,7 +189,7 @@ def project_show(
     if card.subprojects:
         text += "\nsubprojects\n" + "".join(f"  {s['id']}  {s['title']}\n" for s in card.subprojects)
     done = sum(1 for r in rows if r["status"] == "done")
-    text += f"\ntasks ({done}/{len(rows)} done)\n" + render_tasks("table", rows)
+    text += f"\ntasks ({done}/{len(rows)} done)\n" + render_tasks("table", rows) + hidden_line(card.hidden)
     emit(text)
 
 
@@ -210,7 +211,7 @@ def project_launch(
     raw = {k: v for k, v in parse_assignments(params or []).items()}
     with _session() as session:
         launched = projects.launch(session, template, raw, for_key, name)
-        rows = task_rows(projects.list_tasks(session, project=launched.project), session.now)
+        rows = task_rows(launched.tasks, session.now)
     if fmt == "json":
         emit(
             json.dumps(
@@ -383,7 +384,8 @@ def task_depend(
 
 @task_app.command("start")
 def task_start(task: TaskArgument) -> None:
-    """Start the timer on a task; a timer running on another task is stopped first."""
+    """Start the timer on a task for its assignee (someone else's task: tasks.manage_others); a timer of theirs
+    running on another task is stopped first."""
     from crmctl.core import projects
 
     with _session() as session:
@@ -393,12 +395,16 @@ def task_start(task: TaskArgument) -> None:
 
 
 @task_app.command("stop")
-def task_stop() -> None:
-    """Stop your running timer."""
+def task_stop(
+    person: Annotated[
+        str | None, typer.Option("--for", help="Whose timer (default: yours; someone else's: tasks.manage_others).")
+    ] = None,
+) -> None:
+    """Stop your running timer (or, with --for, someone else's)."""
     from crmctl.core import projects
 
     with _session() as session:
-        change = projects.stop(session)
+        change = projects.stop(session, person)
     emit(f"timer stopped on {change.task} after {_minutes(change.minutes)}\n")
 
 
@@ -450,12 +456,16 @@ def time_log(
     duration: Annotated[str, typer.Argument(help="How long: 90m, 2h, 1h30m, 1d (a working day).")],
     at: Annotated[str | None, typer.Option("--at", help="When the work began (default: it ends now).")] = None,
     note: Annotated[str | None, typer.Option("--note", help="What was done.")] = None,
+    person: Annotated[
+        str | None,
+        typer.Option("--for", help="Who did the work (default: the task's assignee, else you)."),
+    ] = None,
 ) -> None:
-    """Record past work on a task."""
+    """Record past work on a task, for its assignee (work on someone else's task needs tasks.manage_others)."""
     from crmctl.core import projects
 
     with _session() as session:
-        logged = projects.log_time(session, task, duration, at, note)
+        logged = projects.log_time(session, task, duration, at, note, person)
     emit(
         f"{_minutes(logged['minutes'])} logged on {logged['task']} from {cell(logged['started_at'])}"
         f" to {cell(logged['ended_at'])}\n"

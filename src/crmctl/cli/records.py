@@ -18,7 +18,7 @@ from crmctl.cli.base import (
     options,
     write_file,
 )
-from crmctl.render.tables import FLAG, cell, pairs, render, visible
+from crmctl.render.tables import FLAG, cell, hidden_line, pairs, render, visible
 
 record_app = typer.Typer(help="Create, change, show and list records.", no_args_is_help=True)
 
@@ -142,6 +142,8 @@ def _card_text(session: Any, card: Any) -> str:
         )
     if card.tasks:
         text += "\ntasks\n" + _task_lines(card.tasks)
+    if any(card.hidden.values()):
+        text += "\n" + hidden_line(card.hidden)
     if card.reminders:
         text += "\nreminders\n" + "".join(
             f"  {cell(r['due_at'])}  {cell(r['text'])}" + (f" ({r['person']})" if r["person"] else "") + "\n"

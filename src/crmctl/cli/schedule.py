@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options
-from crmctl.render.tables import FLAG, cell, render
+from crmctl.render.tables import FLAG, cell, hidden_line, render
 
 QUEUE_JSON = (
     "id",
@@ -99,6 +99,7 @@ def eta(
             "reason": found.reason,
             "at_risk": [r["id"] for r in found.tasks if r["at_risk"]],
             "tasks": json.loads(render("json", found.tasks, [(k, k) for k in ("assignee", *QUEUE_JSON)])),
+            "hidden": found.hidden,
         }
         emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
@@ -118,4 +119,4 @@ def eta(
             ("reason", "why"),
         ]
         text += "\n" + render("table", _table_rows(found.tasks), columns, color=color_wanted())
-    emit(text)
+    emit(text + hidden_line(found.hidden))

@@ -507,11 +507,16 @@ def _deadline_notices(session: Session, conn: Any) -> None:
 
 
 def inbox(session: Session, person: str | None, unread: bool, mark_read: bool) -> list[dict[str, Any]]:
+    """A person's notices (everyone's with no person: in a workspace with a Team that takes tasks.view_others,
+    as anyone else's does). --mark-read marks the actor's own notices only: in a Team workspace it is refused on
+    another person's inbox, or everyone's."""
     who = person or session.actor
     if who is not None and session.defs.has_team and who not in session.defs.people:
         raise NotFound(f"no person '{who}' in the team")
-    if who != session.actor:
+    if who is None or who != session.actor:
         session.require("tasks.view_others", "read others' inboxes")
+    if mark_read and who != session.actor and session.defs.has_team:
+        raise InputError(f"--mark-read marks your own notices only, not {who or 'everyone'}'s: leave it out")
     with session.transaction() as conn:
         _deadline_notices(session, conn)
         items = store.inbox(conn, who, unread)

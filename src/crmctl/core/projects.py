@@ -98,6 +98,7 @@ class ProjectCard:
     project: dict[str, Any]
     subprojects: list[dict[str, Any]]
     tasks: list[dict[str, Any]] = field(default_factory=list)
+    hidden: dict[str, int] = field(default_factory=lambda: {"tasks": 0})  # tasks left out: not the actor's to read
 
 
 def show_project(session: Session, pid: str) -> ProjectCard:
@@ -106,11 +107,9 @@ def show_project(session: Session, pid: str) -> ProjectCard:
     project = store.project(session.conn, pid)
     if project is None:
         raise NotFound(f"no project {pid}")
-    return ProjectCard(
-        project,
-        store.projects(session.conn, parent=pid),
-        store.tasks(session.conn, projects=store.project_tree(session.conn, pid)),
-    )
+    tasks = store.tasks(session.conn, projects=store.project_tree(session.conn, pid))
+    shown = [t for t in tasks if session.may_read_task(t)]
+    return ProjectCard(project, store.projects(session.conn, parent=pid), shown, {"tasks": len(tasks) - len(shown)})
 
 
 # -- launching a template --------------------------------------------------------------------------------------
@@ -251,10 +250,13 @@ def _launch(
 def launch(
     session: Session, template: str, raw_params: dict[str, Any], for_key: str | None, title: str | None
 ) -> Launched:
+    """Launch a template; the result holds the tasks it made as stored (the launcher sees them all)."""
     session.require("tasks.add", "launch projects")
     target = _record(session, for_key)
     with session.transaction() as conn:
-        return _launch(session, conn, template, raw_params, target, title)
+        launched = _launch(session, conn, template, raw_params, target, title)
+        launched.tasks = store.tasks(conn, projects=[launched.project])
+        return launched
 
 
 def launch_for_stage(session: Session, conn: Any, form: FormDef, row: dict[str, Any], spec: dict[str, Any]) -> None:
@@ -383,16 +385,32 @@ class TaskCard:
 def show_task(session: Session, tid: str) -> TaskCard:
     session.require("tasks.read", "read tasks")
     task = get_task(session, tid)
-    if task["assignee"] is None and not session.may("tasks.view_others"):
-        session.require("tasks.view_unassigned", "view undistributed tasks", record=task["record"])
-    elif task["assignee"] != session.actor:
-        session.require("tasks.view_others", "view others' tasks", record=task["record"])
+    require_reading(session, task)
     return TaskCard(
         task,
         store.dependents(session.conn, task["id"]),
         store.intervals(session.conn, task=task["id"]),
         store.task_events(session.conn, task["id"]),
     )
+
+
+def require_reading(session: Session, task: dict[str, Any]) -> None:
+    """Refused unless the actor may read the task: someone else's, or nobody's, takes more than tasks.read."""
+    missing = permissions.task_refusal(session.defs, session.actor, task["assignee"])
+    if missing is not None:
+        session.require(missing, permissions.PERMISSIONS[missing], record=task["record"])
+
+
+_OTHERS_WORK = ("tasks.manage_others", "work on others' tasks")
+
+
+def _others_work(session: Session, task: dict[str, Any], person: str | None = None) -> str | None:
+    """Who works on the task: the person named, else its assignee, else the actor. Work on a task given to
+    someone else, or done for someone else, needs tasks.manage_others besides tasks.execute."""
+    who = _person(session, person, "--for") or task["assignee"] or session.actor
+    if any(p is not None and p != session.actor for p in (task["assignee"], who)):
+        session.require(*_OTHERS_WORK, record=task["record"])
+    return who
 
 
 def list_tasks(
@@ -488,7 +506,8 @@ def depend(session: Session, tid: str, on: list[str], remove: bool) -> dict[str,
 
 def _set_status(session: Session, conn: Any, task: dict[str, Any], status: str, **extra: Any) -> None:
     store.update_task(conn, task["id"], {"status": status, **extra})
-    _event(session, conn, "task.status", task["record"], {"task": task["id"], "from": task["status"], "to": status})
+    data = {"task": task["id"], "from": task["status"], "to": status, "assignee": task["assignee"]}
+    _event(session, conn, "task.status", task["record"], data)
 
 
 def _close_timer(session: Session, conn: Any, interval: dict[str, Any]) -> None:
@@ -512,36 +531,43 @@ class TimerChange:
 
 
 def start(session: Session, tid: str) -> TimerChange:
-    """Open a time interval for the actor; a running one is closed first (one timer per person)."""
+    """Open a time interval for the task's assignee (else the actor); a running one is closed first (one timer
+    per person)."""
     session.require("tasks.execute", "work on tasks")
     task = get_task(session, tid)
+    who = _others_work(session, task)
     if task["status"] in ("done", "cancelled"):
         raise InputError(f"{task['id']} is {task['status']}: reopen it to work on it")
     if task["blocked_by"]:
         raise InputError(f"{task['id']} waits for {', '.join(task['blocked_by'])} to be done")
     change = TimerChange(task["id"])
     with session.transaction() as conn:
-        running = store.open_interval(conn, session.actor)
+        running = store.open_interval(conn, who)
         if running is not None:
             if running["task"] == task["id"]:
-                raise InputError(f"the timer of {session.actor or 'nobody'} already runs on {task['id']}")
+                raise InputError(f"the timer of {who or 'nobody'} already runs on {task['id']}")
             if running["started_at"] > session.now:
                 raise InputError(f"the running timer started at {running['started_at']:%Y-%m-%d %H:%M}, after now")
             _close_timer(session, conn, running)
             change.stopped = running["task"]
             change.minutes = (session.now - running["started_at"]).total_seconds() / 60
-        store.start_interval(conn, task["id"], session.actor, session.now)
+        store.start_interval(conn, task["id"], who, session.now)
         if task["status"] == "todo":
             _set_status(session, conn, task, "in_progress", started_at=session.now)
-        _event(session, conn, "timer.started", task["record"], {"task": task["id"], "person": session.actor})
+        _event(session, conn, "timer.started", task["record"], {"task": task["id"], "person": who})
     return change
 
 
-def stop(session: Session) -> TimerChange:
+def stop(session: Session, person: str | None = None) -> TimerChange:
+    """Stop the running timer of the person named (else the actor's)."""
     session.require("tasks.execute", "work on tasks")
-    running = store.open_interval(session.conn, session.actor)
+    who = _person(session, person, "--for") or session.actor
+    if who != session.actor:  # asked before telling whether their timer runs
+        session.require(*_OTHERS_WORK)
+    running = store.open_interval(session.conn, who)
     if running is None:
-        raise InputError(f"no timer is running for {session.actor or 'nobody (give --as or CRMCTL_USER)'}")
+        raise InputError(f"no timer is running for {who or 'nobody (give --as or CRMCTL_USER)'}")
+    _others_work(session, get_task(session, running["task"]), who)
     if running["started_at"] > session.now:
         raise InputError(f"the running timer started at {running['started_at']:%Y-%m-%d %H:%M}, after now")
     with session.transaction() as conn:
@@ -559,6 +585,7 @@ def done(session: Session, tid: str, comment: str | None = None) -> Finished:
     """Finish a task: its timers stop, and each task it was the last blocker of is announced to its assignee."""
     session.require("tasks.execute", "work on tasks")
     task = get_task(session, tid)
+    _others_work(session, task)
     if task["status"] == "done":
         raise InputError(f"{task['id']} is done already")
     if task["status"] == "cancelled":
@@ -585,6 +612,7 @@ def done(session: Session, tid: str, comment: str | None = None) -> Finished:
 def reopen(session: Session, tid: str) -> dict[str, Any]:
     session.require("tasks.execute", "work on tasks")
     task = get_task(session, tid)
+    _others_work(session, task)
     if task["status"] in domain.OPEN_STATUSES:
         raise InputError(f"{task['id']} is open already ({task['status']})")
     with session.transaction() as conn:
@@ -595,6 +623,7 @@ def reopen(session: Session, tid: str) -> dict[str, Any]:
 def cancel(session: Session, tid: str, comment: str | None) -> dict[str, Any]:
     session.require("tasks.execute", "work on tasks")
     task = get_task(session, tid)
+    _others_work(session, task)
     if task["status"] in ("done", "cancelled"):
         raise InputError(f"{task['id']} is {task['status']} already")
     with session.transaction() as conn:
@@ -609,6 +638,7 @@ def cancel(session: Session, tid: str, comment: str | None) -> dict[str, Any]:
 def comment(session: Session, tid: str, text: str) -> str:
     session.require("tasks.read", "comment on tasks")
     task = get_task(session, tid)
+    require_reading(session, task)
     if not text.strip():
         raise InputError("a comment needs some text")
     with session.transaction() as conn:
@@ -617,10 +647,14 @@ def comment(session: Session, tid: str, text: str) -> str:
 
 
 # -- time ----------------------------------------------------------------------------------------------------
-def log_time(session: Session, tid: str, duration: str, at: str | None, note: str | None) -> dict[str, Any]:
-    """Past work: an interval of the given length, starting at --at (or ending now)."""
+def log_time(
+    session: Session, tid: str, duration: str, at: str | None, note: str | None, person: str | None = None
+) -> dict[str, Any]:
+    """Past work of the person named (else the task's assignee, else the actor): an interval of the given
+    length, starting at --at (or ending now)."""
     session.require("tasks.execute", "log time")
     task = get_task(session, tid)
+    who = _others_work(session, task, person)
     minutes = _minutes(duration, "duration", session.defs.hours_per_day)  # 1d is a working day, as in estimates
     length = dt.timedelta(minutes=minutes)
     start_at = _when(at, session, "--at") if at else session.now - length
@@ -628,17 +662,17 @@ def log_time(session: Session, tid: str, duration: str, at: str | None, note: st
     if end_at > session.now:
         raise InputError(f"time cannot be logged in the future: it would end at {end_at:%Y-%m-%d %H:%M}")
     with session.transaction() as conn:
-        store.log_interval(conn, task["id"], session.actor, start_at, end_at, note)
+        store.log_interval(conn, task["id"], who, start_at, end_at, note)
         _event(
             session,
             conn,
             "time.logged",
             task["record"],
-            {"task": task["id"], "person": session.actor, "minutes": minutes, "from": start_at, "note": note},
+            {"task": task["id"], "person": who, "minutes": minutes, "from": start_at, "note": note},
         )
     return {
         "task": task["id"],
-        "person": session.actor,
+        "person": who,
         "started_at": start_at,
         "ended_at": end_at,
         "minutes": minutes,

@@ -151,6 +151,7 @@ class Card:
     rollups: dict[str, Any] = field(default_factory=dict)
     related: list[dict[str, Any]] = field(default_factory=list)  # records that refer to this one
     tasks: list[dict[str, Any]] = field(default_factory=list)  # its tasks and those of the related records
+    hidden: dict[str, int] = field(default_factory=lambda: {"related": 0, "tasks": 0})  # left out: not readable
 
     def as_dict(self) -> dict[str, Any]:
         meta = (
@@ -177,6 +178,7 @@ class Card:
                 {k: plain(t[k]) for k in ("id", "title", "status", "assignee", "due_at", "record", "overdue")}
                 for t in self.tasks
             ],
+            "hidden": self.hidden,
             "comments": [{k: plain(v) for k, v in c.items()} for c in self.comments],
             "reminders": [{k: plain(v) for k, v in r.items() if k != "record"} for r in self.reminders],
         }
@@ -199,7 +201,8 @@ def show(session: Session, key: str) -> Card:
 
 
 def _client_card(session: Session, card: Card) -> None:
-    """Roll-ups, the records that refer to this one with their readiness, and every task of all of them."""
+    """Roll-ups, the records that refer to this one with their readiness, and every task of all of them: of
+    those, only the records and tasks the actor may read, and how many others there are."""
     from crmctl.store import projects as project_store
 
     form, key = card.form, card.record["key"]
@@ -224,8 +227,12 @@ def _client_card(session: Session, card: Card) -> None:
                 "in_progress",
             )
         )
-    card.tasks = tasks
+    hidden = {k for other, k in related if not session.may("records.read", other)}
+    card.tasks = [t for t in tasks if t["record"] not in hidden and session.may_read_task(t)]
+    card.hidden = {"related": len(hidden), "tasks": len(tasks) - len(card.tasks)}
     for other, other_key in related:
+        if other_key in hidden:
+            continue
         other_form = session.defs.forms[other]
         row = store.get(session.conn, other_form, other_key) or {}
         own = [t for t in tasks if t["record"] == other_key and t["status"] != "cancelled"]
@@ -368,6 +375,11 @@ def finish_reminder(session: Session, reminder_id: int) -> dict[str, Any]:
     found = store.reminder(session.conn, reminder_id)
     if found is None:
         raise NotFound(f"no reminder {reminder_id}")
+    if found["person"] is None or found["person"] != session.actor:  # someone else's, or everyone's
+        form = store.form_of(session.conn, found["record"]) if found["record"] else None
+        name = form or "these"
+        session.require("records.read", f"read {name} records", form, found["record"])
+        session.require("records.update", f"change {name} records", form, found["record"])
     if found["done_at"] is not None:
         raise InputError(f"reminder {reminder_id} is done already")
     with session.transaction() as conn:

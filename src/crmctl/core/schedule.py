@@ -146,10 +146,12 @@ class Eta:
     last: str | None  # the task that finishes last
     tasks: list[dict[str, Any]]
     reason: str
+    hidden: dict[str, int]  # tasks left out of `tasks`: not the actor's to read (the date still counts them)
 
 
 def eta(session: Session, key: str) -> Eta:
-    """When a task, a project (with its subprojects) or a record (its tasks) will be ready, and why."""
+    """When a task, a project (with its subprojects) or a record (its tasks) will be ready, and why. Only the
+    tasks the actor may read are listed, and named in the reason; the date comes from all of them."""
     session.require("tasks.read", "read tasks")
     text = key.strip().upper()
     schedule, tasks = compute(session)
@@ -159,13 +161,14 @@ def eta(session: Session, key: str) -> Eta:
     if form_of(session.conn, text) is not None:  # a record key first: a form may use the prefix T or P
         prefix = ""
     if prefix == "T" and number.isdigit():
-        from crmctl.core.projects import get_task
+        from crmctl.core.projects import get_task, require_reading
 
         found = get_task(session, text)
+        require_reading(session, found)
         chosen = [t for t in tasks if t["id"] == found["id"]]
         what = f"task {found['id']}"
         if found["status"] not in domain.OPEN:
-            return Eta(what, found["finished_at"], found["id"], [], f"{found['id']} is {found['status']}")
+            return Eta(what, found["finished_at"], found["id"], [], f"{found['id']} is {found['status']}", {"tasks": 0})
     elif prefix == "P" and number.isdigit():
         if store.project(session.conn, text) is None:
             raise NotFound(f"no project {text}")
@@ -175,12 +178,14 @@ def eta(session: Session, key: str) -> Eta:
     else:
         from crmctl.core.records import locate
 
-        _, row = locate(session, text)
+        form, row = locate(session, text)
+        session.require("records.read", f"read {form.name} records", form.name, row["key"])
         chosen = [t for t in tasks if t["record"] == row["key"]]
         what = f"record {row['key']}"
     ids = [t["id"] for t in chosen]
+    shown = {t["id"] for t in chosen if session.may_read_task(t)}
     rows = sorted(
-        (_row(t, schedule.slots[t["id"]]) for t in chosen),
+        (_row(t, schedule.slots[t["id"]]) for t in chosen if t["id"] in shown),
         key=lambda r: (r["finish"] is None, r["finish"] or 0, r["id"]),
     )
     finish, last, problems = schedule.ready_date(ids)
@@ -188,10 +193,15 @@ def eta(session: Session, key: str) -> Eta:
         reason = "no open tasks"
     elif problems:
         slot = schedule.slots[problems[0]]
-        reason = f"{problems[0]} cannot be scheduled: {slot.problem}"
-    else:
+        if problems[0] in shown:
+            reason = f"{problems[0]} cannot be scheduled: {slot.problem}"
+        else:
+            reason = "a task not yours to read cannot be scheduled"
+    elif last in shown:
         slot = schedule.slots[last]
         reason = f"{last} finishes last ({slot.person}; {slot.reason})"
+    else:
+        last, reason = None, "a task not yours to read finishes last"
     if problems:
         finish = None
-    return Eta(what, finish, last, rows, reason)
+    return Eta(what, finish, last, rows, reason, {"tasks": len(ids) - len(shown)})

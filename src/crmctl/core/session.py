@@ -79,38 +79,55 @@ class Session:
     actor: str | None
     path: Path
     in_transaction: bool = False
+    refused: dict[str, Any] | None = None  # a refusal inside a transaction, written after its rollback
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         from crmctl.store.db import transaction
 
-        with transaction(self.conn) as conn:
-            self.in_transaction = True
-            try:
-                yield conn
-            finally:
-                self.in_transaction = False
+        try:
+            with transaction(self.conn) as conn:
+                self.in_transaction = True
+                try:
+                    yield conn
+                finally:
+                    self.in_transaction = False
+        finally:
+            if self.refused is not None:
+                self._write_refusal()
 
     def may(self, permission: str, form: str | None = None) -> bool:
         from crmctl.domain.permissions import allowed
 
         return allowed(self.defs, self.actor, permission, form)
 
+    def may_read_task(self, task: dict[str, Any]) -> bool:
+        """Whether the actor may read this task (see domain.permissions.task_refusal)."""
+        from crmctl.domain.permissions import task_refusal
+
+        return task_refusal(self.defs, self.actor, task["assignee"]) is None
+
     def require(self, permission: str, doing: str, form: str | None = None, record: str | None = None) -> None:
         """InputError unless the actor holds the permission (single-user mode allows everything). A refusal
-        is written to the event log (`permission.refused`) before the error, unless a transaction is open:
-        then the command's own rollback would take it back, and the refusal stays in the error alone."""
+        is written to the event log (`permission.refused`) before the error; inside a transaction, which the
+        error rolls back, it is written just after the rollback."""
         from crmctl.domain import permissions
 
         try:
             permissions.require(self.defs, self.actor, permission, doing, form)
         except Exception:
+            self.refused = {"record": record, "form": form, "data": {"permission": permission, "doing": doing}}
             if not self.in_transaction:
-                from crmctl.store.records import add_event
-
-                data = {"permission": permission, "doing": doing}
-                add_event(self.conn, self.now, self.actor, "permission.refused", record, form, data)
+                self._write_refusal()
             raise
+
+    def _write_refusal(self) -> None:
+        from crmctl.store.records import add_event
+
+        refused, self.refused = self.refused or {}, None
+        add_event(
+            self.conn, self.now, self.actor, "permission.refused", refused["record"], refused["form"], refused["data"]
+        )
 
 
 def check_actor(defs: Definitions, actor: str | None) -> str | None:

@@ -360,7 +360,7 @@ def import_time(session: Session, opts: ImportOptions, progress: Progress | None
     with tempfile.TemporaryDirectory(prefix="crmctl-import-") as tmp:
         rows = _rows(session, opts, tmp, progress, TIME_COLUMNS, {"id", "source"}, "time")
     outcome.rows = len(rows)
-    existing_ids, by_external = store.task_ids(conn), store.external_ids(conn)
+    assignees, by_external = store.task_assignees(conn), store.external_ids(conn)
     problems = outcome.problems
     writes = []
     seen: dict[tuple[Any, ...], int] = {}
@@ -371,10 +371,10 @@ def import_time(session: Session, opts: ImportOptions, progress: Progress | None
         if token is None:
             problems.append(Problem(row, "task", None, "an interval needs a task"))
         else:
-            tid = token.upper() if token.upper() in existing_ids else by_external.get(token)
+            tid = token.upper() if token.upper() in assignees else by_external.get(token)
             if tid is None:
                 problems.append(Problem(row, "task", token, "no task with this id"))
-        person = cells.get("person") or session.actor
+        person = cells.get("person") or (assignees.get(tid) if tid else None) or session.actor
         if person and defs.has_team and person not in defs.people:
             problems.append(Problem(row, "person", person, f"no person '{person}' in the team"))
         start = end = None
@@ -409,6 +409,8 @@ def import_time(session: Session, opts: ImportOptions, progress: Progress | None
         if len(problems) == count:
             seen[identity] = row
             writes.append((tid, person, start, end, cells.get("note")))
+    if any(p not in (None, session.actor) for tid, person, *_ in writes for p in (person, assignees[tid])):
+        session.require("tasks.manage_others", "log time on others' tasks or for others")
 
     def write(conn: Any) -> None:
         for tid, person, start, end, note in writes:

@@ -12,6 +12,7 @@ PERMISSIONS = {
     "tasks.view_others": "view others' tasks",
     "tasks.view_unassigned": "view undistributed tasks",
     "tasks.assign": "distribute tasks",
+    "tasks.manage_others": "work on others' tasks",
     "processes.manage": "manage processes and stages",
     "reports.view": "view reports",
     "mail.evaluate": "evaluate tasks from e-mail",
@@ -53,3 +54,16 @@ def require(defs: Definitions, actor: str | None, permission: str, doing: str, f
 
         who = actor or "nobody (give --as or CRMCTL_USER)"
         raise InputError(f"{who} may not {doing}: permission {permission} is missing")
+
+
+def task_refusal(defs: Definitions, actor: str | None, assignee: str | None) -> str | None:
+    """The permission the actor lacks to read a task given to assignee, or None if they may read it: tasks.read
+    always; for someone else's task tasks.view_others; for a task of nobody tasks.view_unassigned (or
+    tasks.view_others)."""
+    if not allowed(defs, actor, "tasks.read"):
+        return "tasks.read"
+    if (assignee is not None and assignee == actor) or allowed(defs, actor, "tasks.view_others"):
+        return None
+    if assignee is None:
+        return None if allowed(defs, actor, "tasks.view_unassigned") else "tasks.view_unassigned"
+    return "tasks.view_others"

@@ -108,3 +108,11 @@ def pairs(items: Sequence[tuple[str, Any]]) -> str:
         return ""
     width = max(len(label) for label, _ in items)
     return "".join(f"{label.ljust(width)}  {cell(value)}\n" for label, value in items)
+
+
+def hidden_line(counts: dict[str, int]) -> str:
+    """What a card left out because the person may not read it: '2 related records, 1 task hidden\n', or ''.
+    counts: {"related": n, "tasks": n} (either may be missing)."""
+    nouns = {"related": "related record", "tasks": "task"}
+    parts = [f"{n} {nouns[k]}{'s' if n != 1 else ''}" for k, n in counts.items() if n]
+    return f"{', '.join(parts)} hidden (not yours to read)\n" if parts else ""

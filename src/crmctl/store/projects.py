@@ -384,6 +384,11 @@ def task_ids(conn: Any) -> set[str]:
     return {row[0] for row in conn.execute("SELECT id FROM crm.tasks").fetchall()}
 
 
+def task_assignees(conn: Any) -> dict[str, str | None]:
+    """task id -> its assignee (None for a task given to nobody), for every task."""
+    return dict(conn.execute("SELECT id, assignee FROM crm.tasks").fetchall())
+
+
 def project_ids(conn: Any) -> set[str]:
     return {row[0] for row in conn.execute("SELECT id FROM crm.projects").fetchall()}
 
