@@ -608,10 +608,10 @@ def test_a_billion_laughs_is_refused_quickly_with_bounded_memory(tmp_path: Path)
     write(workspace / "laughs.yaml", "kind: Calendar\nname: lol\n" + laughs())
     write(workspace / "values.yaml", laughs())
     script = (
-        "import resource, subprocess, sys, time\n"
-        "t = time.monotonic()\n"
+        "import resource, subprocess, sys\n"
         "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-        "print(p.returncode, time.monotonic() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(p.returncode, u.ru_utime + u.ru_stime, u.ru_maxrss)\n"
         "print(p.stdout + p.stderr)\n"
     )
     crm = [sys.executable, "-c", "from crmctl.cli import main; main()"]
@@ -619,9 +619,9 @@ def test_a_billion_laughs_is_refused_quickly_with_bounded_memory(tmp_path: Path)
         out = subprocess.run(
             [sys.executable, "-c", script, *crm, *args], cwd=workspace, capture_output=True, text=True, timeout=60
         ).stdout
-        code, seconds, rss_kb = out.split("\n", 1)[0].split()
+        code, cpu_seconds, rss_kb = out.split("\n", 1)[0].split()
         assert int(code) == 1, out
-        assert float(seconds) < 5, out
+        assert float(cpu_seconds) < 5, out  # processor time, not wall time: a loaded machine cannot fail it
         assert int(rss_kb) < 400_000, out  # kilobytes on Linux: under 400 MB
         assert "Y009" in out or "expands to more than" in out, out
         assert "Traceback" not in out
