@@ -6,7 +6,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,8 @@ class Session:
     actor: str | None
     path: Path
     in_transaction: bool = False
+    writable: bool = True
+    refusals: list[tuple[str | None, str | None, dict[str, str]]] = field(default_factory=list)
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -99,16 +101,19 @@ class Session:
     def require(self, permission: str, doing: str, form: str | None = None, record: str | None = None) -> None:
         """InputError unless the actor holds the permission (single-user mode allows everything). A refusal
         is written to the event log (`permission.refused`) before the error, unless a transaction is open:
-        then the command's own rollback would take it back, and the refusal stays in the error alone."""
+        then the command's own rollback would take it back, and the refusal stays in the error alone. A
+        read-only session writes it after it has closed the database (see open_session)."""
         from crmctl.domain import permissions
 
         try:
             permissions.require(self.defs, self.actor, permission, doing, form)
         except Exception:
-            if not self.in_transaction:
+            data = {"permission": permission, "doing": doing}
+            if not self.writable:
+                self.refusals.append((record, form, data))
+            elif not self.in_transaction:
                 from crmctl.store.records import add_event
 
-                data = {"permission": permission, "doing": doing}
                 add_event(self.conn, self.now, self.actor, "permission.refused", record, form, data)
             raise
 
@@ -120,17 +125,25 @@ def check_actor(defs: Definitions, actor: str | None) -> str | None:
 
 
 @contextmanager
-def open_session(options: Options) -> Iterator[Session]:
-    """Open the database and its latest definitions for one command."""
+def open_session(options: Options, write: bool = True) -> Iterator[Session]:
+    """Open the database and its latest definitions for one command; read-only for a command that only
+    reads (write=False): it then shares its turn with other readers, and works on a read-only file system."""
     from crmctl.store import db
     from crmctl.store.definitions import latest
 
     path, timeout = database_path(options)
-    conn = db.connect(path, busy_timeout=timeout)
+    conn = db.connect(path, busy_timeout=timeout, write=write)
+    session = None
     try:
         if not db.is_crmctl_database(conn):
             raise InputError(f"{path} is a DuckDB file but not a crmctl database (run `crmctl apply` to set it up)")
         if not db.schema_is_current(conn):
+            if not write:
+                db.check_schema_version(conn)  # a newer crmctl's database: upgrade crmctl
+                raise InputError(
+                    f"{path} was written by an older crmctl and needs updating, which a command that only reads "
+                    "cannot do: run a command that writes (or `crmctl apply`) once"
+                )
             with db.transaction(conn):
                 db.ensure_system_schema(conn)
         found = latest(conn)
@@ -139,6 +152,33 @@ def open_session(options: Options) -> Iterator[Session]:
         version, defs = found
         conn.execute("SET TimeZone = ?", [defs.timezone])
         now = clock.current(options.now, defs.timezone)
-        yield Session(conn, defs, version, now, check_actor(defs, options.actor), path)
+        session = Session(conn, defs, version, now, check_actor(defs, options.actor), path, writable=write)
+        yield session
+    except Exception as exc:
+        db.raise_environment(path, exc)  # a damaged block found by a query that only reads
+        raise
     finally:
         db.close(conn)
+        if session is not None and session.refusals:
+            _write_refusals(options, session)
+
+
+def _write_refusals(options: Options, session: Session) -> None:
+    """The refusals of a read-only session, written in a turn of its own once its connection is closed.
+    Where they cannot be written (a read-only file system, a turn not had in time) the refusal stands as
+    the command's error all the same."""
+    from crmctl.errors import CrmError
+    from crmctl.store import db
+    from crmctl.store.records import add_event
+
+    path, timeout = database_path(options)
+    try:
+        conn = db.connect(path, busy_timeout=timeout)
+        try:
+            with db.transaction(conn):
+                for record, form, data in session.refusals:
+                    add_event(conn, session.now, session.actor, "permission.refused", record, form, data)
+        finally:
+            db.close(conn)
+    except CrmError:
+        return
