@@ -123,12 +123,12 @@ def _busy(path: Path, holder: str, busy_timeout: float) -> Busy:
 
 # What the machine says when the fault is its own (DuckDB passes on the system's words): exit code 6, not 5.
 _ENVIRONMENT = {
-    "No space left on device": "no space is left on its device",
-    "Disk quota exceeded": "the disk quota is exceeded",
-    "Read-only file system": "its file system is read-only (commands that only read still work)",
+    "No space left on device": "no space is left on its device; nothing was changed",
+    "Disk quota exceeded": "the disk quota is exceeded; nothing was changed",
+    "Read-only file system": "its file system is read-only: commands that write cannot run, those that only read can",
     "Corrupt database file": "the file is damaged (a checksum does not match); restore it from a backup",
     "Could not read enough bytes": "the file is cut short; restore it from a backup",
-    "Input/output error": "the device reports an input/output error",
+    "Input/output error": "the device reports an input/output error; nothing was changed",
 }
 
 
@@ -142,7 +142,7 @@ def environment_error(path: Path, exc: BaseException) -> Environment | None:
     message = str(exc)
     for text, meaning in _ENVIRONMENT.items():
         if text in message:
-            return Environment(f"database {path}: {meaning}; nothing was changed")
+            return Environment(f"database {path}: {meaning}")
     return None
 
 
