@@ -92,7 +92,7 @@ def _private_mounts(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     if unshare is None or subprocess.run([unshare, "-m", "true"], capture_output=True).returncode != 0:
         pytest.skip("no private mount namespace here (unshare -m)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRMCTL_")}
-    env.update(CRMCTL_NOW=NOW, CRMCTL_USER=chief(cwd) or "", CRMCTL="{} -m crmctl".format(sys.executable))
+    env.update(CRMCTL_NOW=NOW, CRMCTL_USER=chief(cwd) or "", CRMCTL=f"{sys.executable} -m crmctl")
     done = subprocess.run([unshare, "-m", "sh", "-c", script], cwd=cwd, env=env, capture_output=True, text=True)
     if "MOUNT FAILED" in done.stdout:
         pytest.skip("mounting is not allowed here: " + done.stderr.strip())
@@ -124,9 +124,8 @@ $CRMCTL record create client --set name=Room; echo "create $?"
         "CL-1",
         "create 0",
     ], done.stderr
-    assert f"crmctl: error: database {disk}/ws/crmctl.duckdb: no space is left on its device; nothing was changed\n" in (
-        done.stderr
-    )
+    full = f"crmctl: error: database {disk}/ws/crmctl.duckdb: no space is left on its device; nothing was changed\n"
+    assert full in done.stderr
     assert "Traceback" not in done.stderr
 
 
