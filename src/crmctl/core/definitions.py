@@ -48,7 +48,7 @@ def _prepare(options: Options, archive: bool, *, create: bool) -> tuple[Any, Def
         raise NotFound(f"no workspace: {options.workspace or Path.cwd()} has no crmctl.yaml, nor any folder above it")
     new = load_definitions(root)
     path, timeout = database_path(options)
-    conn = db.connect(path, busy_timeout=timeout, create=create)
+    conn = db.connect(path, busy_timeout=timeout, create=create, write=create)  # plan only reads
     try:
         if path.exists() and path.stat().st_size and not db.is_crmctl_database(conn):
             tables = conn.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0]
