@@ -273,13 +273,19 @@ def _take_turn(path: Path, deadline: float, busy_timeout: float, write: bool) ->
         return None
     fd, writable = opened
     how = fcntl.LOCK_EX if write else fcntl.LOCK_SH
+    ticket = 0  # none drawn, or the first: no one to wait for but the flock's holder
     try:
-        ticket = _take_ticket(fd, write) if writable and sys.platform.startswith("linux") else 0
+        if writable and sys.platform.startswith("linux"):
+            with suppress(OSError):  # a full disk, a file system without record locks: the flock alone
+                ticket = _take_ticket(fd, write)
         delay = _POLL
         while not (ticket == 0 or _try_lock(fd, how, ticket, _TICKETS)) or not _try_lock(fd, how):
             if time.monotonic() >= deadline:
                 raise _busy(path, _holder_of(fd), busy_timeout)
             delay = _pause(deadline, delay, _POLL if ticket else 0.1)
+    except OSError:  # a system without flock
+        os.close(fd)
+        return None
     except BaseException:
         os.close(fd)  # lets go of the ticket and of every lock taken
         raise
