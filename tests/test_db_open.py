@@ -264,3 +264,45 @@ def test_writers_are_served_in_the_order_they_arrived(workspace: Path) -> None:
     assert [w.returncode for w in writers] == [0, -signal.SIGKILL, 0, 0], outputs
     assert [out for out, _ in outputs] == ["CL-1\n", "", "CL-2\n", "CL-3\n"]
     assert query(db, "SELECT name FROM client ORDER BY number") == [("W1",), ("W3",), ("W4",)]
+
+
+def test_a_waiter_stopped_in_line_is_passed(workspace: Path) -> None:
+    """A command stopped (^Z) while it waits keeps its ticket but cannot take its turn: once the turn has
+    stayed free for a second, the command behind it goes ahead; the stopped one, continued, gets its turn
+    after it."""
+    db = workspace / "crmctl.duckdb"
+    lock = workspace / "crmctl.duckdb.lock"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMCTL_")}
+    env.update(CRMCTL_NOW=NOW, CRMCTL_USER=chief(workspace) or "", CRMCTL_BUSY_TIMEOUT="60")
+    holder = _hold(db, "write")
+    drawn = _tickets_drawn(lock)
+    stopped = subprocess.Popen(
+        [sys.executable, "-m", "crmctl", "record", "create", "client", "--set", "name=Stopped"],
+        cwd=workspace,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _tickets_drawn(lock) == drawn:
+            assert time.monotonic() < deadline and stopped.poll() is None
+            time.sleep(0.01)
+        stopped.send_signal(signal.SIGSTOP)
+        _release(holder)
+        started = time.monotonic()
+        behind = subprocess.run(
+            [sys.executable, "-m", "crmctl", "record", "create", "client", "--set", "name=Behind"],
+            cwd=workspace,
+            env={**env, "CRMCTL_BUSY_TIMEOUT": "20"},
+            capture_output=True,
+            text=True,
+        )
+        assert (behind.returncode, behind.stdout) == (0, "CL-1\n"), behind.stderr
+        assert time.monotonic() - started < 20
+    finally:
+        stopped.send_signal(signal.SIGCONT)
+    out, err = stopped.communicate(timeout=120)
+    assert (stopped.returncode, out) == (0, "CL-2\n"), err
+    assert query(db, "SELECT name FROM client ORDER BY number") == [("Behind",), ("Stopped",)]

@@ -132,7 +132,7 @@ _ENVIRONMENT = {
 }
 
 
-def environment_error(path: Path, exc: BaseException) -> Environment | None:
+def _environment(path: Path, exc: BaseException) -> Environment | None:
     """The Environment error for a DuckDB error that the machine caused (a full disk, a read-only file
     system, a damaged file), else None: the caller lets the original error through."""
     import duckdb
@@ -160,6 +160,7 @@ _HOLDER = 32
 _COUNTER = (32, 20)
 _TICKETS = 1 << 20
 _POLL = 0.005  # seconds between two looks at the line
+_STALLED = 1.0  # seconds no one may take a free turn before those behind go ahead of the stalled
 
 
 @dataclass
@@ -254,7 +255,8 @@ def _take_turn(path: Path, deadline: float, busy_timeout: float, write: bool) ->
     The line: a command draws a ticket (a counter in the lock file) and keeps a record lock on its ticket's
     byte; its turn comes when no earlier ticket is held (a reader: when no earlier writer's is), which it
     learns by trying to lock the range of the earlier tickets, every few milliseconds. Commands are thus
-    served in the order they arrived, and one that dies or gives up leaves the line at once. In its turn it
+    served in the order they arrived, and one that dies or gives up leaves the line at once; one that
+    stops while it waits (^Z) is passed once the turn has stayed free for _STALLED seconds. In its turn it
     takes the flock on the file (exclusive to write, shared to read), which is what keeps other programs
     that take it out, and what a command takes alone where it cannot draw a ticket (another user's lock file,
     opened read-only; a system whose flock and record locks are not independent: Linux only).
@@ -278,8 +280,19 @@ def _take_turn(path: Path, deadline: float, busy_timeout: float, write: bool) ->
         if writable and sys.platform.startswith("linux"):
             with suppress(OSError):  # a full disk, a file system without record locks: the flock alone
                 ticket = _take_ticket(fd, write)
-        delay = _POLL
-        while not (ticket == 0 or _try_lock(fd, how, ticket, _TICKETS)) or not _try_lock(fd, how):
+        delay, free_since = _POLL, None
+        while True:
+            if ticket == 0 or _try_lock(fd, how, ticket, _TICKETS):
+                if _try_lock(fd, how):
+                    break
+                free_since = None
+            elif _try_lock(fd, how):  # no one has the turn, yet the line ahead does not move: stopped (^Z)?
+                free_since = free_since or time.monotonic()
+                if time.monotonic() - free_since >= _STALLED:
+                    break  # go ahead of it: the flock keeps the turn one's own all the same
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            else:
+                free_since = None
             if time.monotonic() >= deadline:
                 raise _busy(path, _holder_of(fd), busy_timeout)
             delay = _pause(deadline, delay, _POLL if ticket else 0.1)
@@ -325,7 +338,7 @@ def close(conn: Any) -> None:
 
 def raise_environment(path: Path | None, exc: Exception) -> None:
     """Raise the Environment error for a DuckDB error the machine caused; return for any other."""
-    failed = environment_error(path or Path("(in memory)"), exc)
+    failed = _environment(path or Path("(in memory)"), exc)
     if failed is not None:
         raise failed from None
 
@@ -350,12 +363,12 @@ def _open(path: Path, deadline: float, busy_timeout: float, write: bool = True) 
             return conn
         except duckdb.Error as exc:
             message = str(exc)
-            if isinstance(exc, duckdb.IOException) and "lock" in message.lower():
+            if isinstance(exc, duckdb.IOException) and re.search(r"\block\b", message, re.IGNORECASE):
                 if time.monotonic() >= deadline:
                     raise _busy(path, f"{_holder(message)} holds its lock", busy_timeout) from None
                 delay = _pause(deadline, delay, 0.5)
                 continue
-            failed = environment_error(path, exc)
+            failed = _environment(path, exc)
             if failed is not None:
                 raise failed from None
             if "not a valid DuckDB database" in message:
@@ -375,7 +388,7 @@ def transaction(conn: Any) -> Iterator[Any]:
         try:
             conn.execute("ROLLBACK")
         except Exception:
-            if environment_error(Path(), exc) is None:
+            if _environment(Path(), exc) is None:
                 raise
             # the failed write may have ended the transaction already: the Environment error is the news
         if isinstance(exc, Exception):
