@@ -292,8 +292,9 @@ def test_removing_a_form_with_records(cli, workspace: Path) -> None:
 
 
 def test_a_schema_3_database_is_brought_up_to_date(cli, workspace: Path) -> None:
-    """Before schema 4, crm.records was a table holding a second copy of every key; the first command on
-    such a file replaces it with the view over the form tables, and the keys stay as they were."""
+    """Before schema 4, crm.records was a table holding a second copy of every key; the first command that
+    writes on such a file replaces it with the view over the form tables, and the keys stay as they were. A
+    command that only reads opens the file read-only: it says what to do and changes nothing."""
     import duckdb
 
     db = workspace / "crmctl.duckdb"
@@ -311,14 +312,23 @@ def test_a_schema_3_database_is_brought_up_to_date(cli, workspace: Path) -> None
     conn.execute("UPDATE crm.meta SET value = '3' WHERE key = 'schema_version'")
     conn.close()
     before = query(db, "SELECT key, form, number, created_at FROM crm.records ORDER BY key")
+    untouched = dump(db)
 
+    result = cli("record", "show", "DL-1", "--format", "json")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"crmctl: error: {db} was written by an older crmctl and needs updating, which a command that only reads "
+        "cannot do: run a command that writes (or `crmctl apply`) once\n"
+    )
+    assert dump(db) == untouched
+    assert create(cli, "client", "--set", "name=C") == "CL-3"
     result = cli("record", "show", "DL-1", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["fields"]["client"] == "CL-2"
     assert query(db, "SELECT table_type FROM information_schema.tables WHERE table_name = 'records'") == [("VIEW",)]
     assert query(db, "SELECT value FROM crm.meta WHERE key = 'schema_version'") == [("4",)]
-    assert query(db, "SELECT key, form, number, created_at FROM crm.records ORDER BY key") == before
-    assert create(cli, "client", "--set", "name=C") == "CL-3"
+    after = query(db, "SELECT key, form, number, created_at FROM crm.records ORDER BY key")
+    assert [row for row in after if row[0] != "CL-3"] == before
     assert query(db, "SELECT key FROM crm.records WHERE form = 'client' ORDER BY number") == [
         ("CL-1",),
         ("CL-2",),

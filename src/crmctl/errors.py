@@ -9,6 +9,7 @@ USAGE = 2  # the command line itself is wrong
 NOT_FOUND = 3  # an id, key, file or workspace that does not exist
 BUSY = 4  # another process holds the database
 INTERNAL = 5  # a bug: please report it (run with --debug for the traceback)
+ENVIRONMENT = 6  # the machine, not crmctl: a full disk, a read-only file system, a damaged database file
 
 
 class CrmError(Exception):
@@ -36,6 +37,13 @@ class NotFound(CrmError):
 
 class Busy(CrmError):
     exit_code = BUSY
+
+
+class Environment(CrmError):
+    """The machine refused: no space left, a read-only file system, a damaged database file, a lock file that
+    is not a regular file. Nothing crmctl can fix, and nothing was changed."""
+
+    exit_code = ENVIRONMENT
 
 
 class ProblemsFound(CrmError):

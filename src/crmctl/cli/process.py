@@ -85,7 +85,7 @@ def board(
     fmt = choose_format(output, ("table", "json", "html"))
     if out is not None:
         check_output(out)
-    with open_session(options()) as session:
+    with open_session(options(), write=False) as session:
         proc, columns = process.board(session, process_name)
         form_title = session.defs.forms[proc.form].title
         now = session.now
@@ -119,7 +119,7 @@ def simulate(
     from crmctl.core.session import open_session
 
     fmt = choose_format(output, ("table", "json"))
-    with open_session(options()) as session:
+    with open_session(options(), write=False) as session:
         steps = process.simulate(session, process_name, _values(assignments, file))
     if fmt == "json":
         emit(json.dumps(steps, ensure_ascii=False, indent=2) + "\n")

@@ -44,10 +44,10 @@ TASK_JSON = (
 )
 
 
-def _session() -> Any:
+def _session(write: bool = True) -> Any:
     from crmctl.core.session import open_session
 
-    return open_session(options())
+    return open_session(options(), write=write)
 
 
 def _minutes(value: Any) -> str:
@@ -121,7 +121,7 @@ def project_list(
     from crmctl.core import projects
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with _session() as session:
+    with _session(write=False) as session:
         rows = projects.list_projects(session, parent, for_key)
     columns = [
         ("id", "project"),
@@ -163,7 +163,7 @@ def project_show(
     from crmctl.domain.records import plain
 
     fmt = choose_format(output, ("table", "json"))
-    with _session() as session:
+    with _session(write=False) as session:
         card = projects.show_project(session, project)
         rows = task_rows(card.tasks, session.now)
     p = card.project
@@ -280,7 +280,7 @@ def task_show(task: TaskArgument, output: FormatOption = None) -> None:
     from crmctl.render.records import describe_event
 
     fmt = choose_format(output, ("table", "json"))
-    with _session() as session:
+    with _session(write=False) as session:
         card = projects.show_task(session, task)
         row = task_rows([card.task], session.now)[0]
     if fmt == "json":
@@ -339,7 +339,7 @@ def task_list(
     from crmctl.core import projects
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with _session() as session:
+    with _session(write=False) as session:
         found = projects.list_tasks(
             session,
             assignee=assignee,
@@ -484,7 +484,7 @@ def time_list(
     from crmctl.core import projects
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with _session() as session:
+    with _session(write=False) as session:
         rows = projects.list_time(session, person, since, until, task)
     if fmt == "table":
         shown = [{**r, "length": _minutes(r["minutes"]) + (" running" if r["running"] else "")} for r in rows]

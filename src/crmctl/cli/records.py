@@ -189,7 +189,7 @@ def show(
     from crmctl.core.session import open_session
 
     fmt = choose_format(output, ("table", "json"))
-    with open_session(options()) as session:
+    with open_session(options(), write=False) as session:
         card = records.show(session, key)
         emit(_card_json(card) if fmt == "json" else _card_text(session, card))
 
@@ -214,7 +214,7 @@ def list_(
     from crmctl.core.session import open_session
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with open_session(options()) as session:
+    with open_session(options(), write=False) as session:
         form_def, rows = records.list_records(
             session, form, where or [], process=process, stage=stage, sort=sort or [], limit=limit
         )
@@ -248,7 +248,7 @@ def history(
     from crmctl.render.records import describe_event
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with open_session(options()) as session:
+    with open_session(options(), write=False) as session:
         events = records.history(session, key)
     if fmt == "json":
         emit(
@@ -319,7 +319,7 @@ def agenda(
     fmt = choose_format(output, LISTING_FORMATS)
     if ics is not None:
         check_output(ics)
-    with open_session(options()) as session:
+    with open_session(options(), write=False) as session:
         items = records.agenda(session, person, days)
         now = session.now
     if ics is not None:

@@ -26,7 +26,7 @@ EFFICIENCY_COLUMNS = [
 def _session() -> Any:
     from crmctl.core.session import open_session
 
-    return open_session(options())
+    return open_session(options(), write=False)  # every report only reads
 
 
 def _efficiency_columns(by: list[str], period: str | None) -> list[tuple[str, str]]:

@@ -89,7 +89,7 @@ def eta(
     from crmctl.domain.records import plain
 
     fmt = choose_format(output, ("table", "json"))
-    with open_session(options()) as session:
+    with open_session(options(), write=False) as session:
         found = schedule.eta(session, key)
     if fmt == "json":
         data = {

@@ -76,7 +76,7 @@ def show(name: SprintArgument, output: FormatOption = None) -> None:
     from crmctl.core.session import open_session
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with open_session(options()) as session:
+    with open_session(options(), write=False) as session:
         card = sprints.show(session, name)
     if fmt == "json":
         from crmctl.domain.records import plain
@@ -134,7 +134,7 @@ def list_(output: FormatOption = None) -> None:
     from crmctl.core.session import open_session
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with open_session(options()) as session:
+    with open_session(options(), write=False) as session:
         rows = sprints.list_sprints(session)
     columns = [
         ("name", "sprint"),

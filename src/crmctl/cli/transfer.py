@@ -149,7 +149,7 @@ def export(
     if what == "tjp":
         from crmctl.core import schedule
 
-        with open_session(options()) as session:
+        with open_session(options(), write=False) as session:
             text = schedule.export_tjp(session, report=(out.stem if out else "crmctl") + "_schedule")
         if out is None:
             emit(text)
@@ -161,7 +161,7 @@ def export(
     fmt = choose_format(output, ("csv", "json", "parquet"))
     if fmt == "parquet" and out is None:
         raise UsageError("--format parquet needs --out FILE (Parquet is binary)")
-    with open_session(options()) as session:
+    with open_session(options(), write=False) as session:
         if out is not None:
             exports.export(session, what, fmt, out)
         else:

@@ -11,7 +11,7 @@ from typing import Any
 
 from crmctl.config.model import Definitions
 from crmctl.core import clock
-from crmctl.core.session import Options, Session, database_path, workspace_root
+from crmctl.core.session import Options, Session, database_path, workspace_root, write_refusals
 from crmctl.errors import InputError, NotFound, ProblemsFound, UsageError
 from crmctl.store.definitions import Plan
 
@@ -49,7 +49,8 @@ def _prepare(options: Options, archive: bool, *, create: bool) -> tuple[Any, Def
         raise NotFound(f"no workspace: {options.workspace or Path.cwd()} has no crmctl.yaml, nor any folder above it")
     new = load_definitions(root)
     path, timeout = database_path(options)
-    conn = db.connect(path, busy_timeout=timeout, create=create)
+    conn = db.connect(path, busy_timeout=timeout, create=create, write=create)  # plan only reads
+    refused: list[dict[str, str]] = []
     try:
         if path.exists() and path.stat().st_size and not db.is_crmctl_database(conn):
             tables = conn.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0]
@@ -58,7 +59,7 @@ def _prepare(options: Options, archive: bool, *, create: bool) -> tuple[Any, Def
         found = latest(conn) if db.is_crmctl_database(conn) else None
         old = found[1] if found else None
         if old is not None:  # the plan shows records' keys and values: it is theirs to see who may change them
-            _may_manage(conn, old, options.actor, clock.current(options.now, new.timezone))
+            _may_manage(old, options.actor, refused)
         changes = diff(old, new)
         plan = check_plan(conn, old, new, changes, archive, _readable(old, options.actor)) if old else Plan(changes)
         plan.version = (found[0] + 1) if found else 1
@@ -67,23 +68,24 @@ def _prepare(options: Options, archive: bool, *, create: bool) -> tuple[Any, Def
         return conn, new, PlanResult(plan, found[0] if found else None, path), old
     except BaseException:
         db.close(conn)
+        if refused:  # plan's connection only reads: the refusal is written in a turn of its own
+            write_refusals(options, clock.current(options.now, new.timezone), options.actor, refused)
         raise
 
 
-def _may_manage(conn: Any, current: Definitions, actor: str | None, now: Any) -> None:
+def _may_manage(current: Definitions, actor: str | None, refused: list[dict[str, str]]) -> None:
     """Planning or applying a change to applied definitions needs processes.manage under the Team now in force
-    (the first apply of a database has no Team to ask, and a workspace without a Team is single-user)."""
+    (the first apply of a database has no Team to ask, and a workspace without a Team is single-user); a
+    refusal is added to `refused`, to be written once the database is closed."""
     from crmctl.core.session import check_actor
     from crmctl.domain import permissions
-    from crmctl.store.records import add_event
 
     check_actor(current, actor)
     doing = "manage processes and stages"
     try:
         permissions.require(current, actor, "processes.manage", doing)
     except InputError:
-        data = {"permission": "processes.manage", "doing": doing}
-        add_event(conn, now, actor, "permission.refused", None, None, data)
+        refused.append({"permission": "processes.manage", "doing": doing})
         raise
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,10 @@ class Session:
     actor: str | None
     path: Path
     in_transaction: bool = False
-    refused: dict[str, Any] | None = None  # a refusal inside a transaction, written after its rollback
+    writable: bool = True
+    # refusals not yet written: inside a transaction, written just after its rollback; in a read-only
+    # session, after the database is closed (see open_session)
+    refusals: list[tuple[str | None, str | None, dict[str, str]]] = field(default_factory=list)
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -93,8 +96,7 @@ class Session:
                 finally:
                     self.in_transaction = False
         finally:
-            if self.refused is not None:
-                self._write_refusal()
+            self._write_refusals()
 
     def may(self, permission: str, form: str | None = None) -> bool:
         from crmctl.domain.permissions import allowed
@@ -110,24 +112,27 @@ class Session:
     def require(self, permission: str, doing: str, form: str | None = None, record: str | None = None) -> None:
         """InputError unless the actor holds the permission (single-user mode allows everything). A refusal
         is written to the event log (`permission.refused`) before the error; inside a transaction, which the
-        error rolls back, it is written just after the rollback."""
+        error rolls back, it is written just after the rollback; a read-only session writes it after it has
+        closed the database (see open_session)."""
         from crmctl.domain import permissions
 
         try:
             permissions.require(self.defs, self.actor, permission, doing, form)
         except Exception:
-            self.refused = {"record": record, "form": form, "data": {"permission": permission, "doing": doing}}
+            self.refusals.append((record, form, {"permission": permission, "doing": doing}))
             if not self.in_transaction:
-                self._write_refusal()
+                self._write_refusals()
             raise
 
-    def _write_refusal(self) -> None:
+    def _write_refusals(self) -> None:
+        """The refusals still to be written, where this session may write."""
+        if not self.writable:
+            return
         from crmctl.store.records import add_event
 
-        refused, self.refused = self.refused or {}, None
-        add_event(
-            self.conn, self.now, self.actor, "permission.refused", refused["record"], refused["form"], refused["data"]
-        )
+        refusals, self.refusals = self.refusals, []
+        for record, form, data in refusals:
+            add_event(self.conn, self.now, self.actor, "permission.refused", record, form, data)
 
 
 def check_actor(defs: Definitions, actor: str | None) -> str | None:
@@ -137,17 +142,25 @@ def check_actor(defs: Definitions, actor: str | None) -> str | None:
 
 
 @contextmanager
-def open_session(options: Options) -> Iterator[Session]:
-    """Open the database and its latest definitions for one command."""
+def open_session(options: Options, write: bool = True) -> Iterator[Session]:
+    """Open the database and its latest definitions for one command; read-only for a command that only
+    reads (write=False): it then shares its turn with other readers, and works on a read-only file system."""
     from crmctl.store import db
     from crmctl.store.definitions import latest
 
     path, timeout = database_path(options)
-    conn = db.connect(path, busy_timeout=timeout)
+    conn = db.connect(path, busy_timeout=timeout, write=write)
+    session = None
     try:
         if not db.is_crmctl_database(conn):
             raise InputError(f"{path} is a DuckDB file but not a crmctl database (run `crmctl apply` to set it up)")
         if not db.schema_is_current(conn):
+            if not write:
+                db.check_schema_version(conn)  # a newer crmctl's database: upgrade crmctl
+                raise InputError(
+                    f"{path} was written by an older crmctl and needs updating, which a command that only reads "
+                    "cannot do: run a command that writes (or `crmctl apply`) once"
+                )
             with db.transaction(conn):
                 db.ensure_system_schema(conn)
         found = latest(conn)
@@ -156,6 +169,40 @@ def open_session(options: Options) -> Iterator[Session]:
         version, defs = found
         conn.execute("SET TimeZone = ?", [defs.timezone])
         now = clock.current(options.now, defs.timezone)
-        yield Session(conn, defs, version, now, check_actor(defs, options.actor), path)
+        session = Session(conn, defs, version, now, check_actor(defs, options.actor), path, writable=write)
+        yield session
+    except Exception as exc:
+        db.raise_environment(path, exc)  # a damaged block found by a query that only reads
+        raise
     finally:
         db.close(conn)
+        if session is not None and session.refusals:
+            _write_refusals(options, session.now, session.actor, session.refusals)
+
+
+def write_refusals(options: Options, now: dt.datetime, actor: str | None, refusals: list[dict[str, str]]) -> None:
+    """Refusals (the data of `permission.refused` events, with no record) written in a turn of their own."""
+    _write_refusals(options, now, actor, [(None, None, data) for data in refusals])
+
+
+def _write_refusals(
+    options: Options, now: dt.datetime, actor: str | None, refusals: list[tuple[str | None, str | None, dict[str, str]]]
+) -> None:
+    """The refusals of a read-only session, written in a turn of its own once its connection is closed.
+    Where they cannot be written (a read-only file system, a turn not had in time) the refusal stands as
+    the command's error all the same."""
+    from crmctl.errors import CrmError
+    from crmctl.store import db
+    from crmctl.store.records import add_event
+
+    path, timeout = database_path(options)
+    try:
+        conn = db.connect(path, busy_timeout=timeout)
+        try:
+            with db.transaction(conn):
+                for record, form, data in refusals:
+                    add_event(conn, now, actor, "permission.refused", record, form, data)
+        finally:
+            db.close(conn)
+    except CrmError:
+        return

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crmctl.errors import Busy, InputError, NotFound
+from crmctl.errors import Busy, Environment, InputError, NotFound
 
 SCHEMA_VERSION = 4
 _IDENT = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -131,13 +135,55 @@ def _busy(path: Path, holder: str, busy_timeout: float) -> Busy:
     )
 
 
+# What the machine says when the fault is its own (DuckDB passes on the system's words): exit code 6, not 5.
+_ENVIRONMENT = {
+    "No space left on device": "no space is left on its device; nothing was changed",
+    "Disk quota exceeded": "the disk quota is exceeded; nothing was changed",
+    "Read-only file system": "its file system is read-only: commands that write cannot run, those that only read can",
+    "Corrupt database file": "the file is damaged (a checksum does not match); restore it from a backup",
+    "Could not read enough bytes": "the file is cut short; restore it from a backup",
+    "Input/output error": "the device reports an input/output error; nothing was changed",
+}
+
+
+def _environment(path: Path, exc: BaseException) -> Environment | None:
+    """The Environment error for a DuckDB error that the machine caused (a full disk, a read-only file
+    system, a damaged file), else None: the caller lets the original error through."""
+    import duckdb
+
+    if not isinstance(exc, duckdb.Error):
+        return None
+    message = str(exc)
+    for text, meaning in _ENVIRONMENT.items():
+        if text in message:
+            return Environment(f"database {path}: {meaning}")
+    return None
+
+
 def _pause(deadline: float, delay: float, longest: float) -> float:
     """Sleep before the next try, never past the deadline; the next, doubled delay."""
     time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
     return min(delay * 2, longest)
 
 
-_TURNS: dict[int, int] = {}  # id of an open connection -> the descriptor of the lock file it holds
+# The lock file: bytes [0, 32) hold the number of the writing process that has the turn (for the busy
+# message); bytes [32, 52) the next ticket, in decimal; byte _TICKETS + n is ticket n, locked (an fcntl
+# record lock, which the system lets go of when its process ends, however it ends) by the command that
+# drew it while it waits and while it has its turn: a writer locks it exclusively, a reader shared.
+_HOLDER = 32
+_COUNTER = (32, 20)
+_TICKETS = 1 << 20
+_POLL = 0.005  # seconds between two looks at the line
+_STALLED = 1.0  # seconds no one may take a free turn before those behind go ahead of the stalled
+
+
+@dataclass
+class _Turn:
+    fd: int
+    write: bool
+
+
+_OPEN: dict[int, tuple[Path, _Turn | None]] = {}  # id of an open connection -> its file and the turn it holds
 
 
 def _lockable(path: Path) -> bool:
@@ -155,113 +201,218 @@ def _lockable(path: Path) -> bool:
         return False
 
 
-def _take_turn(path: Path, deadline: float, busy_timeout: float) -> int | None:
-    """Wait for the exclusive flock on <database>.lock, the turn that crmctl commands take one after another
-    from before DuckDB opens the file until after it has closed it, checkpoint included. DuckDB's own lock
-    alone leaves moments unguarded (it reads the file's headers before locking it), and under load a
-    command's committed write was lost between two processes. The lock file sits beside the file a symlink
-    leads to; another user's lock file is locked through a read-only descriptor. None where no lock file can
-    be made or opened (a read-only folder, a system without flock): DuckDB's lock is then the only guard."""
+def _open_lock_file(lock: Path) -> tuple[int, bool] | None:
+    """The lock file's descriptor, and whether it may be written; None where none can be made or opened. A
+    symbolic link, a folder or anything else but a regular file at its place is refused: crmctl writes into
+    the lock file, and a lock on something else guards nothing."""
+    flags = os.O_NOFOLLOW | os.O_NONBLOCK  # no link followed; a FIFO does not hang the open
+    try:
+        try:
+            fd, writable = os.open(lock, os.O_RDWR | os.O_CREAT | flags, 0o666), True
+        except PermissionError:  # another user's lock file
+            fd, writable = os.open(lock, os.O_RDONLY | flags), False
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):  # a link, a folder, a socket
+            raise _not_a_lock_file(lock) from None
+        return None  # a read-only folder, a missing one
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _not_a_lock_file(lock)
+    return fd, writable
+
+
+def _not_a_lock_file(lock: Path) -> Environment:
+    kind = "a symbolic link" if lock.is_symlink() else "a folder" if lock.is_dir() else "not a regular file"
+    return Environment(f"the lock file {lock} is {kind}; crmctl will not use it (remove it, no command needs it)")
+
+
+def _take_ticket(fd: int, write: bool) -> int:
+    """Draw the next ticket and lock its byte: the command's place in the line."""
+    import fcntl
+
+    fcntl.lockf(fd, fcntl.LOCK_EX, _COUNTER[1], _COUNTER[0])  # held for the few microseconds below
+    try:
+        text = os.pread(fd, _COUNTER[1], _COUNTER[0]).strip(b"\0 \n")
+        ticket = int(text) if text.isdigit() else 0
+        os.pwrite(fd, str(ticket + 1).ljust(_COUNTER[1]).encode(), _COUNTER[0])
+        fcntl.lockf(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH, 1, _TICKETS + ticket)
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN, _COUNTER[1], _COUNTER[0])
+    return ticket
+
+
+def _try_lock(fd: int, how: int, *args: int) -> bool:
+    """One non-blocking try: an flock (no args) or a record lock on a range; a failed try takes nothing."""
+    import fcntl
+
+    try:
+        if args:
+            fcntl.lockf(fd, how | fcntl.LOCK_NB, *args)
+        else:
+            fcntl.flock(fd, how | fcntl.LOCK_NB)
+    except (BlockingIOError, PermissionError):
+        return False
+    return True
+
+
+def _holder_of(fd: int) -> str:
+    holder = os.pread(fd, _HOLDER, 0).decode("ascii", "replace").split("\n")[0].strip("\0 ")
+    return f"crmctl process {holder} holds it" if holder.isdigit() else ""
+
+
+def _take_turn(path: Path, deadline: float, busy_timeout: float, write: bool) -> _Turn | None:
+    """Wait in line for this command's turn on <database>.lock, held from before DuckDB opens the file until
+    after it has closed it, checkpoint included. DuckDB's own lock alone leaves moments unguarded (it reads
+    the file's headers before locking it), and under load a command's committed write was lost between two
+    processes.
+
+    The line: a command draws a ticket (a counter in the lock file) and keeps a record lock on its ticket's
+    byte; its turn comes when no earlier ticket is held (a reader: when no earlier writer's is), which it
+    learns by trying to lock the range of the earlier tickets, every few milliseconds. Commands are thus
+    served in the order they arrived, and one that dies or gives up leaves the line at once; one that
+    stops while it waits (^Z) is passed once the turn has stayed free for _STALLED seconds. In its turn it
+    takes the flock on the file (exclusive to write, shared to read), which is what keeps other programs
+    that take it out, and what a command takes alone where it cannot draw a ticket (another user's lock file,
+    opened read-only; a system whose flock and record locks are not independent: Linux only).
+
+    The lock file sits beside the file a symlink leads to. None where no lock file can be made or opened (a
+    read-only folder, a system without fcntl): DuckDB's lock is then the only guard."""
     if not _lockable(path):
         return None  # DuckDB refuses it
-    target = Path(os.path.realpath(path))
     try:
         import fcntl
-
-        lock = target.with_name(target.name + ".lock")
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-        except PermissionError:
-            fd = os.open(lock, os.O_RDONLY)
-    except (ImportError, OSError):
+    except ImportError:
         return None
-    delay = 0.005
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    target = Path(os.path.realpath(path))
+    opened = _open_lock_file(target.with_name(target.name + ".lock"))
+    if opened is None:
+        return None
+    fd, writable = opened
+    how = fcntl.LOCK_EX if write else fcntl.LOCK_SH
+    ticket = 0  # none drawn, or the first: no one to wait for but the flock's holder
+    try:
+        if writable and sys.platform.startswith("linux"):
+            with suppress(OSError):  # a full disk, a file system without record locks: the flock alone
+                ticket = _take_ticket(fd, write)
+        delay, free_since = _POLL, None
+        while True:
+            if ticket == 0 or _try_lock(fd, how, ticket, _TICKETS):
+                if _try_lock(fd, how):
+                    break
+                free_since = None
+            elif _try_lock(fd, how):  # no one has the turn, yet the line ahead does not move: stopped (^Z)?
+                free_since = free_since or time.monotonic()
+                if time.monotonic() - free_since >= _STALLED:
+                    break  # go ahead of it: the flock keeps the turn one's own all the same
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            else:
+                free_since = None
             if time.monotonic() >= deadline:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-                os.close(fd)
-                who = f"crmctl process {holder} holds it" if holder.isdigit() else ""
-                raise _busy(path, who, busy_timeout) from None
-            delay = _pause(deadline, delay, 0.1)
-            continue
-        except OSError:
-            os.close(fd)
-            return None
+                raise _busy(path, _holder_of(fd), busy_timeout)
+            delay = _pause(deadline, delay, _POLL if ticket else 0.1)
+    except OSError:  # a system without flock
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)  # lets go of the ticket and of every lock taken
+        raise
+    if write:
         with suppress(OSError):  # who has the turn, for the busy message (not on a read-only descriptor)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        return fd
+            os.pwrite(fd, f"{os.getpid()}\n".ljust(_HOLDER).encode(), 0)
+    return _Turn(fd, write)
 
 
-def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False) -> Any:
-    """Open the DuckDB file in this command's turn, retrying while another process holds its lock; close it
-    with close()."""
+def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False, write: bool = True) -> Any:
+    """Open the DuckDB file in this command's turn, waiting in line while other commands hold it, for
+    writing or (write=False) read-only; close it with close()."""
     if not create and not path.exists():
         raise NotFound(f"no database at {path} (create one with `crmctl init` or `crmctl apply`)")
     deadline = time.monotonic() + busy_timeout
-    turn = _take_turn(path, deadline, busy_timeout)
+    turn = _take_turn(path, deadline, busy_timeout, write)
     try:
-        conn = _open(path, deadline, busy_timeout)
+        conn = _open(path, deadline, busy_timeout, write)
     except BaseException:
         _end_turn(turn)
         raise
-    if turn is not None:
-        _TURNS[id(conn)] = turn
+    _OPEN[id(conn)] = (path, turn)
     return conn
 
 
 def close(conn: Any) -> None:
     """Close the connection (DuckDB checkpoints and lets go of the file), then end the command's turn."""
+    path, turn = _OPEN.pop(id(conn), (None, None))
     try:
         conn.close()
+    except Exception as exc:
+        raise_environment(path, exc)
+        raise
     finally:
-        _end_turn(_TURNS.pop(id(conn), None))
+        _end_turn(turn)
 
 
-def _end_turn(fd: int | None) -> None:
-    if fd is None:
+def raise_environment(path: Path | None, exc: Exception) -> None:
+    """Raise the Environment error for a DuckDB error the machine caused; return for any other."""
+    failed = _environment(path or Path("(in memory)"), exc)
+    if failed is not None:
+        raise failed from None
+
+
+def _end_turn(turn: _Turn | None) -> None:
+    if turn is None:
         return
-    with suppress(OSError):
-        os.ftruncate(fd, 0)  # no one's number stays in the file
-    os.close(fd)  # closing the descriptor lets go of the flock
+    if turn.write:
+        with suppress(OSError):
+            os.pwrite(turn.fd, b" " * _HOLDER, 0)  # no one's number stays in the file
+    os.close(turn.fd)  # closing the descriptor lets go of the flock and of the ticket
 
 
-def _open(path: Path, deadline: float, busy_timeout: float) -> Any:
+def _open(path: Path, deadline: float, busy_timeout: float, write: bool = True) -> Any:
     import duckdb
 
     delay = 0.02
     while True:
         try:
-            conn = duckdb.connect(str(path))
+            conn = duckdb.connect(str(path), read_only=not write)
             conn.execute("SET enable_progress_bar_print = false")  # crmctl draws its own, on stderr, if any
             return conn
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
             message = str(exc)
-            if "lock" in message.lower():
+            if isinstance(exc, duckdb.IOException) and re.search(r"\block\b", message, re.IGNORECASE):
                 if time.monotonic() >= deadline:
                     raise _busy(path, f"{_holder(message)} holds its lock", busy_timeout) from None
                 delay = _pause(deadline, delay, 0.5)
                 continue
+            failed = _environment(path, exc)
+            if failed is not None:
+                raise failed from None
             if "not a valid DuckDB database" in message:
                 raise InputError(f"{path} is not a DuckDB database file") from None
             raise InputError(f"cannot open database {path}: {message}") from None
-        except duckdb.Error as exc:
-            raise InputError(f"cannot open database {path}: {exc}") from None
 
 
 @contextmanager
 def transaction(conn: Any) -> Iterator[Any]:
-    """One transaction: everything inside happens, or nothing does."""
+    """One transaction: everything inside happens, or nothing does. A full disk or a damaged file, found
+    while writing or at the commit, is an Environment error."""
+    path = _OPEN.get(id(conn), (None, None))[0]
     conn.execute("BEGIN TRANSACTION")
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
+    except BaseException as exc:
+        try:
+            conn.execute("ROLLBACK")
+        except Exception:
+            if _environment(Path(), exc) is None:
+                raise
+            # the failed write may have ended the transaction already: the Environment error is the news
+        if isinstance(exc, Exception):
+            raise_environment(path, exc)
         raise
-    conn.execute("COMMIT")
+    try:
+        conn.execute("COMMIT")
+    except Exception as exc:
+        raise_environment(path, exc)
+        raise
 
 
 def insert_many(conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -296,11 +447,10 @@ def ensure_system_schema(conn: Any) -> None:
         "AND schema_name = 'crm' AND view_name = 'records'"
     ).fetchone()[0]:
         define_records_view(conn, ())
+    check_schema_version(conn)
     row = conn.execute("SELECT value FROM crm.meta WHERE key = 'schema_version'").fetchone()
     if row is None:
         conn.execute("INSERT INTO crm.meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-    elif int(row[0]) > SCHEMA_VERSION:
-        raise InputError(f"this database was written by a newer crmctl (schema {row[0]}); upgrade crmctl")
     elif int(row[0]) < SCHEMA_VERSION:
         conn.execute("UPDATE crm.meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
 
@@ -324,6 +474,13 @@ def define_records_view(conn: Any, forms: Iterable[str]) -> None:
             "NULL::TIMESTAMPTZ AS created_at WHERE false"
         ]
     conn.execute("CREATE OR REPLACE VIEW crm.records AS " + " UNION ALL ".join(parts))
+
+
+def check_schema_version(conn: Any) -> None:
+    """InputError if a newer crmctl wrote the database."""
+    row = conn.execute("SELECT value FROM crm.meta WHERE key = 'schema_version'").fetchone()
+    if row is not None and int(row[0]) > SCHEMA_VERSION:
+        raise InputError(f"this database was written by a newer crmctl (schema {row[0]}); upgrade crmctl")
 
 
 def schema_is_current(conn: Any) -> bool:
