@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "test-deps: installing ${need[*]} ..." >&2
 export DEBIAN_FRONTEND=noninteractive
-if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >/tmp/crmctl-test-deps.log 2>&1; then
+if ! { apt-get update -qq -o DPkg::Lock::Timeout=600 && apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${need[@]}"; } >/tmp/crmctl-test-deps.log 2>&1; then
   echo "test-deps: installing ${need[*]} failed (see /tmp/crmctl-test-deps.log); those tests will be skipped" >&2
 fi
 exit 0
