@@ -30,9 +30,12 @@ EXAMPLES = ["crm-orders", "freshoffice-templates", "pyrus-client-crm", "service-
 
 
 def workspace(root: Path, zone: str, hours: dict, holidays: Sequence[str] = (), absences: Sequence[dict] = ()) -> Path:
-    """A workspace in `zone` with one calendar and three people (vera has the absences), applied."""
+    """A workspace in `zone` with one calendar and three people (vera has the absences)."""
     root.mkdir()
-    (root / "crmctl.yaml").write_text(f"kind: Workspace\nname: tz\ntimezone: {zone}\ncalendar: office\n")
+    # a horizon of 60 days: tj3's run time grows with the project's length
+    (root / "crmctl.yaml").write_text(
+        f"kind: Workspace\nname: tz\ntimezone: {zone}\ncalendar: office\nhorizon_days: 60\n"
+    )
     calendar = {"kind": "Calendar", "name": "office", "timezone": zone, "hours": hours, "holidays": list(holidays)}
     (root / "calendars.yaml").write_text(json.dumps(calendar))  # JSON is YAML
     team = {
@@ -176,9 +179,8 @@ def test_time_off_across_a_daylight_saving_change_is_whole_local_days(
 ) -> None:
     made("Europe/Berlin", NIGHTS, holidays=holidays, absences=absences)
     project = add_work(cli, ["anna", "vera"], ["3h", "2h", "1h", "4h", "3h", "2h"])
-    text = export(cli, tmp_path / "plan", now)
-    assert f"  {leave}\n" in text
     ours = compare(cli, tmp_path / "plan", now, "Europe/Berlin", [project])
+    assert f"  {leave}\n" in (tmp_path / "plan" / "plan.tjp").read_text()
     after = dt.date.fromisoformat(leave.split()[-1])  # the work goes on past the time off
     assert any(dt.datetime.fromisoformat(t["finish"]).date() > after for t in ours.values())
 
@@ -241,7 +243,6 @@ def test_every_example_exports_what_tj3_accepts_and_agrees_with(cli, tmp_path, m
     )
     assert waits.exit_code == 0, waits.stderr
     clocks = [
-        "2027-03-01T10:00:00+03:00",  # before the 8th of March
         "2027-03-04T17:45:00+05:00",  # the issue's clock
         "2027-04-29T12:31:00+03:00",  # between slots, before the May holidays
         "2027-12-28T16:05:00+03:00",  # before the new year holidays
