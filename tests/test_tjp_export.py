@@ -202,10 +202,13 @@ def test_tasks_waiting_for_what_crmctl_cannot_schedule_are_left_out_and_named(cl
     free = add("waits for nothing", "--assignee", "boris", "--estimate", "3h")
     done = add("done first", "--assignee", "vera", "--estimate", "1h")
     after_done = add("after a done one", "--assignee", "vera", "--estimate", "1h", "--depends-on", done)
+    too_long = add("beyond the horizon", "--assignee", "anna", "--estimate", "600h")
+    after_it = add("after that one", "--assignee", "boris", "--estimate", "1h", "--depends-on", too_long)
     assert cli("task", "done", done).exit_code == 0
+    assert cli("time", "log", free, "50m").exit_code == 0  # 2h10m left
     now = "2027-03-01T10:00:00+03:00"
     ours = compare(cli, tmp_path / "plan", now, "Europe/Moscow", [project])
-    left_out = [unknown, direct, indirect, nobody, waiting]
+    left_out = [unknown, direct, indirect, nobody, waiting, too_long, after_it]
     assert {tid for tid, t in ours.items() if t["problem"]} == set(left_out)
     assert {tid for tid, t in ours.items() if not t["problem"]} == {free, after_done}
     text = (tmp_path / "plan" / "plan.tjp").read_text()
@@ -214,6 +217,8 @@ def test_tasks_waiting_for_what_crmctl_cannot_schedule_are_left_out_and_named(cl
         reason = json.loads(cli("eta", tid, "--format", "json").stdout)["reason"]
         assert reason in header, (reason, header)
     assert f"{indirect} cannot be scheduled: it waits for {direct}, which cannot be scheduled" in header
+    assert f"{too_long} cannot be scheduled: it would finish after the horizon (60 days)" in header
+    assert ours[free]["remaining_minutes"] == 130
     for tid in left_out:
         assert f"task {task_id(tid)} " not in text
 
