@@ -199,7 +199,8 @@ def test_tasks_waiting_for_what_crmctl_cannot_schedule_are_left_out_and_named(cl
     indirect = add("after that", "--assignee", "vera", "--estimate", "2h", "--depends-on", direct)
     nobody = add("no assignee", "--estimate", "1h")
     waiting = add("after nobody's", "--assignee", "anna", "--estimate", "30m", "--depends-on", nobody)
-    free = add("waits for nothing", "--assignee", "boris", "--estimate", "3h")
+    # tj3 would expand ${...} and $(...) even in a quoted name, and refuse the file
+    free = add('pay ${amount} from $(ACCOUNT) "now" \\', "--assignee", "boris", "--estimate", "3h")
     done = add("done first", "--assignee", "vera", "--estimate", "1h")
     after_done = add("after a done one", "--assignee", "vera", "--estimate", "1h", "--depends-on", done)
     too_long = add("beyond the horizon", "--assignee", "anna", "--estimate", "600h")

@@ -50,7 +50,12 @@ def _clock(minutes: int) -> str:
 
 
 def _text(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    """A quoted string as tj3 reads it: \\" is a quote and any other backslash is itself (so one at the end
+    is kept off the closing quote by a space); ${name} (a macro) and $(NAME) (an environment variable) are
+    expanded even inside quotes, and the file refused when there is no such thing, so a space parts a $ from
+    what follows."""
+    value = re.sub(r"\$(?=[{(])", "$ ", value.replace('"', '\\"').replace("\n", " "))
+    return f'"{value} "' if value.endswith("\\") else f'"{value}"'
 
 
 def _leaves(calendar: WorkCalendar) -> list[str]:
