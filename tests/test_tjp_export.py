@@ -29,8 +29,15 @@ HOUR = dt.timedelta(hours=1)
 EXAMPLES = ["crm-orders", "freshoffice-templates", "pyrus-client-crm", "service-desk-leads"]
 
 
-def workspace(root: Path, zone: str, hours: dict, holidays: Sequence[str] = (), absences: Sequence[dict] = ()) -> Path:
-    """A workspace in `zone` with one calendar and three people (vera has the absences)."""
+def workspace(
+    root: Path,
+    zone: str,
+    hours: dict,
+    holidays: Sequence[str] = (),
+    absences: Sequence[dict] = (),
+    people: Sequence[str] = ("anna", "boris", "vera"),
+) -> Path:
+    """A workspace in `zone` with one calendar and these people (the last has the absences)."""
     root.mkdir()
     # a horizon of 60 days: tj3's run time grows with the project's length
     (root / "crmctl.yaml").write_text(
@@ -43,9 +50,8 @@ def workspace(root: Path, zone: str, hours: dict, holidays: Sequence[str] = (), 
         "name": "staff",
         "roles": [{"id": "boss", "title": "Boss", "permissions": ["*"]}],
         "people": [
-            {"id": "anna", "name": "Anna", "roles": ["boss"]},
-            {"id": "boris", "name": "Boris", "roles": ["boss"]},
-            {"id": "vera", "name": "Vera", "roles": ["boss"], "absences": list(absences)},
+            {"id": who, "name": who.title(), "roles": ["boss"], "absences": list(absences) if who == people[-1] else []}
+            for who in people
         ],
     }
     (root / "team.yaml").write_text(json.dumps(team))
@@ -117,14 +123,14 @@ def compare(cli: Callable[..., Run], folder: Path, now: str, zone: str, projects
 
 @pytest.fixture
 def made(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
-    """made(zone, hours, ...) -> the workspace, applied, as the current folder, with cli acting as anna."""
+    """made(zone, hours, ...) -> the workspace, applied, as the current folder."""
 
-    def make(zone: str, hours: dict, holidays: Sequence[str] = (), absences: Sequence[dict] = ()) -> Path:
-        root = workspace(tmp_path / "ws", zone, hours, holidays, absences)
+    def make(zone: str, hours: dict, holidays: Sequence[str] = (), absences: Sequence[dict] = (), **more) -> Path:
+        root = workspace(tmp_path / "ws", zone, hours, holidays, absences, **more)
         monkeypatch.chdir(root)
         result = cli("apply")
         assert result.exit_code == 0, result.stderr
-        cli.actor = "anna"
+        cli.actor = chief(root)
         return root
 
     return make
@@ -256,3 +262,10 @@ def test_every_example_exports_what_tj3_accepts_and_agrees_with(cli, tmp_path, m
     for n, now in enumerate(clocks):
         ours = compare(cli, tmp_path / f"at{n}", now, "Europe/Moscow", [project])
         assert {tid for tid, t in ours.items() if t["problem"]} >= {nobody, waits.stdout.strip()}
+
+
+def test_people_whose_ids_differ_only_in_punctuation_stay_apart(cli, made, tmp_path) -> None:
+    made("Europe/Moscow", OFFICE, people=["ann-a", "ann_a", "anna"])
+    project = add_work(cli, ["ann-a", "ann_a", "anna"], ["2h", "3h", "1h", "4h"])
+    compare(cli, tmp_path / "plan", "2027-03-01T10:00:00+03:00", "Europe/Moscow", [project])
+    assert "resource p_ann_2d_a " in (tmp_path / "plan" / "plan.tjp").read_text()

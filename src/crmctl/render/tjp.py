@@ -30,7 +30,9 @@ def task_id(tid: str) -> str:
 
 
 def resource_id(person: str) -> str:
-    return "p_" + re.sub(r"[^A-Za-z0-9_]", "_", person)
+    """A tj3 id of letters, digits and _ that no other person shares: each other character (and _ itself) is
+    written as its code point in hex between two _, so ann-a, ann_a and анна stay apart."""
+    return "p_" + re.sub(r"[^A-Za-z0-9]", lambda m: f"_{ord(m.group()):x}_", person)
 
 
 def _when(moment: dt.datetime) -> str:
