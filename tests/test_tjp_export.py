@@ -4,7 +4,7 @@ with everything that waits for them. Where tj3 schedules, every task ends at the
 (docs/scheduling.md, "TaskJuggler as a reference").
 
 Each case is a workspace made through the CLI, exported with `--now`, scheduled by tj3 (one run per export,
-about twenty in this module) and compared with `eta --format json` at the same clock, rounded up to tj3's
+about two dozen in this module) and compared with `eta --format json` at the same clock, rounded up to tj3's
 5-minute slots (the one difference the docs describe for a clock between two slots). The work is kept to
 what both schedulers must agree on: each person's tasks are a chain, efforts are whole 5-minute slots.
 """
