@@ -10,19 +10,15 @@ schedules them in one run.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import random
-import shutil
-import subprocess
 from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from crmctl.domain.schedule import build
 from crmctl.domain.worktime import WorkCalendar
 from crmctl.render.tjp import project, task_id
+from tests import tj3
 
 TZ = "Europe/Moscow"
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=ZoneInfo(TZ))
@@ -37,9 +33,14 @@ HOURS = [
 
 
 def scenario(k: int, rng: random.Random) -> tuple[list[dict], dict[str, WorkCalendar]]:
-    doc = {"name": f"c{k}", "timezone": TZ, "hours": rng.choice(HOURS),
-           "holidays": sorted({(NOW.date() + dt.timedelta(days=rng.randrange(1, 21))).isoformat()
-                               for _ in range(rng.randrange(0, 3))})}
+    doc = {
+        "name": f"c{k}",
+        "timezone": TZ,
+        "hours": rng.choice(HOURS),
+        "holidays": sorted(
+            {(NOW.date() + dt.timedelta(days=rng.randrange(1, 21))).isoformat() for _ in range(rng.randrange(0, 3))}
+        ),
+    }
     people = [f"s{k}_p{i}" for i in range(rng.randrange(2, 6))]
     calendars = {}
     for person in people:
@@ -64,20 +65,28 @@ def scenario(k: int, rng: random.Random) -> tuple[list[dict], dict[str, WorkCale
                 others = [t["id"] for t in tasks if t["assignee"] != person and chained[t["assignee"]]]
                 if others and rng.random() < 0.6:
                     deps.append(rng.choice(others))
-            tasks.append({
-                "id": f"T-{k}_{number}", "number": number, "title": f"{person} #{n}", "status": "todo",
-                "assignee": person, "estimate_minutes": 15 * rng.randrange(1, 41), "actual_minutes": 0,
-                "priority": priorities[n] if not chained[person] else 3, "project_priority": None, "due_at": None,
-                "created_at": NOW, "depends_on": deps,
-            })
+            tasks.append(
+                {
+                    "id": f"T-{k}_{number}",
+                    "number": number,
+                    "title": f"{person} #{n}",
+                    "status": "todo",
+                    "assignee": person,
+                    "estimate_minutes": 15 * rng.randrange(1, 41),
+                    "actual_minutes": 0,
+                    "priority": priorities[n] if not chained[person] else 3,
+                    "project_priority": None,
+                    "due_at": None,
+                    "created_at": NOW,
+                    "depends_on": deps,
+                }
+            )
             previous = tasks[-1]["id"]
     return tasks, calendars
 
 
 def test_schedule_agrees_with_taskjuggler(tmp_path: Path) -> None:
-    tj3 = shutil.which("tj3")
-    if tj3 is None:
-        pytest.skip("tj3 (TaskJuggler) is not installed (scripts/test-deps.sh installs it where the machine allows)")
+    tj3.tj3()
     rng = random.Random(20271101)
     tasks: list[dict] = []
     calendars: dict[str, WorkCalendar] = {}
@@ -86,18 +95,14 @@ def test_schedule_agrees_with_taskjuggler(tmp_path: Path) -> None:
         tasks += more
         calendars.update(cals)
     ours = build(tasks, calendars.__getitem__, NOW, horizon_days=HORIZON)
-    text = project(tasks, calendars, NOW, timezone=TZ, horizon_days=HORIZON, report="out", resolution=15)
+    text = project(tasks, calendars, ours, NOW, timezone=TZ, horizon_days=HORIZON, report="out", resolution=15)
     (tmp_path / "all.tjp").write_text(text)
-    done = subprocess.run([tj3, "--silent", "--no-color", "all.tjp"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    with open(tmp_path / "out.csv", newline="") as fh:
-        theirs = {row["Id"]: (row["Start"], row["End"]) for row in csv.DictReader(fh, delimiter=";")}
+    theirs = tj3.run(tmp_path, "all.tjp", "out")
     differences = []
     for task in tasks:
         slot = ours.slots[task["id"]]
         assert slot.problem is None, (task["id"], slot.problem)
-        mine = tuple(f"{moment.astimezone(NOW.tzinfo):%Y-%m-%d %H:%M}" for moment in (slot.start, slot.finish))
+        mine = (tj3.minute(slot.start, NOW.tzinfo), tj3.minute(slot.finish, NOW.tzinfo))
         if theirs[task_id(task["id"])] != mine:
             differences.append((task["id"], mine, theirs[task_id(task["id"])]))
     assert len(tasks) > 1000

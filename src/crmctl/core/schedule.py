@@ -49,15 +49,16 @@ def _compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
 
 
 def export_tjp(session: Session, report: str) -> str:
-    """The open work as a TaskJuggler project."""
+    """The open work as a TaskJuggler project: what crmctl's schedule places, and what it cannot, named."""
     session.require("tasks.view_others", "view others' tasks")
     from crmctl.render.tjp import project
 
-    tasks = store.open_work(session.conn)
-    people = sorted({t["assignee"] for t in tasks if t["assignee"]})
+    schedule, tasks = compute(session)
+    people = sorted({slot.person for slot in schedule.slots.values() if slot.person and not slot.problem})
     return project(
         tasks,
         {person: calendar_for(session, person) for person in people},
+        schedule,
         session.now,
         timezone=session.defs.timezone,
         horizon_days=session.defs.horizon_days,

@@ -1,9 +1,12 @@
 """Open work as a TaskJuggler project (tj3), the reference scheduler the schedule is compared with.
 
 Each person becomes a resource with the working hours of their calendar and its holidays and their absences
-as leaves; each open task with an assignee and an estimate becomes a task with its remaining effort (rounded
-up to TaskJuggler's 5-minute resolution), its open dependencies, and a priority that keeps each person's
-queue order. The file ends with a CSV report of every task's start and end, so `tj3 crmctl.tjp` writes
+as leaves (whole local days); each task the schedule could place becomes a task with its remaining effort
+(rounded up to TaskJuggler's 5-minute resolution), its open dependencies, and a priority that keeps each
+person's queue order. Tasks the schedule cannot place, and so every task waiting on them, are left out and
+named in the header comment with crmctl's reason. The project starts on the whole hour at or before now (tj3
+wants its start aligned to an hour) and the tasks that wait for nothing start at now, rounded up to the
+resolution. The file ends with a CSV report of every task's start and end, so `tj3 crmctl.tjp` writes
 crmctl_schedule.csv.
 """
 
@@ -14,11 +17,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from crmctl.domain.schedule import DEFAULT_ORDER, queue_key
-from crmctl.domain.worktime import WorkCalendar
+from crmctl.domain.schedule import DEFAULT_ORDER, Schedule, queue_key
+from crmctl.domain.worktime import WorkCalendar, from_us, to_us
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-RESOLUTION = 5
+RESOLUTION = 5  # minutes: the finest timingresolution tj3 accepts
+HOUR = 60
 
 
 def task_id(tid: str) -> str:
@@ -26,11 +30,21 @@ def task_id(tid: str) -> str:
 
 
 def resource_id(person: str) -> str:
-    return "p_" + re.sub(r"[^A-Za-z0-9_]", "_", person)
+    """A tj3 id of letters, digits and _ that no other person shares: each other character (and _ itself) is
+    written as its code point in hex between two _, so ann-a, ann_a and анна stay apart."""
+    return "p_" + re.sub(r"[^A-Za-z0-9]", lambda m: f"_{ord(m.group()):x}_", person)
 
 
 def _when(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%d-%H:%M-%z")
+
+
+def aligned(moment: dt.datetime, minutes: int, *, up: bool) -> dt.datetime:
+    """The instant on a multiple of `minutes` since the epoch at or before (or, with up, at or after) moment,
+    as tj3 wants its dates: a zone with a :30 or :45 offset has its local whole hours off that grid."""
+    step = minutes * 60_000_000
+    us = to_us(moment)
+    return from_us((-(-us // step) if up else us // step) * step, moment.tzinfo or dt.UTC)
 
 
 def _clock(minutes: int) -> str:
@@ -38,11 +52,18 @@ def _clock(minutes: int) -> str:
 
 
 def _text(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    """A quoted string as tj3 reads it: \\" is a quote and any other backslash is itself (so one at the end
+    is kept off the closing quote by a space); ${name} (a macro) and $(NAME) (an environment variable) are
+    expanded even inside quotes, and the file refused when there is no such thing, so a space parts a $ from
+    what follows."""
+    value = re.sub(r"\$(?=[{(])", "$ ", value.replace('"', '\\"').replace("\n", " "))
+    return f'"{value} "' if value.endswith("\\") else f'"{value}"'
 
 
 def _leaves(calendar: WorkCalendar) -> list[str]:
-    """Days off as leaves, consecutive days of one kind joined: 'leaves holiday 2027-03-08 +1d'."""
+    """Days off as leaves of whole local days, consecutive days of one kind joined, the end date excluded:
+    'leaves holiday 2027-03-08 - 2027-03-09'. A span of days counted in 24 hours would end an hour early or
+    late across a daylight-saving change."""
     lines = []
     days = sorted(calendar.reasons)
     i = 0
@@ -55,7 +76,7 @@ def _leaves(calendar: WorkCalendar) -> list[str]:
             and ("annual" if calendar.reasons[days[j + 1]].startswith("absence") else "holiday") == kind
         ):
             j += 1
-        lines.append(f"  leaves {kind} {days[i].isoformat()} +{j - i + 1}d")
+        lines.append(f"  leaves {kind} {days[i].isoformat()} - {(days[j] + dt.timedelta(days=1)).isoformat()}")
         i = j + 1
     return lines
 
@@ -63,6 +84,7 @@ def _leaves(calendar: WorkCalendar) -> list[str]:
 def project(
     tasks: Sequence[Mapping[str, Any]],
     calendars: Mapping[str, WorkCalendar],
+    schedule: Schedule,
     now: dt.datetime,
     *,
     timezone: str,
@@ -72,14 +94,23 @@ def project(
     report: str = "crmctl_schedule",
     resolution: int = RESOLUTION,
 ) -> str:
-    """The .tjp text. tasks: open work rows (id, title, assignee, estimate_minutes, actual_minutes, depends_on,
-    status, priority, project_priority, due_at, created_at, number); calendars: each assignee's calendar."""
-    open_ids = {t["id"] for t in tasks}
-    out = [
-        f"project crm {_text(title)} {_when(now)} +{horizon_days}d {{",
+    """The .tjp text. tasks: open work rows (id, title, assignee, depends_on, status, priority, project_priority,
+    due_at, created_at, number); schedule: crmctl's schedule of them (domain.schedule.build), which says what
+    is left of each task and which tasks cannot be scheduled; calendars: the assignee of each task it placed."""
+    left_out = [(t["id"], schedule.slots[t["id"]].problem) for t in tasks if schedule.slots[t["id"]].problem]
+    exported = {t["id"] for t in tasks} - {tid for tid, _ in left_out}
+    start = aligned(now, resolution, up=True)
+    out = [f"# crmctl's open work at {now:%Y-%m-%d %H:%M %z}, for TaskJuggler: tj3 FILE"]
+    if left_out:
+        out.append("# left out, as crmctl cannot schedule them (and so neither the tasks that wait for them):")
+        out.extend(f"# {tid} cannot be scheduled: {problem}" for tid, problem in left_out)
+    out += [
+        # the project's start is read before timingresolution, at the default of an hour; its end leaves a day
+        # beyond crmctl's horizon for TaskJuggler's rounding up to its slots
+        f"project crm {_text(title)} {_when(aligned(now, HOUR, up=False))} +{horizon_days + 1}d {{",
         f"  timezone {_text(timezone)}",
         f"  timingresolution {resolution}min",
-        f"  now {_when(now)}",
+        f"  now {_when(start)}",
         '  timeformat "%Y-%m-%d %H:%M"',
         "}",
         "",
@@ -95,28 +126,22 @@ def project(
         out.append("}")
     out.append("")
     queues: dict[str, list[Mapping[str, Any]]] = {}
-    skipped = []
     for task in tasks:
-        if task["assignee"] is None or task["estimate_minutes"] is None or task["assignee"] not in calendars:
-            skipped.append(task["id"])
-            continue
-        queues.setdefault(task["assignee"], []).append(task)
+        if task["id"] in exported:
+            queues.setdefault(task["assignee"], []).append(task)
     for person, queue in sorted(queues.items()):
         for position, task in enumerate(sorted(queue, key=lambda t: queue_key(t, order))):
-            remaining = max(0, (task["estimate_minutes"] or 0) - float(task.get("actual_minutes") or 0))
-            effort = max(resolution, -(-round(remaining) // resolution) * resolution)
+            remaining = schedule.slots[task["id"]].remaining
+            effort = max(resolution, -(-remaining // resolution) * resolution)
             lines = [
                 f"task {task_id(task['id'])} {_text(task['id'] + ' ' + task['title'])} {{",
                 f"  effort {effort}min",
                 f"  allocate {resource_id(person)}",
                 f"  priority {max(1, 1000 - position)}",
             ]
-            deps = [task_id(d) for d in task.get("depends_on") or () if d in open_ids and d not in skipped]
-            if deps:
-                lines.append(f"  depends {', '.join(deps)}")
+            deps = [task_id(d) for d in task.get("depends_on") or () if d in exported]
+            lines.append(f"  depends {', '.join(deps)}" if deps else f"  start {_when(start)}")
             out.extend([*lines, "}"])
-    if skipped:
-        out.append(f"# left out (no assignee or no estimate): {', '.join(skipped)}")
     out += [
         "",
         f"taskreport {re.sub(r'[^A-Za-z0-9_]', '_', report)} {_text(report)} {{",
