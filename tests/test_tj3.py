@@ -10,7 +10,6 @@ schedules them in one run.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import random
 import shutil
@@ -22,7 +21,7 @@ import pytest
 
 from crmctl.domain.schedule import build
 from crmctl.domain.worktime import WorkCalendar
-from crmctl.render.tjp import project, task_id
+from crmctl.render.tjp import minute, project, read_report, task_id
 
 TZ = "Europe/Moscow"
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=ZoneInfo(TZ))
@@ -91,13 +90,12 @@ def test_schedule_agrees_with_taskjuggler(tmp_path: Path) -> None:
     done = subprocess.run([tj3, "--silent", "--no-color", "all.tjp"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    with open(tmp_path / "out.csv", newline="") as fh:
-        theirs = {row["Id"]: (row["Start"], row["End"]) for row in csv.DictReader(fh, delimiter=";")}
+    theirs = read_report((tmp_path / "out.csv").read_text())
     differences = []
     for task in tasks:
         slot = ours.slots[task["id"]]
         assert slot.problem is None, (task["id"], slot.problem)
-        mine = tuple(f"{moment.astimezone(NOW.tzinfo):%Y-%m-%d %H:%M}" for moment in (slot.start, slot.finish))
+        mine = tuple(minute(moment, NOW.tzinfo) for moment in (slot.start, slot.finish))
         if theirs[task_id(task["id"])] != mine:
             differences.append((task["id"], mine, theirs[task_id(task["id"])]))
     assert len(tasks) > 1000
