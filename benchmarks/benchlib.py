@@ -10,6 +10,7 @@ os.wait4) are both kept; every run's output is checked.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class CommandFailed(Exception):
@@ -119,6 +121,14 @@ def run(
             output = output[:4000] + "\n..."
         raise CommandFailed(f"`{describe(cmd)}` exited with {code}:\n{output}")
     return result
+
+
+def parsed(result: Result) -> Any:
+    """A command's output read as JSON; CommandFailed, showing how it starts, when it is not JSON."""
+    try:
+        return json.loads(result.stdout)
+    except ValueError as exc:
+        raise CommandFailed(f"its output is not JSON ({exc}): {result.stdout[:300]!r}") from None
 
 
 @dataclass

@@ -16,7 +16,6 @@ Exit status: 0 when every command ran and printed what it should (whether or not
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -24,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchlib import Case, CommandFailed, Figure, Result, clean_env, machine, measure, run, table, tool
+from benchlib import Case, CommandFailed, Figure, Result, clean_env, machine, measure, parsed, run, table, tool
 
 GOAL = 1.2
 NOW = "2027-06-30T12:00:00+03:00"
@@ -48,6 +47,7 @@ BARE = """
 import duckdb, json, sys
 conn = duckdb.connect(sys.argv[1], read_only=True)
 conn.execute("SET TimeZone = 'Europe/Moscow'")
+conn.execute("SET enable_progress_bar_print = false")  # as crmctl: no bar on stdout on a slow query
 rows = conn.execute('''
   WITH actual AS (SELECT task, sum(epoch(ended_at) - epoch(started_at)) / 60.0 AS minutes
                   FROM crm.time_intervals WHERE ended_at IS NOT NULL GROUP BY task),
@@ -81,7 +81,7 @@ def fill(db: Path, tasks: int, intervals: int) -> None:
 
 def same_as(want: list[dict[str, object]]) -> Callable[[Result], str | None]:
     def check(result: Result) -> str | None:
-        got = json.loads(result.stdout)
+        got = parsed(result)
         return None if got == want else f"printed {len(got):,} rows that are not the {len(want):,} expected"
 
     return check
@@ -107,8 +107,8 @@ def main() -> int:
         print(f"filled {args.tasks:,} tasks and {args.intervals:,} intervals in {time.perf_counter() - start:.1f}s")
         report = [crmctl, "report", "efficiency", "--by", "person", "--period", "week", "--format", "json"]
         bare = [sys.executable, "-c", BARE, str(db)]
-        want = json.loads(run(bare, root, env).stdout)
-        mine = json.loads(run(report, root, env).stdout)
+        want = parsed(run(bare, root, env))
+        mine = parsed(run(report, root, env))
         if mine != want:
             raise CommandFailed(f"the report and the hand-written query disagree ({len(mine)} rows, {len(want)})")
         figures = [

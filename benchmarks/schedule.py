@@ -24,7 +24,6 @@ Exit status: 0 when every command ran and printed what it should (whether or not
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -32,7 +31,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchlib import Case, CommandFailed, Figure, InProcess, Result, clean_env, machine, measure, run, table, tool
+from benchlib import (
+    Case,
+    CommandFailed,
+    Figure,
+    InProcess,
+    Result,
+    clean_env,
+    machine,
+    measure,
+    parsed,
+    run,
+    table,
+    tool,
+)
 
 NOW = "2027-03-01T09:00:00+03:00"
 PERSON = "pavlova"  # a member of the example's team; the other assignees use the default calendar
@@ -56,6 +68,7 @@ FILL = [
 BARE = """
 import duckdb, json, sys
 conn = duckdb.connect(sys.argv[1], read_only=True)
+conn.execute("SET enable_progress_bar_print = false")  # as crmctl: no bar on stdout on a slow query
 cursor = conn.execute('''
   SELECT t.id, t.title, t.status, t.estimate_minutes, t.priority, t.due_at
   FROM crm.tasks t LEFT JOIN crm.projects p ON p.id = t.project
@@ -89,7 +102,7 @@ def queue_of(tasks: int, step: int) -> list[str]:
 
 def lists(want: list[str], dated: bool) -> Callable[[Result], str | None]:
     def check(result: Result) -> str | None:
-        rows = json.loads(result.stdout)
+        rows = parsed(result)
         got = [row["id"] for row in rows]
         if got != want:
             return f"listed {len(got)} tasks ({', '.join(got[:3])} ...), not the {len(want)} expected"

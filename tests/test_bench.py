@@ -90,3 +90,14 @@ def test_a_prepare_step_runs_before_every_run_untimed(env: dict[str, str], tmp_p
     )
     measure([Figure("x", case, case)], tmp_path, env, runs=2)
     assert len(case.walls) == 2
+
+
+def test_output_that_should_be_json_and_is_not_stops_the_benchmark_with_its_start(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from benchlib import parsed
+
+    assert parsed(run([PY, "-c", "print('[1, 2]')"], tmp_path, env)) == [1, 2]
+    bar = run([PY, "-c", "print('100% ▕████▏'); print('[]')"], tmp_path, env)
+    with pytest.raises(CommandFailed, match=r"not JSON .*100%"):
+        parsed(bar)
