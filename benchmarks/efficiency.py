@@ -1,33 +1,32 @@
 """`crmctl report efficiency` on millions of time intervals, beside the same aggregation written by hand.
 
 Fills a workspace's database in bulk (SQL, not CLI calls) with TASKS finished tasks of 1,000 people and
-INTERVALS time intervals, then times
+INTERVALS time intervals, then times, in turns,
 
     crmctl report efficiency --by person --period week --format json
 
-against a bare Python process that imports duckdb, opens the same file, runs a hand-written SQL query
-computing the same figures and prints them as JSON. Each side runs several times; the medians are compared.
-Goal: at most 1.2x.
+and a bare Python process that imports duckdb, opens the same file, runs a hand-written SQL query computing
+the same figures and prints them as JSON. The two outputs must be equal, on every run. Goal: at most 1.2x.
 
-    python benchmarks/efficiency.py [--tasks 100000] [--intervals 10000000] [--runs 5]
+    .venv/bin/python benchmarks/efficiency.py [--tasks 100000] [--intervals 10000000] [--runs 5] [--keep]
+
+Exit status: 0 when every command ran and printed what it should (whether or not the goal was met), 1 when not.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-CRMCTL = str(BIN / "crmctl")
-ENV = {**os.environ, "CRMCTL_NOW": "2027-06-30T12:00:00+03:00", "CRMCTL_USER": "grigoriev", "NO_COLOR": "1"}
+from benchlib import Case, CommandFailed, Figure, Result, clean_env, machine, measure, parsed, run, table, tool
+
+GOAL = 1.2
+NOW = "2027-06-30T12:00:00+03:00"
 
 FILL = """
 INSERT INTO crm.tasks (id, number, title, type, assignee, estimate_minutes, status, created_at, finished_at)
@@ -48,6 +47,7 @@ BARE = """
 import duckdb, json, sys
 conn = duckdb.connect(sys.argv[1], read_only=True)
 conn.execute("SET TimeZone = 'Europe/Moscow'")
+conn.execute("SET enable_progress_bar_print = false")  # as crmctl: no bar on stdout on a slow query
 rows = conn.execute('''
   WITH actual AS (SELECT task, sum(epoch(ended_at) - epoch(started_at)) / 60.0 AS minutes
                   FROM crm.time_intervals WHERE ended_at IS NOT NULL GROUP BY task),
@@ -67,57 +67,72 @@ print(json.dumps([dict(zip(names, r)) for r in rows.fetchall()], ensure_ascii=Fa
 """
 
 
-def timed(argv: list[str], runs: int) -> tuple[float, str]:
-    times, out = [], ""
-    for _ in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run(argv, env=ENV, capture_output=True, text=True, check=False)
-        times.append(time.perf_counter() - start)
-        if done.returncode != 0:
-            sys.exit(f"{' '.join(argv[:3])}... failed: {done.stderr.strip()}")
-        out = done.stdout
-    return statistics.median(times), out
+def fill(db: Path, tasks: int, intervals: int) -> None:
+    import duckdb
+
+    conn = duckdb.connect(str(db))
+    try:
+        for statement in filter(str.strip, FILL.split(";")):
+            used = {k: v for k, v in (("tasks", tasks), ("intervals", intervals)) if f"${k}" in statement}
+            conn.execute(statement, used)
+    finally:
+        conn.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def same_as(want: list[dict[str, object]]) -> Callable[[Result], str | None]:
+    def check(result: Result) -> str | None:
+        got = parsed(result)
+        return None if got == want else f"printed {len(got):,} rows that are not the {len(want):,} expected"
+
+    return check
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--intervals", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary workspace and print where it is")
     args = parser.parse_args()
 
-    import duckdb
-
     folder = Path(tempfile.mkdtemp(prefix="crmctl-bench-efficiency-"))
+    env = {**clean_env(folder / "pycache"), "CRMCTL_NOW": NOW, "CRMCTL_USER": "grigoriev", "NO_COLOR": "1"}
+    root = folder / "ws"
+    db = root / "crmctl.duckdb"
     try:
-        root = folder / "ws"
-        subprocess.run([CRMCTL, "init", str(root), "--example", "freshoffice-templates"], env=ENV, check=True,
-                       capture_output=True)
-        db = root / "crmctl.duckdb"
+        crmctl = str(tool("crmctl"))
+        run([crmctl, "init", str(root), "--example", "freshoffice-templates"], folder, env)
         start = time.perf_counter()
-        conn = duckdb.connect(str(db))
-        for statement in filter(str.strip, FILL.split(";")):
-            used = {k: v for k, v in (("tasks", args.tasks), ("intervals", args.intervals)) if f"${k}" in statement}
-            conn.execute(statement, used)
-        conn.close()
-        fill = time.perf_counter() - start
-        print(f"filled {args.tasks:,} tasks and {args.intervals:,} intervals in {fill:.1f}s")
-
-        report, report_out = timed(
-            [CRMCTL, "-w", str(root), "report", "efficiency", "--by", "person", "--period", "week", "--format",
-             "json"], args.runs)
-        bare, bare_out = timed([sys.executable, "-c", BARE, str(db)], args.runs)
-        mine, theirs = json.loads(report_out), json.loads(bare_out)
-        if mine != theirs:
-            sys.exit(f"the report and the hand-written query disagree ({len(mine)} rows against {len(theirs)})")
-        ratio = report / bare
-        print(f"{'figure':<44} {'crmctl':>9} {'reference':>10} {'ratio':>7}  goal")
-        print(f"{'report efficiency --by person --period week':<44} {report:>8.3f}s {bare:>9.3f}s {ratio:>7.2f}  "
-              f"<= 1.2 {'met' if ratio <= 1.2 else 'MISSED'}")
-        print(f"({len(mine):,} rows; median of {args.runs} runs each)")
+        fill(db, args.tasks, args.intervals)
+        print(f"filled {args.tasks:,} tasks and {args.intervals:,} intervals in {time.perf_counter() - start:.1f}s")
+        report = [crmctl, "report", "efficiency", "--by", "person", "--period", "week", "--format", "json"]
+        bare = [sys.executable, "-c", BARE, str(db)]
+        want = parsed(run(bare, root, env))
+        mine = parsed(run(report, root, env))
+        if mine != want:
+            raise CommandFailed(f"the report and the hand-written query disagree ({len(mine)} rows, {len(want)})")
+        figures = [
+            Figure(
+                f"report efficiency --by person --period week ({args.intervals:,} intervals, {args.tasks:,} tasks)"
+                " / SQL by hand",
+                Case("crmctl report efficiency", [report], same_as(want)),
+                Case("the same SQL by hand", [bare], same_as(want)),
+                GOAL,
+            )
+        ]
+        print(f"{machine()}\n{len(want):,} rows in the report; median of {args.runs} runs each\n", flush=True)
+        measure(figures, root, env, args.runs)
+        print(table(figures))
+        return 0
+    except CommandFailed as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if args.keep:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

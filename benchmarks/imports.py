@@ -8,11 +8,12 @@ valid. Then, in turns, each run starting from the same freshly applied database:
                                                their keys, and the import's history
     python -c "CREATE TABLE t AS FROM read_csv('leads.csv')"   DuckDB alone, types detected, no checks
 
-Every run checks what was written: a million records, each holding the file's row its number names (keys
+Every run checks what was written: every row of the file as a record, each holding the file's row its number names (keys
 follow the file's order), and the refused import naming the bad row by its number in the file.
 
-Goal: at most 2x. Also printed: the peak memory (resident set) of the crmctl process, goal under 2 GB, and
-the same import with a bad row in the middle (--on-error abort: nothing written) for reference.
+Goal: at most 2x. Also printed: the peak memory (resident set) of each process, goal under 2 GB for the
+crmctl import, and the same import with a bad row in the middle (--on-error abort: nothing written) for
+reference.
 
     .venv/bin/python benchmarks/imports.py [--rows 1000000] [--runs 3] [--keep]
 """
@@ -22,15 +23,13 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-import resource
 import shutil
-import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from benchlib import Case, CommandFailed, Figure, clean_env, machine, run, table, tool
+from benchlib import Case, CommandFailed, Figure, Result, clean_env, machine, measure, run, table, tool
 
 WORKSPACE = """\
 kind: Workspace
@@ -115,16 +114,38 @@ def make_csv(path: Path, rows: int, bad_row: int | None = None) -> None:
             )
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def written(folder: Path, env: dict[str, str], rows: int) -> Callable[[Result], str | None]:
+    """The check of an import: the table holds every row, each record the file's row its number names."""
+
+    def check(result: Result) -> str | None:
+        count = run([sys.executable, "-c", COUNT], folder, env)
+        stored, misplaced = map(int, count.stdout.split())
+        if stored != rows:
+            return f"wrote {stored} rows, not {rows}"
+        return f"{misplaced} records got their number out of the file's order" if misplaced else None
+
+    return check
+
+
+def refused(bad_row: int) -> Callable[[Result], str | None]:
+    def check(result: Result) -> str | None:
+        if "nothing was imported" not in result.stderr:
+            return f"the bad file was not refused: {result.stderr[:500]}"
+        if not result.stderr.startswith(f"row {bad_row}, "):
+            return f"the bad row was not named as row {bad_row}: {result.stderr[:500]}"
+        return None
+
+    return check
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="Keep the throw-away folder.")
     args = parser.parse_args()
+    if args.rows < 2 or args.runs < 1:
+        parser.error("--rows must be at least 2 and --runs at least 1")
     crmctl, python = str(tool("crmctl")), sys.executable
     folder = Path(tempfile.mkdtemp(prefix="crmctl-bench-import-"))
     env = {**clean_env(folder / "pycache"), "CRMCTL_NOW": "2027-03-01T10:00:00+03:00", "CRMCTL_USER": "belov"}
@@ -135,47 +156,39 @@ def main() -> int:
         make_csv(folder / "leads.csv", args.rows)
         make_csv(folder / "bad.csv", args.rows, bad_row=args.rows // 2)
         size = (folder / "leads.csv").stat().st_size / 1e6
-        print(f"{machine()}\n{args.rows:,} rows, {size:.0f} MB of CSV, 12 fields\n", flush=True)
-        ours = Case("crmctl import", [])
-        bad = Case("crmctl import, bad row in the middle", [])
-        ref = Case("duckdb read_csv into a table", [])
-        for turn in range(args.runs + 1):
+        print(f"{machine()}\n{args.rows:,} rows, {size:.0f} MB of CSV, 12 fields; median of {args.runs} runs\n")
+
+        def fresh() -> None:
             shutil.copy(folder / "empty.duckdb", folder / "crmctl.duckdb")
-            mine = run([crmctl, "import", "leads", "leads.csv", "--quiet"], folder, env)
-            count = run(
-                [
-                    python,
-                    "-c",
-                    COUNT,
-                ],
-                folder,
-                env,
-            )
-            written, misplaced = map(int, count.stdout.split())
-            if written != args.rows:
-                raise CommandFailed(f"crmctl import wrote {written} rows, not {args.rows}")
-            if misplaced:
-                raise CommandFailed(f"{misplaced} records got their number out of the file's order")
-            shutil.copy(folder / "empty.duckdb", folder / "crmctl.duckdb")
-            refused = run([crmctl, "import", "leads", "bad.csv", "--quiet"], folder, env, ok=(1,))
-            if "nothing was imported" not in refused.stderr:
-                raise CommandFailed(f"the bad file was not refused: {refused.stderr[:500]}")
-            if not refused.stderr.startswith(f"row {args.rows // 2 + 2}, "):  # the header is row 1
-                raise CommandFailed(f"the bad row was not named as row {args.rows // 2 + 2}: {refused.stderr[:500]}")
-            (folder / "ref.duckdb").unlink(missing_ok=True)
-            reference = run([python, "-c", REFERENCE, "ref.duckdb", "leads.csv"], folder, env)
-            if turn:  # the first turn is a warm-up
-                for case, result in ((ours, mine), (bad, refused), (ref, reference)):
-                    case.walls.append(result.wall)
-                    case.cpus.append(result.cpu)
+
+        ours = Case(
+            "crmctl import",
+            [[crmctl, "import", "leads", "leads.csv", "--quiet"]],
+            written(folder, env, args.rows),
+            prepare=fresh,
+        )
+        bad = Case(
+            "crmctl import, bad row in the middle",
+            [[crmctl, "import", "leads", "bad.csv", "--quiet"]],
+            refused(args.rows // 2 + 2),  # the header is row 1
+            prepare=fresh,
+            ok=(1,),
+        )
+        ref = Case(
+            "duckdb read_csv into a table",
+            [[python, "-c", REFERENCE, "ref.duckdb", "leads.csv"]],
+            prepare=lambda: (folder / "ref.duckdb").unlink(missing_ok=True),
+        )
+        rows = f"{args.rows:,} rows"
         figures = [
-            Figure("import 1M rows (checked, written)", ours, ref, 2.0),
-            Figure("import refused (bad row, nothing written)", bad, ref),
+            Figure(f"import {rows}, 12 fields, checked and written / CREATE TABLE AS read_csv", ours, ref, 2.0),
+            Figure(f"import {rows} with a bad one, refused / CREATE TABLE AS read_csv", bad, ref),
         ]
+        measure(figures, folder, env, args.runs)
         print(table(figures))
-        print(f"\npeak resident memory of any measured process: {peak_rss_mb():,.0f} MB (goal: under 2048 MB)")
         print(
-            f"median seconds: crmctl {statistics.median(ours.walls):.2f}, reference {statistics.median(ref.walls):.2f}"
+            f"\npeak resident memory: crmctl import {ours.peak_mb:,.0f} MB (goal: under 2048 MB), the refused "
+            f"import {bad.peak_mb:,.0f} MB, the reference {ref.peak_mb:,.0f} MB"
         )
         return 0
     except CommandFailed as exc:

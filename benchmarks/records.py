@@ -50,7 +50,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchlib import Case, CommandFailed, Figure, clean_env, machine, measure, run, table, tool
+from benchlib import Case, CommandFailed, Figure, Result, clean_env, machine, measure, run, table, tool
 
 EXAMPLE = "pyrus-client-crm"
 FORM = "client"
@@ -496,8 +496,9 @@ def in_order(out: str, words: list[str]) -> bool:
     return True
 
 
-def checker(words: list[str], first_line: str | None = None) -> Callable[[str], str | None]:
-    def check(out: str) -> str | None:
+def checker(words: list[str], first_line: str | None = None) -> Callable[[Result], str | None]:
+    def check(result: Result) -> str | None:
+        out = result.stdout
         if first_line is not None and out.split("\n", 1)[0] != first_line:
             return f"its first line is not {first_line!r}"
         if not in_order(out, words):

@@ -47,7 +47,7 @@ from importlib import metadata, util
 from pathlib import Path
 from typing import Any
 
-from benchlib import Case, CommandFailed, Figure, clean_env, machine, measure, run, table, tool
+from benchlib import Case, CommandFailed, Figure, Result, clean_env, machine, measure, run, table, tool
 
 GOAL = 1.0  # crmctl / check-jsonschema
 MIN_FILES = 6  # crmctl.yaml, calendar, team, and at least one form, process and project template
@@ -668,9 +668,10 @@ def canary(tmp: Path, files: dict[str, dict[str, Any]], commands: dict[str, list
             raise CommandFailed(f"{label} refused {bad.name}, but not for its name:\n{out[:2000]}")
 
 
-def expect(text: str) -> Callable[[str], str | None]:
-    def check(out: str) -> str | None:
-        return None if out.strip() == text else f"printed {out.strip()[:200]!r}, not {text!r}"
+def expect(text: str) -> Callable[[Result], str | None]:
+    def check(result: Result) -> str | None:
+        out = result.stdout.strip()
+        return None if out == text else f"printed {out[:200]!r}, not {text!r}"
 
     return check
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from crmctl.render.tjp import minute, read_report
+
+__all__ = ["minute", "run", "tj3"]
 
 
 def tj3() -> str:
@@ -26,10 +28,4 @@ def run(folder: Path, name: str, report: str) -> dict[str, tuple[str, str]]:
         [tj3(), "--silent", "--no-color", name], cwd=folder, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0 and done.stderr == "", done.stderr[-2000:]
-    with open(folder / f"{report}.csv", newline="") as fh:
-        return {row["Id"]: (row["Start"], row["End"]) for row in csv.DictReader(fh, delimiter=";")}
-
-
-def minute(moment: dt.datetime, tz: dt.tzinfo) -> str:
-    """An instant as tj3's report writes it, in the project's time zone."""
-    return f"{moment.astimezone(tz):%Y-%m-%d %H:%M}"
+    return read_report((folder / f"{report}.csv").read_text(encoding="utf-8"))

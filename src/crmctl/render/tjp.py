@@ -23,6 +23,7 @@ from crmctl.domain.worktime import WorkCalendar, from_us, to_us
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RESOLUTION = 5  # minutes: the finest timingresolution tj3 accepts
 HOUR = 60
+TIMEFORMAT = "%Y-%m-%d %H:%M"  # of the times in the project and in its report
 
 
 def task_id(tid: str) -> str:
@@ -111,7 +112,7 @@ def project(
         f"  timezone {_text(timezone)}",
         f"  timingresolution {resolution}min",
         f"  now {_when(start)}",
-        '  timeformat "%Y-%m-%d %H:%M"',
+        f'  timeformat "{TIMEFORMAT}"',
         "}",
         "",
     ]
@@ -147,8 +148,22 @@ def project(
         f"taskreport {re.sub(r'[^A-Za-z0-9_]', '_', report)} {_text(report)} {{",
         "  formats csv",
         "  columns id, start, end",
-        '  timeformat "%Y-%m-%d %H:%M"',
+        f'  timeformat "{TIMEFORMAT}"',
         "}",
         "",
     ]
     return "\n".join(out)
+
+
+def read_report(text: str) -> dict[str, tuple[str, str]]:
+    """What tj3 wrote to the project's CSV report: each task's id (as task_id gives it) -> its start and end,
+    as TIMEFORMAT in the project's time zone."""
+    import csv
+    import io
+
+    return {row["Id"]: (row["Start"], row["End"]) for row in csv.DictReader(io.StringIO(text), delimiter=";")}
+
+
+def minute(moment: dt.datetime, tz: dt.tzinfo) -> str:
+    """An instant as the report writes it: TIMEFORMAT in the project's time zone."""
+    return moment.astimezone(tz).strftime(TIMEFORMAT)
