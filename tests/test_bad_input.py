@@ -1,0 +1,121 @@
+"""Bad input that used to get through: text longer than a field allows, cells and cards as long as their value,
+templates whose intermediate values outgrow the size cap, and terminal escapes in error messages and the board.
+
+Every refusal is one line on stderr with a documented exit code and leaves the database as it was."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ok
+from tests.dbstate import dump
+from tests.test_hostile import refused
+
+ESCAPE = "Acme\x1b[2J\x1b]0;owned\x07\x9b31m"
+
+
+def shown_not_run(text: str) -> None:
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text, text
+    assert "\\x1b[2J" in text, text
+
+
+@pytest.fixture
+def db(workspace: Path) -> Path:
+    return workspace / "crmctl.duckdb"
+
+
+# -- terminal escapes in error messages and on the board --------------------------------------------------------
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["record", "show", f"CL-1{ESCAPE}"],
+        ["record", "create", "client", "--set", f"{ESCAPE}=1"],
+        ["record", "create", "client", "--set", f"email={ESCAPE}", "--set", "name=x"],
+        ["record", "list", ESCAPE],
+        ["task", "show", ESCAPE],
+        ["record", f"{ESCAPE}"],
+        ["record", "list", f"--{ESCAPE}"],
+    ],
+)
+def test_error_messages_show_escapes_in_the_users_input(cli, db: Path, args: list[str]) -> None:
+    before = dump(db)
+    result = cli(*args)
+    refused(result)
+    shown_not_run(result.stderr)
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert dump(db) == before
+
+
+def test_a_line_break_in_the_users_input_does_not_split_the_error_line(cli, db: Path) -> None:
+    result = cli("record", "show", "CL-1\ncrmctl: all is well")
+    refused(result, codes=(3,))
+    assert result.stderr.splitlines() == [result.stderr.rstrip("\n")]
+    assert "\\ncrmctl: all is well" in result.stderr.lower()
+
+
+def test_the_board_shows_escapes_in_titles_and_people(cli, db: Path) -> None:
+    ok(cli, "record", "create", "deal", "--set", f"title={ESCAPE}", "--set", "amount=10")
+    shown_not_run(ok(cli, "board", "deals"))
+
+
+# -- long values in tables, cards and the board ---------------------------------------------------------------
+def fits(text: str, width: int = 100) -> None:
+    """Every line of human output within the terminal's width (the conftest pins COLUMNS=100)."""
+    widest = max(len(line) for line in text.splitlines())
+    assert widest <= width, widest
+
+
+def test_a_listing_of_long_values_is_fitted_to_the_terminal_and_json_and_csv_stay_whole(cli, db: Path) -> None:
+    names = [f"N{i} " + "x" * 9000 for i in range(101)]
+    Path("long.csv").write_text("name\n" + "".join(f"{n}\n" for n in names), encoding="utf-8")
+    ok(cli, "import", "client", "long.csv")
+    table = ok(cli, "record", "list", "client", "--limit", "1000")
+    fits(table)
+    assert len(table) < 101 * 101 + 1000
+    assert "N7 xxxxx" in table and "x…" in table
+    listed = json.loads(ok(cli, "record", "list", "client", "--limit", "1000", "-f", "json"))
+    assert [r["name"] for r in listed] == names
+    assert ok(cli, "record", "list", "client", "--limit", "1000", "-f", "csv").count("x" * 9000) == 101
+
+
+def test_narrow_columns_keep_their_text_and_the_widest_gives_way(cli, db: Path) -> None:
+    ok(cli, "record", "create", "client", "--set", "name=" + "y" * 300, "--set", "email=a@example.com")
+    table = ok(cli, "record", "list", "client")
+    fits(table)
+    assert "a@example.com" in table and "CL-1" in table and "y…" in table
+
+
+def test_a_card_wraps_a_long_value_to_a_few_lines(cli, db: Path) -> None:
+    name = "word " * 3000 + "end"
+    ok(cli, "record", "create", "client", "--set", f"name={name}")
+    card = ok(cli, "record", "show", "CL-1")
+    fits(card)
+    assert len(card) < 2000 and "end" not in card.replace("endless", "")
+    assert card.count("word word") >= 6 and "…" in card
+    assert json.loads(ok(cli, "record", "show", "CL-1", "-f", "json"))["fields"]["name"] == name
+
+
+def test_a_short_value_on_a_card_is_shown_whole_and_a_line_break_is_kept(cli, db: Path) -> None:
+    ok(cli, "record", "create", "client", "--set", "name=first line\nsecond line")
+    card = ok(cli, "record", "show", "CL-1")
+    assert "first line\n" in card and "second line\n" in card and "…" not in card
+
+
+def test_a_task_card_and_list_fit_the_terminal(cli, db: Path) -> None:
+    title = "t" * 5000
+    ok(cli, "task", "add", title, "--assignee", "anna")
+    for args in (["task", "show", "T-1"], ["task", "list"]):
+        out = ok(cli, *args)
+        fits(out)
+        assert "t…" in out
+    assert json.loads(ok(cli, "task", "show", "T-1", "-f", "json"))["title"] == title
+
+
+def test_the_board_fits_the_terminal(cli, db: Path) -> None:
+    ok(cli, "record", "create", "deal", "--set", "title=" + "z" * 5000, "--set", "amount=10")
+    board = ok(cli, "board", "deals")
+    fits(board)
+    assert "z…" in board and "(1)" in board
