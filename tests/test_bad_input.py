@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ok
-from tests.dbstate import dump
+from tests.dbstate import dump, query
 from tests.test_hostile import refused
 
 ESCAPE = "Acme\x1b[2J\x1b]0;owned\x07\x9b31m"
@@ -89,7 +89,7 @@ def test_narrow_columns_keep_their_text_and_the_widest_gives_way(cli, db: Path) 
 
 
 def test_a_card_wraps_a_long_value_to_a_few_lines(cli, db: Path) -> None:
-    name = "word " * 3000 + "end"
+    name = "word " * 1900 + "end"
     ok(cli, "record", "create", "client", "--set", f"name={name}")
     card = ok(cli, "record", "show", "CL-1")
     fits(card)
@@ -119,3 +119,99 @@ def test_the_board_fits_the_terminal(cli, db: Path) -> None:
     board = ok(cli, "board", "deals")
     fits(board)
     assert "z…" in board and "(1)" in board
+
+
+# -- the length of a text ---------------------------------------------------------------------------------------
+NOTES = """kind: Form
+name: note
+key_prefix: NT
+fields:
+  - {id: title, type: text, required: true, max_length: 20}
+  - {id: body, type: text}
+  - {id: email, type: email, max_length: 30}
+"""
+
+
+@pytest.fixture
+def notes(cli, workspace: Path) -> Path:
+    (workspace / "notes.yaml").write_text(NOTES, encoding="utf-8")
+    ok(cli, "apply")
+    return workspace / "crmctl.duckdb"
+
+
+def test_a_text_longer_than_the_default_limit_is_refused_and_the_limit_itself_is_taken(cli, db: Path) -> None:
+    before = dump(db)
+    result = cli("record", "create", "client", "--set", "name=" + "x" * 10_001)
+    refused(result, codes=(1,))
+    assert result.stderr == (
+        "crmctl: error: field 'name': a text of 10,001 characters is longer than the 10,000 allowed\n"
+    )
+    assert dump(db) == before
+    ok(cli, "record", "create", "client", "--set", "name=" + "я" * 10_000)
+    before = dump(db)
+    refused(cli("record", "update", "CL-1", "--set", "name=" + "x" * 10_001), codes=(1,))
+    assert dump(db) == before
+
+
+def test_max_length_of_a_field_holds_for_create_update_and_e_mail(cli, notes: Path) -> None:
+    before = dump(notes)
+    result = cli("record", "create", "note", "--set", "title=" + "t" * 21)
+    refused(result, codes=(1,))
+    assert "field 'title': a text of 21 characters is longer than the 20 allowed" in result.stderr
+    result = cli("record", "create", "note", "--set", "title=a", "--set", "email=" + "e" * 20 + "@example.com")
+    assert "field 'email': a text of 32 characters is longer than the 30 allowed" in result.stderr
+    assert dump(notes) == before
+    ok(cli, "record", "create", "note", "--set", "title=" + "t" * 20, "--set", "body=" + "b" * 10_000)
+    before = dump(notes)
+    refused(cli("record", "update", "NT-1", "--set", "title=" + "t" * 21), codes=(1,))
+    assert dump(notes) == before
+
+
+def test_an_import_lists_every_row_whose_text_is_too_long_and_writes_nothing(cli, notes: Path) -> None:
+    rows = ["title,body", "fine,ok", "t" * 21 + ",ok", "fine," + "b" * 10_001, "'=" + "t" * 19 + ",ok"]
+    Path("notes.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    before = dump(notes)
+    result = cli("import", "note", "notes.csv")
+    refused(result, codes=(1,))
+    assert result.stderr.splitlines()[:2] == [
+        "row 3, column title: 'ttttttttttttttttttttt': a text of 21 characters is longer than the 20 allowed",
+        "row 4, column body: '" + "b" * 59 + "…': a text of 10,001 characters is longer than the 10,000 allowed",
+    ]
+    assert dump(notes) == before
+    # the spreadsheet guard quote is not counted: '=ttt… is the 20 characters =ttt…
+    ok(cli, "import", "note", "notes.csv", "--on-error", "skip")
+    titles = sorted(t for (t,) in query(notes, "SELECT title FROM note"))
+    assert titles == ["=" + "t" * 19, "fine"]
+
+
+def test_a_mail_whose_text_is_too_long_for_its_field_is_rejected_alone(cli, example, tmp_path: Path) -> None:
+    from tests.test_mail import message
+
+    root = example("service-desk-leads")
+    cli.actor = "alekseeva"
+    (tmp_path / "1.eml").write_bytes(message("<l1@x>", "a@x.example", "support@sd.example.ru", "Long", "x" * 20_000))
+    (tmp_path / "2.eml").write_bytes(message("<l2@x>", "b@x.example", "support@sd.example.ru", "Short"))
+    result = cli("intake", "mail", str(tmp_path), "--rule", "support-mail", "-f", "json")
+    rows = [(r["outcome"], r["reason"]) for r in json.loads(result.stdout)]
+    assert rows[1] == ("created", None)
+    assert rows[0][0] == "rejected" and "field 'description': a text of 20,0" in rows[0][1], rows
+    assert "longer than the 10,000 allowed" in rows[0][1]
+    assert query(root / "crmctl.duckdb", "SELECT subject FROM incident") == [("Short",)]
+
+
+@pytest.mark.parametrize(
+    ("field", "code", "words"),
+    [
+        ("{id: t, type: text, max_length: 0}", "S004", ""),
+        ("{id: t, type: text, max_length: 2000000}", "S004", ""),
+        ("{id: t, type: text, max_length: many}", "S004", ""),
+        ("{id: n, type: number, max_length: 5}", "F604", "'max_length' does not apply to a number field"),
+        ("{id: t, type: text, max_length: 3, default: abcd}", "F602", "a text of 4 characters is longer than the 3"),
+        ("{id: t, type: text, default: " + "d" * 10_001 + "}", "F602", "longer than the 10,000 allowed"),
+    ],
+)
+def test_validate_checks_max_length(cli, workspace: Path, field: str, code: str, words: str) -> None:
+    (workspace / "bad.yaml").write_text(f"kind: Form\nname: bad\nkey_prefix: BD\nfields:\n  - {field}\n")
+    result = cli("validate")
+    assert result.exit_code == 1, result.stdout
+    assert f"error {code}" in result.stdout and words in result.stdout, result.stdout

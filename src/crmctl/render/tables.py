@@ -20,7 +20,7 @@ FLAG = "_flag"  # a row key the table renderer uses for emphasis ("overdue" → 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 MIN_CELL = 8  # a column is never shortened below this many characters
-CELL_LINES = 4  # lines of one table cell at most
+CELL_LINES = 8  # lines of one table cell at most
 CARD_LINES = 6  # lines of one value on a card at most (record show --format json shows it whole)
 MORE = "…"
 
@@ -79,26 +79,24 @@ def red(text: str) -> str:
     return f"\x1b[31m{text}\x1b[0m"
 
 
-def _widths(natural: list[int], room: int) -> list[int]:
-    """Column widths that fit `room`: the widest columns give up characters first, none below MIN_CELL."""
-    if sum(natural) <= room:
-        return natural
-    cap = max(natural)
-    while cap > MIN_CELL and sum(min(w, cap) for w in natural) > room:
+def _widths(natural: list[int], floors: list[int], room: int) -> list[int]:
+    """Column widths that fit `room` if they can: the widest columns give up characters first, none below
+    its floor (its header, at least MIN_CELL)."""
+    cap = max(natural, default=0)
+    while cap > 0 and sum(max(f, min(w, cap)) for w, f in zip(natural, floors, strict=True)) > room:
         cap -= 1
-    return [min(w, cap) for w in natural]
+    return [max(f, min(w, cap)) for w, f in zip(natural, floors, strict=True)]
 
 
-def fitted(body: list[list[str]], headers: list[str], width: int, gap: int) -> tuple[list[list[str]], list[str]]:
-    """Cells and headers shortened so that a table of `gap` characters between columns fits `width`.
-    tabulate pads every header by two, so a header is two characters narrower than its column."""
+def fitted(body: list[list[str]], headers: list[str], width: int, gap: int) -> list[list[str]]:
+    """Cells shortened so that a table of `gap` characters between columns fits `width`. Headers are the
+    program's own words and are kept whole (tabulate pads each by two): a column never gets narrower than
+    its header, so a table of many columns may still be wider than the terminal, by its headers alone."""
     lines = [[c.split("\n") for c in row] for row in body]
-    natural = [
-        max([len(headers[i]) + 2] + [len(line) for row in lines for line in row[i]]) for i in range(len(headers))
-    ]
-    caps = _widths(natural, width - gap * (len(headers) - 1))
-    shorter = [["\n".join(fit(c, caps[i], CELL_LINES)) for i, c in enumerate(row)] for row in body]
-    return shorter, [clip(h, caps[i] - 2) for i, h in enumerate(headers)]
+    natural = [max([len(h) + 2] + [len(line) for row in lines for line in row[i]]) for i, h in enumerate(headers)]
+    floors = [min(w, max(MIN_CELL, len(h) + 2)) for w, h in zip(natural, headers, strict=True)]
+    caps = _widths(natural, floors, width - gap * (len(headers) - 1))
+    return [["\n".join(fit(c, caps[i], CELL_LINES)) for i, c in enumerate(row)] for row in body]
 
 
 def table(
@@ -111,8 +109,8 @@ def table(
         return "(none)\n"
     width = width or terminal_width()
     body = [[cell(row.get(key), (width + 1) * CELL_LINES) for key, _ in columns] for row in rows]
-    body, headers = fitted(body, [h for _, h in columns], width, 2)
-    text = tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True)
+    headers = [h for _, h in columns]
+    text = tabulate(fitted(body, headers, width, 2), headers=headers, tablefmt="simple", disable_numparse=True)
     lines = text.splitlines()
     if color:
         for i, row in enumerate(rows):
