@@ -6,13 +6,18 @@ Every refusal is one line on stderr with a documented exit code and leaves the d
 from __future__ import annotations
 
 import json
+import os
+import resource
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ok
+from tests.conftest import NOW, ok
 from tests.dbstate import dump, query
-from tests.test_hostile import refused
+from tests.test_hostile import refused, template
 
 ESCAPE = "Acme\x1b[2J\x1b]0;owned\x07\x9b31m"
 
@@ -215,3 +220,72 @@ def test_validate_checks_max_length(cli, workspace: Path, field: str, code: str,
     result = cli("validate")
     assert result.exit_code == 1, result.stdout
     assert f"error {code}" in result.stdout and words in result.stdout, result.stdout
+
+
+# -- templates: no value made on the way outgrows the cap ---------------------------------------------------------
+LONG = "('r' * 99999)"
+OUTGROWING = [
+    "{% set t = ('<' * 99999)|e %}{{ t|length }}",
+    "{{ ('\"' * 99999)|e|e|e|length }}",
+    "{{ ('%' * 99999)|urlencode|urlencode|length }}",
+    "{{ ('<' * 30000)|tojson|length }}",
+    f"{{{{ ([{LONG}] * 99999)|map('upper')|join|length }}}}",
+    f"{{{{ [{LONG}] * 99999 }}}}",
+    f"{{{{ ([{LONG}] * 99999 ~ '')|length }}}}",
+    f"{{{{ ([{LONG}] * 99999)|string|length }}}}",
+    f"{{{{ ([{LONG}] * 99999)|tojson|length }}}}",
+    f"{{{{ '{{}}'.format([{LONG}] * 99999)|length }}}}",
+    f"{{{{ ('%s' % ([{LONG}] * 99999,))|length }}}}",
+    f"{{% macro m() %}}{{% for i in range(99999) %}}{{{{ {LONG} }}}}{{% endfor %}}{{% endmacro %}}{{{{ m()|length }}}}",
+    f"{{% set x %}}{{% for i in range(99999) %}}{{{{ {LONG} }}}}{{% endfor %}}{{% endset %}}{{{{ x|length }}}}",
+    "{{ ('a'.encode() * 1000000000)|length }}",
+    "{{ [1]|batch(1000000000, 0)|list|length }}",
+    "{{ [1]|slice(100000000)|list|length }}",
+    f"{{% set l = [{LONG}] %}}{{% for i in range(40) %}}{{{{ l.extend(l) }}}}{{% endfor %}}{{{{ l|length }}}}",
+    f"{{{{ ('a' * 99999).translate({{97: {LONG}}})|length }}}}",
+    "{{ ([[1] * 99999] * 99999)|sum(start=[])|length }}",
+]
+
+
+def launch_in_bounded_memory(workspace: Path) -> subprocess.CompletedProcess[str]:
+    """project launch in a process that may take 1.5 GB at most: a template that builds gigabytes ends in
+    'out of memory' there (and is a failure of this test) instead of taking the machine."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMCTL_")}
+    env.update({"CRMCTL_NOW": NOW, "NO_COLOR": "1", "COLUMNS": "100", "CRMCTL_USER": "boris"})
+    limit = 1_500_000_000
+    return subprocess.run(
+        [sys.executable, "-c", "from crmctl.cli import main; main()", "project", "launch", "evil", "-p", "run=1"],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+    )
+
+
+@pytest.mark.parametrize("payload", OUTGROWING)
+def test_a_template_is_refused_before_a_value_on_the_way_outgrows_the_cap(cli, db: Path, workspace: Path, payload):
+    template(workspace, payload)
+    ok(cli, "apply")
+    before = dump(db)
+    started = time.monotonic()
+    result = launch_in_bounded_memory(workspace)
+    assert time.monotonic() - started < 20
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr[-500:])
+    assert result.stderr.startswith("crmctl: error: template evil, task one, title: template builds too much: ")
+    assert "out of memory" not in result.stderr, result.stderr
+    assert dump(db) == before
+
+
+def test_templates_within_the_bounds_still_render(cli, db: Path, workspace: Path) -> None:
+    source = (
+        "{{ colour|upper }} {{ ['a', 'b']|join(', ') }} {{ range(1000)|map('string')|join|length }} "
+        "{{ '%s-%d'|format('x', 3) }} {{ '{}/{}'.format(1, ['y']) }} {{ [1, 2] + [3] }} {{ ('<' * 20000)|e|length }} "
+        "{% set x %}{% for i in range(3) %}{{ i }}{% endfor %}{% endset %}{{ x ~ x }} {{ [1, 2, 3]|batch(2)|list }}"
+    )
+    template(workspace, source)
+    ok(cli, "apply")
+    ok(cli, "project", "launch", "evil", "-p", "run=1")
+    title = json.loads(ok(cli, "task", "show", "T-1", "-f", "json"))["title"]
+    assert title == "RED a, b 2890 x-3 1/['y'] [1, 2, 3] 80000 012012 [[1, 2], [3]]"
