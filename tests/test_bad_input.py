@@ -289,3 +289,12 @@ def test_templates_within_the_bounds_still_render(cli, db: Path, workspace: Path
     ok(cli, "project", "launch", "evil", "-p", "run=1")
     title = json.loads(ok(cli, "task", "show", "T-1", "-f", "json"))["title"]
     assert title == "RED a, b 2890 x-3 1/['y'] [1, 2, 3] 80000 012012 [[1, 2], [3]]"
+
+
+@pytest.mark.parametrize("name", [" " * 5000, "\n" * 5000, "x" + " " * 300 + "y"])
+def test_a_card_of_blank_or_spaced_text_is_fitted_too(cli, db: Path, name: str) -> None:
+    ok(cli, "record", "create", "client", "--set", f"name={name}")
+    for args in (["record", "show", "CL-1"], ["record", "list", "client"]):
+        out = ok(cli, *args)
+        fits(out)
+        assert len(out.splitlines()) < 30

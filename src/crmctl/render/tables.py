@@ -48,7 +48,10 @@ def fit(text: str, width: int, lines: int, *, wrap: bool = False) -> list[str]:
     limit = (width + 1) * lines  # more than the most that `lines` lines can show
     out: list[str] = []
     for piece in text[:limit].split("\n", lines):
-        out.extend((textwrap.wrap(piece, width) or [""]) if wrap else [clip(piece, width)])
+        if len(piece) <= width:
+            out.append(piece)  # kept as it is: wrapping would also drop its leading and trailing spaces
+        else:
+            out.extend((textwrap.wrap(piece, width) or [""]) if wrap else [clip(piece, width)])
     if len(out) > lines or len(text) > limit:
         out = out[:lines]
         out[-1] = out[-1][: width - 1] + MORE
