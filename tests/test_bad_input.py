@@ -298,3 +298,15 @@ def test_a_card_of_blank_or_spaced_text_is_fitted_too(cli, db: Path, name: str) 
         out = ok(cli, *args)
         fits(out)
         assert len(out.splitlines()) < 30
+
+
+def test_an_error_quotes_a_long_value_shortened(cli, db: Path) -> None:
+    before = dump(db)
+    result = cli("record", "create", "client", "--set", "name=x", "--set", "email=" + "e" * 9000)
+    refused(result, codes=(1,))
+    assert result.stderr == f"crmctl: error: field 'email': '{'e' * 59}…' is not an e-mail address\n"
+    Path("bad.csv").write_text("name,email\nx," + "e" * 9000 + "\n", encoding="utf-8")
+    result = cli("import", "client", "bad.csv")
+    refused(result, codes=(1,))
+    assert result.stderr.splitlines()[0] == f"row 2, column email: '{'e' * 59}…' is not an e-mail address"
+    assert dump(db) == before

@@ -92,11 +92,11 @@ def convert(spec: FieldSpec, value: Any, *, people: frozenset[str] | set[str] | 
         if len(text) > spec.length_limit:
             raise ValueError(f"a text of {len(text):,} characters is longer than the {spec.length_limit:,} allowed")
         if kind == "email" and not _EMAIL.match(text):
-            raise ValueError(f"'{text}' is not an e-mail address")
+            raise ValueError(f"{_show(text)} is not an e-mail address")
         if kind == "phone" and not _PHONE.match(text):
-            raise ValueError(f"'{text}' is not a phone number")
+            raise ValueError(f"{_show(text)} is not a phone number")
         if spec.mask and not re.fullmatch(spec.mask, text):
-            raise ValueError(f"'{text}' does not match the mask {spec.mask}")
+            raise ValueError(f"{_show(text)} does not match the mask {spec.mask}")
         return text
     if kind in NUMERIC:
         number = _number(value, exact=kind == "money")
@@ -189,9 +189,15 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+def short(text: str, limit: int = 60) -> str:
+    """A text as a message quotes it: on one line, at most `limit` characters."""
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return f"'{value}'"
+        return f"'{short(value)}'"
     if isinstance(value, bool):
         return str(value).lower()
     if value is None:
