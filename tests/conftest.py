@@ -16,6 +16,7 @@ from crmctl.cli import app
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
 NOW = "2027-03-01T10:00:00+03:00"
+WIDE = {"COLUMNS": "250"}  # for a test about the words of a wide table, not its fit to 100 columns
 
 
 @dataclass
@@ -104,8 +105,8 @@ def example(tmp_path: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyP
     return make
 
 
-def ok(cli: Callable[..., Run], *args: str) -> str:
+def ok(cli: Callable[..., Run], *args: str, env: dict[str, str] | None = None) -> str:
     """Run a command that must succeed; its stdout."""
-    result = cli(*args)
+    result = cli(*args, env=env)
     assert result.exit_code == 0, (args, result.stderr)
     return result.stdout

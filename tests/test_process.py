@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from .browser import assert_not_blank, screenshot
-from .conftest import ROOT
+from .conftest import ROOT, WIDE
 from .conftest import ok as run_ok
 from .dbstate import dump, query
 
@@ -152,7 +152,7 @@ def test_small_purchase_skips_the_tender_and_says_why(cli, example) -> None:
     big = deal(cli, "500000", "100000")
     assert stage_of(cli, small) == "finance_approval"
     assert stage_of(cli, big) == "tender"
-    history = run_ok(cli, "record", "history", small)
+    history = run_ok(cli, "record", "history", small, env=WIDE)  # the words, not the fit to 100 columns
     assert "tender skipped: skip_when holds: (purchase_amount < 100000) and (not (needs_tender = true))" in history
 
 
@@ -172,7 +172,7 @@ def test_full_walk_history(cli, example, snapshot) -> None:
     assert run_ok(cli, "--as", "belov", "--now", "2027-03-02T11:00:00+03:00", "approve", key) == (
         f"{key}: approved; stage 'acceptance' passed -> approved\n"
     )
-    result = run_ok(cli, "record", "history", key)
+    result = run_ok(cli, "record", "history", key, env=WIDE)  # the words, not the fit to 100 columns
     assert result == snapshot
 
 
@@ -245,7 +245,7 @@ def test_simulate_writes_nothing(cli, example, snapshot) -> None:
     cli.actor = None  # the commands below act as nobody unless they say --as
     before = dump(db)
     result = run_ok(cli, "--as", "belov", "simulate", "deal-approval", "--set", "amount=1000001",
-                    "--set", "purchase_amount=50000")
+                    "--set", "purchase_amount=50000", env=WIDE)  # the words, not the fit to 100 columns
     assert result == snapshot
     steps = json.loads(run_ok(cli, "--as", "belov", "simulate", "deal-approval", "--set", "amount=1000000",
                               "--set", "purchase_amount=100000", "-f", "json"))

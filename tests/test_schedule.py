@@ -11,7 +11,7 @@ import pytest
 
 from crmctl.domain.schedule import build
 from crmctl.domain.worktime import NoWorkingTime, WorkCalendar
-from tests.conftest import chief
+from tests.conftest import WIDE, chief
 
 MSK = ZoneInfo("Europe/Moscow")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -242,7 +242,7 @@ def cards(tmp_path: Path, cli, monkeypatch) -> Path:
 
 
 def test_eta_of_an_order_across_people(cli, cards, snapshot) -> None:
-    result = cli("eta", "BC-1")
+    result = cli("eta", "BC-1", env=WIDE)  # the words, not the fit to 100 columns
     assert result.exit_code == 0, result.stderr
     assert result.stdout == snapshot
     data = json.loads(cli("eta", "P-1", "-f", "json").stdout)
@@ -272,7 +272,7 @@ def test_queue_shows_ready_work_in_order(cli, cards) -> None:
     assert [r["id"] for r in rows] == ["T-8", "T-1"]  # T-7 waits for the chain
     assert rows[0]["at_risk"] is True and rows[0]["finish"] == "2027-03-01T11:00:00+03:00"
     assert rows[1]["start"] == "2027-03-01T11:00:00+03:00"
-    mine = cli("--as", "grigoriev", "queue")
+    mine = cli("--as", "grigoriev", "queue", env=WIDE)  # the words, not the fit to 100 columns
     assert "AT RISK" in mine.stdout
     for args, code, message in (
         (["queue"], 3, "whose queue?"),

@@ -81,6 +81,15 @@ def _not_utf8(args: Any) -> str | None:
     return None
 
 
+def _say(line: str) -> None:
+    """One line on stderr. Messages quote the user's input (a key, a field name, a value): its control
+    characters are shown as \\x1b, and a line break as \\n, so that it can neither drive the terminal nor
+    split the line."""
+    from crmctl.render.tables import visible  # imported on the error path only
+
+    typer.echo(visible(line).replace("\n", "\\n"), err=True)
+
+
 class CrmGroup(TyperGroup):
     """The one place where errors become a line on stderr and an exit code."""
 
@@ -104,7 +113,7 @@ class CrmGroup(TyperGroup):
             hint = ""
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
                 hint = f" (see '{exc.ctx.command_path} --help')"
-            typer.echo(f"crmctl: error: {exc.format_message()}{hint}", err=True)
+            _say(f"crmctl: error: {exc.format_message()}{hint}")
             sys.exit(exc.exit_code)
         except typer.Abort:
             typer.echo("crmctl: aborted", err=True)
@@ -120,8 +129,8 @@ class CrmGroup(TyperGroup):
             if _debug_wanted(ctx):
                 traceback.print_exc()
             for line in exc.details:
-                typer.echo(line, err=True)
-            typer.echo(f"crmctl: error: {exc.message}", err=True)
+                _say(line)
+            _say(f"crmctl: error: {exc.message}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("crmctl: interrupted", err=True)
@@ -130,10 +139,7 @@ class CrmGroup(TyperGroup):
             if _debug_wanted(ctx):
                 traceback.print_exc()
             name = type(exc).__name__
-            typer.echo(
-                f"crmctl: internal error: {name}: {exc} (run with --debug for the traceback; please report it)",
-                err=True,
-            )
+            _say(f"crmctl: internal error: {name}: {exc} (run with --debug for the traceback; please report it)")
             raise typer.Exit(INTERNAL) from None
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options
-from crmctl.render.tables import FLAG, cell, hidden_line, pairs, render, visible
+from crmctl.render.tables import FLAG, cell, clip, hidden_line, pairs, render, terminal_width, visible
 
 project_app = typer.Typer(help="Projects: create, list, show, and launch project templates.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks: add, assign, chain, work on and finish them.", no_args_is_help=True)
@@ -183,11 +183,11 @@ def project_show(
         ("by", p["created_by"]),
     ]
     params = json.loads(p["params"]) if p["params"] else {}
-    text = f"{p['id']}  {p['title']}\n\n" + pairs([(k, v) for k, v in meta if v is not None])
+    text = _head(p["id"], p["title"]) + pairs([(k, v) for k, v in meta if v is not None])
     if params:
         text += "\nparameters\n" + "".join(f"  {k} = {cell(v)}\n" for k, v in params.items())
     if card.subprojects:
-        text += "\nsubprojects\n" + "".join(f"  {s['id']}  {s['title']}\n" for s in card.subprojects)
+        text += "\nsubprojects\n" + "".join(f"  {_head(s['id'], s['title']).rstrip()}\n" for s in card.subprojects)
     done = sum(1 for r in rows if r["status"] == "done")
     text += f"\ntasks ({done}/{len(rows)} done)\n" + render_tasks("table", rows) + hidden_line(card.hidden)
     emit(text)
@@ -312,14 +312,25 @@ def task_show(task: TaskArgument, output: FormatOption = None) -> None:
         ("depends on", row["depends_on"]),
         ("needed by", card.dependents),
     ]
-    text = f"{row['id']}  {row['title']}\n\n" + pairs([(k, v) for k, v in meta if v not in (None, "", [])])
+    text = _head(row["id"], row["title"]) + pairs([(k, v) for k, v in meta if v not in (None, "", [])])
     if row["description"]:
         text += "\n" + row["description"].rstrip() + "\n"
     if card.events:
+        width = terminal_width()
         text += "\nhistory\n" + "".join(
-            f"  {cell(e['at'])}  {e['actor'] or '-'}  {e['action']}  {describe_event(e)}\n" for e in card.events
+            clip(
+                cell(f"  {cell(e['at'])}  {e['actor'] or '-'}  {e['action']}  {describe_event(e)}", width), width
+            ).replace("\n", " ")
+            + "\n"
+            for e in card.events
         )
     emit(visible(text))  # titles, descriptions and history are the users' text: no terminal escapes
+
+
+def _head(name: str, title: str) -> str:
+    """The first line of a project's or task's card, cut to the terminal (titles can be long)."""
+    width = terminal_width()
+    return clip(cell(f"{name}  {title}", width).replace("\n", " "), width) + "\n\n"
 
 
 @task_app.command("list")

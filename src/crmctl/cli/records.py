@@ -18,7 +18,7 @@ from crmctl.cli.base import (
     options,
     write_file,
 )
-from crmctl.render.tables import FLAG, cell, hidden_line, pairs, render, visible
+from crmctl.render.tables import FLAG, cell, clip, hidden_line, pairs, render, terminal_width
 
 record_app = typer.Typer(help="Create, change, show and list records.", no_args_is_help=True)
 
@@ -111,7 +111,8 @@ def _card_text(session: Any, card: Any) -> str:
     from crmctl.core.records import title_of
 
     form, row = card.form, card.record
-    head = visible(f"{row['key']}  {title_of(form, row)}".rstrip())
+    width = terminal_width()
+    head = clip(cell(f"{row['key']}  {title_of(form, row)}".rstrip(), width), width)
     meta: list[tuple[str, Any]] = [("form", form.title)]
     if row.get("process"):
         process = session.defs.processes.get(row["process"])
@@ -130,15 +131,16 @@ def _card_text(session: Any, card: Any) -> str:
     fields += [(r.label, cell(card.rollups.get(r.id)) or ("0" if r.aggregate == "count" else "")) for r in form.rollups]
     text = head + "\n\n" + pairs(meta) + "\n" + pairs(fields)
     if card.related:
-        text += "\nrelated\n" + visible(
-            "".join(
+        text += "\nrelated\n" + "".join(
+            clip(
                 f"  {r['key']}  {session.defs.forms[r['form']].title}"
-                + (f": {r['title']}" if r["title"] else "")
+                + (f": {cell(r['title'], width)}" if r["title"] else "")
                 + (f"  [{r['stage']}]" if r["stage"] else "")
-                + (f"  tasks {r['tasks_done']}/{r['tasks']} done" if r["tasks"] else "")
-                + "\n"
-                for r in card.related
+                + (f"  tasks {r['tasks_done']}/{r['tasks']} done" if r["tasks"] else ""),
+                width,
             )
+            + "\n"
+            for r in card.related
         )
     if card.tasks:
         text += "\ntasks\n" + _task_lines(card.tasks)
@@ -159,12 +161,12 @@ def _card_text(session: Any, card: Any) -> str:
 def _task_lines(tasks: list[dict[str, Any]]) -> str:
     from crmctl.render.tables import red
 
-    lines = []
+    lines, width = [], terminal_width()
     for t in tasks:
         due = f"  due {cell(t['due_at'])}" + (" overdue" if t["overdue"] else "") if t["due_at"] else ""
-        line = (
-            f"  {t['id']}  {t['status']:<11}  {cell(t['title'])}  ({t['assignee'] or 'unassigned'}, {t['record']}){due}"
-        )
+        title = cell(t["title"], width).replace("\n", " ")
+        who = f"({t['assignee'] or 'unassigned'}, {t['record']})"
+        line = clip(f"  {t['id']}  {t['status']:<11}  {title}  {who}{due}", width)
         lines.append(red(line) if t["overdue"] and color_wanted() else line)
     return "\n".join(lines) + "\n"
 

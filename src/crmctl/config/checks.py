@@ -206,6 +206,7 @@ class Checker:
                 "form": kind == "ref",
                 "currency": kind == "money",
                 "mask": kind in TEXTUAL,
+                "max_length": kind in TEXTUAL,
                 "min": kind in NUMERIC,
                 "max": kind in NUMERIC,
             }

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmctl.config.model import SYSTEM_COLUMNS
-from crmctl.domain.values import FieldSpec
+from crmctl.domain.values import FieldSpec, short
 
 DELIMITERS = (",", ";", "\t", "|")
 FORMATS = {
@@ -38,17 +38,12 @@ class Problem:
         where = f"row {self.row}" if self.row is not None else "file"
         if self.column:
             where += f", column {self.column}"
-        if self.value is None or f"'{self.value}'" in self.message:
+        if self.value is None or f"'{short(self.value)}'" in self.message:
             return f"{where}: {self.message}"
-        return f"{where}: '{_short(self.value)}': {self.message}"
+        return f"{where}: '{short(self.value)}': {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "column": self.column, "value": self.value, "problem": self.message}
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass

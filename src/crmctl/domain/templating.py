@@ -2,8 +2,11 @@
 
 The sandbox keeps a template away from Python's internals. Bounds keep a short template from eating the
 machine: every text or list it builds holds at most MAX_TEXT characters or items (checked before the
-operators, filters and methods that multiply a size run), its loops run at most MAX_ITERATIONS times in
-all, and it cannot load other templates. Whatever goes wrong while it runs is a TemplateProblem.
+operators, filters and methods that multiply a size run, and after every filter and call); nothing made
+into text (printed, joined, formatted, concatenated, escaped) weighs more than MAX_TEXT, counting a list as
+the texts it holds; everything it writes, macros and blocks included, is at most MAX_OUTPUT characters; its
+loops run at most MAX_ITERATIONS times in all, and it cannot load other templates. Whatever goes wrong
+while it runs is a TemplateProblem.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from typing import Any
 
 MAX_TEXT = 100_000  # characters (or items) of one value a template builds
 MAX_ITERATIONS = 100_000  # loop iterations of one render, all loops together
+MAX_OUTPUT = 10 * MAX_TEXT  # characters one render writes, into macros, {% set %} and {% filter %} blocks too
 MAX_POWER_BITS = 10_000  # the size of a number that ** may build
-_LOOP, _SIZED = "crmctl__loop", "crmctl__sized"  # globals of the compiled template (T702 if a template names them)
+# globals of the compiled template (T702 if a template names them)
+_LOOP, _SIZED, _TEXT, _EMIT = "crmctl__loop", "crmctl__sized", "crmctl__text", "crmctl__emit"
 _PERCENT = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _DIGITS = re.compile(r"\d+")
 
@@ -47,8 +52,44 @@ def _blank_none(value: Any) -> Any:
 
 
 # -- bounds --------------------------------------------------------------------------------------------------
+_SIZED_TYPES = (str, bytes, bytearray, list, tuple, dict, set, frozenset)
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
 def _size(value: Any) -> int:
-    return len(value) if isinstance(value, (str, list, tuple)) else 0
+    return len(value) if isinstance(value, _SIZED_TYPES) else 0
+
+
+def _weight(value: Any, budget: int = MAX_TEXT) -> int:
+    """About the characters str(value) makes: a text its length, a list its items and what they hold. Counted
+    only until past the budget: [text] * 99999 is quick to build and to count, but 10**10 characters to print."""
+    if not isinstance(value, _CONTAINERS):
+        return _size(value)
+    total = len(value)
+    for item in (x for pair in value.items() for x in pair) if isinstance(value, dict) else value:
+        if total > budget:
+            break
+        total += _weight(item, budget - total)
+    return total
+
+
+def _text(value: Any) -> Any:
+    """A value about to be made into text: refused if that text would be too long."""
+    if isinstance(value, _CONTAINERS):
+        _limit(_weight(value), "a list too long to make into text")
+    return value
+
+
+def _listed(items: Any) -> list[Any]:
+    """An iterator's items as a list, refused as soon as they weigh more than MAX_TEXT: map('upper') over
+    99999 references to one long text makes 99999 new long texts."""
+    out, total = [], 0
+    for item in items:
+        total += 1 + _weight(item)
+        if total > MAX_TEXT:
+            raise _TooBig(f"a sequence too long ({total:,}+; the limit is {MAX_TEXT:,})")
+        out.append(item)
+    return out
 
 
 def _count(value: Any) -> int:
@@ -105,7 +146,24 @@ def _replace_size(s: Any, old: Any, new: Any, count: Any = None) -> None:
 
 def _join_size(items: Any, sep: Any = "") -> None:
     if isinstance(items, (list, tuple)):
-        _limit(sum(len(str(x)) for x in items) + len(items) * _size(sep), "the text a join makes is too long")
+        _limit(_weight(items) + len(items) * _size(sep), "the text a join makes is too long")
+
+
+def _translate_size(s: str, table: Any) -> None:
+    """'a' * 99999 translated with {97: long text}: each character may become a text."""
+    if isinstance(table, dict):
+        longest = max((_size(v) for v in table.values()), default=1)
+        _limit(len(s) * max(longest, 1), "the text a translation makes is too long")
+
+
+# Filters that keep their input's items as they are (references), or read only its size: no text is made
+# of a list given to them. Every other filter is given only what may be made into text.
+_KEEPING = frozenset(
+    {"attr", "batch", "count", "d", "default", "dictsort", "first", "groupby", "items", "last", "length", "list"}
+    | {"map", "max", "min", "random", "reject", "rejectattr", "reverse", "select", "selectattr", "slice", "sort"}
+    | {"sum", "unique", "join"}  # join: its own check, as its text is its items' texts
+)
+_STREAMING = frozenset({"attr", "d", "default", "first", "map", "reject", "rejectattr", "select", "selectattr"})
 
 
 def _filter_checks() -> dict[str, Callable[..., None]]:
@@ -122,12 +180,28 @@ def _filter_checks() -> dict[str, Callable[..., None]]:
         "format": lambda value, *args, **kwargs: _percent(str(value), args or tuple(kwargs.values())),
         "replace": lambda ctx, s, old, new, count=None: _replace_size(s, old, new, count),
         "join": lambda ctx, items, d="", *_, **__: _join_size(items, d),
+        "batch": lambda value, linecount=1, *_, **__: _widths([linecount]),
+        "slice": lambda ctx, value, slices=1, *_, **__: _widths([slices]),
+        "sum": lambda env, items, *_, **__: _limit(
+            sum(_size(x) for x in items) if isinstance(items, (list, tuple)) else 0, "a sum too long"
+        ),
     }
 
 
-def _bounded(check: Callable[..., None], original: Callable[..., Any]) -> Callable[..., Any]:
+def _bounded(name: str, check: Callable[..., None] | None, original: Callable[..., Any]) -> Callable[..., Any]:
+    """The filter with its bounds: an iterator it would gather is gathered here, within MAX_TEXT; a list it
+    would make into text is weighed first; its own check runs; and what it returns is sized."""
+    at = 1 if hasattr(original, "jinja_pass_arg") else 0  # the value comes after a context or environment
+
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        check(*args, **kwargs)
+        if len(args) > at:
+            value = args[at]
+            if name not in _STREAMING and not isinstance(value, _SIZED_TYPES) and hasattr(value, "__next__"):
+                args = (*args[:at], _listed(value), *args[at + 1 :])
+            elif name not in _KEEPING:
+                _text(value)
+        if check is not None:
+            check(*args, **kwargs)
         return _sized(original(*args, **kwargs))
 
     if hasattr(original, "jinja_pass_arg"):
@@ -160,6 +234,7 @@ def _env() -> Any:
                 return left**right
             if isinstance(left, str):  # '%' as string formatting
                 _percent(left, right)
+                _text(right)
                 return _sized(left % right)
             return left % right
 
@@ -171,18 +246,41 @@ def _env() -> Any:
                     _widths([*args, *kwargs.values()])
                 elif name in ("format", "format_map"):
                     _brace_format(owner, [*args, *kwargs.values()])
+                    _text([*args, *kwargs.values()])
                 elif name == "replace" and len(args) >= 2:
                     _replace_size(owner, *args[:3])
                 elif name == "join" and args:
-                    _join_size(list(args[0]) if isinstance(args[0], (list, tuple)) else args[0], owner)
+                    items = args[0] if isinstance(args[0], (list, tuple)) else _listed(args[0])
+                    _join_size(items, owner)
+                    args = (items, *args[1:])
+                elif name == "translate" and args:
+                    _translate_size(owner, args[0])
             elif name == "generate_lorem_ipsum":  # lipsum(n, html, min, max)
                 _limit(sum(_count(a) for a in (*args, *kwargs.values())) * 100, "lipsum asked for too much text")
-            return _sized(super().call(__context, __obj, *args, **kwargs))
+            result = _sized(super().call(__context, __obj, *args, **kwargs))
+            if isinstance(owner, _CONTAINERS):  # append, extend, insert, update: the list itself grows
+                _sized(owner)
+            return result
 
     env = Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=_blank_none)
-    for name, check in _filter_checks().items():
-        env.filters[name] = _bounded(check, env.filters[name])
+    checks = _filter_checks()
+    for name, original in list(env.filters.items()):
+        env.filters[name] = _bounded(name, checks.get(name), original)
     return env
+
+
+class _Output:
+    """Counts what one render writes, wherever it goes: a macro's or a {% set %} block's text is built in
+    memory before anything checks its length, so each piece is counted as it is written."""
+
+    def __init__(self) -> None:
+        self.left = MAX_OUTPUT
+
+    def __call__(self, value: Any) -> Any:
+        self.left -= len(value) if isinstance(value, str) else _weight(_text(value))
+        if self.left < 0:
+            raise _TooBig(f"it writes more than {MAX_OUTPUT:,} characters, counting its macros and blocks")
+        return value
 
 
 class _Budget:
@@ -279,14 +377,23 @@ def inspect(source: str) -> TemplateNames:
 
 
 def _bound(ast: Any) -> Any:
-    """Every loop counts against the budget; every concatenation (~) is sized."""
+    """Every loop counts against the budget; every concatenation (~) is weighed and sized; every piece of
+    output, literal text too, is counted."""
     from jinja2 import nodes
 
+    def call(name: str, node: Any) -> Any:
+        return nodes.Call(nodes.Name(name, "load"), [node], [], None, None, lineno=node.lineno)
+
     for loop in list(ast.find_all(nodes.For)):
-        loop.iter = nodes.Call(nodes.Name(_LOOP, "load"), [loop.iter], [], None, None, lineno=loop.lineno)
+        loop.iter = call(_LOOP, loop.iter)
     for concat in list(ast.find_all(nodes.Concat)):
-        inner = nodes.Concat(concat.nodes, lineno=concat.lineno)
-        concat.nodes = [nodes.Call(nodes.Name(_SIZED, "load"), [inner], [], None, None, lineno=concat.lineno)]
+        inner = nodes.Concat([call(_TEXT, n) for n in concat.nodes], lineno=concat.lineno)
+        concat.nodes = [call(_SIZED, inner)]
+    for output in list(ast.find_all(nodes.Output)):
+        output.nodes = [
+            call(_EMIT, nodes.Const(n.data, lineno=n.lineno) if isinstance(n, nodes.TemplateData) else n)
+            for n in output.nodes
+        ]
     return ast
 
 
@@ -299,7 +406,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     ast = _bound(_parse(source))
     try:
         template = env.template_class.from_code(
-            env, env.compile(ast), env.make_globals({_LOOP: _Budget(), _SIZED: _sized})
+            env, env.compile(ast), env.make_globals({_LOOP: _Budget(), _SIZED: _sized, _TEXT: _text, _EMIT: _Output()})
         )
         pieces, length = [], 0
         for piece in template.generate(**context):  # stop as soon as the text is too long, not after

@@ -14,6 +14,7 @@ TEXTUAL = frozenset({"text", "email", "phone"})
 ORDERED = frozenset({"number", "money", "date", "datetime"})
 NUMERIC = frozenset({"number", "money"})
 
+TEXT_LENGTH = 10_000  # characters of a text, e-mail or phone value unless the field says `max_length`
 MONEY_DECIMALS = 2
 MONEY_LIMIT = Decimal(10) ** 16  # DECIMAL(18, 2)
 NUMBER_LIMIT = Decimal(10) ** 15  # a DOUBLE holds every whole number below it exactly
@@ -40,6 +41,7 @@ class FieldSpec:
     min: float | None = None
     max: float | None = None
     form: str | None = None
+    max_length: int | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FieldSpec:
@@ -63,11 +65,17 @@ class FieldSpec:
             min=data.get("min"),
             max=data.get("max"),
             form=data.get("form"),
+            max_length=data.get("max_length"),
         )
 
     @property
     def name(self) -> str:
         return self.label or self.id
+
+    @property
+    def length_limit(self) -> int:
+        """The most characters a textual value of this field may have."""
+        return self.max_length or TEXT_LENGTH
 
 
 def convert(spec: FieldSpec, value: Any, *, people: frozenset[str] | set[str] | None = None) -> Any:
@@ -81,12 +89,14 @@ def convert(spec: FieldSpec, value: Any, *, people: frozenset[str] | set[str] | 
         if not isinstance(value, str):
             raise ValueError(f"expected a text, got {_show(value)}")
         text = value
+        if len(text) > spec.length_limit:
+            raise ValueError(f"a text of {len(text):,} characters is longer than the {spec.length_limit:,} allowed")
         if kind == "email" and not _EMAIL.match(text):
-            raise ValueError(f"'{text}' is not an e-mail address")
+            raise ValueError(f"{_show(text)} is not an e-mail address")
         if kind == "phone" and not _PHONE.match(text):
-            raise ValueError(f"'{text}' is not a phone number")
+            raise ValueError(f"{_show(text)} is not a phone number")
         if spec.mask and not re.fullmatch(spec.mask, text):
-            raise ValueError(f"'{text}' does not match the mask {spec.mask}")
+            raise ValueError(f"{_show(text)} does not match the mask {spec.mask}")
         return text
     if kind in NUMERIC:
         number = _number(value, exact=kind == "money")
@@ -179,9 +189,15 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+def short(text: str, limit: int = 60) -> str:
+    """A text as a message quotes it: on one line, at most `limit` characters."""
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return f"'{value}'"
+        return f"'{short(value)}'"
     if isinstance(value, bool):
         return str(value).lower()
     if value is None:

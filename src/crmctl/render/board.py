@@ -40,12 +40,25 @@ def as_json(process: Any, columns: list[Any]) -> str:
     return json.dumps(as_data(process, columns), ensure_ascii=False, indent=2) + "\n"
 
 
-def table(process: Any, columns: list[Any], *, color: bool = False) -> str:
+def _header(title: str, count: int, room: int) -> str:
+    """A stage's title and card count in two lines; a title too long for them is cut, the count kept."""
+    from crmctl.render.tables import MORE, cell, fit
+
+    lines = fit(cell(f"{title} ({count})"), room, 2, wrap=True)
+    if lines[-1].endswith(MORE):
+        lines = [*fit(cell(title), room, 2, wrap=True), f"({count})"]
+    return "\n".join(lines)
+
+
+def table(process: Any, columns: list[Any], *, color: bool = False, width: int | None = None) -> str:
+    """Stages side by side, fitted to the terminal: a card's lines are cut with '…' and its text's control
+    characters shown as \\x1b."""
     from tabulate import tabulate
 
-    from crmctl.render.tables import red
+    from crmctl.render.tables import MIN_CELL, cell, clip, fit, red, terminal_width
 
-    headers = [f"{c.stage.title} ({len(c.cards)})" for c in columns]
+    room = max(MIN_CELL, ((width or terminal_width()) - 1) // max(len(columns), 1) - 3)  # "│ " … " " per column
+    headers = [_header(c.stage.title, len(c.cards), room - 2) for c in columns]  # tabulate pads a header by two
     depth = max((len(c.cards) for c in columns), default=0)
     body = []
     for i in range(depth):
@@ -53,17 +66,19 @@ def table(process: Any, columns: list[Any], *, color: bool = False) -> str:
         for column in columns:
             if i < len(column.cards):
                 card = column.cards[i]
-                text = f"{card['key']} {card['title']}".strip()
-                detail = f"{card['responsible'] or '-'}, {age(card['in_stage_minutes'])}"
-                if card["overdue"]:
-                    detail += " OVERDUE"
-                cell = f"{text}\n{detail}"
-                line.append(red(cell) if color and card["overdue"] else cell)
+                text = f"{card['key']} {cell(card['title'], (room + 1) * 2)}".strip().replace("\n", " ")
+                when = age(card["in_stage_minutes"]) + (" OVERDUE" if card["overdue"] else "")
+                who = clip(cell(card["responsible"], room) or "-", max(room - len(when) - 2, 1))
+                detail = f"{who}, {when}"
+                shown = "\n".join([*fit(text, room, 2, wrap=True), clip(detail, room)])
+                line.append(red(shown) if color and card["overdue"] else shown)
             else:
                 line.append("")
         body.append(line)
     return (
-        f"{process.title}\n\n" + tabulate(body, headers=headers, tablefmt="simple_grid", disable_numparse=True) + "\n"
+        f"{clip(cell(process.title, room * 8), room * 8)}\n\n"
+        + tabulate(body, headers=headers, tablefmt="simple_grid", disable_numparse=True)
+        + "\n"
     )
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,10 @@ FLAG = "_flag"  # a row key the table renderer uses for emphasis ("overdue" → 
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+MIN_CELL = 8  # a column is never shortened below this many characters
+CELL_LINES = 8  # lines of one table cell at most
+CARD_LINES = 6  # lines of one value on a card at most (record show --format json shows it whole)
+MORE = "…"
 
 
 def visible(text: str) -> str:
@@ -25,8 +30,39 @@ def visible(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if _CONTROL.search(text) else text
 
 
-def cell(value: Any) -> str:
-    """A value as a person reads it in a table (control characters made visible)."""
+def terminal_width() -> int:
+    """The width human output is fitted to: COLUMNS, else the terminal's, else 100."""
+    return max(shutil.get_terminal_size((100, 24)).columns, 2 * MIN_CELL)
+
+
+def clip(text: str, width: int) -> str:
+    """One line cut to `width` characters, the last of them '…' when something was left out."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + MORE
+
+
+def fit(text: str, width: int, lines: int, *, wrap: bool = False) -> list[str]:
+    """Text as at most `lines` lines of at most `width` characters, each line cut (or, with wrap, wrapped);
+    the last line ends in '…' when something was left out. Costs what is shown, however long the text."""
+    import textwrap
+
+    limit = (width + 1) * lines  # more than the most that `lines` lines can show
+    out: list[str] = []
+    for piece in text[:limit].split("\n", lines):
+        if len(piece) <= width:
+            out.append(piece)  # kept as it is: wrapping would also drop its leading and trailing spaces
+        else:
+            out.extend((textwrap.wrap(piece, width) or [""]) if wrap else [clip(piece, width)])
+    if len(out) > lines or len(text) > limit:
+        out = out[:lines]
+        out[-1] = out[-1][: width - 1] + MORE
+    return out
+
+
+def cell(value: Any, limit: int | None = None) -> str:
+    """A value as a person reads it in a table (control characters made visible). With a limit, a long
+    text is cut before it is made visible: what is shown of it costs what is shown, not its length."""
+    if limit is not None and isinstance(value, str) and len(value) > limit:
+        value = value[: limit + 1]
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -46,13 +82,38 @@ def red(text: str) -> str:
     return f"\x1b[31m{text}\x1b[0m"
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column], *, color: bool = False) -> str:
+def _widths(natural: list[int], floors: list[int], room: int) -> list[int]:
+    """Column widths that fit `room` if they can: the widest columns give up characters first, none below
+    its floor (its header, at least MIN_CELL)."""
+    cap = max(natural, default=0)
+    while cap > 0 and sum(max(f, min(w, cap)) for w, f in zip(natural, floors, strict=True)) > room:
+        cap -= 1
+    return [max(f, min(w, cap)) for w, f in zip(natural, floors, strict=True)]
+
+
+def fitted(body: list[list[str]], headers: list[str], width: int, gap: int) -> list[list[str]]:
+    """Cells shortened so that a table of `gap` characters between columns fits `width`. Headers are the
+    program's own words and are kept whole (tabulate pads each by two): a column never gets narrower than
+    its header, so a table of many columns may still be wider than the terminal, by its headers alone."""
+    lines = [[c.split("\n") for c in row] for row in body]
+    natural = [max([len(h) + 2] + [len(line) for row in lines for line in row[i]]) for i, h in enumerate(headers)]
+    floors = [min(w, max(MIN_CELL, len(h) + 2)) for w, h in zip(natural, headers, strict=True)]
+    caps = _widths(natural, floors, width - gap * (len(headers) - 1))
+    return [["\n".join(fit(c, caps[i], CELL_LINES)) for i, c in enumerate(row)] for row in body]
+
+
+def table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[Column], *, color: bool = False, width: int | None = None
+) -> str:
+    """A table fitted to the terminal: a long cell is cut with '…' (JSON and CSV keep every character)."""
     from tabulate import tabulate
 
     if not rows:
         return "(none)\n"
-    body = [[cell(row.get(key)) for key, _ in columns] for row in rows]
-    text = tabulate(body, headers=[h for _, h in columns], tablefmt="simple", disable_numparse=True)
+    width = width or terminal_width()
+    body = [[cell(row.get(key), (width + 1) * CELL_LINES) for key, _ in columns] for row in rows]
+    headers = [h for _, h in columns]
+    text = tabulate(fitted(body, headers, width, 2), headers=headers, tablefmt="simple", disable_numparse=True)
     lines = text.splitlines()
     if color:
         for i, row in enumerate(rows):
@@ -102,12 +163,18 @@ def render(fmt: str, rows: Sequence[dict[str, Any]], columns: Sequence[Column], 
     return renderers[fmt]()
 
 
-def pairs(items: Sequence[tuple[str, Any]]) -> str:
-    """A vertical table of label: value lines, for one record."""
+def pairs(items: Sequence[tuple[str, Any]], width: int | None = None) -> str:
+    """A vertical table of label: value lines, for one record. A long value is wrapped under itself to at
+    most CARD_LINES lines, the last ending in '…' when more was left out."""
     if not items:
         return ""
-    width = max(len(label) for label, _ in items)
-    return "".join(f"{label.ljust(width)}  {cell(value)}\n" for label, value in items)
+    label_width = max(len(label) for label, _ in items)
+    room = max((width or terminal_width()) - label_width - 2, MIN_CELL)
+    out = []
+    for label, value in items:
+        first, *rest = fit(cell(value, (room + 1) * CARD_LINES), room, CARD_LINES, wrap=True)
+        out.append(f"{label.ljust(label_width)}  {first}\n" + "".join(f"{'':{label_width}}  {line}\n" for line in rest))
+    return "".join(out)
 
 
 def hidden_line(counts: dict[str, int]) -> str:

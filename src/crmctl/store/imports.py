@@ -176,7 +176,7 @@ def value_sql(spec: FieldSpec, raw: str, params: list[Any], people: Sequence[str
     """SQL for the field's value from the text `raw` (already NULL when empty); NULL when it does not fit."""
     kind = spec.type
     if kind in ("text", "email", "phone"):
-        tests = []
+        tests = [f"length({raw}) <= {int(spec.length_limit)}"]
         if kind == "email":
             tests.append(f"regexp_full_match({raw}, {_literal(_EMAIL)})")
         if kind == "phone":
@@ -184,7 +184,7 @@ def value_sql(spec: FieldSpec, raw: str, params: list[Any], people: Sequence[str
         if spec.mask:
             tests.append(f"regexp_full_match({raw}, ?)")
             params.append(spec.mask)
-        return f"CASE WHEN {' AND '.join(tests)} THEN {raw} END" if tests else raw
+        return f"CASE WHEN {' AND '.join(tests)} THEN {raw} END"
     if kind in ("number", "money"):
         # spaces and underscores taken out (`1 000`, `1_000`); replace() only where there is one to take out
         spaced = f"contains({raw}, ' ') OR contains({raw}, '_')"
@@ -305,7 +305,7 @@ def convert_rows(
         else:
             outer.append(f"{value} AS {name}")
         bad = f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN {text} END"
-        if converted == raw:  # a text without a rule cannot be bad
+        if converted == raw:  # a value without a rule (a person, the team unchecked) cannot be bad
             bad = "NULL::VARCHAR"
         outer.append(f"{bad} AS {_aux('bad', spec.id)}")
     _drop(conn, ROWS)
