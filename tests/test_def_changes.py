@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .conftest import WIDE
 from .dbstate import dump, query
 from .test_apply import create, edit
 
@@ -179,7 +180,7 @@ def test_pending_approvals_follow_changed_approvers(cli, workspace: Path, snapsh
     notices = query(db, "SELECT person, record, text FROM crm.inbox WHERE person = 'anna' ORDER BY id")
     assert len(notices) == before + 1
     assert notices[-1] == ("anna", big, f"{big} Big waits for your approval at stage 'Согласование' (ceo)")
-    history = cli("record", "history", big)
+    history = cli("record", "history", big, env=WIDE)
     assert "approvers of approval changed; withdrawn boris; asked anna" in history.stdout, history.stdout
     assert cli("--as", "boris", "approve", big).exit_code == 1
     assert cli("--as", "anna", "approve", big).exit_code == 0
