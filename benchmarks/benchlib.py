@@ -20,7 +20,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,23 @@ from typing import Any
 
 class CommandFailed(Exception):
     """A measured or preparing command exited with an error, or printed something other than expected."""
+
+
+@contextmanager
+def scratch(name: str, keep: bool) -> Iterator[Path]:
+    """A throw-away folder for one benchmark's workspaces, removed at the end unless keep (then its place is
+    printed); a command that failed ends the script with one line on stderr and exit code 1."""
+    folder = Path(tempfile.mkdtemp(prefix=f"crmctl-bench-{name}-"))
+    try:
+        yield folder
+    except CommandFailed as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        if keep:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def clean_env(pycache: Path) -> dict[str, str]:

@@ -16,14 +16,12 @@ Exit status: 0 when every command ran and printed what it should (whether or not
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchlib import Case, CommandFailed, Figure, Result, clean_env, machine, measure, parsed, run, table, tool
+from benchlib import Case, CommandFailed, Figure, Result, clean_env, machine, measure, parsed, run, scratch, table, tool
 
 GOAL = 1.2
 NOW = "2027-06-30T12:00:00+03:00"
@@ -95,11 +93,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace and print where it is")
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="crmctl-bench-efficiency-"))
-    env = {**clean_env(folder / "pycache"), "CRMCTL_NOW": NOW, "CRMCTL_USER": "grigoriev", "NO_COLOR": "1"}
-    root = folder / "ws"
-    db = root / "crmctl.duckdb"
-    try:
+    with scratch("efficiency", args.keep) as folder:
+        env = {**clean_env(folder / "pycache"), "CRMCTL_NOW": NOW, "CRMCTL_USER": "grigoriev", "NO_COLOR": "1"}
+        root = folder / "ws"
+        db = root / "crmctl.duckdb"
         crmctl = str(tool("crmctl"))
         run([crmctl, "init", str(root), "--example", "freshoffice-templates"], folder, env)
         start = time.perf_counter()
@@ -124,14 +121,6 @@ def main() -> int:
         measure(figures, root, env, args.runs)
         print(table(figures))
         return 0
-    except CommandFailed as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"kept {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

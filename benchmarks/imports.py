@@ -25,11 +25,10 @@ import csv
 import random
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from benchlib import Case, CommandFailed, Figure, Result, clean_env, machine, measure, run, table, tool
+from benchlib import Case, Figure, Result, clean_env, machine, measure, run, scratch, table, tool
 
 WORKSPACE = """\
 kind: Workspace
@@ -147,9 +146,8 @@ def main() -> int:
     if args.rows < 2 or args.runs < 1:
         parser.error("--rows must be at least 2 and --runs at least 1")
     crmctl, python = str(tool("crmctl")), sys.executable
-    folder = Path(tempfile.mkdtemp(prefix="crmctl-bench-import-"))
-    env = {**clean_env(folder / "pycache"), "CRMCTL_NOW": "2027-03-01T10:00:00+03:00", "CRMCTL_USER": "belov"}
-    try:
+    with scratch("import", args.keep) as folder:
+        env = {**clean_env(folder / "pycache"), "CRMCTL_NOW": "2027-03-01T10:00:00+03:00", "CRMCTL_USER": "belov"}
         (folder / "crmctl.yaml").write_text(WORKSPACE, encoding="utf-8")
         run([crmctl, "apply"], folder, env)
         shutil.copy(folder / "crmctl.duckdb", folder / "empty.duckdb")
@@ -191,14 +189,6 @@ def main() -> int:
             f"import {bad.peak_mb:,.0f} MB, the reference {ref.peak_mb:,.0f} MB"
         )
         return 0
-    except CommandFailed as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"kept {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -24,16 +24,13 @@ Exit status: 0 when every command ran and printed what it should (whether or not
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from benchlib import (
     Case,
-    CommandFailed,
     Figure,
     InProcess,
     Result,
@@ -42,6 +39,7 @@ from benchlib import (
     measure,
     parsed,
     run,
+    scratch,
     table,
     tool,
 )
@@ -159,9 +157,8 @@ def main() -> int:
     if args.tasks < 10 * args.queue or args.queue < 1 or args.people < 1 or args.runs < 1:
         parser.error("--tasks must be at least ten times --queue, and --queue, --people and --runs at least 1")
 
-    folder = Path(tempfile.mkdtemp(prefix="crmctl-bench-schedule-"))
-    env = {**clean_env(folder / "pycache"), "CRMCTL_NOW": NOW, "CRMCTL_USER": PERSON, "NO_COLOR": "1"}
-    try:
+    with scratch("schedule", args.keep) as folder:
+        env = {**clean_env(folder / "pycache"), "CRMCTL_NOW": NOW, "CRMCTL_USER": PERSON, "NO_COLOR": "1"}
         crmctl = str(tool("crmctl"))
         small_root, big_root = folder / "small", folder / "big"
         small_n, big_n = args.tasks // 10, args.tasks
@@ -197,14 +194,6 @@ def main() -> int:
             "queue: processes, crmctl / a python -c with one query"
         )
         return 0
-    except CommandFailed as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"kept {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

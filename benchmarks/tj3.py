@@ -34,14 +34,13 @@ import argparse
 import datetime as dt
 import shutil
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from benchlib import Case, CommandFailed, Figure, Result, clean_env, machine, measure, run, table, tool
+from benchlib import Case, CommandFailed, Figure, Result, clean_env, machine, measure, run, scratch, table, tool
 from schedule import NOW, PERSON, fill, forget_schedule, lists, queue_of
 
 ACTOR = "grigoriev"  # the example's director: may see everyone's tasks and export them
@@ -166,9 +165,8 @@ def main() -> int:
     if args.runs < 1 or args.limit <= 0:
         parser.error("--runs must be at least 1 and --limit more than 0")
 
-    folder = Path(tempfile.mkdtemp(prefix="crmctl-bench-tj3-"))
-    env = {**clean_env(folder / "pycache"), "CRMCTL_NOW": NOW, "CRMCTL_USER": ACTOR, "NO_COLOR": "1"}
-    try:
+    with scratch("tj3", args.keep) as folder:
+        env = {**clean_env(folder / "pycache"), "CRMCTL_NOW": NOW, "CRMCTL_USER": ACTOR, "NO_COLOR": "1"}
         crmctl = str(tool("crmctl"))
         tj3 = shutil.which("tj3")
         if tj3 is None:
@@ -214,14 +212,6 @@ def main() -> int:
             for line in unexplained[:10]:
                 print(f"           {line}")
         return 0
-    except CommandFailed as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"kept {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
