@@ -17,6 +17,9 @@ from typing import Any
 from crmctl.errors import Busy, Environment, InputError, NotFound
 
 SCHEMA_VERSION = 4
+# The storage format a new file is written in: the one DuckDB 1.5 reads, so that the `duckdb` 1.x programs
+# (the CLI on PyPI is 1.5.x) open a file that the 2.x library made. A file keeps the format it was made in.
+STORAGE_VERSION = "v1.5.0"
 _IDENT = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 # the column type that holds each field type
 SQL_TYPES = {
@@ -372,7 +375,10 @@ def _open(path: Path, deadline: float, busy_timeout: float, write: bool = True) 
     delay = 0.02
     while True:
         try:
-            conn = duckdb.connect(str(path), read_only=not write)
+            # the setting only chooses the format of a file this call creates; an existing file keeps its own
+            conn = duckdb.connect(
+                str(path), read_only=not write, config={"storage_compatibility_version": STORAGE_VERSION}
+            )
             conn.execute("SET enable_progress_bar_print = false")  # crmctl draws its own, on stderr, if any
             return conn
         except duckdb.Error as exc:
