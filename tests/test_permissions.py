@@ -162,7 +162,7 @@ def test_nobody_may_do_anything_in_a_team_workspace(cli, ws: Path) -> None:
         "crmctl: error: nobody (give --as or CRMCTL_USER) may not add tasks: permission tasks.add is missing\n"
     )
     result = cli("--as", "stranger", "task", "list")
-    assert (result.exit_code, result.stderr) == (1, "crmctl: error: --as 'stranger' is not a person of the team\n")
+    assert (result.exit_code, result.stderr) == (3, "crmctl: error: --as 'stranger' is not a person of the team\n")
 
 
 def test_a_workspace_without_a_team_is_single_user(cli, tmp_path: Path, monkeypatch) -> None:

@@ -279,7 +279,7 @@ def test_reminder_done_leaves_the_agenda(cli, workspace: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["CL-1", "Call", "--at", "tomorrow"], 1, "'tomorrow' is not a date-time"),
+        (["CL-1", "Call", "--at", "tomorrow"], 2, "'tomorrow' is not a date-time"),
         (["CL-1", "Call", "--at", "+1d", "--for", "nobody"], 1, "--for 'nobody' is not a person of the team"),
         (["CL-9", "Call", "--at", "+1d"], 3, "no record CL-9"),
         (["CL-1", "Call"], 2, "give KEY, TEXT and --at"),
@@ -310,7 +310,7 @@ def test_agenda_as_icalendar(cli, workspace: Path) -> None:
 
 def test_unknown_actor_is_refused(cli, workspace: Path) -> None:
     result = cli("--as", "mallory", "record", "create", "client", "--set", "name=X")
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "--as 'mallory' is not a person of the team" in result.stderr
 
 

@@ -88,7 +88,7 @@ def test_report_mistakes(cli, worked) -> None:
         (["report", "efficiency", "--type", "painting"], 3, "no tasks of type 'painting' (types: design, prepress)"),
         (["report", "efficiency", "--by", "colour"], 2, "--by takes person, type or person,type"),
         (["report", "efficiency", "--period", "day"], 2, "--period takes week, month, quarter"),
-        (["report", "efficiency", "--from", "tomorrow"], 1, "--from:"),
+        (["report", "efficiency", "--from", "tomorrow"], 2, "--from:"),
         (["report", "estimates", "--min-tasks", "0"], 2, "--min-tasks must be at least 1"),
         (["report", "funnel", "nope"], 3, "no process 'nope'"),
     ]

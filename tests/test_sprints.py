@@ -76,7 +76,7 @@ def test_queue_and_efficiency_by_sprint(cli, db: Path) -> None:
         ),
         (
             ["--as", "boris", "sprint", "create", "X", "--from", "March", "--to", "2027-03-01"],
-            1,
+            2,
             "sprint dates: 'March' is not a date (YYYY-MM-DD)",
         ),
         (["--as", "boris", "sprint", "add", "W9", "T-1"], 3, "no sprint 'W9' (sprints: W10)"),

@@ -85,9 +85,9 @@ def _say(line: str) -> None:
     """One line on stderr. Messages quote the user's input (a key, a field name, a value): its control
     characters are shown as \\x1b, and a line break as \\n, so that it can neither drive the terminal nor
     split the line."""
-    from crmctl.render.tables import visible  # imported on the error path only
+    from crmctl.render.tables import one_line  # imported on the error path only
 
-    typer.echo(visible(line).replace("\n", "\\n"), err=True)
+    typer.echo(one_line(line), err=True)
 
 
 class CrmGroup(TyperGroup):
@@ -152,8 +152,8 @@ def options() -> Any:
 
 
 def color_wanted() -> bool:
-    """Colour only on a terminal, and never with NO_COLOR set."""
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    """Colour only on a terminal, and never with NO_COLOR set to something (an empty one counts as unset)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def emit(text: str) -> None:

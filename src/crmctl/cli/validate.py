@@ -24,7 +24,9 @@ def validate(
     """Check workspace definitions: YAML, JSON Schema and semantic checks; report every problem at once.
 
     Formats: text (file:line:col: error CODE message), json, github (workflow annotations), sarif.
-    Exit 0 when clean, 1 when problems were found, 2 on a usage error.
+    Exit codes: 0 clean (warnings allowed); 1 problems were found; 2 a usage error (an unknown option, a
+    --format validate does not have); 3 a PATH that does not exist or holds no workspace, or no workspace
+    here; 5 an internal error (a bug: please report it); 130 interrupted (Ctrl-C).
     """
     from crmctl.config.workspace import find_root, load_unit, units_for
     from crmctl.render.diagnostics import FORMATS, RENDERERS

@@ -235,6 +235,9 @@ def init(target: Path, example: str | None, options: Options, timezone: str = "U
         database = database_path(workspace)[0]
         if database.exists() or database.is_symlink():
             raise InputError(f"{database} exists already; init makes a new database (`crmctl apply` sets up one)")
+        ignore = _gitignore(target, database)
+        if ignore is not None and not (target / ".gitignore").exists() and not (target / ".gitignore").is_symlink():
+            write_bytes(target / ".gitignore", ignore.encode("utf-8"), [database])
         return apply(workspace)
     except BaseException:
         if created:
@@ -243,6 +246,20 @@ def init(target: Path, example: str | None, options: Options, timezone: str = "U
             for item in target.iterdir():
                 shutil.rmtree(item) if item.is_dir() else item.unlink()
         raise
+
+
+def _gitignore(target: Path, database: Path) -> str | None:
+    """A .gitignore that keeps the database, its write-ahead log and its lock file out of git; None when the
+    database lies outside the workspace folder (then git never sees it)."""
+    try:
+        inside = database.resolve().relative_to(target.resolve()).as_posix()
+    except ValueError:
+        return None
+    lines = ["# crmctl's database, its write-ahead log and its lock file"]
+    for suffix in ("", ".wal", ".lock"):
+        name = "".join("\\" + c if c in "*?[\\" else c for c in inside + suffix)  # match the name literally
+        lines.append("/" + (name[:-1] + "\\ " if name.endswith(" ") else name))
+    return "\n".join(lines) + "\n"
 
 
 def _slug(name: str) -> str:

@@ -298,8 +298,8 @@ def _minutes(text: str, what: str, hours_per_day: float) -> int:
 def _when(text: str, session: Session, what: str) -> dt.datetime:
     try:
         return clock.parse_instant(text, session.defs.timezone)
-    except InputError as exc:
-        raise InputError(f"{what}: {exc.message}") from None
+    except UsageError as exc:
+        raise UsageError(f"{what}: {exc.message}") from None
 
 
 def _due(text: str, session: Session) -> dt.datetime:

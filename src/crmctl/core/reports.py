@@ -25,7 +25,7 @@ def _day(text: str | None, session: Session, what: str) -> dt.datetime | None:
     try:
         day = parse_date(text)
     except ValueError as exc:
-        raise InputError(f"{what}: {exc}") from None
+        raise UsageError(f"{what}: {exc}") from None
     from zoneinfo import ZoneInfo
 
     return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(session.defs.timezone))

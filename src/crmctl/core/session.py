@@ -137,7 +137,7 @@ class Session:
 
 def check_actor(defs: Definitions, actor: str | None) -> str | None:
     if actor is not None and defs.has_team and actor not in defs.people:
-        raise InputError(f"--as '{actor}' is not a person of the team")
+        raise NotFound(f"--as '{actor}' is not a person of the team")
     return actor
 
 

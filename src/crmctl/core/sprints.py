@@ -7,7 +7,7 @@ from typing import Any
 
 from crmctl.core.session import Session
 from crmctl.domain.values import parse_date
-from crmctl.errors import InputError, NotFound
+from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.store import records as record_store
 from crmctl.store import sprints as store
 
@@ -28,7 +28,7 @@ def create(session: Session, name: str, starts: str, ends: str, goal: str | None
     try:
         first, last = parse_date(starts), parse_date(ends)
     except ValueError as exc:
-        raise InputError(f"sprint dates: {exc}") from None
+        raise UsageError(f"sprint dates: {exc}") from None
     if last < first:
         raise InputError(f"the sprint ends ({last}) before it starts ({first})")
     with session.transaction() as conn:

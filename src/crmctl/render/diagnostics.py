@@ -7,13 +7,16 @@ from collections.abc import Callable
 
 from crmctl.config.codes import CODES
 from crmctl.config.diagnostics import Diagnostic
+from crmctl.render.tables import one_line
 
 FORMATS = ("text", "json", "github", "sarif")
 
 
 def text(diags: list[Diagnostic]) -> str:
+    """One line per problem: a line break inside a message shows as \\n, a control character as \\x1b."""
     return "".join(
-        f"{d.location.file}:{d.location.line}:{d.location.column}: {d.severity} {d.code} {d.message}\n" for d in diags
+        f"{d.location.file}:{d.location.line}:{d.location.column}: {d.severity} {d.code} {one_line(d.message)}\n"
+        for d in diags
     )
 
 

@@ -30,6 +30,11 @@ def visible(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if _CONTROL.search(text) else text
 
 
+def one_line(text: str) -> str:
+    """Text as one line that cannot drive the terminal: control characters as \\x1b, a line break as \\n."""
+    return visible(text).replace("\n", "\\n")
+
+
 def terminal_width() -> int:
     """The width human output is fitted to: COLUMNS, else the terminal's, else 100."""
     return max(shutil.get_terminal_size((100, 24)).columns, 2 * MIN_CELL)
