@@ -54,8 +54,11 @@ def init(
         from crmctl.errors import UsageError
 
         raise UsageError("give the FOLDER to create (or --list-examples)")
+    from crmctl.config.workspace import display_path
+
     result = definitions.init(folder, example, options(), timezone)
-    emit(f"created {folder} with database {result.database} (definitions version {result.applied})\n")
+    database = display_path(result.database)
+    emit(f"created {folder} with database {database} (definitions version {result.applied})\n")
 
 
 def plan(

@@ -142,11 +142,9 @@ def _follow(session: Session, plan: Plan) -> None:
 
 
 def examples_folder() -> Path:
-    """The bundled examples: inside the installed package, or the source tree's examples/processes."""
-    packaged = Path(str(resources.files("crmctl"))) / "examples"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[3] / "examples" / "processes"
+    """The bundled examples: the package's examples folder. In the source tree it is a link to
+    examples/processes, which the wheel build follows, so an editable and a wheel install read the same path."""
+    return Path(str(resources.files("crmctl"))) / "examples"
 
 
 def example_names() -> list[str]:
