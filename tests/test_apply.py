@@ -136,7 +136,7 @@ def test_removing_a_field_with_data_is_refused(cli, workspace: Path, snapshot) -
     assert plan.stderr == "crmctl: error: 1 change would lose data (see the plan)\n"
     result = cli("apply")
     assert result.exit_code == 1
-    assert "refused: field client.email is removed but 1 records hold a value: CL-1 ('a@a.ru')" in result.stderr
+    assert "refused: field client.email is removed but 1 record holds a value: CL-1 ('a@a.ru')" in result.stderr
     assert dump(db) == before
 
 
@@ -182,7 +182,7 @@ def test_type_change_converts_or_names_what_does_not_fit(cli, workspace: Path) -
     before = dump(db)
     result = cli("apply")
     assert result.exit_code == 1
-    assert "field deal.pages (type text -> number): 1 records hold values that do not fit: DL-2 ('twelve')" in (
+    assert "field deal.pages (type text -> number): 1 record holds values that do not fit: DL-2 ('twelve')" in (
         result.stderr
     )
     assert dump(db) == before

@@ -106,7 +106,7 @@ def test_plan_needs_processes_manage_and_shows_counts_to_who_may_not_read(cli, w
     assert "CL-1" not in vera.stdout and "a@a.ru" not in vera.stdout
     vera_apply = cli("--as", "vera", "apply")
     assert vera_apply.exit_code == 1 and "a@a.ru" not in vera_apply.stderr
-    assert "field client.email is removed but 1 records hold a value (add renamed_from" in vera_apply.stderr
+    assert "field client.email is removed but 1 record holds a value (add renamed_from" in vera_apply.stderr
     assert "CL-1 ('a@a.ru')" in cli("--as", "boris", "plan").stdout
 
 

@@ -220,7 +220,7 @@ def check_plan(
             )
             if rows:
                 plan.refusals.append(
-                    f"field {change.name} is removed but {len(rows)} records hold a value{_keys(rows, shown=shown)} "
+                    f"field {change.name} is removed but {_holding(len(rows))} a value{_keys(rows, shown=shown)} "
                     "(add renamed_from: to the field that replaces it, or apply with --archive)"
                 )
         elif change.target == "field" and change.action in ("change", "rename"):
@@ -229,14 +229,14 @@ def check_plan(
             )
             if unfit:
                 plan.refusals.append(
-                    f"field {change.name} ({change.detail}): {unfit_count} records hold values that "
+                    f"field {change.name} ({change.detail}): {_holding(unfit_count)} values that "
                     f"do not fit{_keys(unfit, unfit_count, shown)}"
                 )
             if changed:
                 plan.archived_fields.add(change.name)
                 if not archive:
                     plan.refusals.append(
-                        f"field {change.name} ({change.detail}): {changed_count} records hold values that would "
+                        f"field {change.name} ({change.detail}): {_holding(changed_count)} values that would "
                         f"change{_keys(changed, changed_count, shown)} (apply with --archive to keep the old "
                         "values in the archive)"
                     )
@@ -488,3 +488,8 @@ def _retype(
     conn.execute(f"UPDATE {table} SET crm_new = {value}", params)
     conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute(f"ALTER TABLE {table} RENAME COLUMN crm_new TO {column}")
+
+
+def _holding(count: int) -> str:
+    """'1 record holds' or '3 records hold', for a refusal."""
+    return f"{count} record holds" if count == 1 else f"{count} records hold"
