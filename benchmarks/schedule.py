@@ -114,8 +114,8 @@ def lists(want: list[str], dated: bool) -> Callable[[Result], str | None]:
 @contextmanager
 def simulation(root: Path, tasks: int) -> Iterator[InProcess]:
     """A case that computes the whole schedule on the workspace's database, in this process."""
-    from crmctl.core import schedule
-    from crmctl.core.session import Options, open_session
+    from crmctl.ops import schedule
+    from crmctl.ops.session import Options, open_session
 
     with open_session(Options(workspace=root, now=NOW, actor=PERSON)) as session:
 

@@ -88,9 +88,9 @@ def reported(root: Path, want: set[str], into: dict[str, tuple[str, str]]) -> Ca
 def crmctl_schedule(root: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[str]], Any, Any]:
     """crmctl's schedule of the workspace, computed in this process: the slots, the open tasks, each person's
     queue order, the time zone, and each person's calendar (a function)."""
-    from crmctl.core import schedule
-    from crmctl.core.process import calendar_for
-    from crmctl.core.session import Options, open_session
+    from crmctl.ops import schedule
+    from crmctl.ops.process import calendar_for
+    from crmctl.ops.session import Options, open_session
 
     with open_session(Options(workspace=root, now=NOW, actor=ACTOR)) as session:
         result, tasks = schedule.compute(session)

@@ -158,7 +158,7 @@ def test_init_writes_no_gitignore_for_a_database_outside_the_folder(cli, tmp_pat
 
 
 def test_init_keeps_the_gitignore_an_example_brings(cli, tmp_path: Path, monkeypatch) -> None:
-    from crmctl.core import definitions
+    from crmctl.ops import definitions
 
     shelf = tmp_path / "shelf"
     (shelf / "own").mkdir(parents=True)

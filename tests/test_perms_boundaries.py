@@ -295,8 +295,8 @@ def events(db: Path, action: str) -> list[tuple[str | None, dict]]:
 
 
 def test_a_refusal_inside_a_transaction_is_written_after_the_rollback(ws: Path) -> None:
-    from crmctl.core.session import Options, open_session
     from crmctl.errors import InputError
+    from crmctl.ops.session import Options, open_session
 
     db = ws / "crmctl.duckdb"
     before = dump(db)

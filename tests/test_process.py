@@ -50,8 +50,8 @@ def stage_of(cli, key: str) -> str:
 
 
 def test_the_example_follows_the_seed_graph(example) -> None:
-    from crmctl.config.model import Definitions
     from crmctl.config.workspace import Unit, load_unit, workspace_files
+    from crmctl.domain.model import Definitions
 
     root = EXAMPLES / "service-desk-leads"
     defs = Definitions.build([d.data for d in load_unit(Unit(root, workspace_files(root))).documents])

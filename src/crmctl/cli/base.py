@@ -145,7 +145,7 @@ class CrmGroup(TyperGroup):
 
 def options() -> Any:
     """The global options as the core takes them."""
-    from crmctl.core.session import Options
+    from crmctl.ops.session import Options
 
     s = settings()
     return Options(workspace=s.workspace, db=s.db, actor=s.actor, now=s.now)
@@ -162,8 +162,8 @@ def emit(text: str) -> None:
 
 def _databases() -> list[Path]:
     """The database an output file must never replace: the workspace's (or --db), if there is one."""
-    from crmctl.core.session import database_path
     from crmctl.errors import CrmError
+    from crmctl.ops.session import database_path
 
     try:
         return [database_path(options())[0]]

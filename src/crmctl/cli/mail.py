@@ -28,9 +28,9 @@ def mail(
     """Turn e-mail messages into records (or tasks) by an intake rule: the sender is looked up as the rule
     says, each message goes into the history of what it made, and a Message-ID is never taken twice. A bad
     message is reported and skipped; the others are taken."""
-    from crmctl.core import mail as core
-    from crmctl.core.session import open_session
     from crmctl.errors import InputError
+    from crmctl.ops import mail as core
+    from crmctl.ops.session import open_session
     from crmctl.render.tables import render
 
     fmt = choose_format(output, LISTING_FORMATS)

@@ -33,8 +33,8 @@ def advance(
     comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
 ) -> None:
     """Move a record along an allowed transition of its process."""
-    from crmctl.core import process
-    from crmctl.core.session import open_session
+    from crmctl.ops import process
+    from crmctl.ops.session import open_session
 
     with open_session(options()) as session:
         stages = process.advance(session, key, to, comment)
@@ -46,8 +46,8 @@ def approve(
     comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
 ) -> None:
     """Approve the record's current stage as one of its pending approvers."""
-    from crmctl.core import process
-    from crmctl.core.session import open_session
+    from crmctl.ops import process
+    from crmctl.ops.session import open_session
 
     with open_session(options()) as session:
         decision = process.approve(session, key, comment)
@@ -64,8 +64,8 @@ def reject(
     comment: Annotated[str, typer.Option("--comment", "-m", help="Why (required).")],
 ) -> None:
     """Reject the record's current stage; it goes where the stage's on_reject says."""
-    from crmctl.core import process
-    from crmctl.core.session import open_session
+    from crmctl.ops import process
+    from crmctl.ops.session import open_session
 
     with open_session(options()) as session:
         decision = process.reject(session, key, comment)
@@ -78,8 +78,8 @@ def board(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """The kanban board of a process: a column per stage with counts and cards (table, json or html)."""
-    from crmctl.core import process
-    from crmctl.core.session import open_session
+    from crmctl.ops import process
+    from crmctl.ops.session import open_session
     from crmctl.render import board as render_board
 
     fmt = choose_format(output, ("table", "json", "html"))
@@ -115,8 +115,8 @@ def simulate(
     It follows each stage's first transition from the initial stage, and says why a stage is skipped.
     """
     from crmctl.cli.records import _values
-    from crmctl.core import process
-    from crmctl.core.session import open_session
+    from crmctl.ops import process
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, ("table", "json"))
     with open_session(options(), write=False) as session:
@@ -145,8 +145,8 @@ def inbox(
     output: FormatOption = None,
 ) -> None:
     """Approval requests, stage entries and passed deadlines for a person, for scripts to forward."""
-    from crmctl.core import process
-    from crmctl.core.session import open_session
+    from crmctl.ops import process
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, LISTING_FORMATS)
     with open_session(options()) as session:

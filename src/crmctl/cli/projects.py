@@ -45,7 +45,7 @@ TASK_JSON = (
 
 
 def _session(write: bool = True) -> Any:
-    from crmctl.core.session import open_session
+    from crmctl.ops.session import open_session
 
     return open_session(options(), write=write)
 
@@ -104,7 +104,7 @@ def project_create(
     for_key: ForOption = None,
 ) -> None:
     """Create a project, optionally under a parent and linked to a record."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     with _session() as session:
         pid = projects.create_project(session, title, parent, for_key)
@@ -118,7 +118,7 @@ def project_list(
     output: FormatOption = None,
 ) -> None:
     """List projects with their task counts."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     fmt = choose_format(output, LISTING_FORMATS)
     with _session(write=False) as session:
@@ -159,8 +159,8 @@ def project_show(
     output: FormatOption = None,
 ) -> None:
     """Show a project: its parameters, subprojects and the tasks of all of them."""
-    from crmctl.core import projects
     from crmctl.domain.records import plain
+    from crmctl.ops import projects
 
     fmt = choose_format(output, ("table", "json"))
     with _session(write=False) as session:
@@ -204,8 +204,8 @@ def project_launch(
     output: FormatOption = None,
 ) -> None:
     """Launch a template: check its parameters, create the project and its chain of assigned tasks at once."""
-    from crmctl.core import projects
     from crmctl.domain.records import parse_assignments
+    from crmctl.ops import projects
 
     fmt = choose_format(output, ("table", "json"))
     raw = {k: v for k, v in parse_assignments(params or []).items()}
@@ -251,7 +251,7 @@ def task_add(
     output: FormatOption = None,
 ) -> None:
     """Add a task; prints its id (the whole task with --format json)."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     fmt = choose_format(output, ("table", "json"))
     values = {
@@ -276,7 +276,7 @@ def task_add(
 @task_app.command("show")
 def task_show(task: TaskArgument, output: FormatOption = None) -> None:
     """Show a task: status, people, estimate against actual time, dependencies, time intervals and history."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
     from crmctl.render.records import describe_event
 
     fmt = choose_format(output, ("table", "json"))
@@ -347,7 +347,7 @@ def task_list(
 ) -> None:
     """List tasks; overdue ones are red on a terminal and flagged in JSON. Without the tasks.view_others
     permission, only your own."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     fmt = choose_format(output, LISTING_FORMATS)
     with _session(write=False) as session:
@@ -372,7 +372,7 @@ def task_assign(
     person: Annotated[str, typer.Argument(help="The person who will do it ('-' leaves it unassigned).")],
 ) -> None:
     """Give a task to a person; they find a notice in their inbox."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     with _session() as session:
         found = projects.assign(session, task, None if person == "-" else person)
@@ -386,7 +386,7 @@ def task_depend(
     remove: Annotated[bool, typer.Option("--remove", help="Drop these dependencies instead.")] = False,
 ) -> None:
     """Make a task wait for others (a cycle is refused and named), or drop such a dependency."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     with _session() as session:
         found = projects.depend(session, task, on, remove)
@@ -397,7 +397,7 @@ def task_depend(
 def task_start(task: TaskArgument) -> None:
     """Start the timer on a task for its assignee (someone else's task: tasks.manage_others); a timer of theirs
     running on another task is stopped first."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     with _session() as session:
         change = projects.start(session, task)
@@ -412,7 +412,7 @@ def task_stop(
     ] = None,
 ) -> None:
     """Stop your running timer (or, with --for, someone else's)."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     with _session() as session:
         change = projects.stop(session, person)
@@ -422,7 +422,7 @@ def task_stop(
 @task_app.command("done")
 def task_done(task: TaskArgument, comment: CommentOption = None) -> None:
     """Finish a task; whoever it was blocking is told their task is ready."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     with _session() as session:
         finished = projects.done(session, task, comment)
@@ -433,7 +433,7 @@ def task_done(task: TaskArgument, comment: CommentOption = None) -> None:
 @task_app.command("reopen")
 def task_reopen(task: TaskArgument) -> None:
     """Open a done or cancelled task again."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     with _session() as session:
         found = projects.reopen(session, task)
@@ -443,7 +443,7 @@ def task_reopen(task: TaskArgument) -> None:
 @task_app.command("cancel")
 def task_cancel(task: TaskArgument, comment: CommentOption = None) -> None:
     """Cancel a task that will not be done."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     with _session() as session:
         found = projects.cancel(session, task, comment)
@@ -453,7 +453,7 @@ def task_cancel(task: TaskArgument, comment: CommentOption = None) -> None:
 @task_app.command("comment")
 def task_comment(task: TaskArgument, text: Annotated[str, typer.Argument(help="The comment.")]) -> None:
     """Add a comment to a task's history."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     with _session() as session:
         tid = projects.comment(session, task, text)
@@ -473,7 +473,7 @@ def time_log(
     ] = None,
 ) -> None:
     """Record past work on a task, for its assignee (work on someone else's task needs tasks.manage_others)."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     with _session() as session:
         logged = projects.log_time(session, task, duration, at, note, person)
@@ -492,7 +492,7 @@ def time_list(
     output: FormatOption = None,
 ) -> None:
     """List time intervals, a running timer included (counted up to now)."""
-    from crmctl.core import projects
+    from crmctl.ops import projects
 
     fmt = choose_format(output, LISTING_FORMATS)
     with _session(write=False) as session:

@@ -61,8 +61,8 @@ def create(
     output: FormatOption = None,
 ) -> None:
     """Create a record and print its key (the whole record with --format json)."""
-    from crmctl.core import records
-    from crmctl.core.session import open_session
+    from crmctl.ops import records
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, ("table", "json"))
     with open_session(options()) as session:
@@ -81,9 +81,9 @@ def update(
     output: FormatOption = None,
 ) -> None:
     """Change fields of a record; every change is kept in its history."""
-    from crmctl.core import records
-    from crmctl.core.session import open_session
     from crmctl.errors import UsageError
+    from crmctl.ops import records
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, ("table", "json"))
     values = _values(assignments, file)
@@ -108,7 +108,7 @@ def _card_json(card: Any) -> str:
 
 
 def _card_text(session: Any, card: Any) -> str:
-    from crmctl.core.records import title_of
+    from crmctl.ops.records import title_of
 
     form, row = card.form, card.record
     width = terminal_width()
@@ -187,8 +187,8 @@ def show(
     output: FormatOption = None,
 ) -> None:
     """Show a record: its fields, stage, reminders and comments."""
-    from crmctl.core import records
-    from crmctl.core.session import open_session
+    from crmctl.ops import records
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, ("table", "json"))
     with open_session(options(), write=False) as session:
@@ -212,8 +212,8 @@ def list_(
     output: FormatOption = None,
 ) -> None:
     """List the records of a form."""
-    from crmctl.core import records
-    from crmctl.core.session import open_session
+    from crmctl.ops import records
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, LISTING_FORMATS)
     with open_session(options(), write=False) as session:
@@ -245,8 +245,8 @@ def history(
     output: FormatOption = None,
 ) -> None:
     """Everything that happened to a record, in order: field changes, comments, stages, approvals."""
-    from crmctl.core import records
-    from crmctl.core.session import open_session
+    from crmctl.ops import records
+    from crmctl.ops.session import open_session
     from crmctl.render.records import describe_event
 
     fmt = choose_format(output, LISTING_FORMATS)
@@ -271,8 +271,8 @@ def comment(
     text: Annotated[str, typer.Argument(help="The comment.")],
 ) -> None:
     """Add a comment to a record's history."""
-    from crmctl.core import records
-    from crmctl.core.session import open_session
+    from crmctl.ops import records
+    from crmctl.ops.session import open_session
 
     with open_session(options()) as session:
         comment_id = records.comment(session, key, text)
@@ -289,9 +289,9 @@ def remind(
     done: Annotated[int | None, typer.Option("--done", help="Mark reminder ID as done instead.")] = None,
 ) -> None:
     """Set a reminder on a record (the next call, the next meeting), or mark one done with --done ID."""
-    from crmctl.core import records
-    from crmctl.core.session import open_session
     from crmctl.errors import UsageError
+    from crmctl.ops import records
+    from crmctl.ops.session import open_session
 
     with open_session(options()) as session:
         if done is not None:
@@ -315,8 +315,8 @@ def agenda(
     output: FormatOption = None,
 ) -> None:
     """What is due today (and in the next --days), and what is overdue, in red on a terminal."""
-    from crmctl.core import records
-    from crmctl.core.session import open_session
+    from crmctl.ops import records
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, LISTING_FORMATS)
     if ics is not None:

@@ -24,7 +24,7 @@ EFFICIENCY_COLUMNS = [
 
 
 def _session() -> Any:
-    from crmctl.core.session import open_session
+    from crmctl.ops.session import open_session
 
     return open_session(options(), write=False)  # every report only reads
 
@@ -35,7 +35,7 @@ def _efficiency_columns(by: list[str], period: str | None) -> list[tuple[str, st
 
 def _html(session: Any, args: dict[str, Any], period: str) -> str:
     """The page: each person's ratio per period, the mean actual hours per task type per period, the tables."""
-    from crmctl.core import reports
+    from crmctl.ops import reports
     from crmctl.render.charts import line_chart
     from crmctl.render.pages import page
 
@@ -83,7 +83,7 @@ def efficiency(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Estimated against actual time of finished tasks, per person and/or task type, per period."""
-    from crmctl.core import reports
+    from crmctl.ops import reports
     from crmctl.render.tables import render
 
     fmt = choose_format(output, (*LISTING_FORMATS, "html"))
@@ -119,8 +119,8 @@ def estimates(
     output: FormatOption = None,
 ) -> None:
     """Per task type: the templates' estimate beside the observed actual time, and a suggested estimate."""
-    from crmctl.core import reports
     from crmctl.domain.durations import format_minutes
+    from crmctl.ops import reports
     from crmctl.render.tables import render
 
     fmt = choose_format(output, LISTING_FORMATS)
@@ -174,7 +174,7 @@ def funnel(
     output: FormatOption = None,
 ) -> None:
     """Stage analytics: time spent in each stage, where records went next and where they ended."""
-    from crmctl.core import reports
+    from crmctl.ops import reports
     from crmctl.render.tables import render
 
     fmt = choose_format(output, LISTING_FORMATS)

@@ -57,8 +57,8 @@ def queue(
     output: FormatOption = None,
 ) -> None:
     """A person's open, unblocked tasks in the order to do them, with computed start and finish."""
-    from crmctl.core import schedule
-    from crmctl.core.session import open_session
+    from crmctl.ops import schedule
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, LISTING_FORMATS)
     with open_session(options()) as session:
@@ -84,9 +84,9 @@ def eta(
     output: FormatOption = None,
 ) -> None:
     """When a task, project or record will be ready, computed from queues, estimates, calendars and dependencies."""
-    from crmctl.core import schedule
-    from crmctl.core.session import open_session
     from crmctl.domain.records import plain
+    from crmctl.ops import schedule
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, ("table", "json"))
     with open_session(options(), write=False) as session:

@@ -40,8 +40,8 @@ def create(
     goal: Annotated[str | None, typer.Option("--goal", help="What the sprint is for.")] = None,
 ) -> None:
     """Create a sprint: a named span of days to plan tasks into."""
-    from crmctl.core import sprints
-    from crmctl.core.session import open_session
+    from crmctl.ops import sprints
+    from crmctl.ops.session import open_session
 
     with open_session(options()) as session:
         sprint = sprints.create(session, name, starts, ends, goal)
@@ -55,8 +55,8 @@ def add(
     remove: Annotated[bool, typer.Option("--remove", help="Take the tasks out of the sprint instead.")] = False,
 ) -> None:
     """Plan tasks into a sprint (a task is in one sprint at a time: this moves it from another)."""
-    from crmctl.core import sprints
-    from crmctl.core.session import open_session
+    from crmctl.ops import sprints
+    from crmctl.ops.session import open_session
 
     with open_session(options()) as session:
         moved = sprints.add(session, name, tasks, remove)
@@ -72,8 +72,8 @@ def add(
 @sprint_app.command("show")
 def show(name: SprintArgument, output: FormatOption = None) -> None:
     """A sprint's tasks with estimate, time spent and time left, and its totals."""
-    from crmctl.core import sprints
-    from crmctl.core.session import open_session
+    from crmctl.ops import sprints
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, LISTING_FORMATS)
     with open_session(options(), write=False) as session:
@@ -130,8 +130,8 @@ def show(name: SprintArgument, output: FormatOption = None) -> None:
 @sprint_app.command("list")
 def list_(output: FormatOption = None) -> None:
     """Every sprint, latest first, with how many of its tasks are done."""
-    from crmctl.core import sprints
-    from crmctl.core.session import open_session
+    from crmctl.ops import sprints
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, LISTING_FORMATS)
     with open_session(options(), write=False) as session:

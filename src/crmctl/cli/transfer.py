@@ -83,9 +83,9 @@ def import_(
     """Import records of a form (or tasks, or time intervals) from a file: every row is checked first, all
     problems are reported at once, and the import writes everything or nothing (--on-error skip: the good rows).
     With --key, running the same import twice changes nothing the second time."""
-    from crmctl.core import imports
-    from crmctl.core.session import open_session
     from crmctl.errors import InputError
+    from crmctl.ops import imports
+    from crmctl.ops.session import open_session
 
     fmt = choose_format(output, ("table", "json"))
     if report is not None:
@@ -104,7 +104,7 @@ def import_(
     try:
         with open_session(options()) as session:
             if what in ("tasks", "time"):
-                from crmctl.core import workimports
+                from crmctl.ops import workimports
 
                 run = workimports.import_tasks if what == "tasks" else workimports.import_time
                 outcome = run(session, opts, bar)
@@ -141,13 +141,13 @@ def export(
     """Write data out: a form's records, tasks or time intervals as csv, json (JSON Lines) or parquet, ready
     for `crmctl import`; `export tjp` gives TaskJuggler (tj3) the open tasks, people, calendars, holidays and
     absences."""
-    from crmctl.core.session import open_session
     from crmctl.errors import UsageError
+    from crmctl.ops.session import open_session
 
     if out is not None:
         check_output(out)
     if what == "tjp":
-        from crmctl.core import schedule
+        from crmctl.ops import schedule
 
         with open_session(options(), write=False) as session:
             text = schedule.export_tjp(session, report=(out.stem if out else "crmctl") + "_schedule")
@@ -156,7 +156,7 @@ def export(
         else:
             write_file(out, text)
         return
-    from crmctl.core import exports
+    from crmctl.ops import exports
 
     fmt = choose_format(output, ("csv", "json", "parquet"))
     if fmt == "parquet" and out is None:

@@ -45,7 +45,7 @@ def init(
     list_examples: Annotated[bool, typer.Option("--list-examples", help="List the bundled examples.")] = False,
 ) -> None:
     """Create a workspace (a bundled example or a minimal one) and its database."""
-    from crmctl.core import definitions
+    from crmctl.ops import definitions
 
     if list_examples:
         emit("".join(f"{name}\n" for name in definitions.example_names()))
@@ -69,8 +69,8 @@ def plan(
 
     Exit 0 when the plan can be applied, 1 when a change would lose data or the YAML has problems.
     """
-    from crmctl.core import definitions
     from crmctl.errors import InputError
+    from crmctl.ops import definitions
 
     fmt = choose_format(output, ("table", "json"))
     result = definitions.plan(options(), archive)
@@ -85,7 +85,7 @@ def apply(
     output: FormatOption = None,
 ) -> None:
     """Validate the workspace and apply its definitions to the database in one transaction."""
-    from crmctl.core import definitions
+    from crmctl.ops import definitions
 
     fmt = choose_format(output, ("table", "json"))
     result = definitions.apply(options(), archive)

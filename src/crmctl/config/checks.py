@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmctl.config.diagnostics import Diagnostic
-from crmctl.config.model import SYSTEM_COLUMNS
 from crmctl.config.yamlload import Document, Path_
 from crmctl.domain import calendars, conditions, templating
 from crmctl.domain.durations import HOURS_PER_DAY, parse_duration
 from crmctl.domain.graph import find_cycle
+from crmctl.domain.model import SYSTEM_COLUMNS
 from crmctl.domain.values import NUMERIC, ORDERED, TEXTUAL, FieldSpec, convert
 
 RESERVED_PEOPLE = frozenset({"author"})

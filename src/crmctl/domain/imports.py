@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmctl.config.model import SYSTEM_COLUMNS
+from crmctl.domain.model import SYSTEM_COLUMNS
 from crmctl.domain.values import FieldSpec, short
 
 DELIMITERS = (",", ";", "\t", "|")

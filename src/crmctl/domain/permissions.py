@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmctl.config.model import Definitions
+from crmctl.domain.model import Definitions
 
 # permission -> what it lets a person do (the 1C Service Desk role list, plus record-level permissions)
 PERMISSIONS = {

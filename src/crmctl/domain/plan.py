@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crmctl.config.model import Definitions
+from crmctl.domain.model import Definitions
 from crmctl.domain.values import FieldSpec
 
 

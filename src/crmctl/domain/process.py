@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmctl.config.model import ProcessDef, StageDef
 from crmctl.domain.conditions import comparisons, evaluate
+from crmctl.domain.model import ProcessDef, StageDef
 from crmctl.domain.values import FieldSpec
 from crmctl.errors import InputError
 

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmctl.config.model import FormDef
 from crmctl.domain import templating
 from crmctl.domain.conditions import evaluate
 from crmctl.domain.durations import parse_duration
+from crmctl.domain.model import FormDef
 from crmctl.domain.process import describe
 from crmctl.domain.records import new_values
 from crmctl.domain.values import FieldSpec

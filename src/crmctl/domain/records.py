@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from crmctl.config.model import FormDef
+from crmctl.domain.model import FormDef
 from crmctl.domain.values import convert
 from crmctl.errors import InputError
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from crmctl.config.model import ProcessDef
+from crmctl.domain.model import ProcessDef
 
 PERIODS = ("week", "month", "quarter")
 GROUPINGS = ("person", "type")

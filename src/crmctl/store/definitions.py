@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from crmctl.config.model import Definitions, FormDef
+from crmctl.domain.model import Definitions, FormDef
 from crmctl.domain.plan import Change
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError

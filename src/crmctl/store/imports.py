@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from crmctl.config.model import FormDef
+from crmctl.domain.model import FormDef
 from crmctl.domain.values import NUMBER_LIMIT, FieldSpec
 from crmctl.store.db import SQL_TYPES, quote
 from crmctl.store.records import last_number

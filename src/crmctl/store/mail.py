@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from crmctl.config.model import FormDef
+from crmctl.domain.model import FormDef
 from crmctl.store.db import quote
 
 

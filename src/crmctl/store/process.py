@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from crmctl.config.model import FormDef
+from crmctl.domain.model import FormDef
 from crmctl.store.db import insert_many, quote
 from crmctl.store.records import EVENT_COLUMNS, event_row
 

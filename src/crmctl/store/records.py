@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from crmctl.config.model import SYSTEM_COLUMNS, FormDef
+from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
 from crmctl.domain.records import plain
 from crmctl.store.db import quote
 

@@ -13,14 +13,14 @@ import re
 import tempfile
 from typing import Any
 
-from crmctl.core.imports import ImportOptions, Progress, stage
-from crmctl.core.session import Session
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.graph import find_cycle
 from crmctl.domain.imports import Outcome, Problem
 from crmctl.domain.projects import STATUSES
 from crmctl.domain.values import parse_datetime
 from crmctl.errors import InputError
+from crmctl.ops.imports import ImportOptions, Progress, stage
+from crmctl.ops.session import Session
 from crmctl.store import imports as import_store
 from crmctl.store import projects as store
 from crmctl.store import records as record_store
@@ -282,7 +282,7 @@ def import_tasks(session: Session, opts: ImportOptions, progress: Progress | Non
     problems.sort(key=lambda p: p.row or 0)
 
     def write(conn: Any) -> None:
-        from crmctl.core.projects import _project_path
+        from crmctl.ops.projects import _project_path
 
         for item in writes:
             values = dict(item["values"])

@@ -6,15 +6,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmctl.config.model import FormDef
-from crmctl.core import clock
-from crmctl.core.session import Session
 from crmctl.domain import permissions
 from crmctl.domain import projects as domain
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.graph import find_cycle
+from crmctl.domain.model import FormDef
 from crmctl.domain.records import plain
 from crmctl.errors import InputError, NotFound, UsageError
+from crmctl.ops import clock
+from crmctl.ops.session import Session
 from crmctl.store import process as process_store
 from crmctl.store import projects as store
 from crmctl.store import records as record_store
@@ -41,7 +41,7 @@ def _person(session: Session, who: str | None, what: str) -> str | None:
 def _record(session: Session, key: str | None) -> tuple[FormDef, dict[str, Any]] | None:
     if key is None:
         return None
-    from crmctl.core.records import locate
+    from crmctl.ops.records import locate
 
     return locate(session, key)
 

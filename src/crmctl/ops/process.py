@@ -6,13 +6,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmctl.config.model import FormDef, ProcessDef, StageDef
-from crmctl.core.session import Session
 from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
+from crmctl.domain.model import FormDef, ProcessDef, StageDef
 from crmctl.domain.process import Approver, describe, follow, walk
 from crmctl.domain.worktime import NoWorkingTime, WorkCalendar
 from crmctl.errors import InputError, NotFound
+from crmctl.ops.session import Session
 from crmctl.store import process as store
 from crmctl.store import records as record_store
 
@@ -243,7 +243,7 @@ def _on_enter(
                 {"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]},
             )
         elif "launch" in action:
-            from crmctl.core import projects
+            from crmctl.ops import projects
 
             if isinstance(writes, store.Deferred):  # what entering wrote so far goes first, as it would one by one
                 writes.flush(conn)
@@ -267,7 +267,7 @@ class Position:
 
 
 def position(session: Session, key: str) -> Position:
-    from crmctl.core.records import locate
+    from crmctl.ops.records import locate
 
     form, row = locate(session, key)
     name = row.get("process")

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crmctl.core.session import Session
 from crmctl.domain import mail as domain
 from crmctl.domain.templating import TemplateProblem, render
 from crmctl.errors import InputError, NotFound
+from crmctl.ops.session import Session
 from crmctl.store import mail as store
 from crmctl.store import records as record_store
 
@@ -133,7 +133,7 @@ def _initiator(session: Session, conn: Any, rule: dict[str, Any], message: domai
         return found
     create = spec.get("create")
     if create:
-        from crmctl.core.records import create_in
+        from crmctl.ops.records import create_in
 
         values = {k: render(v, message.context(found)) for k, v in create.get("fields", {}).items()}
         record = create_in(session, conn, forms[create["form"]], values)
@@ -154,7 +154,7 @@ def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Ma
     }
     record = task = None
     if rule["creates"] == "record":
-        from crmctl.core.records import create_in
+        from crmctl.ops.records import create_in
 
         form = session.defs.forms[rule["form"]]
         values = {k: render(v, context) for k, v in rule.get("fields", {}).items()}
@@ -176,8 +176,8 @@ def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Ma
 
 
 def _task(session: Session, conn: Any, spec: dict[str, Any], context: dict[str, Any], initiator: dict[str, Any]):
-    from crmctl.core import projects
     from crmctl.domain.permissions import members
+    from crmctl.ops import projects
     from crmctl.store import projects as project_store
 
     values: dict[str, Any] = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from crmctl.core.session import Session
 from crmctl.errors import InputError
+from crmctl.ops.session import Session
 from crmctl.store import imports as store
 
 SUFFIX = {"csv": ".csv", "json": ".jsonl", "parquet": ".parquet"}

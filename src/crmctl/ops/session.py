@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crmctl.config.model import Definitions
-from crmctl.core import clock
+from crmctl.domain.model import Definitions
 from crmctl.errors import InputError, NotFound
+from crmctl.ops import clock
 
 DEFAULT_DATABASE = "crmctl.duckdb"
 

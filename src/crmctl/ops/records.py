@@ -7,12 +7,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmctl.config.model import SYSTEM_COLUMNS, FormDef
-from crmctl.core import clock
-from crmctl.core.session import Session
+from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
 from crmctl.domain.records import changed_values, new_values, plain
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
+from crmctl.ops import clock
+from crmctl.ops.session import Session
 from crmctl.store import records as store
 
 _WHERE = re.compile(r"^([a-z][a-z0-9_]*)\s*(!=|>=|<=|=|>|<|~)(.*)$", re.S)
@@ -110,7 +110,7 @@ def create_in(
     filled = {k: v for k, v in values.items() if v is not None}
     store.add_event(conn, now, session.actor, "record.created", key, form.name, {"values": filled})
     if chosen:
-        from crmctl.core.process import enter
+        from crmctl.ops.process import enter
 
         process = session.defs.processes[chosen]
         record["stage"] = None
@@ -473,7 +473,7 @@ def _task_items(session: Session, who: str | None, end: dt.datetime) -> list[Age
     dated = due_tasks(session.conn, who, far)
     if not dated:
         return []
-    from crmctl.core.schedule import compute
+    from crmctl.ops.schedule import compute
 
     slots = compute(session)[0].slots
     items = []

@@ -6,11 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from crmctl.core.session import Session
 from crmctl.domain import reports as domain
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.values import parse_date
 from crmctl.errors import InputError, NotFound, UsageError
+from crmctl.ops.session import Session
 from crmctl.store import reports as store
 from crmctl.store.definitions import stage_renames
 
@@ -70,7 +70,7 @@ def efficiency(
         if type_ not in known:
             raise NotFound(f"no tasks of type '{type_}' (types: {', '.join(sorted(known)) or 'none'})")
     if sprint is not None:
-        from crmctl.core.sprints import get
+        from crmctl.ops.sprints import get
 
         sprint = get(session, sprint)["name"]
     rows = store.efficiency(

@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from crmctl.core.process import calendar_for
-from crmctl.core.session import Session
 from crmctl.domain import schedule as domain
 from crmctl.errors import NotFound
+from crmctl.ops.process import calendar_for
+from crmctl.ops.session import Session
 from crmctl.store import projects as store
 
 
@@ -103,7 +103,7 @@ def queue(session: Session, person: str | None, sprint: str | None = None) -> tu
         raise NotFound(f"no person '{who}' in the team")
     chosen = None
     if sprint is not None:
-        from crmctl.core.sprints import task_ids
+        from crmctl.ops.sprints import task_ids
 
         chosen = task_ids(session, sprint)
     rows = stored_queue(session, who)
@@ -162,7 +162,7 @@ def eta(session: Session, key: str) -> Eta:
     if form_of(session.conn, text) is not None:  # a record key first: a form may use the prefix T or P
         prefix = ""
     if prefix == "T" and number.isdigit():
-        from crmctl.core.projects import get_task, require_reading
+        from crmctl.ops.projects import get_task, require_reading
 
         found = get_task(session, text)
         require_reading(session, found)
@@ -177,7 +177,7 @@ def eta(session: Session, key: str) -> Eta:
         chosen = [t for t in tasks if t["project"] in tree]
         what = f"project {text}"
     else:
-        from crmctl.core.records import locate
+        from crmctl.ops.records import locate
 
         form, row = locate(session, text)
         session.require("records.read", f"read {form.name} records", form.name, row["key"])

@@ -1,1 +1,0 @@
-"""The core: what each command does, between the command line and the store. No printing, no exiting."""

@@ -1,0 +1,1 @@
+"""Operations: what each command does, between the command line (or the server) and the store. No printing, no exiting."""
