@@ -89,7 +89,7 @@ def crmctl_schedule(root: Path) -> tuple[dict[str, Any], list[dict[str, Any]], d
     """crmctl's schedule of the workspace, computed in this process: the slots, the open tasks, each person's
     queue order, the time zone, and each person's calendar (a function)."""
     from crmctl.ops import schedule
-    from crmctl.ops.process import calendar_for
+    from crmctl.ops.lookups import calendar_for
     from crmctl.ops.session import Options, open_session
 
     with open_session(Options(workspace=root, now=NOW, actor=ACTOR)) as session:

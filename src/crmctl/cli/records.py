@@ -108,7 +108,7 @@ def _card_json(card: Any) -> str:
 
 
 def _card_text(session: Any, card: Any) -> str:
-    from crmctl.ops.records import title_of
+    from crmctl.ops.lookups import title_of
 
     form, row = card.form, card.record
     width = terminal_width()
@@ -315,14 +315,14 @@ def agenda(
     output: FormatOption = None,
 ) -> None:
     """What is due today (and in the next --days), and what is overdue, in red on a terminal."""
-    from crmctl.ops import records
+    from crmctl.ops import agenda as agenda_op
     from crmctl.ops.session import open_session
 
     fmt = choose_format(output, LISTING_FORMATS)
     if ics is not None:
         check_output(ics)
     with open_session(options(), write=False) as session:
-        items = records.agenda(session, person, days)
+        items = agenda_op.agenda(session, person, days)
         now = session.now
     if ics is not None:
         from crmctl.render.ical import calendar

@@ -12,7 +12,8 @@ from typing import Any
 from crmctl.domain.model import Definitions
 from crmctl.errors import InputError, NotFound, ProblemsFound, UsageError
 from crmctl.ops import clock
-from crmctl.ops.session import Options, Session, database_path, workspace_root, write_refusals
+from crmctl.ops.process import follow_approvers
+from crmctl.ops.session import Options, Session, check_actor, database_path, workspace_root, write_refusals
 from crmctl.store.definitions import Plan
 
 
@@ -78,7 +79,6 @@ def _may_manage(current: Definitions, actor: str | None, refused: list[dict[str,
     (the first apply of a database has no Team to ask, and a workspace without a Team is single-user); a
     refusal is added to `refused`, to be written once the database is closed."""
     from crmctl.domain import permissions
-    from crmctl.ops.session import check_actor
 
     check_actor(current, actor)
     doing = "manage processes and stages"
@@ -133,7 +133,6 @@ def apply(options: Options, archive: bool = False) -> PlanResult:
 def _follow(session: Session, plan: Plan) -> None:
     """What the new definitions ask of the records already in their processes: records waiting for approval at
     a stage whose approvers changed follow the new approvers."""
-    from crmctl.ops.process import follow_approvers
 
     for change in plan.changes:
         if change.target == "stage" and change.action == "change":

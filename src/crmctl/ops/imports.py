@@ -18,6 +18,8 @@ from crmctl.domain.imports import FORMATS, Mapping_, Outcome, Problem, delimiter
 from crmctl.domain.model import FormDef, ProcessDef
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
+from crmctl.ops.process import enter
+from crmctl.ops.records import choose_process, people_of
 from crmctl.ops.session import Session
 from crmctl.store import imports as store
 
@@ -347,7 +349,6 @@ def _choose_key(form: FormDef, mapping: Mapping_, key: str | None) -> str | None
 
 def import_records(session: Session, form_name: str, opts: ImportOptions, progress: Progress | None = None) -> Outcome:
     """Check every row of the file against the form; write them all (or, with skip, the good ones)."""
-    from crmctl.ops.records import choose_process, people_of
 
     form = session.defs.form(form_name)
     session.require("records.import", f"import {form.name} records", form.name)
@@ -504,7 +505,6 @@ def _enter_process(session: Session, form: FormDef, process_name: str, columns: 
     """New records enter the process's initial stage: all at once when entering asks for nothing, else each as
     `record create` does (approvals, the responsible person, deadlines, on_enter actions), with the writes of
     all of them made at the end, one statement per table."""
-    from crmctl.ops.process import enter
     from crmctl.store.process import Deferred
 
     process = session.defs.processes[process_name]

@@ -17,6 +17,8 @@ from typing import Any
 from crmctl.domain import mail as domain
 from crmctl.domain.templating import TemplateProblem, render
 from crmctl.errors import InputError, NotFound
+from crmctl.ops import projects
+from crmctl.ops.records import create_in
 from crmctl.ops.session import Session
 from crmctl.store import mail as store
 from crmctl.store import records as record_store
@@ -133,8 +135,6 @@ def _initiator(session: Session, conn: Any, rule: dict[str, Any], message: domai
         return found
     create = spec.get("create")
     if create:
-        from crmctl.ops.records import create_in
-
         values = {k: render(v, message.context(found)) for k, v in create.get("fields", {}).items()}
         record = create_in(session, conn, forms[create["form"]], values)
         found.update({"key": record["key"], "form": create["form"], create["form"]: record["key"], "new": True})
@@ -154,8 +154,6 @@ def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Ma
     }
     record = task = None
     if rule["creates"] == "record":
-        from crmctl.ops.records import create_in
-
         form = session.defs.forms[rule["form"]]
         values = {k: render(v, context) for k, v in rule.get("fields", {}).items()}
         created = create_in(session, conn, form, values, rule.get("process"))
@@ -177,7 +175,6 @@ def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Ma
 
 def _task(session: Session, conn: Any, spec: dict[str, Any], context: dict[str, Any], initiator: dict[str, Any]):
     from crmctl.domain.permissions import members
-    from crmctl.ops import projects
     from crmctl.store import projects as project_store
 
     values: dict[str, Any] = {

@@ -10,21 +10,13 @@ from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.model import FormDef, ProcessDef, StageDef
 from crmctl.domain.process import Approver, describe, follow, walk
-from crmctl.domain.worktime import NoWorkingTime, WorkCalendar
+from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
+from crmctl.ops import projects
+from crmctl.ops.lookups import calendar_for, locate
 from crmctl.ops.session import Session
 from crmctl.store import process as store
 from crmctl.store import records as record_store
-
-
-def calendar_for(session: Session, person: str | None) -> WorkCalendar:
-    """A person's working calendar with their absences; the workspace's default calendar otherwise."""
-    defs = session.defs
-    who = defs.people.get(person) if person else None
-    name = (who.calendar if who else None) or defs.calendar
-    doc = defs.calendars.get(name) if name else None
-    absences = who.raw.get("absences", []) if who else []
-    return WorkCalendar.from_definition(doc, defs.timezone, absences)
 
 
 def _title(form: FormDef, row: dict[str, Any]) -> str:
@@ -243,8 +235,6 @@ def _on_enter(
                 {"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]},
             )
         elif "launch" in action:
-            from crmctl.ops import projects
-
             if isinstance(writes, store.Deferred):  # what entering wrote so far goes first, as it would one by one
                 writes.flush(conn)
 
@@ -267,8 +257,6 @@ class Position:
 
 
 def position(session: Session, key: str) -> Position:
-    from crmctl.ops.records import locate
-
     form, row = locate(session, key)
     name = row.get("process")
     if not name:

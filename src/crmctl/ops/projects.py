@@ -14,15 +14,11 @@ from crmctl.domain.model import FormDef
 from crmctl.domain.records import plain
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
+from crmctl.ops.lookups import get_task, prefixed_id, record_of, require_reading, team_person
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
 from crmctl.store import projects as store
 from crmctl.store import records as record_store
-
-
-def _id(text: str, prefix: str) -> str:
-    text = text.strip().upper()
-    return text if text.startswith(f"{prefix}-") else f"{prefix}-{text}"
 
 
 def _event(session: Session, conn: Any, action: str, record: str | None, data: dict[str, Any]) -> None:
@@ -30,24 +26,8 @@ def _event(session: Session, conn: Any, action: str, record: str | None, data: d
     record_store.add_event(conn, session.now, session.actor, action, record, form, data)
 
 
-def _person(session: Session, who: str | None, what: str) -> str | None:
-    if who is None or who == "":
-        return None
-    if session.defs.has_team and who not in session.defs.people:
-        raise InputError(f"{what}: no person '{who}' in the team")
-    return who
-
-
-def _record(session: Session, key: str | None) -> tuple[FormDef, dict[str, Any]] | None:
-    if key is None:
-        return None
-    from crmctl.ops.records import locate
-
-    return locate(session, key)
-
-
 # -- projects ------------------------------------------------------------------------------------------------
-def _project_path(session: Session, conn: Any, title: str, parent: str | None) -> tuple[str | None, str]:
+def project_path(session: Session, conn: Any, title: str, parent: str | None) -> tuple[str | None, str]:
     """'Клиенты / ООО Ромашка' -> (id of the project 'Клиенты', created if missing, 'ООО Ромашка')."""
     parts = [p.strip() for p in title.split(" / ")]
     if any(not p for p in parts):
@@ -66,7 +46,7 @@ def _project_path(session: Session, conn: Any, title: str, parent: str | None) -
 def _check_parent(session: Session, parent: str | None) -> str | None:
     if parent is None:
         return None
-    pid = _id(parent, "P")
+    pid = prefixed_id(parent, "P")
     if store.project(session.conn, pid) is None:
         raise NotFound(f"no project {pid}")
     return pid
@@ -75,10 +55,10 @@ def _check_parent(session: Session, parent: str | None) -> str | None:
 def create_project(session: Session, title: str, parent: str | None, record: str | None) -> str:
     session.require("tasks.add", "create projects")
     parent_id = _check_parent(session, parent)
-    found = _record(session, record)
+    found = record_of(session, record)
     key = found[1]["key"] if found else None
     with session.transaction() as conn:
-        parent_id, leaf = _project_path(session, conn, title, parent_id)
+        parent_id, leaf = project_path(session, conn, title, parent_id)
         pid = store.add_project(
             conn,
             {"title": leaf, "parent": parent_id, "record": key, "created_at": session.now, "created_by": session.actor},
@@ -89,7 +69,7 @@ def create_project(session: Session, title: str, parent: str | None, record: str
 
 def list_projects(session: Session, parent: str | None, record: str | None) -> list[dict[str, Any]]:
     session.require("tasks.read", "read tasks")
-    key = _record(session, record)[1]["key"] if record else None
+    key = record_of(session, record)[1]["key"] if record else None
     return store.projects(session.conn, parent=_check_parent(session, parent), record=key)
 
 
@@ -103,7 +83,7 @@ class ProjectCard:
 
 def show_project(session: Session, pid: str) -> ProjectCard:
     session.require("tasks.read", "read tasks")
-    pid = _id(pid, "P")
+    pid = prefixed_id(pid, "P")
     project = store.project(session.conn, pid)
     if project is None:
         raise NotFound(f"no project {pid}")
@@ -169,7 +149,7 @@ def _launch(
     people = set(session.defs.people) if session.defs.has_team else None
     plan = domain.plan(template, raw_params, record, people, session.defs.hours_per_day, title)
     key = target[1]["key"] if target else None
-    parent, leaf = _project_path(session, conn, plan.title, None)
+    parent, leaf = project_path(session, conn, plan.title, None)
     pid = store.add_project(
         conn,
         {
@@ -252,7 +232,7 @@ def launch(
 ) -> Launched:
     """Launch a template; the result holds the tasks it made as stored (the launcher sees them all)."""
     session.require("tasks.add", "launch projects")
-    target = _record(session, for_key)
+    target = record_of(session, for_key)
     with session.transaction() as conn:
         launched = _launch(session, conn, template, raw_params, target, title)
         launched.tasks = store.tasks(conn, projects=[launched.project])
@@ -280,14 +260,6 @@ def launch_for_stage(session: Session, conn: Any, form: FormDef, row: dict[str, 
 
 
 # -- tasks ---------------------------------------------------------------------------------------------------
-def get_task(session: Session, tid: str, conn: Any = None) -> dict[str, Any]:
-    tid = _id(tid, "T")
-    found = store.task(conn or session.conn, tid)
-    if found is None:
-        raise NotFound(f"no task {tid}")
-    return found
-
-
 def _minutes(text: str, what: str, hours_per_day: float) -> int:
     try:
         return parse_duration(text, hours_per_day)
@@ -334,7 +306,7 @@ def add_task_in(session: Session, conn: Any, title: str, values: dict[str, Any])
     if not title.strip():
         raise InputError("a task needs a title")
     project = _check_parent(session, values.get("project"))
-    found = _record(session, values.get("record"))
+    found = record_of(session, values.get("record"))
     key = found[1]["key"] if found else None
     if key is None and project is not None:
         key = store.project(session.conn, project)["record"]
@@ -346,8 +318,8 @@ def add_task_in(session: Session, conn: Any, title: str, values: dict[str, Any])
         "description": values.get("description"),
         "type": values.get("type"),
         "subtype": values.get("subtype"),
-        "assignee": _person(session, values.get("assignee"), "--assignee"),
-        "watchers": [_person(session, w, "--watcher") for w in values.get("watchers") or []],
+        "assignee": team_person(session, values.get("assignee"), "--assignee"),
+        "watchers": [team_person(session, w, "--watcher") for w in values.get("watchers") or []],
         "priority": 3 if values.get("priority") is None else int(values["priority"]),
         "estimate_minutes": _minutes(values["estimate"], "--estimate", session.defs.hours_per_day)
         if values.get("estimate")
@@ -394,20 +366,13 @@ def show_task(session: Session, tid: str) -> TaskCard:
     )
 
 
-def require_reading(session: Session, task: dict[str, Any]) -> None:
-    """Refused unless the actor may read the task: someone else's, or nobody's, takes more than tasks.read."""
-    missing = permissions.task_refusal(session.defs, session.actor, task["assignee"])
-    if missing is not None:
-        session.require(missing, permissions.PERMISSIONS[missing], record=task["record"])
-
-
 _OTHERS_WORK = ("tasks.manage_others", "work on others' tasks")
 
 
 def _others_work(session: Session, task: dict[str, Any], person: str | None = None) -> str | None:
     """Who works on the task: the person named, else its assignee, else the actor. Work on a task given to
     someone else, or done for someone else, needs tasks.manage_others besides tasks.execute."""
-    who = _person(session, person, "--for") or task["assignee"] or session.actor
+    who = team_person(session, person, "--for") or task["assignee"] or session.actor
     if any(p is not None and p != session.actor for p in (task["assignee"], who)):
         session.require(*_OTHERS_WORK, record=task["record"])
     return who
@@ -442,10 +407,10 @@ def list_tasks(
         if value not in domain.STATUSES:
             raise UsageError(f"--status is one of {', '.join(domain.STATUSES)}, not '{value}'")
     projects = store.project_tree(session.conn, _check_parent(session, project)) if project else None
-    records = [_record(session, record)[1]["key"]] if record else None
+    records = [record_of(session, record)[1]["key"]] if record else None
     found = store.tasks(
         session.conn,
-        assignee=_person(session, assignee, "--assignee"),
+        assignee=team_person(session, assignee, "--assignee"),
         projects=projects,
         records=records,
         status=status,
@@ -463,7 +428,7 @@ def list_tasks(
 def assign(session: Session, tid: str, person: str | None) -> dict[str, Any]:
     session.require("tasks.assign", "assign tasks")
     task = get_task(session, tid)
-    person = _person(session, person, "assignee")
+    person = team_person(session, person, "assignee")
     if person == task["assignee"]:
         return task
     with session.transaction() as conn:
@@ -561,7 +526,7 @@ def start(session: Session, tid: str) -> TimerChange:
 def stop(session: Session, person: str | None = None) -> TimerChange:
     """Stop the running timer of the person named (else the actor's)."""
     session.require("tasks.execute", "work on tasks")
-    who = _person(session, person, "--for") or session.actor
+    who = team_person(session, person, "--for") or session.actor
     if who != session.actor:  # asked before telling whether their timer runs
         session.require(*_OTHERS_WORK)
     running = store.open_interval(session.conn, who)
@@ -694,7 +659,7 @@ def list_time(
         raise InputError("--to must be after --from")
     found = store.intervals(
         session.conn,
-        person=_person(session, person, "--person"),
+        person=team_person(session, person, "--person"),
         task=get_task(session, task)["id"] if task else None,
         since=begin,
         until=end,

@@ -12,6 +12,8 @@ from crmctl.domain.records import changed_values, new_values, plain
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
+from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
+from crmctl.ops.process import enter
 from crmctl.ops.session import Session
 from crmctl.store import records as store
 
@@ -29,27 +31,6 @@ _SYSTEM_TYPES = {
     "stage_due": "datetime",
     "responsible": "person",
 }
-
-
-def normalise_key(key: str) -> str:
-    return key.strip().upper()
-
-
-def people_of(session: Session) -> set[str] | None:
-    return set(session.defs.people) if session.defs.has_team else None
-
-
-def locate(session: Session, key: str) -> tuple[FormDef, dict[str, Any]]:
-    """The form and the stored row of a record key, or NotFound."""
-    key = normalise_key(key)
-    form_name = store.form_of(session.conn, key)
-    if form_name is None or form_name not in session.defs.forms:
-        raise NotFound(f"no record {key}")
-    form = session.defs.forms[form_name]
-    row = store.get(session.conn, form, key)
-    if row is None:
-        raise NotFound(f"no record {key}")
-    return form, row
 
 
 def _check_refs(session: Session, form: FormDef, values: dict[str, Any]) -> None:
@@ -110,8 +91,6 @@ def create_in(
     filled = {k: v for k, v in values.items() if v is not None}
     store.add_event(conn, now, session.actor, "record.created", key, form.name, {"values": filled})
     if chosen:
-        from crmctl.ops.process import enter
-
         process = session.defs.processes[chosen]
         record["stage"] = None
         given = frozenset(k for k, v in raw.items() if v not in (None, ""))
@@ -388,127 +367,3 @@ def finish_reminder(session: Session, reminder_id: int) -> dict[str, Any]:
             conn, session.now, session.actor, "reminder.done", found["record"], None, {"reminder": reminder_id}
         )
     return found
-
-
-@dataclass
-class AgendaItem:
-    due: dt.datetime
-    kind: str
-    record: str | None
-    title: str
-    text: str
-    person: str | None
-    overdue: bool
-    ref: str  # a stable id of the item: reminder:12
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "due": plain(self.due),
-            "kind": self.kind,
-            "record": self.record,
-            "title": self.title,
-            "text": self.text,
-            "person": self.person,
-            "overdue": self.overdue,
-            "id": self.ref,
-        }
-
-
-def agenda(session: Session, person: str | None, days: int) -> list[AgendaItem]:
-    if not 0 <= days <= 3660:
-        raise UsageError(f"--days is 0 to 3660 (ten years), not {days}")
-    who = person or session.actor
-    if who is not None and session.defs.has_team and who not in session.defs.people:
-        raise NotFound(f"no person '{who}' in the team")
-    if who is None or who != session.actor:  # everyone's, or someone else's
-        session.require("tasks.view_others", "read others' agendas")
-    today = session.now.date()
-    end = dt.datetime.combine(today + dt.timedelta(days=days + 1), dt.time(), tzinfo=session.now.tzinfo)
-    items = []
-    titles: dict[str, str] = {}
-    for r in store.open_reminders(session.conn, until=end, person=who):
-        key = r["record"]
-        if key and key not in titles:
-            titles[key] = _title_of(session, key)
-        items.append(
-            AgendaItem(
-                r["due_at"],
-                "reminder",
-                key,
-                titles.get(key, ""),
-                r["text"],
-                r["person"],
-                r["due_at"] < session.now,
-                f"reminder:{r['id']}",
-            )
-        )
-    from crmctl.store.process import overdue_stages
-
-    for s in overdue_stages(session.conn, list(session.defs.forms.values()), who, end):
-        process = session.defs.processes.get(s["process"] or "")
-        stage = process.stages.get(s["stage"]) if process else None
-        if stage is None or stage.terminal:
-            continue
-        items.append(
-            AgendaItem(
-                s["stage_due"],
-                "stage",
-                s["key"],
-                _title_of(session, s["key"]),
-                f"stage '{stage.title}' is due",
-                s["responsible"],
-                s["stage_due"] < session.now,
-                f"stage:{s['key']}",
-            )
-        )
-    items.extend(_task_items(session, who, end))
-    return sorted(items, key=lambda i: (i.due, i.ref))
-
-
-def _task_items(session: Session, who: str | None, end: dt.datetime) -> list[AgendaItem]:
-    """Open tasks due before the end of the agenda, and those at risk: due before the schedule finishes them."""
-    from crmctl.store.projects import due_tasks
-
-    far = session.now + dt.timedelta(days=session.defs.horizon_days)
-    dated = due_tasks(session.conn, who, far)
-    if not dated:
-        return []
-    from crmctl.ops.schedule import compute
-
-    slots = compute(session)[0].slots
-    items = []
-    for t in dated:
-        slot = slots.get(t["id"])
-        risky = slot is not None and slot.at_risk
-        if t["due_at"] >= end and not risky:
-            continue
-        text = f"task {t['id']} is due"
-        if risky:
-            text += f", at risk: it finishes {slot.finish.astimezone(session.now.tzinfo):%Y-%m-%d %H:%M}"
-        items.append(
-            AgendaItem(
-                t["due_at"],
-                "task",
-                t["record"],
-                t["title"],
-                text,
-                t["assignee"],
-                t["due_at"] < session.now,
-                f"task:{t['id']}",
-            )
-        )
-    return items
-
-
-def _title_of(session: Session, key: str) -> str:
-    try:
-        form, row = locate(session, key)
-    except NotFound:
-        return ""
-    name = form.display_field
-    return str(row.get(name) or "") if name else ""
-
-
-def title_of(form: FormDef, row: dict[str, Any]) -> str:
-    name = form.display_field
-    return str(row.get(name) or "") if name else ""

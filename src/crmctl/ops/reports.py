@@ -11,6 +11,7 @@ from crmctl.domain.durations import parse_duration
 from crmctl.domain.values import parse_date
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops.session import Session
+from crmctl.ops.sprints import get
 from crmctl.store import reports as store
 from crmctl.store.definitions import stage_renames
 
@@ -70,8 +71,6 @@ def efficiency(
         if type_ not in known:
             raise NotFound(f"no tasks of type '{type_}' (types: {', '.join(sorted(known)) or 'none'})")
     if sprint is not None:
-        from crmctl.ops.sprints import get
-
         sprint = get(session, sprint)["name"]
     rows = store.efficiency(
         session.conn,

@@ -8,8 +8,9 @@ from typing import Any
 
 from crmctl.domain import schedule as domain
 from crmctl.errors import NotFound
-from crmctl.ops.process import calendar_for
+from crmctl.ops.lookups import calendar_for, get_task, locate, require_reading
 from crmctl.ops.session import Session
+from crmctl.ops.sprints import task_ids
 from crmctl.store import projects as store
 
 
@@ -103,8 +104,6 @@ def queue(session: Session, person: str | None, sprint: str | None = None) -> tu
         raise NotFound(f"no person '{who}' in the team")
     chosen = None
     if sprint is not None:
-        from crmctl.ops.sprints import task_ids
-
         chosen = task_ids(session, sprint)
     rows = stored_queue(session, who)
     return who, [r for r in rows if chosen is None or r["id"] in chosen]
@@ -162,8 +161,6 @@ def eta(session: Session, key: str) -> Eta:
     if form_of(session.conn, text) is not None:  # a record key first: a form may use the prefix T or P
         prefix = ""
     if prefix == "T" and number.isdigit():
-        from crmctl.ops.projects import get_task, require_reading
-
         found = get_task(session, text)
         require_reading(session, found)
         chosen = [t for t in tasks if t["id"] == found["id"]]
@@ -177,8 +174,6 @@ def eta(session: Session, key: str) -> Eta:
         chosen = [t for t in tasks if t["project"] in tree]
         what = f"project {text}"
     else:
-        from crmctl.ops.records import locate
-
         form, row = locate(session, text)
         session.require("records.read", f"read {form.name} records", form.name, row["key"])
         chosen = [t for t in tasks if t["record"] == row["key"]]

@@ -7,6 +7,7 @@ from typing import Any
 
 from crmctl.domain.values import parse_date
 from crmctl.errors import InputError, NotFound, UsageError
+from crmctl.ops.lookups import get_task
 from crmctl.ops.session import Session
 from crmctl.store import records as record_store
 from crmctl.store import sprints as store
@@ -49,8 +50,6 @@ def create(session: Session, name: str, starts: str, ends: str, goal: str | None
 
 def add(session: Session, name: str, task_ids: list[str], remove: bool = False) -> list[tuple[str, str | None]]:
     """Put tasks in a sprint (or, with remove, take them out); returns (task, the sprint it was in)."""
-    from crmctl.ops.projects import get_task
-
     session.require("sprints.manage", "manage sprints")
     sprint = get(session, name)["name"]
     tasks = [get_task(session, tid) for tid in task_ids]

@@ -20,6 +20,7 @@ from crmctl.domain.projects import STATUSES
 from crmctl.domain.values import parse_datetime
 from crmctl.errors import InputError
 from crmctl.ops.imports import ImportOptions, Progress, stage
+from crmctl.ops.projects import project_path
 from crmctl.ops.session import Session
 from crmctl.store import imports as import_store
 from crmctl.store import projects as store
@@ -282,12 +283,11 @@ def import_tasks(session: Session, opts: ImportOptions, progress: Progress | Non
     problems.sort(key=lambda p: p.row or 0)
 
     def write(conn: Any) -> None:
-        from crmctl.ops.projects import _project_path
 
         for item in writes:
             values = dict(item["values"])
             if "project_title" in values:
-                parent, title = _project_path(session, conn, values.pop("project_title"), None)
+                parent, title = project_path(session, conn, values.pop("project_title"), None)
                 pid = store.root_project_by_title(conn, title, parent)
                 if pid is None:
                     pid = store.add_project(

@@ -1,0 +1,129 @@
+"""The operation registry: every command of crmctl as one operation, listed once.
+
+An operation is a plain function in a module of crmctl.ops. It takes a typed request (a dataclass of the
+command's arguments) and returns a typed result; it never prints, reads the terminal or knows the output
+format. The acting person and the clock come with the session. Its access says what it is given:
+
+- "write": a session that may write (one transaction per change, a turn in the lock file's queue);
+- "read": a read-only session, which shares its turn with other readers;
+- "workspace": the command line's options (`Options`), for what opens or creates the database itself
+  (plan, apply, init);
+- "none": nothing but the request (validate, schema: no workspace needed).
+
+The command line (cli/) builds the request, calls `run` and renders the result; the server will do the
+same from JSON. This module is imported by every command, so it imports nothing heavy: an operation's
+module is imported when it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints
+
+if TYPE_CHECKING:
+    from crmctl.ops.session import Options
+
+Access = Literal["write", "read", "workspace", "none"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One command: its name ("record.create"), the command line's words for it, where its function is,
+    and what it is given."""
+
+    command: str  # as typed after `crmctl`: "record create"
+    module: str  # the module of crmctl.ops that holds the function
+    function: str
+    access: Access
+
+    @property
+    def name(self) -> str:
+        """The operation's name, the API's: the command's words joined by dots ("record.create")."""
+        return self.command.replace(" ", ".")
+
+    def load(self) -> Callable[..., Any]:
+        return getattr(importlib.import_module(f"crmctl.ops.{self.module}"), self.function)  # type: ignore[no-any-return]
+
+    def types(self) -> tuple[type, type]:
+        """The request and result types, from the function's annotations."""
+        function = self.load()
+        hints = get_type_hints(function)
+        request = list(inspect.signature(function).parameters)[-1]  # after the session or options, if any
+        return hints[request], hints["return"]
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    # the workspace and its definitions
+    Operation("init", "workspace", "init", "none"),
+    Operation("validate", "workspace", "validate", "none"),
+    Operation("schema", "workspace", "schema", "none"),
+    Operation("plan", "definitions", "plan", "workspace"),
+    Operation("apply", "definitions", "apply", "workspace"),
+    # records
+    Operation("record create", "records", "create", "write"),
+    Operation("record update", "records", "update", "write"),
+    Operation("record show", "records", "show", "read"),
+    Operation("record list", "records", "list_records", "read"),
+    Operation("record history", "records", "history", "read"),
+    Operation("comment", "records", "comment", "write"),
+    Operation("remind", "records", "remind", "write"),
+    Operation("agenda", "agenda", "agenda", "read"),
+    # processes
+    Operation("advance", "process", "advance", "write"),
+    Operation("approve", "process", "approve", "write"),
+    Operation("reject", "process", "reject", "write"),
+    Operation("board", "process", "board", "read"),
+    Operation("simulate", "process", "simulate", "read"),
+    Operation("inbox", "process", "inbox", "write"),
+    # projects, tasks and time
+    Operation("project create", "projects", "create_project", "write"),
+    Operation("project list", "projects", "list_projects", "read"),
+    Operation("project show", "projects", "show_project", "read"),
+    Operation("project launch", "projects", "launch", "write"),
+    Operation("task add", "projects", "add_task", "write"),
+    Operation("task show", "projects", "show_task", "read"),
+    Operation("task list", "projects", "list_tasks", "read"),
+    Operation("task assign", "projects", "assign", "write"),
+    Operation("task depend", "projects", "depend", "write"),
+    Operation("task start", "projects", "start", "write"),
+    Operation("task stop", "projects", "stop", "write"),
+    Operation("task done", "projects", "done", "write"),
+    Operation("task reopen", "projects", "reopen", "write"),
+    Operation("task cancel", "projects", "cancel", "write"),
+    Operation("task comment", "projects", "comment", "write"),
+    Operation("time log", "projects", "log_time", "write"),
+    Operation("time list", "projects", "list_time", "read"),
+    # schedule, sprints and reports
+    Operation("queue", "schedule", "queue", "write"),
+    Operation("eta", "schedule", "eta", "read"),
+    Operation("sprint create", "sprints", "create", "write"),
+    Operation("sprint add", "sprints", "add", "write"),
+    Operation("sprint show", "sprints", "show", "read"),
+    Operation("sprint list", "sprints", "list_sprints", "read"),
+    Operation("report efficiency", "reports", "efficiency", "read"),
+    Operation("report estimates", "reports", "estimates", "read"),
+    Operation("report funnel", "reports", "funnel", "read"),
+    # moving data in and out
+    Operation("import", "imports", "import_file", "write"),
+    Operation("export", "exports", "export", "read"),
+    Operation("intake mail", "mail", "intake", "write"),
+)
+
+BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
+
+
+def run(name: str, options: Options, request: Any) -> Any:
+    """Run an operation here, on the local workspace: open what its access says, call it, close."""
+    op = BY_NAME[name]
+    function = op.load()
+    if op.access == "none":
+        return function(request)
+    if op.access == "workspace":
+        return function(options, request)
+    from crmctl.ops.session import open_session  # the session module imports the definitions' types
+
+    with open_session(options, write=op.access == "write") as session:
+        return function(session, request)
