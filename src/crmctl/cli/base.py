@@ -151,6 +151,14 @@ def options() -> Any:
     return Options(workspace=s.workspace, db=s.db, actor=s.actor, now=s.now)
 
 
+def call(name: str, request: Any) -> Any:
+    """Run the named operation (crmctl.ops.registry) with this request, as the acting person of the global
+    options, on the local workspace; its typed result is the command's to render."""
+    from crmctl.ops.registry import run
+
+    return run(name, options(), request)
+
+
 def color_wanted() -> bool:
     """Colour only on a terminal, and never with NO_COLOR set to something (an empty one counts as unset)."""
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from crmctl.cli.base import (
     LISTING_FORMATS,
     FormatOption,
+    call,
     check_output,
     choose_format,
     color_wanted,
@@ -18,7 +19,7 @@ from crmctl.cli.base import (
     options,
     write_file,
 )
-from crmctl.render.tables import FLAG, render
+from crmctl.render.tables import render
 
 KeyArgument = Annotated[str, typer.Argument(help="The record key, e.g. DL-3.")]
 
@@ -33,12 +34,10 @@ def advance(
     comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
 ) -> None:
     """Move a record along an allowed transition of its process."""
-    from crmctl.ops import process
-    from crmctl.ops.session import open_session
+    from crmctl.ops.process import AdvanceRequest
 
-    with open_session(options()) as session:
-        stages = process.advance(session, key, to, comment)
-    emit(f"{key.upper()} -> {_moved(stages)}\n")
+    moved = call("advance", AdvanceRequest(key, to, comment))
+    emit(f"{moved.key} -> {_moved(moved.stages)}\n")
 
 
 def approve(
@@ -145,32 +144,23 @@ def inbox(
     output: FormatOption = None,
 ) -> None:
     """Approval requests, stage entries and passed deadlines for a person, for scripts to forward."""
-    from crmctl.ops import process
-    from crmctl.ops.session import open_session
+    from crmctl.ops.process import InboxItem, InboxRequest
+    from crmctl.render.shapes import listing
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with open_session(options()) as session:
-        items = process.inbox(session, person, unread, mark_read)
-    rows = [{**item, FLAG: item["read_at"] is None and item["kind"] == "deadline"} for item in items]
-    if fmt == "table":
-        for row in rows:
-            row["new"] = "" if row["read_at"] else "*"
-        columns = [
-            ("new", ""),
-            ("created_at", "when"),
-            ("person", "for"),
-            ("kind", "kind"),
-            ("record", "record"),
-            ("text", "text"),
-        ]
-    else:
-        columns = [
-            ("id", "id"),
-            ("created_at", "created_at"),
-            ("person", "person"),
-            ("kind", "kind"),
-            ("record", "record"),
-            ("text", "text"),
-            ("read_at", "read_at"),
-        ]
-    emit(render(fmt, rows, columns, color=color_wanted()))
+    items = call("inbox", InboxRequest(person, unread, mark_read))
+
+    def unread_mark(row: dict[str, Any], item: InboxItem) -> None:
+        row["new"] = "" if item.read_at else "*"
+
+    emit(
+        listing(
+            fmt,
+            items,
+            InboxItem,
+            color=color_wanted(),
+            flag=lambda item: item.read_at is None and item.kind == "deadline",
+            table=unread_mark,
+            extra=[("new", "")],
+        )
+    )

@@ -10,6 +10,7 @@ from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.model import FormDef, ProcessDef, StageDef
 from crmctl.domain.process import Approver, describe, follow, walk
+from crmctl.domain.shapes import column
 from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
@@ -273,8 +274,25 @@ def _missing_required(pos: Position) -> list[str]:
     return [name for name in pos.stage.raw.get("require", []) if pos.row.get(name) in (None, "")]
 
 
-def advance(session: Session, key: str, to: str | None, comment: str | None) -> list[str]:
-    pos = position(session, key)
+@dataclass(frozen=True)
+class AdvanceRequest:
+    key: str  # the record's key
+    to: str | None = None  # the stage to go to (needed when there are several)
+    comment: str | None = None  # a comment for the history
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Where a record went: the stage it entered and those it passed through after it."""
+
+    key: str
+    stages: list[str]
+
+
+def advance(session: Session, request: AdvanceRequest) -> Moved:
+    """Move a record along an allowed transition of its process."""
+    pos = position(session, request.key)
+    to, comment = request.to, request.comment
     rkey, stage = pos.row["key"], pos.stage
     form_name = pos.form.name
     session.require("records.advance", f"advance {form_name} records", form_name)
@@ -300,7 +318,8 @@ def advance(session: Session, key: str, to: str | None, comment: str | None) -> 
     with session.transaction() as conn:
         if comment:
             _comment(session, conn, pos, comment)
-        return enter(session, conn, pos.form, pos.row, pos.process, to, reason=f"advanced by {session.actor or '-'}")
+        stages = enter(session, conn, pos.form, pos.row, pos.process, to, reason=f"advanced by {session.actor or '-'}")
+    return Moved(rkey, stages)
 
 
 def _comment(session: Session, conn: Any, pos: Position, text: str) -> None:
@@ -494,10 +513,31 @@ def _deadline_notices(session: Session, conn: Any) -> None:
             store.notify(conn, [item["responsible"]], "deadline", item["key"], text, session.now)
 
 
-def inbox(session: Session, person: str | None, unread: bool, mark_read: bool) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class InboxRequest:
+    person: str | None = None  # whose inbox (default: the actor's; everyone's with no actor)
+    unread: bool = False  # only what is not read yet
+    mark_read: bool = False  # mark everything shown as read
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A notice in a person's inbox."""
+
+    id: int = column(table=False)
+    created_at: dt.datetime = column("when")
+    person: str | None = column("for")
+    kind: str
+    record: str | None
+    text: str
+    read_at: dt.datetime | None = column(table=False)
+
+
+def inbox(session: Session, request: InboxRequest) -> list[InboxItem]:
     """A person's notices (everyone's with no person: in a workspace with a Team that takes tasks.view_others,
     as anyone else's does). --mark-read marks the actor's own notices only: in a Team workspace it is refused on
     another person's inbox, or everyone's."""
+    person, unread, mark_read = request.person, request.unread, request.mark_read
     who = person or session.actor
     if who is not None and session.defs.has_team and who not in session.defs.people:
         raise NotFound(f"no person '{who}' in the team")
@@ -507,7 +547,7 @@ def inbox(session: Session, person: str | None, unread: bool, mark_read: bool) -
         raise InputError(f"--mark-read marks your own notices only, not {who or 'everyone'}'s: leave it out")
     with session.transaction() as conn:
         _deadline_notices(session, conn)
-        items = store.inbox(conn, who, unread)
+        items = [InboxItem(**row) for row in store.inbox(conn, who, unread)]
         if mark_read:
             store.mark_read(conn, who, session.now)
     return items
