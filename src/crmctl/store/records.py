@@ -190,8 +190,11 @@ def finish_reminder(conn: Any, reminder_id: int, at: dt.datetime) -> None:
     conn.execute("UPDATE crm.reminders SET done_at = ? WHERE id = ?", [at, reminder_id])
 
 
-def open_reminders(conn: Any, *, until: dt.datetime, person: str | None, record: str | None = None) -> list[dict]:
-    clauses, params = ["done_at IS NULL", "due_at <= ?"], [until]
+def open_reminders(
+    conn: Any, *, until: dt.datetime, person: str | None, record: str | None = None
+) -> list[dict[str, Any]]:
+    clauses = ["done_at IS NULL", "due_at <= ?"]
+    params: list[Any] = [until]
     if person is not None:
         clauses.append("(person = ? OR (person IS NULL AND created_by = ?))")
         params += [person, person]
