@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crmctl.domain import mail as domain
+from crmctl.domain.events import Event
 from crmctl.domain.templating import TemplateProblem, render
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
@@ -158,15 +159,19 @@ def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Ma
         values = {k: render(v, context) for k, v in rule.get("fields", {}).items()}
         created = create_in(session, conn, form, values, rule.get("process"))
         record = created["key"]
-        record_store.add_event(conn, session.now, session.actor, "mail.received", record, form.name, event)
+        record_store.add_event(
+            conn, session.now, session.actor, Event.MAIL_RECEIVED, record=record, form=form.name, data=event
+        )
     else:
         task = _task(session, conn, rule["task"], context, initiator)
         record_store.add_event(
-            conn, session.now, session.actor, "mail.received", initiator["key"], None, {**event, "task": task}
+            conn, session.now, session.actor, Event.MAIL_RECEIVED, record=initiator["key"], data={**event, "task": task}
         )
     if initiator.get("new") and record is not None:  # a task's event is on the initiator already
         kind = session.defs.forms[initiator["form"]].name
-        record_store.add_event(conn, session.now, session.actor, "mail.received", initiator["key"], kind, event)
+        record_store.add_event(
+            conn, session.now, session.actor, Event.MAIL_RECEIVED, record=initiator["key"], form=kind, data=event
+        )
     store.remember(
         conn, message.message_id, rule["name"], message.sender, message.subject, message.date, session.now, record, task
     )

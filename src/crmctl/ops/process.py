@@ -8,6 +8,7 @@ from typing import Any
 
 from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
+from crmctl.domain.events import Event
 from crmctl.domain.model import FormDef, ProcessDef, StageDef
 from crmctl.domain.process import Approver, describe, follow, walk
 from crmctl.domain.shapes import column
@@ -91,10 +92,10 @@ def enter(
             conn,
             now,
             actor,
-            "stage.skipped",
-            key,
-            form.name,
-            {"process": process.name, "stage": step.stage.id, "reason": step.skipped},
+            Event.STAGE_SKIPPED,
+            record=key,
+            form=form.name,
+            data={"process": process.name, "stage": step.stage.id, "reason": step.skipped},
         )
     final = steps[-1]
     stage = final.stage
@@ -122,7 +123,7 @@ def enter(
         data["approvers"] = [a.who for a in approvers]
     if final.skipped:
         data["note"] = f"skipped stage stays: {final.skipped}"
-    events.add_event(conn, now, actor, "stage.entered", key, form.name, data)
+    events.add_event(conn, now, actor, Event.STAGE_ENTERED, record=key, form=form.name, data=data)
     title = _title(form, row)
     if responsible:
         due_text = f", due {due.astimezone(now.tzinfo):%Y-%m-%d %H:%M}" if due else ""
@@ -182,7 +183,9 @@ def follow_approvers(session: Session, conn: Any, process: ProcessDef, stage: St
             "withdrawn": [a["approver"] for a in withdrawn],
             "added": [a.who for a in added],
         }
-        record_store.add_event(conn, session.now, session.actor, "approvers.changed", row["key"], form.name, data)
+        record_store.add_event(
+            conn, session.now, session.actor, Event.APPROVERS_CHANGED, record=row["key"], form=form.name, data=data
+        )
         changed += 1
     return changed
 
@@ -215,10 +218,10 @@ def _on_enter(
                 conn,
                 now,
                 actor,
-                "record.updated",
-                key,
-                form.name,
-                {"changes": {name: [old, value]}, "reason": f"entering stage {stage.id}"},
+                Event.RECORD_UPDATED,
+                record=key,
+                form=form.name,
+                data={"changes": {name: [old, value]}, "reason": f"entering stage {stage.id}"},
             )
         elif "remind" in action:
             spec = action["remind"]
@@ -230,10 +233,10 @@ def _on_enter(
                 conn,
                 now,
                 actor,
-                "reminder.added",
-                key,
-                form.name,
-                {"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]},
+                Event.REMINDER_ADDED,
+                record=key,
+                form=form.name,
+                data={"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]},
             )
         elif "launch" in action:
             if isinstance(writes, store.Deferred):  # what entering wrote so far goes first, as it would one by one
@@ -328,10 +331,10 @@ def _comment(session: Session, conn: Any, pos: Position, text: str) -> None:
         conn,
         session.now,
         session.actor,
-        "comment.added",
-        pos.row["key"],
-        pos.form.name,
-        {"comment": comment_id, "text": text},
+        Event.COMMENT_ADDED,
+        record=pos.row["key"],
+        form=pos.form.name,
+        data={"comment": comment_id, "text": text},
     )
 
 
@@ -373,10 +376,10 @@ def approve(session: Session, key: str, comment: str | None) -> Decision:
             conn,
             now,
             session.actor,
-            "approval.given",
-            pos.row["key"],
-            pos.form.name,
-            {
+            Event.APPROVAL_GIVEN,
+            record=pos.row["key"],
+            form=pos.form.name,
+            data={
                 "stage": pos.stage.id,
                 "groups": sorted({a["approval_group"] for a in mine}),
                 **({"comment": comment} if comment else {}),
@@ -385,7 +388,13 @@ def approve(session: Session, key: str, comment: str | None) -> Decision:
         moved: list[str] = []
         if not remaining:
             record_store.add_event(
-                conn, now, session.actor, "stage.passed", pos.row["key"], pos.form.name, {"stage": pos.stage.id}
+                conn,
+                now,
+                session.actor,
+                Event.STAGE_PASSED,
+                record=pos.row["key"],
+                form=pos.form.name,
+                data={"stage": pos.stage.id},
             )
             targets = pos.stage.transitions
             if targets and not _missing_required(pos):
@@ -417,10 +426,10 @@ def reject(session: Session, key: str, comment: str) -> Decision:
             conn,
             now,
             session.actor,
-            "approval.rejected",
-            pos.row["key"],
-            pos.form.name,
-            {"stage": pos.stage.id, "comment": comment},
+            Event.APPROVAL_REJECTED,
+            record=pos.row["key"],
+            form=pos.form.name,
+            data={"stage": pos.stage.id, "comment": comment},
         )
         _comment(session, conn, pos, comment)
         moved = enter(session, conn, pos.form, pos.row, pos.process, target, reason=f"rejected by {session.actor}")

@@ -9,6 +9,7 @@ from typing import Any
 from crmctl.domain import permissions
 from crmctl.domain import projects as domain
 from crmctl.domain.durations import parse_duration
+from crmctl.domain.events import Event
 from crmctl.domain.graph import find_cycle
 from crmctl.domain.model import FormDef
 from crmctl.domain.records import plain
@@ -21,9 +22,9 @@ from crmctl.store import projects as store
 from crmctl.store import records as record_store
 
 
-def _event(session: Session, conn: Any, action: str, record: str | None, data: dict[str, Any]) -> None:
+def _event(session: Session, conn: Any, event: Event, record: str | None, data: dict[str, Any]) -> None:
     form = record_store.form_of(conn, record) if record else None
-    record_store.add_event(conn, session.now, session.actor, action, record, form, data)
+    record_store.add_event(conn, session.now, session.actor, event, record=record, form=form, data=data)
 
 
 # -- projects ------------------------------------------------------------------------------------------------
@@ -38,7 +39,7 @@ def project_path(session: Session, conn: Any, title: str, parent: str | None) ->
             found = store.add_project(
                 conn, {"title": part, "parent": parent, "created_at": session.now, "created_by": session.actor}
             )
-            _event(session, conn, "project.created", None, {"project": found, "title": part, "parent": parent})
+            _event(session, conn, Event.PROJECT_CREATED, None, {"project": found, "title": part, "parent": parent})
         parent = found
     return parent, parts[-1]
 
@@ -63,7 +64,7 @@ def create_project(session: Session, title: str, parent: str | None, record: str
             conn,
             {"title": leaf, "parent": parent_id, "record": key, "created_at": session.now, "created_by": session.actor},
         )
-        _event(session, conn, "project.created", key, {"project": pid, "title": leaf, "parent": parent_id})
+        _event(session, conn, Event.PROJECT_CREATED, key, {"project": pid, "title": leaf, "parent": parent_id})
     return pid
 
 
@@ -196,7 +197,7 @@ def _launch(
     _event(
         session,
         conn,
-        "project.launched",
+        Event.PROJECT_LAUNCHED,
         key,
         {
             "project": pid,
@@ -210,7 +211,7 @@ def _launch(
         _event(
             session,
             conn,
-            "task.created",
+            Event.TASK_CREATED,
             key,
             {
                 "task": task["id"],
@@ -337,7 +338,7 @@ def add_task_in(session: Session, conn: Any, title: str, values: dict[str, Any])
     _event(
         session,
         conn,
-        "task.created",
+        Event.TASK_CREATED,
         key,
         {"task": tid, "title": row["title"], "assignee": row["assignee"], "depends_on": deps},
     )
@@ -434,7 +435,11 @@ def assign(session: Session, tid: str, person: str | None) -> dict[str, Any]:
     with session.transaction() as conn:
         store.update_task(conn, task["id"], {"assignee": person})
         _event(
-            session, conn, "task.assigned", task["record"], {"task": task["id"], "from": task["assignee"], "to": person}
+            session,
+            conn,
+            Event.TASK_ASSIGNED,
+            task["record"],
+            {"task": task["id"], "from": task["assignee"], "to": person},
         )
         if person:
             text = f"{task['id']} «{task['title']}» is yours (assigned by {session.actor or '-'})"
@@ -462,7 +467,7 @@ def depend(session: Session, tid: str, on: list[str], remove: bool) -> dict[str,
         _event(
             session,
             conn,
-            "task.dependencies",
+            Event.TASK_DEPENDENCIES,
             task["record"],
             {"task": task["id"], "removed" if remove else "added": others},
         )
@@ -472,7 +477,7 @@ def depend(session: Session, tid: str, on: list[str], remove: bool) -> dict[str,
 def _set_status(session: Session, conn: Any, task: dict[str, Any], status: str, **extra: Any) -> None:
     store.update_task(conn, task["id"], {"status": status, **extra})
     data = {"task": task["id"], "from": task["status"], "to": status, "assignee": task["assignee"]}
-    _event(session, conn, "task.status", task["record"], data)
+    _event(session, conn, Event.TASK_STATUS, task["record"], data)
 
 
 def _close_timer(session: Session, conn: Any, interval: dict[str, Any]) -> None:
@@ -482,7 +487,7 @@ def _close_timer(session: Session, conn: Any, interval: dict[str, Any]) -> None:
     _event(
         session,
         conn,
-        "timer.stopped",
+        Event.TIMER_STOPPED,
         record,
         {"task": interval["task"], "person": interval["person"], "minutes": round(minutes, 1)},
     )
@@ -519,7 +524,7 @@ def start(session: Session, tid: str) -> TimerChange:
         store.start_interval(conn, task["id"], who, session.now)
         if task["status"] == "todo":
             _set_status(session, conn, task, "in_progress", started_at=session.now)
-        _event(session, conn, "timer.started", task["record"], {"task": task["id"], "person": who})
+        _event(session, conn, Event.TIMER_STARTED, task["record"], {"task": task["id"], "person": who})
     return change
 
 
@@ -562,7 +567,7 @@ def done(session: Session, tid: str, comment: str | None = None) -> Finished:
             _close_timer(session, conn, interval)
         _set_status(session, conn, task, "done", finished_at=session.now)
         if comment:
-            _event(session, conn, "task.commented", task["record"], {"task": task["id"], "text": comment})
+            _event(session, conn, Event.TASK_COMMENTED, task["record"], {"task": task["id"], "text": comment})
         unblocked = []
         for other in store.tasks(conn, ids=store.dependents(conn, task["id"])):
             if other["status"] == "todo" and not other["blocked_by"]:
@@ -596,7 +601,7 @@ def cancel(session: Session, tid: str, comment: str | None) -> dict[str, Any]:
             _close_timer(session, conn, interval)
         _set_status(session, conn, task, "cancelled", finished_at=session.now)
         if comment:
-            _event(session, conn, "task.commented", task["record"], {"task": task["id"], "text": comment})
+            _event(session, conn, Event.TASK_COMMENTED, task["record"], {"task": task["id"], "text": comment})
         return store.task(conn, task["id"])
 
 
@@ -607,7 +612,7 @@ def comment(session: Session, tid: str, text: str) -> str:
     if not text.strip():
         raise InputError("a comment needs some text")
     with session.transaction() as conn:
-        _event(session, conn, "task.commented", task["record"], {"task": task["id"], "text": text})
+        _event(session, conn, Event.TASK_COMMENTED, task["record"], {"task": task["id"], "text": text})
     return task["id"]
 
 
@@ -631,7 +636,7 @@ def log_time(
         _event(
             session,
             conn,
-            "time.logged",
+            Event.TIME_LOGGED,
             task["record"],
             {"task": task["id"], "person": who, "minutes": minutes, "from": start_at, "note": note},
         )

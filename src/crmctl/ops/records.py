@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from crmctl.domain.events import Event
 from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
 from crmctl.domain.records import changed_values, new_values, plain
 from crmctl.domain.values import FieldSpec, convert
@@ -89,7 +90,7 @@ def create_in(
     }
     store.insert(conn, form, record)
     filled = {k: v for k, v in values.items() if v is not None}
-    store.add_event(conn, now, session.actor, "record.created", key, form.name, {"values": filled})
+    store.add_event(conn, now, session.actor, Event.RECORD_CREATED, record=key, form=form.name, data={"values": filled})
     if chosen:
         process = session.defs.processes[chosen]
         record["stage"] = None
@@ -111,10 +112,10 @@ def update(session: Session, key: str, raw: dict[str, Any]) -> tuple[dict[str, A
             conn,
             session.now,
             session.actor,
-            "record.updated",
-            row["key"],
-            form.name,
-            {"changes": {k: [plain(a), plain(b)] for k, (a, b) in changes.items()}},
+            Event.RECORD_UPDATED,
+            record=row["key"],
+            form=form.name,
+            data={"changes": {k: [plain(a), plain(b)] for k, (a, b) in changes.items()}},
         )
     row.update({k: v[1] for k, v in changes.items()}, updated_at=session.now)
     return row, changes
@@ -319,10 +320,10 @@ def comment(session: Session, key: str, text: str) -> int:
             conn,
             session.now,
             session.actor,
-            "comment.added",
-            row["key"],
-            form.name,
-            {"comment": comment_id, "text": text},
+            Event.COMMENT_ADDED,
+            record=row["key"],
+            form=form.name,
+            data={"comment": comment_id, "text": text},
         )
     return comment_id
 
@@ -342,10 +343,10 @@ def remind(session: Session, key: str, at: str, text: str, person: str | None) -
             conn,
             session.now,
             session.actor,
-            "reminder.added",
-            row["key"],
-            form.name,
-            {"reminder": reminder_id, "due_at": due, "for": who, "text": text},
+            Event.REMINDER_ADDED,
+            record=row["key"],
+            form=form.name,
+            data={"reminder": reminder_id, "due_at": due, "for": who, "text": text},
         )
     return {"id": reminder_id, "record": row["key"], "due_at": due, "person": who, "text": text}
 
@@ -364,6 +365,11 @@ def finish_reminder(session: Session, reminder_id: int) -> dict[str, Any]:
     with session.transaction() as conn:
         store.finish_reminder(conn, reminder_id, session.now)
         store.add_event(
-            conn, session.now, session.actor, "reminder.done", found["record"], None, {"reminder": reminder_id}
+            conn,
+            session.now,
+            session.actor,
+            Event.REMINDER_DONE,
+            record=found["record"],
+            data={"reminder": reminder_id},
         )
     return found

@@ -128,11 +128,12 @@ class Session:
         """The refusals still to be written, where this session may write."""
         if not self.writable:
             return
+        from crmctl.domain.events import Event
         from crmctl.store.records import add_event
 
         refusals, self.refusals = self.refusals, []
         for record, form, data in refusals:
-            add_event(self.conn, self.now, self.actor, "permission.refused", record, form, data)
+            add_event(self.conn, self.now, self.actor, Event.PERMISSION_REFUSED, record=record, form=form, data=data)
 
 
 def check_actor(defs: Definitions, actor: str | None) -> str | None:
@@ -191,6 +192,7 @@ def _write_refusals(
     """The refusals of a read-only session, written in a turn of its own once its connection is closed.
     Where they cannot be written (a read-only file system, a turn not had in time) the refusal stands as
     the command's error all the same."""
+    from crmctl.domain.events import Event
     from crmctl.errors import CrmError
     from crmctl.store import db
     from crmctl.store.records import add_event
@@ -201,7 +203,7 @@ def _write_refusals(
         try:
             with db.transaction(conn):
                 for record, form, data in refusals:
-                    add_event(conn, now, actor, "permission.refused", record, form, data)
+                    add_event(conn, now, actor, Event.PERMISSION_REFUSED, record=record, form=form, data=data)
         finally:
             db.close(conn)
     except CrmError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from crmctl.domain.events import Event
 from crmctl.domain.values import parse_date
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops.lookups import get_task
@@ -40,10 +41,8 @@ def create(session: Session, name: str, starts: str, ends: str, goal: str | None
             conn,
             session.now,
             session.actor,
-            "sprint.created",
-            None,
-            None,
-            {"sprint": name, "from": first, "to": last, "goal": goal},
+            Event.SPRINT_CREATED,
+            data={"sprint": name, "from": first, "to": last, "goal": goal},
         )
     return get(session, name)
 
@@ -70,10 +69,9 @@ def add(session: Session, name: str, task_ids: list[str], remove: bool = False) 
                 conn,
                 session.now,
                 session.actor,
-                "sprint.tasks",
-                task["record"],
-                None,
-                {"task": task["id"], "sprint": None if remove else sprint, "from": before},
+                Event.SPRINT_TASKS,
+                record=task["record"],
+                data={"task": task["id"], "sprint": None if remove else sprint, "from": before},
             )
     return moved
 

@@ -14,6 +14,7 @@ import tempfile
 from typing import Any
 
 from crmctl.domain.durations import parse_duration
+from crmctl.domain.events import Event
 from crmctl.domain.graph import find_cycle
 from crmctl.domain.imports import Outcome, Problem
 from crmctl.domain.projects import STATUSES
@@ -311,10 +312,9 @@ def import_tasks(session: Session, opts: ImportOptions, progress: Progress | Non
                     conn,
                     session.now,
                     session.actor,
-                    "task.created",
-                    row.get("record"),
-                    None,
-                    {
+                    Event.TASK_CREATED,
+                    record=row.get("record"),
+                    data={
                         "task": tid,
                         "title": row["title"],
                         "assignee": row.get("assignee"),
@@ -343,10 +343,9 @@ def import_tasks(session: Session, opts: ImportOptions, progress: Progress | Non
                 conn,
                 session.now,
                 session.actor,
-                "task.updated",
-                current.get("record"),
-                None,
-                {"task": item["id"], "changes": changes, "source": opts.path.name},
+                Event.TASK_UPDATED,
+                record=current.get("record"),
+                data={"task": item["id"], "changes": changes, "source": opts.path.name},
             )
             outcome.updated += 1
 

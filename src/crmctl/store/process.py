@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from crmctl.domain.events import Event
 from crmctl.domain.model import FormDef
 from crmctl.store.db import insert_many, quote
 from crmctl.store.records import EVENT_COLUMNS, event_row
@@ -215,9 +216,18 @@ class Deferred:
     def notify(self, conn: Any, people: list[str], kind: str, key: str | None, text: str, now: dt.datetime) -> None:
         self.notices += _notice_rows(people, kind, key, text, now)
 
-    def add_event(self, conn: Any, at: dt.datetime, actor: str | None, action: str, record: str | None,
-                  form: str | None, data: dict[str, Any] | None = None) -> None:
-        self.events.append(event_row(at, actor, action, record, form, data))
+    def add_event(
+        self,
+        conn: Any,
+        at: dt.datetime,
+        actor: str | None,
+        event: Event,
+        *,
+        record: str | None = None,
+        form: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.events.append(event_row(at, actor, event, record=record, form=form, data=data))
 
     def flush(self, conn: Any) -> None:
         """Make the writes kept so far (and keep none); the loads counted stay, as the moves are now made."""

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from crmctl.domain.events import Event
 from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
 from crmctl.domain.records import plain
 from crmctl.store.db import quote
@@ -107,28 +108,30 @@ EVENT_COLUMNS = ("occurred_at", "actor", "action", "record", "form", "data")
 def event_row(
     at: dt.datetime,
     actor: str | None,
-    action: str,
-    record: str | None,
-    form: str | None,
+    event: Event,
+    *,
+    record: str | None = None,
+    form: str | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> tuple[Any, ...]:
     """An event as a row of crm.events (EVENT_COLUMNS), its data as JSON."""
     payload = json.dumps({k: plain(v) for k, v in (data or {}).items()}, ensure_ascii=False, default=plain)
-    return (at, actor, action, record, form, payload)
+    return (at, actor, event.value, record, form, payload)
 
 
 def add_event(
     conn: Any,
     at: dt.datetime,
     actor: str | None,
-    action: str,
-    record: str | None,
-    form: str | None,
+    event: Event,
+    *,
+    record: str | None = None,
+    form: str | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> None:
     conn.execute(
         f"INSERT INTO crm.events ({', '.join(EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
-        list(event_row(at, actor, action, record, form, data)),
+        list(event_row(at, actor, event, record=record, form=form, data=data)),
     )
 
 
@@ -187,8 +190,11 @@ def finish_reminder(conn: Any, reminder_id: int, at: dt.datetime) -> None:
     conn.execute("UPDATE crm.reminders SET done_at = ? WHERE id = ?", [at, reminder_id])
 
 
-def open_reminders(conn: Any, *, until: dt.datetime, person: str | None, record: str | None = None) -> list[dict]:
-    clauses, params = ["done_at IS NULL", "due_at <= ?"], [until]
+def open_reminders(
+    conn: Any, *, until: dt.datetime, person: str | None, record: str | None = None
+) -> list[dict[str, Any]]:
+    clauses = ["done_at IS NULL", "due_at <= ?"]
+    params: list[Any] = [until]
     if person is not None:
         clauses.append("(person = ? OR (person IS NULL AND created_by = ?))")
         params += [person, person]

@@ -1,0 +1,44 @@
+"""The kinds of event crmctl writes to a record's history (crm.events.action).
+
+Each value is the action string stored in the database, so the names here are the names in every database
+written so far; render/records.py holds the one-line wording of each.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Event(StrEnum):
+    # records
+    RECORD_CREATED = "record.created"
+    RECORD_UPDATED = "record.updated"
+    RECORD_IMPORTED = "record.imported"  # not stored: `record history` derives it from crm.imports
+    COMMENT_ADDED = "comment.added"
+    REMINDER_ADDED = "reminder.added"
+    REMINDER_DONE = "reminder.done"
+    MAIL_RECEIVED = "mail.received"
+    PERMISSION_REFUSED = "permission.refused"
+    # processes
+    STAGE_ENTERED = "stage.entered"
+    STAGE_SKIPPED = "stage.skipped"
+    STAGE_PASSED = "stage.passed"
+    APPROVAL_GIVEN = "approval.given"
+    APPROVAL_REJECTED = "approval.rejected"
+    APPROVAL_MOVED = "approval.moved"
+    APPROVERS_CHANGED = "approvers.changed"
+    RESPONSIBLE_CHANGED = "responsible.changed"
+    # projects, tasks and time
+    PROJECT_CREATED = "project.created"
+    PROJECT_LAUNCHED = "project.launched"
+    TASK_CREATED = "task.created"
+    TASK_UPDATED = "task.updated"
+    TASK_ASSIGNED = "task.assigned"
+    TASK_STATUS = "task.status"
+    TASK_DEPENDENCIES = "task.dependencies"
+    TASK_COMMENTED = "task.commented"
+    TIMER_STARTED = "timer.started"
+    TIMER_STOPPED = "timer.stopped"
+    TIME_LOGGED = "time.logged"
+    SPRINT_CREATED = "sprint.created"
+    SPRINT_TASKS = "sprint.tasks"
