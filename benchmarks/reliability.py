@@ -104,14 +104,14 @@ def environment(busy_timeout: float = 20.0, **extra: str) -> dict[str, str]:
 
 def _call(args: list[str]) -> tuple[int, str, str]:
     """One crmctl command, in this process: (exit code, stdout, stderr)."""
-    from crmctl.cli import COMMANDS, _command_in, build
+    from crmctl.cli import TYPERS, build, command_in
 
     out, err = io.StringIO(), io.StringIO()
-    name = _command_in(args)
+    name = command_in(args)
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            build([name] if name in COMMANDS else None)(args, prog_name="crmctl")
+            build([name] if name in TYPERS else None)(args, prog_name="crmctl")
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
     return code, out.getvalue(), err.getvalue()

@@ -73,3 +73,12 @@ def test_docs_name_the_json_fields_of_each_listing(name: str) -> None:
     documented = set(re.findall(r"`([a-z_]+)`", _json_paragraph(op.command)))
     missing = [field for field in names(row) if field not in documented]
     assert not missing, f"docs/cli.md's JSON paragraph of crmctl {op.command} does not name {missing}"
+
+
+def test_the_command_is_found_after_the_root_options_that_take_a_value() -> None:
+    from crmctl.cli import command_in
+
+    assert command_in(["--as", "anna", "-f", "json", "--db", "x.duckdb", "record", "show", "CL-1"]) == "record"
+    assert command_in(["--workspace", "w", "-w", "w", "--now", "2026-01-01", "--debug", "inbox"]) == "inbox"
+    assert command_in(["--as", "record"]) is None  # "record" is the person here, and no command follows
+    assert command_in(["nonsense"]) is None

@@ -76,8 +76,10 @@ def root(
     use_settings(ctx.obj)
 
 
-# name -> (module of crmctl.cli, attribute, a group of subcommands?)
-COMMANDS = {
+# Where the command line's typer object of each first word of a command lives: (module of crmctl.cli,
+# attribute, a group of subcommands?). The commands themselves are the operation registry's
+# (crmctl.ops.registry.OPERATIONS); tests/test_operations.py checks the two agree.
+TYPERS = {
     "init": ("workspace", "init", False),
     "validate": ("validate", "validate", False),
     "schema": ("schema", "schema", False),
@@ -104,17 +106,40 @@ COMMANDS = {
     "intake": ("mail", "intake_app", True),
     "sprint": ("sprints", "sprint_app", True),
 }
-_VALUED = {"--workspace", "-w", "--db", "--as", "--now", "--format", "-f"}
 
 
-def build(names=None) -> typer.Typer:
+def _first_words() -> list[str]:
+    """The first word of every command, in the registry's order."""
+    from crmctl.ops.registry import OPERATIONS
+
+    return list(dict.fromkeys(op.command.split()[0] for op in OPERATIONS))
+
+
+def _valued_options() -> set[str]:
+    """The root's options that take a value (`--as NAME`), read from its signature: the words after them are
+    not the command's name."""
+    import inspect
+    from typing import get_type_hints
+
+    hints = get_type_hints(root, include_extras=True)
+    valued: set[str] = set()
+    for name in inspect.signature(root).parameters:
+        meta = getattr(hints[name], "__metadata__", ())
+        for info in meta:
+            if isinstance(info, typer.models.OptionInfo) and hints[name].__origin__ is not bool:
+                # with Annotated, typer takes the first name given to typer.Option as its "default"
+                valued.update(d for d in (info.default, *(info.param_decls or ())) if str(d).startswith("-"))
+    return valued
+
+
+def build(names: list[str] | None = None) -> typer.Typer:
     """The command line with the named commands (all of them by default), their modules imported now."""
     import importlib
 
     app = _new_app()
     app.callback()(root)
-    for name in names or COMMANDS:
-        module, attribute, group = COMMANDS[name]
+    for name in names or _first_words():
+        module, attribute, group = TYPERS[name]
         target = getattr(importlib.import_module(f"crmctl.cli.{module}"), attribute)
         if group:
             app.add_typer(target, name=name)
@@ -123,27 +148,29 @@ def build(names=None) -> typer.Typer:
     return app
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> typer.Typer:
     if name == "app":  # the whole command line, for tests and tools that import it
         globals()["app"] = full = build()
         return full
     raise AttributeError(name)
 
 
-def _command_in(args: list[str]) -> str | None:
+def command_in(args: list[str]) -> str | None:
+    """The command an argument list names (its first word), or None (none, or one crmctl does not have)."""
+    valued = _valued_options()
     i = 0
     while i < len(args):
-        if args[i] in _VALUED:
+        if args[i] in valued:
             i += 2
         elif args[i].startswith("-"):
             i += 1
         else:
-            return args[i] if args[i] in COMMANDS else None
+            return args[i] if args[i] in TYPERS else None
     return None
 
 
 def main() -> None:
     import sys
 
-    name = _command_in(sys.argv[1:])
+    name = command_in(sys.argv[1:])
     build([name] if name else None)(prog_name="crmctl")
