@@ -128,7 +128,7 @@ def _valued_options() -> set[str]:
         for info in meta:
             if isinstance(info, typer.models.OptionInfo) and hints[name].__origin__ is not bool:
                 # with Annotated, typer takes the first name given to typer.Option as its "default"
-                valued.update(d for d in (info.default, *(info.param_decls or ())) if str(d).startswith("-"))
+                valued.update(str(d) for d in (info.default, *(info.param_decls or ())) if str(d).startswith("-"))
     return valued
 
 
