@@ -50,6 +50,9 @@ def _run(code: int, cli, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Ru
         (workspace / "crmctl.duckdb.lock").unlink(missing_ok=True)
         (workspace / "crmctl.duckdb.lock").mkdir()
         return cli("record", "list", "client")
+    if code == 7:  # a server named, but no token for it (nothing is sent without one)
+        env = {"CRMCTL_SERVER": "http://127.0.0.1:9", "XDG_CONFIG_HOME": str(workspace / "no-config")}
+        return cli("inbox", env=env)
     if code == 130:
         _raising(monkeypatch, KeyboardInterrupt())
         return cli("validate", "-f", "json")

@@ -36,7 +36,9 @@ def _commands() -> list[str]:
 
 
 def test_every_command_is_one_operation_and_every_operation_a_command() -> None:
-    assert sorted(op.command for op in OPERATIONS) == _commands()
+    from crmctl.cli import LOCAL_COMMANDS
+
+    assert sorted([*(op.command for op in OPERATIONS), *LOCAL_COMMANDS]) == _commands()
     assert len(BY_NAME) == len(OPERATIONS)
 
 

@@ -105,14 +105,21 @@ TYPERS = {
     "export": ("transfer", "export", False),
     "intake": ("mail", "intake_app", True),
     "sprint": ("sprints", "sprint_app", True),
+    "whoami": ("server", "whoami", False),
+    "token": ("server", "token_app", True),
+    "serve": ("server", "serve", False),
+    "login": ("server", "login", False),
+    "logout": ("server", "logout", False),
 }
+# Commands that are not operations on a workspace: they run the server, or sign this machine in and out.
+LOCAL_COMMANDS = ("serve", "login", "logout")
 
 
 def _first_words() -> list[str]:
     """The first word of every command, in the registry's order."""
     from crmctl.ops.registry import OPERATIONS
 
-    return list(dict.fromkeys(op.command.split()[0] for op in OPERATIONS))
+    return list(dict.fromkeys([*(op.command.split()[0] for op in OPERATIONS), *LOCAL_COMMANDS]))
 
 
 def _valued_options() -> set[str]:

@@ -152,11 +152,34 @@ def options() -> Any:
 
 
 def call(name: str, request: Any) -> Any:
-    """Run the named operation (crmctl.ops.registry) with this request, as the acting person of the global
-    options, on the local workspace; its typed result is the command's to render."""
-    from crmctl.ops.registry import run
+    """Run the named operation (crmctl.ops.registry) with this request: on the team server the command line
+    is signed in to (crmctl.client), as the token's person, or else on the local workspace, as the --as
+    person. Either way its typed result is the command's to render."""
+    from crmctl.ops.registry import BY_NAME, run
 
-    return run(name, options(), request)
+    name = name.replace(" ", ".")  # "token create" or "token.create"
+    op = BY_NAME[name]
+    server = _server() if op.access in ("read", "write") else None  # validate, plan, apply... run here
+    if server is None:
+        return run(name, options(), request)
+    from crmctl.client.remote import call as remote
+
+    return remote(server, name, request, *op.types())
+
+
+def _server() -> Any:
+    """The server this command talks to (crmctl.client.config.Server), or None for the local workspace."""
+    from crmctl.client.config import chosen
+    from crmctl.ops.session import workspace_root
+
+    s = settings()
+    explicit = s.db is not None or s.workspace is not None
+    server = None if explicit else chosen(workspace_root(options()) is not None)
+    if server is not None and s.actor:
+        raise UsageError(
+            "--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token"
+        )
+    return server
 
 
 def color_wanted() -> bool:

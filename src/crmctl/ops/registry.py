@@ -110,6 +110,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("import", "imports", "import_file", "write"),
     Operation("export", "exports", "export", "read"),
     Operation("intake mail", "mail", "intake", "write"),
+    # people and their tokens for the team server
+    Operation("whoami", "tokens", "whoami", "read"),
+    Operation("token create", "tokens", "create", "write"),
+    Operation("token list", "tokens", "list_tokens", "read"),
+    Operation("token revoke", "tokens", "revoke", "write"),
 )
 
 BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}

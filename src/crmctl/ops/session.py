@@ -147,7 +147,6 @@ def open_session(options: Options, write: bool = True) -> Iterator[Session]:
     """Open the database and its latest definitions for one command; read-only for a command that only
     reads (write=False): it then shares its turn with other readers, and works on a read-only file system."""
     from crmctl.store import db
-    from crmctl.store.definitions import latest
 
     path, timeout = database_path(options)
     conn = db.connect(path, busy_timeout=timeout, write=write)
@@ -164,13 +163,7 @@ def open_session(options: Options, write: bool = True) -> Iterator[Session]:
                 )
             with db.transaction(conn):
                 db.ensure_system_schema(conn)
-        found = latest(conn)
-        if found is None:
-            raise InputError(f"{path} has no definitions yet (run `crmctl apply`)")
-        version, defs = found
-        conn.execute("SET TimeZone = ?", [defs.timezone])
-        now = clock.current(options.now, defs.timezone)
-        session = Session(conn, defs, version, now, check_actor(defs, options.actor), path, writable=write)
+        session = start(conn, path, options.now, options.actor, write=write)
         yield session
     except Exception as exc:
         db.raise_environment(path, exc)  # a damaged block found by a query that only reads
@@ -179,6 +172,30 @@ def open_session(options: Options, write: bool = True) -> Iterator[Session]:
         db.close(conn)
         if session is not None and session.refusals:
             _write_refusals(options, session.now, session.actor, session.refusals)
+
+
+def start(
+    conn: Any,
+    path: Path,
+    now: str | None,
+    actor: str | None,
+    *,
+    write: bool,
+    definitions: tuple[int, Definitions] | None = None,
+) -> Session:
+    """A session on an open connection: the latest definitions (or those given, which the team server keeps
+    while their version is the latest), the workspace's time zone, the clock (pinned by `now`, ISO text) and
+    the acting person, who must be of the Team. The server starts one on its own connection per request."""
+    from crmctl.store.definitions import latest
+
+    found = definitions or latest(conn)
+    if found is None:
+        raise InputError(f"{path} has no definitions yet (run `crmctl apply`)")
+    version, defs = found
+    conn.execute("SET TimeZone = ?", [defs.timezone])
+    return Session(
+        conn, defs, version, clock.current(now, defs.timezone), check_actor(defs, actor), path, writable=write
+    )
 
 
 def write_refusals(options: Options, now: dt.datetime, actor: str | None, refusals: list[dict[str, str]]) -> None:

@@ -493,3 +493,9 @@ def _retype(
 def _holding(count: int) -> str:
     """'1 record holds' or '3 records hold', for a refusal."""
     return f"{count} record holds" if count == 1 else f"{count} records hold"
+
+
+def latest_version(conn: Any) -> int | None:
+    """The number of the latest definitions (cheap: the server checks it on every request)."""
+    row = conn.execute("SELECT max(version) FROM crm.definitions").fetchone()
+    return None if row is None or row[0] is None else int(row[0])

@@ -1,0 +1,124 @@
+"""The HTTP API over the operation registry (Starlette on uvicorn).
+
+    GET  /healthz                 {"status": "ok"}
+    GET  /version                 {"crmctl": "0.1.0", "api": 1}
+    POST /api/v1/ops/{name}       body: the operation's request as JSON (crmctl.wire); header
+                                  `Authorization: Bearer <token>`; answer {"result": ...} or, with the error's
+                                  HTTP status, {"error": {"message", "details", "exit_code"}}
+
+Every request is one log line on stderr: person, operation, status, milliseconds; never a token or a value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from crmctl import __version__, wire
+from crmctl.errors import INTERNAL, CrmError, Unauthorized, UsageError
+from crmctl.ops.registry import BY_NAME
+from crmctl.server.engine import Engine
+
+API = 1
+MAX_REQUEST = 1_000_000  # bytes of one operation's JSON request
+log = logging.getLogger("crmctl.server")
+
+
+def _error(exc: CrmError) -> JSONResponse:
+    body = {"error": {"message": exc.message, "details": exc.details, "exit_code": exc.exit_code}}
+    return JSONResponse(body, status_code=exc.http_status)
+
+
+def _token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("no token: sign in with `crmctl login URL` (or set CRMCTL_TOKEN)")
+    return token.strip()
+
+
+async def _body(request: Request) -> Any:
+    size = request.headers.get("content-length")
+    if size is not None and (not size.isdigit() or int(size) > MAX_REQUEST):
+        raise UsageError(f"the request is larger than {MAX_REQUEST} bytes")
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_REQUEST:
+            raise UsageError(f"the request is larger than {MAX_REQUEST} bytes")
+    try:
+        return json.loads(data or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise UsageError("the request is not JSON") from None
+
+
+def create_app(engine: Engine) -> Starlette:
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def version(request: Request) -> Response:
+        return JSONResponse({"crmctl": __version__, "api": API})
+
+    async def operation(request: Request) -> Response:
+        name = request.path_params["name"]
+        started, person, status = time.monotonic(), "-", 500
+        try:
+            op = BY_NAME.get(name)
+            person = await run_in_threadpool(engine.person, _token(request))
+            if op is None:
+                raise UsageError(f"the server has no operation '{name}' (is the client newer than the server?)")
+            request_type, result_type = op.types()
+            try:
+                given = wire.decode(request_type, await _body(request))
+            except (wire.WireError, TypeError) as exc:
+                raise UsageError(f"the request does not fit {name}: {exc}") from None
+            result = await run_in_threadpool(engine.run, op, person, given)
+            status = 200
+            return JSONResponse({"result": wire.encode(result, result_type)})
+        except CrmError as exc:
+            status = exc.http_status
+            return _error(exc)
+        except Exception:
+            log.error("internal error in %s:\n%s", name, traceback.format_exc())
+            body = {"message": "internal error on the server (see its log)", "details": [], "exit_code": INTERNAL}
+            return JSONResponse({"error": body}, status_code=500)
+        finally:
+            elapsed = (time.monotonic() - started) * 1000
+            log.info("%s %s %d %.0fms", person, name, status, elapsed)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", health),
+            Route("/version", version),
+            Route("/api/v1/ops/{name}", operation, methods=["POST"]),
+        ]
+    )
+
+
+def serve(engine: Engine, host: str, port: int, cert: str | None, key: str | None) -> None:
+    """Serve until SIGINT or SIGTERM: uvicorn finishes the requests in flight, then the database is closed."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="crmctl serve: %(message)s")
+    config = uvicorn.Config(
+        create_app(engine),
+        host=host,
+        port=port,
+        ssl_certfile=cert,
+        ssl_keyfile=key,
+        access_log=False,  # one line per request is ours: it names the person and the operation
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        engine.close()

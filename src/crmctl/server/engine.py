@@ -1,0 +1,103 @@
+"""The server's hold on the workspace: the one connection to its DuckDB file for the server's whole life,
+writes run one at a time, reads beside them, each request as the person its token names."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+from crmctl.domain.events import Event
+from crmctl.domain.model import Definitions
+from crmctl.errors import InputError, Unauthorized, UsageError
+from crmctl.ops.registry import Operation
+from crmctl.ops.session import Options, Session, database_path, start
+from crmctl.ops.tokens import authenticate
+from crmctl.store import db
+from crmctl.store import records as record_store
+from crmctl.store import tokens as token_store
+from crmctl.store.definitions import latest, latest_version
+
+_USED_EVERY = dt.timedelta(minutes=5)  # how often a token's last use is written down, at most
+
+
+class Engine:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.path, timeout = database_path(options)
+        # the server's turn in the lock file lasts as long as the server: local commands wait, then are busy
+        self.conn = db.connect(self.path, busy_timeout=timeout, write=True)
+        try:
+            if not db.is_crmctl_database(self.conn):
+                raise InputError(f"{self.path} is a DuckDB file but not a crmctl database (run `crmctl apply`)")
+            with db.transaction(self.conn):
+                if not db.schema_is_current(self.conn):
+                    db.ensure_system_schema(self.conn)
+                token_store.ensure(self.conn)
+            start(self.conn, self.path, options.now, None, write=False)  # definitions applied: or say so now
+        except BaseException:
+            db.close(self.conn)
+            raise
+        self.writing = threading.Lock()
+        self._used: dict[int, dt.datetime] = {}
+        self._verified: dict[int, bytes] = {}  # token id -> SHA-256 of its secret, once scrypt has accepted it
+        self._definitions: tuple[int, Definitions] | None = None
+
+    def _start(self, cursor: Any, person: str | None, write: bool) -> Session:
+        """A session for one request, on the definitions kept while they are the latest."""
+        version = latest_version(cursor)
+        kept = self._definitions
+        if kept is None or kept[0] != version:
+            found = latest(cursor)
+            kept = self._definitions = found
+        return start(cursor, self.path, self.options.now, person, write=write, definitions=kept)
+
+    def close(self) -> None:
+        """Wait for the running write, then let go of the database."""
+        with self.writing:
+            db.close(self.conn)
+
+    def person(self, token: str) -> str:
+        """The person a token names, or Unauthorized."""
+        cursor = self.conn.cursor()
+        try:
+            session = self._start(cursor, None, write=False)
+            token_id, person = authenticate(cursor, token, session.now, self._verified)
+            if session.defs.has_team and person not in session.defs.people:
+                raise Unauthorized(f"{person} is no longer a person of the team")
+        finally:
+            cursor.close()
+        last = self._used.get(token_id)
+        if last is None or session.now - last >= _USED_EVERY:
+            self._used[token_id] = session.now
+            with self.writing:
+                token_store.used(self.conn, token_id, session.now)
+        return person
+
+    def run(self, op: Operation, person: str, request: Any) -> Any:
+        """Run an operation as the person: a write in the writer's turn, a read beside it."""
+        if op.access not in ("read", "write"):
+            raise UsageError(f"crmctl {op.command} runs on your own machine, not against a server")
+        function = op.load()
+        cursor = self.conn.cursor()
+        try:
+            if op.access == "write":
+                with self.writing:
+                    return function(self._start(cursor, person, write=True), request)
+            session = self._start(cursor, person, write=False)
+            try:
+                return function(session, request)
+            finally:
+                self._write_refusals(session)
+        finally:
+            cursor.close()
+
+    def _write_refusals(self, session: Session) -> None:
+        """A read's refusals (permission.refused events), written in the writer's turn."""
+        if not session.refusals:
+            return
+        with self.writing, db.transaction(self.conn) as conn:
+            for record, form, data in session.refusals:
+                record_store.add_event(
+                    conn, session.now, session.actor, Event.PERMISSION_REFUSED, record=record, form=form, data=data
+                )
