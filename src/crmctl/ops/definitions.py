@@ -105,7 +105,7 @@ def plan(options: Options, archive: bool = False) -> PlanResult:
 
 
 def apply(options: Options, archive: bool = False) -> PlanResult:
-    from crmctl.store import db
+    from crmctl.store import db, migrations
     from crmctl.store.definitions import execute
 
     conn, new, result, old = _prepare(options, archive, create=True)
@@ -121,7 +121,7 @@ def apply(options: Options, archive: bool = False) -> PlanResult:
         if result.plan.unchanged:
             return result
         with db.transaction(conn):
-            db.ensure_system_schema(conn)
+            migrations.ensure_system_schema(conn)
             result.applied = execute(conn, old, new, result.plan, actor=actor, now=now, archive=archive)
             _follow(Session(conn, new, result.applied, now, actor, result.database), result.plan)
         conn.execute("CHECKPOINT")
