@@ -344,6 +344,14 @@ def transaction(conn: Connection) -> Iterator[Connection]:
         raise
 
 
+def scalar(conn: Connection, sql: str, params: object = None) -> Any:
+    """The one value of a query that always returns one row (an aggregate such as count(*))."""
+    row = conn.execute(sql, params).fetchone()
+    if row is None:
+        raise ValueError(f"no row from {sql}")
+    return row[0]
+
+
 def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Insert rows in their order with one statement (each column passed as one list and unnested: some 200
     times faster than a statement per row)."""
