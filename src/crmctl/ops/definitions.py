@@ -53,7 +53,7 @@ def _prepare(options: Options, archive: bool, *, create: bool) -> tuple[Any, Def
     refused: list[dict[str, str]] = []
     try:
         if path.exists() and path.stat().st_size and not db.is_crmctl_database(conn):
-            tables = conn.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0]
+            tables = db.scalar(conn, "SELECT count(*) FROM information_schema.tables")
             if tables:
                 raise InputError(f"{path} is a DuckDB file of something else; crmctl will not write into it")
         found = latest(conn) if db.is_crmctl_database(conn) else None
