@@ -1,4 +1,4 @@
-"""Opening the database: lock retry, one transaction per command, the system schema."""
+"""Opening the database: lock retry, one transaction per command, quoting; the system schema is store/migrations.py."""
 
 from __future__ import annotations
 
