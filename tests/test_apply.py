@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from crmctl.store.migrations import SCHEMA_VERSION
+
 from .conftest import ROOT, Run
 from .dbstate import dump, query
 
@@ -326,7 +328,7 @@ def test_a_schema_3_database_is_brought_up_to_date(cli, workspace: Path) -> None
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["fields"]["client"] == "CL-2"
     assert query(db, "SELECT table_type FROM information_schema.tables WHERE table_name = 'records'") == [("VIEW",)]
-    assert query(db, "SELECT value FROM crm.meta WHERE key = 'schema_version'") == [("4",)]
+    assert query(db, "SELECT value FROM crm.meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
     after = query(db, "SELECT key, form, number, created_at FROM crm.records ORDER BY key")
     assert [row for row in after if row[0] != "CL-3"] == before
     assert query(db, "SELECT key FROM crm.records WHERE form = 'client' ORDER BY number") == [

@@ -54,7 +54,7 @@ def _prepare(options: Options, archive: bool, *, create: bool) -> tuple[Any, Def
     refused: list[dict[str, str]] = []
     try:
         if path.exists() and path.stat().st_size and not db.is_crmctl_database(conn):
-            tables = conn.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0]
+            tables = db.scalar(conn, "SELECT count(*) FROM information_schema.tables")
             if tables:
                 raise InputError(f"{path} is a DuckDB file of something else; crmctl will not write into it")
         found = latest(conn) if db.is_crmctl_database(conn) else None
@@ -105,7 +105,7 @@ def plan(options: Options, archive: bool = False) -> PlanResult:
 
 
 def apply(options: Options, archive: bool = False) -> PlanResult:
-    from crmctl.store import db
+    from crmctl.store import db, migrations
     from crmctl.store.definitions import execute
 
     conn, new, result, old = _prepare(options, archive, create=True)
@@ -121,7 +121,7 @@ def apply(options: Options, archive: bool = False) -> PlanResult:
         if result.plan.unchanged:
             return result
         with db.transaction(conn):
-            db.ensure_system_schema(conn)
+            migrations.ensure_system_schema(conn)
             result.applied = execute(conn, old, new, result.plan, actor=actor, now=now, archive=archive)
             _follow(Session(conn, new, result.applied, now, actor, result.database), result.plan)
         conn.execute("CHECKPOINT")

@@ -146,7 +146,7 @@ def check_actor(defs: Definitions, actor: str | None) -> str | None:
 def open_session(options: Options, write: bool = True) -> Iterator[Session]:
     """Open the database and its latest definitions for one command; read-only for a command that only
     reads (write=False): it then shares its turn with other readers, and works on a read-only file system."""
-    from crmctl.store import db
+    from crmctl.store import db, migrations
 
     path, timeout = database_path(options)
     conn = db.connect(path, busy_timeout=timeout, write=write)
@@ -154,15 +154,15 @@ def open_session(options: Options, write: bool = True) -> Iterator[Session]:
     try:
         if not db.is_crmctl_database(conn):
             raise InputError(f"{path} is a DuckDB file but not a crmctl database (run `crmctl apply` to set it up)")
-        if not db.schema_is_current(conn):
+        if not migrations.schema_is_current(conn):
             if not write:
-                db.check_schema_version(conn)  # a newer crmctl's database: upgrade crmctl
+                migrations.check_schema_version(conn)  # a newer crmctl's database: upgrade crmctl
                 raise InputError(
                     f"{path} was written by an older crmctl and needs updating, which a command that only reads "
                     "cannot do: run a command that writes (or `crmctl apply`) once"
                 )
             with db.transaction(conn):
-                db.ensure_system_schema(conn)
+                migrations.ensure_system_schema(conn)
         session = start(conn, path, options.now, options.actor, write=write)
         yield session
     except Exception as exc:

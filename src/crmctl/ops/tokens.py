@@ -94,7 +94,6 @@ def create(session: Session, request: TokenCreateRequest) -> CreatedToken:
         raise InputError("--name is 1 to 100 characters")
     expires = _expiry(session, request.expires)
     with session.transaction() as conn:
-        token_store.ensure(conn)
         # the first token is the administrator's to make (who can write the database file); after that a
         # person may make their own, and team.manage makes anyone's
         if token_store.listing(conn, None) and person != session.actor:
@@ -114,14 +113,12 @@ def list_tokens(session: Session, request: TokenListRequest) -> list[TokenRow]:
     person = None if request.everyone else (request.person or session.actor)
     if person is None or person != session.actor:
         session.require(*MANAGE)
-    if not token_store.exists(session.conn):
-        return []
     return _rows(token_store.listing(session.conn, person))
 
 
 def revoke(session: Session, request: TokenRevokeRequest) -> TokenRow:
     """Revoke a token at once: your own, or anyone's with team.manage."""
-    found = token_store.get(session.conn, request.id) if token_store.exists(session.conn) else None
+    found = token_store.get(session.conn, request.id)
     if found is None:
         raise NotFound(f"no token {request.id}")
     if found["person"] != session.actor:

@@ -13,7 +13,7 @@ from crmctl.errors import InputError, Unauthorized, UsageError
 from crmctl.ops.registry import Operation
 from crmctl.ops.session import Options, Session, database_path, start
 from crmctl.ops.tokens import authenticate
-from crmctl.store import db
+from crmctl.store import db, migrations
 from crmctl.store import records as record_store
 from crmctl.store import tokens as token_store
 from crmctl.store.definitions import latest, latest_version
@@ -30,10 +30,9 @@ class Engine:
         try:
             if not db.is_crmctl_database(self.conn):
                 raise InputError(f"{self.path} is a DuckDB file but not a crmctl database (run `crmctl apply`)")
-            with db.transaction(self.conn):
-                if not db.schema_is_current(self.conn):
-                    db.ensure_system_schema(self.conn)
-                token_store.ensure(self.conn)
+            if not migrations.schema_is_current(self.conn):
+                with db.transaction(self.conn):
+                    migrations.ensure_system_schema(self.conn)
             start(self.conn, self.path, options.now, None, write=False)  # definitions applied: or say so now
         except BaseException:
             db.close(self.conn)

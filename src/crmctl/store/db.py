@@ -1,4 +1,4 @@
-"""Opening the database: lock retry, one transaction per command, the system schema."""
+"""Opening the database: lock retry, one transaction per command, quoting; the system schema is store/migrations.py."""
 
 from __future__ import annotations
 
@@ -12,11 +12,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from crmctl.errors import Busy, Environment, InputError, NotFound
 
-SCHEMA_VERSION = 4
+if TYPE_CHECKING:  # duckdb itself is imported where a connection is opened: it costs start-up time
+    import duckdb
+
+# An open database, in every annotation of the store (a name at run time, the class for the type checker).
+Connection: TypeAlias = "duckdb.DuckDBPyConnection"
+
 # The storage format a new file is written in: the one DuckDB 1.5 reads, so that the `duckdb` 1.x programs
 # (the CLI on PyPI is 1.5.x) open a file that the 2.x library made. A file keeps the format it was made in.
 STORAGE_VERSION = "v1.5.0"
@@ -35,88 +40,6 @@ SQL_TYPES = {
     "datetime": "TIMESTAMPTZ",
     "bool": "BOOLEAN",
 }
-
-SYSTEM_DDL = [
-    "CREATE SCHEMA IF NOT EXISTS crm",
-    "CREATE TABLE IF NOT EXISTS crm.meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
-    """CREATE TABLE IF NOT EXISTS crm.definitions (
-        version INTEGER PRIMARY KEY, hash VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL,
-        actor VARCHAR, documents JSON NOT NULL, changes JSON NOT NULL)""",
-    "CREATE SEQUENCE IF NOT EXISTS crm.event_ids",
-    """CREATE TABLE IF NOT EXISTS crm.events (
-        id BIGINT PRIMARY KEY DEFAULT nextval('crm.event_ids'), occurred_at TIMESTAMPTZ NOT NULL, actor VARCHAR,
-        action VARCHAR NOT NULL, record VARCHAR, form VARCHAR, data JSON)""",
-    "CREATE SEQUENCE IF NOT EXISTS crm.comment_ids",
-    """CREATE TABLE IF NOT EXISTS crm.comments (
-        id BIGINT PRIMARY KEY DEFAULT nextval('crm.comment_ids'), record VARCHAR NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL, author VARCHAR, text VARCHAR NOT NULL)""",
-    "CREATE SEQUENCE IF NOT EXISTS crm.reminder_ids",
-    """CREATE TABLE IF NOT EXISTS crm.reminders (
-        id BIGINT PRIMARY KEY DEFAULT nextval('crm.reminder_ids'), record VARCHAR, due_at TIMESTAMPTZ NOT NULL,
-        text VARCHAR NOT NULL, person VARCHAR, created_by VARCHAR, created_at TIMESTAMPTZ NOT NULL,
-        done_at TIMESTAMPTZ)""",
-    """CREATE TABLE IF NOT EXISTS crm.people (
-        id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, email VARCHAR, roles VARCHAR[], calendar VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS crm.archive (
-        version INTEGER NOT NULL, archived_at TIMESTAMPTZ NOT NULL, form VARCHAR NOT NULL, record VARCHAR NOT NULL,
-        what VARCHAR NOT NULL, name VARCHAR NOT NULL, value VARCHAR)""",
-    "CREATE SEQUENCE IF NOT EXISTS crm.approval_ids",
-    """CREATE TABLE IF NOT EXISTS crm.approvals (
-        id BIGINT PRIMARY KEY DEFAULT nextval('crm.approval_ids'), record VARCHAR NOT NULL,
-        process VARCHAR NOT NULL, stage VARCHAR NOT NULL, approval_group VARCHAR,
-        approver VARCHAR NOT NULL, requested_at TIMESTAMPTZ NOT NULL, decision VARCHAR, decided_by VARCHAR,
-        decided_at TIMESTAMPTZ, comment VARCHAR)""",
-    "CREATE SEQUENCE IF NOT EXISTS crm.inbox_ids",
-    """CREATE TABLE IF NOT EXISTS crm.inbox (
-        id BIGINT PRIMARY KEY DEFAULT nextval('crm.inbox_ids'), person VARCHAR NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL, kind VARCHAR NOT NULL, record VARCHAR, text VARCHAR NOT NULL,
-        read_at TIMESTAMPTZ)""",
-    """CREATE TABLE IF NOT EXISTS crm.projects (
-        id VARCHAR PRIMARY KEY, number BIGINT NOT NULL, title VARCHAR NOT NULL, parent VARCHAR, record VARCHAR,
-        template VARCHAR, params JSON, priority INTEGER, created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS crm.tasks (
-        id VARCHAR PRIMARY KEY, number BIGINT NOT NULL, project VARCHAR, record VARCHAR, template_task VARCHAR,
-        title VARCHAR NOT NULL, description VARCHAR, type VARCHAR, subtype VARCHAR, assignee VARCHAR,
-        watchers VARCHAR[] NOT NULL DEFAULT [], priority INTEGER NOT NULL DEFAULT 3, estimate_minutes INTEGER,
-        due_at TIMESTAMPTZ, status VARCHAR NOT NULL DEFAULT 'todo', created_at TIMESTAMPTZ NOT NULL,
-        created_by VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, external_id VARCHAR)""",
-    # schema 3: the id a task had in the file it was imported from, so that a second import finds it
-    "ALTER TABLE crm.tasks ADD COLUMN IF NOT EXISTS external_id VARCHAR",
-    """CREATE TABLE IF NOT EXISTS crm.task_dependencies (
-        task VARCHAR NOT NULL, depends_on VARCHAR NOT NULL, PRIMARY KEY (task, depends_on))""",
-    "CREATE SEQUENCE IF NOT EXISTS crm.interval_ids",
-    """CREATE TABLE IF NOT EXISTS crm.time_intervals (
-        id BIGINT PRIMARY KEY DEFAULT nextval('crm.interval_ids'), task VARCHAR NOT NULL, person VARCHAR,
-        started_at TIMESTAMPTZ NOT NULL, ended_at TIMESTAMPTZ, note VARCHAR, source VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS crm.mail_messages (
-        message_id VARCHAR PRIMARY KEY, rule VARCHAR NOT NULL, sender VARCHAR, subject VARCHAR,
-        sent_at TIMESTAMPTZ, received_at TIMESTAMPTZ NOT NULL, record VARCHAR, task VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS crm.sprints (
-        name VARCHAR PRIMARY KEY, starts_on DATE NOT NULL, ends_on DATE NOT NULL, goal VARCHAR,
-        created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS crm.sprint_tasks (
-        task VARCHAR PRIMARY KEY, sprint VARCHAR NOT NULL, added_at TIMESTAMPTZ NOT NULL, added_by VARCHAR)""",
-    # the last computed schedule, one row per person: their queue as JSON (see store/schedule.py)
-    "CREATE TABLE IF NOT EXISTS crm.schedule_queues (person VARCHAR PRIMARY KEY, rows JSON NOT NULL)",
-    "CREATE SEQUENCE IF NOT EXISTS crm.import_ids",
-    """CREATE TABLE IF NOT EXISTS crm.imports (
-        id BIGINT PRIMARY KEY DEFAULT nextval('crm.import_ids'), kind VARCHAR NOT NULL, source VARCHAR,
-        actor VARCHAR, imported_at TIMESTAMPTZ NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT NULL,
-        unchanged BIGINT NOT NULL, rejected BIGINT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS crm.import_runs (
-        import BIGINT NOT NULL, form VARCHAR NOT NULL, first_number BIGINT NOT NULL, last_number BIGINT NOT NULL)""",
-    """CREATE OR REPLACE VIEW crm.task_times AS
-        SELECT t.id AS task, t.type, t.subtype, t.assignee, t.status, t.estimate_minutes,
-               coalesce(sum(date_diff('second', i.started_at, i.ended_at)) / 60.0, 0) AS actual_minutes
-        FROM crm.tasks t LEFT JOIN crm.time_intervals i ON i.task = t.id AND i.ended_at IS NOT NULL
-        GROUP BY ALL""",
-    """CREATE OR REPLACE VIEW crm.history AS
-        SELECT e.id, e.occurred_at, e.actor, p.name AS actor_name, e.action, e.record, e.form, e.data
-        FROM crm.events e LEFT JOIN crm.people p ON p.id = e.actor""",
-    """CREATE OR REPLACE VIEW crm.open_reminders AS
-        SELECT r.*, p.name AS person_name FROM crm.reminders r LEFT JOIN crm.people p ON p.id = r.person
-        WHERE r.done_at IS NULL""",
-]
 
 
 def quote(identifier: str) -> str:
@@ -325,7 +248,7 @@ def _take_turn(path: Path, deadline: float, busy_timeout: float, write: bool) ->
     return _Turn(fd, write)
 
 
-def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False, write: bool = True) -> Any:
+def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False, write: bool = True) -> Connection:
     """Open the DuckDB file in this command's turn, waiting in line while other commands hold it, for
     writing or (write=False) read-only; close it with close()."""
     if not create and not path.exists():
@@ -341,7 +264,7 @@ def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False, wri
     return conn
 
 
-def close(conn: Any) -> None:
+def close(conn: Connection) -> None:
     """Close the connection (DuckDB checkpoints and lets go of the file), then end the command's turn."""
     path, turn = _OPEN.pop(id(conn), (None, None))
     try:
@@ -369,7 +292,7 @@ def _end_turn(turn: _Turn | None) -> None:
     os.close(turn.fd)  # closing the descriptor lets go of the flock and of the ticket
 
 
-def _open(path: Path, deadline: float, busy_timeout: float, write: bool = True) -> Any:
+def _open(path: Path, deadline: float, busy_timeout: float, write: bool = True) -> Connection:
     import duckdb
 
     delay = 0.02
@@ -397,7 +320,7 @@ def _open(path: Path, deadline: float, busy_timeout: float, write: bool = True) 
 
 
 @contextmanager
-def transaction(conn: Any) -> Iterator[Any]:
+def transaction(conn: Connection) -> Iterator[Connection]:
     """One transaction: everything inside happens, or nothing does. A full disk or a damaged file, found
     while writing or at the commit, is an Environment error."""
     path = _OPEN.get(id(conn), (None, None))[0]
@@ -421,7 +344,15 @@ def transaction(conn: Any) -> Iterator[Any]:
         raise
 
 
-def insert_many(conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def scalar(conn: Connection, sql: str, params: object = None) -> Any:
+    """The one value of a query that always returns one row (an aggregate such as count(*))."""
+    row = conn.execute(sql, params).fetchone()
+    if row is None:
+        raise ValueError(f"no row from {sql}")
+    return row[0]
+
+
+def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Insert rows in their order with one statement (each column passed as one list and unnested: some 200
     times faster than a statement per row)."""
     if not rows:
@@ -436,32 +367,7 @@ def insert_many(conn: Any, table: str, columns: Sequence[str], rows: Sequence[Se
     )
 
 
-def ensure_system_schema(conn: Any) -> None:
-    for statement in SYSTEM_DDL:
-        conn.execute(statement)
-    if conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = 'crm' AND table_name = 'records'"
-    ).fetchone()[0]:  # schema 3 and before: a table of its own, a second copy of every key
-        from crmctl.store.definitions import latest
-
-        found = latest(conn)
-        conn.execute("DROP TABLE crm.records")
-        define_records_view(conn, found[1].forms if found else ())
-    elif not conn.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() "
-        "AND schema_name = 'crm' AND view_name = 'records'"
-    ).fetchone()[0]:
-        define_records_view(conn, ())
-    check_schema_version(conn)
-    row = conn.execute("SELECT value FROM crm.meta WHERE key = 'schema_version'").fetchone()
-    if row is None:
-        conn.execute("INSERT INTO crm.meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-    elif int(row[0]) < SCHEMA_VERSION:
-        conn.execute("UPDATE crm.meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
-
-
-def define_records_view(conn: Any, forms: Iterable[str]) -> None:
+def define_records_view(conn: Connection, forms: Iterable[str]) -> None:
     """crm.records: every record's key, form, number and creation time, read from the form tables and from
     the tables in which `apply` keeps the records of removed forms (crm.archived_<form>_v<version>); the
     form tables are the only copy of a key, so a bulk import writes each key once."""
@@ -482,19 +388,7 @@ def define_records_view(conn: Any, forms: Iterable[str]) -> None:
     conn.execute("CREATE OR REPLACE VIEW crm.records AS " + " UNION ALL ".join(parts))
 
 
-def check_schema_version(conn: Any) -> None:
-    """InputError if a newer crmctl wrote the database."""
-    row = conn.execute("SELECT value FROM crm.meta WHERE key = 'schema_version'").fetchone()
-    if row is not None and int(row[0]) > SCHEMA_VERSION:
-        raise InputError(f"this database was written by a newer crmctl (schema {row[0]}); upgrade crmctl")
-
-
-def schema_is_current(conn: Any) -> bool:
-    row = conn.execute("SELECT value FROM crm.meta WHERE key = 'schema_version'").fetchone()
-    return row is not None and int(row[0]) == SCHEMA_VERSION
-
-
-def is_crmctl_database(conn: Any) -> bool:
+def is_crmctl_database(conn: Connection) -> bool:
     import duckdb
 
     try:  # information_schema costs ~10 ms on a small file; naming the table costs nothing

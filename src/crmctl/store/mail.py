@@ -7,17 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from crmctl.domain.model import FormDef
-from crmctl.store.db import quote
+from crmctl.store.db import Connection, quote
 
 
-def seen(conn: Any, message_id: str) -> dict[str, Any] | None:
+def seen(conn: Connection, message_id: str) -> dict[str, Any] | None:
     cursor = conn.execute("SELECT * FROM crm.mail_messages WHERE message_id = ?", [message_id])
     row = cursor.fetchone()
     return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
 
 
 def remember(
-    conn: Any,
+    conn: Connection,
     message_id: str,
     rule: str,
     sender: str,
@@ -33,7 +33,7 @@ def remember(
     )
 
 
-def by_email(conn: Any, form: FormDef, fields: Sequence[str], address: str) -> dict[str, Any] | None:
+def by_email(conn: Connection, form: FormDef, fields: Sequence[str], address: str) -> dict[str, Any] | None:
     """The first record (lowest number) of the form with this address in one of its e-mail fields."""
     if not fields:
         return None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from crmctl.store.db import Connection
+
 PERIOD_LABELS = {
     "week": "strftime(period, '%G-W%V')",
     "month": "strftime(period, '%Y-%m')",
@@ -13,7 +15,7 @@ PERIOD_LABELS = {
 GROUPS = {"person": "person", "type": "type"}
 
 
-def _rows(cursor: Any) -> list[dict[str, Any]]:
+def _rows(cursor: Connection) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -29,7 +31,7 @@ def _actual_sql(include_open: bool) -> str:
 
 
 def efficiency(
-    conn: Any,
+    conn: Connection,
     *,
     by: list[str],
     period: str | None,
@@ -90,7 +92,7 @@ def efficiency(
     return _rows(conn.execute(sql, params))
 
 
-def actual_by_type(conn: Any) -> list[dict[str, Any]]:
+def actual_by_type(conn: Connection) -> list[dict[str, Any]]:
     """Done tasks per type and subtype with the median and spread (25th-75th percentile) of actual minutes."""
     return _rows(
         conn.execute(
@@ -105,16 +107,18 @@ def actual_by_type(conn: Any) -> list[dict[str, Any]]:
     )
 
 
-def task_types(conn: Any) -> set[str]:
+def task_types(conn: Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT DISTINCT type FROM crm.tasks WHERE type IS NOT NULL").fetchall()}
 
 
 def _stays(renames: list[tuple[dt.datetime, str, str]], params: dict[str, Any]) -> str:
     """The stays of the process's records, stage by stage, from the stage.entered events; an event of a stage
     renamed since (renames: applied at, old id, new id, oldest first) counts under the stage's present id."""
-    steps = ["""entered0 AS (
+    steps = [
+        """entered0 AS (
         SELECT id, record, occurred_at, json_extract_string(data, '$.stage') AS stage
-        FROM crm.events WHERE action = 'stage.entered' AND json_extract_string(data, '$.process') = $process)"""]
+        FROM crm.events WHERE action = 'stage.entered' AND json_extract_string(data, '$.process') = $process)"""
+    ]
     for i, (at, old, new) in enumerate(renames, start=1):
         params.update({f"at{i}": at, f"old{i}": old, f"new{i}": new})
         steps.append(
@@ -135,7 +139,7 @@ def _stays(renames: list[tuple[dt.datetime, str, str]], params: dict[str, Any]) 
 
 
 def funnel(
-    conn: Any, process: str, renames: list[tuple[dt.datetime, str, str]]
+    conn: Connection, process: str, renames: list[tuple[dt.datetime, str, str]]
 ) -> dict[str, list[dict[str, Any]]]:
     """Stage analytics from the event log: per stage the records that entered it, those still there, the
     median and 90th percentile of completed stays in hours; where records went next; where they ended."""
@@ -143,7 +147,8 @@ def funnel(
     stays = _stays(renames, params)
     stages = _rows(
         conn.execute(
-            stays + """
+            stays
+            + """
             SELECT stage, count(DISTINCT record) AS entered,
                    count(*) FILTER (WHERE next_stage IS NULL) AS here,
                    round(median(hours), 2) AS median_hours, round(quantile_cont(hours, 0.9), 2) AS p90_hours
@@ -153,7 +158,8 @@ def funnel(
     )
     moves = _rows(
         conn.execute(
-            stays + """
+            stays
+            + """
             SELECT stage, next_stage, count(*) AS records FROM stays WHERE next_stage IS NOT NULL
             GROUP BY ALL ORDER BY ALL""",
             params,
@@ -161,7 +167,8 @@ def funnel(
     )
     endings = _rows(
         conn.execute(
-            stays + """
+            stays
+            + """
             SELECT stage, final_stage, count(DISTINCT record) AS records FROM stays GROUP BY ALL ORDER BY ALL""",
             params,
         )

@@ -5,22 +5,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from crmctl.store.db import Connection
 
-def _rows(cursor: Any) -> list[dict[str, Any]]:
+
+def _rows(cursor: Connection) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def add(conn: Any, name: str, starts: dt.date, ends: dt.date, goal: str | None, now: dt.datetime, by: str | None):
+def add(
+    conn: Connection, name: str, starts: dt.date, ends: dt.date, goal: str | None, now: dt.datetime, by: str | None
+) -> None:
     conn.execute("INSERT INTO crm.sprints VALUES (?, ?, ?, ?, ?, ?)", [name, starts, ends, goal, now, by])
 
 
-def get(conn: Any, name: str) -> dict[str, Any] | None:
+def get(conn: Connection, name: str) -> dict[str, Any] | None:
     rows = _rows(conn.execute("SELECT * FROM crm.sprints WHERE name = ?", [name]))
     return rows[0] if rows else None
 
 
-def sprints(conn: Any) -> list[dict[str, Any]]:
+def sprints(conn: Connection) -> list[dict[str, Any]]:
     """Every sprint with its task counts and hours, latest first."""
     return _rows(
         conn.execute(
@@ -33,22 +37,22 @@ def sprints(conn: Any) -> list[dict[str, Any]]:
     )
 
 
-def sprint_of(conn: Any, task: str) -> str | None:
+def sprint_of(conn: Connection, task: str) -> str | None:
     row = conn.execute("SELECT sprint FROM crm.sprint_tasks WHERE task = ?", [task]).fetchone()
     return row[0] if row else None
 
 
-def put(conn: Any, task: str, sprint: str, now: dt.datetime, by: str | None) -> None:
+def put(conn: Connection, task: str, sprint: str, now: dt.datetime, by: str | None) -> None:
     """Put a task in a sprint (out of the one it was in)."""
     conn.execute("DELETE FROM crm.sprint_tasks WHERE task = ?", [task])
     conn.execute("INSERT INTO crm.sprint_tasks VALUES (?, ?, ?, ?)", [task, sprint, now, by])
 
 
-def take_out(conn: Any, task: str) -> bool:
+def take_out(conn: Connection, task: str) -> bool:
     return bool(conn.execute("DELETE FROM crm.sprint_tasks WHERE task = ? RETURNING task", [task]).fetchall())
 
 
-def tasks(conn: Any, sprint: str) -> list[dict[str, Any]]:
+def tasks(conn: Connection, sprint: str) -> list[dict[str, Any]]:
     """A sprint's tasks with estimate, time spent (closed intervals) and what is left."""
     return _rows(
         conn.execute(
@@ -65,5 +69,5 @@ def tasks(conn: Any, sprint: str) -> list[dict[str, Any]]:
     )
 
 
-def task_ids(conn: Any, sprint: str) -> set[str]:
+def task_ids(conn: Connection, sprint: str) -> set[str]:
     return {r[0] for r in conn.execute("SELECT task FROM crm.sprint_tasks WHERE sprint = ?", [sprint]).fetchall()}

@@ -1,37 +1,12 @@
-"""Personal access tokens of the team server: only a salted scrypt hash of each token's secret is kept."""
+"""Personal access tokens of the team server (crm.tokens, store/migrations.py): only a salted scrypt hash of
+each token's secret is kept."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-_TABLE = """CREATE TABLE IF NOT EXISTS crm.tokens (
-    id INTEGER PRIMARY KEY,
-    person TEXT NOT NULL,
-    name TEXT NOT NULL,
-    salt BLOB NOT NULL,
-    hash BLOB NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    created_by TEXT,
-    expires_at TIMESTAMPTZ,
-    revoked_at TIMESTAMPTZ,
-    revoked_by TEXT,
-    last_used_at TIMESTAMPTZ
-)"""
-
 COLUMNS = ("id", "person", "name", "created_at", "created_by", "expires_at", "revoked_at", "last_used_at")
-
-
-def ensure(conn: Any) -> None:
-    """The tokens table, made the first time a token is made or a server starts."""
-    conn.execute(_TABLE)
-
-
-def exists(conn: Any) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'crm' AND table_name = 'tokens'"
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def add(
