@@ -94,34 +94,47 @@ class Checker:
             kind, name = doc.data.get("kind"), doc.data.get("name")
             if not isinstance(kind, str) or not isinstance(name, str):
                 continue
-            if id(doc) not in clean:
-                self.index.named.setdefault((kind, name), doc)
-                if kind == "Team":
-                    for key, table in (("people", self.index.people), ("roles", self.index.roles)):
-                        items = doc.data.get(key)
-                        for i, item in enumerate(items if isinstance(items, list) else []):
-                            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                                table.setdefault(item["id"], (doc, (key, i, "id")))
-                continue
-            first = self.index.named.get((kind, name))
-            if first is not None:
-                where = self._where(first, ("name",))
-                self.report(doc, ("name",), "R002", f"duplicate {kind} '{name}' (first at {where})")
-                continue
-            self.index.named[(kind, name)] = doc
-            if kind == "Team":
-                for table, key in ((self.index.people, "people"), (self.index.roles, "roles")):
-                    for i, item in enumerate(doc.data.get(key, [])):
-                        what = "person" if key == "people" else "role"
-                        path = (key, i, "id")
-                        if item["id"] in table:
-                            other, opath = table[item["id"]]
-                            where = self._where(other, opath)
-                            self.report(doc, path, "R002", f"duplicate {what} '{item['id']}' (first at {where})")
-                        else:
-                            table[item["id"]] = (doc, path)
-            if kind == "Workspace":
-                self.hours_per_day = doc.data.get("hours_per_day", HOURS_PER_DAY)
+            if id(doc) in clean:
+                self._index_valid(doc, kind, name)
+            else:
+                self._index_known(doc, kind, name)
+        self._check_key_prefixes()
+
+    def _index_known(self, doc: Document, kind: str, name: str) -> None:
+        """A document that failed its schema: whatever it names resolves references, quietly."""
+        self.index.named.setdefault((kind, name), doc)
+        if kind == "Team":
+            for key, table in (("people", self.index.people), ("roles", self.index.roles)):
+                items = doc.data.get(key)
+                for i, item in enumerate(items if isinstance(items, list) else []):
+                    if isinstance(item, dict) and isinstance(item.get("id"), str):
+                        table.setdefault(item["id"], (doc, (key, i, "id")))
+
+    def _index_valid(self, doc: Document, kind: str, name: str) -> None:
+        first = self.index.named.get((kind, name))
+        if first is not None:
+            where = self._where(first, ("name",))
+            self.report(doc, ("name",), "R002", f"duplicate {kind} '{name}' (first at {where})")
+            return
+        self.index.named[(kind, name)] = doc
+        if kind == "Team":
+            self._index_team(doc)
+        if kind == "Workspace":
+            self.hours_per_day = doc.data.get("hours_per_day", HOURS_PER_DAY)
+
+    def _index_team(self, doc: Document) -> None:
+        for table, key in ((self.index.people, "people"), (self.index.roles, "roles")):
+            what = "person" if key == "people" else "role"
+            for i, item in enumerate(doc.data.get(key, [])):
+                path = (key, i, "id")
+                if item["id"] in table:
+                    other, opath = table[item["id"]]
+                    where = self._where(other, opath)
+                    self.report(doc, path, "R002", f"duplicate {what} '{item['id']}' (first at {where})")
+                else:
+                    table[item["id"]] = (doc, path)
+
+    def _check_key_prefixes(self) -> None:
         prefixes: dict[str, Document] = {}
         for form in self.docs:
             if form.data["kind"] != "Form" or self.index.get("Form", form.data["name"]) is not form:
@@ -237,7 +250,9 @@ class Checker:
         except ValueError as exc:
             self.report(doc, path, "F602", f"default does not fit field '{spec.id}': {exc}")
 
-    def _condition(self, doc: Document, path: Path_, cond: dict[str, Any], specs: dict[str, FieldSpec], what: str):
+    def _condition(
+        self, doc: Document, path: Path_, cond: dict[str, Any], specs: dict[str, FieldSpec], what: str
+    ) -> None:
         for comparison, sub in conditions.comparisons(cond):
             name = comparison["field"]
             cpath = (*path, *sub)
@@ -628,8 +643,9 @@ class Checker:
                     self.report(doc, ("initiator", "search", i), "I901", f"form {name} has no e-mail field to search")
         create = initiator.get("create")
         if create and self._ref(doc, ("initiator", "create", "form"), "Form", create["form"]):
-            specs = self._form_specs(create["form"])
-            self._template_fields(doc, ("initiator", "create", "fields"), create.get("fields", {}), specs, allowed)
+            create_specs = self._form_specs(create["form"])
+            fields = create.get("fields", {})
+            self._template_fields(doc, ("initiator", "create", "fields"), fields, create_specs, allowed)
 
     def _template_fields(
         self, doc: Document, path: Path_, values: dict[str, str], specs: dict[str, FieldSpec] | None, allowed: set[str]
