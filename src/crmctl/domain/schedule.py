@@ -305,31 +305,18 @@ class _Simulation:
             self.wake_at(p, pool[0][0])
         return None
 
-    def _timeline(self, p: int) -> Timeline:
-        timeline = self.person_timelines[p]
-        if timeline is None:
-            calendar = self.calendar_of(self.people[p])
-            timeline = self.timelines.get(id(calendar)) or self.timelines.setdefault(
-                id(calendar), Timeline(calendar, self.now)
-            )
-            self.person_timelines[p] = timeline
+    def _timeline_of(self, p: int) -> Timeline:
+        calendar = self.calendar_of(self.people[p])
+        timeline = self.timelines.get(id(calendar)) or self.timelines.setdefault(
+            id(calendar), Timeline(calendar, self.now)
+        )
+        self.person_timelines[p] = timeline
         return timeline
 
     def _take(self, task: _Task, p: int, moment: int) -> None:
-        """p takes the task at moment: its start, finish and reason, or why it cannot be scheduled."""
-        timeline = self._timeline(p)
-        start = self._place(task, timeline, p, moment)
-        if start is not None:
-            task.reason = self._reason(task, timeline, p, moment, start)
-            if task.finish > self.horizon_us:
-                task.problem = f"it would finish after the horizon ({self.horizon_days} days)"
-            self.free_at[p], self.free_after[p] = task.finish, task.id
-        else:
-            self.free_at[p], self.free_after[p] = moment, None
-        self.wake_at(p, self.free_at[p])
-
-    def _place(self, task: _Task, timeline: Timeline, p: int, moment: int) -> int | None:
-        """The task's start on the timeline from moment on; or None, and its problem says why."""
+        """p takes the task at moment: its start, finish and reason on p's timeline, or why it cannot be
+        scheduled."""
+        timeline = self.person_timelines[p] or self._timeline_of(p)
         start: int | None = None
         try:
             start = timeline.next_working(moment, self.horizon_days)
@@ -339,9 +326,14 @@ class _Simulation:
                 task.problem = f"{self.people[p]} has no working time within {self.horizon_days} days"
             else:
                 task.problem = f"it would finish after the horizon ({self.horizon_days} days)"
-            return None
-        task.start, task.finish = start, finish
-        return start
+            self.free_at[p], self.free_after[p] = moment, None
+        else:
+            task.start, task.finish = start, finish
+            task.reason = self._reason(task, timeline, p, moment, start)
+            if finish > self.horizon_us:
+                task.problem = f"it would finish after the horizon ({self.horizon_days} days)"
+            self.free_at[p], self.free_after[p] = finish, task.id
+        self.wake_at(p, self.free_at[p])
 
     def _reason(self, task: _Task, timeline: Timeline, p: int, moment: int, start: int) -> str:
         """Why the task starts when it does: what it waited for, and when its person is off until then."""
