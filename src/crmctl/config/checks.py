@@ -94,34 +94,47 @@ class Checker:
             kind, name = doc.data.get("kind"), doc.data.get("name")
             if not isinstance(kind, str) or not isinstance(name, str):
                 continue
-            if id(doc) not in clean:
-                self.index.named.setdefault((kind, name), doc)
-                if kind == "Team":
-                    for key, table in (("people", self.index.people), ("roles", self.index.roles)):
-                        items = doc.data.get(key)
-                        for i, item in enumerate(items if isinstance(items, list) else []):
-                            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                                table.setdefault(item["id"], (doc, (key, i, "id")))
-                continue
-            first = self.index.named.get((kind, name))
-            if first is not None:
-                where = self._where(first, ("name",))
-                self.report(doc, ("name",), "R002", f"duplicate {kind} '{name}' (first at {where})")
-                continue
-            self.index.named[(kind, name)] = doc
-            if kind == "Team":
-                for table, key in ((self.index.people, "people"), (self.index.roles, "roles")):
-                    for i, item in enumerate(doc.data.get(key, [])):
-                        what = "person" if key == "people" else "role"
-                        path = (key, i, "id")
-                        if item["id"] in table:
-                            other, opath = table[item["id"]]
-                            where = self._where(other, opath)
-                            self.report(doc, path, "R002", f"duplicate {what} '{item['id']}' (first at {where})")
-                        else:
-                            table[item["id"]] = (doc, path)
-            if kind == "Workspace":
-                self.hours_per_day = doc.data.get("hours_per_day", HOURS_PER_DAY)
+            if id(doc) in clean:
+                self._index_valid(doc, kind, name)
+            else:
+                self._index_known(doc, kind, name)
+        self._check_key_prefixes()
+
+    def _index_known(self, doc: Document, kind: str, name: str) -> None:
+        """A document that failed its schema: whatever it names resolves references, quietly."""
+        self.index.named.setdefault((kind, name), doc)
+        if kind == "Team":
+            for key, table in (("people", self.index.people), ("roles", self.index.roles)):
+                items = doc.data.get(key)
+                for i, item in enumerate(items if isinstance(items, list) else []):
+                    if isinstance(item, dict) and isinstance(item.get("id"), str):
+                        table.setdefault(item["id"], (doc, (key, i, "id")))
+
+    def _index_valid(self, doc: Document, kind: str, name: str) -> None:
+        first = self.index.named.get((kind, name))
+        if first is not None:
+            where = self._where(first, ("name",))
+            self.report(doc, ("name",), "R002", f"duplicate {kind} '{name}' (first at {where})")
+            return
+        self.index.named[(kind, name)] = doc
+        if kind == "Team":
+            self._index_team(doc)
+        if kind == "Workspace":
+            self.hours_per_day = doc.data.get("hours_per_day", HOURS_PER_DAY)
+
+    def _index_team(self, doc: Document) -> None:
+        for table, key in ((self.index.people, "people"), (self.index.roles, "roles")):
+            what = "person" if key == "people" else "role"
+            for i, item in enumerate(doc.data.get(key, [])):
+                path = (key, i, "id")
+                if item["id"] in table:
+                    other, opath = table[item["id"]]
+                    where = self._where(other, opath)
+                    self.report(doc, path, "R002", f"duplicate {what} '{item['id']}' (first at {where})")
+                else:
+                    table[item["id"]] = (doc, path)
+
+    def _check_key_prefixes(self) -> None:
         prefixes: dict[str, Document] = {}
         for form in self.docs:
             if form.data["kind"] != "Form" or self.index.get("Form", form.data["name"]) is not form:
@@ -232,12 +245,20 @@ class Checker:
                     doc, path, "F601", f"default {_quote(value)} is not among the options: {', '.join(spec.options)}"
                 )
             return
+        if (problem := self._misfit(spec, value)) is not None:
+            self.report(doc, path, "F602", f"default does not fit field '{spec.id}': {problem}")
+
+    def _misfit(self, spec: FieldSpec, value: Any) -> str | None:
+        """Why a value from the YAML does not fit the field (None when it does)."""
         try:
             convert(spec, value, people=set(self.index.people))
         except ValueError as exc:
-            self.report(doc, path, "F602", f"default does not fit field '{spec.id}': {exc}")
+            return str(exc)
+        return None
 
-    def _condition(self, doc: Document, path: Path_, cond: dict[str, Any], specs: dict[str, FieldSpec], what: str):
+    def _condition(
+        self, doc: Document, path: Path_, cond: dict[str, Any], specs: dict[str, FieldSpec], what: str
+    ) -> None:
         for comparison, sub in conditions.comparisons(cond):
             name = comparison["field"]
             cpath = (*path, *sub)
@@ -426,83 +447,81 @@ class Checker:
         initial = data.get("initial", ids[0])
         if initial not in known:
             self.report(doc, ("initial",), "P401", f"initial stage '{initial}' does not exist{_hint(initial, known)}")
-        edges: dict[str, set[str]] = {s: set() for s in ids}
+        edges: dict[str, set[str]] = {}
         for i, stage in enumerate(stages):
             path: Path_ = ("stages", i)
-            sid = stage["id"]
-            for j, target in enumerate(stage.get("transitions", [])):
-                if target in known:
-                    edges[sid].add(target)
-                else:
-                    self.report(
-                        doc, (*path, "transitions", j), "R001", f"unknown stage '{target}'{_hint(target, known)}"
-                    )
-            if "on_reject" in stage:
-                if stage["on_reject"] in known:
-                    edges[sid].add(stage["on_reject"])
-                else:
-                    self.report(
-                        doc,
-                        (*path, "on_reject"),
-                        "R001",
-                        f"unknown stage '{stage['on_reject']}'{_hint(stage['on_reject'], known)}",
-                    )
-            if stage.get("terminal"):
-                if stage.get("transitions"):
-                    self.report(
-                        doc, (*path, "transitions"), "P404", f"terminal stage '{sid}' has transitions", key=True
-                    )
-            elif not stage.get("transitions"):
-                self.report(
-                    doc,
-                    (*path, "id"),
-                    "P403",
-                    f"stage '{sid}' is not terminal but has no transitions: records would be stuck there",
-                )
-            if "outcome" in stage and not stage.get("terminal"):
-                self.report(
-                    doc,
-                    (*path, "outcome"),
-                    "P405",
-                    f"stage '{sid}' has an outcome but is not terminal: only a final stage can be won or lost",
-                    key=True,
-                )
-            if "responsible" in stage:
-                self._actor(doc, (*path, "responsible"), stage["responsible"])
-            for j, group in enumerate(stage.get("approvals", [])):
-                for k, actor in enumerate(group["approvers"]):
-                    self._actor(doc, (*path, "approvals", j, "approvers", k), actor)
-                if "when" in group and specs is not None:
-                    self._condition(doc, (*path, "approvals", j, "when"), group["when"], specs, "field")
-            if "skip_when" in stage and specs is not None:
-                self._condition(doc, (*path, "skip_when"), stage["skip_when"], specs, "field")
-            if "due_in" in stage:
-                self._duration(doc, (*path, "due_in"), stage["due_in"])
-            if specs is not None:
-                for j, name in enumerate(stage.get("require", [])):
-                    if name not in specs:
-                        self.report(doc, (*path, "require", j), "R001", f"unknown field '{name}'{_hint(name, specs)}")
-            for j, action in enumerate(stage.get("on_enter", [])):
-                self._action(doc, (*path, "on_enter", j), action, specs)
+            edges.setdefault(stage["id"], set()).update(self._stage_targets(doc, path, stage, known))
+            self._stage_shape(doc, path, stage)
+            self._stage_rules(doc, path, stage, specs)
         for old, new in data.get("migrate", {}).items():
             if new not in known:
                 self.report(doc, ("migrate", old), "R001", f"unknown stage '{new}'{_hint(new, known)}")
         if initial in known:
-            reached = {initial}
-            todo = [initial]
-            while todo:
-                for nxt in edges[todo.pop()]:
-                    if nxt not in reached:
-                        reached.add(nxt)
-                        todo.append(nxt)
-            for i, sid in enumerate(ids):
-                if sid not in reached:
-                    self.report(
-                        doc,
-                        ("stages", i, "id"),
-                        "P402",
-                        f"stage '{sid}' cannot be reached from the initial stage '{initial}'",
-                    )
+            self._unreachable(doc, ids, edges, initial)
+
+    def _stage_targets(self, doc: Document, path: Path_, stage: dict[str, Any], known: set[str]) -> set[str]:
+        """The known stages a stage leads to (its transitions and on_reject); the unknown ones reported."""
+        targets: set[str] = set()
+        for j, target in enumerate(stage.get("transitions", [])):
+            if target in known:
+                targets.add(target)
+            else:
+                self.report(doc, (*path, "transitions", j), "R001", f"unknown stage '{target}'{_hint(target, known)}")
+        if "on_reject" in stage:
+            target = stage["on_reject"]
+            if target in known:
+                targets.add(target)
+            else:
+                self.report(doc, (*path, "on_reject"), "R001", f"unknown stage '{target}'{_hint(target, known)}")
+        return targets
+
+    def _stage_shape(self, doc: Document, path: Path_, stage: dict[str, Any]) -> None:
+        """A terminal stage has no transitions, every other stage has some, and only a terminal one an outcome."""
+        sid = stage["id"]
+        if stage.get("terminal"):
+            if stage.get("transitions"):
+                self.report(doc, (*path, "transitions"), "P404", f"terminal stage '{sid}' has transitions", key=True)
+        elif not stage.get("transitions"):
+            message = f"stage '{sid}' is not terminal but has no transitions: records would be stuck there"
+            self.report(doc, (*path, "id"), "P403", message)
+        if "outcome" in stage and not stage.get("terminal"):
+            message = f"stage '{sid}' has an outcome but is not terminal: only a final stage can be won or lost"
+            self.report(doc, (*path, "outcome"), "P405", message, key=True)
+
+    def _stage_rules(
+        self, doc: Document, path: Path_, stage: dict[str, Any], specs: dict[str, FieldSpec] | None
+    ) -> None:
+        """Who is responsible and approves, the conditions, the due time, the required fields, the actions."""
+        if "responsible" in stage:
+            self._actor(doc, (*path, "responsible"), stage["responsible"])
+        for j, group in enumerate(stage.get("approvals", [])):
+            for k, actor in enumerate(group["approvers"]):
+                self._actor(doc, (*path, "approvals", j, "approvers", k), actor)
+            if "when" in group and specs is not None:
+                self._condition(doc, (*path, "approvals", j, "when"), group["when"], specs, "field")
+        if "skip_when" in stage and specs is not None:
+            self._condition(doc, (*path, "skip_when"), stage["skip_when"], specs, "field")
+        if "due_in" in stage:
+            self._duration(doc, (*path, "due_in"), stage["due_in"])
+        if specs is not None:
+            for j, name in enumerate(stage.get("require", [])):
+                if name not in specs:
+                    self.report(doc, (*path, "require", j), "R001", f"unknown field '{name}'{_hint(name, specs)}")
+        for j, action in enumerate(stage.get("on_enter", [])):
+            self._action(doc, (*path, "on_enter", j), action, specs)
+
+    def _unreachable(self, doc: Document, ids: list[str], edges: dict[str, set[str]], initial: str) -> None:
+        reached = {initial}
+        todo = [initial]
+        while todo:
+            for nxt in edges[todo.pop()]:
+                if nxt not in reached:
+                    reached.add(nxt)
+                    todo.append(nxt)
+        for i, sid in enumerate(ids):
+            if sid not in reached:
+                message = f"stage '{sid}' cannot be reached from the initial stage '{initial}'"
+                self.report(doc, ("stages", i, "id"), "P402", message)
 
     def _action(self, doc: Document, path: Path_, action: dict[str, Any], specs: dict[str, FieldSpec] | None) -> None:
         if "set" in action and specs is not None:
@@ -510,54 +529,46 @@ class Checker:
             spec = specs.get(name)
             if spec is None:
                 self.report(doc, (*path, "set", "field"), "R001", f"unknown field '{name}'{_hint(name, specs)}")
-            else:
-                try:
-                    convert(spec, value, people=set(self.index.people))
-                except ValueError as exc:
-                    self.report(doc, (*path, "set", "value"), "C502", f"value for '{name}' ({spec.type}): {exc}")
+            elif (problem := self._misfit(spec, value)) is not None:
+                self.report(doc, (*path, "set", "value"), "C502", f"value for '{name}' ({spec.type}): {problem}")
         if "remind" in action:
             self._duration(doc, (*path, "remind", "in"), action["remind"]["in"])
             if "for" in action["remind"]:
                 self._actor(doc, (*path, "remind", "for"), action["remind"]["for"])
         if "launch" in action:
-            launch = action["launch"]
-            template = self.index.get("ProjectTemplate", launch["template"])
-            if template is None:
-                self._ref(doc, (*path, "launch", "template"), "ProjectTemplate", launch["template"], "project template")
-                return
-            params = {p["id"]: p for p in template.data.get("parameters", [])}
-            given = launch.get("params", {})
-            for name, value in given.items():
-                ppath = (*path, "launch", "params", name)
-                literal = not isinstance(value, str) or "{" not in value
-                if name in params and literal:
-                    spec = FieldSpec.from_dict(params[name])
-                    try:
-                        convert(spec, value, people=set(self.index.people))
-                    except ValueError as exc:
-                        self.report(doc, ppath, "C502", f"value for parameter '{name}' ({spec.type}): {exc}")
-                    continue
-                if name not in params:
-                    self.report(
-                        doc,
-                        ppath,
-                        "R001",
-                        f"template '{launch['template']}' has no parameter '{name}'{_hint(name, params)}",
-                        key=True,
-                    )
-                elif isinstance(value, str):
-                    self._template(doc, ppath, value, {"record"}, self.record_view)
-            for name, param in params.items():
-                if param.get("required") and "default" not in param and name not in given:
-                    self.report(
-                        doc,
-                        (*path, "launch"),
-                        "T704",
-                        f"template '{launch['template']}' needs parameter '{name}', which is not given",
-                        key=True,
-                    )
-            if "name" in launch:
-                self._template(doc, (*path, "launch", "name"), launch["name"], {"record"}, self.record_view)
+            self._launch(doc, (*path, "launch"), action["launch"])
+
+    def _launch(self, doc: Document, path: Path_, launch: dict[str, Any]) -> None:
+        name = launch["template"]
+        template = self.index.get("ProjectTemplate", name)
+        if template is None:
+            self._ref(doc, (*path, "template"), "ProjectTemplate", name, "project template")
+            return
+        params = {p["id"]: p for p in template.data.get("parameters", [])}
+        given = launch.get("params", {})
+        for param, value in given.items():
+            self._launch_param(doc, (*path, "params", param), name, params, param, value)
+        for param, spec in params.items():
+            if spec.get("required") and "default" not in spec and param not in given:
+                message = f"template '{name}' needs parameter '{param}', which is not given"
+                self.report(doc, path, "T704", message, key=True)
+        if "name" in launch:
+            self._template(doc, (*path, "name"), launch["name"], {"record"}, self.record_view)
+
+    def _launch_param(
+        self, doc: Document, path: Path_, template: str, params: dict[str, Any], name: str, value: Any
+    ) -> None:
+        """One parameter given to a project template: a literal fits its type, a template uses what it may."""
+        literal = not isinstance(value, str) or "{" not in value
+        if name in params and literal:
+            spec = FieldSpec.from_dict(params[name])
+            if (problem := self._misfit(spec, value)) is not None:
+                self.report(doc, path, "C502", f"value for parameter '{name}' ({spec.type}): {problem}")
+        elif name not in params:
+            message = f"template '{template}' has no parameter '{name}'{_hint(name, params)}"
+            self.report(doc, path, "R001", message, key=True)
+        elif isinstance(value, str):
+            self._template(doc, path, value, {"record"}, self.record_view)
 
     def _check_projecttemplate(self, doc: Document) -> None:
         data = doc.data
@@ -628,8 +639,9 @@ class Checker:
                     self.report(doc, ("initiator", "search", i), "I901", f"form {name} has no e-mail field to search")
         create = initiator.get("create")
         if create and self._ref(doc, ("initiator", "create", "form"), "Form", create["form"]):
-            specs = self._form_specs(create["form"])
-            self._template_fields(doc, ("initiator", "create", "fields"), create.get("fields", {}), specs, allowed)
+            create_specs = self._form_specs(create["form"])
+            fields = create.get("fields", {})
+            self._template_fields(doc, ("initiator", "create", "fields"), fields, create_specs, allowed)
 
     def _template_fields(
         self, doc: Document, path: Path_, values: dict[str, str], specs: dict[str, FieldSpec] | None, allowed: set[str]

@@ -7,10 +7,13 @@ import difflib
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from crmctl.config.diagnostics import Diagnostic
 from crmctl.config.yamlload import Document
+
+if TYPE_CHECKING:  # jsonschema is imported only when a document needs its problems worded
+    from jsonschema import Draft202012Validator, ValidationError
 
 COMMON = "common.schema.json"
 # kind -> schema file name; the order is the order of documentation and of `crmctl schema`.
@@ -45,7 +48,7 @@ def kind_for(name: str) -> str | None:
 @cache
 def raw_schema(filename: str) -> dict[str, Any]:
     text = resources.files("crmctl").joinpath("schemas", filename).read_text(encoding="utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return cast("dict[str, Any]", json.loads(text))
 
 
 def bundled(kind: str) -> dict[str, Any]:
@@ -53,7 +56,8 @@ def bundled(kind: str) -> dict[str, Any]:
     schema = copy.deepcopy(raw_schema(KINDS[kind]))
     common = copy.deepcopy(raw_schema(COMMON)["$defs"])
     schema["$defs"] = {**common, **schema.get("$defs", {})}
-    return _rewrite_refs(schema)
+    _rewrite_refs(schema)
+    return schema
 
 
 def bundled_all() -> dict[str, Any]:
@@ -65,20 +69,21 @@ def bundled_all() -> dict[str, Any]:
         body.pop("$schema", None)
         defs[kind] = body
         branches.append({"if": {"properties": {"kind": {"const": kind}}}, "then": {"$ref": f"#/$defs/{kind}"}})
-    return _rewrite_refs(
-        {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "crmctl configuration document",
-            "type": "object",
-            "properties": {"kind": {"enum": list(KINDS)}},
-            "required": ["kind"],
-            "allOf": branches,
-            "$defs": defs,
-        }
-    )
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "crmctl configuration document",
+        "type": "object",
+        "properties": {"kind": {"enum": list(KINDS)}},
+        "required": ["kind"],
+        "allOf": branches,
+        "$defs": defs,
+    }
+    _rewrite_refs(schema)
+    return schema
 
 
-def _rewrite_refs(node: Any) -> Any:
+def _rewrite_refs(node: object) -> None:
+    """References to the shared definitions, in place: from the common file to this document's own $defs."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str) and value.startswith(COMMON):
@@ -88,11 +93,10 @@ def _rewrite_refs(node: Any) -> Any:
     elif isinstance(node, list):
         for item in node:
             _rewrite_refs(item)
-    return node
 
 
 @cache
-def _validator(kind: str) -> Any:
+def _validator(kind: str) -> Draft202012Validator:
     from jsonschema import Draft202012Validator
 
     # One self-contained resource (common.schema.json inlined, as `crmctl schema` writes it): every $ref stays
@@ -143,11 +147,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _translate(doc: Document, error: Any) -> list[Diagnostic]:
+def _translate(doc: Document, error: ValidationError) -> list[Diagnostic]:
     path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     validator = error.validator
-    value = error.instance
+    # Both are set on every error that iter_errors yields; the stubs allow them to be unset.
+    value: Any = error.instance
+    expected: Any = error.validator_value
     if validator == "additionalProperties" and isinstance(value, dict):
         known = schema.get("properties", {})
         if isinstance(schema.get("additionalProperties"), dict):
@@ -159,25 +165,24 @@ def _translate(doc: Document, error: Any) -> list[Diagnostic]:
             if key not in known
         ]
     if validator == "required":
-        missing = [k for k in error.validator_value if isinstance(value, dict) and k not in value]
+        missing = [k for k in expected if isinstance(value, dict) and k not in value]
         return [doc.diagnostic(path, "S003", f"missing required key '{k}'") for k in missing]
     custom = schema.get("x-message")
     if custom:
         return [doc.diagnostic(path, "S004", f"{_show(value)}: {custom}")]
     if validator == "type":
-        expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         want = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         return [doc.diagnostic(path, "S004", f"expected {want}, got {_describe(value)}")]
     if validator == "enum":
-        options = ", ".join(str(v) for v in error.validator_value)
+        options = ", ".join(str(v) for v in expected)
         return [doc.diagnostic(path, "S004", f"{_show(value)} is not one of: {options}")]
     if validator == "const":
-        return [doc.diagnostic(path, "S004", f"{_show(value)} must be {_show(error.validator_value)}")]
+        return [doc.diagnostic(path, "S004", f"{_show(value)} must be {_show(expected)}")]
     if validator == "pattern":
-        what = schema.get("description") or f"it must match {error.validator_value}"
+        what = schema.get("description") or f"it must match {expected}"
         return [doc.diagnostic(path, "S004", f"{_show(value)} is not valid: {what}")]
-    if validator in ("minItems", "minLength") and error.validator_value == 1:
+    if validator in ("minItems", "minLength") and expected == 1:
         return [doc.diagnostic(path, "S004", "must not be empty")]
     if validator == "uniqueItems":
         repeat = _first_repeat(value if isinstance(value, list) else [])

@@ -11,9 +11,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmctl.config.diagnostics import Diagnostic, Location
+
+if TYPE_CHECKING:  # ruamel.yaml is imported when a file is read, not when the module is
+    from ruamel.yaml.error import MarkedYAMLError
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 200_000  # per document, counting every alias expansion
@@ -152,43 +155,66 @@ def _byte_position(raw: bytes, offset: int) -> tuple[int, int]:
 
 
 def load_text(text: str, name: str) -> LoadedFile:
+    try:
+        if _no_document(text):
+            raise _Problem("Y004", "empty file: no YAML document in it", 1, 1)
+        deep = _too_deep(text)
+        if deep is not None:
+            raise _Problem("Y009", f"document nests lists and mappings more than {MAX_DEPTH} deep", *deep)
+        nodes, parsed_by_c = _compose(text)
+    except _Problem as p:
+        return _fail(name, p.code, p.message, p.line, p.col)
+    return _documents(text, name, nodes, parsed_by_c)
+
+
+def _no_document(text: str) -> bool:
+    """Whether the text holds nothing but blank lines, comments and document markers."""
+    return not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") or ln.strip() in ("---", "...") for ln in text.splitlines()
+    )
+
+
+def _compose(text: str) -> tuple[list[Any], bool]:
+    """The node trees of the text's documents (None for an empty one; ruamel's nodes are untyped), and whether
+    the C parser composed them; _Problem when the text is not YAML."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    if not text.strip() or all(
-        not ln.strip() or ln.lstrip().startswith("#") or ln.strip() in ("---", "...") for ln in text.splitlines()
-    ):
-        return _fail(name, "Y004", "empty file: no YAML document in it")
-    deep = _too_deep(text)
-    if deep is not None:
-        return _fail(name, "Y009", f"document nests lists and mappings more than {MAX_DEPTH} deep", *deep)
+    too_deep = _Problem("Y009", f"document nests lists and mappings more than {MAX_DEPTH} deep", 1, 1)
     try:
         # The C parser is fast; it follows YAML 1.1 in a few corners (a ':' inside a flow list, as in
         # [role:ceo]), so anything it refuses is parsed again by the pure YAML 1.2 parser, whose verdict holds.
-        nodes = list(YAML(typ="safe", pure=False).compose_all(text))
-        parsed_by_c = True
+        return list(YAML(typ="safe", pure=False).compose_all(text)), True
     except YAMLError:
-        nodes, parsed_by_c = None, False
+        pass
     except RecursionError:  # [[[[...]]]] thousands deep
-        return _fail(name, "Y009", f"document nests lists and mappings more than {MAX_DEPTH} deep")
+        raise too_deep from None
     try:
-        if nodes is None:
-            nodes = list(YAML(typ="safe", pure=True).compose_all(text))
+        return list(YAML(typ="safe", pure=True).compose_all(text)), False
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = (exc.problem or exc.context or "malformed YAML").strip()
-        if "\t" in problem or "tab" in problem.lower() or _tab_at(text, line):
-            return _fail(name, "Y002", "tab character in indentation; YAML indents with spaces", line, col)
-        began = _where_it_began(text, exc)
-        if began is not None:
-            words, line_b, col_b = began
-            return _fail(name, "Y001", f"malformed YAML: {words} (parser, at {line}:{col}: {problem})", line_b, col_b)
-        return _fail(name, "Y001", f"malformed YAML: {problem}", line, col)
+        raise _malformed(text, exc) from None
     except YAMLError as exc:
-        return _fail(name, "Y001", f"malformed YAML: {exc}")
+        raise _Problem("Y001", f"malformed YAML: {exc}", 1, 1) from None
     except RecursionError:
-        return _fail(name, "Y009", f"document nests lists and mappings more than {MAX_DEPTH} deep")
+        raise too_deep from None
+
+
+def _malformed(text: str, exc: MarkedYAMLError) -> _Problem:
+    """What the parser's complaint means, and where the construct it failed on began."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = (exc.problem or exc.context or "malformed YAML").strip()
+    if "\t" in problem or "tab" in problem.lower() or _tab_at(text, line):
+        return _Problem("Y002", "tab character in indentation; YAML indents with spaces", line, col)
+    began = _where_it_began(text, exc)
+    if began is not None:
+        words, line_b, col_b = began
+        return _Problem("Y001", f"malformed YAML: {words} (parser, at {line}:{col}: {problem})", line_b, col_b)
+    return _Problem("Y001", f"malformed YAML: {problem}", line, col)
+
+
+def _documents(text: str, name: str, nodes: list[Any], parsed_by_c: bool) -> LoadedFile:
+    """The composed trees as documents of plain values, and the problems of those that cannot be."""
     docs: list[Document] = []
     diags: list[Diagnostic] = []
     # Aliases need their own marks (the composed tree has only the anchor's), read from the parser's events

@@ -66,7 +66,7 @@ class Schedule:
         return (latest[0], latest[1], problems) if latest else (None, None, problems)
 
 
-def queue_key(task: Mapping[str, Any], order: Sequence[str]) -> tuple:
+def queue_key(task: Mapping[str, Any], order: Sequence[str]) -> tuple[Any, ...]:
     """Tasks in progress first, then the workspace's order, then the task number."""
     parts: list[Any] = [0 if task["status"] == "in_progress" else 1]
     for name in order:
@@ -135,21 +135,46 @@ def build(
 ) -> Schedule:
     """Simulate the open work of everyone. tasks: every task with id, number, status, assignee, estimate_minutes,
     actual_minutes, priority, project_priority, due_at, created_at and depends_on (ids)."""
-    horizon = now + dt.timedelta(days=horizon_days)
     schedule = Schedule()
+    rows, places, people = _open_rows(tasks, order)
+    work = _tasks(rows, places, people, schedule.order)
+    unschedulable = [task for task in work if task.problem]
+    _pass_problems_down(unschedulable, places)
+    simulation = _Simulation(people, calendar_of, now, horizon_days)
+    if simulation.run(work) < len(work):  # some tasks were never taken: those in, or waiting on, a cycle say so
+        first = {task.rank for task in unschedulable}  # no assignee or no estimate: that reason comes first
+        for task in _in_cycles(work):
+            if task.rank not in first:
+                task.problem = "it is in, or waits for, a dependency cycle"
+    for task in work:
+        schedule.slots[task.id] = _slot(task, simulation.tz)
+    return schedule
 
-    # The simulation works on tasks in queue order and on instants in integer microseconds, not on
-    # dictionaries of ids and datetimes, which at 100,000 tasks cost more than the work itself. It reads what
-    # it needs of the rows once, in queue order: about the order it takes the tasks in, and the rows' own
-    # order when they come sorted.
-    rows, keys, names = [], [], set()
+
+# The simulation works on tasks in queue order and on instants in integer microseconds, not on dictionaries of
+# ids and datetimes, which at 100,000 tasks cost more than the work itself. It reads what it needs of the rows
+# once, in queue order: about the order it takes the tasks in, and the rows' own order when they come sorted.
+def _open_rows(
+    tasks: Sequence[Mapping[str, Any]], order: Sequence[str]
+) -> tuple[list[Mapping[str, Any]], list[int], list[str]]:
+    """The open rows, the places of those rows in queue order, and the sorted names of their people."""
+    rows: list[Mapping[str, Any]] = []
+    keys: list[tuple[Any, ...]] = []
+    names: set[str | None] = set()
     for t in tasks:
         if t["status"] in OPEN:
             rows.append(t)
             keys.append(queue_key(t, order))
             names.add(t["assignee"])
     places = sorted(range(len(rows)), key=keys.__getitem__)  # the rows, in queue order
-    people = sorted(names - {None})
+    return rows, places, sorted(name for name in names if name is not None)
+
+
+def _tasks(
+    rows: Sequence[Mapping[str, Any]], places: Sequence[int], people: Sequence[str], queues: dict[str, list[str]]
+) -> list[_Task]:
+    """The simulation's tasks in queue order, linked to the tasks that depend on them; each person's queue of
+    task ids goes into queues."""
     place = {person: p for p, person in enumerate(people)}
     work: list[_Task] = []
     for j in places:
@@ -162,7 +187,7 @@ def build(
         if person is None:
             task.problem = "it has no assignee"
         else:
-            schedule.order.setdefault(person, []).append(t["id"])
+            queues.setdefault(person, []).append(t["id"])
             if estimate is None:
                 task.problem = "it has no estimate"
         work.append(task)
@@ -176,11 +201,13 @@ def build(
             if (dependency := by_id.get(d)) is not None:
                 task.waiting += 1
                 dependency.dependents.append(task)
-    unschedulable = [task for task in work if task.problem]
+    return work
 
-    # Problems travel down the chains. A task in, or waiting on, a dependency cycle is never taken and holds
-    # up only tasks in the same plight: it gets its reason at the end, when some task was never taken, which
-    # saves a walk of the whole graph when nothing is wrong.
+
+def _pass_problems_down(unschedulable: Sequence[_Task], places: Sequence[int]) -> None:
+    """Problems travel down the chains. A task in, or waiting on, a dependency cycle is never taken and holds
+    up only tasks in the same plight: it gets its reason at the end, when some task was never taken, which
+    saves a walk of the whole graph when nothing is wrong."""
     stack = sorted(unschedulable, key=lambda task: places[task.rank])  # in the rows' order
     while stack:
         task = stack.pop()
@@ -189,98 +216,155 @@ def build(
                 d.problem = f"it waits for {task.id}, which cannot be scheduled"
                 stack.append(d)
 
-    start_us, horizon_us = to_us(now), to_us(horizon)
-    timelines: dict[int, Timeline] = {}  # by id(calendar): people may share one calendar
-    person_timelines: list[Timeline | None] = [None] * len(people)
-    released: list[list[tuple[int, int]]] = [[] for _ in people]  # (ready from, rank)
-    available: list[list[int]] = [[] for _ in people]  # ranks
-    free_at = [start_us] * len(people)
-    free_after: list[str | None] = [None] * len(people)  # the task they finish then
-    events: list[tuple[int, int]] = []
-    wake: list[int | None] = [None] * len(people)  # each person's next event; older entries in the heap are stale
 
-    def wake_at(p: int, moment: int) -> None:
-        if wake[p] is None or moment < wake[p]:
-            wake[p] = moment
-            heapq.heappush(events, (moment, p))
+class _Simulation:
+    """Everyone's work, event by event: whenever a person is free, they take the first ready task of their
+    queue and keep at it, inside their working time, until it is finished. People are numbered by their place
+    among the sorted names; each has a heap of released tasks (ready from, rank), a heap of the ranks of ready
+    ones, and the instant they are next free."""
 
-    def release(task: _Task) -> None:
+    __slots__ = (
+        "available",
+        "calendar_of",
+        "events",
+        "free_after",
+        "free_at",
+        "horizon_days",
+        "horizon_us",
+        "now",
+        "people",
+        "person_timelines",
+        "released",
+        "start_us",
+        "timelines",
+        "tz",
+        "wake",
+    )
+
+    def __init__(
+        self, people: Sequence[str], calendar_of: Callable[[str], WorkCalendar], now: dt.datetime, horizon_days: int
+    ) -> None:
+        self.people = people
+        self.calendar_of = calendar_of
+        self.now = now
+        self.horizon_days = horizon_days
+        self.start_us = to_us(now)
+        self.horizon_us = to_us(now + dt.timedelta(days=horizon_days))
+        tz = now.tzinfo
+        assert tz is not None  # to_us refuses a naive instant
+        self.tz: dt.tzinfo = tz
+        self.timelines: dict[int, Timeline] = {}  # by id(calendar): people may share one calendar
+        self.person_timelines: list[Timeline | None] = [None] * len(people)
+        self.released: list[list[tuple[int, int]]] = [[] for _ in people]  # (ready from, rank)
+        self.available: list[list[int]] = [[] for _ in people]  # ranks
+        self.free_at = [self.start_us] * len(people)
+        self.free_after: list[str | None] = [None] * len(people)  # the task they finish then
+        self.events: list[tuple[int, int]] = []
+        self.wake: list[int | None] = [None] * len(people)  # each one's next event; older ones in the heap are stale
+
+    def run(self, work: Sequence[_Task]) -> int:
+        """Schedule the tasks; how many were taken (those in, or waiting on, a dependency cycle never are)."""
+        for task in work:
+            task.ready_at = self.start_us
+            if task.waiting == 0 and not task.problem:
+                self.release(task)
+        taken = 0
+        events, wake = self.events, self.wake
+        while events:
+            moment, p = heapq.heappop(events)
+            if wake[p] != moment:
+                continue  # stale: a sooner event of this person was taken already
+            wake[p] = None
+            rank = self._next_ready(p, moment)
+            if rank is not None:
+                taken += 1
+                task = work[rank]
+                self._take(task, p, moment)
+                self._pass_on(task)
+        return taken
+
+    def wake_at(self, p: int, moment: int) -> None:
+        wake = self.wake[p]
+        if wake is None or moment < wake:
+            self.wake[p] = moment
+            heapq.heappush(self.events, (moment, p))
+
+    def release(self, task: _Task) -> None:
         """The task's dependencies are all scheduled: its person may take it from ready_at on."""
-        heapq.heappush(released[task.p], (task.ready_at, task.rank))
-        wake_at(task.p, max(task.ready_at, free_at[task.p]))
+        heapq.heappush(self.released[task.p], (task.ready_at, task.rank))
+        self.wake_at(task.p, max(task.ready_at, self.free_at[task.p]))
 
-    def timeline_of(p: int) -> Timeline:
-        calendar = calendar_of(people[p])
-        timeline = timelines.get(id(calendar)) or timelines.setdefault(id(calendar), Timeline(calendar, now))
-        person_timelines[p] = timeline
-        return timeline
-
-    for task in work:
-        task.ready_at = start_us
-        if task.waiting == 0 and not task.problem:
-            release(task)
-    taken = 0
-    while events:
-        moment, p = heapq.heappop(events)
-        if wake[p] != moment:
-            continue  # stale: a sooner event of this person was taken already
-        wake[p] = None
-        pool, ready = released[p], available[p]
+    def _next_ready(self, p: int, moment: int) -> int | None:
+        """The rank of the first task of p's queue ready at moment; or None, and p wakes when one is."""
+        pool, ready = self.released[p], self.available[p]
         while pool and pool[0][0] <= moment:
             heapq.heappush(ready, heapq.heappop(pool)[1])
-        if not ready:
-            if pool:
-                wake_at(p, pool[0][0])
-            continue
-        task = work[heapq.heappop(ready)]
-        taken += 1
-        timeline = person_timelines[p] or timeline_of(p)
+        if ready:
+            return heapq.heappop(ready)
+        if pool:
+            self.wake_at(p, pool[0][0])
+        return None
+
+    def _timeline_of(self, p: int) -> Timeline:
+        calendar = self.calendar_of(self.people[p])
+        timeline = self.timelines.get(id(calendar)) or self.timelines.setdefault(
+            id(calendar), Timeline(calendar, self.now)
+        )
+        self.person_timelines[p] = timeline
+        return timeline
+
+    def _take(self, task: _Task, p: int, moment: int) -> None:
+        """p takes the task at moment: its start, finish and reason on p's timeline, or why it cannot be
+        scheduled."""
+        timeline = self.person_timelines[p] or self._timeline_of(p)
         start: int | None = None
-        finish = 0
         try:
-            start = timeline.next_working(moment, horizon_days)
-            finish = timeline.add(start, task.remaining, horizon_days) if task.remaining else start
+            start = timeline.next_working(moment, self.horizon_days)
+            finish = timeline.add(start, task.remaining, self.horizon_days) if task.remaining else start
         except NoWorkingTime:
             if start is None:
-                task.problem = f"{people[p]} has no working time within {horizon_days} days"
+                task.problem = f"{self.people[p]} has no working time within {self.horizon_days} days"
             else:
-                task.problem = f"it would finish after the horizon ({horizon_days} days)"
-                start = None
-        if start is not None:
-            task.start, task.finish = start, finish
-            if task.ready_after is not None and task.ready_at == moment:
-                task.reason = f"waits for {task.ready_after}"
-            elif free_after[p] is not None and free_at[p] == moment:
-                task.reason = f"after {free_after[p]} in {people[p]}'s queue"
-            else:
-                task.reason = "can start now" if moment == start_us else "starts when ready"
-            if start > moment:
-                off = _off_reason(timeline.calendar, from_us(moment, now.tzinfo))
-                task.reason += f"; {people[p]} is off ({off}) until {from_us(start, now.tzinfo):%Y-%m-%d %H:%M}"
-            if finish > horizon_us:
-                task.problem = f"it would finish after the horizon ({horizon_days} days)"
-            free_at[p], free_after[p] = finish, task.id
+                task.problem = f"it would finish after the horizon ({self.horizon_days} days)"
+            self.free_at[p], self.free_after[p] = moment, None
         else:
-            free_at[p], free_after[p] = moment, None
-        wake_at(p, free_at[p])
+            task.start, task.finish = start, finish
+            task.reason = self._reason(task, timeline, p, moment, start)
+            if finish > self.horizon_us:
+                task.problem = f"it would finish after the horizon ({self.horizon_days} days)"
+            self.free_at[p], self.free_after[p] = finish, task.id
+        self.wake_at(p, self.free_at[p])
+
+    def _reason(self, task: _Task, timeline: Timeline, p: int, moment: int, start: int) -> str:
+        """Why the task starts when it does: what it waited for, and when its person is off until then."""
+        if task.ready_after is not None and task.ready_at == moment:
+            reason = f"waits for {task.ready_after}"
+        elif self.free_after[p] is not None and self.free_at[p] == moment:
+            reason = f"after {self.free_after[p]} in {self.people[p]}'s queue"
+        else:
+            reason = "can start now" if moment == self.start_us else "starts when ready"
+        if start > moment:
+            off = _off_reason(timeline.calendar, from_us(moment, self.tz))
+            reason += f"; {self.people[p]} is off ({off}) until {from_us(start, self.tz):%Y-%m-%d %H:%M}"
+        return reason
+
+    def _pass_on(self, task: _Task) -> None:
+        """The task is taken: its dependents wait for one task fewer, and from its finish on."""
+        scheduled = task.start is not None
         for d in task.dependents:
             d.waiting -= 1
             if task.problem and not d.problem:
                 d.problem = f"it waits for {task.id}, which cannot be scheduled"
-            if start is not None and finish >= d.ready_at:
-                d.ready_at, d.ready_after = finish, task.id
+            if scheduled and task.finish >= d.ready_at:
+                d.ready_at, d.ready_after = task.finish, task.id
             if d.waiting == 0 and not d.problem:
-                release(d)
-    if taken < len(work):  # some tasks were never taken: those in, or waiting on, a dependency cycle say so
-        first = {task.rank for task in unschedulable}  # no assignee or no estimate: that reason comes first
-        for task in _in_cycles(work):
-            if task.rank not in first:
-                task.problem = "it is in, or waits for, a dependency cycle"
-    for task in work:
-        slot = Slot(task.id, task.person, remaining=task.remaining, reason=task.reason, problem=task.problem)
-        if task.start is not None:
-            slot.start = from_us(task.start, now.tzinfo)
-            slot.finish = from_us(task.finish, now.tzinfo) if task.finish != task.start else slot.start
-            slot.at_risk = task.due is not None and slot.finish > task.due
-        schedule.slots[task.id] = slot
-    return schedule
+                self.release(d)
+
+
+def _slot(task: _Task, tz: dt.tzinfo) -> Slot:
+    slot = Slot(task.id, task.person, remaining=task.remaining, reason=task.reason, problem=task.problem)
+    if task.start is not None:
+        slot.start = from_us(task.start, tz)
+        slot.finish = from_us(task.finish, tz) if task.finish != task.start else slot.start
+        slot.at_risk = task.due is not None and slot.finish > task.due
+    return slot

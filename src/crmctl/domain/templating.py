@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 MAX_TEXT = 100_000  # characters (or items) of one value a template builds
 MAX_ITERATIONS = 100_000  # loop iterations of one render, all loops together
@@ -25,6 +25,9 @@ MAX_POWER_BITS = 10_000  # the size of a number that ** may build
 _LOOP, _SIZED, _TEXT, _EMIT = "crmctl__loop", "crmctl__sized", "crmctl__text", "crmctl__emit"
 _PERCENT = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _DIGITS = re.compile(r"\d+")
+
+if TYPE_CHECKING:  # jinja2 is imported when a template is first used, not at start-up
+    from jinja2.sandbox import SandboxedEnvironment
 
 
 class TemplateProblem(ValueError):
@@ -205,12 +208,56 @@ def _bounded(name: str, check: Callable[..., None] | None, original: Callable[..
         return _sized(original(*args, **kwargs))
 
     if hasattr(original, "jinja_pass_arg"):
+        # jinja2 reads this mark off the function to pass it the context or environment; mypy knows no such attribute
         bounded.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
     return bounded
 
 
+def _binop(operator: str, left: Any, right: Any) -> Any:
+    """An operator that can build a huge value from a short template, run only when its result is in bounds."""
+    if operator == "+":
+        if _size(left) and _size(right):
+            _limit(_size(left) + _size(right), "a text or list too long")
+        return left + right
+    if operator == "*":
+        _limit(_size(left) * max(_count(right), 0) + _size(right) * max(_count(left), 0), "a repeat too long")
+        return left * right
+    if operator == "**":
+        base, exponent = abs(_count(left)), _count(right)
+        if base > 1 and exponent * base.bit_length() > MAX_POWER_BITS:
+            raise _TooBig(f"{left} ** {right} is a number too large to compute")
+        return left**right
+    if isinstance(left, str):  # '%' as string formatting
+        _percent(left, right)
+        _text(right)
+        return _sized(left % right)
+    return left % right
+
+
+def _check_call(owner: object, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """The bounds of a method of a text (owner), or of lipsum, checked before it runs; the arguments to run it
+    with (an iterator that join would gather is gathered here)."""
+    if isinstance(owner, str):
+        if name in ("center", "ljust", "rjust", "zfill", "expandtabs"):
+            _widths([*args, *kwargs.values()])
+        elif name in ("format", "format_map"):
+            _brace_format(owner, [*args, *kwargs.values()])
+            _text([*args, *kwargs.values()])
+        elif name == "replace" and len(args) >= 2:
+            _replace_size(owner, *args[:3])
+        elif name == "join" and args:
+            items = args[0] if isinstance(args[0], (list, tuple)) else _listed(args[0])
+            _join_size(items, owner)
+            args = (items, *args[1:])
+        elif name == "translate" and args:
+            _translate_size(owner, args[0])
+    elif name == "generate_lorem_ipsum":  # lipsum(n, html, min, max)
+        _limit(sum(_count(a) for a in (*args, *kwargs.values())) * 100, "lipsum asked for too much text")
+    return args
+
+
 @cache
-def _env() -> Any:
+def _env() -> SandboxedEnvironment:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -220,43 +267,12 @@ def _env() -> Any:
         intercepted_binops = frozenset({"*", "**", "%", "+"})
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if operator == "+":
-                if _size(left) and _size(right):
-                    _limit(_size(left) + _size(right), "a text or list too long")
-                return left + right
-            if operator == "*":
-                _limit(_size(left) * max(_count(right), 0) + _size(right) * max(_count(left), 0), "a repeat too long")
-                return left * right
-            if operator == "**":
-                base, exponent = abs(_count(left)), _count(right)
-                if base > 1 and exponent * base.bit_length() > MAX_POWER_BITS:
-                    raise _TooBig(f"{left} ** {right} is a number too large to compute")
-                return left**right
-            if isinstance(left, str):  # '%' as string formatting
-                _percent(left, right)
-                _text(right)
-                return _sized(left % right)
-            return left % right
+            return _binop(operator, left, right)
 
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
             owner, name = getattr(method, "__self__", None), getattr(method, "__name__", "")
-            if isinstance(owner, str):
-                if name in ("center", "ljust", "rjust", "zfill", "expandtabs"):
-                    _widths([*args, *kwargs.values()])
-                elif name in ("format", "format_map"):
-                    _brace_format(owner, [*args, *kwargs.values()])
-                    _text([*args, *kwargs.values()])
-                elif name == "replace" and len(args) >= 2:
-                    _replace_size(owner, *args[:3])
-                elif name == "join" and args:
-                    items = args[0] if isinstance(args[0], (list, tuple)) else _listed(args[0])
-                    _join_size(items, owner)
-                    args = (items, *args[1:])
-                elif name == "translate" and args:
-                    _translate_size(owner, args[0])
-            elif name == "generate_lorem_ipsum":  # lipsum(n, html, min, max)
-                _limit(sum(_count(a) for a in (*args, *kwargs.values())) * 100, "lipsum asked for too much text")
+            args = _check_call(owner, name, args, kwargs)
             result = _sized(super().call(__context, __obj, *args, **kwargs))
             if isinstance(owner, _CONTAINERS):  # append, extend, insert, update: the list itself grows
                 _sized(owner)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeAlias
 
 TYPES = ("text", "number", "money", "date", "datetime", "bool", "list", "email", "phone", "person", "ref")
 TEXTUAL = frozenset({"text", "email", "phone"})
@@ -78,59 +79,86 @@ class FieldSpec:
         return self.max_length or TEXT_LENGTH
 
 
-def convert(spec: FieldSpec, value: Any, *, people: frozenset[str] | set[str] | None = None) -> Any:
+People: TypeAlias = frozenset[str] | set[str] | None  # the person ids a person field may name; None: any
+
+
+def convert(spec: FieldSpec, value: Any, *, people: People = None) -> Any:
     """The value as the field's type holds it, or ValueError saying why it does not fit.
 
     Strings from a command line are accepted for every type. `people`, when given, is the set of
     person ids a person field may name. Refs are returned as keys; their existence is the store's concern.
     """
-    kind = spec.type
-    if kind in TEXTUAL:
-        if not isinstance(value, str):
-            raise ValueError(f"expected a text, got {_show(value)}")
-        text = value
-        if len(text) > spec.length_limit:
-            raise ValueError(f"a text of {len(text):,} characters is longer than the {spec.length_limit:,} allowed")
-        if kind == "email" and not _EMAIL.match(text):
-            raise ValueError(f"{_show(text)} is not an e-mail address")
-        if kind == "phone" and not _PHONE.match(text):
-            raise ValueError(f"{_show(text)} is not a phone number")
-        if spec.mask and not re.fullmatch(spec.mask, text):
-            raise ValueError(f"{_show(text)} does not match the mask {spec.mask}")
-        return text
-    if kind in NUMERIC:
-        number = _number(value, exact=kind == "money")
-        given = value.strip() if isinstance(value, str) else value
-        if spec.min is not None and number < spec.min:
-            raise ValueError(f"{given} is less than the minimum {_num(spec.min)}")
-        if spec.max is not None and number > spec.max:
-            raise ValueError(f"{given} is more than the maximum {_num(spec.max)}")
-        return number
-    if kind == "date":
-        return parse_date(value)
-    if kind == "datetime":
-        return parse_datetime(value)
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise ValueError(f"expected true or false, got {_show(value)}")
-    if kind == "list":
-        if not isinstance(value, str) or value not in spec.options:
-            raise ValueError(f"{_show(value)} is not one of the options: {', '.join(spec.options)}")
+    converter = _CONVERTERS.get(spec.type)
+    if converter is None:
+        raise ValueError(f"unknown field type '{spec.type}'")
+    return converter(spec, value, people)
+
+
+def _textual(spec: FieldSpec, value: Any, people: People) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a text, got {_show(value)}")
+    if len(value) > spec.length_limit:
+        raise ValueError(f"a text of {len(value):,} characters is longer than the {spec.length_limit:,} allowed")
+    if spec.type == "email" and not _EMAIL.match(value):
+        raise ValueError(f"{_show(value)} is not an e-mail address")
+    if spec.type == "phone" and not _PHONE.match(value):
+        raise ValueError(f"{_show(value)} is not a phone number")
+    if spec.mask and not re.fullmatch(spec.mask, value):
+        raise ValueError(f"{_show(value)} does not match the mask {spec.mask}")
+    return value
+
+
+def _numeric(spec: FieldSpec, value: Any, people: People) -> Decimal | int | float:
+    number = _number(value, exact=spec.type == "money")
+    given = value.strip() if isinstance(value, str) else value
+    if spec.min is not None and number < spec.min:
+        raise ValueError(f"{given} is less than the minimum {_num(spec.min)}")
+    if spec.max is not None and number > spec.max:
+        raise ValueError(f"{given} is more than the maximum {_num(spec.max)}")
+    return number
+
+
+def _bool(spec: FieldSpec, value: Any, people: People) -> bool:
+    if isinstance(value, bool):
         return value
-    if kind == "person":
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"expected a person id, got {_show(value)}")
-        if people is not None and value not in people:
-            raise ValueError(f"no person '{value}' in the team")
-        return value
-    if kind == "ref":
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"expected a record key such as CL-1, got {_show(value)}")
-        return value
-    raise ValueError(f"unknown field type '{kind}'")
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"expected true or false, got {_show(value)}")
+
+
+def _option(spec: FieldSpec, value: Any, people: People) -> str:
+    if not isinstance(value, str) or value not in spec.options:
+        raise ValueError(f"{_show(value)} is not one of the options: {', '.join(spec.options)}")
+    return value
+
+
+def _person(spec: FieldSpec, value: Any, people: People) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a person id, got {_show(value)}")
+    if people is not None and value not in people:
+        raise ValueError(f"no person '{value}' in the team")
+    return value
+
+
+def _ref(spec: FieldSpec, value: Any, people: People) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a record key such as CL-1, got {_show(value)}")
+    return value
+
+
+_CONVERTERS: dict[str, Callable[[FieldSpec, Any, People], Any]] = {
+    "text": _textual,
+    "email": _textual,
+    "phone": _textual,
+    "number": _numeric,
+    "money": _numeric,
+    "date": lambda spec, value, people: parse_date(value),
+    "datetime": lambda spec, value, people: parse_datetime(value),
+    "bool": _bool,
+    "list": _option,
+    "person": _person,
+    "ref": _ref,
+}
 
 
 def parse_date(value: Any) -> dt.date:
@@ -155,7 +183,7 @@ def parse_datetime(value: Any) -> dt.datetime:
     raise ValueError(f"{_show(value)} is not a date and time (YYYY-MM-DDTHH:MM, optionally with an offset)")
 
 
-def _number(value: Any, *, exact: bool) -> Any:
+def _number(value: Any, *, exact: bool) -> Decimal | int | float:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {_show(value)}")
     try:
@@ -175,7 +203,8 @@ def _number(value: Any, *, exact: bool) -> Any:
     if not number.is_finite():
         raise ValueError(f"expected a number, got {_show(value)}")
     if exact:
-        if number.as_tuple().exponent < -MONEY_DECIMALS:  # type: ignore[operator]
+        exponent = number.as_tuple().exponent  # an int: the number is finite
+        if isinstance(exponent, int) and exponent < -MONEY_DECIMALS:
             raise ValueError(f"{value} has more than {MONEY_DECIMALS} decimal places")
         if abs(number) >= MONEY_LIMIT:
             raise ValueError(f"{value} is too large for a money field")

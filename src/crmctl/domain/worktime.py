@@ -44,14 +44,15 @@ class WorkCalendar:
     ) -> WorkCalendar:
         """A calendar from its YAML document (None: every minute is working time) plus a person's absences."""
         reasons: dict[dt.date, str] = {}
+        week: dict[int, tuple[tuple[int, int], ...]]
         if doc is None:
             week = {d: ((0, 1440),) for d in range(7)}
             name, tz = "always", default_tz
         else:
             week_lists: dict[int, list[tuple[int, int]]] = {d: [] for d in range(7)}
             for key, intervals in doc.get("hours", {}).items():
-                for day in parse_day_key(key):
-                    week_lists[day].extend(parse_interval(i) for i in intervals)
+                for weekday in parse_day_key(key):
+                    week_lists[weekday].extend(parse_interval(i) for i in intervals)
             week = {d: tuple(sorted(v)) for d, v in week_lists.items()}
             name, tz = doc["name"], doc.get("timezone", default_tz)
             for item in doc.get("holidays", ()):
