@@ -91,6 +91,12 @@ def boss_timer(cli: Cli, who: str) -> dict[str, str]:
     return {}
 
 
+def boss_token(cli: Cli, who: str) -> dict[str, str]:
+    """A token of the boss's (so that the workspace's first token is made: the next needs team.manage)."""
+    made = ok(cli, "--as", "boss", "token", "create", "boss", "--name", "laptop")
+    return {"token": made.split("_")[1]}
+
+
 READ = {"tasks.read"}
 EXECUTE = {"tasks.execute"}
 # The fixture's data: CL-1 (a client, stage new) and DL-1 (a deal of CL-1); P-1 with T-1 (the boss's, for CL-1);
@@ -128,6 +134,11 @@ ROWS: dict[tuple[str, str], Row] = {
     ("`eta TASK` of someone else's task", "tasks.view_others"): Row(["eta", "T-1"], READ),
     ("`time list --person PERSON`", "tasks.view_others"): Row(["time", "list", "--person", "boss"], READ),
     ("`inbox PERSON`", "tasks.view_others"): Row(["inbox", "boss"]),
+    ("`token create` for someone else, once a token exists", "team.manage"): Row(
+        ["token", "create", "boss"], setup=boss_token
+    ),
+    ("`token list --all`, or `token list PERSON` of someone else", "team.manage"): Row(["token", "list", "--all"]),
+    ("`token revoke` of someone else's token", "team.manage"): Row(["token", "revoke", "{token}"], setup=boss_token),
     ("`agenda PERSON`", "tasks.view_others"): Row(["agenda", "boss"]),
     ("`export tasks`", "tasks.view_others"): Row(["export", "tasks"]),
     ("`export time`", "tasks.view_others"): Row(["export", "time"]),

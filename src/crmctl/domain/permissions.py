@@ -24,6 +24,7 @@ PERMISSIONS = {
     "records.advance": "move records through their process",
     "records.import": "import records",
     "records.export": "export records",
+    "team.manage": "manage the team's tokens",
 }
 
 
