@@ -256,3 +256,26 @@ def test_the_log_names_person_and_operation_but_never_the_token(served: Served) 
     assert "belov whoami 200" in log
     assert "- whoami 401" in log
     assert all(token not in log for token in served.tokens.values()) and "z" * 43 not in log
+
+
+def test_after_sigkill_every_acknowledged_write_is_there(served: Served) -> None:
+    acknowledged: list[str] = []
+
+    def make(n: int) -> None:
+        done = served.client("sokolov", "token", "create", "belov", "--name", f"n{n}")
+        if done.returncode == 0:
+            acknowledged.append(f"n{n}")
+
+    make(0)
+    make(1)
+    assert acknowledged == ["n0", "n1"]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(make, n) for n in range(2, 14)]
+        time.sleep(1.5)
+        served.process.send_signal(signal.SIGKILL)
+        concurrent.futures.wait(futures)
+    served.process.wait(timeout=60)
+    listed = run(served.workspace, _env(served.home), "--as", "sokolov", "token", "list", "--all", "-f", "json")
+    assert listed.returncode == 0, listed.stderr
+    names = {t["name"] for t in json.loads(listed.stdout)}
+    assert set(acknowledged) <= names
