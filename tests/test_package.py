@@ -14,8 +14,6 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow  # builds the wheel and installs it in a fresh virtualenv
-
 STEP_TIMEOUT = 300  # seconds for one step; installing the dependencies from pip's cache is the longest
 
 
@@ -65,11 +63,13 @@ def _env(bin_: Path) -> dict[str, str]:
     return {**env, "PATH": f"{bin_}{os.pathsep}{env.get('PATH', '')}", "COLUMNS": "100", "NO_COLOR": "1"}
 
 
+@pytest.mark.slow
 def test_the_installed_package_is_not_the_source_tree(installed: Path, tmp_path: Path) -> None:
     where = _ok([str(installed / "python"), "-c", "import crmctl; print(crmctl.__file__)"], tmp_path, _env(installed))
     assert Path(where.strip()).is_relative_to(installed.parent)
 
 
+@pytest.mark.slow
 def test_the_installed_package_lists_its_examples(installed: Path, tmp_path: Path) -> None:
     listed = _ok([str(installed / "crmctl"), "init", "--list-examples"], tmp_path, _env(installed))
     expected = sorted(p.name for p in (ROOT / "examples" / "processes").iterdir() if (p / "crmctl.yaml").is_file())
@@ -77,6 +77,7 @@ def test_the_installed_package_lists_its_examples(installed: Path, tmp_path: Pat
     assert "pyrus-client-crm" in expected
 
 
+@pytest.mark.slow
 def test_the_installed_package_runs_the_readme_first_session(installed: Path, tmp_path: Path) -> None:
     env, cwd = _env(installed), tmp_path
     steps = first_session()
