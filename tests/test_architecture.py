@@ -28,6 +28,8 @@ FORBIDDEN = {
     "render": {"store", "ops", "cli"},
     "ops": {"cli"},
 }
+# The modules a layer may import although their layer is forbidden to it: the result types, data only.
+ALLOWED = {"render": {"crmctl.ops.results"}}
 # The only layers that may speak typer (and click beneath it): the command line and the server.
 TYPER_LAYERS = {"cli", "server"}
 
@@ -113,7 +115,10 @@ def test_each_layer_imports_only_what_lies_beneath_it(lower: str) -> None:
     wrong = [
         f"{i.where()} {i.source} imports {i.target}"
         for i in imports()
-        if layer(i.source) == lower and i.target.startswith("crmctl.") and layer(i.target) in FORBIDDEN[lower]
+        if layer(i.source) == lower
+        and i.target.startswith("crmctl.")
+        and layer(i.target) in FORBIDDEN[lower]
+        and i.target not in ALLOWED.get(lower, set())
     ]
     assert not wrong, f"{lower} must import none of {sorted(FORBIDDEN[lower])}:\n" + "\n".join(wrong)
 
