@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test quick lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash examples/demo.sh
 
+# Everything: lint (with the complexity rule), types, and every test on every core, the slow system tests too.
 test: $(STAMP)
 	bash scripts/test-deps.sh
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest -q -n auto
+
+# The loop while working: every test but the slow system ones (tj3, Chromium, the reliability harness, the wheel).
+quick: $(STAMP)
+	$(BIN)/pytest -q -n auto -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'

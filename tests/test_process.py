@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .browser import assert_not_blank, screenshot
 from .conftest import ROOT, WIDE
 from .conftest import ok as run_ok
@@ -310,6 +312,7 @@ def test_concurrent_advances_do_not_both_succeed(cli, example) -> None:
     assert entered == [(2,)]
 
 
+@pytest.mark.slow  # headless Chromium
 def test_html_board_in_a_real_browser(cli, example, tmp_path: Path) -> None:
     example("service-desk-leads")
     for _ in range(2):

@@ -150,6 +150,7 @@ def test_funnel(cli, example, snapshot) -> None:
     assert ok(cli, "--as", "petrov", *at("16:00"), "report", "funnel", "interest", env=WIDE) == snapshot  # the words
 
 
+@pytest.mark.slow  # headless Chromium
 def test_efficiency_page_in_a_real_browser(cli, worked, tmp_path: Path) -> None:
     page = tmp_path / "efficiency.html"
     ok(cli, *BOSS, *NOW, "report", "efficiency", "--period", "week", "-f", "html", "--out", str(page))

@@ -15,10 +15,14 @@ import random
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from crmctl.domain.schedule import build
 from crmctl.domain.worktime import WorkCalendar
 from crmctl.render.tjp import project, task_id
 from tests import tj3
+
+pytestmark = pytest.mark.slow  # 220 scenarios scheduled by tj3
 
 TZ = "Europe/Moscow"
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=ZoneInfo(TZ))

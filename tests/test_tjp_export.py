@@ -24,6 +24,8 @@ from crmctl.render.tjp import task_id
 from tests import tj3
 from tests.conftest import Run, chief
 
+pytestmark = pytest.mark.slow  # every test runs tj3 on its exports
+
 SLOT = dt.timedelta(minutes=5)
 HOUR = dt.timedelta(hours=1)
 EXAMPLES = ["crm-orders", "freshoffice-templates", "pyrus-client-crm", "service-desk-leads"]
