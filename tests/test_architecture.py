@@ -168,7 +168,6 @@ def test_find_cycle_finds_one_and_only_one_that_is_there() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"b"}}) == ["b", "c", "b"]
 
 
-@pytest.mark.xfail(strict=True, reason="cycles being removed in issue 19")
 def test_operations_import_each_other_only_downward() -> None:
     cycle = find_cycle(ops_graph())
     assert not cycle, "ops has an import cycle: " + " -> ".join(cycle)
@@ -199,7 +198,6 @@ def test_no_function_is_longer_than_60_lines_without_saying_why() -> None:
     assert not long, f"over {LONGEST} lines without a '{ONE_PIECE}' comment above the def:\n" + "\n".join(long)
 
 
-@pytest.mark.xfail(strict=True, reason="function-local imports that hide cycles being removed in issue 19")
 def test_an_operation_imports_another_inside_a_function_only_with_a_reason() -> None:
     silent = [
         f"{i.where()} {i.source} imports {i.target}"
