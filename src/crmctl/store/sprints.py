@@ -11,7 +11,9 @@ def _rows(cursor: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def add(conn: Any, name: str, starts: dt.date, ends: dt.date, goal: str | None, now: dt.datetime, by: str | None):
+def add(
+    conn: Any, name: str, starts: dt.date, ends: dt.date, goal: str | None, now: dt.datetime, by: str | None
+) -> None:
     conn.execute("INSERT INTO crm.sprints VALUES (?, ?, ?, ?, ?, ?)", [name, starts, ends, goal, now, by])
 
 
