@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, emit
 from crmctl.render.tables import FLAG, cell, clip, hidden_line, pairs, render, terminal_width, visible
+
+if TYPE_CHECKING:
+    from crmctl.ops.projects import ProjectCard, TaskCard, TaskRow
 
 project_app = typer.Typer(help="Projects: create, list, show, and launch project templates.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks: add, assign, chain, work on and finish them.", no_args_is_help=True)
@@ -18,82 +23,50 @@ TaskArgument = Annotated[str, typer.Argument(metavar="TASK", help="The task id, 
 ForOption = Annotated[str | None, typer.Option("--for", help="The record it belongs to, e.g. CL-3.")]
 CommentOption = Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the task's history.")]
 
-TASK_JSON = (
-    "id",
-    "project",
-    "record",
-    "template_task",
-    "title",
-    "description",
-    "type",
-    "subtype",
-    "assignee",
-    "watchers",
-    "priority",
-    "status",
-    "estimate_minutes",
-    "actual_minutes",
-    "due_at",
-    "overdue",
-    "depends_on",
-    "blocked_by",
-    "created_at",
-    "created_by",
-    "started_at",
-    "finished_at",
-)
+# The task table's columns: fields of ops.projects.TaskRow, and its cells made for the table (see render_tasks)
+TASK_TABLE = [
+    ("id", "task"),
+    ("status", "status"),
+    ("title", "title"),
+    ("assignee", "assignee"),
+    ("estimate", "estimate"),
+    ("actual", "actual"),
+    ("due", "due"),
+    ("waits", "waits for"),
+    ("record", "record"),
+]
 
 
-def _session(write: bool = True) -> Any:
-    from crmctl.ops.session import open_session
-
-    return open_session(options(), write=write)
-
-
-def _minutes(value: Any) -> str:
+def _minutes(value: float | None) -> str:
     from crmctl.domain.durations import format_minutes
 
     return "" if value is None else format_minutes(round(float(value)))
 
 
-def task_rows(tasks: list[dict[str, Any]], now: Any) -> list[dict[str, Any]]:
-    """Tasks as listings show them: an overdue flag, durations as text for tables."""
-    rows = []
-    for task in tasks:
-        late = task["due_at"] is not None and task["due_at"] < now and task["status"] in ("todo", "in_progress")
-        rows.append({**task, "overdue": late, FLAG: late, "actual_minutes": round(float(task["actual_minutes"]), 1)})
-    return rows
+def render_tasks(fmt: str, tasks: Sequence[TaskRow]) -> str:
+    """Tasks as a listing: JSON and CSV hold a TaskRow's fields; the table shows TASK_TABLE, overdue tasks
+    red on a terminal."""
+    from crmctl.ops.projects import TaskRow
+    from crmctl.render.shapes import listing, rows
 
-
-def tasks_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return json.loads(render("json", rows, [(k, k) for k in TASK_JSON]))
-
-
-def render_tasks(fmt: str, rows: list[dict[str, Any]]) -> str:
     if fmt != "table":
-        return render(fmt, rows, [(k, k) for k in TASK_JSON], color=False)
-    shown = [
+        return listing(fmt, tasks, TaskRow)
+    cells = [
         {
-            **r,
-            "estimate": _minutes(r["estimate_minutes"]),
-            "actual": _minutes(r["actual_minutes"]),
-            "waits": ", ".join(r["blocked_by"]),
-            "due": cell(r["due_at"]) + (" overdue" if r["overdue"] else ""),
+            **row,
+            FLAG: task.overdue,
+            "estimate": _minutes(task.estimate_minutes),
+            "actual": _minutes(task.actual_minutes),
+            "waits": ", ".join(task.blocked_by),
+            "due": cell(task.due_at) + (" overdue" if task.overdue else ""),
         }
-        for r in rows
+        for row, task in zip(rows(tasks), tasks, strict=True)
     ]
-    columns = [
-        ("id", "task"),
-        ("status", "status"),
-        ("title", "title"),
-        ("assignee", "assignee"),
-        ("estimate", "estimate"),
-        ("actual", "actual"),
-        ("due", "due"),
-        ("waits", "waits for"),
-        ("record", "record"),
-    ]
-    return render(fmt, shown, columns, color=color_wanted())
+    return render(fmt, cells, TASK_TABLE, color=color_wanted())
+
+
+def tasks_json(tasks: Sequence[TaskRow]) -> list[dict[str, Any]]:
+    return cast(list[dict[str, Any]], json.loads(render_tasks("json", tasks)))
 
 
 # -- project -------------------------------------------------------------------------------------------------
@@ -104,11 +77,10 @@ def project_create(
     for_key: ForOption = None,
 ) -> None:
     """Create a project, optionally under a parent and linked to a record."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import ProjectCreateRequest
 
-    with _session() as session:
-        pid = projects.create_project(session, title, parent, for_key)
-    emit(pid + "\n")
+    made = call("project.create", ProjectCreateRequest(title, parent, for_key))
+    emit(made.id + "\n")
 
 
 @project_app.command("list")
@@ -118,39 +90,12 @@ def project_list(
     output: FormatOption = None,
 ) -> None:
     """List projects with their task counts."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import ProjectListRequest, ProjectRow
+    from crmctl.render.shapes import listing
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with _session(write=False) as session:
-        rows = projects.list_projects(session, parent, for_key)
-    columns = [
-        ("id", "project"),
-        ("title", "title"),
-        ("parent", "parent"),
-        ("record", "record"),
-        ("template", "template"),
-        ("tasks", "tasks"),
-        ("done", "done"),
-        ("open", "open"),
-    ]
-    if fmt != "table":
-        columns = [
-            (k, k)
-            for k in (
-                "id",
-                "title",
-                "parent",
-                "record",
-                "template",
-                "priority",
-                "created_at",
-                "created_by",
-                "tasks",
-                "done",
-                "open",
-            )
-        ]
-    emit(render(fmt, rows, columns))
+    found = call("project.list", ProjectListRequest(parent, for_key))
+    emit(listing(fmt, found, ProjectRow))
 
 
 @project_app.command("show")
@@ -159,38 +104,40 @@ def project_show(
     output: FormatOption = None,
 ) -> None:
     """Show a project: its parameters, subprojects and the tasks of all of them."""
-    from crmctl.domain.records import plain
-    from crmctl.ops import projects
+    from crmctl.ops.projects import ProjectShowRequest
 
     fmt = choose_format(output, ("table", "json"))
-    with _session(write=False) as session:
-        card = projects.show_project(session, project)
-        rows = task_rows(card.tasks, session.now)
+    card = call("project.show", ProjectShowRequest(project))
+    emit(_project_json(card) if fmt == "json" else _project_text(card))
+
+
+def _project_json(card: ProjectCard) -> str:
+    from crmctl.domain.records import plain
+
+    data = {k: plain(v) for k, v in dataclasses.asdict(card.project).items()}
+    data["subprojects"] = [s.id for s in card.subprojects]
+    data["tasks"] = tasks_json(card.tasks)
+    data["hidden"] = card.hidden
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def _project_text(card: ProjectCard) -> str:
     p = card.project
-    if fmt == "json":
-        data = {k: plain(v) for k, v in p.items() if k != "number"}
-        data["params"] = json.loads(p["params"]) if p["params"] else {}
-        data["subprojects"] = [s["id"] for s in card.subprojects]
-        data["tasks"] = tasks_json(rows)
-        data["hidden"] = card.hidden
-        emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        return
     meta = [
-        ("parent", p["parent"]),
-        ("record", p["record"]),
-        ("template", p["template"]),
-        ("created", p["created_at"]),
-        ("by", p["created_by"]),
+        ("parent", p.parent),
+        ("record", p.record),
+        ("template", p.template),
+        ("created", p.created_at),
+        ("by", p.created_by),
     ]
-    params = json.loads(p["params"]) if p["params"] else {}
-    text = _head(p["id"], p["title"]) + pairs([(k, v) for k, v in meta if v is not None])
-    if params:
-        text += "\nparameters\n" + "".join(f"  {k} = {cell(v)}\n" for k, v in params.items())
+    text = _head(p.id, p.title) + pairs([(k, v) for k, v in meta if v is not None])
+    if p.params:
+        text += "\nparameters\n" + "".join(f"  {k} = {cell(v)}\n" for k, v in p.params.items())
     if card.subprojects:
-        text += "\nsubprojects\n" + "".join(f"  {_head(s['id'], s['title']).rstrip()}\n" for s in card.subprojects)
-    done = sum(1 for r in rows if r["status"] == "done")
-    text += f"\ntasks ({done}/{len(rows)} done)\n" + render_tasks("table", rows) + hidden_line(card.hidden)
-    emit(text)
+        text += "\nsubprojects\n" + "".join(f"  {_head(s.id, s.title).rstrip()}\n" for s in card.subprojects)
+    done = sum(1 for t in card.tasks if t.status == "done")
+    text += f"\ntasks ({done}/{len(card.tasks)} done)\n" + render_tasks("table", card.tasks)
+    return text + hidden_line(card.hidden)
 
 
 @project_app.command("launch")
@@ -205,32 +152,24 @@ def project_launch(
 ) -> None:
     """Launch a template: check its parameters, create the project and its chain of assigned tasks at once."""
     from crmctl.domain.records import parse_assignments
-    from crmctl.ops import projects
+    from crmctl.ops.projects import LaunchRequest
 
     fmt = choose_format(output, ("table", "json"))
-    raw = {k: v for k, v in parse_assignments(params or []).items()}
-    with _session() as session:
-        launched = projects.launch(session, template, raw, for_key, name)
-        rows = task_rows(launched.tasks, session.now)
+    raw = parse_assignments(params or [])
+    launched = call("project.launch", LaunchRequest(template, raw, for_key, name))
     if fmt == "json":
-        emit(
-            json.dumps(
-                {
-                    "project": launched.project,
-                    "title": launched.title,
-                    "left_out": [{"task": t, "why": why} for t, why in launched.left_out],
-                    "tasks": tasks_json(rows),
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-            + "\n"
-        )
+        data = {
+            "project": launched.project,
+            "title": launched.title,
+            "left_out": [{"task": t, "why": why} for t, why in launched.left_out],
+            "tasks": tasks_json(launched.tasks),
+        }
+        emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
-    text = f"{launched.project}  {launched.title}: {len(rows)} tasks\n" + render_tasks("table", rows)
-    for task, why in launched.left_out:
-        text += f"left out {task}: {why}\n"
-    emit(text)
+    text = f"{launched.project}  {launched.title}: {len(launched.tasks)} tasks\n" + render_tasks(
+        "table", launched.tasks
+    )
+    emit(text + "".join(f"left out {task}: {why}\n" for task, why in launched.left_out))
 
 
 # -- task ----------------------------------------------------------------------------------------------------
@@ -251,70 +190,72 @@ def task_add(
     output: FormatOption = None,
 ) -> None:
     """Add a task; prints its id (the whole task with --format json)."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TaskAddRequest
 
     fmt = choose_format(output, ("table", "json"))
-    values = {
-        "project": project,
-        "record": for_key,
-        "assignee": assignee,
-        "watchers": watchers,
-        "type": type_,
-        "subtype": subtype,
-        "estimate": estimate,
-        "priority": priority,
-        "due": due,
-        "depends_on": depends_on,
-        "description": description,
-    }
-    with _session() as session:
-        task = projects.add_task(session, title, values)
-        rows = task_rows([task], session.now)
-    emit(json.dumps(tasks_json(rows)[0], ensure_ascii=False, indent=2) + "\n" if fmt == "json" else task["id"] + "\n")
+    request = TaskAddRequest(
+        title,
+        project=project,
+        record=for_key,
+        assignee=assignee,
+        watchers=watchers or [],
+        type=type_,
+        subtype=subtype,
+        estimate=estimate,
+        priority=priority,
+        due=due,
+        depends_on=depends_on or [],
+        description=description,
+    )
+    task = call("task.add", request)
+    emit(json.dumps(tasks_json([task])[0], ensure_ascii=False, indent=2) + "\n" if fmt == "json" else task.id + "\n")
 
 
 @task_app.command("show")
 def task_show(task: TaskArgument, output: FormatOption = None) -> None:
     """Show a task: status, people, estimate against actual time, dependencies, time intervals and history."""
-    from crmctl.ops import projects
-    from crmctl.render.records import describe_event
+    from crmctl.ops.projects import TaskShowRequest
 
     fmt = choose_format(output, ("table", "json"))
-    with _session(write=False) as session:
-        card = projects.show_task(session, task)
-        row = task_rows([card.task], session.now)[0]
-    if fmt == "json":
-        data = tasks_json([row])[0]
-        data["dependents"] = card.dependents
-        data["intervals"] = json.loads(
-            render(
-                "json", card.intervals, [(k, k) for k in ("id", "person", "started_at", "ended_at", "note", "source")]
-            )
-        )
-        data["history"] = [
-            {"at": e["at"].isoformat(), "actor": e["actor"], "action": e["action"], "data": e["data"]}
-            for e in card.events
-        ]
-        emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        return
+    card = call("task.show", TaskShowRequest(task))
+    emit(_task_json(card) if fmt == "json" else _task_text(card))
+
+
+def _task_json(card: TaskCard) -> str:
+    from crmctl.ops.projects import TaskInterval
+    from crmctl.render.shapes import listing
+
+    data = tasks_json([card.task])[0]
+    data["dependents"] = card.dependents
+    data["intervals"] = json.loads(listing("json", card.intervals, TaskInterval))
+    data["history"] = [
+        {"at": e["at"].isoformat(), "actor": e["actor"], "action": e["action"], "data": e["data"]} for e in card.events
+    ]
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def _task_text(card: TaskCard) -> str:
+    from crmctl.render.records import describe_event
+
+    t = card.task
     meta = [
-        ("status", row["status"]),
-        ("project", row["project"]),
-        ("record", row["record"]),
-        ("type", "/".join(x for x in (row["type"], row["subtype"]) if x)),
-        ("assignee", row["assignee"]),
-        ("watchers", row["watchers"]),
-        ("priority", row["priority"]),
-        ("estimate", _minutes(row["estimate_minutes"])),
-        ("actual", _minutes(row["actual_minutes"])),
-        ("due", cell(row["due_at"]) + (" (overdue)" if row["overdue"] else "")),
-        ("waits for", row["blocked_by"]),
-        ("depends on", row["depends_on"]),
+        ("status", t.status),
+        ("project", t.project),
+        ("record", t.record),
+        ("type", "/".join(x for x in (t.type, t.subtype) if x)),
+        ("assignee", t.assignee),
+        ("watchers", t.watchers),
+        ("priority", t.priority),
+        ("estimate", _minutes(t.estimate_minutes)),
+        ("actual", _minutes(t.actual_minutes)),
+        ("due", cell(t.due_at) + (" (overdue)" if t.overdue else "")),
+        ("waits for", t.blocked_by),
+        ("depends on", t.depends_on),
         ("needed by", card.dependents),
     ]
-    text = _head(row["id"], row["title"]) + pairs([(k, v) for k, v in meta if v not in (None, "", [])])
-    if row["description"]:
-        text += "\n" + row["description"].rstrip() + "\n"
+    text = _head(t.id, t.title) + pairs([(k, v) for k, v in meta if v not in (None, "", [])])
+    if t.description:
+        text += "\n" + t.description.rstrip() + "\n"
     if card.events:
         width = terminal_width()
         text += "\nhistory\n" + "".join(
@@ -324,7 +265,7 @@ def task_show(task: TaskArgument, output: FormatOption = None) -> None:
             + "\n"
             for e in card.events
         )
-    emit(visible(text))  # titles, descriptions and history are the users' text: no terminal escapes
+    return visible(text)  # titles, descriptions and history are the users' text: no terminal escapes
 
 
 def _head(name: str, title: str) -> str:
@@ -347,23 +288,11 @@ def task_list(
 ) -> None:
     """List tasks; overdue ones are red on a terminal and flagged in JSON. Without the tasks.view_others
     permission, only your own."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TaskListRequest
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with _session(write=False) as session:
-        found = projects.list_tasks(
-            session,
-            assignee=assignee,
-            project=project,
-            record=for_key,
-            status=status,
-            type_=type_,
-            blocked=blocked,
-            ready=ready,
-            unassigned=unassigned,
-        )
-        rows = task_rows(found, session.now)
-    emit(render_tasks(fmt, rows))
+    request = TaskListRequest(assignee, project, for_key, status or [], type_, blocked, ready, unassigned)
+    emit(render_tasks(fmt, call("task.list", request)))
 
 
 @task_app.command("assign")
@@ -372,11 +301,10 @@ def task_assign(
     person: Annotated[str, typer.Argument(help="The person who will do it ('-' leaves it unassigned).")],
 ) -> None:
     """Give a task to a person; they find a notice in their inbox."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TaskAssignRequest
 
-    with _session() as session:
-        found = projects.assign(session, task, None if person == "-" else person)
-    emit(f"{found['id']} -> {found['assignee'] or 'nobody'}\n")
+    found = call("task.assign", TaskAssignRequest(task, None if person == "-" else person))
+    emit(f"{found.id} -> {found.assignee or 'nobody'}\n")
 
 
 @task_app.command("depend")
@@ -386,21 +314,19 @@ def task_depend(
     remove: Annotated[bool, typer.Option("--remove", help="Drop these dependencies instead.")] = False,
 ) -> None:
     """Make a task wait for others (a cycle is refused and named), or drop such a dependency."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TaskDependRequest
 
-    with _session() as session:
-        found = projects.depend(session, task, on, remove)
-    emit(f"{found['id']} depends on {', '.join(found['depends_on']) or 'nothing'}\n")
+    found = call("task.depend", TaskDependRequest(task, on, remove))
+    emit(f"{found.id} depends on {', '.join(found.depends_on) or 'nothing'}\n")
 
 
 @task_app.command("start")
 def task_start(task: TaskArgument) -> None:
     """Start the timer on a task for its assignee (someone else's task: tasks.manage_others); a timer of theirs
     running on another task is stopped first."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TaskStartRequest
 
-    with _session() as session:
-        change = projects.start(session, task)
+    change = call("task.start", TaskStartRequest(task))
     before = f" (stopped {change.stopped} after {_minutes(change.minutes)})" if change.stopped else ""
     emit(f"timer started on {change.task}{before}\n")
 
@@ -412,52 +338,47 @@ def task_stop(
     ] = None,
 ) -> None:
     """Stop your running timer (or, with --for, someone else's)."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TaskStopRequest
 
-    with _session() as session:
-        change = projects.stop(session, person)
+    change = call("task.stop", TaskStopRequest(person))
     emit(f"timer stopped on {change.task} after {_minutes(change.minutes)}\n")
 
 
 @task_app.command("done")
 def task_done(task: TaskArgument, comment: CommentOption = None) -> None:
     """Finish a task; whoever it was blocking is told their task is ready."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TaskDoneRequest
 
-    with _session() as session:
-        finished = projects.done(session, task, comment)
-    ready = "".join(f"ready: {t['id']} {t['title']} ({t['assignee'] or 'unassigned'})\n" for t in finished.unblocked)
+    finished = call("task.done", TaskDoneRequest(task, comment))
+    ready = "".join(f"ready: {t.id} {t.title} ({t.assignee or 'unassigned'})\n" for t in finished.unblocked)
     emit(f"{finished.task} done\n{ready}")
 
 
 @task_app.command("reopen")
 def task_reopen(task: TaskArgument) -> None:
     """Open a done or cancelled task again."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TaskReopenRequest
 
-    with _session() as session:
-        found = projects.reopen(session, task)
-    emit(f"{found['id']} reopened\n")
+    found = call("task.reopen", TaskReopenRequest(task))
+    emit(f"{found.id} reopened\n")
 
 
 @task_app.command("cancel")
 def task_cancel(task: TaskArgument, comment: CommentOption = None) -> None:
     """Cancel a task that will not be done."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TaskCancelRequest
 
-    with _session() as session:
-        found = projects.cancel(session, task, comment)
-    emit(f"{found['id']} cancelled\n")
+    found = call("task.cancel", TaskCancelRequest(task, comment))
+    emit(f"{found.id} cancelled\n")
 
 
 @task_app.command("comment")
 def task_comment(task: TaskArgument, text: Annotated[str, typer.Argument(help="The comment.")]) -> None:
     """Add a comment to a task's history."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TaskCommentRequest
 
-    with _session() as session:
-        tid = projects.comment(session, task, text)
-    emit(f"comment added to {tid}\n")
+    commented = call("task.comment", TaskCommentRequest(task, text))
+    emit(f"comment added to {commented.task}\n")
 
 
 # -- time ----------------------------------------------------------------------------------------------------
@@ -473,14 +394,25 @@ def time_log(
     ] = None,
 ) -> None:
     """Record past work on a task, for its assignee (work on someone else's task needs tasks.manage_others)."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TimeLogRequest
 
-    with _session() as session:
-        logged = projects.log_time(session, task, duration, at, note, person)
+    logged = call("time.log", TimeLogRequest(task, duration, at, note, person))
     emit(
-        f"{_minutes(logged['minutes'])} logged on {logged['task']} from {cell(logged['started_at'])}"
-        f" to {cell(logged['ended_at'])}\n"
+        f"{_minutes(logged.minutes)} logged on {logged.task} from {cell(logged.started_at)}"
+        f" to {cell(logged.ended_at)}\n"
     )
+
+
+# The time table's columns: fields of ops.projects.TimeRow, and "length" made for the table
+TIME_TABLE = [
+    ("started_at", "from"),
+    ("ended_at", "to"),
+    ("length", "time"),
+    ("person", "person"),
+    ("task", "task"),
+    ("title", "title"),
+    ("note", "note"),
+]
 
 
 @time_app.command("list")
@@ -492,27 +424,17 @@ def time_list(
     output: FormatOption = None,
 ) -> None:
     """List time intervals, a running timer included (counted up to now)."""
-    from crmctl.ops import projects
+    from crmctl.ops.projects import TimeListRequest, TimeRow
+    from crmctl.render.shapes import listing, rows
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with _session(write=False) as session:
-        rows = projects.list_time(session, person, since, until, task)
-    if fmt == "table":
-        shown = [{**r, "length": _minutes(r["minutes"]) + (" running" if r["running"] else "")} for r in rows]
-        total = sum(r["minutes"] for r in rows)
-        columns = [
-            ("started_at", "from"),
-            ("ended_at", "to"),
-            ("length", "time"),
-            ("person", "person"),
-            ("task", "task"),
-            ("title", "title"),
-            ("note", "note"),
-        ]
-        emit(render(fmt, shown, columns) + (f"total {_minutes(total)}\n" if rows else ""))
+    found = call("time.list", TimeListRequest(person, since, until, task))
+    if fmt != "table":
+        emit(listing(fmt, found, TimeRow))
         return
-    columns = [
-        (k, k)
-        for k in ("id", "task", "title", "person", "started_at", "ended_at", "minutes", "running", "note", "source")
+    shown = [
+        {**row, "length": _minutes(r.minutes) + (" running" if r.running else "")}
+        for row, r in zip(rows(found), found, strict=True)
     ]
-    emit(render(fmt, rows, columns))
+    total = sum(r.minutes for r in found)
+    emit(render(fmt, shown, TIME_TABLE) + (f"total {_minutes(total)}\n" if found else ""))

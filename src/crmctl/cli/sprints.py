@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, emit, options
-from crmctl.render.tables import pairs, render
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, emit
+from crmctl.render.tables import pairs
+
+if TYPE_CHECKING:
+    from crmctl.ops.sprints import SprintCard, SprintTask
 
 sprint_app = typer.Typer(help="Sprints: time boxes of tasks.", no_args_is_help=True)
 
 SprintArgument = Annotated[str, typer.Argument(metavar="SPRINT", help="The sprint's name.")]
-SPRINT_TASK_JSON = (
-    "id",
-    "title",
-    "status",
-    "assignee",
-    "type",
-    "estimate_minutes",
-    "actual_minutes",
-    "remaining_minutes",
-    "due_at",
-)
 
 
 def _minutes(value: float | int | None) -> str:
@@ -40,12 +33,10 @@ def create(
     goal: Annotated[str | None, typer.Option("--goal", help="What the sprint is for.")] = None,
 ) -> None:
     """Create a sprint: a named span of days to plan tasks into."""
-    from crmctl.ops import sprints
-    from crmctl.ops.session import open_session
+    from crmctl.ops.sprints import SprintCreateRequest
 
-    with open_session(options()) as session:
-        sprint = sprints.create(session, name, starts, ends, goal)
-    emit(f"sprint '{sprint['name']}' {sprint['starts_on']} .. {sprint['ends_on']}\n")
+    sprint = call("sprint.create", SprintCreateRequest(name, starts, ends, goal))
+    emit(f"sprint '{sprint.name}' {sprint.starts_on} .. {sprint.ends_on}\n")
 
 
 @sprint_app.command("add")
@@ -55,93 +46,80 @@ def add(
     remove: Annotated[bool, typer.Option("--remove", help="Take the tasks out of the sprint instead.")] = False,
 ) -> None:
     """Plan tasks into a sprint (a task is in one sprint at a time: this moves it from another)."""
-    from crmctl.ops import sprints
-    from crmctl.ops.session import open_session
+    from crmctl.ops.sprints import SprintAddRequest
 
-    with open_session(options()) as session:
-        moved = sprints.add(session, name, tasks, remove)
+    change = call("sprint.add", SprintAddRequest(name, tasks, remove))
     lines = []
-    for task, before in moved:
+    for move in change.moved:
         if remove:
-            lines.append(f"{task} taken out of '{name}'\n")
+            lines.append(f"{move.task} taken out of '{name}'\n")
         else:
-            lines.append(f"{task} -> '{name}'" + (f" (was in '{before}')" if before else "") + "\n")
+            lines.append(f"{move.task} -> '{name}'" + (f" (was in '{move.before}')" if move.before else "") + "\n")
     emit("".join(lines) or "nothing to change\n")
 
 
 @sprint_app.command("show")
 def show(name: SprintArgument, output: FormatOption = None) -> None:
     """A sprint's tasks with estimate, time spent and time left, and its totals."""
-    from crmctl.ops import sprints
-    from crmctl.ops.session import open_session
+    from crmctl.ops.sprints import SprintShowRequest, SprintTask
+    from crmctl.render.shapes import listing
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with open_session(options(), write=False) as session:
-        card = sprints.show(session, name)
+    card = call("sprint.show", SprintShowRequest(name))
     if fmt == "json":
-        from crmctl.domain.records import plain
+        emit(_sprint_json(card))
+    elif fmt == "csv":
+        emit(listing("csv", card.tasks, SprintTask))
+    else:
+        emit(_sprint_text(card))
 
-        data = {
-            "name": card.sprint["name"],
-            "from": plain(card.sprint["starts_on"]),
-            "to": plain(card.sprint["ends_on"]),
-            "goal": card.sprint["goal"],
-            **card.totals,
-            "tasks": [{k: plain(t[k]) for k in SPRINT_TASK_JSON} for t in card.tasks],
-        }
-        emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        return
-    if fmt == "csv":
-        emit(render("csv", card.tasks, [(k, k) for k in SPRINT_TASK_JSON]))
-        return
-    totals = card.totals
+
+def _sprint_json(card: SprintCard) -> str:
+    from crmctl.domain.records import plain
+    from crmctl.render.shapes import rows
+
+    data = {
+        "name": card.sprint.name,
+        "from": plain(card.sprint.starts_on),
+        "to": plain(card.sprint.ends_on),
+        "goal": card.sprint.goal,
+        **dataclasses.asdict(card.totals),
+        "tasks": [{k: plain(v) for k, v in row.items()} for row in rows(card.tasks)],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def _minutes_cells(row: dict[str, Any], task: SprintTask) -> None:
+    for name in ("estimate_minutes", "actual_minutes", "remaining_minutes"):
+        row[name] = _minutes(getattr(task, name))
+
+
+def _sprint_text(card: SprintCard) -> str:
+    from crmctl.ops.sprints import SprintTask
+    from crmctl.render.shapes import listing
+
+    sprint, totals = card.sprint, card.totals
     head = pairs(
         [
-            ("sprint", card.sprint["name"]),
-            ("days", f"{card.sprint['starts_on']} .. {card.sprint['ends_on']}"),
-            ("goal", card.sprint["goal"]),
-            ("done", f"{totals['done']} of {totals['count']} tasks"),
-            ("estimated", _minutes(totals["estimate_minutes"])),
-            ("spent", _minutes(totals["actual_minutes"])),
-            ("left", _minutes(totals["remaining_minutes"])),
+            ("sprint", sprint.name),
+            ("days", f"{sprint.starts_on} .. {sprint.ends_on}"),
+            ("goal", sprint.goal),
+            ("done", f"{totals.done} of {totals.count} tasks"),
+            ("estimated", _minutes(totals.estimate_minutes)),
+            ("spent", _minutes(totals.actual_minutes)),
+            ("left", _minutes(totals.remaining_minutes)),
         ]
     )
-    rows = [
-        {
-            **t,
-            "estimate": _minutes(t["estimate_minutes"]),
-            "spent": _minutes(t["actual_minutes"]),
-            "left": _minutes(t["remaining_minutes"]),
-        }
-        for t in card.tasks
-    ]
-    columns = [
-        ("id", "task"),
-        ("title", "title"),
-        ("status", "status"),
-        ("assignee", "assignee"),
-        ("estimate", "estimate"),
-        ("spent", "spent"),
-        ("left", "left"),
-    ]
-    emit(head + ("\n" + render("table", rows, columns) if rows else "\n(no tasks)\n"))
+    if not card.tasks:
+        return head + "\n(no tasks)\n"
+    return head + "\n" + listing("table", card.tasks, SprintTask, table=_minutes_cells)
 
 
 @sprint_app.command("list")
 def list_(output: FormatOption = None) -> None:
     """Every sprint, latest first, with how many of its tasks are done."""
-    from crmctl.ops import sprints
-    from crmctl.ops.session import open_session
+    from crmctl.ops.sprints import SprintListRequest, SprintRow
+    from crmctl.render.shapes import listing
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with open_session(options(), write=False) as session:
-        rows = sprints.list_sprints(session)
-    columns = [
-        ("name", "sprint"),
-        ("starts_on", "from"),
-        ("ends_on", "to"),
-        ("tasks", "tasks"),
-        ("done", "done"),
-        ("goal", "goal"),
-    ]
-    emit(render(fmt, rows, columns))
+    emit(listing(fmt, call("sprint.list", SprintListRequest()), SprintRow))

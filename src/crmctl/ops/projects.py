@@ -1,8 +1,15 @@
-"""Projects, template launches, tasks, dependencies and the timer."""
+"""Projects, template launches, tasks, dependencies and the timer.
+
+Each command is an operation here: `name(session, request) -> result`, the request a frozen dataclass of
+the command's arguments beside it. A task is shown as a `TaskRow` wherever it is shown (task list, task
+show, task add, project show, project launch, task done's unblocked tasks): its fields are the names of
+store.projects.tasks()' columns, so the JSON and CSV contract and the SELECT cannot drift apart.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +19,9 @@ from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.graph import find_cycle
 from crmctl.domain.model import FormDef
+from crmctl.domain.projects import PlannedTask
 from crmctl.domain.records import plain
+from crmctl.domain.shapes import column, names
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
 from crmctl.ops.lookups import get_task, prefixed_id, record_of, require_reading, team_person
@@ -21,10 +30,66 @@ from crmctl.store import process as process_store
 from crmctl.store import projects as store
 from crmctl.store import records as record_store
 
+Row = dict[str, Any]
+Target = tuple[FormDef, Row]  # a record: its form and its stored row
+
 
 def _event(session: Session, conn: Any, event: Event, record: str | None, data: dict[str, Any]) -> None:
     form = record_store.form_of(conn, record) if record else None
     record_store.add_event(conn, session.now, session.actor, event, record=record, form=form, data=data)
+
+
+def _key(target: Target | None) -> str | None:
+    """The key of a record looked up, or None for none."""
+    return None if target is None else str(target[1]["key"])
+
+
+def _stored(conn: Any, tid: str) -> Row:
+    """A task that is known to be there (just written or looked up in this transaction)."""
+    found = store.task(conn, tid)
+    if found is None:
+        raise NotFound(f"no task {tid}")
+    return found
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """A task as every listing and card shows it. JSON and CSV hold these fields in this order; the table's
+    columns (in their own order) are the command line's."""
+
+    id: str
+    project: str | None
+    record: str | None
+    template_task: str | None  # the template's id of the task, for a task a launch made
+    title: str
+    description: str | None
+    type: str | None
+    subtype: str | None
+    assignee: str | None
+    watchers: list[str]
+    priority: int
+    status: str
+    estimate_minutes: int | None
+    actual_minutes: float  # the time of its closed intervals, to a tenth of a minute
+    due_at: dt.datetime | None
+    overdue: bool  # open and past its due time
+    depends_on: list[str]
+    blocked_by: list[str]  # the tasks it depends on that are not done (or cancelled) yet
+    created_at: dt.datetime
+    created_by: str | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, task: Row, now: dt.datetime) -> TaskRow:
+        """A row of store.projects.tasks() as it is now."""
+        late = task["due_at"] is not None and task["due_at"] < now and task["status"] in store.OPEN
+        stored = {name: task[name] for name in names(cls) if name in task}
+        return cls(**{**stored, "overdue": late, "actual_minutes": round(float(task["actual_minutes"]), 1)})
+
+
+def _rows(session: Session, tasks: list[Row]) -> list[TaskRow]:
+    return [TaskRow.of(task, session.now) for task in tasks]
 
 
 # -- projects ------------------------------------------------------------------------------------------------
@@ -53,63 +118,142 @@ def _check_parent(session: Session, parent: str | None) -> str | None:
     return pid
 
 
-def create_project(session: Session, title: str, parent: str | None, record: str | None) -> str:
+@dataclass(frozen=True)
+class ProjectCreateRequest:
+    title: str  # 'Clients / ACME' makes ACME a subproject of Clients (created if missing)
+    parent: str | None = None  # the parent project, e.g. P-1
+    record: str | None = None  # the record it belongs to, e.g. CL-3
+
+
+@dataclass(frozen=True)
+class NewProject:
+    """The project made."""
+
+    id: str
+
+
+def create_project(session: Session, request: ProjectCreateRequest) -> NewProject:
+    """Create a project, optionally under a parent and linked to a record."""
     session.require("tasks.add", "create projects")
-    parent_id = _check_parent(session, parent)
-    found = record_of(session, record)
-    key = found[1]["key"] if found else None
+    parent_id = _check_parent(session, request.parent)
+    key = _key(record_of(session, request.record))
     with session.transaction() as conn:
-        parent_id, leaf = project_path(session, conn, title, parent_id)
+        parent_id, leaf = project_path(session, conn, request.title, parent_id)
         pid = store.add_project(
             conn,
             {"title": leaf, "parent": parent_id, "record": key, "created_at": session.now, "created_by": session.actor},
         )
         _event(session, conn, Event.PROJECT_CREATED, key, {"project": pid, "title": leaf, "parent": parent_id})
-    return pid
+    return NewProject(pid)
 
 
-def list_projects(session: Session, parent: str | None, record: str | None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ProjectListRequest:
+    parent: str | None = None  # only the subprojects of this project
+    record: str | None = None  # only the projects of this record
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    """A project with its task counts."""
+
+    # every field is a column(): mypy takes a call for a default, and a field without one cannot follow it
+    id: str = column("project")
+    title: str = column()
+    parent: str | None = column()
+    record: str | None = column()
+    template: str | None = column()  # the template it was launched from
+    priority: int | None = column(table=False)
+    created_at: dt.datetime = column(table=False)
+    created_by: str | None = column(table=False)
+    tasks: int = column()
+    done: int = column()
+    open: int = column()
+
+
+def _project_rows(conn: Any, parent: str | None = None, record: str | None = None) -> list[ProjectRow]:
+    return [
+        ProjectRow(**{name: row[name] for name in names(ProjectRow)})
+        for row in store.projects(conn, parent=parent, record=record)
+    ]
+
+
+def list_projects(session: Session, request: ProjectListRequest) -> list[ProjectRow]:
+    """Projects with their task counts."""
     session.require("tasks.read", "read tasks")
-    key = record_of(session, record)[1]["key"] if record else None
-    return store.projects(session.conn, parent=_check_parent(session, parent), record=key)
+    found = record_of(session, request.record) if request.record else None
+    return _project_rows(session.conn, _check_parent(session, request.parent), _key(found))
 
 
-@dataclass
+@dataclass(frozen=True)
+class ProjectShowRequest:
+    project: str  # the project id, e.g. P-3 (or 3)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project as stored, its template's parameters parsed."""
+
+    id: str
+    title: str
+    parent: str | None
+    record: str | None
+    template: str | None
+    params: dict[str, Any]
+    priority: int | None
+    created_at: dt.datetime
+    created_by: str | None
+
+
+@dataclass(frozen=True)
 class ProjectCard:
-    project: dict[str, Any]
-    subprojects: list[dict[str, Any]]
-    tasks: list[dict[str, Any]] = field(default_factory=list)
+    project: Project
+    subprojects: list[ProjectRow]
+    tasks: list[TaskRow] = field(default_factory=list)  # of the project and its subprojects, the actor's to read
     hidden: dict[str, int] = field(default_factory=lambda: {"tasks": 0})  # tasks left out: not the actor's to read
 
 
-def show_project(session: Session, pid: str) -> ProjectCard:
+def show_project(session: Session, request: ProjectShowRequest) -> ProjectCard:
+    """A project: its parameters, subprojects and the tasks of all of them."""
     session.require("tasks.read", "read tasks")
-    pid = prefixed_id(pid, "P")
-    project = store.project(session.conn, pid)
-    if project is None:
+    pid = prefixed_id(request.project, "P")
+    found = store.project(session.conn, pid)
+    if found is None:
         raise NotFound(f"no project {pid}")
+    stored = {name: found[name] for name in names(Project)}
+    project = Project(**{**stored, "params": json.loads(found["params"]) if found["params"] else {}})
     tasks = store.tasks(session.conn, projects=store.project_tree(session.conn, pid))
     shown = [t for t in tasks if session.may_read_task(t)]
-    return ProjectCard(project, store.projects(session.conn, parent=pid), shown, {"tasks": len(tasks) - len(shown)})
+    return ProjectCard(
+        project, _project_rows(session.conn, parent=pid), _rows(session, shown), {"tasks": len(tasks) - len(shown)}
+    )
 
 
 # -- launching a template --------------------------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
+class LaunchRequest:
+    template: str  # the project template to launch
+    params: dict[str, str] = field(default_factory=dict)  # the template's parameters, as text
+    record: str | None = None  # the record it is launched for (--for)
+    name: str | None = None  # the project's title (default: the template's)
+
+
+@dataclass(frozen=True)
 class Launched:
     project: str
     title: str
-    tasks: list[dict[str, Any]]
-    left_out: list[tuple[str, str]]
+    tasks: list[TaskRow]  # as stored (the launcher sees them all)
+    left_out: list[tuple[str, str]]  # (the template's task, why) of each task its conditions left out
 
 
-def record_context(session: Session, form: FormDef, row: dict[str, Any]) -> dict[str, Any]:
+def record_context(session: Session, form: FormDef, row: Row) -> Row:
     """What templates see as `record`: the key, the fields and the roll-ups."""
     context = {"key": row["key"], **{name: row.get(name) for name in form.fields}}
     context.update(rollups(session.conn, form, row["key"]))
     return context
 
 
-def rollups(conn: Any, form: FormDef, key: str) -> dict[str, Any]:
+def rollups(conn: Any, form: FormDef, key: str) -> Row:
     return {r.id: store.rollup(conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups}
 
 
@@ -127,29 +271,91 @@ def choose_assignee(session: Session, who: str | None, queued: dict[str, float],
     return who
 
 
+def _template(session: Session, name: str, target: Target | None) -> dict[str, Any]:
+    """The template to launch, for the record given if it is for a form's records."""
+    template = session.defs.templates.get(name)
+    if template is None:
+        known = ", ".join(sorted(session.defs.templates)) or "none"
+        raise NotFound(f"no template '{name}' (templates: {known})")
+    if target is not None and template.get("form") and target[0].name != template["form"]:
+        raise InputError(
+            f"template {name} is launched for {template['form']} records, not for {target[0].name} {target[1]['key']}"
+        )
+    if target is None and template.get("form"):
+        raise UsageError(f"template {name} is launched for a {template['form']} record: give --for KEY")
+    return dict(template)
+
+
+def _planned_row(session: Session, task: PlannedTask, queued: dict[str, float], pid: str, key: str | None) -> Row:
+    """The stored row of a planned task, its assignee and watchers chosen."""
+    assignee = choose_assignee(session, task.assignee, queued, session.actor)
+    watchers = [w for w in (choose_assignee(session, x, queued, session.actor) for x in task.watchers) if w]
+    return {
+        "project": pid,
+        "record": key,
+        "template_task": task.id,
+        "title": task.title,
+        "description": task.description,
+        "type": task.type,
+        "subtype": task.subtype,
+        "assignee": assignee,
+        "watchers": list(dict.fromkeys(watchers)),
+        "priority": task.priority,
+        "estimate_minutes": task.estimate_minutes,
+        "status": "todo",
+        "created_at": session.now,
+        "created_by": session.actor,
+    }
+
+
+def _add_planned(session: Session, conn: Any, tasks: list[PlannedTask], pid: str, key: str | None) -> list[Row]:
+    """The planned tasks stored, each with its id and the ids of those it depends on."""
+    queued = store.queued_minutes(conn, sorted(session.defs.people))
+    ids: dict[str, str] = {}
+    created = []
+    for task in tasks:
+        row = _planned_row(session, task, queued, pid, key)
+        tid = store.add_task(conn, row)
+        ids[task.id] = tid
+        for dep in task.depends_on:
+            store.add_dependency(conn, tid, ids[dep])
+        if row["assignee"]:
+            queued[row["assignee"]] = queued.get(row["assignee"], 0.0) + (task.estimate_minutes or 0)
+        created.append({"id": tid, **row, "depends_on": [ids[d] for d in task.depends_on]})
+    return created
+
+
+def _announce_launch(session: Session, conn: Any, key: str | None, launched: Row, created: list[Row]) -> None:
+    """The events of a launch, and a notice to each assignee of a task that can start at once."""
+    _event(session, conn, Event.PROJECT_LAUNCHED, key, {**launched, "tasks": [t["id"] for t in created]})
+    for task in created:
+        data = {
+            "task": task["id"],
+            "title": task["title"],
+            "assignee": task["assignee"],
+            "depends_on": task["depends_on"],
+        }
+        _event(session, conn, Event.TASK_CREATED, key, data)
+    for task in created:
+        if task["assignee"] and not task["depends_on"]:
+            text = f"{task['id']} «{task['title']}» is yours"
+            process_store.notify(conn, [task["assignee"]], "task", key, text, session.now)
+
+
 def _launch(
     session: Session,
     conn: Any,
     template_name: str,
     raw_params: dict[str, Any],
-    target: tuple[FormDef, dict[str, Any]] | None,
+    target: Target | None,
     title: str | None,
-) -> Launched:
-    template = session.defs.templates.get(template_name)
-    if template is None:
-        names = ", ".join(sorted(session.defs.templates)) or "none"
-        raise NotFound(f"no template '{template_name}' (templates: {names})")
-    if target is not None and template.get("form") and target[0].name != template["form"]:
-        raise InputError(
-            f"template {template_name} is launched for {template['form']} records, "
-            f"not for {target[0].name} {target[1]['key']}"
-        )
-    if target is None and template.get("form"):
-        raise UsageError(f"template {template_name} is launched for a {template['form']} record: give --for KEY")
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """Launch a template in the caller's transaction: (the project's id, its title, the tasks left out)."""
+    template = _template(session, template_name, target)
     record = record_context(session, *target) if target else None
     people = set(session.defs.people) if session.defs.has_team else None
     plan = domain.plan(template, raw_params, record, people, session.defs.hours_per_day, title)
-    key = target[1]["key"] if target else None
+    key = _key(target)
     parent, leaf = project_path(session, conn, plan.title, None)
     pid = store.add_project(
         conn,
@@ -164,85 +370,26 @@ def _launch(
             "created_by": session.actor,
         },
     )
-    everyone = sorted(session.defs.people)
-    queued = store.queued_minutes(conn, everyone)
-    ids: dict[str, str] = {}
-    created = []
-    for task in plan.tasks:
-        assignee = choose_assignee(session, task.assignee, queued, session.actor)
-        watchers = [w for w in (choose_assignee(session, x, queued, session.actor) for x in task.watchers) if w]
-        row = {
-            "project": pid,
-            "record": key,
-            "template_task": task.id,
-            "title": task.title,
-            "description": task.description,
-            "type": task.type,
-            "subtype": task.subtype,
-            "assignee": assignee,
-            "watchers": list(dict.fromkeys(watchers)),
-            "priority": task.priority,
-            "estimate_minutes": task.estimate_minutes,
-            "status": "todo",
-            "created_at": session.now,
-            "created_by": session.actor,
-        }
-        tid = store.add_task(conn, row)
-        ids[task.id] = tid
-        for dep in task.depends_on:
-            store.add_dependency(conn, tid, ids[dep])
-        if assignee:
-            queued[assignee] = queued.get(assignee, 0.0) + (task.estimate_minutes or 0)
-        created.append({"id": tid, **row, "depends_on": [ids[d] for d in task.depends_on]})
-    _event(
-        session,
-        conn,
-        Event.PROJECT_LAUNCHED,
-        key,
-        {
-            "project": pid,
-            "title": leaf,
-            "template": template_name,
-            "tasks": list(ids.values()),
-            "left_out": [t for t, _ in plan.left_out],
-        },
-    )
-    for task in created:
-        _event(
-            session,
-            conn,
-            Event.TASK_CREATED,
-            key,
-            {
-                "task": task["id"],
-                "title": task["title"],
-                "assignee": task["assignee"],
-                "depends_on": task["depends_on"],
-            },
-        )
-    notices = [t for t in created if t["assignee"] and not t["depends_on"]]
-    for task in notices:
-        process_store.notify(
-            conn, [task["assignee"]], "task", key, f"{task['id']} «{task['title']}» is yours", session.now
-        )
-    return Launched(pid, leaf, created, plan.left_out)
+    created = _add_planned(session, conn, plan.tasks, pid, key)
+    left_out = [t for t, _ in plan.left_out]
+    launched = {"project": pid, "title": leaf, "template": template_name, "tasks": [], "left_out": left_out}
+    _announce_launch(session, conn, key, launched, created)
+    return pid, leaf, plan.left_out
 
 
-def launch(
-    session: Session, template: str, raw_params: dict[str, Any], for_key: str | None, title: str | None
-) -> Launched:
+def launch(session: Session, request: LaunchRequest) -> Launched:
     """Launch a template; the result holds the tasks it made as stored (the launcher sees them all)."""
     session.require("tasks.add", "launch projects")
-    target = record_of(session, for_key)
+    target = record_of(session, request.record)
     with session.transaction() as conn:
-        launched = _launch(session, conn, template, raw_params, target, title)
-        launched.tasks = store.tasks(conn, projects=[launched.project])
-        return launched
+        pid, title, left_out = _launch(session, conn, request.template, dict(request.params), target, request.name)
+        tasks = _rows(session, store.tasks(conn, projects=[pid]))
+    return Launched(pid, title, tasks, left_out)
 
 
-def launch_for_stage(session: Session, conn: Any, form: FormDef, row: dict[str, Any], spec: dict[str, Any]) -> None:
+def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec: dict[str, Any]) -> None:
     """The `launch` action of a stage's on_enter: parameters and name rendered from the record."""
-    from crmctl.domain import templating
+    from crmctl.domain import templating  # jinja2: imported when a stage launches a template
 
     context = {"record": record_context(session, form, row)}
     where = f"launching {spec['template']} for {row['key']}"
@@ -294,25 +441,40 @@ def _check_cycle(conn: Any, tid: str, deps: list[str]) -> None:
         raise InputError("dependency cycle: " + " -> ".join(cycle))
 
 
-def add_task(session: Session, title: str, values: dict[str, Any]) -> dict[str, Any]:
-    """task add: values hold project, record, type, subtype, assignee, watchers, priority, estimate, due,
-    depends_on, description as the command line gave them."""
+@dataclass(frozen=True)
+class TaskAddRequest:
+    title: str
+    project: str | None = None  # e.g. P-2
+    record: str | None = None  # the record it belongs to (--for)
+    assignee: str | None = None
+    watchers: list[str] = field(default_factory=list)
+    type: str | None = None
+    subtype: str | None = None
+    estimate: str | None = None  # working time as text: 90m, 2h, 1d
+    priority: int = 3  # 1 (highest) to 5
+    due: str | None = None  # a due date-time, ISO (a date alone: the end of that day)
+    depends_on: list[str] = field(default_factory=list)  # the tasks it waits for
+    description: str | None = None
+
+
+def add_task(session: Session, request: TaskAddRequest) -> TaskRow:
+    """Add a task."""
     session.require("tasks.add", "add tasks")
+    values = {name: getattr(request, name) for name in names(TaskAddRequest) if name != "title"}
     with session.transaction() as conn:
-        return add_task_in(session, conn, title, values)
+        return TaskRow.of(add_task_in(session, conn, request.title, values), session.now)
 
 
-def add_task_in(session: Session, conn: Any, title: str, values: dict[str, Any]) -> dict[str, Any]:
-    """A new task, inside the caller's transaction."""
-    if not title.strip():
-        raise InputError("a task needs a title")
+def _new_task(session: Session, title: str, values: dict[str, Any]) -> tuple[Row, list[str]]:
+    """The row of a new task from the values given (see add_task_in), checked in the order the options are
+    told, and the ids of the tasks it depends on."""
     project = _check_parent(session, values.get("project"))
-    found = record_of(session, values.get("record"))
-    key = found[1]["key"] if found else None
+    key = _key(record_of(session, values.get("record")))
     if key is None and project is not None:
-        key = store.project(session.conn, project)["record"]
-    deps = [get_task(session, d)["id"] for d in values.get("depends_on") or []]
-    row = {
+        key = (store.project(session.conn, project) or {}).get("record")
+    deps: list[str] = [get_task(session, d)["id"] for d in values.get("depends_on") or []]
+    estimate, due = values.get("estimate"), values.get("due")
+    row: Row = {
         "project": project,
         "record": key,
         "title": title.strip(),
@@ -322,47 +484,72 @@ def add_task_in(session: Session, conn: Any, title: str, values: dict[str, Any])
         "assignee": team_person(session, values.get("assignee"), "--assignee"),
         "watchers": [team_person(session, w, "--watcher") for w in values.get("watchers") or []],
         "priority": 3 if values.get("priority") is None else int(values["priority"]),
-        "estimate_minutes": _minutes(values["estimate"], "--estimate", session.defs.hours_per_day)
-        if values.get("estimate")
-        else None,
-        "due_at": _due(values["due"], session) if values.get("due") else None,
+        "estimate_minutes": _minutes(estimate, "--estimate", session.defs.hours_per_day) if estimate else None,
+        "due_at": _due(due, session) if due else None,
         "status": "todo",
         "created_at": session.now,
         "created_by": session.actor,
     }
     if not 1 <= row["priority"] <= 5:
         raise InputError(f"--priority is 1 (highest) to 5, not {row['priority']}")
+    return row, deps
+
+
+def add_task_in(session: Session, conn: Any, title: str, values: dict[str, Any]) -> Row:
+    """A new task, inside the caller's transaction. values hold project, record, type, subtype, assignee,
+    watchers, priority, estimate, due, depends_on, description as the command line gives them."""
+    if not title.strip():
+        raise InputError("a task needs a title")
+    row, deps = _new_task(session, title, values)
     tid = store.add_task(conn, row)
     for dep in deps:
         store.add_dependency(conn, tid, dep)
-    _event(
-        session,
-        conn,
-        Event.TASK_CREATED,
-        key,
-        {"task": tid, "title": row["title"], "assignee": row["assignee"], "depends_on": deps},
-    )
+    data = {"task": tid, "title": row["title"], "assignee": row["assignee"], "depends_on": deps}
+    _event(session, conn, Event.TASK_CREATED, row["record"], data)
     if row["assignee"]:
-        process_store.notify(conn, [row["assignee"]], "task", key, f"{tid} «{row['title']}» is yours", session.now)
-    return store.task(conn, tid)
+        text = f"{tid} «{row['title']}» is yours"
+        process_store.notify(conn, [row["assignee"]], "task", row["record"], text, session.now)
+    return _stored(conn, tid)
 
 
-@dataclass
+@dataclass(frozen=True)
+class TaskShowRequest:
+    task: str  # the task id, e.g. T-12 (or 12)
+
+
+@dataclass(frozen=True)
+class TaskInterval:
+    """A time interval on a task's card."""
+
+    id: int
+    person: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None  # None while the timer runs
+    note: str | None
+    source: str  # timer, log or import
+
+
+@dataclass(frozen=True)
 class TaskCard:
-    task: dict[str, Any]
-    dependents: list[str]
-    intervals: list[dict[str, Any]]
-    events: list[dict[str, Any]]
+    task: TaskRow
+    dependents: list[str]  # the tasks that wait for it
+    intervals: list[TaskInterval]
+    events: list[dict[str, Any]]  # its history: id, at, actor, action, data
 
 
-def show_task(session: Session, tid: str) -> TaskCard:
+def show_task(session: Session, request: TaskShowRequest) -> TaskCard:
+    """A task: status, people, estimate against actual time, dependencies, time intervals and history."""
     session.require("tasks.read", "read tasks")
-    task = get_task(session, tid)
+    task = get_task(session, request.task)
     require_reading(session, task)
+    intervals = [
+        TaskInterval(**{name: row[name] for name in names(TaskInterval)})
+        for row in store.intervals(session.conn, task=task["id"])
+    ]
     return TaskCard(
-        task,
+        TaskRow.of(task, session.now),
         store.dependents(session.conn, task["id"]),
-        store.intervals(session.conn, task=task["id"]),
+        intervals,
         store.task_events(session.conn, task["id"]),
     )
 
@@ -370,7 +557,7 @@ def show_task(session: Session, tid: str) -> TaskCard:
 _OTHERS_WORK = ("tasks.manage_others", "work on others' tasks")
 
 
-def _others_work(session: Session, task: dict[str, Any], person: str | None = None) -> str | None:
+def _others_work(session: Session, task: Row, person: str | None = None) -> str | None:
     """Who works on the task: the person named, else its assignee, else the actor. Work on a task given to
     someone else, or done for someone else, needs tasks.manage_others besides tasks.execute."""
     who = team_person(session, person, "--for") or task["assignee"] or session.actor
@@ -379,82 +566,101 @@ def _others_work(session: Session, task: dict[str, Any], person: str | None = No
     return who
 
 
-def list_tasks(
-    session: Session,
-    *,
-    assignee: str | None = None,
-    project: str | None = None,
-    record: str | None = None,
-    status: list[str] | None = None,
-    type_: str | None = None,
-    blocked: bool = False,
-    ready: bool = False,
-    unassigned: bool = False,
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TaskListRequest:
+    assignee: str | None = None  # only this person's tasks
+    project: str | None = None  # only this project and its subprojects
+    record: str | None = None  # only the tasks of this record (--for)
+    status: list[str] = field(default_factory=list)  # only tasks in one of these (todo, in_progress, ...)
+    type: str | None = None  # only tasks of this type
+    blocked: bool = False  # only tasks waiting for others
+    ready: bool = False  # only tasks to do whose dependencies are done
+    unassigned: bool = False  # only tasks given to nobody yet
+
+
+def _viewed_assignee(session: Session, request: TaskListRequest) -> str | None:
+    """Whose tasks a listing may show: the assignee asked for, checked; the actor's own without
+    tasks.view_others; None for everyone's."""
+    if request.blocked and request.ready:
+        raise UsageError("--blocked and --ready exclude each other")
+    if request.unassigned and request.assignee is not None:
+        raise UsageError("--unassigned and --assignee exclude each other")
+    if request.unassigned:
+        session.require("tasks.view_unassigned", "view undistributed tasks")
+    elif request.assignee is not None and request.assignee != session.actor:
+        session.require("tasks.view_others", "view others' tasks")
+    elif not session.may("tasks.view_others"):
+        return session.actor
+    return request.assignee
+
+
+def list_tasks(session: Session, request: TaskListRequest) -> list[TaskRow]:
     """Tasks by the filters given. Without tasks.view_others a person sees their own tasks only (and, with
     --unassigned and tasks.view_unassigned, those of nobody)."""
     session.require("tasks.read", "read tasks")
-    if blocked and ready:
-        raise UsageError("--blocked and --ready exclude each other")
-    if unassigned and assignee is not None:
-        raise UsageError("--unassigned and --assignee exclude each other")
-    if unassigned:
-        session.require("tasks.view_unassigned", "view undistributed tasks")
-    elif assignee is not None and assignee != session.actor:
-        session.require("tasks.view_others", "view others' tasks")
-    elif not session.may("tasks.view_others"):
-        assignee = session.actor
-    for value in status or []:
+    assignee = _viewed_assignee(session, request)
+    for value in request.status:
         if value not in domain.STATUSES:
             raise UsageError(f"--status is one of {', '.join(domain.STATUSES)}, not '{value}'")
-    projects = store.project_tree(session.conn, _check_parent(session, project)) if project else None
-    records = [record_of(session, record)[1]["key"]] if record else None
+    project = _check_parent(session, request.project) if request.project else None
+    projects = store.project_tree(session.conn, project) if project else None
+    records = [str(_key(record_of(session, request.record)))] if request.record else None
     found = store.tasks(
         session.conn,
         assignee=team_person(session, assignee, "--assignee"),
         projects=projects,
         records=records,
-        status=status,
-        type_=type_,
+        status=request.status or None,
+        type_=request.type,
     )
-    if unassigned:
+    if request.unassigned:
         found = [t for t in found if t["assignee"] is None]
-    if blocked:
+    if request.blocked:
         found = [t for t in found if domain.blocked(t)]
-    if ready:
+    if request.ready:
         found = [t for t in found if domain.ready(t)]
-    return found
+    return _rows(session, found)
 
 
-def assign(session: Session, tid: str, person: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TaskAssignRequest:
+    task: str
+    person: str | None  # who will do it; None leaves it to nobody
+
+
+def assign(session: Session, request: TaskAssignRequest) -> TaskRow:
+    """Give a task to a person; they find a notice in their inbox."""
     session.require("tasks.assign", "assign tasks")
-    task = get_task(session, tid)
-    person = team_person(session, person, "assignee")
+    task = get_task(session, request.task)
+    person = team_person(session, request.person, "assignee")
     if person == task["assignee"]:
-        return task
+        return TaskRow.of(task, session.now)
     with session.transaction() as conn:
         store.update_task(conn, task["id"], {"assignee": person})
-        _event(
-            session,
-            conn,
-            Event.TASK_ASSIGNED,
-            task["record"],
-            {"task": task["id"], "from": task["assignee"], "to": person},
-        )
+        data = {"task": task["id"], "from": task["assignee"], "to": person}
+        _event(session, conn, Event.TASK_ASSIGNED, task["record"], data)
         if person:
             text = f"{task['id']} «{task['title']}» is yours (assigned by {session.actor or '-'})"
             process_store.notify(conn, [person], "task", task["record"], text, session.now)
-        return store.task(conn, task["id"])
+        return TaskRow.of(_stored(conn, task["id"]), session.now)
 
 
-def depend(session: Session, tid: str, on: list[str], remove: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TaskDependRequest:
+    task: str
+    on: list[str]  # the tasks it waits for
+    remove: bool = False  # drop these dependencies instead
+
+
+def depend(session: Session, request: TaskDependRequest) -> TaskRow:
+    """Make a task wait for others (a cycle is refused and named), or drop such a dependency."""
     session.require("tasks.add", "change task dependencies")
-    task = get_task(session, tid)
-    others = [get_task(session, o)["id"] for o in on]
+    task = get_task(session, request.task)
+    others: list[str] = [get_task(session, o)["id"] for o in request.on]
     if task["id"] in others:
         raise InputError(f"{task['id']} cannot depend on itself")
     with session.transaction() as conn:
-        if remove:
+        if request.remove:
             missing = [o for o in others if o not in task["depends_on"]]
             if missing:
                 raise InputError(f"{task['id']} does not depend on {', '.join(missing)}")
@@ -464,47 +670,47 @@ def depend(session: Session, tid: str, on: list[str], remove: bool) -> dict[str,
             _check_cycle(conn, task["id"], others)
             for other in others:
                 store.add_dependency(conn, task["id"], other)
-        _event(
-            session,
-            conn,
-            Event.TASK_DEPENDENCIES,
-            task["record"],
-            {"task": task["id"], "removed" if remove else "added": others},
-        )
-        return store.task(conn, task["id"])
+        data = {"task": task["id"], "removed" if request.remove else "added": others}
+        _event(session, conn, Event.TASK_DEPENDENCIES, task["record"], data)
+        return TaskRow.of(_stored(conn, task["id"]), session.now)
 
 
-def _set_status(session: Session, conn: Any, task: dict[str, Any], status: str, **extra: Any) -> None:
+def _set_status(session: Session, conn: Any, task: Row, status: str, **extra: Any) -> None:
     store.update_task(conn, task["id"], {"status": status, **extra})
     data = {"task": task["id"], "from": task["status"], "to": status, "assignee": task["assignee"]}
     _event(session, conn, Event.TASK_STATUS, task["record"], data)
 
 
-def _close_timer(session: Session, conn: Any, interval: dict[str, Any]) -> None:
+def _close_timer(session: Session, conn: Any, interval: Row) -> None:
     store.close_interval(conn, interval["id"], session.now)
     minutes = (session.now - interval["started_at"]).total_seconds() / 60
-    record = store.task(conn, interval["task"])["record"]
-    _event(
-        session,
-        conn,
-        Event.TIMER_STOPPED,
-        record,
-        {"task": interval["task"], "person": interval["person"], "minutes": round(minutes, 1)},
-    )
+    record = _stored(conn, interval["task"])["record"]
+    data = {"task": interval["task"], "person": interval["person"], "minutes": round(minutes, 1)}
+    _event(session, conn, Event.TIMER_STOPPED, record, data)
 
 
-@dataclass
+def _check_running(session: Session, running: Row) -> None:
+    if running["started_at"] > session.now:
+        raise InputError(f"the running timer started at {running['started_at']:%Y-%m-%d %H:%M}, after now")
+
+
+@dataclass(frozen=True)
 class TimerChange:
-    task: str
+    task: str  # the task whose timer started (or stopped)
     stopped: str | None = None  # the task whose timer was running before
-    minutes: float = 0.0
+    minutes: float = 0.0  # how long the stopped timer ran
 
 
-def start(session: Session, tid: str) -> TimerChange:
+@dataclass(frozen=True)
+class TaskStartRequest:
+    task: str
+
+
+def start(session: Session, request: TaskStartRequest) -> TimerChange:
     """Open a time interval for the task's assignee (else the actor); a running one is closed first (one timer
     per person)."""
     session.require("tasks.execute", "work on tasks")
-    task = get_task(session, tid)
+    task = get_task(session, request.task)
     who = _others_work(session, task)
     if task["status"] in ("done", "cancelled"):
         raise InputError(f"{task['id']} is {task['status']}: reopen it to work on it")
@@ -516,11 +722,10 @@ def start(session: Session, tid: str) -> TimerChange:
         if running is not None:
             if running["task"] == task["id"]:
                 raise InputError(f"the timer of {who or 'nobody'} already runs on {task['id']}")
-            if running["started_at"] > session.now:
-                raise InputError(f"the running timer started at {running['started_at']:%Y-%m-%d %H:%M}, after now")
+            _check_running(session, running)
             _close_timer(session, conn, running)
-            change.stopped = running["task"]
-            change.minutes = (session.now - running["started_at"]).total_seconds() / 60
+            minutes = (session.now - running["started_at"]).total_seconds() / 60
+            change = TimerChange(task["id"], running["task"], minutes)
         store.start_interval(conn, task["id"], who, session.now)
         if task["status"] == "todo":
             _set_status(session, conn, task, "in_progress", started_at=session.now)
@@ -528,34 +733,72 @@ def start(session: Session, tid: str) -> TimerChange:
     return change
 
 
-def stop(session: Session, person: str | None = None) -> TimerChange:
+@dataclass(frozen=True)
+class TaskStopRequest:
+    person: str | None = None  # whose timer (default: the actor's)
+
+
+def stop(session: Session, request: TaskStopRequest) -> TimerChange:
     """Stop the running timer of the person named (else the actor's)."""
     session.require("tasks.execute", "work on tasks")
-    who = team_person(session, person, "--for") or session.actor
+    who = team_person(session, request.person, "--for") or session.actor
     if who != session.actor:  # asked before telling whether their timer runs
         session.require(*_OTHERS_WORK)
     running = store.open_interval(session.conn, who)
     if running is None:
         raise InputError(f"no timer is running for {who or 'nobody (give --as or CRMCTL_USER)'}")
     _others_work(session, get_task(session, running["task"]), who)
-    if running["started_at"] > session.now:
-        raise InputError(f"the running timer started at {running['started_at']:%Y-%m-%d %H:%M}, after now")
+    _check_running(session, running)
     with session.transaction() as conn:
         _close_timer(session, conn, running)
     return TimerChange(running["task"], running["task"], (session.now - running["started_at"]).total_seconds() / 60)
 
 
-@dataclass
+@dataclass(frozen=True)
+class TaskDoneRequest:
+    task: str
+    comment: str | None = None  # a comment for the task's history
+
+
+@dataclass(frozen=True)
 class Finished:
     task: str
-    unblocked: list[dict[str, Any]]
+    unblocked: list[TaskRow]  # the tasks it was the last blocker of
 
 
-def done(session: Session, tid: str, comment: str | None = None) -> Finished:
-    """Finish a task: its timers stop, and each task it was the last blocker of is announced to its assignee."""
+def _workable(session: Session, tid: str) -> Row:
+    """A task the actor may work on (someone else's: tasks.manage_others)."""
     session.require("tasks.execute", "work on tasks")
     task = get_task(session, tid)
     _others_work(session, task)
+    return task
+
+
+def _finish(session: Session, conn: Any, task: Row, status: str, comment: str | None) -> None:
+    """Done or cancelled: its timers stop, its status and the comment go to its history."""
+    for interval in store.open_intervals_of_task(conn, task["id"]):
+        _close_timer(session, conn, interval)
+    _set_status(session, conn, task, status, finished_at=session.now)
+    if comment:
+        _event(session, conn, Event.TASK_COMMENTED, task["record"], {"task": task["id"], "text": comment})
+
+
+def _unblock(session: Session, conn: Any, task: Row) -> list[Row]:
+    """The tasks a finished task was the last blocker of, each announced to its assignee."""
+    unblocked = []
+    for other in store.tasks(conn, ids=store.dependents(conn, task["id"])):
+        if other["status"] == "todo" and not other["blocked_by"]:
+            unblocked.append(other)
+            if other["assignee"]:
+                who = session.actor or "-"
+                text = f"{other['id']} «{other['title']}» is ready: {task['id']} «{task['title']}» done by {who}"
+                process_store.notify(conn, [other["assignee"]], "task.ready", other["record"], text, session.now)
+    return unblocked
+
+
+def done(session: Session, request: TaskDoneRequest) -> Finished:
+    """Finish a task: its timers stop, and each task it was the last blocker of is announced to its assignee."""
+    task = _workable(session, request.task)
     if task["status"] == "done":
         raise InputError(f"{task['id']} is done already")
     if task["status"] == "cancelled":
@@ -563,114 +806,151 @@ def done(session: Session, tid: str, comment: str | None = None) -> Finished:
     if task["blocked_by"]:
         raise InputError(f"{task['id']} waits for {', '.join(task['blocked_by'])} to be done")
     with session.transaction() as conn:
-        for interval in store.open_intervals_of_task(conn, task["id"]):
-            _close_timer(session, conn, interval)
-        _set_status(session, conn, task, "done", finished_at=session.now)
-        if comment:
-            _event(session, conn, Event.TASK_COMMENTED, task["record"], {"task": task["id"], "text": comment})
-        unblocked = []
-        for other in store.tasks(conn, ids=store.dependents(conn, task["id"])):
-            if other["status"] == "todo" and not other["blocked_by"]:
-                unblocked.append(other)
-                if other["assignee"]:
-                    who = session.actor or "-"
-                    text = f"{other['id']} «{other['title']}» is ready: {task['id']} «{task['title']}» done by {who}"
-                    process_store.notify(conn, [other["assignee"]], "task.ready", other["record"], text, session.now)
-    return Finished(task["id"], unblocked)
+        _finish(session, conn, task, "done", request.comment)
+        unblocked = _unblock(session, conn, task)
+    return Finished(task["id"], _rows(session, unblocked))
 
 
-def reopen(session: Session, tid: str) -> dict[str, Any]:
-    session.require("tasks.execute", "work on tasks")
-    task = get_task(session, tid)
-    _others_work(session, task)
+@dataclass(frozen=True)
+class TaskReopenRequest:
+    task: str
+
+
+def reopen(session: Session, request: TaskReopenRequest) -> TaskRow:
+    """Open a done or cancelled task again."""
+    task = _workable(session, request.task)
     if task["status"] in domain.OPEN_STATUSES:
         raise InputError(f"{task['id']} is open already ({task['status']})")
     with session.transaction() as conn:
         _set_status(session, conn, task, "todo", finished_at=None)
-        return store.task(conn, task["id"])
+        return TaskRow.of(_stored(conn, task["id"]), session.now)
 
 
-def cancel(session: Session, tid: str, comment: str | None) -> dict[str, Any]:
-    session.require("tasks.execute", "work on tasks")
-    task = get_task(session, tid)
-    _others_work(session, task)
+@dataclass(frozen=True)
+class TaskCancelRequest:
+    task: str
+    comment: str | None = None  # a comment for the task's history
+
+
+def cancel(session: Session, request: TaskCancelRequest) -> TaskRow:
+    """Cancel a task that will not be done."""
+    task = _workable(session, request.task)
     if task["status"] in ("done", "cancelled"):
         raise InputError(f"{task['id']} is {task['status']} already")
     with session.transaction() as conn:
-        for interval in store.open_intervals_of_task(conn, task["id"]):
-            _close_timer(session, conn, interval)
-        _set_status(session, conn, task, "cancelled", finished_at=session.now)
-        if comment:
-            _event(session, conn, Event.TASK_COMMENTED, task["record"], {"task": task["id"], "text": comment})
-        return store.task(conn, task["id"])
+        _finish(session, conn, task, "cancelled", request.comment)
+        return TaskRow.of(_stored(conn, task["id"]), session.now)
 
 
-def comment(session: Session, tid: str, text: str) -> str:
+@dataclass(frozen=True)
+class TaskCommentRequest:
+    task: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Commented:
+    task: str  # the task commented on
+
+
+def comment(session: Session, request: TaskCommentRequest) -> Commented:
+    """Add a comment to a task's history."""
     session.require("tasks.read", "comment on tasks")
-    task = get_task(session, tid)
+    task = get_task(session, request.task)
     require_reading(session, task)
-    if not text.strip():
+    if not request.text.strip():
         raise InputError("a comment needs some text")
     with session.transaction() as conn:
-        _event(session, conn, Event.TASK_COMMENTED, task["record"], {"task": task["id"], "text": text})
-    return task["id"]
+        _event(session, conn, Event.TASK_COMMENTED, task["record"], {"task": task["id"], "text": request.text})
+    return Commented(task["id"])
 
 
 # -- time ----------------------------------------------------------------------------------------------------
-def log_time(
-    session: Session, tid: str, duration: str, at: str | None, note: str | None, person: str | None = None
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TimeLogRequest:
+    task: str
+    duration: str  # how long: 90m, 2h, 1h30m, 1d (a working day)
+    at: str | None = None  # when the work began (default: it ends now)
+    note: str | None = None  # what was done
+    person: str | None = None  # who did the work (default: the task's assignee, else the actor)
+
+
+@dataclass(frozen=True)
+class Logged:
+    task: str
+    person: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    minutes: int
+    note: str | None
+
+
+def log_time(session: Session, request: TimeLogRequest) -> Logged:
     """Past work of the person named (else the task's assignee, else the actor): an interval of the given
     length, starting at --at (or ending now)."""
     session.require("tasks.execute", "log time")
-    task = get_task(session, tid)
-    who = _others_work(session, task, person)
-    minutes = _minutes(duration, "duration", session.defs.hours_per_day)  # 1d is a working day, as in estimates
+    task = get_task(session, request.task)
+    who = _others_work(session, task, request.person)
+    minutes = _minutes(request.duration, "duration", session.defs.hours_per_day)  # 1d: a working day, as estimates
     length = dt.timedelta(minutes=minutes)
-    start_at = _when(at, session, "--at") if at else session.now - length
+    start_at = _when(request.at, session, "--at") if request.at else session.now - length
     end_at = start_at + length
     if end_at > session.now:
         raise InputError(f"time cannot be logged in the future: it would end at {end_at:%Y-%m-%d %H:%M}")
+    note = request.note
     with session.transaction() as conn:
         store.log_interval(conn, task["id"], who, start_at, end_at, note)
-        _event(
-            session,
-            conn,
-            Event.TIME_LOGGED,
-            task["record"],
-            {"task": task["id"], "person": who, "minutes": minutes, "from": start_at, "note": note},
-        )
-    return {
-        "task": task["id"],
-        "person": who,
-        "started_at": start_at,
-        "ended_at": end_at,
-        "minutes": minutes,
-        "note": note,
-    }
+        data = {"task": task["id"], "person": who, "minutes": minutes, "from": start_at, "note": note}
+        _event(session, conn, Event.TIME_LOGGED, task["record"], data)
+    return Logged(task["id"], who, start_at, end_at, minutes, note)
 
 
-def list_time(
-    session: Session, person: str | None, since: str | None, until: str | None, task: str | None
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TimeListRequest:
+    person: str | None = None  # only this person's time
+    since: str | None = None  # from this date-time, ISO (--from)
+    until: str | None = None  # up to this date-time, ISO (--to)
+    task: str | None = None  # only this task
+
+
+@dataclass(frozen=True)
+class TimeRow:
+    """A time interval; the table's columns (in their own order) are the command line's."""
+
+    id: int
+    task: str
+    title: str  # the task's
+    person: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None  # None while the timer runs
+    minutes: float  # its length (a running one's up to now), to a tenth
+    running: bool
+    note: str | None
+    source: str  # timer, log or import
+
+
+def list_time(session: Session, request: TimeListRequest) -> list[TimeRow]:
+    """Time intervals, a running timer included (counted up to now)."""
     session.require("tasks.read", "read tasks")
+    person = request.person
     if person is not None and person != session.actor:
         session.require("tasks.view_others", "view others' tasks")
     elif not session.may("tasks.view_others"):
         person = session.actor
-    begin = _when(since, session, "--from") if since else None
-    end = _when(until, session, "--to") if until else None
+    begin = _when(request.since, session, "--from") if request.since else None
+    end = _when(request.until, session, "--to") if request.until else None
     if begin and end and end <= begin:
         raise InputError("--to must be after --from")
     found = store.intervals(
         session.conn,
         person=team_person(session, person, "--person"),
-        task=get_task(session, task)["id"] if task else None,
+        task=get_task(session, request.task)["id"] if request.task else None,
         since=begin,
         until=end,
     )
+    rows = []
     for interval in found:
         stop_at = interval["ended_at"] or session.now
-        interval["running"] = interval["ended_at"] is None
-        interval["minutes"] = round(max(0.0, (stop_at - interval["started_at"]).total_seconds() / 60), 1)
-    return found
+        minutes = round(max(0.0, (stop_at - interval["started_at"]).total_seconds() / 60), 1)
+        rows.append(TimeRow(**{**interval, "running": interval["ended_at"] is None, "minutes": minutes}))
+    return rows

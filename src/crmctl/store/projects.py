@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 OPEN = ("todo", "in_progress")
+# The columns of crm.tasks that add_task and update_task write. What a task shows is another thing:
+# crmctl.ops.projects.TaskRow, whose fields are read by name from the rows of tasks() below.
 TASK_COLUMNS = (
     "id",
     "number",
@@ -142,7 +144,8 @@ def tasks(
     type_: str | None = None,
 ) -> list[dict[str, Any]]:
     """Tasks with their dependencies, open blockers and actual minutes (closed intervals)."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[Any] = []
     for column, values in (("t.id", ids), ("t.project", projects), ("t.record", records), ("t.status", status)):
         if values is not None:
             clauses.append(f"list_contains(?, {column})")
@@ -172,7 +175,8 @@ def tasks(
 
 def due_tasks(conn: Any, person: str | None, until: dt.datetime) -> list[dict[str, Any]]:
     """Open tasks with a due date before until (a person's, or everyone's)."""
-    clauses, params = ["status IN ('todo', 'in_progress')", "due_at IS NOT NULL", "due_at < ?"], [until]
+    clauses = ["status IN ('todo', 'in_progress')", "due_at IS NOT NULL", "due_at < ?"]
+    params: list[Any] = [until]
     if person is not None:
         clauses.append("assignee = ?")
         params.append(person)
@@ -317,7 +321,8 @@ def intervals(
     until: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Intervals that overlap [since, until), oldest first, with the task's title."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[Any] = []
     if person is not None:
         clauses.append("i.person = ?")
         params.append(person)
