@@ -98,14 +98,14 @@ class CrmGroup(TyperGroup):
         from typer._click import exceptions as click  # typer 0.26+ carries its own copy of click
 
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(*args, **{**kwargs, "standalone_mode": False})
         given = args[0] if args else kwargs.get("args")
         bad = _not_utf8(sys.argv[1:] if given is None else given)
         if bad:
             typer.echo(f"crmctl: error: {bad} is not valid UTF-8", err=True)
             sys.exit(USAGE)
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            result = super().main(*args, **{**kwargs, "standalone_mode": False})
         except click.NoArgsIsHelpError as exc:
             exc.show()
             sys.exit(exc.exit_code)

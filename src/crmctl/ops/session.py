@@ -44,7 +44,7 @@ def _workspace_settings(root: Path) -> dict[str, Any]:
 
     for doc in load_file(root / "crmctl.yaml").documents:
         if doc.data.get("kind") == "Workspace":
-            return doc.data
+            return dict(doc.data)
     return {}
 
 
