@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from crmctl.domain.imports import Outcome
 from crmctl.domain.model import FormDef
 from crmctl.domain.values import NUMBER_LIMIT, FieldSpec
 from crmctl.store.db import SQL_TYPES, quote
@@ -45,6 +48,33 @@ def _column(index: int) -> str:
 
 
 # -- staging ---------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def watched(conn: Any, what: str, progress: Callable[[str, float], None] | None) -> Iterator[None]:
+    """Tell progress(what, percent) how far the running statement is, every fifth of a second, from a second
+    thread; and 100 at the end."""
+    if progress is None:
+        yield
+        return
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.2):
+            percent = conn.query_progress()
+            if percent >= 0:
+                progress(what, percent)
+
+    conn.execute("SET enable_progress_bar = true")
+    conn.execute("SET enable_progress_bar_print = false")
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        progress(what, 100.0)
 
 
 def stage_csv(conn: Any, path: Path, *, columns: int, delimiter: str, encoding: str, view: bool = False) -> None:
@@ -447,6 +477,11 @@ def key_problems(conn: Any, form: FormDef, key: str | None) -> list[tuple[int, i
     return found
 
 
+def drop_creates(conn: Any) -> None:
+    """Leave every row that would create a record out of what is written."""
+    conn.execute("DELETE FROM import_plan WHERE status = 'create'")
+
+
 def drop_rows(conn: Any, rids: Iterable[int]) -> None:
     """Leave these rows out of what is written (skip mode)."""
     conn.execute("DELETE FROM import_plan WHERE list_contains(?, rid)", [sorted(set(rids))])
@@ -598,9 +633,21 @@ def enter_plain_stage(
     )
 
 
-def record_batch(conn: Any, batch: dict[str, Any], form: str | None) -> int:
-    """One row of crm.imports (what an import did), and the runs of record numbers it created, by which
-    `record history` finds the import that created a record."""
+def record_batch(
+    conn: Any, kind: str, outcome: Outcome, *, actor: str | None, now: dt.datetime, form: str | None
+) -> int:
+    """One row of crm.imports (what an import did), and, for records of a form, the runs of record numbers it
+    created, by which `record history` finds the import that created a record."""
+    batch = {
+        "kind": kind,
+        "source": outcome.source,
+        "actor": actor,
+        "imported_at": now,
+        "created": outcome.created,
+        "updated": outcome.updated,
+        "unchanged": outcome.unchanged,
+        "rejected": outcome.rejected,
+    }
     columns = list(batch)
     row = conn.execute(
         f"INSERT INTO crm.imports ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING id",
