@@ -374,34 +374,60 @@ def import_tasks(session: Session, source: Source, *, dry_run: bool, on_error: s
 # -- tasks: writing --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Writes:
+    """What writing a task file's rows keeps: the projects found by title path, and the new tasks, numbered on
+    from the last one as they come (T-n, as one by one), inserted together with their dependencies at the end
+    (nothing in between reads them)."""
+
+    last: int  # the highest task number before the first new task
+    projects: dict[str, str] = field(default_factory=dict)  # a project's title path -> its id
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    dependencies: list[tuple[str, str]] = field(default_factory=list)
+
+    def new_task(self, row: dict[str, Any]) -> str:
+        number = self.last + len(self.tasks) + 1
+        self.tasks.append({**row, "id": f"T-{number}", "number": number})
+        return f"T-{number}"
+
+
 def _write_tasks(session: Session, conn: Any, tasks: list[_Task], outcome: Outcome) -> None:
     """Create or update each task, in the order of the file, each with its event."""
     current = work_store.tasks_as_stored(conn, [t.id for t in tasks if not t.new])
+    writes = _Writes(work_store.last_task_number(conn))
     for task in tasks:
-        values = _with_project(session, conn, task.values)
+        values = _with_project(session, conn, task.values, writes.projects)
         if task.new:
-            _create_task(session, conn, task, values, outcome.source)
+            _create_task(session, conn, task, values, writes, outcome.source)
             outcome.created += 1
         elif _update_task(session, conn, task, values, current.pop(task.id, None), outcome.source):
             outcome.updated += 1
         else:
             outcome.unchanged += 1
+    work_store.add_tasks(conn, writes.tasks)
+    work_store.add_dependencies(conn, writes.dependencies)
 
 
-def _with_project(session: Session, conn: Any, values: dict[str, Any]) -> dict[str, Any]:
-    """The values with a project given by its title path turned into its id (the project made if missing)."""
+def _with_project(session: Session, conn: Any, values: dict[str, Any], found: dict[str, str]) -> dict[str, Any]:
+    """The values with a project given by its title path turned into its id (the project made if missing;
+    `found` keeps the paths already turned, which stand as they are)."""
     values = dict(values)
     if "project_title" in values:
-        parent, title = project_path(session, conn, values.pop("project_title"), None)
-        pid = store.root_project_by_title(conn, title, parent)
-        if pid is None:
-            made = {"title": title, "parent": parent, "created_at": session.now, "created_by": session.actor}
-            pid = store.add_project(conn, made)
-        values["project"] = pid
+        path = values.pop("project_title")
+        if path not in found:
+            parent, title = project_path(session, conn, path, None)
+            pid = store.root_project_by_title(conn, title, parent)
+            if pid is None:
+                made = {"title": title, "parent": parent, "created_at": session.now, "created_by": session.actor}
+                pid = store.add_project(conn, made)
+            found[path] = pid
+        values["project"] = found[path]
     return values
 
 
-def _create_task(session: Session, conn: Any, task: _Task, values: dict[str, Any], source: str) -> None:
+def _create_task(
+    session: Session, conn: Any, task: _Task, values: dict[str, Any], writes: _Writes, source: str
+) -> None:
     row = {
         "priority": 3,
         "status": "todo",
@@ -411,9 +437,8 @@ def _create_task(session: Session, conn: Any, task: _Task, values: dict[str, Any
         "created_at": session.now,
         "created_by": session.actor,
     }
-    tid = store.add_task(conn, row)
-    for dep in task.deps or []:
-        store.add_dependency(conn, tid, dep)
+    tid = writes.new_task(row)
+    writes.dependencies += [(tid, dep) for dep in task.deps or []]
     data = {
         "task": tid,
         "title": row["title"],
