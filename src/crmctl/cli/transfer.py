@@ -55,7 +55,7 @@ def _estimated_rows(path: Path) -> int:
 
 
 def _write_report(path: Path, problems: Sequence[Problem]) -> None:
-    from crmctl.render.tables import as_csv, as_json
+    from crmctl.render.tables import as_csv, as_json  # here: only with --report
 
     rows = [p.as_dict() for p in problems]
     columns = [("row", "row"), ("column", "column"), ("value", "value"), ("problem", "problem")]
@@ -90,7 +90,7 @@ def import_(
     """Import records of a form (or tasks, or time intervals) from a file: every row is checked first, all
     problems are reported at once, and the import writes everything or nothing (--on-error skip: the good rows).
     With --key, running the same import twice changes nothing the second time."""
-    from crmctl.ops.imports import ImportRequest
+    from crmctl.ops.imports import ImportRequest  # here: the operation's module imports duckdb
 
     fmt = choose_format(output, ("table", "json"))
     if report is not None:
@@ -145,7 +145,7 @@ def export(
     """Write data out: a form's records, tasks or time intervals as csv, json (JSON Lines) or parquet, ready
     for `crmctl import`; `export tjp` gives TaskJuggler (tj3) the open tasks, people, calendars, holidays and
     absences."""
-    from crmctl.ops.exports import ExportRequest
+    from crmctl.ops.exports import ExportRequest  # here: the operation's module imports duckdb
 
     if out is not None:
         check_output(out)
