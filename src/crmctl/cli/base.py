@@ -214,3 +214,10 @@ def write_file(path: Path, text: str, newline: str | None = None) -> None:
     from crmctl.store.files import write_text
 
     write_text(path, text, _databases(), newline=newline)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write an output file of bytes (an export, which may be Parquet) through the one safe writer."""
+    from crmctl.store.files import write_bytes as write
+
+    write(path, data, _databases())

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crmctl.cli.base import FormatOption, check_output, choose_format, emit, options, write_file
+from crmctl.cli.base import FormatOption, call, check_output, choose_format, emit, write_bytes, write_file
+from crmctl.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from crmctl.domain.imports import Outcome, Problem
+    from crmctl.ops.exports import Exported
 
 SHOW_PROBLEMS = 50
 
@@ -47,8 +54,8 @@ def _estimated_rows(path: Path) -> int:
     return int(size / (len(sample) / lines)) if sample else 0
 
 
-def _write_report(path: Path, problems: list[Any]) -> None:
-    from crmctl.render.tables import as_csv, as_json
+def _write_report(path: Path, problems: Sequence[Problem]) -> None:
+    from crmctl.render.tables import as_csv, as_json  # here: only with --report
 
     rows = [p.as_dict() for p in problems]
     columns = [("row", "row"), ("column", "column"), ("value", "value"), ("problem", "problem")]
@@ -83,14 +90,14 @@ def import_(
     """Import records of a form (or tasks, or time intervals) from a file: every row is checked first, all
     problems are reported at once, and the import writes everything or nothing (--on-error skip: the good rows).
     With --key, running the same import twice changes nothing the second time."""
-    from crmctl.errors import InputError
-    from crmctl.ops import imports
-    from crmctl.ops.session import open_session
+    from crmctl.ops.imports import ImportRequest  # here: the operation's module imports duckdb
 
     fmt = choose_format(output, ("table", "json"))
     if report is not None:
         check_output(report)  # before the import writes anything
-    opts = imports.ImportOptions(
+    bar = Bar(file) if not quiet and sys.stderr.isatty() else None
+    request = ImportRequest(
+        what=what,
         path=file,
         key=key,
         dry_run=dry_run,
@@ -99,38 +106,35 @@ def import_(
         delimiter=delimiter,
         encoding=encoding,
         process=process,
+        progress=bar,
     )
-    bar = Bar(file) if not quiet and sys.stderr.isatty() else None
     try:
-        with open_session(options()) as session:
-            if what in ("tasks", "time"):
-                from crmctl.ops import workimports
-
-                run = workimports.import_tasks if what == "tasks" else workimports.import_time
-                outcome = run(session, opts, bar)
-            else:
-                outcome = imports.import_records(session, what, opts, bar)
+        outcome: Outcome = call("import", request)
     finally:
         if bar is not None:
             bar.close()
     if report is not None:
         _write_report(report, outcome.problems)
-    if fmt == "json":
-        import json
-
-        emit(json.dumps(outcome.as_dict(), ensure_ascii=False, indent=2) + "\n")
-    else:
-        for problem in outcome.problems[:SHOW_PROBLEMS]:
-            typer.echo(problem.line(), err=True)
-        hidden = len(outcome.problems) - SHOW_PROBLEMS
-        if hidden > 0:
-            where = f" (all of them are in {report})" if report else " (see them all with --report FILE)"
-            typer.echo(f"... and {hidden} more problems{where}", err=True)
-        typer.echo(outcome.summary())
+    _show(outcome, fmt, report)
     if outcome.problems and on_error == "abort":
         rows = outcome.rejected
         what_failed = f"{rows} row{'s have' if rows != 1 else ' has'} problems" if rows else "the file has problems"
         raise InputError(f"{what_failed}; nothing was imported")
+
+
+def _show(outcome: Outcome, fmt: str, report: Path | None) -> None:
+    """What an import did: as JSON on stdout; or its problems (the first SHOW_PROBLEMS) on stderr and a
+    summary line on stdout."""
+    if fmt == "json":
+        emit(json.dumps(outcome.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    for problem in outcome.problems[:SHOW_PROBLEMS]:
+        typer.echo(problem.line(), err=True)
+    hidden = len(outcome.problems) - SHOW_PROBLEMS
+    if hidden > 0:
+        where = f" (all of them are in {report})" if report else " (see them all with --report FILE)"
+        typer.echo(f"... and {hidden} more problems{where}", err=True)
+    typer.echo(outcome.summary())
 
 
 def export(
@@ -141,28 +145,19 @@ def export(
     """Write data out: a form's records, tasks or time intervals as csv, json (JSON Lines) or parquet, ready
     for `crmctl import`; `export tjp` gives TaskJuggler (tj3) the open tasks, people, calendars, holidays and
     absences."""
-    from crmctl.errors import UsageError
-    from crmctl.ops.session import open_session
+    from crmctl.ops.exports import ExportRequest  # here: the operation's module imports duckdb
 
     if out is not None:
         check_output(out)
     if what == "tjp":
-        from crmctl.ops import schedule
-
-        with open_session(options(), write=False) as session:
-            text = schedule.export_tjp(session, report=(out.stem if out else "crmctl") + "_schedule")
-        if out is None:
-            emit(text)
-        else:
-            write_file(out, text)
-        return
-    from crmctl.ops import exports
-
-    fmt = choose_format(output, ("csv", "json", "parquet"))
-    if fmt == "parquet" and out is None:
-        raise UsageError("--format parquet needs --out FILE (Parquet is binary)")
-    with open_session(options(), write=False) as session:
-        if out is not None:
-            exports.export(session, what, fmt, out)
-        else:
-            emit(exports.export_text(session, what, fmt))
+        request = ExportRequest(what, report=(out.stem if out else "crmctl") + "_schedule")
+    else:
+        fmt = choose_format(output, ("csv", "json", "parquet"))
+        if fmt == "parquet" and out is None:
+            raise UsageError("--format parquet needs --out FILE (Parquet is binary)")
+        request = ExportRequest(what, format=fmt)
+    exported: Exported = call("export", request)
+    if out is None:
+        emit(exported.content.decode("utf-8"))
+    else:
+        write_bytes(out, exported.content)

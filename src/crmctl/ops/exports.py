@@ -1,15 +1,48 @@
-"""crmctl export: a form's records, tasks or time intervals as CSV, JSON Lines or Parquet, ready for import."""
+"""crmctl export: a form's records, tasks or time intervals as CSV, JSON Lines or Parquet, ready for import;
+or the open work as a TaskJuggler project."""
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from crmctl.errors import InputError
+from crmctl.ops import schedule
 from crmctl.ops.session import Session
 from crmctl.store import imports as store
 
 SUFFIX = {"csv": ".csv", "json": ".jsonl", "parquet": ".parquet"}
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """crmctl export WHAT [--format F] [--out FILE]."""
+
+    what: str  # a form's name, or "tasks", "time", "tjp"
+    format: str = "csv"  # csv, json (JSON Lines) or parquet; not used for tjp
+    report: str = "crmctl_schedule"  # tjp: the name of the report tj3 writes
+
+
+@dataclass(frozen=True)
+class Exported:
+    """An export's content: the bytes of the file (UTF-8 text but for Parquet)."""
+
+    what: str
+    format: str  # csv, json, parquet or tjp
+    content: bytes
+
+
+def export(session: Session, request: ExportRequest) -> Exported:
+    """The export, whole: the caller writes it to a file or to stdout."""
+    if request.what == "tjp":
+        text = schedule.export_tjp(session, report=request.report)
+        return Exported(request.what, "tjp", text.encode("utf-8"))
+    sql = _sql(session, request.what, request.format)
+    with tempfile.TemporaryDirectory(prefix="crmctl-export-") as tmp:
+        path = Path(tmp) / f"export{SUFFIX[request.format]}"
+        _copy(session, sql, request.format, path)
+        return Exported(request.what, request.format, path.read_bytes())
 
 
 def _sql(session: Session, what: str, fmt: str) -> str:
@@ -22,29 +55,11 @@ def _sql(session: Session, what: str, fmt: str) -> str:
     return store.record_export_sql(form, guard)
 
 
-def _copy(session: Session, sql: str, fmt: str, path: Path, shown: Path) -> None:
-    """The query's rows into the file at path, which DuckDB writes itself; `shown` is the name in an error."""
+def _copy(session: Session, sql: str, fmt: str, path: Path) -> None:
+    """The query's rows into the file at path, which DuckDB writes itself."""
     try:
         store.copy_out(session.conn, sql, path, fmt)
     except Exception as exc:
         if "IO Error" in type(exc).__name__ or "IOException" in type(exc).__name__:
-            raise InputError(f"cannot write {shown}: {str(exc).splitlines()[0]}") from None
+            raise InputError(f"cannot write {path}: {str(exc).splitlines()[0]}") from None
         raise
-
-
-def export(session: Session, what: str, fmt: str, out: Path) -> None:
-    """Export into the file out, through the safe writer: DuckDB fills a temp file beside it, renamed into place."""
-    from crmctl.store.files import replacing
-
-    sql = _sql(session, what, fmt)
-    with replacing(out, [session.path]) as temp:
-        _copy(session, sql, fmt, temp, out)
-
-
-def export_text(session: Session, what: str, fmt: str) -> str:
-    """The export as text, for stdout (by way of a private temp file)."""
-    sql = _sql(session, what, fmt)
-    with tempfile.TemporaryDirectory(prefix="crmctl-export-") as tmp:
-        path = Path(tmp) / f"export{SUFFIX[fmt]}"
-        _copy(session, sql, fmt, path, path)
-        return path.read_text(encoding="utf-8")

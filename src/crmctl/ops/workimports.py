@@ -4,6 +4,10 @@ A task file names its tasks by its own ids (column `id`, or `external_id`); crmc
 can name them and a second import of the same file finds the tasks it made. A row whose id is a crmctl task
 id (T-12, as `crmctl export tasks` writes) updates that task. Time intervals are found again by task, person
 and start.
+
+A task import goes in phases: the file's rows read (_read), each given its task id (_identify), each checked
+and its values converted (_TaskCheck), dependency cycles found (_without_cycles), then the good rows written
+(_write_tasks). A time import reads, checks (_interval) and writes likewise.
 """
 
 from __future__ import annotations
@@ -11,21 +15,25 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tempfile
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.graph import find_cycle
 from crmctl.domain.imports import Outcome, Problem
+from crmctl.domain.model import Definitions
 from crmctl.domain.projects import STATUSES
 from crmctl.domain.values import parse_datetime
 from crmctl.errors import InputError
-from crmctl.ops.imports import ImportOptions, Progress, stage
 from crmctl.ops.projects import project_path
 from crmctl.ops.session import Session
+from crmctl.ops.staging import Source, stage
 from crmctl.store import imports as import_store
 from crmctl.store import projects as store
 from crmctl.store import records as record_store
+from crmctl.store import workimports as work_store
 
 TASK_COLUMNS = {
     "id": "id",
@@ -72,9 +80,15 @@ _COMPARED = (
     "status",
 )
 
+Cells = dict[str, str | None]  # a row of the file: column (as crmctl names it) -> its text, None when empty
+Bad = Callable[[str, Any, str], None]  # a problem of the row at hand: (column, value, message)
+
 
 class _Rollback(Exception):
     pass
+
+
+# -- reading and writing, both kinds ---------------------------------------------------------------------------
 
 
 def _columns(headers: list[str], known: dict[str, str], ignored: set[str], what: str) -> dict[str, int]:
@@ -92,34 +106,33 @@ def _columns(headers: list[str], known: dict[str, str], ignored: set[str], what:
     return found
 
 
-def _rows(
-    session: Session,
-    opts: ImportOptions,
-    tmp: str,
-    progress: Progress | None,
-    known: dict[str, str],
-    ignored: set[str],
-    what: str,
-) -> list[tuple[int, dict[str, str | None]]]:
-    headers, row_number = stage(session, opts, tmp, progress)
-    columns = _columns(headers, known, ignored, what)
-    staged = import_store.staged_rows(session.conn, row_number, len(headers))
+def _read(
+    session: Session, source: Source, known: dict[str, str], ignored: set[str], what: str
+) -> list[tuple[int, Cells]]:
+    """The file's rows: (row in the file, its cells by crmctl's column names)."""
+    with tempfile.TemporaryDirectory(prefix="crmctl-import-") as tmp:
+        headers, row_number = stage(session, source, tmp)
+        columns = _columns(headers, known, ignored, what)
+        assert row_number is not None  # a row's number comes as SQL when no fused conversion is offered
+        staged = import_store.staged_rows(session.conn, row_number, len(headers))
     return [(row, {name: cells[i] for name, i in columns.items()}) for row, cells in staged]
 
 
 def _when(text: str, tz: str) -> dt.datetime:
     value = parse_datetime(text)
     if value.tzinfo is None:
-        from zoneinfo import ZoneInfo
+        from zoneinfo import ZoneInfo  # here: only a time without its zone needs it
 
         value = value.replace(tzinfo=ZoneInfo(tz))
     return value
 
 
-def _finish(session: Session, opts: ImportOptions, outcome: Outcome, kind: str, write: Any) -> Outcome:
+def _finish(
+    session: Session, outcome: Outcome, kind: str, write: Callable[[Any], None], *, dry_run: bool, on_error: str
+) -> Outcome:
     """Write (unless a dry run or, with abort, any problem) in one transaction, with the crm.imports row."""
     outcome.rejected = len({p.row for p in outcome.problems})
-    if outcome.problems and opts.on_error == "abort":
+    if outcome.problems and on_error == "abort":
         return outcome
     try:
         with session.transaction() as conn:
@@ -127,300 +140,438 @@ def _finish(session: Session, opts: ImportOptions, outcome: Outcome, kind: str, 
             if not (outcome.created or outcome.updated):
                 raise _Rollback  # an import that changes nothing leaves no trace either
             outcome.import_id = import_store.record_batch(
-                conn,
-                {
-                    "kind": kind,
-                    "source": opts.path.name,
-                    "actor": session.actor,
-                    "imported_at": session.now,
-                    "created": outcome.created,
-                    "updated": outcome.updated,
-                    "unchanged": outcome.unchanged,
-                    "rejected": outcome.rejected,
-                },
-                None,
+                conn, kind, outcome, actor=session.actor, now=session.now, form=None
             )
-            if opts.dry_run:
+            if dry_run:
                 raise _Rollback
     except _Rollback:
         outcome.import_id = None
     return outcome
 
 
-def import_tasks(session: Session, opts: ImportOptions, progress: Progress | None = None) -> Outcome:
-    session.require("tasks.add", "add tasks")
-    outcome = Outcome(source=opts.path.name, dry_run=opts.dry_run)
-    conn, defs = session.conn, session.defs
-    with tempfile.TemporaryDirectory(prefix="crmctl-import-") as tmp:
-        rows = _rows(session, opts, tmp, progress, TASK_COLUMNS, IGNORED - {"id"}, "task")
-    outcome.rows = len(rows)
-    existing_ids, by_external = store.task_ids(conn), store.external_ids(conn)
-    projects = store.project_ids(conn)
+# -- tasks: which task each row is -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Task:
+    """A row of a task file: the task it creates or updates, and (once checked) its values and dependencies."""
+
+    row: int
+    id: str  # the task's id in crmctl, existing or to be created
+    new: bool
+    external_id: str | None  # the file's id, kept on a new task
+    cells: Cells
+    values: dict[str, Any] = field(default_factory=dict)
+    deps: list[str] | None = None  # None: the file has no depends_on column
+
+
+@dataclass
+class _Known:
+    """What the database holds that a task file's rows are checked against."""
+
+    ids: set[str]  # every task id
+    by_external: dict[str, str]  # a file's id -> the task made from it
+    projects: set[str]
+    graph: dict[str, list[str]]  # task -> the tasks it depends on
+    records: set[str] = field(default_factory=set)  # the record keys the file names that exist
+    of_rows: dict[str, str] = field(default_factory=dict)  # the file's ids -> task ids (existing or to be made)
+
+
+def _identify(rows: list[tuple[int, Cells]], known: _Known, last: int, problems: list[Problem]) -> list[_Task]:
+    """Each row's task: the crmctl task its id names, or the one made from it before, or a new one (numbered on
+    from `last`); an id twice in the file is a problem of the second row."""
     seen: dict[str, int] = {}
-    next_number = int(conn.execute("SELECT coalesce(max(number), 0) FROM crm.tasks").fetchone()[0])
-    planned: list[dict[str, Any]] = []  # one per good row: the task's id, whether new, its values, deps
-    problems = outcome.problems
-
-    def bad(row: int, column: str, value: Any, message: str) -> None:
-        problems.append(Problem(row, column, value, message))
-
-    ids_of_rows: dict[str, str] = {}  # the file's ids -> task ids (existing or to be created)
+    planned = []
     for row, cells in rows:
         ext = cells.get("external_id") or cells.get("id")
         if ext is not None and ext in seen:
-            bad(row, "id", ext, f"appears twice in the file (rows {seen[ext]} and {row})")
+            problems.append(Problem(row, "id", ext, f"appears twice in the file (rows {seen[ext]} and {row})"))
             continue
         if ext is not None:
             seen[ext] = row
-        if ext is not None and ext.upper() in existing_ids and _TASK_ID.match(ext.upper()):
+        if ext is not None and ext.upper() in known.ids and _TASK_ID.match(ext.upper()):
             tid, new = ext.upper(), False
-        elif ext is not None and ext in by_external:
-            tid, new = by_external[ext], False
+        elif ext is not None and ext in known.by_external:
+            tid, new = known.by_external[ext], False
         else:
-            next_number += 1
-            tid, new = f"T-{next_number}", True
+            last += 1
+            tid, new = f"T-{last}", True
         if ext is not None:
-            ids_of_rows[ext] = tid
-        planned.append({"row": row, "id": tid, "new": new, "external_id": ext if new else None, "cells": cells})
-    graph = store.dependency_graph(conn)
-    named = {(c.get("record") or "").strip().upper() for _, c in rows} - {""}
-    records = record_store.existing_keys(conn, None, sorted(named))  # one lookup for the whole file
-    writes: list[dict[str, Any]] = []
-    for item in planned:
-        row, cells = item["row"], item["cells"]
-        count = len(problems)
-        values: dict[str, Any] = {}
-        title = (cells.get("title") or "").strip()
-        if item["new"] and not title:
-            bad(row, "title", None, "a task needs a title")
+            known.of_rows[ext] = tid
+        planned.append(_Task(row, tid, new, ext if new else None, cells))
+    return planned
+
+
+# -- tasks: checking each row ----------------------------------------------------------------------------------
+
+
+class _TaskCheck:
+    """The checks of a task row, column by column, in the order its problems are listed; each puts the
+    column's value, converted, in the task's values."""
+
+    def __init__(self, defs: Definitions, known: _Known, problems: list[Problem]) -> None:
+        self.defs, self.known, self.problems = defs, known, problems
+
+    def __call__(self, task: _Task) -> bool:
+        """Whether the row is good (its problems are added to the list)."""
+        count = len(self.problems)
+
+        def bad(column: str, value: Any, message: str) -> None:
+            self.problems.append(Problem(task.row, column, value, message))
+
+        cells, values = task.cells, task.values
+        self.text(task, bad)
+        self.links(cells, values, bad)
+        self.people(cells, values, bad)
+        self.estimate(cells, values, bad)
+        self.priority(cells, values, bad)
+        self.due(cells, values, bad)
+        self.status(cells, values, bad)
+        self.dependencies(task, bad)
+        return len(self.problems) == count
+
+    def text(self, task: _Task, bad: Bad) -> None:
+        title = (task.cells.get("title") or "").strip()
+        if task.new and not title:
+            bad("title", None, "a task needs a title")
         if title:
-            values["title"] = title
+            task.values["title"] = title
         for column in ("description", "type", "subtype"):
-            if column in cells:
-                values[column] = cells[column]
+            if column in task.cells:
+                task.values[column] = task.cells[column]
+
+    def links(self, cells: Cells, values: dict[str, Any], bad: Bad) -> None:
+        """The project (an id, or a title path made if missing) and the record (a key)."""
         if "project" in cells:
             project = cells["project"]
-            if project is None or (_PROJECT_ID.match(project.upper()) and project.upper() in projects):
+            if project is None or (_PROJECT_ID.match(project.upper()) and project.upper() in self.known.projects):
                 values["project"] = project.upper() if project else None
             else:
                 values["project_title"] = project
         if "record" in cells:
-            key = cells["record"].strip().upper() if cells["record"] else None
-            if key is not None and key not in records:
-                bad(row, "record", cells["record"], f"no record {key}")
+            given = cells["record"]
+            key = given.strip().upper() if given else None
+            if key is not None and key not in self.known.records:
+                bad("record", given, f"no record {key}")
             values["record"] = key
-        for column in ("assignee",):
-            if column in cells:
-                who = cells[column]
-                if who and defs.has_team and who not in defs.people:
-                    bad(row, column, who, f"no person '{who}' in the team")
-                values[column] = who
+
+    def _person(self, who: str, column: str, bad: Bad) -> None:
+        if self.defs.has_team and who not in self.defs.people:
+            bad(column, who, f"no person '{who}' in the team")
+
+    def people(self, cells: Cells, values: dict[str, Any], bad: Bad) -> None:
+        if "assignee" in cells:
+            who = cells["assignee"]
+            if who:
+                self._person(who, "assignee", bad)
+            values["assignee"] = who
         if "watchers" in cells:
-            names = re.split(r"[\s,]+", cells["watchers"] or "")
-            names = [n for n in names if n]
-            for who in names:
-                if defs.has_team and who not in defs.people:
-                    bad(row, "watchers", who, f"no person '{who}' in the team")
+            names = [n for n in re.split(r"[\s,]+", cells["watchers"] or "") if n]
+            for name in names:
+                self._person(name, "watchers", bad)
             values["watchers"] = names
-        if cells.get("estimate_minutes") is not None:
+
+    def estimate(self, cells: Cells, values: dict[str, Any], bad: Bad) -> None:
+        minutes, estimate = cells.get("estimate_minutes"), cells.get("estimate")
+        if minutes is not None:
             try:
-                minutes = float(cells["estimate_minutes"])
-                if minutes <= 0 or minutes != int(minutes):
+                number = float(minutes)
+                if number <= 0 or number != int(number):
                     raise ValueError
-                values["estimate_minutes"] = int(minutes)
+                values["estimate_minutes"] = int(number)
             except ValueError:
-                bad(row, "estimate_minutes", cells["estimate_minutes"], "is not a whole number of minutes above 0")
-        elif cells.get("estimate") is not None:
+                bad("estimate_minutes", minutes, "is not a whole number of minutes above 0")
+        elif estimate is not None:
             try:
-                values["estimate_minutes"] = parse_duration(cells["estimate"], defs.hours_per_day)
+                values["estimate_minutes"] = parse_duration(estimate, self.defs.hours_per_day)
             except ValueError as exc:
-                bad(row, "estimate", cells["estimate"], str(exc))
+                bad("estimate", estimate, str(exc))
         elif "estimate" in cells or "estimate_minutes" in cells:
             values["estimate_minutes"] = None
+
+    def priority(self, cells: Cells, values: dict[str, Any], bad: Bad) -> None:
         if "priority" in cells:
             text = cells["priority"] or "3"
             if text.strip() not in ("1", "2", "3", "4", "5"):
-                bad(row, "priority", text, "priority is 1 (highest) to 5")
+                bad("priority", text, "priority is 1 (highest) to 5")
             else:
                 values["priority"] = int(text)
-        if "due" in cells:
-            text = cells["due"]
-            try:
-                if text is None:
-                    values["due_at"] = None
-                elif len(text.strip()) == 10:
-                    values["due_at"] = _when(text.strip() + "T23:59", defs.timezone)
-                else:
-                    values["due_at"] = _when(text, defs.timezone)
-            except ValueError as exc:
-                bad(row, "due", text, str(exc))
+
+    def due(self, cells: Cells, values: dict[str, Any], bad: Bad) -> None:
+        """A date is due at its end (23:59); a time without its zone is in the workspace's."""
+        if "due" not in cells:
+            return
+        text, tz = cells["due"], self.defs.timezone
+        try:
+            if text is None:
+                values["due_at"] = None
+            elif len(text.strip()) == 10:
+                values["due_at"] = _when(text.strip() + "T23:59", tz)
+            else:
+                values["due_at"] = _when(text, tz)
+        except ValueError as exc:
+            bad("due", text, str(exc))
+
+    def status(self, cells: Cells, values: dict[str, Any], bad: Bad) -> None:
         if "status" in cells:
             status = (cells["status"] or "todo").strip()
             if status not in STATUSES:
-                bad(row, "status", status, f"status is one of {', '.join(STATUSES)}")
+                bad("status", status, f"status is one of {', '.join(STATUSES)}")
             values["status"] = status
-        deps: list[str] | None = None
-        if "depends_on" in cells:
-            deps = []
-            for token in re.split(r"[\s,]+", cells["depends_on"] or ""):
-                if not token:
-                    continue
-                target = ids_of_rows.get(token) or by_external.get(token)
-                if target is None and token.upper() in existing_ids:
-                    target = token.upper()
-                if target is None:
-                    bad(row, "depends_on", token, "no task with this id in the file or the database")
-                else:
-                    deps.append(target)
-            graph[item["id"]] = sorted(set(deps))
-        if len(problems) == count:
-            writes.append({**item, "values": values, "deps": deps})
+
+    def dependencies(self, task: _Task, bad: Bad) -> None:
+        """Dependencies by the file's ids or crmctl's; the graph takes the row's edges (for the cycle check)."""
+        if "depends_on" not in task.cells:
+            return
+        known, deps = self.known, []
+        for token in re.split(r"[\s,]+", task.cells["depends_on"] or ""):
+            if not token:
+                continue
+            target = known.of_rows.get(token) or known.by_external.get(token)
+            if target is None and token.upper() in known.ids:
+                target = token.upper()
+            if target is None:
+                bad("depends_on", token, "no task with this id in the file or the database")
+            else:
+                deps.append(target)
+        known.graph[task.id] = sorted(set(deps))
+        task.deps = deps
+
+
+def _without_cycles(tasks: list[_Task], graph: dict[str, list[str]], problems: list[Problem]) -> list[_Task]:
+    """The tasks less those on a dependency cycle (one cycle is found and reported, on its first row)."""
     cycle = find_cycle(graph)
-    if cycle:
-        rows_of = {w["id"]: w["row"] for w in writes}
-        row = next((rows_of[t] for t in cycle if t in rows_of), None)
-        bad(row or 0, "depends_on", None, "dependency cycle: " + " -> ".join(cycle))
-        writes = [w for w in writes if w["id"] not in cycle]
-    problems.sort(key=lambda p: p.row or 0)
+    if not cycle:
+        return tasks
+    rows_of = {t.id: t.row for t in tasks}
+    row = next((rows_of[t] for t in cycle if t in rows_of), None)
+    problems.append(Problem(row or 0, "depends_on", None, "dependency cycle: " + " -> ".join(cycle)))
+    return [t for t in tasks if t.id not in cycle]
+
+
+def import_tasks(session: Session, source: Source, *, dry_run: bool, on_error: str) -> Outcome:
+    """Import a file of tasks: new ones created, those found again updated, with their dependencies."""
+    session.require("tasks.add", "add tasks")
+    outcome = Outcome(source=source.path.name, dry_run=dry_run)
+    conn = session.conn
+    rows = _read(session, source, TASK_COLUMNS, IGNORED - {"id"}, "task")
+    outcome.rows = len(rows)
+    known = _Known(store.task_ids(conn), store.external_ids(conn), store.project_ids(conn), {})
+    planned = _identify(rows, known, work_store.last_task_number(conn), outcome.problems)
+    known.graph = store.dependency_graph(conn)
+    named = {(c.get("record") or "").strip().upper() for _, c in rows} - {""}
+    known.records = record_store.existing_keys(conn, None, sorted(named))  # one lookup for the whole file
+    check = _TaskCheck(session.defs, known, outcome.problems)
+    writes = _without_cycles([task for task in planned if check(task)], known.graph, outcome.problems)
+    outcome.problems.sort(key=lambda p: p.row or 0)
 
     def write(conn: Any) -> None:
+        _write_tasks(session, conn, writes, outcome)
 
-        for item in writes:
-            values = dict(item["values"])
-            if "project_title" in values:
-                parent, title = project_path(session, conn, values.pop("project_title"), None)
-                pid = store.root_project_by_title(conn, title, parent)
-                if pid is None:
-                    pid = store.add_project(
-                        conn, {"title": title, "parent": parent, "created_at": session.now, "created_by": session.actor}
-                    )
-                values["project"] = pid
-            if item["new"]:
-                row = {
-                    "priority": 3,
-                    "status": "todo",
-                    "watchers": [],
-                    **values,
-                    "external_id": item["external_id"],
-                    "created_at": session.now,
-                    "created_by": session.actor,
-                }
-                tid = store.add_task(conn, row)
-                for dep in item["deps"] or []:
-                    store.add_dependency(conn, tid, dep)
-                record_store.add_event(
-                    conn,
-                    session.now,
-                    session.actor,
-                    Event.TASK_CREATED,
-                    record=row.get("record"),
-                    data={
-                        "task": tid,
-                        "title": row["title"],
-                        "assignee": row.get("assignee"),
-                        "depends_on": item["deps"] or [],
-                        "source": opts.path.name,
-                    },
-                )
-                outcome.created += 1
-                continue
-            current = store.task(conn, item["id"])
-            changes = {k: [current.get(k), v] for k, v in values.items() if k in _COMPARED and current.get(k) != v}
-            old_deps = store.dependencies_of(conn, item["id"])
-            dep_change = item["deps"] is not None and sorted(item["deps"]) != old_deps
-            if not changes and not dep_change:
-                outcome.unchanged += 1
-                continue
-            if changes:
-                store.update_task(conn, item["id"], {k: v for k, (_, v) in changes.items()})
-            if dep_change:
-                for dep in set(old_deps) - set(item["deps"]):
-                    store.remove_dependency(conn, item["id"], dep)
-                for dep in set(item["deps"]) - set(old_deps):
-                    store.add_dependency(conn, item["id"], dep)
-                changes["depends_on"] = [old_deps, sorted(item["deps"])]
-            record_store.add_event(
-                conn,
-                session.now,
-                session.actor,
-                Event.TASK_UPDATED,
-                record=current.get("record"),
-                data={"task": item["id"], "changes": changes, "source": opts.path.name},
-            )
+    return _finish(session, outcome, "tasks", write, dry_run=dry_run, on_error=on_error)
+
+
+# -- tasks: writing --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Writes:
+    """What writing a task file's rows keeps: the projects found by title path, and the new tasks, numbered on
+    from the last one as they come (T-n, as one by one), inserted together with their dependencies at the end
+    (nothing in between reads them)."""
+
+    last: int  # the highest task number before the first new task
+    projects: dict[str, str] = field(default_factory=dict)  # a project's title path -> its id
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    dependencies: list[tuple[str, str]] = field(default_factory=list)
+
+    def new_task(self, row: dict[str, Any]) -> str:
+        number = self.last + len(self.tasks) + 1
+        self.tasks.append({**row, "id": f"T-{number}", "number": number})
+        return f"T-{number}"
+
+
+def _write_tasks(session: Session, conn: Any, tasks: list[_Task], outcome: Outcome) -> None:
+    """Create or update each task, in the order of the file, each with its event."""
+    current = work_store.tasks_as_stored(conn, [t.id for t in tasks if not t.new])
+    writes = _Writes(work_store.last_task_number(conn))
+    for task in tasks:
+        values = _with_project(session, conn, task.values, writes.projects)
+        if task.new:
+            _create_task(session, conn, task, values, writes, outcome.source)
+            outcome.created += 1
+        elif _update_task(session, conn, task, values, current.pop(task.id, None), outcome.source):
             outcome.updated += 1
-
-    return _finish(session, opts, outcome, "tasks", write)
-
-
-def import_time(session: Session, opts: ImportOptions, progress: Progress | None = None) -> Outcome:
-    session.require("tasks.execute", "log time")
-    outcome = Outcome(source=opts.path.name, dry_run=opts.dry_run)
-    conn, defs = session.conn, session.defs
-    with tempfile.TemporaryDirectory(prefix="crmctl-import-") as tmp:
-        rows = _rows(session, opts, tmp, progress, TIME_COLUMNS, {"id", "source"}, "time")
-    outcome.rows = len(rows)
-    assignees, by_external = store.task_assignees(conn), store.external_ids(conn)
-    problems = outcome.problems
-    writes = []
-    seen: dict[tuple[Any, ...], int] = {}
-    for row, cells in rows:
-        count = len(problems)
-        token = cells.get("task")
-        tid = None
-        if token is None:
-            problems.append(Problem(row, "task", None, "an interval needs a task"))
         else:
-            tid = token.upper() if token.upper() in assignees else by_external.get(token)
-            if tid is None:
-                problems.append(Problem(row, "task", token, "no task with this id"))
-        person = cells.get("person") or (assignees.get(tid) if tid else None) or session.actor
+            outcome.unchanged += 1
+    work_store.add_tasks(conn, writes.tasks)
+    work_store.add_dependencies(conn, writes.dependencies)
+
+
+def _with_project(session: Session, conn: Any, values: dict[str, Any], found: dict[str, str]) -> dict[str, Any]:
+    """The values with a project given by its title path turned into its id (the project made if missing;
+    `found` keeps the paths already turned, which stand as they are)."""
+    values = dict(values)
+    if "project_title" in values:
+        path = values.pop("project_title")
+        if path not in found:
+            parent, title = project_path(session, conn, path, None)
+            pid = store.root_project_by_title(conn, title, parent)
+            if pid is None:
+                made = {"title": title, "parent": parent, "created_at": session.now, "created_by": session.actor}
+                pid = store.add_project(conn, made)
+            found[path] = pid
+        values["project"] = found[path]
+    return values
+
+
+def _create_task(
+    session: Session, conn: Any, task: _Task, values: dict[str, Any], writes: _Writes, source: str
+) -> None:
+    row = {
+        "priority": 3,
+        "status": "todo",
+        "watchers": [],
+        **values,
+        "external_id": task.external_id,
+        "created_at": session.now,
+        "created_by": session.actor,
+    }
+    tid = writes.new_task(row)
+    writes.dependencies += [(tid, dep) for dep in task.deps or []]
+    data = {
+        "task": tid,
+        "title": row["title"],
+        "assignee": row.get("assignee"),
+        "depends_on": task.deps or [],
+        "source": source,
+    }
+    record_store.add_event(conn, session.now, session.actor, Event.TASK_CREATED, record=row.get("record"), data=data)
+
+
+def _update_task(
+    session: Session, conn: Any, task: _Task, values: dict[str, Any], stored: dict[str, Any] | None, source: str
+) -> bool:
+    """Write what the row changes of an existing task (as stored: read before the writes began, or now when an
+    earlier row changed it); whether it changed anything."""
+    if stored is None:
+        stored = work_store.tasks_as_stored(conn, [task.id])[task.id]
+    changes = {k: [stored.get(k), v] for k, v in values.items() if k in _COMPARED and stored.get(k) != v}
+    old_deps: list[str] = stored["depends_on"]
+    dep_change = task.deps is not None and sorted(task.deps) != old_deps
+    if not changes and not dep_change:
+        return False
+    if changes:
+        store.update_task(conn, task.id, {k: v for k, (_, v) in changes.items()})
+    if task.deps is not None and dep_change:
+        for dep in set(old_deps) - set(task.deps):
+            store.remove_dependency(conn, task.id, dep)
+        for dep in set(task.deps) - set(old_deps):
+            store.add_dependency(conn, task.id, dep)
+        changes["depends_on"] = [old_deps, sorted(task.deps)]
+    data = {"task": task.id, "changes": changes, "source": source}
+    record_store.add_event(conn, session.now, session.actor, Event.TASK_UPDATED, record=stored.get("record"), data=data)
+    return True
+
+
+# -- time ------------------------------------------------------------------------------------------------------
+
+
+class _Interval(NamedTuple):
+    task: str
+    person: str | None
+    start: dt.datetime
+    end: dt.datetime
+    note: str | None
+
+
+class _TimeCheck:
+    """The checks of a time row: its task, its person, its start and end."""
+
+    def __init__(self, session: Session, assignees: dict[str, str | None], by_external: dict[str, str]) -> None:
+        self.session, self.assignees, self.by_external = session, assignees, by_external
+        self.seen: dict[tuple[Any, ...], int] = {}  # (task, person, start) -> its row
+
+    def __call__(self, row: int, cells: Cells, problems: list[Problem]) -> _Interval | None:
+        """The row's interval, or None when it has problems (added to the list)."""
+        count = len(problems)
+
+        def bad(column: str, value: Any, message: str) -> None:
+            problems.append(Problem(row, column, value, message))
+
+        defs = self.session.defs
+        tid = self.task(cells.get("task"), bad)
+        person = cells.get("person") or (self.assignees.get(tid) if tid else None) or self.session.actor
         if person and defs.has_team and person not in defs.people:
-            problems.append(Problem(row, "person", person, f"no person '{person}' in the team"))
-        start = end = None
-        try:
-            start = _when(cells.get("started_at") or "", defs.timezone)
-        except ValueError as exc:
-            problems.append(Problem(row, "started_at", cells.get("started_at"), str(exc)))
-        if start is not None:
-            try:
-                if cells.get("ended_at"):
-                    end = _when(cells["ended_at"], defs.timezone)
-                elif cells.get("minutes"):
-                    end = start + dt.timedelta(minutes=float(cells["minutes"]))
-                else:
-                    problems.append(Problem(row, "ended_at", None, "an interval needs ended_at or minutes"))
-            except ValueError as exc:
-                problems.append(Problem(row, "ended_at", cells.get("ended_at") or cells.get("minutes"), str(exc)))
-        if start is not None and end is not None and end <= start:
-            problems.append(Problem(row, "ended_at", cells.get("ended_at"), "ends before it starts"))
-        if end is not None and end > session.now:
-            problems.append(Problem(row, "ended_at", cells.get("ended_at"), "time cannot be logged in the future"))
+            bad("person", person, f"no person '{person}' in the team")
+        start, end = self.span(cells, bad)
         identity = (tid, person, start)
-        if len(problems) == count and identity in seen:
-            problems.append(
-                Problem(
-                    row,
-                    "started_at",
-                    cells.get("started_at"),
-                    f"the same task, person and start as row {seen[identity]}",
-                )
-            )
-        if len(problems) == count:
-            seen[identity] = row
-            writes.append((tid, person, start, end, cells.get("note")))
-    if any(p not in (None, session.actor) for tid, person, *_ in writes for p in (person, assignees[tid])):
+        if len(problems) == count and identity in self.seen:
+            bad("started_at", cells.get("started_at"), f"the same task, person and start as row {self.seen[identity]}")
+        if len(problems) > count or tid is None or start is None or end is None:
+            return None
+        self.seen[identity] = row
+        return _Interval(tid, person, start, end, cells.get("note"))
+
+    def task(self, token: str | None, bad: Bad) -> str | None:
+        """The task a row names by crmctl's id or the file's."""
+        if token is None:
+            bad("task", None, "an interval needs a task")
+            return None
+        tid = token.upper() if token.upper() in self.assignees else self.by_external.get(token)
+        if tid is None:
+            bad("task", token, "no task with this id")
+        return tid
+
+    def span(self, cells: Cells, bad: Bad) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """The start and end: ended_at, else started_at plus minutes; not backwards, nor in the future."""
+        tz, start, end = self.session.defs.timezone, None, None
+        try:
+            start = _when(cells.get("started_at") or "", tz)
+        except ValueError as exc:
+            bad("started_at", cells.get("started_at"), str(exc))
+        if start is not None:
+            ended, minutes = cells.get("ended_at"), cells.get("minutes")
+            try:
+                if ended:
+                    end = _when(ended, tz)
+                elif minutes:
+                    end = start + dt.timedelta(minutes=float(minutes))
+                else:
+                    bad("ended_at", None, "an interval needs ended_at or minutes")
+            except ValueError as exc:
+                bad("ended_at", ended or minutes, str(exc))
+        if start is not None and end is not None and end <= start:
+            bad("ended_at", cells.get("ended_at"), "ends before it starts")
+        if end is not None and end > self.session.now:
+            bad("ended_at", cells.get("ended_at"), "time cannot be logged in the future")
+        return start, end
+
+
+def import_time(session: Session, source: Source, *, dry_run: bool, on_error: str) -> Outcome:
+    """Import a file of time intervals: new ones logged, those found again (task, person, start) updated."""
+    session.require("tasks.execute", "log time")
+    outcome = Outcome(source=source.path.name, dry_run=dry_run)
+    conn = session.conn
+    rows = _read(session, source, TIME_COLUMNS, {"id", "source"}, "time")
+    outcome.rows = len(rows)
+    assignees = store.task_assignees(conn)
+    check = _TimeCheck(session, assignees, store.external_ids(conn))
+    writes = [found for row, cells in rows if (found := check(row, cells, outcome.problems)) is not None]
+    if any(p not in (None, session.actor) for w in writes for p in (w.person, assignees[w.task])):
         session.require("tasks.manage_others", "log time on others' tasks or for others")
 
     def write(conn: Any) -> None:
-        for tid, person, start, end, note in writes:
-            found = store.find_interval(conn, tid, person, start)
+        for interval in writes:
+            found = store.find_interval(conn, interval.task, interval.person, interval.start)
             if found is None:
-                store.log_interval(conn, tid, person, start, end, note, source="import")
+                task, person, start, end, note = interval
+                store.log_interval(conn, task, person, start, end, note, source="import")
                 outcome.created += 1
-            elif found["ended_at"] != end or found["note"] != note:
-                store.update_interval(conn, found["id"], end, note)
+            elif found["ended_at"] != interval.end or found["note"] != interval.note:
+                store.update_interval(conn, found["id"], interval.end, interval.note)
                 outcome.updated += 1
             else:
                 outcome.unchanged += 1
 
-    return _finish(session, opts, outcome, "time", write)
+    return _finish(session, outcome, "time", write, dry_run=dry_run, on_error=on_error)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crmctl.domain.imports import Outcome
 from crmctl.domain.model import FormDef
 from crmctl.domain.values import NUMBER_LIMIT, FieldSpec
 from crmctl.store.db import SQL_TYPES, quote
@@ -45,6 +49,33 @@ def _column(index: int) -> str:
 
 
 # -- staging ---------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def watched(conn: Any, what: str, progress: Callable[[str, float], None] | None) -> Iterator[None]:
+    """Tell progress(what, percent) how far the running statement is, every fifth of a second, from a second
+    thread; and 100 at the end."""
+    if progress is None:
+        yield
+        return
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.2):
+            percent = conn.query_progress()
+            if percent >= 0:
+                progress(what, percent)
+
+    conn.execute("SET enable_progress_bar = true")
+    conn.execute("SET enable_progress_bar_print = false")
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        progress(what, 100.0)
 
 
 def stage_csv(conn: Any, path: Path, *, columns: int, delimiter: str, encoding: str, view: bool = False) -> None:
@@ -176,52 +207,16 @@ def value_sql(spec: FieldSpec, raw: str, params: list[Any], people: Sequence[str
     """SQL for the field's value from the text `raw` (already NULL when empty); NULL when it does not fit."""
     kind = spec.type
     if kind in ("text", "email", "phone"):
-        tests = [f"length({raw}) <= {int(spec.length_limit)}"]
-        if kind == "email":
-            tests.append(f"regexp_full_match({raw}, {_literal(_EMAIL)})")
-        if kind == "phone":
-            tests.append(f"regexp_full_match({raw}, {_literal(_PHONE)})")
-        if spec.mask:
-            tests.append(f"regexp_full_match({raw}, ?)")
-            params.append(spec.mask)
-        return f"CASE WHEN {' AND '.join(tests)} THEN {raw} END"
+        return _text_sql(spec, raw, params)
     if kind in ("number", "money"):
-        # spaces and underscores taken out (`1 000`, `1_000`); replace() only where there is one to take out
-        spaced = f"contains({raw}, ' ') OR contains({raw}, '_')"
-        number = f"CASE WHEN {spaced} THEN replace(replace(trim({raw}), ' ', ''), '_', '') ELSE trim({raw}) END"
-        if kind == "money":
-            # as Decimal() reads it: at most two decimal places, counted after the exponent (1.5E+06, 1.234e1)
-            places = (
-                f"length(regexp_extract({number}, '\\.([0-9]*)', 1)) "
-                f"- coalesce(TRY_CAST(regexp_extract({number}, '[eE]([+-]?[0-9]+)$', 1) AS BIGINT), 0)"
-            )
-            exponent = (
-                f"(contains({raw}, 'e') OR contains({raw}, 'E')) "
-                f"AND regexp_full_match({number}, {_literal(_SCIENTIFIC)})"
-            )
-            test = f"(regexp_full_match({number}, {_literal(_MONEY)}) OR ({exponent} AND {places} <= 2))"
-            value = f"TRY_CAST({number} AS DECIMAL(18,2))"
-        else:
-            value = f"TRY_CAST({number} AS DOUBLE)"  # the cast reads what Decimal() reads
-            test = f"abs({value}) < {float(NUMBER_LIMIT)!r}"  # and refuses what record create refuses
-        if spec.min is not None:
-            test += f" AND {value} >= {float(spec.min)!r}"
-        if spec.max is not None:
-            test += f" AND {value} <= {float(spec.max)!r}"
-        return f"CASE WHEN {test} THEN {value} END"
+        return _number_sql(spec, raw)
     if kind == "date":
         text = f"trim({raw})"  # the shape YYYY-MM-DD, as record create: ten characters, dashes 5th and 8th
         return f"CASE WHEN {text} LIKE '____-__-__' THEN TRY_CAST({text} AS DATE) END"
     if kind == "datetime":
         return f"CASE WHEN length(trim({raw})) >= 10 THEN TRY_CAST(trim({raw}) AS TIMESTAMPTZ) END"
     if kind == "bool":
-        true = "[" + ", ".join(_literal(t) for t in TRUE) + "]"
-        false = "[" + ", ".join(_literal(f) for f in FALSE) + "]"
-        low = f"lower(trim({raw}))"  # only for a cell not written exactly as one of the words
-        return (
-            f"CASE WHEN list_contains({true}, {raw}) THEN true WHEN list_contains({false}, {raw}) THEN false "
-            f"WHEN list_contains({true}, {low}) THEN true WHEN list_contains({false}, {low}) THEN false END"
-        )
+        return _bool_sql(raw)
     if kind == "list":
         params.append(list(spec.options))
         return f"CASE WHEN list_contains(?::VARCHAR[], {raw}) THEN {raw} END"
@@ -233,6 +228,56 @@ def value_sql(spec: FieldSpec, raw: str, params: list[Any], people: Sequence[str
     if kind == "ref":
         return f"ref_{spec.id}.key"
     raise ValueError(f"unknown field type '{kind}'")
+
+
+def _text_sql(spec: FieldSpec, raw: str, params: list[Any]) -> str:
+    """Text, an e-mail address or a phone number: not too long, of its shape, and fitting the field's mask."""
+    tests = [f"length({raw}) <= {int(spec.length_limit)}"]
+    if spec.type == "email":
+        tests.append(f"regexp_full_match({raw}, {_literal(_EMAIL)})")
+    if spec.type == "phone":
+        tests.append(f"regexp_full_match({raw}, {_literal(_PHONE)})")
+    if spec.mask:
+        tests.append(f"regexp_full_match({raw}, ?)")
+        params.append(spec.mask)
+    return f"CASE WHEN {' AND '.join(tests)} THEN {raw} END"
+
+
+def _number_sql(spec: FieldSpec, raw: str) -> str:
+    """A number or an amount of money, within the field's bounds."""
+    # spaces and underscores taken out (`1 000`, `1_000`); replace() only where there is one to take out
+    spaced = f"contains({raw}, ' ') OR contains({raw}, '_')"
+    number = f"CASE WHEN {spaced} THEN replace(replace(trim({raw}), ' ', ''), '_', '') ELSE trim({raw}) END"
+    if spec.type == "money":
+        # as Decimal() reads it: at most two decimal places, counted after the exponent (1.5E+06, 1.234e1)
+        places = (
+            f"length(regexp_extract({number}, '\\.([0-9]*)', 1)) "
+            f"- coalesce(TRY_CAST(regexp_extract({number}, '[eE]([+-]?[0-9]+)$', 1) AS BIGINT), 0)"
+        )
+        exponent = (
+            f"(contains({raw}, 'e') OR contains({raw}, 'E')) AND regexp_full_match({number}, {_literal(_SCIENTIFIC)})"
+        )
+        test = f"(regexp_full_match({number}, {_literal(_MONEY)}) OR ({exponent} AND {places} <= 2))"
+        value = f"TRY_CAST({number} AS DECIMAL(18,2))"
+    else:
+        value = f"TRY_CAST({number} AS DOUBLE)"  # the cast reads what Decimal() reads
+        test = f"abs({value}) < {float(NUMBER_LIMIT)!r}"  # and refuses what record create refuses
+    if spec.min is not None:
+        test += f" AND {value} >= {float(spec.min)!r}"
+    if spec.max is not None:
+        test += f" AND {value} <= {float(spec.max)!r}"
+    return f"CASE WHEN {test} THEN {value} END"
+
+
+def _bool_sql(raw: str) -> str:
+    """Yes or no, in any of the words TRUE and FALSE list, in any case."""
+    true = "[" + ", ".join(_literal(t) for t in TRUE) + "]"
+    false = "[" + ", ".join(_literal(f) for f in FALSE) + "]"
+    low = f"lower(trim({raw}))"  # only for a cell not written exactly as one of the words
+    return (
+        f"CASE WHEN list_contains({true}, {raw}) THEN true WHEN list_contains({false}, {raw}) THEN false "
+        f"WHEN list_contains({true}, {low}) THEN true WHEN list_contains({false}, {low}) THEN false END"
+    )
 
 
 def _ref_join(spec: FieldSpec, raw: str, target: FormDef, params: list[Any]) -> str:
@@ -253,6 +298,60 @@ def _ref_join(spec: FieldSpec, raw: str, target: FormDef, params: list[Any]) -> 
     )
 
 
+@dataclass
+class _Conversion:
+    """The statement convert_rows builds: an inner SELECT of each cell's text and converted value (with the
+    joins that find references), an outer one of each field's value and the text of a value that does not fit;
+    each with its parameters."""
+
+    inner: list[str] = field(default_factory=list)
+    outer: list[str] = field(default_factory=list)
+    joins: list[str] = field(default_factory=list)
+    inner_params: list[Any] = field(default_factory=list)
+    outer_params: list[Any] = field(default_factory=list)
+    join_params: list[Any] = field(default_factory=list)
+
+    def absent(self, spec: FieldSpec, defaults: dict[str, Any]) -> None:
+        """A field the file has no column for: its default, or NULL."""
+        name, sql_type = quote(spec.id), SQL_TYPES[spec.type]
+        if spec.id in defaults:
+            self.outer_params.append(defaults[spec.id])
+            self.outer.append(f"CAST(? AS {sql_type}) AS {name}")
+        else:
+            self.outer.append(f"CAST(NULL AS {sql_type}) AS {name}")
+        self.outer.append(f"NULL::VARCHAR AS {_aux('bad', spec.id)}")
+
+    def convert(
+        self,
+        spec: FieldSpec,
+        index: int,
+        forms: dict[str, FormDef],
+        people: Sequence[str] | None,
+        defaults: dict[str, Any],
+        flag_defaults: bool,
+    ) -> None:
+        """A field from the file's column `index`."""
+        name, sql_type = quote(spec.id), SQL_TYPES[spec.type]
+        raw = f"({_text('s.' + _column(index), guarded=spec.type in _TEXTUAL)})"
+        if spec.type == "ref" and spec.form in forms:
+            self.joins.append(_ref_join(spec, raw, forms[spec.form], self.join_params))
+        text, value = quote("t_" + spec.id), quote("v_" + spec.id)
+        converted = value_sql(spec, raw, self.inner_params, people)
+        self.inner.append(f"{raw} AS {text}")
+        self.inner.append(f"{converted} AS {value}")
+        if spec.id in defaults:
+            self.outer_params.append(defaults[spec.id])
+            self.outer.append(f"CASE WHEN {text} IS NULL THEN CAST(? AS {sql_type}) ELSE {value} END AS {name}")
+            if flag_defaults:  # the default stands for an empty cell (what new_rows tells entering a stage)
+                self.outer.append(f"{text} IS NULL AS {_aux('default', spec.id)}")
+        else:
+            self.outer.append(f"{value} AS {name}")
+        bad = f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN {text} END"
+        if converted == raw:  # a value without a rule (a person, the team unchecked) cannot be bad
+            bad = "NULL::VARCHAR"
+        self.outer.append(f"{bad} AS {_aux('bad', spec.id)}")
+
+
 def convert_rows(
     conn: Any,
     fields: Sequence[tuple[FieldSpec, int | None]],
@@ -271,51 +370,25 @@ def convert_rows(
 
     row_number None: import_src is a view on the file, read here once, in file order (no references, and no
     list turned into a join: a join does not keep the order); the rows are numbered afterwards by number_rows."""
-    outer_params: list[Any] = []
-    inner_params: list[Any] = []
-    join_params: list[Any] = []
-    joins: list[str] = []
     numbered = row_number is not None
-    inner = ["s.rowid AS rid", f"{row_number} AS row"] if numbered else []
-    inner += [f"({_text('s.' + _column(index))}) AS {quote(name)}" for name, index in extra]
-    outer = ["rid", "row"] if numbered else []
-    outer += [quote(name) for name, _ in extra]
+    select = _Conversion()
+    select.inner = ["s.rowid AS rid", f"{row_number} AS row"] if numbered else []
+    select.inner += [f"({_text('s.' + _column(index))}) AS {quote(name)}" for name, index in extra]
+    select.outer = ["rid", "row"] if numbered else []
+    select.outer += [quote(name) for name, _ in extra]
     for spec, index in fields:
-        name, sql_type = quote(spec.id), SQL_TYPES[spec.type]
         if index is None:
-            if spec.id in defaults:
-                outer_params.append(defaults[spec.id])
-                outer.append(f"CAST(? AS {sql_type}) AS {name}")
-            else:
-                outer.append(f"CAST(NULL AS {sql_type}) AS {name}")
-            outer.append(f"NULL::VARCHAR AS {_aux('bad', spec.id)}")
-            continue
-        raw = f"({_text('s.' + _column(index), guarded=spec.type in _TEXTUAL)})"
-        if spec.type == "ref" and spec.form in forms:
-            joins.append(_ref_join(spec, raw, forms[spec.form], join_params))
-        text, value = quote("t_" + spec.id), quote("v_" + spec.id)
-        converted = value_sql(spec, raw, inner_params, people)
-        inner.append(f"{raw} AS {text}")
-        inner.append(f"{converted} AS {value}")
-        if spec.id in defaults:
-            outer_params.append(defaults[spec.id])
-            outer.append(f"CASE WHEN {text} IS NULL THEN CAST(? AS {sql_type}) ELSE {value} END AS {name}")
-            if flag_defaults:  # the default stands for an empty cell (what new_rows tells entering a stage)
-                outer.append(f"{text} IS NULL AS {_aux('default', spec.id)}")
+            select.absent(spec, defaults)
         else:
-            outer.append(f"{value} AS {name}")
-        bad = f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN {text} END"
-        if converted == raw:  # a value without a rule (a person, the team unchecked) cannot be bad
-            bad = "NULL::VARCHAR"
-        outer.append(f"{bad} AS {_aux('bad', spec.id)}")
+            select.convert(spec, index, forms, people, defaults, flag_defaults)
     _drop(conn, ROWS)
     conn.execute(f"DROP TABLE IF EXISTS {ROWS}_data")
     if not numbered:  # the rows will be numbered in the order they are stored, which a join does not keep, and
         conn.execute("SET disabled_optimizers = 'in_clause'")  # DuckDB makes a join of a list of 5 or more
     conn.execute(
-        f"CREATE TEMP TABLE {ROWS}_data AS SELECT {', '.join(outer)} FROM "
-        f"(SELECT {', '.join(inner)} FROM {SRC} s {' '.join(joins)})",
-        outer_params + inner_params + join_params,
+        f"CREATE TEMP TABLE {ROWS}_data AS SELECT {', '.join(select.outer)} FROM "
+        f"(SELECT {', '.join(select.inner)} FROM {SRC} s {' '.join(select.joins)})",
+        select.outer_params + select.inner_params + select.join_params,
     )
     if not numbered:  # (after a failure the transaction is rolled back and the connection closed with the command)
         conn.execute("RESET disabled_optimizers")
@@ -445,6 +518,11 @@ def key_problems(conn: Any, form: FormDef, key: str | None) -> list[tuple[int, i
             why = f"is a record of form {other}" if other else f"is not a key of form {form.name} ({form.key_prefix}-N)"
             found.append((int(r), int(i), k, why))
     return found
+
+
+def drop_creates(conn: Any) -> None:
+    """Leave every row that would create a record out of what is written."""
+    conn.execute("DELETE FROM import_plan WHERE status = 'create'")
 
 
 def drop_rows(conn: Any, rids: Iterable[int]) -> None:
@@ -598,9 +676,21 @@ def enter_plain_stage(
     )
 
 
-def record_batch(conn: Any, batch: dict[str, Any], form: str | None) -> int:
-    """One row of crm.imports (what an import did), and the runs of record numbers it created, by which
-    `record history` finds the import that created a record."""
+def record_batch(
+    conn: Any, kind: str, outcome: Outcome, *, actor: str | None, now: dt.datetime, form: str | None
+) -> int:
+    """One row of crm.imports (what an import did), and, for records of a form, the runs of record numbers it
+    created, by which `record history` finds the import that created a record."""
+    batch = {
+        "kind": kind,
+        "source": outcome.source,
+        "actor": actor,
+        "imported_at": now,
+        "created": outcome.created,
+        "updated": outcome.updated,
+        "unchanged": outcome.unchanged,
+        "rejected": outcome.rejected,
+    }
     columns = list(batch)
     row = conn.execute(
         f"INSERT INTO crm.imports ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING id",
