@@ -279,3 +279,21 @@ def test_after_sigkill_every_acknowledged_write_is_there(served: Served) -> None
     assert listed.returncode == 0, listed.stderr
     names = {t["name"] for t in json.loads(listed.stdout)}
     assert set(acknowledged) <= names
+
+
+def test_commands_that_read_files_are_refused_against_a_server(served: Served) -> None:
+    (served.home / "clients.csv").write_text("name\nБета\n", encoding="utf-8")
+    done = served.client("sokolov", "import", "client", "clients.csv")
+    assert done.returncode == 2 and "it reads files" in done.stderr
+    # nor does the server read a path of its own machine for a client that sends one
+    import urllib.error
+
+    body = json.dumps({"what": "client", "path": "/etc/passwd"}).encode()
+    request = urllib.request.Request(
+        served.url + "/api/v1/ops/import", data=body, method="POST",
+        headers={"Authorization": f"Bearer {served.tokens['sokolov']}"},
+    )  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400
+    assert "it reads files" in json.loads(refused.value.read())["error"]["message"]

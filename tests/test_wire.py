@@ -39,6 +39,8 @@ class Page:
     rows: list[Row]
     pair: tuple[str, int]
     note: str | None = None
+    content: bytes = b"\x00PAR1\xff"
+    progress: Any = dataclasses.field(default=None, compare=False, metadata={"local": True})
 
 
 def _sample() -> Page:
@@ -80,6 +82,15 @@ def test_declared_types_go_plain_and_only_any_values_are_tagged() -> None:
 def test_json_that_does_not_fit_is_refused(declared: Any, data: Any) -> None:
     with pytest.raises((WireError, TypeError)):
         decode(declared, data)
+
+
+def test_a_local_field_stays_with_the_caller() -> None:
+    page = dataclasses.replace(_sample(), progress=print)
+    data = encode(page)
+    assert "progress" not in data and data["content"] == "AFBBUjH/"
+    assert decode(Page, data).progress is None
+    with pytest.raises(WireError):
+        decode(Page, {**data, "progress": 1})  # nor may a request set it
 
 
 def test_what_json_cannot_carry_is_refused() -> None:

@@ -4,13 +4,16 @@ Both sides know the types (the operation registry gives each operation's request
 is written as plain JSON where its declared type says what it is (a `dt.datetime` field is an ISO string, a
 dataclass an object of its fields) and read back into that type. Where the declared type is `Any` (a record's
 field values), a value JSON cannot tell apart is tagged: `{"$datetime": "..."}`, `{"$date": ...}`,
-`{"$time": ...}`, `{"$decimal": "1.50"}`, so that a result read back renders exactly as the original.
+`{"$time": ...}`, `{"$decimal": "1.50"}`, so that a result read back renders exactly as the original. Bytes
+travel as base64 text. A dataclass field with the metadata `{"local": True}` (a progress callback) stays
+with the caller: it is not sent, and the other side gets its default.
 
 Pure: no I/O, nothing of crmctl's imported, nothing heavy; the client imports it without duckdb.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import enum
@@ -40,7 +43,13 @@ def encode(value: Any, declared: Any = Any) -> Any:
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         hints = typing.get_type_hints(type(value))
-        return {f.name: encode(getattr(value, f.name), hints.get(f.name, Any)) for f in dataclasses.fields(value)}
+        return {
+            f.name: encode(getattr(value, f.name), hints.get(f.name, Any))
+            for f in dataclasses.fields(value)
+            if not f.metadata.get("local")
+        }
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     if isinstance(value, (list, tuple, set, frozenset)):
         item = _item_type(declared)
         return [encode(v, item) for v in value]
@@ -90,7 +99,7 @@ def _plain(declared: type, data: Any) -> Any:
         if not isinstance(data, dict):
             raise WireError(f"expected an object for {declared.__name__}")
         hints = typing.get_type_hints(declared)
-        known = {f.name for f in dataclasses.fields(declared) if f.init}
+        known = {f.name for f in dataclasses.fields(declared) if f.init and not f.metadata.get("local")}
         unknown = set(data) - known
         if unknown:
             raise WireError(f"{declared.__name__} has no field {sorted(unknown)[0]}")
@@ -99,6 +108,11 @@ def _plain(declared: type, data: Any) -> Any:
         return declared(data)
     if declared is Path:
         return Path(_typed(str, data))
+    if declared is bytes:
+        try:
+            return base64.b64decode(_typed(str, data), validate=True)
+        except ValueError:
+            raise WireError("expected base64 text") from None
     if declared is float and isinstance(data, int) and not isinstance(data, bool):
         return float(data)
     for _, (kind, parse) in _TAGS.items():

@@ -155,13 +155,16 @@ def call(name: str, request: Any) -> Any:
     """Run the named operation (crmctl.ops.registry) with this request: on the team server the command line
     is signed in to (crmctl.client), as the token's person, or else on the local workspace, as the --as
     person. Either way its typed result is the command's to render."""
-    from crmctl.ops.registry import BY_NAME, run
+    from crmctl.ops.registry import BY_NAME, local_only, run
 
     name = name.replace(" ", ".")  # "token create" or "token.create"
     op = BY_NAME[name]
     server = _server() if op.access in ("read", "write") else None  # validate, plan, apply... run here
     if server is None:
         return run(name, options(), request)
+    refused = local_only(op)
+    if refused:
+        raise UsageError(refused)
     from crmctl.client.remote import call as remote
 
     return remote(server, name, request, *op.types())

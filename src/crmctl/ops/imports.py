@@ -45,7 +45,8 @@ class ImportRequest:
     delimiter: str | None = None  # a CSV file's; None: the header line's
     encoding: str | None = None  # None: UTF-8, else cp1251
     process: str | None = None  # the process new records enter
-    progress: Progress | None = field(default=None, compare=False)  # told how far each step is
+    # told how far each step is; the caller's own (metadata "local": never sent to a server)
+    progress: Progress | None = field(default=None, compare=False, metadata={"local": True})
 
     @property
     def source(self) -> Source:

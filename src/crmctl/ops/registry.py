@@ -38,6 +38,9 @@ class Operation:
     module: str  # the module of crmctl.ops that holds the function
     function: str
     access: Access
+    # it reads files the request names (import, intake): on a server those would be the server's own files,
+    # so a server refuses it until files are uploaded with the request
+    reads_files: bool = False
 
     @property
     def name(self) -> str:
@@ -107,9 +110,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("report estimates", "reports", "estimates", "read"),
     Operation("report funnel", "reports", "funnel", "read"),
     # moving data in and out
-    Operation("import", "imports", "import_file", "write"),
+    Operation("import", "imports", "import_file", "write", reads_files=True),
     Operation("export", "exports", "export", "read"),
-    Operation("intake mail", "mail", "intake", "write"),
+    Operation("intake mail", "mail", "intake", "write", reads_files=True),
     # people and their tokens for the team server
     Operation("whoami", "tokens", "whoami", "read"),
     Operation("token create", "tokens", "create", "write"),
@@ -118,6 +121,18 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
+
+
+def local_only(op: Operation) -> str | None:
+    """Why a server does not run the operation (it runs where its files are), or None."""
+    if op.access not in ("read", "write"):
+        return f"crmctl {op.command} works on this machine's files, not against a server"
+    if op.reads_files:
+        return (
+            f"crmctl {op.command} against a team server is not available yet: it reads files, and the server "
+            "reads no file of its own machine for a client (run it where the database is, with the server stopped)"
+        )
+    return None
 
 
 def run(name: str, options: Options, request: Any) -> Any:

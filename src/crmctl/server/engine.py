@@ -10,7 +10,7 @@ from typing import Any
 from crmctl.domain.events import Event
 from crmctl.domain.model import Definitions
 from crmctl.errors import InputError, Unauthorized, UsageError
-from crmctl.ops.registry import Operation
+from crmctl.ops.registry import Operation, local_only
 from crmctl.ops.session import Options, Session, database_path, start
 from crmctl.ops.tokens import authenticate
 from crmctl.store import db, migrations
@@ -75,8 +75,9 @@ class Engine:
 
     def run(self, op: Operation, person: str, request: Any) -> Any:
         """Run an operation as the person: a write in the writer's turn, a read beside it."""
-        if op.access not in ("read", "write"):
-            raise UsageError(f"crmctl {op.command} runs on your own machine, not against a server")
+        refused = local_only(op)
+        if refused:
+            raise UsageError(refused)
         function = op.load()
         cursor = self.conn.cursor()
         try:
