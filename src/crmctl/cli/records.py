@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,14 +10,14 @@ import typer
 from crmctl.cli.base import (
     LISTING_FORMATS,
     FormatOption,
+    call,
     check_output,
     choose_format,
     color_wanted,
     emit,
-    options,
     write_file,
 )
-from crmctl.render.tables import FLAG, cell, clip, hidden_line, pairs, render, terminal_width
+from crmctl.render.tables import cell
 
 record_app = typer.Typer(help="Create, change, show and list records.", no_args_is_help=True)
 
@@ -61,16 +60,12 @@ def create(
     output: FormatOption = None,
 ) -> None:
     """Create a record and print its key (the whole record with --format json)."""
-    from crmctl.ops import records
-    from crmctl.ops.session import open_session
+    from crmctl.ops.records import Created, CreateRequest
+    from crmctl.render.records import card_json
 
     fmt = choose_format(output, ("table", "json"))
-    with open_session(options()) as session:
-        record = records.create(session, form, _values(assignments, file), process)
-        if fmt == "json":
-            emit(_card_json(records.show(session, record["key"])))
-        else:
-            emit(record["key"] + "\n")
+    created: Created = call("record.create", CreateRequest(form, _values(assignments, file), process, fmt == "json"))
+    emit(card_json(created.card) if created.card else created.key + "\n")
 
 
 @record_app.command("update")
@@ -82,103 +77,15 @@ def update(
 ) -> None:
     """Change fields of a record; every change is kept in its history."""
     from crmctl.errors import UsageError
-    from crmctl.ops import records
-    from crmctl.ops.session import open_session
+    from crmctl.ops.records import Updated, UpdateRequest
+    from crmctl.render.records import card_json, updated
 
     fmt = choose_format(output, ("table", "json"))
     values = _values(assignments, file)
     if not values:
         raise UsageError("nothing to change: give --set field=value or --file")
-    with open_session(options()) as session:
-        row, changes = records.update(session, key, values)
-        if fmt == "json":
-            emit(_card_json(records.show(session, row["key"])))
-        elif changes:
-            emit(
-                "".join(
-                    f"{row['key']} {name}: {cell(a) or '-'} -> {cell(b) or '-'}\n" for name, (a, b) in changes.items()
-                )
-            )
-        else:
-            emit(f"{row['key']}: no changes\n")
-
-
-def _card_json(card: Any) -> str:
-    return json.dumps(card.as_dict(), ensure_ascii=False, indent=2) + "\n"
-
-
-def _card_text(session: Any, card: Any) -> str:
-    from crmctl.ops.lookups import title_of
-
-    form, row = card.form, card.record
-    width = terminal_width()
-    head = clip(cell(f"{row['key']}  {title_of(form, row)}".rstrip(), width), width)
-    meta: list[tuple[str, Any]] = [("form", form.title)]
-    if row.get("process"):
-        process = session.defs.processes.get(row["process"])
-        stage = process.stages.get(row["stage"]) if process and row.get("stage") else None
-        meta.append(("process", process.title if process else row["process"]))
-        meta.append(("stage", stage.title if stage else row.get("stage")))
-        if row.get("responsible"):
-            meta.append(("responsible", row["responsible"]))
-        if row.get("stage_due"):
-            late = " (overdue)" if row["stage_due"] < session.now else ""
-            meta.append(("stage due", cell(row["stage_due"]) + late))
-        if card.pending:
-            meta.append(("waiting for", ", ".join(card.pending)))
-    meta += [("author", row.get("author")), ("created", row.get("created_at")), ("updated", row.get("updated_at"))]
-    fields = [(spec.name, _display(spec, row.get(spec.id))) for spec in form.fields.values()]
-    fields += [(r.label, cell(card.rollups.get(r.id)) or ("0" if r.aggregate == "count" else "")) for r in form.rollups]
-    text = head + "\n\n" + pairs(meta) + "\n" + pairs(fields)
-    if card.related:
-        text += "\nrelated\n" + "".join(
-            clip(
-                f"  {r['key']}  {session.defs.forms[r['form']].title}"
-                + (f": {cell(r['title'], width)}" if r["title"] else "")
-                + (f"  [{r['stage']}]" if r["stage"] else "")
-                + (f"  tasks {r['tasks_done']}/{r['tasks']} done" if r["tasks"] else ""),
-                width,
-            )
-            + "\n"
-            for r in card.related
-        )
-    if card.tasks:
-        text += "\ntasks\n" + _task_lines(card.tasks)
-    if any(card.hidden.values()):
-        text += "\n" + hidden_line(card.hidden)
-    if card.reminders:
-        text += "\nreminders\n" + "".join(
-            f"  {cell(r['due_at'])}  {cell(r['text'])}" + (f" ({r['person']})" if r["person"] else "") + "\n"
-            for r in card.reminders
-        )
-    if card.comments:
-        text += "\ncomments\n" + "".join(
-            f"  {cell(c['at'])}  {c['author'] or '-'}: {cell(c['text'])}\n" for c in card.comments
-        )
-    return text
-
-
-def _task_lines(tasks: list[dict[str, Any]]) -> str:
-    from crmctl.render.tables import red
-
-    lines, width = [], terminal_width()
-    for t in tasks:
-        due = f"  due {cell(t['due_at'])}" + (" overdue" if t["overdue"] else "") if t["due_at"] else ""
-        title = cell(t["title"], width).replace("\n", " ")
-        who = f"({t['assignee'] or 'unassigned'}, {t['record']})"
-        line = clip(f"  {t['id']}  {t['status']:<11}  {title}  {who}{due}", width)
-        lines.append(red(line) if t["overdue"] and color_wanted() else line)
-    return "\n".join(lines) + "\n"
-
-
-def _display(spec: Any, value: Any) -> str:
-    if value is None:
-        return ""
-    if spec.type == "list":
-        return spec.option_labels.get(value, value)
-    if spec.type == "money" and spec.currency:
-        return f"{cell(value)} {spec.currency}"
-    return cell(value)
+    result: Updated = call("record.update", UpdateRequest(key, values, fmt == "json"))
+    emit(card_json(result.card) if result.card else updated(result))
 
 
 @record_app.command("show")
@@ -187,13 +94,12 @@ def show(
     output: FormatOption = None,
 ) -> None:
     """Show a record: its fields, stage, reminders and comments."""
-    from crmctl.ops import records
-    from crmctl.ops.session import open_session
+    from crmctl.ops.records import Card, ShowRequest
+    from crmctl.render.records import card_json, card_text
 
     fmt = choose_format(output, ("table", "json"))
-    with open_session(options(), write=False) as session:
-        card = records.show(session, key)
-        emit(_card_json(card) if fmt == "json" else _card_text(session, card))
+    card: Card = call("record.show", ShowRequest(key))
+    emit(card_json(card) if fmt == "json" else card_text(card, color=color_wanted()))
 
 
 @record_app.command("list")
@@ -212,31 +118,12 @@ def list_(
     output: FormatOption = None,
 ) -> None:
     """List the records of a form."""
-    from crmctl.ops import records
-    from crmctl.ops.session import open_session
+    from crmctl.ops.records import ListRequest
+    from crmctl.render.records import record_list
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with open_session(options(), write=False) as session:
-        form_def, rows = records.list_records(
-            session, form, where or [], process=process, stage=stage, sort=sort or [], limit=limit
-        )
-    has_process = bool(session.defs.processes_of(form_def.name))
-    columns = [("key", "key")]
-    if has_process:
-        columns.append(("stage", "stage"))
-    if fmt == "table":
-        columns += [(spec.id, spec.label or spec.id) for spec in form_def.fields.values()]
-    else:
-        columns = [
-            ("key", "key"),
-            ("process", "process"),
-            ("stage", "stage"),
-            ("author", "author"),
-            ("created_at", "created_at"),
-            ("updated_at", "updated_at"),
-        ]
-        columns += [(spec.id, spec.id) for spec in form_def.fields.values()]
-    emit(render(fmt, rows, columns))
+    request = ListRequest(form, where or [], process, stage, sort or [], limit)
+    emit(record_list(fmt, call("record.list", request)))
 
 
 @record_app.command("history")
@@ -245,25 +132,11 @@ def history(
     output: FormatOption = None,
 ) -> None:
     """Everything that happened to a record, in order: field changes, comments, stages, approvals."""
-    from crmctl.ops import records
-    from crmctl.ops.session import open_session
-    from crmctl.render.records import describe_event
+    from crmctl.ops.records import HistoryRequest
+    from crmctl.render.records import history as history_text
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with open_session(options(), write=False) as session:
-        events = records.history(session, key)
-    if fmt == "json":
-        emit(
-            json.dumps(
-                [{**e, "at": cell(e["at"]) and e["at"].isoformat()} for e in events], ensure_ascii=False, indent=2
-            )
-            + "\n"
-        )
-        return
-    rows = [
-        {"at": e["at"], "actor": e["actor"] or "-", "action": e["action"], "details": describe_event(e)} for e in events
-    ]
-    emit(render(fmt, rows, [("at", "at"), ("actor", "actor"), ("action", "action"), ("details", "details")]))
+    emit(history_text(fmt, call("record.history", HistoryRequest(key))))
 
 
 def comment(
@@ -271,12 +144,10 @@ def comment(
     text: Annotated[str, typer.Argument(help="The comment.")],
 ) -> None:
     """Add a comment to a record's history."""
-    from crmctl.ops import records
-    from crmctl.ops.session import open_session
+    from crmctl.ops.records import Commented, CommentRequest
 
-    with open_session(options()) as session:
-        comment_id = records.comment(session, key, text)
-    emit(f"comment {comment_id} added to {key.upper()}\n")
+    added: Commented = call("comment", CommentRequest(key, text))
+    emit(f"comment {added.id} added to {added.record}\n")
 
 
 def remind(
@@ -289,21 +160,13 @@ def remind(
     done: Annotated[int | None, typer.Option("--done", help="Mark reminder ID as done instead.")] = None,
 ) -> None:
     """Set a reminder on a record (the next call, the next meeting), or mark one done with --done ID."""
-    from crmctl.errors import UsageError
-    from crmctl.ops import records
-    from crmctl.ops.session import open_session
+    from crmctl.ops.records import Reminder, RemindRequest
 
-    with open_session(options()) as session:
-        if done is not None:
-            if key or text or at:
-                raise UsageError("--done takes only the reminder id")
-            found = records.finish_reminder(session, done)
-            emit(f"reminder {done} done ({found['text']})\n")
-            return
-        if not key or not text or not at:
-            raise UsageError("give KEY, TEXT and --at WHEN (or --done ID)")
-        made = records.remind(session, key, at, text, person)
-    emit(f"reminder {made['id']} for {made['person'] or 'everyone'} at {cell(made['due_at'])} on {made['record']}\n")
+    made: Reminder = call("remind", RemindRequest(key, text, at, person, done))
+    if made.done:
+        emit(f"reminder {made.id} done ({made.text})\n")
+    else:
+        emit(f"reminder {made.id} for {made.person or 'everyone'} at {cell(made.due_at)} on {made.record}\n")
 
 
 def agenda(
@@ -315,34 +178,29 @@ def agenda(
     output: FormatOption = None,
 ) -> None:
     """What is due today (and in the next --days), and what is overdue, in red on a terminal."""
-    from crmctl.ops import agenda as agenda_op
-    from crmctl.ops.session import open_session
+    from crmctl.ops.agenda import Agenda, AgendaItem, AgendaRequest
+    from crmctl.render.shapes import listing
 
     fmt = choose_format(output, LISTING_FORMATS)
     if ics is not None:
         check_output(ics)
-    with open_session(options(), write=False) as session:
-        items = agenda_op.agenda(session, person, days)
-        now = session.now
+    result: Agenda = call("agenda", AgendaRequest(person, days))
     if ics is not None:
         from crmctl.render.ical import calendar
 
-        write_file(ics, calendar(items, now), newline="")
-    rows = [{**item.as_dict(), "due": item.due, FLAG: item.overdue} for item in items]
-    columns = [("due", "due"), ("record", "record"), ("title", "title"), ("text", "what"), ("person", "for")]
-    if fmt != "table":
-        columns = [
-            ("due", "due"),
-            ("kind", "kind"),
-            ("id", "id"),
-            ("record", "record"),
-            ("title", "title"),
-            ("text", "text"),
-            ("person", "person"),
-            ("overdue", "overdue"),
-        ]
-    else:
-        for row in rows:
-            if row[FLAG]:
-                row["due"] = cell(row["due"]) + " overdue"
-    emit(render(fmt, rows, columns, color=color_wanted()))
+        write_file(ics, calendar(result), newline="")
+
+    def overdue_mark(row: dict[str, Any], item: AgendaItem) -> None:
+        if item.overdue:
+            row["due"] = cell(item.due) + " overdue"
+
+    emit(
+        listing(
+            fmt,
+            result.items,
+            AgendaItem,
+            color=color_wanted(),
+            flag=lambda item: item.overdue,
+            table=overdue_mark,
+        )
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
-from crmctl.domain.records import plain
+from crmctl.domain.schedule import Slot
+from crmctl.domain.shapes import column
 from crmctl.errors import NotFound, UsageError
 from crmctl.ops.lookups import title_of_key
 from crmctl.ops.schedule import compute
@@ -16,40 +16,52 @@ from crmctl.store.process import overdue_stages
 from crmctl.store.projects import due_tasks
 
 
-@dataclass
+@dataclass(frozen=True)
+class AgendaRequest:
+    person: str | None = None  # whose agenda (default: the actor's; everyone's with no actor)
+    days: int = 0  # also what falls due in the next N days
+
+
+@dataclass(frozen=True)
 class AgendaItem:
-    due: dt.datetime
-    kind: str
-    record: str | None
-    title: str
-    text: str
-    person: str | None
-    overdue: bool
-    ref: str  # a stable id of the item: reminder:12
+    """Something due: a reminder, a stage's deadline or a task."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "due": plain(self.due),
-            "kind": self.kind,
-            "record": self.record,
-            "title": self.title,
-            "text": self.text,
-            "person": self.person,
-            "overdue": self.overdue,
-            "id": self.ref,
-        }
+    # Every field is a column(...): to the type checker, a plain field after one would follow a default.
+    due: dt.datetime = column()
+    kind: str = column(table=False)  # reminder, stage or task
+    id: str = column(table=False)  # a stable id of the item: reminder:12, stage:DL-1, task:T-3
+    record: str | None = column()
+    title: str = column()  # the record's title; for a task, the task's
+    text: str = column("what")
+    person: str | None = column("for")
+    overdue: bool = column(table=False)
 
 
-def agenda(session: Session, person: str | None, days: int) -> list[AgendaItem]:
+@dataclass(frozen=True)
+class Agenda:
+    """The items of an agenda, oldest first, and the time it was made (an iCalendar file's stamp)."""
+
+    items: list[AgendaItem]
+    now: dt.datetime
+
+
+def agenda(session: Session, request: AgendaRequest) -> Agenda:
+    """What is due for a person today (and in the next days), and what is overdue."""
+    days = request.days
     if not 0 <= days <= 3660:
         raise UsageError(f"--days is 0 to 3660 (ten years), not {days}")
-    who = person or session.actor
+    who = request.person or session.actor
     if who is not None and session.defs.has_team and who not in session.defs.people:
         raise NotFound(f"no person '{who}' in the team")
     if who is None or who != session.actor:  # everyone's, or someone else's
         session.require("tasks.view_others", "read others' agendas")
     today = session.now.date()
     end = dt.datetime.combine(today + dt.timedelta(days=days + 1), dt.time(), tzinfo=session.now.tzinfo)
+    items = [*_reminder_items(session, who, end), *_stage_items(session, who, end), *_task_items(session, who, end)]
+    return Agenda(sorted(items, key=lambda i: (i.due, i.id)), session.now)
+
+
+def _reminder_items(session: Session, who: str | None, end: dt.datetime) -> list[AgendaItem]:
     items = []
     titles: dict[str, str] = {}
     for r in store.open_reminders(session.conn, until=end, person=who):
@@ -58,16 +70,21 @@ def agenda(session: Session, person: str | None, days: int) -> list[AgendaItem]:
             titles[key] = title_of_key(session, key)
         items.append(
             AgendaItem(
-                r["due_at"],
-                "reminder",
-                key,
-                titles.get(key, ""),
-                r["text"],
-                r["person"],
-                r["due_at"] < session.now,
-                f"reminder:{r['id']}",
+                due=r["due_at"],
+                kind="reminder",
+                id=f"reminder:{r['id']}",
+                record=key,
+                title=titles.get(key, ""),
+                text=r["text"],
+                person=r["person"],
+                overdue=r["due_at"] < session.now,
             )
         )
+    return items
+
+
+def _stage_items(session: Session, who: str | None, end: dt.datetime) -> list[AgendaItem]:
+    items = []
     for s in overdue_stages(session.conn, list(session.defs.forms.values()), who, end):
         process = session.defs.processes.get(s["process"] or "")
         stage = process.stages.get(s["stage"]) if process else None
@@ -75,18 +92,17 @@ def agenda(session: Session, person: str | None, days: int) -> list[AgendaItem]:
             continue
         items.append(
             AgendaItem(
-                s["stage_due"],
-                "stage",
-                s["key"],
-                title_of_key(session, s["key"]),
-                f"stage '{stage.title}' is due",
-                s["responsible"],
-                s["stage_due"] < session.now,
-                f"stage:{s['key']}",
+                due=s["stage_due"],
+                kind="stage",
+                id=f"stage:{s['key']}",
+                record=s["key"],
+                title=title_of_key(session, s["key"]),
+                text=f"stage '{stage.title}' is due",
+                person=s["responsible"],
+                overdue=s["stage_due"] < session.now,
             )
         )
-    items.extend(_task_items(session, who, end))
-    return sorted(items, key=lambda i: (i.due, i.ref))
+    return items
 
 
 def _task_items(session: Session, who: str | None, end: dt.datetime) -> list[AgendaItem]:
@@ -98,23 +114,27 @@ def _task_items(session: Session, who: str | None, end: dt.datetime) -> list[Age
     slots = compute(session)[0].slots
     items = []
     for t in dated:
-        slot = slots.get(t["id"])
-        risky = slot is not None and slot.at_risk
-        if t["due_at"] >= end and not risky:
+        finish = _late_finish(slots.get(t["id"]))
+        if t["due_at"] >= end and finish is None:
             continue
         text = f"task {t['id']} is due"
-        if risky:
-            text += f", at risk: it finishes {slot.finish.astimezone(session.now.tzinfo):%Y-%m-%d %H:%M}"
+        if finish is not None:
+            text += f", at risk: it finishes {finish.astimezone(session.now.tzinfo):%Y-%m-%d %H:%M}"
         items.append(
             AgendaItem(
-                t["due_at"],
-                "task",
-                t["record"],
-                t["title"],
-                text,
-                t["assignee"],
-                t["due_at"] < session.now,
-                f"task:{t['id']}",
+                due=t["due_at"],
+                kind="task",
+                id=f"task:{t['id']}",
+                record=t["record"],
+                title=t["title"],
+                text=text,
+                person=t["assignee"],
+                overdue=t["due_at"] < session.now,
             )
         )
     return items
+
+
+def _late_finish(slot: Slot | None) -> dt.datetime | None:
+    """When the schedule finishes a task at risk (after it is due); None for a task not at risk."""
+    return slot.finish if slot is not None and slot.at_risk else None

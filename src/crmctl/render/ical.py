@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crmctl.ops.agenda import Agenda
 
 
 def _escape(text: str) -> str:
@@ -28,14 +30,15 @@ def _utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def calendar(items: Sequence[Any], now: dt.datetime) -> str:
+def calendar(agenda: Agenda) -> str:
+    """One VTODO for each item of the agenda, stamped with the time the agenda was made."""
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//crmctl//agenda//EN", "CALSCALE:GREGORIAN"]
-    for item in items:
+    for item in agenda.items:
         summary = f"{item.record}: {item.text}" if item.record else item.text
         lines += [
             "BEGIN:VTODO",
-            f"UID:{item.ref.replace(':', '-')}@crmctl",
-            f"DTSTAMP:{_utc(now)}",
+            f"UID:{item.id.replace(':', '-')}@crmctl",
+            f"DTSTAMP:{_utc(agenda.now)}",
             f"DUE:{_utc(item.due)}",
             f"SUMMARY:{_escape(summary)}",
         ]

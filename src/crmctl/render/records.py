@@ -1,12 +1,19 @@
-"""Human wording of a record's history."""
+"""Records as people and scripts read them: the wording of a record's history, the card, a form's listing,
+the changes of an update."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from crmctl.domain.events import Event
-from crmctl.render.tables import cell
+from crmctl.domain.records import plain
+from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, render, terminal_width
+
+if TYPE_CHECKING:
+    from crmctl.ops.records import Card, CardTask, FieldLine, HistoryEvent, RecordList, Related, Updated
 
 
 def _value(value: Any) -> str:
@@ -127,3 +134,140 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.SPRINT_CREATED: _fields,
     Event.SPRINT_TASKS: _fields,
 }
+
+
+def history(fmt: str, events: Sequence[HistoryEvent]) -> str:
+    """A record's history: in JSON each event's data as stored; in the table and CSV described in words."""
+    if fmt == "json":
+        data = [
+            {"id": e.id, "at": cell(e.at) and e.at.isoformat(), "actor": e.actor, "action": e.action, "data": e.data}
+            for e in events
+        ]
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    rows = [
+        {
+            "at": e.at,
+            "actor": e.actor or "-",
+            "action": e.action,
+            "details": describe_event({"action": e.action, "data": e.data}),
+        }
+        for e in events
+    ]
+    return render(fmt, rows, [("at", "at"), ("actor", "actor"), ("action", "action"), ("details", "details")])
+
+
+def record_list(fmt: str, listing: RecordList) -> str:
+    """The table shows the key, the stage (of a form with a process) and the fields under their labels; JSON and
+    CSV the key, the system columns and the fields by their ids."""
+    columns: list[Column] = [("key", "key")]
+    if fmt == "table":
+        if listing.in_process:
+            columns.append(("stage", "stage"))
+        columns += list(listing.labels.items())
+    else:
+        system = ("process", "stage", "author", "created_at", "updated_at")
+        columns += [(name, name) for name in (*system, *listing.labels)]
+    return render(fmt, listing.rows, columns)
+
+
+def updated(result: Updated) -> str:
+    """One line per changed field, or that nothing changed."""
+    if not result.changes:
+        return f"{result.key}: no changes\n"
+    return "".join(
+        f"{result.key} {c.field}: {cell(c.before) or '-'} -> {cell(c.after) or '-'}\n" for c in result.changes
+    )
+
+
+def _json_value(value: Any) -> Any:
+    """A card's value as JSON holds it: row types as objects of their fields, values made plain (one level deep:
+    a field's value is kept whole)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _json_value(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.metadata.get("json", True)
+        }
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return plain(value)
+
+
+def card_json(card: Card) -> str:
+    """The card as JSON: every field of the Card but its view, in order."""
+    return json.dumps(_json_value(card), ensure_ascii=False, indent=2) + "\n"
+
+
+def card_text(card: Card, *, color: bool = False) -> str:
+    """The card as a person reads it, fitted to the terminal: a head line, the record's place and times, its
+    fields and roll-ups, then related records, tasks, reminders and comments, each where there are any."""
+    width = terminal_width()
+    head = clip(cell(f"{card.key}  {card.view.title}".rstrip(), width), width)
+    text = head + "\n\n" + pairs(_meta(card)) + "\n" + pairs(_field_pairs(card))
+    if card.related:
+        text += "\nrelated\n" + "".join(_related_line(card, r, width) + "\n" for r in card.related)
+    if card.tasks:
+        text += "\ntasks\n" + _task_lines(card.tasks, width, color)
+    if any(card.hidden.values()):
+        text += "\n" + hidden_line(card.hidden)
+    if card.reminders:
+        text += "\nreminders\n" + "".join(
+            f"  {cell(r.due_at)}  {cell(r.text)}" + (f" ({r.person})" if r.person else "") + "\n"
+            for r in card.reminders
+        )
+    if card.comments:
+        text += "\ncomments\n" + "".join(f"  {cell(c.at)}  {c.author or '-'}: {cell(c.text)}\n" for c in card.comments)
+    return text
+
+
+def _meta(card: Card) -> list[tuple[str, Any]]:
+    view = card.view
+    meta: list[tuple[str, Any]] = [("form", view.form_title)]
+    if card.process:
+        meta += [("process", view.process_title), ("stage", view.stage_title)]
+        if card.responsible:
+            meta.append(("responsible", card.responsible))
+        if card.stage_due:
+            meta.append(("stage due", cell(card.stage_due) + (" (overdue)" if view.stage_overdue else "")))
+        if card.pending_approvers:
+            meta.append(("waiting for", ", ".join(card.pending_approvers)))
+    return [*meta, ("author", card.author), ("created", card.created_at), ("updated", card.updated_at)]
+
+
+def _field_pairs(card: Card) -> list[tuple[str, Any]]:
+    """The form's fields under their labels, then its roll-ups (a count shows 0 rather than nothing)."""
+    fields = [(line.name, _shown(line, card.fields.get(line.id))) for line in card.view.fields]
+    return fields + [(r.label, cell(card.rollups.get(r.id)) or ("0" if r.count else "")) for r in card.view.rollups]
+
+
+def _shown(line: FieldLine, value: Any) -> str:
+    if value is None:
+        return ""
+    if line.option is not None:
+        return line.option
+    if line.currency:
+        return f"{cell(value)} {line.currency}"
+    return cell(value)
+
+
+def _related_line(card: Card, r: Related, width: int) -> str:
+    return clip(
+        f"  {r.key}  {card.view.form_titles[r.form]}"
+        + (f": {cell(r.title, width)}" if r.title else "")
+        + (f"  [{r.stage}]" if r.stage else "")
+        + (f"  tasks {r.tasks_done}/{r.tasks} done" if r.tasks else ""),
+        width,
+    )
+
+
+def _task_lines(tasks: Sequence[CardTask], width: int, color: bool) -> str:
+    lines = []
+    for t in tasks:
+        due = f"  due {cell(t.due_at)}" + (" overdue" if t.overdue else "") if t.due_at else ""
+        title = cell(t.title, width).replace("\n", " ")
+        who = f"({t.assignee or 'unassigned'}, {t.record})"
+        line = clip(f"  {t.id}  {t.status:<11}  {title}  {who}{due}", width)
+        lines.append(red(line) if t.overdue and color else line)
+    return "\n".join(lines) + "\n"
