@@ -72,7 +72,7 @@ def test_docs_name_the_json_fields_of_each_listing(name: str) -> None:
     row = _row_type(result)
     if typing.get_origin(result) is not list or row is None:
         return  # not a listing: its JSON is a document, described in prose
-    documented = set(re.findall(r"`([a-z_]+)`", _json_paragraph(op.command)))
+    documented = set(re.findall(r"`([a-z0-9_]+)`", _json_paragraph(op.command)))
     missing = [field for field in names(row) if field not in documented]
     assert not missing, f"docs/cli.md's JSON paragraph of crmctl {op.command} does not name {missing}"
 

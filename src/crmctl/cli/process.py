@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,10 +16,12 @@ from crmctl.cli.base import (
     choose_format,
     color_wanted,
     emit,
-    options,
     write_file,
 )
 from crmctl.render.tables import render
+
+if TYPE_CHECKING:
+    from crmctl.ops.process import SimulatedStage
 
 KeyArgument = Annotated[str, typer.Argument(help="The record key, e.g. DL-3.")]
 
@@ -45,11 +47,9 @@ def approve(
     comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
 ) -> None:
     """Approve the record's current stage as one of its pending approvers."""
-    from crmctl.ops import process
-    from crmctl.ops.session import open_session
+    from crmctl.ops.process import ApproveRequest
 
-    with open_session(options()) as session:
-        decision = process.approve(session, key, comment)
+    decision = call("approve", ApproveRequest(key, comment))
     if decision.remaining:
         emit(f"{decision.key}: approved; still waiting for {', '.join(decision.remaining)}\n")
     elif decision.moved_to:
@@ -63,11 +63,9 @@ def reject(
     comment: Annotated[str, typer.Option("--comment", "-m", help="Why (required).")],
 ) -> None:
     """Reject the record's current stage; it goes where the stage's on_reject says."""
-    from crmctl.ops import process
-    from crmctl.ops.session import open_session
+    from crmctl.ops.process import RejectRequest
 
-    with open_session(options()) as session:
-        decision = process.reject(session, key, comment)
+    decision = call("reject", RejectRequest(key, comment))
     emit(f"{decision.key}: rejected at '{decision.stage}' -> {_moved(decision.moved_to)}\n")
 
 
@@ -77,28 +75,34 @@ def board(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """The kanban board of a process: a column per stage with counts and cards (table, json or html)."""
-    from crmctl.ops import process
-    from crmctl.ops.session import open_session
+    from crmctl.ops.process import BoardRequest
     from crmctl.render import board as render_board
 
     fmt = choose_format(output, ("table", "json", "html"))
     if out is not None:
         check_output(out)
-    with open_session(options(), write=False) as session:
-        proc, columns = process.board(session, process_name)
-        form_title = session.defs.forms[proc.form].title
-        now = session.now
+    found = call("board", BoardRequest(process_name))
     if fmt == "json":
-        text = render_board.as_json(proc, columns)
+        text = render_board.as_json(found)
     elif fmt == "html":
-        text = render_board.html(proc, columns, form_title, f"{now:%Y-%m-%d %H:%M}")
+        text = render_board.html(found)
     else:
-        text = render_board.table(proc, columns, color=color_wanted() and out is None)
+        text = render_board.table(found, color=color_wanted() and out is None)
     if out is not None:
         write_file(out, text)
         emit(f"wrote {out}\n")
     else:
         emit(text)
+
+
+def _what_happens(step: SimulatedStage) -> str:
+    if step.skipped:
+        return f"skipped: {step.skipped}"
+    if step.approvers:
+        return "approval by " + ", ".join(step.approvers)
+    if step.terminal:
+        return "end"
+    return f"work by {step.responsible}" if step.responsible else "work"
 
 
 def simulate(
@@ -114,27 +118,19 @@ def simulate(
     It follows each stage's first transition from the initial stage, and says why a stage is skipped.
     """
     from crmctl.cli.records import _values
-    from crmctl.ops import process
-    from crmctl.ops.session import open_session
+    from crmctl.ops.process import SimulateRequest
+    from crmctl.render.shapes import rows
 
     fmt = choose_format(output, ("table", "json"))
-    with open_session(options(), write=False) as session:
-        steps = process.simulate(session, process_name, _values(assignments, file))
+    steps: list[SimulatedStage] = call("simulate", SimulateRequest(process_name, _values(assignments, file)))
     if fmt == "json":
-        emit(json.dumps(steps, ensure_ascii=False, indent=2) + "\n")
+        emit(json.dumps(rows(steps), ensure_ascii=False, indent=2) + "\n")
         return
-    rows = []
-    for i, step in enumerate(steps, 1):
-        if step["skipped"]:
-            what = f"skipped: {step['skipped']}"
-        elif step["approvers"]:
-            what = "approval by " + ", ".join(step["approvers"])
-        elif step["terminal"]:
-            what = "end"
-        else:
-            what = f"work by {step['responsible']}" if step["responsible"] else "work"
-        rows.append({"n": i, "stage": step["stage"], "title": step["title"], "what": what})
-    emit(render("table", rows, [("n", "#"), ("stage", "stage"), ("title", "title"), ("what", "what happens")]))
+    shown = [
+        {"n": i, "stage": step.stage, "title": step.title, "what": _what_happens(step)}
+        for i, step in enumerate(steps, 1)
+    ]
+    emit(render("table", shown, [("n", "#"), ("stage", "stage"), ("title", "title"), ("what", "what happens")]))
 
 
 def inbox(

@@ -7,66 +7,31 @@ from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, check_output, choose_format, emit, options, write_file
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, check_output, choose_format, emit, write_file
 
 report_app = typer.Typer(help="Reports: efficiency, estimate revision, stage funnel.", no_args_is_help=True)
 
-EFFICIENCY_COLUMNS = [
-    ("tasks", "tasks"),
-    ("unestimated", "no estimate"),
-    ("estimated_hours", "estimated h"),
-    ("actual_hours", "actual h"),
-    ("ratio", "ratio"),
-    ("mean_hours", "mean h"),
+ESTIMATES_TABLE = [
+    ("type", "type"),
+    ("subtype", "subtype"),
+    ("template", "template estimate"),
+    ("tasks", "done tasks"),
+    ("median", "median actual"),
+    ("spread", "25–75%"),
+    ("suggested", "suggested"),
+]
+FUNNEL_TABLE = [  # CSV's columns too, under the same headers
+    ("stage", "stage"),
+    ("title", "title"),
+    ("entered", "entered"),
+    ("here", "now here"),
     ("median_hours", "median h"),
     ("p90_hours", "p90 h"),
+    ("next", "went to"),
+    ("ended", "ended"),
+    ("won", "won"),
+    ("lost", "lost"),
 ]
-
-
-def _session() -> Any:
-    from crmctl.ops.session import open_session
-
-    return open_session(options(), write=False)  # every report only reads
-
-
-def _efficiency_columns(by: list[str], period: str | None) -> list[tuple[str, str]]:
-    return [*([("period", "period")] if period else []), *[(g, g) for g in by], *EFFICIENCY_COLUMNS]
-
-
-def _html(session: Any, args: dict[str, Any], period: str) -> str:
-    """The page: each person's ratio per period, the mean actual hours per task type per period, the tables."""
-    from crmctl.ops import reports
-    from crmctl.render.charts import line_chart
-    from crmctl.render.pages import page
-
-    charts = []
-    for group, value, title in (
-        ("person", "ratio", "Each person's ratio (estimated / actual) by period"),
-        ("type", "mean_hours", "Mean actual hours per task, by task type and period"),
-    ):
-        result = reports.efficiency(session, **{**args, "by": group, "period": period})
-        periods = list(dict.fromkeys(r["period"] for r in result.rows))
-        series: dict[str, dict[str, Any]] = {}
-        for row in result.rows:
-            series.setdefault(row[group], {})[row["period"]] = row[value]
-        charts.append(
-            {
-                "title": title,
-                "geometry": line_chart(periods, series),
-                "rows": result.rows,
-                "columns": _efficiency_columns([group], period),
-            }
-        )
-    begin, end = args["since"], args["until"]
-    span = f"{begin or 'the beginning'} to {end or 'now'}"
-    return page(
-        "report.html.j2",
-        workspace=session.defs.name,
-        period=period,
-        span=span,
-        now=session.now.strftime("%Y-%m-%d %H:%M"),
-        charts=charts,
-    )
 
 
 @report_app.command("efficiency")
@@ -83,30 +48,22 @@ def efficiency(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Estimated against actual time of finished tasks, per person and/or task type, per period."""
-    from crmctl.ops import reports
+    from crmctl.ops.reports import EfficiencyRequest
+    from crmctl.render.pages import efficiency_columns, efficiency_page, efficiency_rows
     from crmctl.render.tables import render
 
     fmt = choose_format(output, (*LISTING_FORMATS, "html"))
     if out is not None:
         check_output(out)
-    args = {
-        "by": by,
-        "period": period,
-        "since": since,
-        "until": until,
-        "person": person,
-        "type_": type_,
-        "include_open": include_open,
-        "sprint": sprint,
-    }
-    with _session() as session:
-        if fmt == "html":
-            text = _html(session, args, period or "week")
-        else:
-            result = reports.efficiency(session, **args)
-            text = render(fmt, result.rows, _efficiency_columns(result.by, result.period))
-            if not result.rows:
-                typer.echo("crmctl: note: no finished tasks match", err=True)
+    request = EfficiencyRequest(by, period, since, until, person, type_, include_open, sprint, page=fmt == "html")
+    report = call("report.efficiency", request)
+    if fmt == "html":
+        text = efficiency_page(report)
+    else:
+        (table,) = report.tables
+        text = render(fmt, efficiency_rows(table), efficiency_columns(table))
+        if not table.rows:
+            typer.echo("crmctl: note: no finished tasks match", err=True)
     if out is not None:
         write_file(out, text)
     else:
@@ -120,52 +77,23 @@ def estimates(
 ) -> None:
     """Per task type: the templates' estimate beside the observed actual time, and a suggested estimate."""
     from crmctl.domain.durations import format_minutes
-    from crmctl.ops import reports
-    from crmctl.render.tables import render
+    from crmctl.ops.reports import EstimateRow, EstimatesRequest
+    from crmctl.render.shapes import listing
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with _session() as session:
-        rows = reports.estimates(session, min_tasks)
-    if fmt != "table":
-        keys = (
-            "type",
-            "subtype",
-            "template_minutes",
-            "tasks",
-            "median_minutes",
-            "p25_minutes",
-            "p75_minutes",
-            "suggested_minutes",
-            "enough",
-        )
-        emit(render(fmt, rows, [(k, k) for k in keys]))
-        return
+    rows = call("report.estimates", EstimatesRequest(min_tasks))
 
-    def minutes(value: Any) -> str:
+    def minutes(value: float | None) -> str:
         return "" if value is None else format_minutes(round(value))
 
-    shown = [
-        {
-            **r,
-            "template": ", ".join(format_minutes(m) for m in r["template_minutes"]),
-            "median": minutes(r["median_minutes"]),
-            "spread": f"{minutes(r['p25_minutes'])}–{minutes(r['p75_minutes'])}" if r["tasks"] else "",
-            "suggested": minutes(r["suggested_minutes"])
-            if r["enough"]
-            else f"too few tasks ({r['tasks']} < {min_tasks})",
-        }
-        for r in rows
-    ]
-    columns = [
-        ("type", "type"),
-        ("subtype", "subtype"),
-        ("template", "template estimate"),
-        ("tasks", "done tasks"),
-        ("median", "median actual"),
-        ("spread", "25–75%"),
-        ("suggested", "suggested"),
-    ]
-    emit(render(fmt, shown, columns))
+    def cells(row: dict[str, Any], item: EstimateRow) -> None:
+        row["template"] = ", ".join(format_minutes(m) for m in item.template_minutes)
+        row["median"] = minutes(item.median_minutes)
+        row["spread"] = f"{minutes(item.p25_minutes)}–{minutes(item.p75_minutes)}" if item.tasks else ""
+        enough = minutes(item.suggested_minutes)
+        row["suggested"] = enough if item.enough else f"too few tasks ({item.tasks} < {min_tasks})"
+
+    emit(listing(fmt, rows, EstimateRow, table=cells, extra=ESTIMATES_TABLE))
 
 
 @report_app.command("funnel")
@@ -174,30 +102,20 @@ def funnel(
     output: FormatOption = None,
 ) -> None:
     """Stage analytics: time spent in each stage, where records went next and where they ended."""
-    from crmctl.ops import reports
+    from crmctl.ops.reports import FunnelRequest
+    from crmctl.render.shapes import rows
     from crmctl.render.tables import render
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with _session() as session:
-        process, rows = reports.funnel(session, process_name)
+    found = call("report.funnel", FunnelRequest(process_name))
+    stages = rows(found.stages)
     if fmt == "json":
-        emit(render(fmt, rows, [(k, k) for k in rows[0]] if rows else []))
+        emit(render(fmt, stages, [(k, k) for k in stages[0]] if stages else []))
         return
 
     def counts(found: dict[str, int]) -> str:
         return ", ".join(f"{k} {v}" for k, v in sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
 
-    shown = [{**r, "next": counts(r["next"]), "ended": counts(r["ended"])} for r in rows]
-    columns = [
-        ("stage", "stage"),
-        ("title", "title"),
-        ("entered", "entered"),
-        ("here", "now here"),
-        ("median_hours", "median h"),
-        ("p90_hours", "p90 h"),
-        ("next", "went to"),
-        ("ended", "ended"),
-        ("won", "won"),
-        ("lost", "lost"),
-    ]
-    emit(f"{process.title}\n\n" + render(fmt, shown, columns) if fmt == "table" else render(fmt, shown, columns))
+    shown = [{**r, "next": counts(r["next"]), "ended": counts(r["ended"])} for r in stages]
+    text = render(fmt, shown, FUNNEL_TABLE)
+    emit(f"{found.title}\n\n{text}" if fmt == "table" else text)

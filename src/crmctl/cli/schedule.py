@@ -3,31 +3,35 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, color_wanted, emit, options
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, emit
 from crmctl.render.tables import FLAG, cell, hidden_line, render
 
-QUEUE_JSON = (
-    "id",
-    "title",
-    "status",
-    "record",
-    "project",
-    "project_priority",
-    "priority",
-    "estimate_minutes",
-    "actual_minutes",
-    "remaining_minutes",
-    "due_at",
-    "start",
-    "finish",
-    "at_risk",
-    "reason",
-    "problem",
-)
+if TYPE_CHECKING:
+    from crmctl.ops.schedule import Eta, QueueItem
+
+QUEUE_TABLE = [
+    ("id", "task"),
+    ("title", "title"),
+    ("status", "status"),
+    ("estimate", "estimate"),
+    ("spent", "spent"),
+    ("left", "left"),
+    ("when", "start → finish"),
+    ("due", "due"),
+]
+ETA_TABLE = [
+    ("id", "task"),
+    ("assignee", "assignee"),
+    ("title", "title"),
+    ("left", "left"),
+    ("when", "start → finish"),
+    ("due", "due"),
+    ("reason", "why"),
+]
 
 
 def _minutes(value: Any) -> str:
@@ -36,19 +40,15 @@ def _minutes(value: Any) -> str:
     return "" if value is None else format_minutes(round(float(value)))
 
 
-def _table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {
-            **r,
-            FLAG: r["at_risk"],
-            "estimate": _minutes(r["estimate_minutes"]),
-            "spent": _minutes(r["actual_minutes"]),
-            "left": _minutes(r["remaining_minutes"]),
-            "due": cell(r["due_at"]) + (" AT RISK" if r["at_risk"] else ""),
-            "when": f"{cell(r['start'])} → {cell(r['finish'])}" if r["start"] else f"cannot: {r['problem']}",
-        }
-        for r in rows
-    ]
+def _cells(row: dict[str, Any], item: QueueItem) -> None:
+    """The table's cells of a queue item: its times as durations, its dates as a span."""
+    row.update(
+        estimate=_minutes(item.estimate_minutes),
+        spent=_minutes(item.actual_minutes),
+        left=_minutes(item.remaining_minutes),
+        due=cell(item.due_at) + (" AT RISK" if item.at_risk else ""),
+        when=f"{cell(item.start)} → {cell(item.finish)}" if item.start else f"cannot: {item.problem}",
+    )
 
 
 def queue(
@@ -57,26 +57,39 @@ def queue(
     output: FormatOption = None,
 ) -> None:
     """A person's open, unblocked tasks in the order to do them, with computed start and finish."""
-    from crmctl.ops import schedule
-    from crmctl.ops.session import open_session
+    from crmctl.ops.schedule import QueueItem, QueueRequest
+    from crmctl.render.shapes import listing, rows
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with open_session(options()) as session:
-        _, rows = schedule.queue(session, person, sprint)
-    if fmt != "table":
-        emit(render(fmt, rows, [(k, k) for k in QUEUE_JSON]))
+    items = call("queue", QueueRequest(person, sprint))
+    if fmt == "csv":
+        emit(render(fmt, rows(items), _csv_columns()))
         return
-    columns = [
-        ("id", "task"),
-        ("title", "title"),
-        ("status", "status"),
-        ("estimate", "estimate"),
-        ("spent", "spent"),
-        ("left", "left"),
-        ("when", "start → finish"),
-        ("due", "due"),
-    ]
-    emit(render(fmt, _table_rows(rows), columns, color=color_wanted()))
+    flag = (lambda item: item.at_risk) if fmt == "table" else None
+    emit(listing(fmt, items, QueueItem, color=color_wanted(), flag=flag, table=_cells, extra=QUEUE_TABLE))
+
+
+def _csv_columns() -> list[tuple[str, str]]:
+    """A queue's CSV columns: its fields, with project_priority before priority, where CSV has always had it
+    (JSON after it)."""
+    from crmctl.domain.shapes import names
+    from crmctl.ops.schedule import QueueItem
+
+    fields = [name for name in names(QueueItem) if name != "project_priority"]
+    fields.insert(fields.index("priority"), "project_priority")
+    return [(name, name) for name in fields]
+
+
+def _eta_rows(found: Eta) -> list[dict[str, Any]]:
+    """Each task an ETA lists as one row: its fields as in a queue, with its assignee after its status (where the
+    JSON has always had it)."""
+    from crmctl.render.shapes import rows
+
+    listed = []
+    for task, row in zip(found.tasks, rows(t.task for t in found.tasks), strict=True):
+        head = {name: row[name] for name in ("id", "title", "status")}
+        listed.append({**head, "assignee": task.assignee, **row})
+    return listed
 
 
 def eta(
@@ -84,39 +97,40 @@ def eta(
     output: FormatOption = None,
 ) -> None:
     """When a task, project or record will be ready, computed from queues, estimates, calendars and dependencies."""
-    from crmctl.domain.records import plain
-    from crmctl.ops import schedule
-    from crmctl.ops.session import open_session
+    from crmctl.ops.schedule import EtaRequest
 
     fmt = choose_format(output, ("table", "json"))
-    with open_session(options(), write=False) as session:
-        found = schedule.eta(session, key)
-    if fmt == "json":
-        data = {
-            "what": found.what,
-            "ready": plain(found.finish),
-            "last_task": found.last,
-            "reason": found.reason,
-            "at_risk": [r["id"] for r in found.tasks if r["at_risk"]],
-            "tasks": json.loads(render("json", found.tasks, [(k, k) for k in ("assignee", *QUEUE_JSON)])),
-            "hidden": found.hidden,
-        }
-        emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        return
+    found = call("eta", EtaRequest(key))
+    emit(_eta_json(found) if fmt == "json" else _eta_table(found))
+
+
+def _eta_json(found: Eta) -> str:
+    from crmctl.domain.records import plain
+    from crmctl.domain.shapes import names
+    from crmctl.ops.schedule import QueueItem
+
+    data = {
+        "what": found.what,
+        "ready": plain(found.finish),
+        "last_task": found.last,
+        "reason": found.reason,
+        "at_risk": [t.task.id for t in found.tasks if t.task.at_risk],
+        "tasks": json.loads(render("json", _eta_rows(found), [(k, k) for k in ("assignee", *names(QueueItem))])),
+        "hidden": found.hidden,
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def _eta_table(found: Eta) -> str:
     head = f"{found.what}: ready {cell(found.finish)}" if found.finish else f"{found.what}: no ready date"
     text = f"{head}\nwhy: {found.reason}\n"
-    risky = [r["id"] for r in found.tasks if r["at_risk"]]
+    risky = [t.task.id for t in found.tasks if t.task.at_risk]
     if risky:
         text += f"at risk (due before they finish): {', '.join(risky)}\n"
     if found.tasks:
-        columns = [
-            ("id", "task"),
-            ("assignee", "assignee"),
-            ("title", "title"),
-            ("left", "left"),
-            ("when", "start → finish"),
-            ("due", "due"),
-            ("reason", "why"),
-        ]
-        text += "\n" + render("table", _table_rows(found.tasks), columns, color=color_wanted())
-    emit(text + hidden_line(found.hidden))
+        shown = _eta_rows(found)
+        for row, t in zip(shown, found.tasks, strict=True):
+            _cells(row, t.task)
+            row[FLAG] = t.task.at_risk
+        text += "\n" + render("table", shown, ETA_TABLE, color=color_wanted())
+    return text + hidden_line(found.hidden)

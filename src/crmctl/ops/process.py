@@ -10,7 +10,7 @@ from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.model import FormDef, ProcessDef, StageDef
-from crmctl.domain.process import Approver, describe, follow, walk
+from crmctl.domain.process import Approver, Step, describe, follow, walk
 from crmctl.domain.shapes import column
 from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
@@ -19,6 +19,7 @@ from crmctl.ops.lookups import calendar_for, locate
 from crmctl.ops.session import Session
 from crmctl.store import process as store
 from crmctl.store import records as record_store
+from crmctl.store.process import EventWrites, StageWrites
 
 
 def _title(form: FormDef, row: dict[str, Any]) -> str:
@@ -44,7 +45,7 @@ def _one_person(session: Session, who: str, row: dict[str, Any]) -> str | None:
 
 
 def _responsible(
-    session: Session, conn: Any, form: FormDef, stage: StageDef, row: dict[str, Any], writes: Any = store
+    session: Session, conn: Any, form: FormDef, stage: StageDef, row: dict[str, Any], writes: StageWrites = store
 ) -> str | None:
     """author -> the record's author; a person id -> that person; role:x -> the member responsible for the fewest
     records of the form now (ties by id)."""
@@ -60,6 +61,41 @@ def _responsible(
         load = writes.responsible_load(conn, form, people)
         return min(people, key=lambda p: (load.get(p, 0), p))
     return str(who)
+
+
+def _stage_due(session: Session, stage: StageDef, responsible: str | None) -> dt.datetime | None:
+    """The deadline of a stage entered now: its due_in on the responsible person's calendar."""
+    if "due_in" not in stage.raw:
+        return None
+    minutes = parse_duration(stage.raw["due_in"], session.defs.hours_per_day)
+    try:
+        return calendar_for(session, responsible).add(session.now, minutes)
+    except NoWorkingTime as exc:
+        raise InputError(f"cannot set the deadline of stage {stage.id}: {exc}") from None
+
+
+def _entered_data(
+    process: ProcessDef,
+    final: Step,
+    previous: str | None,
+    reason: str | None,
+    responsible: str | None,
+    due: dt.datetime | None,
+    approvers: list[Approver],
+) -> dict[str, Any]:
+    """The stage_entered event's data."""
+    data: dict[str, Any] = {"process": process.name, "stage": final.stage.id, "from": previous}
+    if reason:
+        data["reason"] = reason
+    if responsible:
+        data["responsible"] = responsible
+    if due:
+        data["due"] = due
+    if approvers:
+        data["approvers"] = [a.who for a in approvers]
+    if final.skipped:
+        data["note"] = f"skipped stage stays: {final.skipped}"
+    return data
 
 
 def enter(
@@ -80,61 +116,31 @@ def enter(
     the same command (a record being created): a `set` action leaves them as they are. With `deferred`
     (new records, many at once), the writes wait in it for its flush().
     """
-    writes: Any = deferred or store
-    events: Any = deferred or record_store
+    writes: StageWrites = store if deferred is None else deferred
+    events: EventWrites = record_store if deferred is None else deferred
     key = row["key"]
     now, actor = session.now, session.actor
     values = {name: row.get(name) for name in form.fields}
     steps = walk(process, target, values, form.fields, row.get("author"), key, follow=False)
     previous = row.get("stage")
     for step in steps[:-1]:
-        events.add_event(
-            conn,
-            now,
-            actor,
-            Event.STAGE_SKIPPED,
-            record=key,
-            form=form.name,
-            data={"process": process.name, "stage": step.stage.id, "reason": step.skipped},
-        )
+        data = {"process": process.name, "stage": step.stage.id, "reason": step.skipped}
+        events.add_event(conn, now, actor, Event.STAGE_SKIPPED, record=key, form=form.name, data=data)
     final = steps[-1]
     stage = final.stage
     writes.cancel_pending(conn, key, now)
     responsible = _responsible(session, conn, form, stage, row, writes)
-    due = None
-    if "due_in" in stage.raw:
-        minutes = parse_duration(stage.raw["due_in"], session.defs.hours_per_day)
-        try:
-            due = calendar_for(session, responsible).add(now, minutes)
-        except NoWorkingTime as exc:
-            raise InputError(f"cannot set the deadline of stage {stage.id}: {exc}") from None
+    due = _stage_due(session, stage, responsible)
     if not writes.move(conn, form, key, expected=previous, stage=stage.id, now=now, due=due, responsible=responsible):
         raise InputError(f"{key} was moved by someone else meanwhile; nothing changed (run the command again)")
     row.update(stage=stage.id, stage_since=now, stage_due=due, responsible=responsible)
     approvers = [] if final.skipped else final.approvers
-    data: dict[str, Any] = {"process": process.name, "stage": stage.id, "from": previous}
-    if reason:
-        data["reason"] = reason
-    if responsible:
-        data["responsible"] = responsible
-    if due:
-        data["due"] = due
-    if approvers:
-        data["approvers"] = [a.who for a in approvers]
-    if final.skipped:
-        data["note"] = f"skipped stage stays: {final.skipped}"
+    data = _entered_data(process, final, previous, reason, responsible, due, approvers)
     events.add_event(conn, now, actor, Event.STAGE_ENTERED, record=key, form=form.name, data=data)
-    title = _title(form, row)
     if responsible:
         due_text = f", due {due.astimezone(now.tzinfo):%Y-%m-%d %H:%M}" if due else ""
-        writes.notify(
-            conn,
-            [responsible],
-            "stage",
-            key,
-            f"{title} entered stage '{stage.title}': you are responsible{due_text}",
-            now,
-        )
+        text = f"{_title(form, row)} entered stage '{stage.title}': you are responsible{due_text}"
+        writes.notify(conn, [responsible], "stage", key, text, now)
     _ask(session, conn, form, row, process, stage, approvers, writes)
     _on_enter(session, conn, form, row, stage, given, writes, events)
     return [s.stage.id for s in steps]
@@ -148,7 +154,7 @@ def _ask(
     process: ProcessDef,
     stage: StageDef,
     approvers: list[Approver],
-    writes: Any = store,
+    writes: StageWrites = store,
 ) -> None:
     """Request approval of a record in a stage from these approvers, each with a notice in their inbox."""
     key, now = row["key"], session.now
@@ -197,8 +203,8 @@ def _on_enter(
     row: dict[str, Any],
     stage: StageDef,
     given: frozenset[str],
-    writes: Any = store,
-    events: Any = record_store,
+    writes: StageWrites = store,
+    events: EventWrites = record_store,
 ) -> None:
     from crmctl.domain.values import convert
 
@@ -327,15 +333,7 @@ def advance(session: Session, request: AdvanceRequest) -> Moved:
 
 def _comment(session: Session, conn: Any, pos: Position, text: str) -> None:
     comment_id = record_store.add_comment(conn, pos.row["key"], session.now, session.actor, text)
-    record_store.add_event(
-        conn,
-        session.now,
-        session.actor,
-        Event.COMMENT_ADDED,
-        record=pos.row["key"],
-        form=pos.form.name,
-        data={"comment": comment_id, "text": text},
-    )
+    _record_event(session, conn, pos, Event.COMMENT_ADDED, {"comment": comment_id, "text": text})
 
 
 def _mine(session: Session, pos: Position) -> list[dict[str, Any]]:
@@ -357,80 +355,79 @@ def _mine(session: Session, pos: Position) -> list[dict[str, Any]]:
     raise InputError(f"{actor} is not a pending approver of {pos.row['key']} (waiting for: {waiting})")
 
 
-@dataclass
+@dataclass(frozen=True)
+class ApproveRequest:
+    key: str  # the record's key
+    comment: str | None = None  # a comment for the history
+
+
+@dataclass(frozen=True)
+class RejectRequest:
+    key: str  # the record's key
+    comment: str  # why (required)
+
+
+@dataclass(frozen=True)
 class Decision:
+    """An approval or rejection: the stage decided, who still has to approve it, and where the record went."""
+
     key: str
     stage: str
     remaining: list[str]
     moved_to: list[str]
 
 
-def approve(session: Session, key: str, comment: str | None) -> Decision:
-    pos = position(session, key)
+def approve(session: Session, request: ApproveRequest) -> Decision:
+    """Approve the record's current stage as one of its pending approvers; the last approval passes it."""
+    pos = position(session, request.key)
+    comment = request.comment
     mine = _mine(session, pos)
     now = session.now
     remaining = [a for a in pos.pending if a not in mine]
     with session.transaction() as conn:
         store.decide(conn, [a["id"] for a in mine], "approved", session.actor, now, comment)
-        record_store.add_event(
-            conn,
-            now,
-            session.actor,
-            Event.APPROVAL_GIVEN,
-            record=pos.row["key"],
-            form=pos.form.name,
-            data={
-                "stage": pos.stage.id,
-                "groups": sorted({a["approval_group"] for a in mine}),
-                **({"comment": comment} if comment else {}),
-            },
-        )
-        moved: list[str] = []
-        if not remaining:
-            record_store.add_event(
-                conn,
-                now,
-                session.actor,
-                Event.STAGE_PASSED,
-                record=pos.row["key"],
-                form=pos.form.name,
-                data={"stage": pos.stage.id},
-            )
-            targets = pos.stage.transitions
-            if targets and not _missing_required(pos):
-                moved = enter(session, conn, pos.form, pos.row, pos.process, targets[0], reason="approved")
-            elif pos.row.get("responsible"):
-                store.notify(
-                    conn,
-                    [pos.row["responsible"]],
-                    "stage",
-                    pos.row["key"],
-                    f"{_title(pos.form, pos.row)} is approved at '{pos.stage.title}': advance it",
-                    now,
-                )
+        data = {
+            "stage": pos.stage.id,
+            "groups": sorted({a["approval_group"] for a in mine}),
+            **({"comment": comment} if comment else {}),
+        }
+        _record_event(session, conn, pos, Event.APPROVAL_GIVEN, data)
+        moved = [] if remaining else _passed(session, conn, pos)
     return Decision(pos.row["key"], pos.stage.id, [a["approver"] for a in remaining], moved)
 
 
-def reject(session: Session, key: str, comment: str) -> Decision:
+def _record_event(session: Session, conn: Any, pos: Position, event: Event, data: dict[str, Any]) -> None:
+    record_store.add_event(
+        conn, session.now, session.actor, event, record=pos.row["key"], form=pos.form.name, data=data
+    )
+
+
+def _passed(session: Session, conn: Any, pos: Position) -> list[str]:
+    """A stage all its approvers approved: the record goes on to its first transition when its required fields
+    are filled (the stages entered), else its responsible person is told to advance it."""
+    _record_event(session, conn, pos, Event.STAGE_PASSED, {"stage": pos.stage.id})
+    targets = pos.stage.transitions
+    if targets and not _missing_required(pos):
+        return enter(session, conn, pos.form, pos.row, pos.process, targets[0], reason="approved")
+    if pos.row.get("responsible"):
+        text = f"{_title(pos.form, pos.row)} is approved at '{pos.stage.title}': advance it"
+        store.notify(conn, [pos.row["responsible"]], "stage", pos.row["key"], text, session.now)
+    return []
+
+
+def reject(session: Session, request: RejectRequest) -> Decision:
+    """Reject the record's current stage as one of its pending approvers; it goes where on_reject says."""
+    comment = request.comment
     if not comment.strip():
         raise InputError("a rejection needs a --comment saying why")
-    pos = position(session, key)
+    pos = position(session, request.key)
     mine = _mine(session, pos)
     target = pos.stage.raw.get("on_reject")
     if target is None:
         raise InputError(f"stage '{pos.stage.id}' of {pos.process.name} has no on_reject: it cannot be rejected")
-    now = session.now
     with session.transaction() as conn:
-        store.decide(conn, [a["id"] for a in mine], "rejected", session.actor, now, comment)
-        record_store.add_event(
-            conn,
-            now,
-            session.actor,
-            Event.APPROVAL_REJECTED,
-            record=pos.row["key"],
-            form=pos.form.name,
-            data={"stage": pos.stage.id, "comment": comment},
-        )
+        store.decide(conn, [a["id"] for a in mine], "rejected", session.actor, session.now, comment)
+        _record_event(session, conn, pos, Event.APPROVAL_REJECTED, {"stage": pos.stage.id, "comment": comment})
         _comment(session, conn, pos, comment)
         moved = enter(session, conn, pos.form, pos.row, pos.process, target, reason=f"rejected by {session.actor}")
     return Decision(pos.row["key"], pos.stage.id, [], moved)
@@ -440,67 +437,122 @@ def pending_approvers(session: Session, key: str, stage: str, since: dt.datetime
     return [a for a in store.approvals(session.conn, key, stage, since) if a["decision"] is None]
 
 
-# -- board -------------------------------------------------------------------------------------------------
-@dataclass
-class Column:
-    stage: StageDef
-    cards: list[dict[str, Any]]
-
-
-def board(session: Session, process_name: str) -> tuple[ProcessDef, list[Column]]:
-    process = session.defs.processes.get(process_name)
+def _process(session: Session, name: str) -> ProcessDef:
+    process = session.defs.processes.get(name)
     if process is None:
-        raise NotFound(f"no process '{process_name}' (processes: {', '.join(sorted(session.defs.processes))})")
+        raise NotFound(f"no process '{name}' (processes: {', '.join(sorted(session.defs.processes))})")
+    return process
+
+
+# -- board -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BoardRequest:
+    process: str  # the process whose board to show
+
+
+@dataclass(frozen=True)
+class Card:
+    """A record on the board."""
+
+    key: str
+    title: str  # the record's display field
+    responsible: str | None
+    since: dt.datetime | None  # when it entered its stage
+    in_stage_minutes: int
+    due: dt.datetime | None  # the stage's deadline
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class BoardColumn:
+    """A stage on the board, with its records (those longest in it first)."""
+
+    stage: str
+    title: str
+    cards: list[Card]
+
+
+@dataclass(frozen=True)
+class Board:
+    """A process's kanban board: a column per stage shown, and what the page's heading says."""
+
+    process: str
+    title: str
+    form: str
+    form_title: str
+    columns: list[BoardColumn]
+    made_at: dt.datetime  # the time the board shows (the session's clock)
+
+
+def board(session: Session, request: BoardRequest) -> Board:
+    """The kanban board of a process: a column per stage (those not hidden from it) with its records."""
+    process = _process(session, request.process)
     form = session.defs.forms[process.form]
     session.require("records.read", f"read {form.name} records", form.name)
-    rows = store.records_in(session.conn, form, process.name)
-    columns = [Column(s, []) for s in process.stages.values() if s.raw.get("board", True)]
-    by_stage = {c.stage.id: c for c in columns}
-    for row in rows:
-        column = by_stage.get(row["stage"])
-        if column is None:
-            continue
-        due = row.get("stage_due")
-        minutes = int((session.now - row["stage_since"]).total_seconds() // 60) if row.get("stage_since") else 0
-        column.cards.append(
-            {
-                "key": row["key"],
-                "title": _title(form, row)[len(row["key"]) + 1 :],
-                "responsible": row.get("responsible"),
-                "since": row.get("stage_since"),
-                "in_stage_minutes": max(minutes, 0),
-                "due": due,
-                "overdue": bool(due and due < session.now and not column.stage.terminal),
-            }
-        )
-    return process, columns
+    stages = [s for s in process.stages.values() if s.raw.get("board", True)]
+    cards: dict[str, list[Card]] = {s.id: [] for s in stages}
+    terminal = {s.id: s.terminal for s in stages}
+    for row in store.records_in(session.conn, form, process.name):
+        if row["stage"] in cards:
+            cards[row["stage"]].append(_card(session, form, row, terminal[row["stage"]]))
+    columns = [BoardColumn(s.id, s.title, cards[s.id]) for s in stages]
+    return Board(process.name, process.title, process.form, form.title, columns, session.now)
+
+
+def _card(session: Session, form: FormDef, row: dict[str, Any], terminal: bool) -> Card:
+    due = row.get("stage_due")
+    minutes = int((session.now - row["stage_since"]).total_seconds() // 60) if row.get("stage_since") else 0
+    return Card(
+        key=row["key"],
+        title=_title(form, row)[len(row["key"]) + 1 :],
+        responsible=row.get("responsible"),
+        since=row.get("stage_since"),
+        in_stage_minutes=max(minutes, 0),
+        due=due,
+        overdue=bool(due and due < session.now and not terminal),
+    )
 
 
 # -- simulate ----------------------------------------------------------------------------------------------
-def simulate(session: Session, process_name: str, raw: dict[str, Any]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class SimulateRequest:
+    process: str  # the process to walk
+    values: dict[str, Any] = field(default_factory=dict)  # field -> value of the imagined record, as given
+
+
+@dataclass(frozen=True)
+class SimulatedStage:
+    """A stage the imagined record would meet."""
+
+    stage: str = column()
+    title: str = column()
+    skipped: str | None = column()  # why it is skipped, or None
+    approvers: list[str] = column()  # "who (group)"
+    responsible: str | None = column()
+    terminal: bool = column()
+
+
+def simulate(session: Session, request: SimulateRequest) -> list[SimulatedStage]:
+    """The stages and approvers a record with these values would meet from the initial stage, following each
+    stage's first transition, without writing anything."""
     from crmctl.domain.records import simulation_values
 
-    process = session.defs.processes.get(process_name)
-    if process is None:
-        raise NotFound(f"no process '{process_name}' (processes: {', '.join(sorted(session.defs.processes))})")
+    process = _process(session, request.process)
     form = session.defs.forms[process.form]
-    values = simulation_values(form, raw, set(session.defs.people) if session.defs.has_team else None)
+    values = simulation_values(form, request.values, set(session.defs.people) if session.defs.has_team else None)
     author = session.actor or "author"  # without --as, the author stands in as such, so their stages are not skipped
     steps = walk(process, process.initial, values, form.fields, author, "the simulated record", follow=True)
-    out = []
-    for step in steps:
-        approvers: list[Approver] = step.approvers
-        out.append(
-            {
-                "stage": step.stage.id,
-                "title": step.stage.title,
-                "skipped": step.skipped,
-                "approvers": [f"{a.who} ({a.group})" for a in approvers],
-                "responsible": step.stage.raw.get("responsible"),
-                "terminal": step.stage.terminal,
-            }
+    return [
+        SimulatedStage(
+            stage=step.stage.id,
+            title=step.stage.title,
+            skipped=step.skipped,
+            approvers=[f"{a.who} ({a.group})" for a in step.approvers],
+            responsible=step.stage.raw.get("responsible"),
+            terminal=step.stage.terminal,
         )
-    return out
+        for step in steps
+    ]
 
 
 def conditions_text(process: ProcessDef) -> dict[str, str]:
@@ -536,9 +588,9 @@ class InboxItem:
     id: int = column(table=False)
     created_at: dt.datetime = column("when")
     person: str | None = column("for")
-    kind: str
-    record: str | None
-    text: str
+    kind: str = column()
+    record: str | None = column()
+    text: str = column()
     read_at: dt.datetime | None = column(table=False)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crmctl.domain import schedule as domain
+from crmctl.domain.shapes import column, names
 from crmctl.errors import NotFound
 from crmctl.ops.lookups import calendar_for, get_task, locate, require_reading
 from crmctl.ops.session import Session
@@ -91,9 +92,44 @@ def _row(task: dict[str, Any], slot: domain.Slot) -> dict[str, Any]:
     }
 
 
-def queue(session: Session, person: str | None, sprint: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class QueueRequest:
+    person: str | None = None  # whose queue (default: the actor's)
+    sprint: str | None = None  # only the tasks of this sprint
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """An open task in a queue, with the dates the schedule gives it. The table shows cells made of these."""
+
+    id: str = column(table=False)
+    title: str = column(table=False)
+    status: str = column(table=False)
+    record: str | None = column(table=False)
+    project: str | None = column(table=False)
+    priority: int | None = column(table=False)
+    project_priority: int | None = column(table=False)  # CSV has it before priority (cli/schedule.py)
+    estimate_minutes: int | None = column(table=False)
+    actual_minutes: float = column(table=False)
+    remaining_minutes: float | None = column(table=False)
+    due_at: dt.datetime | None = column(table=False)
+    start: dt.datetime | None = column(table=False)
+    finish: dt.datetime | None = column(table=False)
+    at_risk: bool = column(table=False)
+    reason: str | None = column(table=False)  # why it is placed where it is
+    problem: str | None = column(table=False)  # why it cannot be scheduled
+
+
+def _item(row: dict[str, Any]) -> QueueItem:
+    """A row of the schedule (as computed or stored, with its assignee) as an item of a queue."""
+    return QueueItem(**{name: row[name] for name in names(QueueItem)})
+
+
+def queue(session: Session, request: QueueRequest) -> list[QueueItem]:
     """A person's open, unblocked tasks in the order they should be done, with their computed dates (only
-    those of a sprint, when one is named: the dates still come from all the work there is)."""
+    those of a sprint, when one is named: the dates still come from all the work there is). The schedule
+    computed is stored for the next one."""
+    person, sprint = request.person, request.sprint
     who = person or session.actor
     if who is None:
         raise NotFound("whose queue? give PERSON, --as or CRMCTL_USER")
@@ -106,7 +142,7 @@ def queue(session: Session, person: str | None, sprint: str | None = None) -> tu
     if sprint is not None:
         chosen = task_ids(session, sprint)
     rows = stored_queue(session, who)
-    return who, [r for r in rows if chosen is None or r["id"] in chosen]
+    return [_item(r) for r in rows if chosen is None or r["id"] in chosen]
 
 
 _DATES = ("due_at", "start", "finish")
@@ -139,21 +175,34 @@ def stored_queue(session: Session, person: str) -> list[dict[str, Any]]:
     return queues.get(person, [])
 
 
-@dataclass
+@dataclass(frozen=True)
+class EtaRequest:
+    key: str  # a task (T-3), a project (P-2) or a record (ORD-5)
+
+
+@dataclass(frozen=True)
+class EtaTask:
+    """A task an ETA counts, with the person who does it."""
+
+    assignee: str | None
+    task: QueueItem
+
+
+@dataclass(frozen=True)
 class Eta:
     what: str  # "task T-3", "project P-1", "record ORD-2"
     finish: dt.datetime | None
     last: str | None  # the task that finishes last
-    tasks: list[dict[str, Any]]
+    tasks: list[EtaTask]
     reason: str
     hidden: dict[str, int]  # tasks left out of `tasks`: not the actor's to read (the date still counts them)
 
 
-def eta(session: Session, key: str) -> Eta:
+def eta(session: Session, request: EtaRequest) -> Eta:
     """When a task, a project (with its subprojects) or a record (its tasks) will be ready, and why. Only the
     tasks the actor may read are listed, and named in the reason; the date comes from all of them."""
     session.require("tasks.read", "read tasks")
-    text = key.strip().upper()
+    text = request.key.strip().upper()
     schedule, tasks = compute(session)
     prefix, _, number = text.partition("-")
     from crmctl.store.records import form_of
@@ -193,11 +242,12 @@ def eta(session: Session, key: str) -> Eta:
             reason = f"{problems[0]} cannot be scheduled: {slot.problem}"
         else:
             reason = "a task not yours to read cannot be scheduled"
-    elif last in shown:
+    elif last is not None and last in shown:
         slot = schedule.slots[last]
         reason = f"{last} finishes last ({slot.person}; {slot.reason})"
     else:
         last, reason = None, "a task not yours to read finishes last"
     if problems:
         finish = None
-    return Eta(what, finish, last, rows, reason, {"tasks": len(ids) - len(shown)})
+    listed = [EtaTask(r["assignee"], _item(r)) for r in rows]
+    return Eta(what, finish, last, listed, reason, {"tasks": len(ids) - len(shown)})

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmctl.domain.records import plain
+
+if TYPE_CHECKING:
+    from crmctl.ops.process import Board, Card
 
 
 def age(minutes: int) -> str:
@@ -19,25 +23,25 @@ def age(minutes: int) -> str:
     return f"{mins}m"
 
 
-def as_data(process: Any, columns: list[Any]) -> dict[str, Any]:
+def as_data(board: Board) -> dict[str, Any]:
     return {
-        "process": process.name,
-        "title": process.title,
-        "form": process.form,
+        "process": board.process,
+        "title": board.title,
+        "form": board.form,
         "stages": [
             {
-                "stage": c.stage.id,
-                "title": c.stage.title,
+                "stage": c.stage,
+                "title": c.title,
                 "count": len(c.cards),
-                "cards": [{k: plain(v) for k, v in card.items()} for card in c.cards],
+                "cards": [{k: plain(v) for k, v in dataclasses.asdict(card).items()} for card in c.cards],
             }
-            for c in columns
+            for c in board.columns
         ],
     }
 
 
-def as_json(process: Any, columns: list[Any]) -> str:
-    return json.dumps(as_data(process, columns), ensure_ascii=False, indent=2) + "\n"
+def as_json(board: Board) -> str:
+    return json.dumps(as_data(board), ensure_ascii=False, indent=2) + "\n"
 
 
 def _header(title: str, count: int, room: int) -> str:
@@ -50,50 +54,52 @@ def _header(title: str, count: int, room: int) -> str:
     return "\n".join(lines)
 
 
-def table(process: Any, columns: list[Any], *, color: bool = False, width: int | None = None) -> str:
+def _card(card: Card, room: int, color: bool) -> str:
+    """A card's cell: its key and title in up to two lines, then who and how long."""
+    from crmctl.render.tables import cell, clip, fit, red
+
+    text = f"{card.key} {cell(card.title, (room + 1) * 2)}".strip().replace("\n", " ")
+    when = age(card.in_stage_minutes) + (" OVERDUE" if card.overdue else "")
+    who = clip(cell(card.responsible, room) or "-", max(room - len(when) - 2, 1))
+    detail = f"{who}, {when}"
+    shown = "\n".join([*fit(text, room, 2, wrap=True), clip(detail, room)])
+    return red(shown) if color and card.overdue else shown
+
+
+def table(board: Board, *, color: bool = False, width: int | None = None) -> str:
     """Stages side by side, fitted to the terminal: a card's lines are cut with '…' and its text's control
     characters shown as \\x1b."""
     from tabulate import tabulate
 
-    from crmctl.render.tables import MIN_CELL, cell, clip, fit, red, terminal_width
+    from crmctl.render.tables import MIN_CELL, cell, clip, terminal_width
 
+    columns = board.columns
     room = max(MIN_CELL, ((width or terminal_width()) - 1) // max(len(columns), 1) - 3)  # "│ " … " " per column
-    headers = [_header(c.stage.title, len(c.cards), room - 2) for c in columns]  # tabulate pads a header by two
+    headers = [_header(c.title, len(c.cards), room - 2) for c in columns]  # tabulate pads a header by two
     depth = max((len(c.cards) for c in columns), default=0)
-    body = []
-    for i in range(depth):
-        line = []
-        for column in columns:
-            if i < len(column.cards):
-                card = column.cards[i]
-                text = f"{card['key']} {cell(card['title'], (room + 1) * 2)}".strip().replace("\n", " ")
-                when = age(card["in_stage_minutes"]) + (" OVERDUE" if card["overdue"] else "")
-                who = clip(cell(card["responsible"], room) or "-", max(room - len(when) - 2, 1))
-                detail = f"{who}, {when}"
-                shown = "\n".join([*fit(text, room, 2, wrap=True), clip(detail, room)])
-                line.append(red(shown) if color and card["overdue"] else shown)
-            else:
-                line.append("")
-        body.append(line)
+    body = [
+        [_card(column.cards[i], room, color) if i < len(column.cards) else "" for column in columns]
+        for i in range(depth)
+    ]
     return (
-        f"{clip(cell(process.title, room * 8), room * 8)}\n\n"
+        f"{clip(cell(board.title, room * 8), room * 8)}\n\n"
         + tabulate(body, headers=headers, tablefmt="simple_grid", disable_numparse=True)
         + "\n"
     )
 
 
-def html(process: Any, columns: list[Any], form_title: str, now: str) -> str:
+def html(board: Board) -> str:
     from crmctl.render.pages import page
 
-    data = as_data(process, columns)
+    data = as_data(board)
     for stage in data["stages"]:
         for card in stage["cards"]:
             card["age"] = age(card["in_stage_minutes"])
     return page(
         "board.html.j2",
-        process=process,
+        process=board,
         columns=data["stages"],
-        form_title=form_title,
-        now=now,
+        form_title=board.form_title,
+        now=f"{board.made_at:%Y-%m-%d %H:%M}",
         total=sum(s["count"] for s in data["stages"]),
     )

@@ -46,9 +46,9 @@ def line_chart(
     lines = []
     for n, (name, points) in enumerate(series.items()):
         dots = [
-            {"x": x(i), "y": y(points[p]), "value": points[p], "period": p}
+            {"x": x(i), "y": y(value), "value": value, "period": p}
             for i, p in enumerate(periods)
-            if points.get(p) is not None
+            if (value := points.get(p)) is not None
         ]
         lines.append(
             {

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from crmctl.domain.shapes import table_columns
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from crmctl.ops.reports import Efficiency, EfficiencyTable
 
 
 @cache
-def _env() -> Any:
+def _env() -> Environment:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     return Environment(loader=PackageLoader("crmctl", "templates"), autoescape=select_autoescape(["html", "j2"]))
@@ -15,3 +22,53 @@ def _env() -> Any:
 
 def page(template: str, **context: Any) -> str:
     return _env().get_template(template).render(**context)
+
+
+_GROUPS = ("period", "person", "type")  # the columns of an efficiency row shown only when asked for
+_CHARTS = (
+    ("person", "ratio", "Each person's ratio (estimated / actual) by period"),
+    ("type", "mean_hours", "Mean actual hours per task, by task type and period"),
+)
+
+
+def efficiency_columns(table: EfficiencyTable) -> list[tuple[str, str]]:
+    """The columns of an efficiency table: the period (when it has one), the groups, then the figures."""
+    from crmctl.ops.reports import EfficiencyRow  # a board's page needs none of the reports
+
+    figures = [(name, header) for name, header in table_columns(EfficiencyRow) if name not in _GROUPS]
+    return [*([("period", "period")] if table.period else []), *[(g, g) for g in table.by], *figures]
+
+
+def efficiency_rows(table: EfficiencyTable) -> list[dict[str, Any]]:
+    """An efficiency table's rows as dicts of its columns, in their order (JSON's too)."""
+    chosen = efficiency_columns(table)
+    return [{name: getattr(row, name) for name, _ in chosen} for row in table.rows]
+
+
+def efficiency_page(report: Efficiency) -> str:
+    """The page: each person's ratio per period, the mean actual hours per task type per period, the tables."""
+    from crmctl.render.charts import line_chart
+
+    charts = []
+    for table, (group, value, title) in zip(report.tables, _CHARTS, strict=True):
+        periods = list(dict.fromkeys(r.period or "" for r in table.rows))  # a page's tables have periods
+        series: dict[str, dict[str, Any]] = {}
+        for row in table.rows:
+            series.setdefault(getattr(row, group), {})[row.period or ""] = getattr(row, value)
+        charts.append(
+            {
+                "title": title,
+                "geometry": line_chart(periods, series),
+                "rows": efficiency_rows(table),
+                "columns": efficiency_columns(table),
+            }
+        )
+    span = f"{report.since or 'the beginning'} to {report.until or 'now'}"
+    return page(
+        "report.html.j2",
+        workspace=report.workspace,
+        period=report.tables[0].period,
+        span=span,
+        now=report.made_at.strftime("%Y-%m-%d %H:%M"),
+        charts=charts,
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from crmctl.domain.events import Event
 from crmctl.domain.model import FormDef
@@ -174,6 +174,51 @@ def overdue_stages(conn: Any, forms: list[FormDef], person: str | None, until: d
     return found
 
 
+class StageWrites(Protocol):
+    """What entering a stage writes of a record: this module's functions, or a Deferred that keeps them."""
+
+    def cancel_pending(self, conn: Any, key: str, now: dt.datetime) -> None: ...
+
+    def move(
+        self,
+        conn: Any,
+        form: FormDef,
+        key: str,
+        *,
+        expected: str | None,
+        stage: str | None,
+        now: dt.datetime,
+        due: dt.datetime | None,
+        responsible: str | None,
+    ) -> bool: ...
+
+    def responsible_load(self, conn: Any, form: FormDef, people: list[str]) -> dict[str, int]: ...
+
+    def set_field(self, conn: Any, form: FormDef, key: str, field: str, value: Any, now: dt.datetime) -> None: ...
+
+    def request_approvals(
+        self, conn: Any, key: str, process: str, stage: str, approvers: list[tuple[str, str]], now: dt.datetime
+    ) -> None: ...
+
+    def notify(self, conn: Any, people: list[str], kind: str, key: str | None, text: str, now: dt.datetime) -> None: ...
+
+
+class EventWrites(Protocol):
+    """What entering a stage writes in the history: store.records' add_event, or a Deferred that keeps it."""
+
+    def add_event(
+        self,
+        conn: Any,
+        at: dt.datetime,
+        actor: str | None,
+        event: Event,
+        *,
+        record: str | None = None,
+        form: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None: ...
+
+
 class Deferred:
     """The writes of putting many new records in their first stage (an import), kept and then made with one
     statement per table by flush(). It answers the calls that entering a stage makes of this module and of
@@ -193,8 +238,18 @@ class Deferred:
     def cancel_pending(self, conn: Any, key: str, now: dt.datetime) -> None:
         """A new record has no approvals to cancel."""
 
-    def move(self, conn: Any, form: FormDef, key: str, *, expected: str | None, stage: str | None,
-             now: dt.datetime, due: dt.datetime | None, responsible: str | None) -> bool:
+    def move(
+        self,
+        conn: Any,
+        form: FormDef,
+        key: str,
+        *,
+        expected: str | None,
+        stage: str | None,
+        now: dt.datetime,
+        due: dt.datetime | None,
+        responsible: str | None,
+    ) -> bool:
         self.moves.append((key, self.process, stage, now, due, responsible, now))  # key and _MOVED
         if responsible:
             self.assigned[responsible] += 1
@@ -225,7 +280,7 @@ class Deferred:
         *,
         record: str | None = None,
         form: str | None = None,
-        data: dict[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
         self.events.append(event_row(at, actor, event, record=record, form=form, data=data))
 
