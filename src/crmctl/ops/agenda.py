@@ -11,7 +11,7 @@ from crmctl.errors import NotFound, UsageError
 from crmctl.ops.lookups import title_of_key
 from crmctl.ops.schedule import compute
 from crmctl.ops.session import Session
-from crmctl.store import records as store
+from crmctl.store import records as record_store
 from crmctl.store.process import overdue_stages
 from crmctl.store.projects import due_tasks
 
@@ -64,7 +64,7 @@ def agenda(session: Session, request: AgendaRequest) -> Agenda:
 def _reminder_items(session: Session, who: str | None, end: dt.datetime) -> list[AgendaItem]:
     items = []
     titles: dict[str, str] = {}
-    for r in store.open_reminders(session.conn, until=end, person=who):
+    for r in record_store.open_reminders(session.conn, until=end, person=who):
         key = r["record"]
         if key and key not in titles:
             titles[key] = title_of_key(session, key)

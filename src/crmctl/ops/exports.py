@@ -10,7 +10,7 @@ from pathlib import Path
 from crmctl.errors import InputError
 from crmctl.ops import schedule
 from crmctl.ops.session import Session
-from crmctl.store import imports as store
+from crmctl.store import imports as import_store
 
 SUFFIX = {"csv": ".csv", "json": ".jsonl", "parquet": ".parquet"}
 
@@ -49,16 +49,16 @@ def _sql(session: Session, what: str, fmt: str) -> str:
     guard = fmt == "csv"  # spreadsheets open CSV files; JSON and Parquet keep text exactly
     if what in ("tasks", "time"):
         session.require("tasks.view_others", "export everyone's tasks and time")
-        return store.task_export_sql(guard) if what == "tasks" else store.time_export_sql(guard)
+        return import_store.task_export_sql(guard) if what == "tasks" else import_store.time_export_sql(guard)
     form = session.defs.form(what)
     session.require("records.export", f"export {form.name} records", form.name)
-    return store.record_export_sql(form, guard)
+    return import_store.record_export_sql(form, guard)
 
 
 def _copy(session: Session, sql: str, fmt: str, path: Path) -> None:
     """The query's rows into the file at path, which DuckDB writes itself."""
     try:
-        store.copy_out(session.conn, sql, path, fmt)
+        import_store.copy_out(session.conn, sql, path, fmt)
     except Exception as exc:
         if "IO Error" in type(exc).__name__ or "IOException" in type(exc).__name__:
             raise InputError(f"cannot write {path}: {str(exc).splitlines()[0]}") from None

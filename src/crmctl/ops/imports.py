@@ -25,7 +25,7 @@ from crmctl.ops.process import enter
 from crmctl.ops.records import choose_process
 from crmctl.ops.session import Session
 from crmctl.ops.staging import Progress, Source, read_map, stage
-from crmctl.store import imports as store
+from crmctl.store import imports as import_store
 from crmctl.store.process import Deferred
 
 _PLAIN_ENTRY = ("approvals", "due_in", "on_enter", "responsible", "skip_when")
@@ -124,7 +124,7 @@ def _import(job: _Job, tmp: str, outcome: Outcome) -> None:
     job.renames = read_map(job.request.mapping)
     headers, mapping = _stage_and_convert(job, tmp)
     checked = _check(job, mapping, headers)
-    outcome.rows = store.row_count(job.session.conn) + len(store.csv_rejects(job.session.conn))
+    outcome.rows = import_store.row_count(job.session.conn) + len(import_store.csv_rejects(job.session.conn))
     outcome.problems = checked.problems
     outcome.rejected = len({p.row for p in checked.problems if p.row is not None})
     if checked.problems and job.request.on_error == "abort":
@@ -150,7 +150,7 @@ def _map(job: _Job, headers: list[str]) -> Mapping_:
 def _convert(job: _Job, mapping: Mapping_, row_number: str | None) -> None:
     """import_rows from import_src: every field's value converted, or the text that does not fit."""
     session, form = job.session, job.form
-    store.convert_rows(
+    import_store.convert_rows(
         session.conn,
         [(spec, mapping.fields.get(name)) for name, spec in form.fields.items()],
         session.defs.forms,
@@ -181,10 +181,10 @@ def _stage_and_convert(job: _Job, tmp: str) -> tuple[list[str], Mapping_]:
     conn = job.session.conn
     headers, row_number = stage(job.session, job.request.source, tmp, lambda names: _fused(job, names))
     mapping = job.mapping if job.mapping is not None else _map(job, headers)
-    with store.watched(conn, "checking", job.progress):
+    with import_store.watched(conn, "checking", job.progress):
         if row_number is not None:
             _convert(job, mapping, row_number)
-        store.plan(conn, job.form, job.key)
+        import_store.plan(conn, job.form, job.key)
     return headers, mapping
 
 
@@ -220,10 +220,10 @@ def _check(job: _Job, mapping: Mapping_, headers: list[str]) -> _Checked:
     _check_values(job, mapping, column_of, checked)
     _check_required(job, mapping, column_of, checked)
     key_column = "key" if job.key == "key" else column_of.get(job.key or "", job.key)
-    for row, rid, text, message in store.key_problems(job.session.conn, job.form, job.key):
+    for row, rid, text, message in import_store.key_problems(job.session.conn, job.form, job.key):
         checked.problems.append(Problem(row, key_column, text, message))
         checked.bad_rids.add(rid)
-    checked.creates = store.plan_counts(job.session.conn)["create"]
+    checked.creates = import_store.plan_counts(job.session.conn)["create"]
     if checked.missing_columns and checked.creates:
         names = ", ".join(checked.missing_columns)
         message = f"no column for required field {names}: the {checked.creates} new rows need it"
@@ -235,7 +235,7 @@ def _check(job: _Job, mapping: Mapping_, headers: list[str]) -> _Checked:
 def _reject_problems(session: Session) -> list[Problem]:
     """The rows the CSV reader could not split into the header's columns."""
     found = []
-    for r in store.csv_rejects(session.conn):
+    for r in import_store.csv_rejects(session.conn):
         counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", r["message"])
         if counts:
             expected, got = counts.groups()
@@ -249,7 +249,7 @@ def _reject_problems(session: Session) -> list[Problem]:
 def _check_values(job: _Job, mapping: Mapping_, column_of: dict[str, str], checked: _Checked) -> None:
     """A problem for every value that does not fit its field."""
     session = job.session
-    for row, rid, name, text in store.bad_values(session.conn, mapping.fields):
+    for row, rid, name, text in import_store.bad_values(session.conn, mapping.fields):
         spec = job.form.fields[name]
         target = session.defs.forms.get(spec.form) if spec.form else None
         problem = _value_problem(session, spec, text, job.people, target)
@@ -263,7 +263,7 @@ def _value_problem(
     """The words record create would use for a value that does not fit."""
     if spec.type == "ref" and target is not None:
         title = target.display_field or "title"
-        found = store.title_matches(session.conn, target, text)
+        found = import_store.title_matches(session.conn, target, text)
         if found > 1:
             return f"{found} {spec.form} records have {title} '{text}': give the key instead"
         return f"no {spec.form} record with key or {title} '{text}'"
@@ -280,12 +280,12 @@ def _check_required(job: _Job, mapping: Mapping_, column_of: dict[str, str], che
     conn, fields = job.session.conn, job.form.fields
     required = [name for name, spec in fields.items() if spec.required]
     checked.missing_columns = [n for n in required if n not in mapping.fields and fields[n].default is None]
-    for row, rid, name in store.missing(conn, required, creating=True):
+    for row, rid, name in import_store.missing(conn, required, creating=True):
         if name in checked.missing_columns:
             continue
         checked.problems.append(Problem(row, column_of.get(name, name), None, f"field '{name}' is required"))
         checked.bad_rids.add(rid)
-    for row, rid, name in store.missing(conn, [n for n in required if n in mapping.fields], creating=False):
+    for row, rid, name in import_store.missing(conn, [n for n in required if n in mapping.fields], creating=False):
         message = f"field '{name}' is required and cannot be cleared"
         checked.problems.append(Problem(row, column_of[name], None, message))
         checked.bad_rids.add(rid)
@@ -300,26 +300,28 @@ def _write(job: _Job, mapping: Mapping_, checked: _Checked, outcome: Outcome) ->
     session, form = job.session, job.form
     conn = session.conn
     if checked.missing_columns and checked.creates:
-        store.drop_creates(conn)
+        import_store.drop_creates(conn)
         outcome.rejected += checked.creates
-    store.drop_rows(conn, checked.bad_rids)
-    counts = store.plan_counts(conn)
+    import_store.drop_rows(conn, checked.bad_rids)
+    counts = import_store.plan_counts(conn)
     if counts["update"]:
         present = [form.fields[name] for name in form.fields if name in mapping.fields]
-        with store.watched(conn, "writing", job.progress):
-            outcome.updated = store.apply_updates(conn, form, present, actor=session.actor, now=session.now)
+        with import_store.watched(conn, "writing", job.progress):
+            outcome.updated = import_store.apply_updates(conn, form, present, actor=session.actor, now=session.now)
     outcome.created, outcome.unchanged = counts["create"], counts["update"] - outcome.updated
-    with store.watched(conn, "writing", job.progress):
+    with import_store.watched(conn, "writing", job.progress):
         fields = [s.id for s in form.fields.values()]
         now, version = session.now, session.version
-        store.insert_new(conn, form, fields, actor=session.actor, now=now, version=version, keep_keys=job.key == "key")
-    outcome.keys = store.new_keys(conn, form) if outcome.created <= 10000 else []
+        import_store.insert_new(
+            conn, form, fields, actor=session.actor, now=now, version=version, keep_keys=job.key == "key"
+        )
+    outcome.keys = import_store.new_keys(conn, form) if outcome.created <= 10000 else []
     if job.process and outcome.created:
         _enter_process(session, form, job.process, list(mapping.fields))
     if not (outcome.created or outcome.updated):
         return  # an import that changes nothing leaves no trace either
     actor, now = session.actor, session.now
-    outcome.import_id = store.record_batch(conn, form.name, outcome, actor=actor, now=now, form=form.name)
+    outcome.import_id = import_store.record_batch(conn, form.name, outcome, actor=actor, now=now, form=form.name)
 
 
 def _plain_entry(process: ProcessDef) -> bool:
@@ -334,10 +336,10 @@ def _enter_process(session: Session, form: FormDef, process_name: str, columns: 
     process = session.defs.processes[process_name]
     if _plain_entry(process):
         initial = process.initial
-        store.enter_plain_stage(session.conn, form, process_name, initial, actor=session.actor, now=session.now)
+        import_store.enter_plain_stage(session.conn, form, process_name, initial, actor=session.actor, now=session.now)
         return
     deferred = Deferred(form, process_name)
-    for row, given in store.new_rows(session.conn, form, columns):  # given: what the row's cells set, as --set
+    for row, given in import_store.new_rows(session.conn, form, columns):  # given: what the row's cells set, as --set
         row["process"], row["stage"] = process_name, None
         enter(session, session.conn, form, row, process, process.initial, given=given, deferred=deferred)
     deferred.flush(session.conn)

@@ -17,7 +17,7 @@ from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
 from crmctl.ops.lookups import calendar_for, locate
 from crmctl.ops.session import Session
-from crmctl.store import process as store
+from crmctl.store import process as process_store
 from crmctl.store import records as record_store
 from crmctl.store.process import EventWrites, StageWrites
 
@@ -45,7 +45,12 @@ def _one_person(session: Session, who: str, row: dict[str, Any]) -> str | None:
 
 
 def _responsible(
-    session: Session, conn: Any, form: FormDef, stage: StageDef, row: dict[str, Any], writes: StageWrites = store
+    session: Session,
+    conn: Any,
+    form: FormDef,
+    stage: StageDef,
+    row: dict[str, Any],
+    writes: StageWrites = process_store,
 ) -> str | None:
     """author -> the record's author; a person id -> that person; role:x -> the member responsible for the fewest
     records of the form now (ties by id)."""
@@ -108,7 +113,7 @@ def enter(
     *,
     reason: str | None = None,
     given: frozenset[str] = frozenset(),
-    deferred: store.Deferred | None = None,
+    deferred: process_store.Deferred | None = None,
 ) -> list[str]:
     """Move a record into target (passing through skipped stages) and do everything entering means.
 
@@ -116,7 +121,7 @@ def enter(
     the same command (a record being created): a `set` action leaves them as they are. With `deferred`
     (new records, many at once), the writes wait in it for its flush().
     """
-    writes: StageWrites = store if deferred is None else deferred
+    writes: StageWrites = process_store if deferred is None else deferred
     events: EventWrites = record_store if deferred is None else deferred
     key = row["key"]
     now, actor = session.now, session.actor
@@ -154,7 +159,7 @@ def _ask(
     process: ProcessDef,
     stage: StageDef,
     approvers: list[Approver],
-    writes: StageWrites = store,
+    writes: StageWrites = process_store,
 ) -> None:
     """Request approval of a record in a stage from these approvers, each with a notice in their inbox."""
     key, now = row["key"], session.now
@@ -177,11 +182,11 @@ def follow_approvers(session: Session, conn: Any, process: ProcessDef, stage: St
     many records changed."""
     form = session.defs.forms[process.form]
     changed = 0
-    for row in store.waiting_at(conn, form, process.name, stage.id):
+    for row in process_store.waiting_at(conn, form, process.name, stage.id):
         withdrawn, added = follow(stage, row, form.fields, row["approvals"])
         if not withdrawn and not added:
             continue
-        store.decide(conn, [a["id"] for a in withdrawn], "withdrawn", None, session.now, "approvers changed")
+        process_store.decide(conn, [a["id"] for a in withdrawn], "withdrawn", None, session.now, "approvers changed")
         _ask(session, conn, form, row, process, stage, added)
         data = {
             "process": process.name,
@@ -203,7 +208,7 @@ def _on_enter(
     row: dict[str, Any],
     stage: StageDef,
     given: frozenset[str],
-    writes: StageWrites = store,
+    writes: StageWrites = process_store,
     events: EventWrites = record_store,
 ) -> None:
     from crmctl.domain.values import convert
@@ -245,7 +250,9 @@ def _on_enter(
                 data={"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]},
             )
         elif "launch" in action:
-            if isinstance(writes, store.Deferred):  # what entering wrote so far goes first, as it would one by one
+            if isinstance(
+                writes, process_store.Deferred
+            ):  # what entering wrote so far goes first, as it would one by one
                 writes.flush(conn)
 
             projects.launch_for_stage(session, conn, form, row, action["launch"])
@@ -275,7 +282,7 @@ def position(session: Session, key: str) -> Position:
     if process is None or row.get("stage") not in process.stages:
         raise InputError(f"{row['key']} is in {name}/{row.get('stage')}, which the definitions no longer have")
     stage = process.stages[row["stage"]]
-    approvals = store.approvals(session.conn, row["key"], stage.id, row["stage_since"])
+    approvals = process_store.approvals(session.conn, row["key"], stage.id, row["stage_since"])
     return Position(form, row, process, stage, approvals)
 
 
@@ -385,7 +392,7 @@ def approve(session: Session, request: ApproveRequest) -> Decision:
     now = session.now
     remaining = [a for a in pos.pending if a not in mine]
     with session.transaction() as conn:
-        store.decide(conn, [a["id"] for a in mine], "approved", session.actor, now, comment)
+        process_store.decide(conn, [a["id"] for a in mine], "approved", session.actor, now, comment)
         data = {
             "stage": pos.stage.id,
             "groups": sorted({a["approval_group"] for a in mine}),
@@ -411,7 +418,7 @@ def _passed(session: Session, conn: Any, pos: Position) -> list[str]:
         return enter(session, conn, pos.form, pos.row, pos.process, targets[0], reason="approved")
     if pos.row.get("responsible"):
         text = f"{_title(pos.form, pos.row)} is approved at '{pos.stage.title}': advance it"
-        store.notify(conn, [pos.row["responsible"]], "stage", pos.row["key"], text, session.now)
+        process_store.notify(conn, [pos.row["responsible"]], "stage", pos.row["key"], text, session.now)
     return []
 
 
@@ -426,7 +433,7 @@ def reject(session: Session, request: RejectRequest) -> Decision:
     if target is None:
         raise InputError(f"stage '{pos.stage.id}' of {pos.process.name} has no on_reject: it cannot be rejected")
     with session.transaction() as conn:
-        store.decide(conn, [a["id"] for a in mine], "rejected", session.actor, session.now, comment)
+        process_store.decide(conn, [a["id"] for a in mine], "rejected", session.actor, session.now, comment)
         _record_event(session, conn, pos, Event.APPROVAL_REJECTED, {"stage": pos.stage.id, "comment": comment})
         _comment(session, conn, pos, comment)
         moved = enter(session, conn, pos.form, pos.row, pos.process, target, reason=f"rejected by {session.actor}")
@@ -434,7 +441,7 @@ def reject(session: Session, request: RejectRequest) -> Decision:
 
 
 def pending_approvers(session: Session, key: str, stage: str, since: dt.datetime) -> list[dict[str, Any]]:
-    return [a for a in store.approvals(session.conn, key, stage, since) if a["decision"] is None]
+    return [a for a in process_store.approvals(session.conn, key, stage, since) if a["decision"] is None]
 
 
 def _process(session: Session, name: str) -> ProcessDef:
@@ -492,7 +499,7 @@ def board(session: Session, request: BoardRequest) -> Board:
     stages = [s for s in process.stages.values() if s.raw.get("board", True)]
     cards: dict[str, list[Card]] = {s.id: [] for s in stages}
     terminal = {s.id: s.terminal for s in stages}
-    for row in store.records_in(session.conn, form, process.name):
+    for row in process_store.records_in(session.conn, form, process.name):
         if row["stage"] in cards:
             cards[row["stage"]].append(_card(session, form, row, terminal[row["stage"]]))
     columns = [BoardColumn(s.id, s.title, cards[s.id]) for s in stages]
@@ -563,15 +570,15 @@ def conditions_text(process: ProcessDef) -> dict[str, str]:
 def _deadline_notices(session: Session, conn: Any) -> None:
     """Stage deadlines that have passed land in the responsible person's inbox, once."""
     forms = list(session.defs.forms.values())
-    for item in store.overdue_stages(conn, forms, None, session.now):
+    for item in process_store.overdue_stages(conn, forms, None, session.now):
         if not item["responsible"]:
             continue
         process = session.defs.processes.get(item["process"] or "")
         stage = process.stages.get(item["stage"]) if process else None
         title = stage.title if stage else item["stage"]
         text = f"{item['key']}: the deadline of stage '{title}' passed at {item['stage_due']:%Y-%m-%d %H:%M}"
-        if not any(n["text"] == text for n in store.inbox(conn, item["responsible"], unread=False)):
-            store.notify(conn, [item["responsible"]], "deadline", item["key"], text, session.now)
+        if not any(n["text"] == text for n in process_store.inbox(conn, item["responsible"], unread=False)):
+            process_store.notify(conn, [item["responsible"]], "deadline", item["key"], text, session.now)
 
 
 @dataclass(frozen=True)
@@ -608,7 +615,7 @@ def inbox(session: Session, request: InboxRequest) -> list[InboxItem]:
         raise InputError(f"--mark-read marks your own notices only, not {who or 'everyone'}'s: leave it out")
     with session.transaction() as conn:
         _deadline_notices(session, conn)
-        items = [InboxItem(**row) for row in store.inbox(conn, who, unread)]
+        items = [InboxItem(**row) for row in process_store.inbox(conn, who, unread)]
         if mark_read:
-            store.mark_read(conn, who, session.now)
+            process_store.mark_read(conn, who, session.now)
     return items

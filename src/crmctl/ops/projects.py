@@ -3,7 +3,7 @@
 Each command is an operation here: `name(session, request) -> result`, the request a frozen dataclass of
 the command's arguments beside it. A task is shown as a `TaskRow` wherever it is shown (task list, task
 show, task add, project show, project launch, task done's unblocked tasks): its fields are the names of
-store.projects.tasks()' columns, so the JSON and CSV contract and the SELECT cannot drift apart.
+project_store.projects.tasks()' columns, so the JSON and CSV contract and the SELECT cannot drift apart.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from crmctl.ops import clock
 from crmctl.ops.lookups import get_task, prefixed_id, record_of, require_reading, team_person
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
-from crmctl.store import projects as store
+from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
 
 Row = dict[str, Any]
@@ -46,7 +46,7 @@ def _key(target: Target | None) -> str | None:
 
 def _stored(conn: Any, tid: str) -> Row:
     """A task that is known to be there (just written or looked up in this transaction)."""
-    found = store.task(conn, tid)
+    found = project_store.task(conn, tid)
     if found is None:
         raise NotFound(f"no task {tid}")
     return found
@@ -82,8 +82,8 @@ class TaskRow:
 
     @classmethod
     def of(cls, task: Row, now: dt.datetime) -> TaskRow:
-        """A row of store.projects.tasks() as it is now."""
-        late = task["due_at"] is not None and task["due_at"] < now and task["status"] in store.OPEN
+        """A row of project_store.projects.tasks() as it is now."""
+        late = task["due_at"] is not None and task["due_at"] < now and task["status"] in project_store.OPEN
         stored = {name: task[name] for name in names(cls) if name in task}
         return cls(**{**stored, "overdue": late, "actual_minutes": round(float(task["actual_minutes"]), 1)})
 
@@ -99,9 +99,9 @@ def project_path(session: Session, conn: Any, title: str, parent: str | None) ->
     if any(not p for p in parts):
         raise InputError(f"project title '{title}' has an empty part")
     for part in parts[:-1]:
-        found = store.root_project_by_title(conn, part, parent)
+        found = project_store.root_project_by_title(conn, part, parent)
         if found is None:
-            found = store.add_project(
+            found = project_store.add_project(
                 conn, {"title": part, "parent": parent, "created_at": session.now, "created_by": session.actor}
             )
             _event(session, conn, Event.PROJECT_CREATED, None, {"project": found, "title": part, "parent": parent})
@@ -113,7 +113,7 @@ def _check_parent(session: Session, parent: str | None) -> str | None:
     if parent is None:
         return None
     pid = prefixed_id(parent, "P")
-    if store.project(session.conn, pid) is None:
+    if project_store.project(session.conn, pid) is None:
         raise NotFound(f"no project {pid}")
     return pid
 
@@ -139,7 +139,7 @@ def create_project(session: Session, request: ProjectCreateRequest) -> NewProjec
     key = _key(record_of(session, request.record))
     with session.transaction() as conn:
         parent_id, leaf = project_path(session, conn, request.title, parent_id)
-        pid = store.add_project(
+        pid = project_store.add_project(
             conn,
             {"title": leaf, "parent": parent_id, "record": key, "created_at": session.now, "created_by": session.actor},
         )
@@ -174,7 +174,7 @@ class ProjectRow:
 def _project_rows(conn: Any, parent: str | None = None, record: str | None = None) -> list[ProjectRow]:
     return [
         ProjectRow(**{name: row[name] for name in names(ProjectRow)})
-        for row in store.projects(conn, parent=parent, record=record)
+        for row in project_store.projects(conn, parent=parent, record=record)
     ]
 
 
@@ -217,12 +217,12 @@ def show_project(session: Session, request: ProjectShowRequest) -> ProjectCard:
     """A project: its parameters, subprojects and the tasks of all of them."""
     session.require("tasks.read", "read tasks")
     pid = prefixed_id(request.project, "P")
-    found = store.project(session.conn, pid)
+    found = project_store.project(session.conn, pid)
     if found is None:
         raise NotFound(f"no project {pid}")
     stored = {name: found[name] for name in names(Project)}
     project = Project(**{**stored, "params": json.loads(found["params"]) if found["params"] else {}})
-    tasks = store.tasks(session.conn, projects=store.project_tree(session.conn, pid))
+    tasks = project_store.tasks(session.conn, projects=project_store.project_tree(session.conn, pid))
     shown = [t for t in tasks if session.may_read_task(t)]
     return ProjectCard(
         project, _project_rows(session.conn, parent=pid), _rows(session, shown), {"tasks": len(tasks) - len(shown)}
@@ -254,7 +254,7 @@ def record_context(session: Session, form: FormDef, row: Row) -> Row:
 
 
 def rollups(conn: Any, form: FormDef, key: str) -> Row:
-    return {r.id: store.rollup(conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups}
+    return {r.id: project_store.rollup(conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups}
 
 
 def choose_assignee(session: Session, who: str | None, queued: dict[str, float], author: str | None) -> str | None:
@@ -310,15 +310,15 @@ def _planned_row(session: Session, task: PlannedTask, queued: dict[str, float], 
 
 def _add_planned(session: Session, conn: Any, tasks: list[PlannedTask], pid: str, key: str | None) -> list[Row]:
     """The planned tasks stored, each with its id and the ids of those it depends on."""
-    queued = store.queued_minutes(conn, sorted(session.defs.people))
+    queued = project_store.queued_minutes(conn, sorted(session.defs.people))
     ids: dict[str, str] = {}
     created = []
     for task in tasks:
         row = _planned_row(session, task, queued, pid, key)
-        tid = store.add_task(conn, row)
+        tid = project_store.add_task(conn, row)
         ids[task.id] = tid
         for dep in task.depends_on:
-            store.add_dependency(conn, tid, ids[dep])
+            project_store.add_dependency(conn, tid, ids[dep])
         if row["assignee"]:
             queued[row["assignee"]] = queued.get(row["assignee"], 0.0) + (task.estimate_minutes or 0)
         created.append({"id": tid, **row, "depends_on": [ids[d] for d in task.depends_on]})
@@ -357,7 +357,7 @@ def _launch(
     plan = domain.plan(template, raw_params, record, people, session.defs.hours_per_day, title)
     key = _key(target)
     parent, leaf = project_path(session, conn, plan.title, None)
-    pid = store.add_project(
+    pid = project_store.add_project(
         conn,
         {
             "title": leaf,
@@ -383,7 +383,7 @@ def launch(session: Session, request: LaunchRequest) -> Launched:
     target = record_of(session, request.record)
     with session.transaction() as conn:
         pid, title, left_out = _launch(session, conn, request.template, dict(request.params), target, request.name)
-        tasks = _rows(session, store.tasks(conn, projects=[pid]))
+        tasks = _rows(session, project_store.tasks(conn, projects=[pid]))
     return Launched(pid, title, tasks, left_out)
 
 
@@ -430,7 +430,7 @@ def _due(text: str, session: Session) -> dt.datetime:
 
 
 def _check_cycle(conn: Any, tid: str, deps: list[str]) -> None:
-    graph = store.dependency_graph(conn)
+    graph = project_store.dependency_graph(conn)
     graph.setdefault(tid, [])
     graph[tid] = list(dict.fromkeys([*graph[tid], *deps]))
     cycle = find_cycle(graph)
@@ -471,7 +471,7 @@ def _new_task(session: Session, title: str, values: dict[str, Any]) -> tuple[Row
     project = _check_parent(session, values.get("project"))
     key = _key(record_of(session, values.get("record")))
     if key is None and project is not None:
-        key = (store.project(session.conn, project) or {}).get("record")
+        key = (project_store.project(session.conn, project) or {}).get("record")
     deps: list[str] = [get_task(session, d)["id"] for d in values.get("depends_on") or []]
     estimate, due = values.get("estimate"), values.get("due")
     row: Row = {
@@ -501,9 +501,9 @@ def add_task_in(session: Session, conn: Any, title: str, values: dict[str, Any])
     if not title.strip():
         raise InputError("a task needs a title")
     row, deps = _new_task(session, title, values)
-    tid = store.add_task(conn, row)
+    tid = project_store.add_task(conn, row)
     for dep in deps:
-        store.add_dependency(conn, tid, dep)
+        project_store.add_dependency(conn, tid, dep)
     data = {"task": tid, "title": row["title"], "assignee": row["assignee"], "depends_on": deps}
     _event(session, conn, Event.TASK_CREATED, row["record"], data)
     if row["assignee"]:
@@ -544,13 +544,13 @@ def show_task(session: Session, request: TaskShowRequest) -> TaskCard:
     require_reading(session, task)
     intervals = [
         TaskInterval(**{name: row[name] for name in names(TaskInterval)})
-        for row in store.intervals(session.conn, task=task["id"])
+        for row in project_store.intervals(session.conn, task=task["id"])
     ]
     return TaskCard(
         TaskRow.of(task, session.now),
-        store.dependents(session.conn, task["id"]),
+        project_store.dependents(session.conn, task["id"]),
         intervals,
-        store.task_events(session.conn, task["id"]),
+        project_store.task_events(session.conn, task["id"]),
     )
 
 
@@ -603,9 +603,9 @@ def list_tasks(session: Session, request: TaskListRequest) -> list[TaskRow]:
         if value not in domain.STATUSES:
             raise UsageError(f"--status is one of {', '.join(domain.STATUSES)}, not '{value}'")
     project = _check_parent(session, request.project) if request.project else None
-    projects = store.project_tree(session.conn, project) if project else None
+    projects = project_store.project_tree(session.conn, project) if project else None
     records = [str(_key(record_of(session, request.record)))] if request.record else None
-    found = store.tasks(
+    found = project_store.tasks(
         session.conn,
         assignee=team_person(session, assignee, "--assignee"),
         projects=projects,
@@ -636,7 +636,7 @@ def assign(session: Session, request: TaskAssignRequest) -> TaskRow:
     if person == task["assignee"]:
         return TaskRow.of(task, session.now)
     with session.transaction() as conn:
-        store.update_task(conn, task["id"], {"assignee": person})
+        project_store.update_task(conn, task["id"], {"assignee": person})
         data = {"task": task["id"], "from": task["assignee"], "to": person}
         _event(session, conn, Event.TASK_ASSIGNED, task["record"], data)
         if person:
@@ -665,24 +665,24 @@ def depend(session: Session, request: TaskDependRequest) -> TaskRow:
             if missing:
                 raise InputError(f"{task['id']} does not depend on {', '.join(missing)}")
             for other in others:
-                store.remove_dependency(conn, task["id"], other)
+                project_store.remove_dependency(conn, task["id"], other)
         else:
             _check_cycle(conn, task["id"], others)
             for other in others:
-                store.add_dependency(conn, task["id"], other)
+                project_store.add_dependency(conn, task["id"], other)
         data = {"task": task["id"], "removed" if request.remove else "added": others}
         _event(session, conn, Event.TASK_DEPENDENCIES, task["record"], data)
         return TaskRow.of(_stored(conn, task["id"]), session.now)
 
 
 def _set_status(session: Session, conn: Any, task: Row, status: str, **extra: Any) -> None:
-    store.update_task(conn, task["id"], {"status": status, **extra})
+    project_store.update_task(conn, task["id"], {"status": status, **extra})
     data = {"task": task["id"], "from": task["status"], "to": status, "assignee": task["assignee"]}
     _event(session, conn, Event.TASK_STATUS, task["record"], data)
 
 
 def _close_timer(session: Session, conn: Any, interval: Row) -> None:
-    store.close_interval(conn, interval["id"], session.now)
+    project_store.close_interval(conn, interval["id"], session.now)
     minutes = (session.now - interval["started_at"]).total_seconds() / 60
     record = _stored(conn, interval["task"])["record"]
     data = {"task": interval["task"], "person": interval["person"], "minutes": round(minutes, 1)}
@@ -718,7 +718,7 @@ def start(session: Session, request: TaskStartRequest) -> TimerChange:
         raise InputError(f"{task['id']} waits for {', '.join(task['blocked_by'])} to be done")
     change = TimerChange(task["id"])
     with session.transaction() as conn:
-        running = store.open_interval(conn, who)
+        running = project_store.open_interval(conn, who)
         if running is not None:
             if running["task"] == task["id"]:
                 raise InputError(f"the timer of {who or 'nobody'} already runs on {task['id']}")
@@ -726,7 +726,7 @@ def start(session: Session, request: TaskStartRequest) -> TimerChange:
             _close_timer(session, conn, running)
             minutes = (session.now - running["started_at"]).total_seconds() / 60
             change = TimerChange(task["id"], running["task"], minutes)
-        store.start_interval(conn, task["id"], who, session.now)
+        project_store.start_interval(conn, task["id"], who, session.now)
         if task["status"] == "todo":
             _set_status(session, conn, task, "in_progress", started_at=session.now)
         _event(session, conn, Event.TIMER_STARTED, task["record"], {"task": task["id"], "person": who})
@@ -744,7 +744,7 @@ def stop(session: Session, request: TaskStopRequest) -> TimerChange:
     who = team_person(session, request.person, "--for") or session.actor
     if who != session.actor:  # asked before telling whether their timer runs
         session.require(*_OTHERS_WORK)
-    running = store.open_interval(session.conn, who)
+    running = project_store.open_interval(session.conn, who)
     if running is None:
         raise InputError(f"no timer is running for {who or 'nobody (give --as or CRMCTL_USER)'}")
     _others_work(session, get_task(session, running["task"]), who)
@@ -776,7 +776,7 @@ def _workable(session: Session, tid: str) -> Row:
 
 def _finish(session: Session, conn: Any, task: Row, status: str, comment: str | None) -> None:
     """Done or cancelled: its timers stop, its status and the comment go to its history."""
-    for interval in store.open_intervals_of_task(conn, task["id"]):
+    for interval in project_store.open_intervals_of_task(conn, task["id"]):
         _close_timer(session, conn, interval)
     _set_status(session, conn, task, status, finished_at=session.now)
     if comment:
@@ -786,7 +786,7 @@ def _finish(session: Session, conn: Any, task: Row, status: str, comment: str | 
 def _unblock(session: Session, conn: Any, task: Row) -> list[Row]:
     """The tasks a finished task was the last blocker of, each announced to its assignee."""
     unblocked = []
-    for other in store.tasks(conn, ids=store.dependents(conn, task["id"])):
+    for other in project_store.tasks(conn, ids=project_store.dependents(conn, task["id"])):
         if other["status"] == "todo" and not other["blocked_by"]:
             unblocked.append(other)
             if other["assignee"]:
@@ -899,7 +899,7 @@ def log_time(session: Session, request: TimeLogRequest) -> Logged:
         raise InputError(f"time cannot be logged in the future: it would end at {end_at:%Y-%m-%d %H:%M}")
     note = request.note
     with session.transaction() as conn:
-        store.log_interval(conn, task["id"], who, start_at, end_at, note)
+        project_store.log_interval(conn, task["id"], who, start_at, end_at, note)
         data = {"task": task["id"], "person": who, "minutes": minutes, "from": start_at, "note": note}
         _event(session, conn, Event.TIME_LOGGED, task["record"], data)
     return Logged(task["id"], who, start_at, end_at, minutes, note)
@@ -941,7 +941,7 @@ def list_time(session: Session, request: TimeListRequest) -> list[TimeRow]:
     end = _when(request.until, session, "--to") if request.until else None
     if begin and end and end <= begin:
         raise InputError("--to must be after --from")
-    found = store.intervals(
+    found = project_store.intervals(
         session.conn,
         person=team_person(session, person, "--person"),
         task=get_task(session, request.task)["id"] if request.task else None,

@@ -18,7 +18,7 @@ from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
 from crmctl.ops.process import enter
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
-from crmctl.store import records as store
+from crmctl.store import records as record_store
 from crmctl.store.process import approvals
 
 _WHERE = re.compile(r"^([a-z][a-z0-9_]*)\s*(!=|>=|<=|=|>|<|~)(.*)$", re.S)
@@ -45,7 +45,7 @@ def _check_refs(session: Session, form: FormDef, values: dict[str, Any]) -> None
             continue
         key = normalise_key(value)
         values[name] = key
-        if not store.existing_keys(session.conn, spec.form, [key]):
+        if not record_store.existing_keys(session.conn, spec.form, [key]):
             problems.append(f"field '{name}': no {spec.form} record {key}")
     if problems:
         raise InputError("; ".join(problems))
@@ -97,7 +97,7 @@ def create_in(
     _check_refs(session, form, values)
     chosen = choose_process(session, form, process)
     now = session.now
-    number = store.last_number(conn, form) + 1
+    number = record_store.last_number(conn, form) + 1
     key = f"{form.key_prefix}-{number}"
     record = {
         "key": key,
@@ -109,9 +109,11 @@ def create_in(
         "process": chosen,
         **values,
     }
-    store.insert(conn, form, record)
+    record_store.insert(conn, form, record)
     filled = {k: v for k, v in values.items() if v is not None}
-    store.add_event(conn, now, session.actor, Event.RECORD_CREATED, record=key, form=form.name, data={"values": filled})
+    record_store.add_event(
+        conn, now, session.actor, Event.RECORD_CREATED, record=key, form=form.name, data={"values": filled}
+    )
     if chosen:
         entered = session.defs.processes[chosen]
         record["stage"] = None
@@ -154,8 +156,8 @@ def update(session: Session, request: UpdateRequest) -> Updated:
     _check_refs(session, form, {k: v[1] for k, v in changes.items()})
     if changes:
         with session.transaction() as conn:
-            store.update(conn, form, key, {**{k: v[1] for k, v in changes.items()}, "updated_at": session.now})
-            store.add_event(
+            record_store.update(conn, form, key, {**{k: v[1] for k, v in changes.items()}, "updated_at": session.now})
+            record_store.add_event(
                 conn,
                 session.now,
                 session.actor,
@@ -288,7 +290,7 @@ def show(session: Session, request: ShowRequest) -> Card:
         pending = [a["approver"] for a in asked if a["decision"] is None]
     related, tasks, hidden = _around(session, form, key)
     far = session.now + dt.timedelta(days=36500)
-    reminders = store.open_reminders(session.conn, until=far, person=None, record=key)
+    reminders = record_store.open_reminders(session.conn, until=far, person=None, record=key)
     return Card(
         key=key,
         form=form.name,
@@ -309,7 +311,7 @@ def show(session: Session, request: ShowRequest) -> Card:
         related=related,
         tasks=tasks,
         hidden=hidden,
-        comments=[Comment(**c) for c in store.comments(session.conn, key)],
+        comments=[Comment(**c) for c in record_store.comments(session.conn, key)],
         reminders=[CardReminder(**{k: v for k, v in r.items() if k != "record"}) for r in reminders],
         view=_view(session, form, row, related),
     )
@@ -354,7 +356,7 @@ def _around(session: Session, form: FormDef, key: str) -> tuple[list[Related], l
 
 def _related(session: Session, form_name: str, key: str, tasks: list[dict[str, Any]]) -> Related:
     other_form = session.defs.forms[form_name]
-    row = store.get(session.conn, other_form, key) or {}
+    row = record_store.get(session.conn, other_form, key) or {}
     own = [t for t in tasks if t["record"] == key and t["status"] != "cancelled"]
     done = sum(1 for t in own if t["status"] == "done")
     return Related(key, form_name, title_of(other_form, row), row.get("stage"), done, len(own))
@@ -442,7 +444,7 @@ def list_records(session: Session, request: ListRequest) -> RecordList:
             raise InputError(f"no stage '{stage}' in the processes of form {form.name}")
     if limit is not None and limit < 0:
         raise UsageError("--limit must not be negative")
-    rows = store.select(
+    rows = record_store.select(
         session.conn,
         form,
         parse_where(form, request.where, people_of(session)),
@@ -476,7 +478,7 @@ def history(session: Session, request: HistoryRequest) -> list[HistoryEvent]:
     """Everything that happened to a record, in order: field changes, comments, stages, approvals."""
     form, row = locate(session, request.key)
     session.require("records.read", f"read {form.name} records", form.name, row["key"])
-    return [HistoryEvent(**event) for event in store.events(session.conn, row["key"])]
+    return [HistoryEvent(**event) for event in record_store.events(session.conn, row["key"])]
 
 
 @dataclass(frozen=True)
@@ -499,8 +501,8 @@ def comment(session: Session, request: CommentRequest) -> Commented:
     form, row = locate(session, request.key)
     session.require("records.comment", f"comment on {form.name} records", form.name, row["key"])
     with session.transaction() as conn:
-        comment_id = store.add_comment(conn, row["key"], session.now, session.actor, text)
-        store.add_event(
+        comment_id = record_store.add_comment(conn, row["key"], session.now, session.actor, text)
+        record_store.add_event(
             conn,
             session.now,
             session.actor,
@@ -557,8 +559,8 @@ def add_reminder(session: Session, key: str, at: str, text: str, person: str | N
     if who is not None and session.defs.has_team and who not in session.defs.people:
         raise InputError(f"--for '{who}' is not a person of the team")
     with session.transaction() as conn:
-        reminder_id = store.add_reminder(conn, row["key"], due, text, who, session.actor, session.now)
-        store.add_event(
+        reminder_id = record_store.add_reminder(conn, row["key"], due, text, who, session.actor, session.now)
+        record_store.add_event(
             conn,
             session.now,
             session.actor,
@@ -571,19 +573,19 @@ def add_reminder(session: Session, key: str, at: str, text: str, person: str | N
 
 
 def finish_reminder(session: Session, reminder_id: int) -> dict[str, Any]:
-    found = store.reminder(session.conn, reminder_id)
+    found = record_store.reminder(session.conn, reminder_id)
     if found is None:
         raise NotFound(f"no reminder {reminder_id}")
     if found["person"] is None or found["person"] != session.actor:  # someone else's, or everyone's
-        form = store.form_of(session.conn, found["record"]) if found["record"] else None
+        form = record_store.form_of(session.conn, found["record"]) if found["record"] else None
         name = form or "these"
         session.require("records.read", f"read {name} records", form, found["record"])
         session.require("records.update", f"change {name} records", form, found["record"])
     if found["done_at"] is not None:
         raise InputError(f"reminder {reminder_id} is done already")
     with session.transaction() as conn:
-        store.finish_reminder(conn, reminder_id, session.now)
-        store.add_event(
+        record_store.finish_reminder(conn, reminder_id, session.now)
+        record_store.add_event(
             conn,
             session.now,
             session.actor,

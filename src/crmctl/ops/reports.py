@@ -13,7 +13,7 @@ from crmctl.domain.values import parse_date
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops.session import Session
 from crmctl.ops.sprints import get
-from crmctl.store import reports as store
+from crmctl.store import reports as report_store
 from crmctl.store.definitions import stage_renames
 
 
@@ -108,12 +108,12 @@ def _efficiency_table(session: Session, request: EfficiencyRequest) -> Efficienc
     if person is not None and session.defs.has_team and person not in session.defs.people:
         raise NotFound(f"no person '{person}' in the team")
     if type_ is not None:
-        known = store.task_types(session.conn)
+        known = report_store.task_types(session.conn)
         if type_ not in known:
             raise NotFound(f"no tasks of type '{type_}' (types: {', '.join(sorted(known)) or 'none'})")
     if sprint is not None:
         sprint = get(session, sprint)["name"]
-    rows = store.efficiency(
+    rows = report_store.efficiency(
         session.conn,
         sprint=sprint,
         by=groups,
@@ -169,7 +169,7 @@ def estimates(session: Session, request: EstimatesRequest) -> list[EstimateRow]:
     if request.min_tasks < 1:
         raise UsageError("--min-tasks must be at least 1")
     planned = template_estimates(session)
-    observed = {(r["type"], r["subtype"]): r for r in store.actual_by_type(session.conn)}
+    observed = {(r["type"], r["subtype"]): r for r in report_store.actual_by_type(session.conn)}
     return [
         _estimate(key, planned.get(key, []), observed.get(key), request.min_tasks)
         for key in sorted(set(planned) | set(observed))
@@ -231,5 +231,5 @@ def funnel(session: Session, request: FunnelRequest) -> Funnel:
         names = ", ".join(sorted(session.defs.processes)) or "none"
         raise NotFound(f"no process '{request.process}' (processes: {names})")
     renames = stage_renames(session.conn, process.name)
-    rows = domain.funnel_rows(process, store.funnel(session.conn, process.name, renames))
+    rows = domain.funnel_rows(process, report_store.funnel(session.conn, process.name, renames))
     return Funnel(process.name, process.title, [FunnelStage(**row) for row in rows])

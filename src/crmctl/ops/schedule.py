@@ -12,7 +12,7 @@ from crmctl.errors import NotFound
 from crmctl.ops.lookups import calendar_for, get_task, locate, require_reading
 from crmctl.ops.session import Session
 from crmctl.ops.sprints import task_ids
-from crmctl.store import projects as store
+from crmctl.store import projects as project_store
 
 
 def compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
@@ -29,7 +29,7 @@ def compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
 
 
 def _compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
-    tasks = store.open_work(session.conn, session.defs.queue_order)
+    tasks = project_store.open_work(session.conn, session.defs.queue_order)
     shared: dict[Any, Any] = {}
 
     def calendar_of(person: str) -> Any:
@@ -151,15 +151,15 @@ _DATES = ("due_at", "start", "finish")
 def stored_queue(session: Session, person: str) -> list[dict[str, Any]]:
     """A person's queue from the stored schedule while nothing it depends on has changed and the clock is in
     the same minute; else from a new computation, which is stored for the next one."""
-    from crmctl.store import schedule as kept
+    from crmctl.store import schedule as schedule_store
 
     wanted = {
         "version": session.version,
-        "inputs": kept.inputs(session.conn),
+        "inputs": schedule_store.inputs(session.conn),
         "minute": session.now.replace(second=0, microsecond=0).isoformat(),
     }
-    if kept.stamp(session.conn) == wanted:
-        rows = kept.queue(session.conn, person)
+    if schedule_store.stamp(session.conn) == wanted:
+        rows = schedule_store.queue(session.conn, person)
         for row in rows:
             for name in _DATES:
                 row[name] = dt.datetime.fromisoformat(row[name]) if row[name] else None
@@ -171,7 +171,7 @@ def stored_queue(session: Session, person: str) -> list[dict[str, Any]]:
         for who, order in schedule.order.items()
     }
     with session.transaction() as conn:
-        kept.keep(conn, wanted, queues)
+        schedule_store.keep(conn, wanted, queues)
     return queues.get(person, [])
 
 
@@ -217,9 +217,9 @@ def eta(session: Session, request: EtaRequest) -> Eta:
         if found["status"] not in domain.OPEN:
             return Eta(what, found["finished_at"], found["id"], [], f"{found['id']} is {found['status']}", {"tasks": 0})
     elif prefix == "P" and number.isdigit():
-        if store.project(session.conn, text) is None:
+        if project_store.project(session.conn, text) is None:
             raise NotFound(f"no project {text}")
-        tree = set(store.project_tree(session.conn, text))
+        tree = set(project_store.project_tree(session.conn, text))
         chosen = [t for t in tasks if t["project"] in tree]
         what = f"project {text}"
     else:

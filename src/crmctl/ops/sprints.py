@@ -13,14 +13,14 @@ from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops.lookups import get_task
 from crmctl.ops.session import Session
 from crmctl.store import records as record_store
-from crmctl.store import sprints as store
+from crmctl.store import sprints as sprint_store
 
 
 def get(session: Session, name: str) -> dict[str, Any]:
     """A sprint by its name (spaces around it ignored), or NotFound naming those there are."""
-    found = store.get(session.conn, name.strip())
+    found = sprint_store.get(session.conn, name.strip())
     if found is None:
-        known = ", ".join(s["name"] for s in store.sprints(session.conn)) or "none"
+        known = ", ".join(s["name"] for s in sprint_store.sprints(session.conn)) or "none"
         raise NotFound(f"no sprint '{name}' (sprints: {known})")
     return found
 
@@ -56,9 +56,9 @@ def create(session: Session, request: SprintCreateRequest) -> Sprint:
     if last < first:
         raise InputError(f"the sprint ends ({last}) before it starts ({first})")
     with session.transaction() as conn:
-        if store.get(conn, name) is not None:
+        if sprint_store.get(conn, name) is not None:
             raise InputError(f"there is a sprint '{name}' already")
-        store.add(conn, name, first, last, request.goal, session.now, session.actor)
+        sprint_store.add(conn, name, first, last, request.goal, session.now, session.actor)
         data = {"sprint": name, "from": first, "to": last, "goal": request.goal}
         record_store.add_event(conn, session.now, session.actor, Event.SPRINT_CREATED, data=data)
     return Sprint(**get(session, name))
@@ -95,15 +95,15 @@ def add(session: Session, request: SprintAddRequest) -> SprintChange:
     moved = []
     with session.transaction() as conn:
         for task in tasks:
-            before = store.sprint_of(conn, task["id"])
+            before = sprint_store.sprint_of(conn, task["id"])
             if request.remove:
                 if before != sprint:
                     raise InputError(f"{task['id']} is not in sprint '{sprint}'")
-                store.take_out(conn, task["id"])
+                sprint_store.take_out(conn, task["id"])
             elif before == sprint:
                 continue
             else:
-                store.put(conn, task["id"], sprint, session.now, session.actor)
+                sprint_store.put(conn, task["id"], sprint, session.now, session.actor)
             moved.append(SprintMove(task["id"], before))
             data = {"task": task["id"], "sprint": None if request.remove else sprint, "from": before}
             record_store.add_event(
@@ -163,7 +163,7 @@ def show(session: Session, request: SprintShowRequest) -> SprintCard:
     """A sprint's tasks with estimate, time spent and time left, and its totals."""
     session.require("tasks.read", "read tasks")
     sprint = Sprint(**get(session, request.name))
-    tasks = [SprintTask(**row) for row in store.tasks(session.conn, sprint.name)]
+    tasks = [SprintTask(**row) for row in sprint_store.tasks(session.conn, sprint.name)]
     return SprintCard(sprint, tasks, SprintTotals.of(tasks))
 
 
@@ -188,8 +188,8 @@ class SprintRow:
 def list_sprints(session: Session, request: SprintListRequest) -> list[SprintRow]:
     """Every sprint, latest first, with how many of its tasks are done."""
     session.require("tasks.read", "read tasks")
-    return [SprintRow(**row) for row in store.sprints(session.conn)]
+    return [SprintRow(**row) for row in sprint_store.sprints(session.conn)]
 
 
 def task_ids(session: Session, name: str) -> set[str]:
-    return store.task_ids(session.conn, get(session, name)["name"])
+    return sprint_store.task_ids(session.conn, get(session, name)["name"])

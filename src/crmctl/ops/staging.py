@@ -20,7 +20,7 @@ from crmctl.domain.imports import FORMATS, Problem, delimiter_of, header_of
 from crmctl.domain.records import plain
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops.session import Session
-from crmctl.store import imports as store
+from crmctl.store import imports as import_store
 
 Progress = Callable[[str, float], None]  # (what is being done, percent done)
 Fused = Callable[[list[str]], Callable[[], None] | None]
@@ -137,16 +137,16 @@ def _stage_csv_in(
     text_encoding = {"iso8859-1": "latin-1"}.get(encoding, encoding) if native else "utf-8"
     headers, delimiter = _csv_header(readable, text_encoding, source.delimiter)
     convert = fused(headers) if fused else None
-    with store.watched(conn, f"reading {path.name}", source.progress):
+    with import_store.watched(conn, f"reading {path.name}", source.progress):
         try:
-            store.stage_csv(
+            import_store.stage_csv(
                 conn, readable, columns=len(headers), delimiter=delimiter, encoding=text_encoding, view=bool(convert)
             )
             if convert is not None:
                 convert()
         except duckdb.Error as exc:
             raise InputError(f"cannot read {path.name} as CSV: {str(exc).splitlines()[0]}") from None
-    bad_encoding = any(r["kind"] == "INVALID ENCODING" for r in store.csv_rejects(conn))
+    bad_encoding = any(r["kind"] == "INVALID ENCODING" for r in import_store.csv_rejects(conn))
     return headers, convert is not None, bad_encoding
 
 
@@ -169,15 +169,15 @@ def _stage_csv(session: Session, source: Source, tmp: str, fused: Fused | None) 
 def _stage_json_lines(session: Session, path: Path) -> list[str]:
     conn = session.conn
     try:
-        store.stage_lines(conn, path)
+        import_store.stage_lines(conn, path)
     except Exception as exc:
         raise InputError(f"cannot read {path.name}: {str(exc).splitlines()[0]}") from None
-    bad = store.json_line_problems(conn)
+    bad = import_store.json_line_problems(conn)
     if bad:
         details = [Problem(n, None, text, "is not a JSON object").line() for n, text in bad[:20]]
         raise InputError(f"{path.name}: {len(bad)} lines are not JSON objects; nothing was imported", details=details)
-    keys = store.json_keys(conn)
-    store.stage_json_objects(conn, keys)
+    keys = import_store.json_keys(conn)
+    import_store.stage_json_objects(conn, keys)
     return keys
 
 
@@ -245,15 +245,15 @@ def stage(session: Session, source: Source, tmp: str, fused: Fused | None = None
     fmt = file_format(path)
     if fmt == "csv":
         headers, done = _stage_csv(session, source, tmp, fused)
-        rejected = [r["row"] for r in store.csv_rejects(conn)]
+        rejected = [r["row"] for r in import_store.csv_rejects(conn)]
         if done:
-            store.number_rows(conn, rejected)
+            import_store.number_rows(conn, rejected)
             return headers, None
-        return headers, store.csv_row_number(store.row_index(conn), rejected)
+        return headers, import_store.csv_row_number(import_store.row_index(conn), rejected)
     if fmt == "parquet":
         try:
-            names = store.stage_parquet(conn, path)
-            return names, store.row_index(conn)
+            names = import_store.stage_parquet(conn, path)
+            return names, import_store.row_index(conn)
         except Exception as exc:
             raise InputError(f"cannot read {path.name} as Parquet: {str(exc).splitlines()[0]}") from None
     if fmt == "json" and _starts_with_object(path):

@@ -31,7 +31,7 @@ from crmctl.ops.projects import project_path
 from crmctl.ops.session import Session
 from crmctl.ops.staging import Source, stage
 from crmctl.store import imports as import_store
-from crmctl.store import projects as store
+from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
 from crmctl.store import workimports as work_store
 
@@ -356,9 +356,9 @@ def import_tasks(session: Session, source: Source, *, dry_run: bool, on_error: s
     conn = session.conn
     rows = _read(session, source, TASK_COLUMNS, IGNORED - {"id"}, "task")
     outcome.rows = len(rows)
-    known = _Known(store.task_ids(conn), store.external_ids(conn), store.project_ids(conn), {})
+    known = _Known(project_store.task_ids(conn), project_store.external_ids(conn), project_store.project_ids(conn), {})
     planned = _identify(rows, known, work_store.last_task_number(conn), outcome.problems)
-    known.graph = store.dependency_graph(conn)
+    known.graph = project_store.dependency_graph(conn)
     named = {(c.get("record") or "").strip().upper() for _, c in rows} - {""}
     known.records = record_store.existing_keys(conn, None, sorted(named))  # one lookup for the whole file
     check = _TaskCheck(session.defs, known, outcome.problems)
@@ -416,10 +416,10 @@ def _with_project(session: Session, conn: Any, values: dict[str, Any], found: di
         path = values.pop("project_title")
         if path not in found:
             parent, title = project_path(session, conn, path, None)
-            pid = store.root_project_by_title(conn, title, parent)
+            pid = project_store.root_project_by_title(conn, title, parent)
             if pid is None:
                 made = {"title": title, "parent": parent, "created_at": session.now, "created_by": session.actor}
-                pid = store.add_project(conn, made)
+                pid = project_store.add_project(conn, made)
             found[path] = pid
         values["project"] = found[path]
     return values
@@ -462,12 +462,12 @@ def _update_task(
     if not changes and not dep_change:
         return False
     if changes:
-        store.update_task(conn, task.id, {k: v for k, (_, v) in changes.items()})
+        project_store.update_task(conn, task.id, {k: v for k, (_, v) in changes.items()})
     if task.deps is not None and dep_change:
         for dep in set(old_deps) - set(task.deps):
-            store.remove_dependency(conn, task.id, dep)
+            project_store.remove_dependency(conn, task.id, dep)
         for dep in set(task.deps) - set(old_deps):
-            store.add_dependency(conn, task.id, dep)
+            project_store.add_dependency(conn, task.id, dep)
         changes["depends_on"] = [old_deps, sorted(task.deps)]
     data = {"task": task.id, "changes": changes, "source": source}
     record_store.add_event(conn, session.now, session.actor, Event.TASK_UPDATED, record=stored.get("record"), data=data)
@@ -555,21 +555,21 @@ def import_time(session: Session, source: Source, *, dry_run: bool, on_error: st
     conn = session.conn
     rows = _read(session, source, TIME_COLUMNS, {"id", "source"}, "time")
     outcome.rows = len(rows)
-    assignees = store.task_assignees(conn)
-    check = _TimeCheck(session, assignees, store.external_ids(conn))
+    assignees = project_store.task_assignees(conn)
+    check = _TimeCheck(session, assignees, project_store.external_ids(conn))
     writes = [found for row, cells in rows if (found := check(row, cells, outcome.problems)) is not None]
     if any(p not in (None, session.actor) for w in writes for p in (w.person, assignees[w.task])):
         session.require("tasks.manage_others", "log time on others' tasks or for others")
 
     def write(conn: Any) -> None:
         for interval in writes:
-            found = store.find_interval(conn, interval.task, interval.person, interval.start)
+            found = project_store.find_interval(conn, interval.task, interval.person, interval.start)
             if found is None:
                 task, person, start, end, note = interval
-                store.log_interval(conn, task, person, start, end, note, source="import")
+                project_store.log_interval(conn, task, person, start, end, note, source="import")
                 outcome.created += 1
             elif found["ended_at"] != interval.end or found["note"] != interval.note:
-                store.update_interval(conn, found["id"], interval.end, interval.note)
+                project_store.update_interval(conn, found["id"], interval.end, interval.note)
                 outcome.updated += 1
             else:
                 outcome.unchanged += 1
