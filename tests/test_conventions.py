@@ -161,13 +161,13 @@ def test_init_writes_no_gitignore_for_a_database_outside_the_folder(cli, tmp_pat
 
 
 def test_init_keeps_the_gitignore_an_example_brings(cli, tmp_path: Path, monkeypatch) -> None:
-    from crmctl.ops import definitions
+    from crmctl.ops import workspace
 
     shelf = tmp_path / "shelf"
     (shelf / "own").mkdir(parents=True)
     (shelf / "own" / "crmctl.yaml").write_text("kind: Workspace\nname: own\ntitle: Own\n", encoding="utf-8")
     (shelf / "own" / ".gitignore").write_text("*.csv\n", encoding="utf-8")
-    monkeypatch.setattr(definitions, "examples_folder", lambda: shelf)
+    monkeypatch.setattr(workspace, "examples_folder", lambda: shelf)
     monkeypatch.chdir(tmp_path)
     result = cli("init", "ws", "--example", "own")
     assert result.exit_code == 0, result.stderr

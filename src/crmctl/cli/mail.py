@@ -7,11 +7,9 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, choose_format, emit, options
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, emit
 
 intake_app = typer.Typer(help="Take in work from outside: e-mail messages by intake rules.", no_args_is_help=True)
-
-TAKEN_JSON = ("source", "outcome", "message_id", "sender", "subject", "key", "initiator", "reason")
 
 
 @intake_app.command("mail")
@@ -29,25 +27,24 @@ def mail(
     says, each message goes into the history of what it made, and a Message-ID is never taken twice. A bad
     message is reported and skipped; the others are taken."""
     from crmctl.errors import InputError
-    from crmctl.ops import mail as core
-    from crmctl.ops.session import open_session
-    from crmctl.render.tables import render
+    from crmctl.ops.mail import Intake, IntakeRequest, Taken
+    from crmctl.render.shapes import listing
 
     fmt = choose_format(output, LISTING_FORMATS)
-    with open_session(options()) as session:
-        results = core.intake(session, paths, rule, dry_run)
+    result: Intake = call("intake.mail", IntakeRequest(paths, rule, dry_run))
+    taken = result.taken
     if fmt == "table":
-        emit("".join(core.describe(t) + "\n" for t in results))
-        counts = {k: sum(t.outcome == k for t in results) for k in ("created", "duplicate", "skipped", "rejected")}
-        verb = "would create" if dry_run else "created"
+        emit("".join(line + "\n" for line in result.lines))
+        counts = {k: sum(t.outcome == k for t in taken) for k in ("created", "duplicate", "skipped", "rejected")}
+        verb = "would create" if result.dry_run else "created"
         typer.echo(
-            f"{len(results)} message{'' if len(results) == 1 else 's'}: "
+            f"{len(taken)} message{'' if len(taken) == 1 else 's'}: "
             f"{verb} {counts['created']}, duplicates {counts['duplicate']}, "
-            f"skipped {counts['skipped']}, rejected {counts['rejected']}" + (" (dry run)" if dry_run else ""),
+            f"skipped {counts['skipped']}, rejected {counts['rejected']}" + (" (dry run)" if result.dry_run else ""),
             err=True,
         )
     else:
-        emit(render(fmt, [t.as_dict() for t in results], [(k, k) for k in TAKEN_JSON]))
-    rejected = sum(t.outcome == "rejected" for t in results)
+        emit(listing(fmt, taken, Taken))
+    rejected = sum(t.outcome == "rejected" for t in taken)
     if rejected:
         raise InputError(f"{rejected} message{'s were' if rejected != 1 else ' was'} rejected; the others were taken")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import write_file
-from crmctl.errors import InputError, UsageError
+from crmctl.cli.base import call, write_file
+from crmctl.errors import InputError
 
 
 def schema(
@@ -29,28 +29,22 @@ def schema(
     Without KIND it prints one schema that accepts a document of any kind. With --out DIR it writes
     crmctl.schema.json and one <kind>.schema.json per kind, for a yaml-language-server modeline.
     """
-    from crmctl.config.schemas import KINDS, bundled, bundled_all, kind_for
+    from crmctl.ops.workspace import SchemaRequest, Schemas
 
-    if out is not None:
-        if kind is not None:
-            raise UsageError("give either KIND or --out, not both")
-        if out.exists() and not out.is_dir():
-            raise InputError(f"refusing to write schemas into {out}: it is not a folder")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot create the folder {out}: {exc.strerror or exc}") from None
-        written = {"crmctl.schema.json": bundled_all()}
-        written.update({KINDS[k]: bundled(k) for k in KINDS})
-        for name, body in written.items():
-            write_file(out / name, json.dumps(body, indent=2, ensure_ascii=False) + "\n")
-        typer.echo(f"wrote {len(written)} schemas to {out}")
+    result: Schemas = call("schema", SchemaRequest(kind, every=out is not None))
+    if out is None:
+        typer.echo(_json(result.files[0].schema), nl=False)
         return
-    if kind is None:
-        body = bundled_all()
-    else:
-        found = kind_for(kind)
-        if found is None:
-            raise UsageError(f"unknown kind '{kind}'; kinds: {', '.join(KINDS)}")
-        body = bundled(found)
-    typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+    if out.exists() and not out.is_dir():
+        raise InputError(f"refusing to write schemas into {out}: it is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder {out}: {exc.strerror or exc}") from None
+    for file in result.files:
+        write_file(out / file.name, _json(file.schema))
+    typer.echo(f"wrote {len(result.files)} schemas to {out}")
+
+
+def _json(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.base import FormatOption, choose_format, settings
-from crmctl.errors import NotFound, ProblemsFound
+from crmctl.cli.base import FormatOption, call, choose_format, settings
+from crmctl.errors import ProblemsFound
 
 
 def validate(
@@ -28,24 +28,16 @@ def validate(
     --format validate does not have); 3 a PATH that does not exist or holds no workspace, or no workspace
     here; 5 an internal error (a bug: please report it); 130 interrupted (Ctrl-C).
     """
-    from crmctl.config.workspace import find_root, load_unit, units_for
+    from crmctl.ops.workspace import ValidateRequest, Validation
     from crmctl.render.diagnostics import FORMATS, RENDERERS
 
     fmt = choose_format(output if output != "table" else "text", FORMATS)
-    if not paths:
-        start = settings().workspace or Path.cwd()
-        root = find_root(start)
-        if root is None:
-            raise NotFound(f"no workspace ({start} has no crmctl.yaml, nor any folder above it); name a PATH")
-        paths = [root]
-    units = units_for(paths)
-    loaded = [load_unit(unit) for unit in units]
-    diagnostics = [d for result in loaded for d in result.diagnostics]
+    result: Validation = call("validate", ValidateRequest(paths or [], settings().workspace))
+    diagnostics = result.diagnostics
     if diagnostics or fmt != "text":
         typer.echo(RENDERERS[fmt](diagnostics), nl=False)
     else:
-        documents = sum(len(result.documents) for result in loaded)
-        workspaces = sum(1 for u in units if u.root is not None)
-        typer.echo(f"ok: {documents} documents in {workspaces} workspace{'s' if workspaces != 1 else ''}")
+        workspaces = result.workspaces
+        typer.echo(f"ok: {result.documents} documents in {workspaces} workspace{'s' if workspaces != 1 else ''}")
     if any(d.severity == "error" for d in diagnostics):
         raise typer.Exit(ProblemsFound.exit_code)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crmctl.cli.base import FormatOption, choose_format, emit, options
+from crmctl.cli.base import FormatOption, call, choose_format, emit
+
+if TYPE_CHECKING:
+    from crmctl.ops.definitions import Planned
 
 ArchiveOption = Annotated[
     bool,
@@ -16,23 +19,22 @@ ArchiveOption = Annotated[
 ]
 
 
-def _render_plan(result, fmt: str) -> str:  # type: ignore[no-untyped-def]
-    plan = result.plan
+def _render_plan(result: Planned, fmt: str) -> str:
     if fmt == "json":
         body = {
             "database": str(result.database),
             "current_version": result.current_version,
-            "next_version": plan.version,
-            "unchanged": plan.unchanged,
-            "changes": [c.as_dict() for c in plan.changes],
-            "refusals": plan.refusals,
+            "next_version": result.next_version,
+            "unchanged": result.unchanged,
+            "changes": [c.as_dict() for c in result.changes],
+            "refusals": result.refusals,
             "applied": result.applied,
         }
         return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
-    if plan.unchanged:
+    if result.unchanged:
         return f"no changes: the database is at version {result.current_version}\n"
-    lines = [f"{c.symbol} {c.target} {c.name}" + (f" ({c.detail})" if c.detail else "") for c in plan.changes]
-    lines += [f"! refused: {r}" for r in plan.refusals]
+    lines = [f"{c.symbol} {c.target} {c.name}" + (f" ({c.detail})" if c.detail else "") for c in result.changes]
+    lines += [f"! refused: {r}" for r in result.refusals]
     return "\n".join(lines) + "\n" if lines else "no changes to tables; definitions are new\n"
 
 
@@ -45,20 +47,15 @@ def init(
     list_examples: Annotated[bool, typer.Option("--list-examples", help="List the bundled examples.")] = False,
 ) -> None:
     """Create a workspace (a bundled example or a minimal one) and its database."""
-    from crmctl.ops import definitions
-
-    if list_examples:
-        emit("".join(f"{name}\n" for name in definitions.example_names()))
-        return
-    if folder is None:
-        from crmctl.errors import UsageError
-
-        raise UsageError("give the FOLDER to create (or --list-examples)")
     from crmctl.config.workspace import display_path
+    from crmctl.ops.workspace import Initialized, InitRequest
 
-    result = definitions.init(folder, example, options(), timezone)
+    result: Initialized = call("init", InitRequest(folder, example, timezone, list_examples))
+    if result.database is None:  # --list-examples
+        emit("".join(f"{name}\n" for name in result.examples))
+        return
     database = display_path(result.database)
-    emit(f"created {folder} with database {database} (definitions version {result.applied})\n")
+    emit(f"created {result.folder} with database {database} (definitions version {result.version})\n")
 
 
 def plan(
@@ -70,13 +67,13 @@ def plan(
     Exit 0 when the plan can be applied, 1 when a change would lose data or the YAML has problems.
     """
     from crmctl.errors import InputError
-    from crmctl.ops import definitions
+    from crmctl.ops.definitions import PlanRequest
 
     fmt = choose_format(output, ("table", "json"))
-    result = definitions.plan(options(), archive)
+    result: Planned = call("plan", PlanRequest(archive))
     emit(_render_plan(result, fmt))
-    if result.plan.refusals:
-        count = len(result.plan.refusals)
+    if result.refusals:
+        count = len(result.refusals)
         raise InputError(f"{count} change{'s' if count != 1 else ''} would lose data (see the plan)")
 
 
@@ -85,10 +82,10 @@ def apply(
     output: FormatOption = None,
 ) -> None:
     """Validate the workspace and apply its definitions to the database in one transaction."""
-    from crmctl.ops import definitions
+    from crmctl.ops.definitions import ApplyRequest
 
     fmt = choose_format(output, ("table", "json"))
-    result = definitions.apply(options(), archive)
+    result: Planned = call("apply", ApplyRequest(archive))
     text = _render_plan(result, fmt)
     if fmt == "table" and result.applied is not None:
         text += f"applied: the database is at version {result.applied}\n"

@@ -25,9 +25,16 @@ from crmctl.store import mail as store
 from crmctl.store import records as record_store
 
 
+@dataclass(frozen=True)
+class IntakeRequest:
+    paths: list[Path]  # .eml files, .mbox mailboxes, folders of them
+    rule: str  # the IntakeRule that says what messages become
+    dry_run: bool = False  # say what each message would become; write nothing
+
+
 @dataclass
 class Taken:
-    """What became of one message."""
+    """What became of one message: a row of the JSON and CSV."""
 
     source: str  # file, or file#n for the n-th message of a mailbox
     outcome: str  # created, duplicate, skipped, rejected
@@ -38,8 +45,14 @@ class Taken:
     initiator: str | None = None
     reason: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+
+@dataclass(frozen=True)
+class Intake:
+    """What became of each message, and the same as one line per message for a person."""
+
+    taken: list[Taken]
+    lines: list[str]
+    dry_run: bool  # nothing was written
 
 
 class _DryRun(Exception):
@@ -75,16 +88,18 @@ def rule_of(session: Session, name: str) -> dict[str, Any]:
     return rules[name]
 
 
-def intake(session: Session, paths: list[Path], rule_name: str, dry_run: bool = False) -> list[Taken]:
+def intake(session: Session, request: IntakeRequest) -> Intake:
+    """Turn e-mail messages into records (or tasks) by an intake rule, each message in its own transaction;
+    a bad message is rejected and the others are taken."""
     session.require("mail.evaluate", "take in e-mail")
-    rule = rule_of(session, rule_name)
+    rule = rule_of(session, request.rule)
     results = []
-    for source, raw, problem in messages(paths):
+    for source, raw, problem in messages(request.paths):
         if raw is None:
             results.append(Taken(source, "rejected", reason=problem))
             continue
-        results.append(_one(session, rule, source, raw, dry_run))
-    return results
+        results.append(_one(session, rule, source, raw, request.dry_run))
+    return Intake(results, [describe(t) for t in results], request.dry_run)
 
 
 def _one(session: Session, rule: dict[str, Any], source: str, raw: bytes, dry_run: bool) -> Taken:
@@ -178,7 +193,7 @@ def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Ma
     taken.key, taken.initiator = record or task, initiator["key"]
 
 
-def _task(session: Session, conn: Any, spec: dict[str, Any], context: dict[str, Any], initiator: dict[str, Any]):
+def _task(session: Session, conn: Any, spec: dict[str, Any], context: dict[str, Any], initiator: dict[str, Any]) -> str:
     from crmctl.domain.permissions import members
     from crmctl.store import projects as project_store
 
@@ -203,7 +218,8 @@ def _task(session: Session, conn: Any, spec: dict[str, Any], context: dict[str, 
         queued = project_store.queued_minutes(conn, people)
         values["assignee"] = projects.choose_assignee(session, who, queued, session.actor)
     task = projects.add_task_in(session, conn, render(spec["title"], context), values)
-    return task["id"]
+    tid: str = task["id"]
+    return tid
 
 
 def describe(taken: Taken) -> str:

@@ -60,7 +60,7 @@ class Operation:
 
 OPERATIONS: tuple[Operation, ...] = (
     # the workspace and its definitions
-    Operation("init", "workspace", "init", "none"),
+    Operation("init", "workspace", "init", "workspace"),
     Operation("validate", "workspace", "validate", "none"),
     Operation("schema", "workspace", "schema", "none"),
     Operation("plan", "definitions", "plan", "workspace"),
