@@ -21,7 +21,7 @@ from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
 from crmctl.ops.records import create_in
 from crmctl.ops.session import Session
-from crmctl.store import mail as store
+from crmctl.store import mail as mail_store
 from crmctl.store import records as record_store
 
 
@@ -108,7 +108,7 @@ def _one(session: Session, rule: dict[str, Any], source: str, raw: bytes, dry_ru
     except domain.Unusable as exc:
         return Taken(source, "rejected", reason=str(exc))
     taken = Taken(source, "created", message.message_id, message.sender, message.subject)
-    before = store.seen(session.conn, message.message_id)
+    before = mail_store.seen(session.conn, message.message_id)
     if before is not None:
         taken.outcome, taken.key = "duplicate", before["record"] or before["task"]
         taken.reason = f"taken already on {before['received_at']:%Y-%m-%d %H:%M}"
@@ -141,7 +141,7 @@ def _initiator(session: Session, conn: Any, rule: dict[str, Any], message: domai
     forms = session.defs.forms
     for name in spec["search"]:
         form = forms[name]
-        row = store.by_email(conn, form, [f.id for f in form.fields.values() if f.type == "email"], message.sender)
+        row = mail_store.by_email(conn, form, [f.id for f in form.fields.values() if f.type == "email"], message.sender)
         if row is None:
             continue
         found.update({"key": row["key"], "form": name, name: row["key"]})
@@ -187,7 +187,7 @@ def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Ma
         record_store.add_event(
             conn, session.now, session.actor, Event.MAIL_RECEIVED, record=initiator["key"], form=kind, data=event
         )
-    store.remember(
+    mail_store.remember(
         conn, message.message_id, rule["name"], message.sender, message.subject, message.date, session.now, record, task
     )
     taken.key, taken.initiator = record or task, initiator["key"]

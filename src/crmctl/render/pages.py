@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args, get_type_hints
 
 from crmctl.domain.shapes import table_columns
 
@@ -33,9 +33,8 @@ _CHARTS = (
 
 def efficiency_columns(table: EfficiencyTable) -> list[tuple[str, str]]:
     """The columns of an efficiency table: the period (when it has one), the groups, then the figures."""
-    from crmctl.ops.reports import EfficiencyRow  # a board's page needs none of the reports
-
-    figures = [(name, header) for name, header in table_columns(EfficiencyRow) if name not in _GROUPS]
+    (row_type,) = get_args(get_type_hints(type(table))["rows"])  # the row type, from the result's own fields
+    figures = [(name, header) for name, header in table_columns(row_type) if name not in _GROUPS]
     return [*([("period", "period")] if table.period else []), *[(g, g) for g in table.by], *figures]
 
 

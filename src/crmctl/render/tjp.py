@@ -116,6 +116,23 @@ def project(
         "}",
         "",
     ]
+    out.extend(_resources(calendars))
+    out.extend(_tasks(tasks, exported, schedule, order, resolution, start))
+    out += [
+        "",
+        f"taskreport {re.sub(r'[^A-Za-z0-9_]', '_', report)} {_text(report)} {{",
+        "  formats csv",
+        "  columns id, start, end",
+        f'  timeformat "{TIMEFORMAT}"',
+        "}",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _resources(calendars: Mapping[str, WorkCalendar]) -> list[str]:
+    """A resource per person, with their working hours and leaves."""
+    out = []
     for person in sorted(calendars):
         calendar = calendars[person]
         out.append(f"resource {resource_id(person)} {_text(person)} {{")
@@ -125,11 +142,23 @@ def project(
             out.append(f"  workinghours {name} {spans}")
         out.extend(_leaves(calendar))
         out.append("}")
-    out.append("")
+    return [*out, ""]
+
+
+def _tasks(
+    tasks: Sequence[Mapping[str, Any]],
+    exported: set[str],
+    schedule: Schedule,
+    order: Sequence[str],
+    resolution: int,
+    start: dt.datetime,
+) -> list[str]:
+    """A task per exported task, in each person's queue order (its priority), with what is left of it."""
     queues: dict[str, list[Mapping[str, Any]]] = {}
     for task in tasks:
         if task["id"] in exported:
             queues.setdefault(task["assignee"], []).append(task)
+    out = []
     for person, queue in sorted(queues.items()):
         for position, task in enumerate(sorted(queue, key=lambda t: queue_key(t, order))):
             remaining = schedule.slots[task["id"]].remaining
@@ -143,16 +172,7 @@ def project(
             deps = [task_id(d) for d in task.get("depends_on") or () if d in exported]
             lines.append(f"  depends {', '.join(deps)}" if deps else f"  start {_when(start)}")
             out.extend([*lines, "}"])
-    out += [
-        "",
-        f"taskreport {re.sub(r'[^A-Za-z0-9_]', '_', report)} {_text(report)} {{",
-        "  formats csv",
-        "  columns id, start, end",
-        f'  timeformat "{TIMEFORMAT}"',
-        "}",
-        "",
-    ]
-    return "\n".join(out)
+    return out
 
 
 def read_report(text: str) -> dict[str, tuple[str, str]]:
