@@ -46,6 +46,9 @@ READS = {
     ("record update", "--file"),
     ("simulate", "--file"),
     ("validate", "paths"),
+    ("serve", "--tls-cert"),
+    ("serve", "--tls-key"),
+    ("login", "--ca-file"),
 }
 
 

@@ -11,10 +11,12 @@ Every request is one log line on stderr: person, operation, status, milliseconds
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 import traceback
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -94,7 +96,15 @@ def create_app(engine: Engine) -> Starlette:
             elapsed = (time.monotonic() - started) * 1000
             log.info("%s %s %d %.0fms", person, name, status, elapsed)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        # uvicorn has stopped taking requests and finished those in flight (SIGTERM, Ctrl-C): the running write
+        # is done, so the database is closed here, before uvicorn hands the signal back to the process
+        await run_in_threadpool(engine.close)
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/healthz", health),
             Route("/version", version),
@@ -121,4 +131,4 @@ def serve(engine: Engine, host: str, port: int, cert: str | None, key: str | Non
     try:
         uvicorn.Server(config).run()
     finally:
-        engine.close()
+        engine.close()  # if the lifespan's shutdown did not run (the server failed to start): closing twice is fine

@@ -38,6 +38,7 @@ class Engine:
             db.close(self.conn)
             raise
         self.writing = threading.Lock()
+        self.closed = False
         self._used: dict[int, dt.datetime] = {}
         self._verified: dict[int, bytes] = {}  # token id -> SHA-256 of its secret, once scrypt has accepted it
         self._definitions: tuple[int, Definitions] | None = None
@@ -52,9 +53,11 @@ class Engine:
         return start(cursor, self.path, self.options.now, person, write=write, definitions=kept)
 
     def close(self) -> None:
-        """Wait for the running write, then let go of the database."""
+        """Wait for the running write, then let go of the database (once: a second call does nothing)."""
         with self.writing:
-            db.close(self.conn)
+            if not self.closed:
+                self.closed = True
+                db.close(self.conn)
 
     def person(self, token: str) -> str:
         """The person a token names, or Unauthorized."""
