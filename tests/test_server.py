@@ -300,3 +300,15 @@ def test_commands_that_read_files_are_refused_against_a_server(served: Served) -
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 400
     assert "it reads files" in json.loads(refused.value.read())["error"]["message"]
+
+
+def test_the_client_imports_neither_duckdb_nor_the_server_stack(served: Served) -> None:
+    env = _env(served.home, CRMCTL_SERVER=served.url, CRMCTL_TOKEN=served.tokens["belov"])
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "crmctl", "inbox"], cwd=served.home, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
+    assert "crmctl" in imported
+    assert not imported & {"duckdb", "starlette", "uvicorn", "jinja2", "jsonschema"}
