@@ -312,3 +312,42 @@ def test_the_client_imports_neither_duckdb_nor_the_server_stack(served: Served) 
     imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
     assert "crmctl" in imported
     assert not imported & {"duckdb", "starlette", "uvicorn", "jinja2", "jsonschema"}
+
+
+SAME = [
+    ["record", "show", "CL-1", "-f", "json"],
+    ["record", "show", "CL-1"],
+    ["record", "list", "client", "-f", "json"],
+    ["record", "history", "CL-1", "-f", "csv"],
+    ["board", "client-work", "-f", "json"],
+    ["board", "client-work"],
+    ["simulate", "client-work", "-f", "json"],
+    ["agenda", "--days", "30", "-f", "json"],
+    ["queue", "-f", "json"],
+    ["eta", "CL-1"],
+    ["report", "funnel", "client-work", "-f", "json"],
+    ["export", "client"],
+    ["whoami", "-f", "json"],
+]
+
+
+def test_a_command_gives_the_same_output_from_the_server_as_here(
+    tmp_path: Path, template: tuple[Path, dict[str, str]]
+) -> None:
+    ws = tmp_path / "w"
+    shutil.copytree(template[0], ws)
+    env = _env(tmp_path)
+    here = [run(ws, env, "--as", "sokolov", *args) for args in SAME]
+    assert all(r.returncode == 0 for r in here), [r.stderr for r in here]
+    port = _free_port()
+    process = subprocess.Popen(
+        [CRMCTL, "serve", "--port", str(port)], cwd=ws, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait(f"http://127.0.0.1:{port}", process)
+        remote = _env(tmp_path, CRMCTL_SERVER=f"http://127.0.0.1:{port}", CRMCTL_TOKEN=template[1]["sokolov"])
+        there = [run(tmp_path, remote, *args) for args in SAME]
+    finally:
+        _stop(process)
+    for args, a, b in zip(SAME, here, there, strict=True):
+        assert (b.returncode, b.stdout) == (0, a.stdout), (args, b.stderr)
