@@ -94,7 +94,8 @@ def create_app(engine: Engine) -> Starlette:
             return JSONResponse({"error": body}, status_code=500)
         finally:
             elapsed = (time.monotonic() - started) * 1000
-            log.info("%s %s %d %.0fms", person, name, status, elapsed)
+            shown = name if name in BY_NAME else "(unknown)"  # a name from the URL is the client's text: not logged
+            log.info("%s %s %d %.0fms", person, shown, status, elapsed)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
