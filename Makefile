@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/imports.py
 	$(BIN)/python benchmarks/tj3.py
 	$(BIN)/python benchmarks/reliability.py
+	$(BIN)/python benchmarks/server.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist
