@@ -16,12 +16,14 @@ from typing import Any
 
 from crmctl.domain import mail as domain
 from crmctl.domain.events import Event
+from crmctl.domain.permissions import members
 from crmctl.domain.templating import TemplateProblem, render
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
 from crmctl.ops.records import create_in
 from crmctl.ops.session import Session
 from crmctl.store import mail as mail_store
+from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
 
 
@@ -194,8 +196,6 @@ def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Ma
 
 
 def _task(session: Session, conn: Any, spec: dict[str, Any], context: dict[str, Any], initiator: dict[str, Any]) -> str:
-    from crmctl.domain.permissions import members
-    from crmctl.store import projects as project_store
 
     values: dict[str, Any] = {
         "record": initiator["key"],

@@ -11,7 +11,9 @@ from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.model import FormDef, ProcessDef, StageDef
 from crmctl.domain.process import Approver, Step, describe, follow, walk
+from crmctl.domain.records import simulation_values
 from crmctl.domain.shapes import column
+from crmctl.domain.values import convert
 from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
@@ -211,7 +213,6 @@ def _on_enter(
     writes: StageWrites = process_store,
     events: EventWrites = record_store,
 ) -> None:
-    from crmctl.domain.values import convert
 
     now, actor, key = session.now, session.actor, row["key"]
     for action in stage.raw.get("on_enter", []):
@@ -542,7 +543,6 @@ class SimulatedStage:
 def simulate(session: Session, request: SimulateRequest) -> list[SimulatedStage]:
     """The stages and approvers a record with these values would meet from the initial stage, following each
     stage's first transition, without writing anything."""
-    from crmctl.domain.records import simulation_values
 
     process = _process(session, request.process)
     form = session.defs.forms[process.form]

@@ -28,7 +28,7 @@ def _day(text: str | None, session: Session, what: str) -> dt.datetime | None:
         day = parse_date(text)
     except ValueError as exc:
         raise UsageError(f"{what}: {exc}") from None
-    from zoneinfo import ZoneInfo
+    from zoneinfo import ZoneInfo  # the time zone database only for a report that needs a period's bounds
 
     return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(session.defs.timezone))
 

@@ -13,11 +13,13 @@ from crmctl.ops.lookups import calendar_for, get_task, locate, require_reading
 from crmctl.ops.session import Session
 from crmctl.ops.sprints import task_ids
 from crmctl.store import projects as project_store
+from crmctl.store import schedule as schedule_store
+from crmctl.store.records import form_of
 
 
 def compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
     """The schedule of all open work, and the rows of the open tasks (in queue order)."""
-    import gc
+    import gc  # the collector is paused while a big schedule is built (see below)
 
     # Reading the rows and simulating make many small objects and free none of them: the collector would only
     # walk them again and again (at 100k tasks, more than the work itself).
@@ -53,6 +55,7 @@ def _compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
 def export_tjp(session: Session, report: str) -> str:
     """The open work as a TaskJuggler project: what crmctl's schedule places, and what it cannot, named."""
     session.require("tasks.view_others", "view others' tasks")
+    # the export is a rendering of the schedule in TaskJuggler's language; only this operation needs it
     from crmctl.render.tjp import project
 
     schedule, tasks = compute(session)
@@ -151,7 +154,6 @@ _DATES = ("due_at", "start", "finish")
 def stored_queue(session: Session, person: str) -> list[dict[str, Any]]:
     """A person's queue from the stored schedule while nothing it depends on has changed and the clock is in
     the same minute; else from a new computation, which is stored for the next one."""
-    from crmctl.store import schedule as schedule_store
 
     wanted = {
         "version": session.version,
@@ -205,7 +207,6 @@ def eta(session: Session, request: EtaRequest) -> Eta:
     text = request.key.strip().upper()
     schedule, tasks = compute(session)
     prefix, _, number = text.partition("-")
-    from crmctl.store.records import form_of
 
     if form_of(session.conn, text) is not None:  # a record key first: a form may use the prefix T or P
         prefix = ""

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crmctl.domain import permissions
+from crmctl.domain.events import Event
 from crmctl.domain.model import Definitions
-from crmctl.errors import InputError, NotFound
+from crmctl.errors import CrmError, InputError, NotFound
 from crmctl.ops import clock
 
 DEFAULT_DATABASE = "crmctl.duckdb"
@@ -28,7 +30,7 @@ class Options:
 
 
 def workspace_root(options: Options) -> Path | None:
-    from crmctl.config.workspace import find_root
+    from crmctl.config.workspace import find_root  # the loader's modules only where a workspace is looked for
 
     return find_root(options.workspace or Path.cwd())
 
@@ -86,6 +88,7 @@ class Session:
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
+        # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
         from crmctl.store.db import transaction
 
         try:
@@ -99,23 +102,17 @@ class Session:
             self._write_refusals()
 
     def may(self, permission: str, form: str | None = None) -> bool:
-        from crmctl.domain.permissions import allowed
-
-        return allowed(self.defs, self.actor, permission, form)
+        return permissions.allowed(self.defs, self.actor, permission, form)
 
     def may_read_task(self, task: dict[str, Any]) -> bool:
         """Whether the actor may read this task (see domain.permissions.task_refusal)."""
-        from crmctl.domain.permissions import task_refusal
-
-        return task_refusal(self.defs, self.actor, task["assignee"]) is None
+        return permissions.task_refusal(self.defs, self.actor, task["assignee"]) is None
 
     def require(self, permission: str, doing: str, form: str | None = None, record: str | None = None) -> None:
         """InputError unless the actor holds the permission (single-user mode allows everything). A refusal
         is written to the event log (`permission.refused`) before the error; inside a transaction, which the
         error rolls back, it is written just after the rollback; a read-only session writes it after it has
         closed the database (see open_session)."""
-        from crmctl.domain import permissions
-
         try:
             permissions.require(self.defs, self.actor, permission, doing, form)
         except Exception:
@@ -128,7 +125,7 @@ class Session:
         """The refusals still to be written, where this session may write."""
         if not self.writable:
             return
-        from crmctl.domain.events import Event
+        # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
         from crmctl.store.records import add_event
 
         refusals, self.refusals = self.refusals, []
@@ -146,6 +143,7 @@ def check_actor(defs: Definitions, actor: str | None) -> str | None:
 def open_session(options: Options, write: bool = True) -> Iterator[Session]:
     """Open the database and its latest definitions for one command; read-only for a command that only
     reads (write=False): it then shares its turn with other readers, and works on a read-only file system."""
+    # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
     from crmctl.store import db, migrations
 
     path, timeout = database_path(options)
@@ -186,6 +184,7 @@ def start(
     """A session on an open connection: the latest definitions (or those given, which the team server keeps
     while their version is the latest), the workspace's time zone, the clock (pinned by `now`, ISO text) and
     the acting person, who must be of the Team. The server starts one on its own connection per request."""
+    # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
     from crmctl.store.definitions import latest
 
     found = definitions or latest(conn)
@@ -209,10 +208,9 @@ def _write_refusals(
     """The refusals of a read-only session, written in a turn of its own once its connection is closed.
     Where they cannot be written (a read-only file system, a turn not had in time) the refusal stands as
     the command's error all the same."""
-    from crmctl.domain.events import Event
-    from crmctl.errors import CrmError
+    # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
     from crmctl.store import db
-    from crmctl.store.records import add_event
+    from crmctl.store.records import add_event  # (the same)
 
     path, timeout = database_path(options)
     try:
