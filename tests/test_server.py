@@ -351,3 +351,17 @@ def test_a_command_gives_the_same_output_from_the_server_as_here(
         _stop(process)
     for args, a, b in zip(SAME, here, there, strict=True):
         assert (b.returncode, b.stdout) == (0, a.stdout), (args, b.stderr)
+
+
+def test_a_workspace_that_names_its_server_works_against_it(served: Served) -> None:
+    checkout = served.home / "definitions"
+    checkout.mkdir()
+    (checkout / "crmctl.yaml").write_text(
+        f"kind: Workspace\nname: shop\ntimezone: Europe/Moscow\nserver: {served.url}\n", encoding="utf-8"
+    )
+    env = _env(served.home, CRMCTL_TOKEN=served.tokens["belov"])
+    assert run(checkout, env, "whoami").stdout == "belov (manager)\n"
+    assert run(checkout, env, "validate").returncode == 0  # validate stays local: it checks these files
+    env["CRMCTL_BUSY_TIMEOUT"] = "0.5"
+    local = run(checkout, env, "--db", str(served.workspace / "crmctl.duckdb"), "whoami")  # named: worked on here
+    assert local.returncode == 4  # ... and busy, as the server holds it

@@ -173,11 +173,14 @@ def call(name: str, request: Any) -> Any:
 def _server() -> Any:
     """The server this command talks to (crmctl.client.config.Server), or None for the local workspace."""
     from crmctl.client.config import chosen
-    from crmctl.ops.session import workspace_root
+    from crmctl.ops.session import workspace_root, workspace_settings
 
     s = settings()
-    explicit = s.db is not None or s.workspace is not None
-    server = None if explicit else chosen(workspace_root(options()) is not None)
+    if s.db is not None or s.workspace is not None:
+        return None  # a database or workspace named on the command line is worked on here
+    root = workspace_root(options())
+    named = workspace_settings(root).get("server") if root is not None else None
+    server = chosen(root is not None, str(named) if named else None)
     if server is not None and s.actor:
         raise UsageError(
             "--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token"

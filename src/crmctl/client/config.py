@@ -1,9 +1,10 @@
 """Which server the command line talks to, and with which token.
 
-A server is chosen by CRMCTL_SERVER, else by the last `crmctl login` when no local workspace is found (no
---db, no --workspace, no crmctl.yaml upwards). The token comes from CRMCTL_TOKEN, else from the credentials
-file that `crmctl login` writes: $XDG_CONFIG_HOME/crmctl/credentials.json (~/.config/crmctl/...), mode 0600,
-refused (as ssh refuses a key) when anyone but its owner may read or write it.
+A server is chosen by CRMCTL_SERVER, else by `server:` in the workspace's crmctl.yaml, else by the last
+`crmctl login` when no local workspace is found (no --db, no --workspace, no crmctl.yaml upwards). The token
+comes from CRMCTL_TOKEN, else from the credentials file that `crmctl login` writes:
+$XDG_CONFIG_HOME/crmctl/credentials.json (~/.config/crmctl/...), mode 0600, refused (as ssh refuses a key)
+when anyone but its owner may read or write it.
 """
 
 from __future__ import annotations
@@ -81,9 +82,9 @@ def write(data: dict[str, Any]) -> Path:
     return path
 
 
-def chosen(local_workspace: bool) -> Server | None:
+def chosen(local_workspace: bool, workspace_server: str | None = None) -> Server | None:
     """The server this command talks to, or None to work on the local workspace."""
-    url = os.environ.get("CRMCTL_SERVER", "").strip()
+    url = os.environ.get("CRMCTL_SERVER", "").strip() or (workspace_server or "").strip()
     data: dict[str, Any] | None = None
     if not url:
         if local_workspace:

@@ -35,13 +35,13 @@ def workspace_root(options: Options) -> Path | None:
     return find_root(options.workspace or Path.cwd())
 
 
-def _workspace_settings(root: Path) -> dict[str, Any]:
+def workspace_settings(root: Path) -> dict[str, Any]:
     try:
         text = (root / "crmctl.yaml").read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         text = None
-    if text is not None and "database" not in text and "busy_timeout" not in text:
-        return {}  # neither setting can be there: no need for a YAML parser
+    if text is not None and not any(name in text for name in ("database", "busy_timeout", "server")):
+        return {}  # no such setting can be there: no need for a YAML parser
     from crmctl.config.yamlload import load_file
 
     for doc in load_file(root / "crmctl.yaml").documents:
@@ -60,7 +60,7 @@ def database_path(options: Options) -> tuple[Path, float]:
         if root is None:
             start = options.workspace or Path.cwd()
             raise NotFound(f"no workspace: {start} has no crmctl.yaml, nor any folder above it (or give --db)")
-        data = _workspace_settings(root)
+        data = workspace_settings(root)
         path = root / str(data.get("database") or DEFAULT_DATABASE)
         if isinstance(data.get("busy_timeout"), (int, float)):
             timeout = float(data["busy_timeout"])
