@@ -10,7 +10,7 @@ from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.model import FormDef, ProcessDef, StageDef
-from crmctl.domain.process import Approver, Step, describe, follow, walk
+from crmctl.domain.process import Approver, Step, follow, walk
 from crmctl.domain.records import simulation_values
 from crmctl.domain.shapes import column
 from crmctl.domain.values import convert
@@ -441,10 +441,6 @@ def reject(session: Session, request: RejectRequest) -> Decision:
     return Decision(pos.row["key"], pos.stage.id, [], moved)
 
 
-def pending_approvers(session: Session, key: str, stage: str, since: dt.datetime) -> list[dict[str, Any]]:
-    return [a for a in process_store.approvals(session.conn, key, stage, since) if a["decision"] is None]
-
-
 def _process(session: Session, name: str) -> ProcessDef:
     process = session.defs.processes.get(name)
     if process is None:
@@ -560,10 +556,6 @@ def simulate(session: Session, request: SimulateRequest) -> list[SimulatedStage]
         )
         for step in steps
     ]
-
-
-def conditions_text(process: ProcessDef) -> dict[str, str]:
-    return {sid: describe(s.raw["skip_when"]) for sid, s in process.stages.items() if "skip_when" in s.raw}
 
 
 # -- inbox -------------------------------------------------------------------------------------------------
