@@ -9,7 +9,8 @@ from typing import Any
 def dump(path: Path, refusals: bool = False) -> dict[str, list[tuple[Any, ...]]]:
     """Every table's rows, sorted, keyed by schema.table. A refused command writes one `permission.refused`
     event and nothing else; those are left out unless refusals=True, so that "nothing changed" can be
-    asserted of refusals too (tests/test_permissions.py checks that they are written)."""
+    asserted of refusals too (tests/test_permissions.py checks that they are written), and so are their links
+    in the event log's hash chain (crm.event_hashes)."""
     import duckdb
 
     conn = duckdb.connect(str(path), read_only=True)
@@ -20,7 +21,11 @@ def dump(path: Path, refusals: bool = False) -> dict[str, list[tuple[Any, ...]]]
         ).fetchall()
         state = {}
         for schema, table in tables:
-            where = "" if refusals or (schema, table) != ("crm", "events") else " WHERE action <> 'permission.refused'"
+            where = ""
+            if not refusals and (schema, table) == ("crm", "events"):
+                where = " WHERE action <> 'permission.refused'"
+            elif not refusals and (schema, table) == ("crm", "event_hashes"):
+                where = " WHERE id NOT IN (SELECT id FROM crm.events WHERE action = 'permission.refused')"
             rows = conn.execute(f'SELECT * FROM "{schema}"."{table}"{where}').fetchall()
             state[f"{schema}.{table}"] = sorted(rows, key=repr)
         return state

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -66,7 +67,7 @@ def _workspace(tmp: Path) -> tuple[Path, dict[str, str]]:
     assert run(ws, env, "--as", "sokolov", "apply").returncode == 0
     assert run(ws, env, "--as", "belov", "record", "create", "client", *FIELDS).stdout == "CL-1\n"
     tokens = {}
-    for person, extra in (("sokolov", ()), ("belov", ()), ("orlova", ("--expires", "1d"))):
+    for person, extra in (("sokolov", ()), ("belov", ()), ("kuznetsova", ()), ("orlova", ("--expires", "1d"))):
         made = run(ws, {**env, "CRMCTL_NOW": "2027-01-01T10:00"}, "--as", "sokolov", "token", "create", person, *extra)
         assert made.returncode == 0, made.stderr
         tokens[person] = made.stdout.strip()
@@ -365,3 +366,65 @@ def test_a_workspace_that_names_its_server_works_against_it(served: Served) -> N
     env["CRMCTL_BUSY_TIMEOUT"] = "0.5"
     local = run(checkout, env, "--db", str(served.workspace / "crmctl.duckdb"), "whoami")  # named: worked on here
     assert local.returncode == 4  # ... and busy, as the server holds it
+
+
+def _checkout(served: Served) -> Path:
+    """The workspace's YAML files, without its database, on a person's machine: a checkout of the definitions."""
+    checkout = served.home / "definitions"
+    shutil.copytree(served.workspace, checkout, ignore=shutil.ignore_patterns("*.duckdb*"))
+    return checkout
+
+
+def test_plan_and_apply_send_the_workspace_to_the_server(served: Served) -> None:
+    checkout = _checkout(served)
+    team = checkout / "team.yaml"
+    text = team.read_text(encoding="utf-8")
+    env = _env(served.home, CRMCTL_SERVER=served.url, CRMCTL_TOKEN=served.tokens["kuznetsova"])
+    # the sales head may change the team within what she holds herself ...
+    team.write_text(text.replace("      - records.import:client\n", "      - records.import\n", 1), encoding="utf-8")
+    planned = run(checkout, env, "plan")
+    assert planned.returncode == 0 and "role manager" in planned.stdout, planned.stderr
+    applied = run(checkout, env, "apply")
+    assert applied.returncode == 0, applied.stderr
+    # ... but not make herself CEO (the server decides, as the token's person)
+    team.write_text(text.replace("    roles: [sales_head, manager]", "    roles: [ceo]", 1), encoding="utf-8")
+    refused = run(checkout, env, "apply")
+    assert refused.returncode == 1 and "kuznetsova would get *" in refused.stderr
+    belov = run(checkout, {**env, "CRMCTL_TOKEN": served.tokens["belov"]}, "apply")
+    assert belov.returncode == 1 and "permission processes.manage is missing" in belov.stderr
+    assert run(checkout, env, "--as", "sokolov", "apply").returncode == 2
+    broken = checkout / "forms" / "broken.yaml"
+    broken.write_text("kind: Form\nname: 1bad\n", encoding="utf-8")
+    invalid = run(checkout, env, "apply")
+    assert invalid.returncode == 1 and "forms/broken.yaml:" in invalid.stderr  # named as in the checkout
+    broken.unlink()
+    assert run(checkout, env, "audit", "verify").returncode == 0
+    _stop(served.process)
+    db = str(served.workspace / "crmctl.duckdb")
+    conn = duckdb.connect(db, read_only=True)
+    try:
+        changes = conn.execute("SELECT actor, data->>'name' FROM crm.events WHERE action = 'team.changed'").fetchall()
+        refusals = conn.execute(
+            "SELECT actor, data->>'permission' FROM crm.events WHERE action = 'permission.refused' ORDER BY id"
+        ).fetchall()
+        roles = conn.execute("SELECT roles FROM crm.people WHERE id = 'kuznetsova'").fetchone()
+    finally:
+        conn.close()
+    assert changes == [("kuznetsova", "manager")]
+    assert refusals == [("kuznetsova", "team.manage"), ("belov", "processes.manage")]
+    assert roles == (["sales_head", "manager"],)
+
+
+def test_backup_through_the_server_downloads_a_private_copy(served: Served) -> None:
+    target = served.home / "copy.duckdb"
+    assert served.client("belov", "backup", str(target)).returncode == 1  # team.manage
+    done = served.client("sokolov", "backup", str(target))
+    assert done.returncode == 0, done.stderr
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    conn = duckdb.connect(str(target), read_only=True)
+    try:
+        assert conn.execute("SELECT key FROM main.client").fetchall() == [("CL-1",)]
+    finally:
+        conn.close()
+    verified = served.client("sokolov", "audit", "verify")
+    assert verified.returncode == 0 and verified.stdout.startswith("event log intact")

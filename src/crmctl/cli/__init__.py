@@ -107,6 +107,8 @@ TYPERS = {
     "sprint": ("sprints", "sprint_app", True),
     "whoami": ("server", "whoami", False),
     "token": ("server", "token_app", True),
+    "audit": ("server", "audit_app", True),
+    "backup": ("server", "backup", False),
     "serve": ("server", "serve", False),
     "login": ("server", "login", False),
     "logout": ("server", "logout", False),

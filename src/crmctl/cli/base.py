@@ -159,7 +159,8 @@ def call(name: str, request: Any) -> Any:
 
     name = name.replace(" ", ".")  # "token create" or "token.create"
     op = BY_NAME[name]
-    server = _server() if op.access in ("read", "write") else None  # validate, plan, apply... run here
+    served = op.access in ("read", "write") or op.served is not None  # validate, schema, init: run here
+    server = _server() if served else None
     if server is None:
         return run(name, options(), request)
     refused = local_only(op)
@@ -167,7 +168,22 @@ def call(name: str, request: Any) -> Any:
         raise UsageError(refused)
     from crmctl.client.remote import call as remote
 
+    if op.served is not None:  # plan, apply: the server gets the workspace's YAML with the request
+        request = _with_workspace(request)
     return remote(server, name, request, *op.types())
+
+
+def _with_workspace(request: Any) -> Any:
+    import dataclasses
+
+    from crmctl.config.workspace import sent_files
+    from crmctl.errors import NotFound
+    from crmctl.ops.session import workspace_root
+
+    root = workspace_root(options())
+    if root is None:
+        raise NotFound(f"no workspace: {Path.cwd()} has no crmctl.yaml, nor any folder above it")
+    return dataclasses.replace(request, files=sent_files(root))
 
 
 def _server() -> Any:
@@ -182,9 +198,7 @@ def _server() -> Any:
     named = workspace_settings(root).get("server") if root is not None else None
     server = chosen(root is not None, str(named) if named else None)
     if server is not None and s.actor:
-        raise UsageError(
-            "--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token"
-        )
+        raise UsageError("--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token")
     return server
 
 
@@ -222,8 +236,9 @@ def write_file(path: Path, text: str, newline: str | None = None) -> None:
     write_text(path, text, _databases(), newline=newline)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write an output file of bytes (an export, which may be Parquet) through the one safe writer."""
+def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write an output file of bytes (an export, which may be Parquet; a backup, mode 0600) through the one
+    safe writer."""
     from crmctl.store.files import write_bytes as write
 
-    write(path, data, _databases())
+    write(path, data, _databases(), mode)

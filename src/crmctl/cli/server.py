@@ -159,3 +159,46 @@ def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID", help="The
 
     revoked = call("token revoke", TokenRevokeRequest(token_id))
     emit(f"token {revoked.id} of {revoked.person} ({revoked.name}) revoked\n")
+
+
+audit_app = typer.Typer(help="The event log's integrity.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify(output: FormatOption = None) -> None:
+    """Check the event log's hash chain, every event from the first: exit 1 names the first event that was
+    changed, deleted or written outside crmctl. Prints the head hash: keep it elsewhere to compare later.
+
+    Example: crmctl audit verify
+    """
+    import json
+
+    from crmctl.ops.audit import AuditVerifyRequest
+    from crmctl.wire import encode
+
+    fmt = choose_format(output, ("table", "json"))
+    report = call("audit verify", AuditVerifyRequest())
+    if fmt == "json":
+        emit(json.dumps(encode(report), ensure_ascii=False, indent=2) + "\n")
+    else:
+        emit(f"event log intact: {report.events} events, head {report.head or '(empty)'}\n")
+
+
+def backup(
+    out: Annotated[Path, typer.Argument(metavar="FILE", help="The new file to write the copy to.")],
+) -> None:
+    """Write a consistent copy of the whole database to a new file, while others work (needs team.manage).
+    Against a team server the copy is made there and downloaded.
+
+    Example: crmctl backup crm-2026-12-03.duckdb
+    """
+    from crmctl.cli.base import check_output, write_bytes
+    from crmctl.errors import UsageError
+    from crmctl.ops.audit import BackupRequest
+
+    if out.exists():
+        raise UsageError(f"{out} exists: a backup is written to a new file")
+    check_output(out)
+    made = call("backup", BackupRequest())
+    write_bytes(out, made.content, 0o600)  # the whole database: for its owner's eyes only
+    emit(f"backup: {out} ({len(made.content)} bytes, {made.events} events, head {made.head or '(empty)'})\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from crmctl.config.diagnostics import Diagnostic
 from crmctl.config.yamlload import Document, load_file
-from crmctl.errors import NotFound
+from crmctl.errors import InputError, NotFound
 
 WORKSPACE_FILE = "crmctl.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -21,6 +21,11 @@ class Unit:
 
     root: Path | None
     files: list[Path] = field(default_factory=list)
+    # the names diagnostics give files, where not their path from here (a workspace a client sent a server)
+    names: dict[Path, str] = field(default_factory=dict)
+
+    def shown(self, path: Path) -> str:
+        return self.names.get(path) or display_path(path)
 
 
 @dataclass
@@ -129,7 +134,7 @@ def load_unit(unit: Unit) -> Loaded:
     clean: list[Document] = []
     diagnostics: list[Diagnostic] = []
     for path in unit.files:
-        loaded = load_file(path, display_path(path))
+        loaded = load_file(path, unit.shown(path))
         diagnostics.extend(loaded.diagnostics)
         for doc in loaded.documents:
             documents.append(doc)
@@ -140,15 +145,16 @@ def load_unit(unit: Unit) -> Loaded:
     if unit.root is not None:
         workspace_docs = [d for d in documents if d.data.get("kind") == "Workspace"]
         first = unit.files[0]
-        if not any(Path(d.file).resolve() == first.resolve() for d in workspace_docs):
+        home = unit.shown(first)  # what the loader named crmctl.yaml's documents by
+        if not any(d.file == home for d in workspace_docs):
             from crmctl.config.diagnostics import Location
 
             diagnostics.append(
-                Diagnostic(Location(display_path(first)), "R004", f"{WORKSPACE_FILE} must hold the Workspace document")
+                Diagnostic(Location(unit.shown(first)), "R004", f"{WORKSPACE_FILE} must hold the Workspace document")
             )
         at_home: list[Document] = []
         for doc in workspace_docs:
-            if Path(doc.file).resolve() != first.resolve():
+            if doc.file != home:
                 diagnostics.append(
                     Diagnostic(doc.loc(("kind",)), "R004", f"a Workspace document belongs in {WORKSPACE_FILE} only")
                 )
@@ -162,3 +168,16 @@ def load_unit(unit: Unit) -> Loaded:
     diagnostics.extend(check(clean, documents, partial))
     diagnostics.sort(key=Diagnostic.sort_key)
     return Loaded(unit, documents, diagnostics)
+
+
+def sent_files(root: Path) -> tuple[tuple[str, str], ...]:
+    """The workspace's YAML files as a client sends them to a team server (plan, apply): each as its path from
+    the root and its text, crmctl.yaml first."""
+    sent = []
+    for path in workspace_files(root):
+        name = path.resolve().relative_to(root.resolve()).as_posix()
+        try:
+            sent.append((name, path.read_bytes().decode("utf-8")))
+        except UnicodeDecodeError:
+            raise InputError(f"{name} is not UTF-8 text (crmctl validate says where)") from None
+    return tuple(sent)

@@ -19,6 +19,7 @@ class Event(StrEnum):
     REMINDER_DONE = "reminder.done"
     MAIL_RECEIVED = "mail.received"
     PERMISSION_REFUSED = "permission.refused"
+    TEAM_CHANGED = "team.changed"  # apply changed a person or a role: what it was and what it is
     # processes
     STAGE_ENTERED = "stage.entered"
     STAGE_SKIPPED = "stage.skipped"

@@ -44,6 +44,34 @@ def allowed(defs: Definitions, actor: str | None, permission: str, form: str | N
     return False
 
 
+def granted(defs: Definitions, person: str) -> set[str]:
+    """What a person's roles grant, as written: "records.read", "records.read:order", "*"."""
+    found = defs.people.get(person)
+    if found is None:
+        return set()
+    return {p for role_id in found.roles if role_id in defs.roles for p in defs.roles[role_id].permissions}
+
+
+def _holds(defs: Definitions, actor: str | None, permission: str) -> bool:
+    if permission == "*":
+        return actor is not None and "*" in granted(defs, actor)
+    name, _, form = permission.partition(":")
+    return allowed(defs, actor, name, form or None)
+
+
+def promotions(old: Definitions, new: Definitions, actor: str | None) -> list[str]:
+    """What a new Team gives anyone that the person applying it does not hold under the Team in force: no one
+    hands out more than they have, themselves included ("anna would get team.manage"). The first Team of a
+    workspace is the administrator's to write."""
+    if not old.has_team:
+        return []
+    found = []
+    for person in sorted(new.people):
+        gained = granted(new, person) - granted(old, person)
+        found += [f"{person} would get {p}" for p in sorted(gained) if not _holds(old, actor, p)]
+    return found
+
+
 def members(defs: Definitions, role: str) -> list[str]:
     return sorted(p.id for p in defs.people.values() if role in p.roles)
 

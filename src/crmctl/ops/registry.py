@@ -41,6 +41,9 @@ class Operation:
     # it reads files the request names (import, intake): on a server those would be the server's own files,
     # so a server refuses it until files are uploaded with the request
     reads_files: bool = False
+    # a "workspace" operation a team server runs too: the function it calls there (with an ops.definitions
+    # Served), the client sending the workspace's files with the request
+    served: str | None = None
 
     @property
     def name(self) -> str:
@@ -49,6 +52,10 @@ class Operation:
 
     def load(self) -> Callable[..., Any]:
         return getattr(importlib.import_module(f"crmctl.ops.{self.module}"), self.function)  # type: ignore[no-any-return]
+
+    def load_served(self) -> Callable[..., Any]:
+        assert self.served is not None
+        return getattr(importlib.import_module(f"crmctl.ops.{self.module}"), self.served)  # type: ignore[no-any-return]
 
     def types(self) -> tuple[type, type]:
         """The request and result types, from the function's annotations."""
@@ -63,8 +70,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("init", "workspace", "init", "workspace"),
     Operation("validate", "workspace", "validate", "none"),
     Operation("schema", "workspace", "schema", "none"),
-    Operation("plan", "definitions", "plan", "workspace"),
-    Operation("apply", "definitions", "apply", "workspace"),
+    Operation("plan", "definitions", "plan", "workspace", served="plan_served"),
+    Operation("apply", "definitions", "apply", "workspace", served="apply_served"),
     # records
     Operation("record create", "records", "create", "write"),
     Operation("record update", "records", "update", "write"),
@@ -118,6 +125,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("token create", "tokens", "create", "write"),
     Operation("token list", "tokens", "list_tokens", "read"),
     Operation("token revoke", "tokens", "revoke", "write"),
+    Operation("audit verify", "audit", "verify", "read"),
+    Operation("backup", "audit", "backup", "read"),
 )
 
 BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
@@ -125,7 +134,7 @@ BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
 
 def local_only(op: Operation) -> str | None:
     """Why a server does not run the operation (it runs where its files are), or None."""
-    if op.access not in ("read", "write"):
+    if op.access not in ("read", "write") and op.served is None:
         return f"crmctl {op.command} works on this machine's files, not against a server"
     if op.reads_files:
         return (

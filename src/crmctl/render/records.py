@@ -103,6 +103,11 @@ def _time_logged(data: Data) -> str:
 
 
 # Every kind of event and its one line; an event whose data speaks for itself lists its fields.
+def _team_changed(d: Data) -> str:
+    done = {"add": "added", "remove": "removed"}.get(str(d.get("action")), "changed")
+    return f"{d.get('target')} {d.get('name')} {done}: {_value(d.get('before'))} -> {_value(d.get('after'))}"
+
+
 DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.RECORD_CREATED: _created,
     Event.RECORD_UPDATED: _updated,
@@ -112,6 +117,7 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.REMINDER_DONE: lambda d: f"reminder {d.get('reminder')}",
     Event.MAIL_RECEIVED: _mail_received,
     Event.PERMISSION_REFUSED: _fields,
+    Event.TEAM_CHANGED: _team_changed,
     Event.STAGE_ENTERED: _stage_entered,
     Event.STAGE_SKIPPED: lambda d: f"{d.get('stage')} skipped: {d.get('reason')}",
     Event.STAGE_PASSED: lambda d: f"{d.get('stage')} passed",

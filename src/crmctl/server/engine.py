@@ -81,26 +81,44 @@ class Engine:
         refused = local_only(op)
         if refused:
             raise UsageError(refused)
+        if op.served is not None:
+            return self._definitions_op(op, person, request)
         function = op.load()
         cursor = self.conn.cursor()
         try:
             if op.access == "write":
-                with self.writing:
+                with self.writing, db.writer(cursor):
                     return function(self._start(cursor, person, write=True), request)
             session = self._start(cursor, person, write=False)
             try:
                 return function(session, request)
             finally:
-                self._write_refusals(session)
+                self._write_refusals(session.now, person, session.refusals)
         finally:
             cursor.close()
 
-    def _write_refusals(self, session: Session) -> None:
-        """A read's refusals (permission.refused events), written in the writer's turn."""
-        if not session.refusals:
+    def _definitions_op(self, op: Operation, person: str, request: Any) -> Any:
+        """plan or apply of the workspace files the client sent, in the writer's turn (apply writes; a plan
+        is brief and sees no apply half done)."""
+        from crmctl.ops.definitions import Served  # only plan and apply need the definitions' machinery
+
+        cursor = self.conn.cursor()
+        served = Served(cursor, self.path, self.options.now, person)
+        try:
+            with self.writing, db.writer(cursor):
+                return op.load_served()(served, request)
+        finally:
+            cursor.close()
+            if served.refused:
+                now = self._start(self.conn, None, write=False).now
+                self._write_refusals(now, person, [(None, None, data) for data in served.refused])
+
+    def _write_refusals(
+        self, now: dt.datetime, person: str, refusals: list[tuple[str | None, str | None, Any]]
+    ) -> None:
+        """Refusals of a read, or of plan and apply (permission.refused events), written in the writer's turn."""
+        if not refusals:
             return
         with self.writing, db.transaction(self.conn) as conn:
-            for record, form, data in session.refusals:
-                record_store.add_event(
-                    conn, session.now, session.actor, Event.PERMISSION_REFUSED, record=record, form=form, data=data
-                )
+            for record, form, data in refusals:
+                record_store.add_event(conn, now, person, Event.PERMISSION_REFUSED, record=record, form=form, data=data)

@@ -110,6 +110,7 @@ class _Turn:
 
 
 _OPEN: dict[int, tuple[Path, _Turn | None]] = {}  # id of an open connection -> its file and the turn it holds
+_WRITABLE: set[int] = set()  # ids of the open connections that may write
 
 
 def _lockable(path: Path) -> bool:
@@ -261,12 +262,18 @@ def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = False, wri
         _end_turn(turn)
         raise
     _OPEN[id(conn)] = (path, turn)
+    if write:
+        _WRITABLE.add(id(conn))
     return conn
 
 
 def close(conn: Connection) -> None:
     """Close the connection (DuckDB checkpoints and lets go of the file), then end the command's turn."""
     path, turn = _OPEN.pop(id(conn), (None, None))
+    _WRITABLE.discard(id(conn))
+    from crmctl.store.audit import forget  # here, not at the top: store.audit builds on this module
+
+    forget(conn)
     try:
         conn.close()
     except Exception as exc:
@@ -320,6 +327,20 @@ def _open(path: Path, deadline: float, busy_timeout: float, write: bool = True) 
 
 
 @contextmanager
+def writer(cursor: Connection) -> Iterator[None]:
+    """A cursor of a connection that may write (the team server's writer): its transactions seal their events
+    in the event log's chain, as a writing connection's do."""
+    _WRITABLE.add(id(cursor))
+    try:
+        yield
+    finally:
+        _WRITABLE.discard(id(cursor))
+        from crmctl.store.audit import forget  # here, not at the top: store.audit builds on this module
+
+        forget(cursor)
+
+
+@contextmanager
 def transaction(conn: Connection) -> Iterator[Connection]:
     """One transaction: everything inside happens, or nothing does. A full disk or a damaged file, found
     while writing or at the commit, is an Environment error."""
@@ -338,6 +359,11 @@ def transaction(conn: Connection) -> Iterator[Connection]:
             raise_environment(path, exc)
         raise
     try:
+        if id(conn) in _WRITABLE:
+            # here, not at the top: store.audit builds on this module
+            from crmctl.store.audit import seal
+
+            seal(conn)  # the events this transaction wrote join the event log's hash chain
         conn.execute("COMMIT")
     except Exception as exc:
         raise_environment(path, exc)

@@ -118,10 +118,10 @@ def _failure(path: Path, exc: OSError) -> InputError:
 
 
 @contextmanager
-def replacing(path: Path, databases: Iterable[Path] = ()) -> Iterator[Path]:
+def replacing(path: Path, databases: Iterable[Path] = (), mode: int | None = None) -> Iterator[Path]:
     """Check path, then hand out an empty temp file beside it to fill; when the block ends without an error
     the temp file is fsynced and renamed over path, else removed. For writers that want a file name (DuckDB's
-    COPY); write_bytes and write_text use it."""
+    COPY); write_bytes and write_text use it. `mode` overrides the file's mode (a backup is 0600)."""
     databases = tuple(databases)
     check(path, databases)
     folder = os.path.dirname(os.path.abspath(path))
@@ -133,7 +133,7 @@ def replacing(path: Path, databases: Iterable[Path] = ()) -> Iterator[Path]:
         raise _failure(path, exc) from None
     try:
         yield Path(temp)
-        os.chmod(temp, _mode(path))
+        os.chmod(temp, _mode(path) if mode is None else mode)
         fd = os.open(temp, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -150,9 +150,9 @@ def replacing(path: Path, databases: Iterable[Path] = ()) -> Iterator[Path]:
     _sync_folder(folder)
 
 
-def write_bytes(path: Path, data: bytes, databases: Iterable[Path] = ()) -> None:
+def write_bytes(path: Path, data: bytes, databases: Iterable[Path] = (), mode: int | None = None) -> None:
     """Write data to path safely (see the module's docstring)."""
-    with replacing(path, databases) as temp, open(temp, "wb") as out:
+    with replacing(path, databases, mode) as temp, open(temp, "wb") as out:
         out.write(data)
         out.flush()
 

@@ -10,7 +10,7 @@ from crmctl.errors import InputError
 from crmctl.store.db import Connection, define_records_view
 from crmctl.store.definitions import latest
 
-SCHEMA_VERSION = 5  # 5: crm.tokens, the team server's personal access tokens
+SCHEMA_VERSION = 6  # 5: crm.tokens, the team server's personal access tokens; 6: crm.event_hashes
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -85,6 +85,8 @@ SYSTEM_DDL = [
         id INTEGER PRIMARY KEY, person VARCHAR NOT NULL, name VARCHAR NOT NULL, salt BLOB NOT NULL,
         hash BLOB NOT NULL, created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR, expires_at TIMESTAMPTZ,
         revoked_at TIMESTAMPTZ, revoked_by VARCHAR, last_used_at TIMESTAMPTZ)""",
+    # schema 6: the event log's hash chain (store/audit.py); older events are sealed by the first write
+    "CREATE TABLE IF NOT EXISTS crm.event_hashes (id BIGINT PRIMARY KEY, hash VARCHAR NOT NULL)",
     """CREATE OR REPLACE VIEW crm.task_times AS
         SELECT t.id AS task, t.type, t.subtype, t.assignee, t.status, t.estimate_minutes,
                coalesce(sum(date_diff('second', i.started_at, i.ended_at)) / 60.0, 0) AS actual_minutes
