@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,11 @@ class Row:
     args: list[str]
     also: set[str] = field(default_factory=set)
     setup: Callable[[Cli, str], dict[str, str]] | None = None
+
+
+def new_file(cli: Cli, who: str) -> dict[str, str]:
+    """A path where no file is yet (a backup writes only a new file)."""
+    return {"file": str(Path(tempfile.mkdtemp()) / "copy.duckdb")}
 
 
 def own_task(cli: Cli, who: str) -> dict[str, str]:
@@ -139,6 +145,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ),
     ("`token list --all`, or `token list PERSON` of someone else", "team.manage"): Row(["token", "list", "--all"]),
     ("`token revoke` of someone else's token", "team.manage"): Row(["token", "revoke", "{token}"], setup=boss_token),
+    ("`backup`", "team.manage"): Row(["backup", "{file}"], setup=new_file),
     ("`agenda PERSON`", "tasks.view_others"): Row(["agenda", "boss"]),
     ("`export tasks`", "tasks.view_others"): Row(["export", "tasks"]),
     ("`export time`", "tasks.view_others"): Row(["export", "time"]),

@@ -107,6 +107,7 @@ TYPERS = {
     "sprint": ("sprints", "sprint_app", True),
     "whoami": ("server", "whoami", False),
     "token": ("server", "token_app", True),
+    "notices": ("server", "notices", False),
     "audit": ("server", "audit_app", True),
     "backup": ("server", "backup", False),
     "serve": ("server", "serve", False),

@@ -18,6 +18,9 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="The port to listen on.")] = 8765,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="TLS certificate (PEM): serve https.")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The certificate's private key (PEM).")] = None,
+    every: Annotated[
+        float, typer.Option("--every", min=0.1, max=3600, help="Seconds between the scheduler's rounds.")
+    ] = 60.0,
 ) -> None:
     """Serve the workspace's database to the team over HTTP(S): the server is the only process that opens the
     file; people sign in with tokens (crmctl token create, crmctl login) and act as themselves.
@@ -27,6 +30,8 @@ def serve(
     from crmctl.errors import UsageError
     from crmctl.server.app import serve as run_server
     from crmctl.server.engine import Engine
+    from crmctl.server.mailer import settings as mail_settings
+    from crmctl.server.scheduler import Scheduler
 
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("give --tls-cert and --tls-key together")
@@ -36,9 +41,19 @@ def serve(
     if options().actor:
         raise UsageError("the server acts for each person by their token: leave out --as (and CRMCTL_USER)")
     engine = Engine(options())
+    try:
+        smtp = mail_settings(engine.settings().get("smtp"))
+    except BaseException:
+        engine.close()
+        raise
+    scheduler = Scheduler(engine, smtp, every)
     scheme = "https" if tls_cert else "http"
-    typer.echo(f"crmctl serve: {engine.path} on {scheme}://{host}:{port} (Ctrl-C or SIGTERM stops)", err=True)
-    run_server(engine, host, port, str(tls_cert) if tls_cert else None, str(tls_key) if tls_key else None)
+    mailing = f"mail through {smtp.host}:{smtp.port}" if smtp else "no smtp: notices stay in the inbox"
+    typer.echo(
+        f"crmctl serve: {engine.path} on {scheme}://{host}:{port}; {mailing} (Ctrl-C or SIGTERM stops)", err=True
+    )
+    cert, key = (str(tls_cert) if tls_cert else None), (str(tls_key) if tls_key else None)
+    run_server(engine, host, port, cert, key, scheduler)
 
 
 def login(
@@ -159,6 +174,24 @@ def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID", help="The
 
     revoked = call("token revoke", TokenRevokeRequest(token_id))
     emit(f"token {revoked.id} of {revoked.person} ({revoked.name}) revoked\n")
+
+
+def notices(
+    person: Annotated[str | None, typer.Argument(metavar="PERSON", help="Whose (default: yours).")] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="Everyone's (takes team.manage).")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Only those that failed.")] = False,
+    output: FormatOption = None,
+) -> None:
+    """Notices delivered by mail by the team server: sent, waiting for a retry, or failed for good.
+
+    Example: crmctl notices --all --failed
+    """
+    from crmctl.ops.notices import DeliveryRow, NoticesRequest
+    from crmctl.render.shapes import listing
+
+    fmt = choose_format(output, LISTING_FORMATS)
+    rows = call("notices", NoticesRequest(person, everyone, failed))
+    emit(listing(fmt, rows, DeliveryRow, color=color_wanted()))
 
 
 audit_app = typer.Typer(help="The event log's integrity.", no_args_is_help=True)

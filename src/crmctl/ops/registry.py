@@ -125,6 +125,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("token create", "tokens", "create", "write"),
     Operation("token list", "tokens", "list_tokens", "read"),
     Operation("token revoke", "tokens", "revoke", "write"),
+    Operation("notices", "notices", "notices", "read"),
     Operation("audit verify", "audit", "verify", "read"),
     Operation("backup", "audit", "backup", "read"),
 )

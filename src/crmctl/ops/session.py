@@ -40,7 +40,7 @@ def workspace_settings(root: Path) -> dict[str, Any]:
         text = (root / "crmctl.yaml").read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         text = None
-    if text is not None and not any(name in text for name in ("database", "busy_timeout", "server")):
+    if text is not None and not any(name in text for name in ("database", "busy_timeout", "server", "smtp")):
         return {}  # no such setting can be there: no need for a YAML parser
     from crmctl.config.yamlload import load_file
 

@@ -29,6 +29,7 @@ from crmctl import __version__, wire
 from crmctl.errors import INTERNAL, CrmError, Unauthorized, UsageError
 from crmctl.ops.registry import BY_NAME
 from crmctl.server.engine import Engine
+from crmctl.server.scheduler import Scheduler
 
 API = 1
 MAX_REQUEST = 1_000_000  # bytes of one operation's JSON request
@@ -62,7 +63,7 @@ async def _body(request: Request) -> Any:
         raise UsageError("the request is not JSON") from None
 
 
-def create_app(engine: Engine) -> Starlette:
+def create_app(engine: Engine, scheduler: Scheduler | None = None) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -99,9 +100,14 @@ def create_app(engine: Engine) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if scheduler is not None:
+            scheduler.start()
         yield
-        # uvicorn has stopped taking requests and finished those in flight (SIGTERM, Ctrl-C): the running write
-        # is done, so the database is closed here, before uvicorn hands the signal back to the process
+        # uvicorn has stopped taking requests and finished those in flight (SIGTERM, Ctrl-C): the scheduler
+        # finishes its round, the running write is done, so the database is closed here, before uvicorn hands
+        # the signal back to the process
+        if scheduler is not None:
+            await run_in_threadpool(scheduler.stop)
         await run_in_threadpool(engine.close)
 
     return Starlette(
@@ -110,17 +116,20 @@ def create_app(engine: Engine) -> Starlette:
             Route("/healthz", health),
             Route("/version", version),
             Route("/api/v1/ops/{name}", operation, methods=["POST"]),
-        ]
+        ],
     )
 
 
-def serve(engine: Engine, host: str, port: int, cert: str | None, key: str | None) -> None:
-    """Serve until SIGINT or SIGTERM: uvicorn finishes the requests in flight, then the database is closed."""
+def serve(
+    engine: Engine, host: str, port: int, cert: str | None, key: str | None, scheduler: Scheduler | None = None
+) -> None:
+    """Serve until SIGINT or SIGTERM: uvicorn finishes the requests in flight, the scheduler its round, then
+    the database is closed."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="crmctl serve: %(message)s")
     config = uvicorn.Config(
-        create_app(engine),
+        create_app(engine, scheduler),
         host=host,
         port=port,
         ssl_certfile=cert,
@@ -132,4 +141,6 @@ def serve(engine: Engine, host: str, port: int, cert: str | None, key: str | Non
     try:
         uvicorn.Server(config).run()
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         engine.close()  # if the lifespan's shutdown did not run (the server failed to start): closing twice is fine

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from crmctl.domain.events import Event
 from crmctl.domain.model import Definitions
 from crmctl.errors import InputError, Unauthorized, UsageError
+from crmctl.ops import notices
 from crmctl.ops.registry import Operation, local_only
-from crmctl.ops.session import Options, Session, database_path, start
+from crmctl.ops.session import Options, Session, database_path, start, workspace_root, workspace_settings
 from crmctl.ops.tokens import authenticate
 from crmctl.store import db, migrations
 from crmctl.store import records as record_store
 from crmctl.store import tokens as token_store
 from crmctl.store.definitions import latest, latest_version
 
+T = TypeVar("T")
 _USED_EVERY = dt.timedelta(minutes=5)  # how often a token's last use is written down, at most
 
 
@@ -42,6 +45,11 @@ class Engine:
         self._used: dict[int, dt.datetime] = {}
         self._verified: dict[int, bytes] = {}  # token id -> SHA-256 of its secret, once scrypt has accepted it
         self._definitions: tuple[int, Definitions] | None = None
+        try:
+            self.write(notices.interrupted)  # what a stopped server left sending is never sent twice
+        except BaseException:
+            db.close(self.conn)
+            raise
 
     def _start(self, cursor: Any, person: str | None, write: bool) -> Session:
         """A session for one request, on the definitions kept while they are the latest."""
@@ -51,6 +59,25 @@ class Engine:
             found = latest(cursor)
             kept = self._definitions = found
         return start(cursor, self.path, self.options.now, person, write=write, definitions=kept)
+
+    def settings(self) -> dict[str, Any]:
+        """The workspace's crmctl.yaml settings (the server's smtp:), or none where only --db was given."""
+        root = workspace_root(self.options)
+        return workspace_settings(root) if root is not None else {}
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run work of the server's own (its scheduler's) in the writer's turn, as nobody in particular."""
+        cursor = self.conn.cursor()
+        try:
+            with self.writing, db.writer(cursor):
+                return work(self._start(cursor, None, write=True))
+        finally:
+            cursor.close()
+
+    def workspace_name(self) -> str:
+        """The workspace's name, for the subject of a mail."""
+        kept = self._definitions
+        return kept[1].name if kept is not None else self.path.stem
 
     def close(self) -> None:
         """Wait for the running write, then let go of the database (once: a second call does nothing)."""

@@ -10,7 +10,7 @@ from crmctl.errors import InputError
 from crmctl.store.db import Connection, define_records_view
 from crmctl.store.definitions import latest
 
-SCHEMA_VERSION = 6  # 5: crm.tokens, the team server's personal access tokens; 6: crm.event_hashes
+SCHEMA_VERSION = 7  # 5: crm.tokens; 6: crm.event_hashes (the event log's chain); 7: crm.deliveries
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -87,6 +87,10 @@ SYSTEM_DDL = [
         revoked_at TIMESTAMPTZ, revoked_by VARCHAR, last_used_at TIMESTAMPTZ)""",
     # schema 6: the event log's hash chain (store/audit.py); older events are sealed by the first write
     "CREATE TABLE IF NOT EXISTS crm.event_hashes (id BIGINT PRIMARY KEY, hash VARCHAR NOT NULL)",
+    # schema 7: notices delivered by mail (store/deliveries.py)
+    """CREATE TABLE IF NOT EXISTS crm.deliveries (
+        notice BIGINT PRIMARY KEY, person VARCHAR NOT NULL, address VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, next_at TIMESTAMPTZ, sent_at TIMESTAMPTZ, error VARCHAR)""",
     """CREATE OR REPLACE VIEW crm.task_times AS
         SELECT t.id AS task, t.type, t.subtype, t.assignee, t.status, t.estimate_minutes,
                coalesce(sum(date_diff('second', i.started_at, i.ended_at)) / 60.0, 0) AS actual_minutes
