@@ -146,6 +146,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("`token list --all`, or `token list PERSON` of someone else", "team.manage"): Row(["token", "list", "--all"]),
     ("`token revoke` of someone else's token", "team.manage"): Row(["token", "revoke", "{token}"], setup=boss_token),
     ("`backup`", "team.manage"): Row(["backup", "{file}"], setup=new_file),
+    ("`notices --all`, or `notices PERSON` of someone else", "team.manage"): Row(["notices", "--all"]),
     ("`agenda PERSON`", "tasks.view_others"): Row(["agenda", "boss"]),
     ("`export tasks`", "tasks.view_others"): Row(["export", "tasks"]),
     ("`export time`", "tasks.view_others"): Row(["export", "time"]),
