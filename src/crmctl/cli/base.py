@@ -163,7 +163,7 @@ def call(name: str, request: Any) -> Any:
     server = _server() if served else None
     if server is None:
         return run(name, options(), request)
-    refused = local_only(op)
+    refused = local_only(op, request)
     if refused:
         raise UsageError(refused)
     from crmctl.client.remote import call as remote

@@ -14,10 +14,15 @@ intake_app = typer.Typer(help="Take in work from outside: e-mail messages by int
 
 @intake_app.command("mail")
 def mail(
-    paths: Annotated[
-        list[Path], typer.Argument(metavar="FILE.eml|MAILBOX.mbox|DIR...", help="Messages, mailboxes, folders.")
-    ],
     rule: Annotated[str, typer.Option("--rule", "-r", help="The IntakeRule that says what messages become.")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[FILE.eml|MAILBOX.mbox|DIR...]",
+            help="Messages, mailboxes, folders; none: fetch from the rule's IMAP mailbox.",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what each message would become; write nothing.")
     ] = False,
@@ -25,13 +30,14 @@ def mail(
 ) -> None:
     """Turn e-mail messages into records (or tasks) by an intake rule: the sender is looked up as the rule
     says, each message goes into the history of what it made, and a Message-ID is never taken twice. A bad
-    message is reported and skipped; the others are taken."""
+    message is reported and skipped; the others are taken. Without files, the messages not taken yet are
+    fetched once from the rule's IMAP mailbox (its mailbox: setting) and marked taken there."""
     from crmctl.errors import InputError
     from crmctl.ops.mail import Intake, IntakeRequest, Taken
     from crmctl.render.shapes import listing
 
     fmt = choose_format(output, LISTING_FORMATS)
-    result: Intake = call("intake.mail", IntakeRequest(paths, rule, dry_run))
+    result: Intake = call("intake.mail", IntakeRequest(paths or [], rule, dry_run))
     taken = result.taken
     if fmt == "table":
         emit("".join(line + "\n" for line in result.lines))

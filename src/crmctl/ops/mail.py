@@ -9,7 +9,7 @@ made with the message in its history.
 from __future__ import annotations
 
 import mailbox
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from crmctl.domain.events import Event
 from crmctl.domain.permissions import members
 from crmctl.domain.templating import TemplateProblem, render
 from crmctl.errors import InputError, NotFound
+from crmctl.ops import mailbox as imap
 from crmctl.ops import projects
 from crmctl.ops.records import create_in
 from crmctl.ops.session import Session
@@ -29,7 +30,7 @@ from crmctl.store import records as record_store
 
 @dataclass(frozen=True)
 class IntakeRequest:
-    paths: list[Path]  # .eml files, .mbox mailboxes, folders of them
+    paths: list[Path]  # .eml files, .mbox mailboxes, folders of them; none: fetch from the rule's mailbox
     rule: str  # the IntakeRule that says what messages become
     dry_run: bool = False  # say what each message would become; write nothing
 
@@ -95,13 +96,29 @@ def intake(session: Session, request: IntakeRequest) -> Intake:
     a bad message is rejected and the others are taken."""
     session.require("mail.evaluate", "take in e-mail")
     rule = rule_of(session, request.rule)
+    if request.paths:
+        return take_in(session, rule, messages(request.paths), request.dry_run)
+    if not rule.get("mailbox"):
+        raise InputError(f"intake rule {rule['name']} names no mailbox: give the message files to take in")
+    fetched = imap.fetch(rule)
+    result = take_in(session, rule, ((f"{rule['mailbox']}#{uid}", raw, None) for uid, raw in fetched), request.dry_run)
+    if not request.dry_run:
+        imap.mark_taken(rule, [uid for uid, _ in fetched])
+    return result
+
+
+def take_in(
+    session: Session, rule: dict[str, Any], found: Iterable[tuple[str, bytes | None, str | None]], dry_run: bool
+) -> Intake:
+    """Take in messages, (source, bytes or None, why not) each, by the rule: the files of a command, or what
+    was fetched from the rule's mailbox (by the command, or the team server's scheduler)."""
     results = []
-    for source, raw, problem in messages(request.paths):
+    for source, raw, problem in found:
         if raw is None:
             results.append(Taken(source, "rejected", reason=problem))
             continue
-        results.append(_one(session, rule, source, raw, request.dry_run))
-    return Intake(results, [describe(t) for t in results], request.dry_run)
+        results.append(_one(session, rule, source, raw, dry_run))
+    return Intake(results, [describe(t) for t in results], dry_run)
 
 
 def _one(session: Session, rule: dict[str, Any], source: str, raw: bytes, dry_run: bool) -> Taken:

@@ -74,6 +74,14 @@ class Engine:
         finally:
             cursor.close()
 
+    def read(self, work: Callable[[Session], T]) -> T:
+        """Run a read of the server's own (its scheduler's) beside the writer, as nobody in particular."""
+        cursor = self.conn.cursor()
+        try:
+            return work(self._start(cursor, None, write=False))
+        finally:
+            cursor.close()
+
     def workspace_name(self) -> str:
         """The workspace's name, for the subject of a mail."""
         kept = self._definitions
@@ -105,7 +113,7 @@ class Engine:
 
     def run(self, op: Operation, person: str, request: Any) -> Any:
         """Run an operation as the person: a write in the writer's turn, a read beside it."""
-        refused = local_only(op)
+        refused = local_only(op, request)
         if refused:
             raise UsageError(refused)
         if op.served is not None:

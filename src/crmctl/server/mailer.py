@@ -13,17 +13,15 @@ No password is ever written in crmctl.yaml, and none is logged."""
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
-import stat
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from pathlib import Path
 from typing import Any
 
 from crmctl.errors import InputError
+from crmctl.ops.mailbox import secret
 from crmctl.ops.notices import Outgoing
 
 _PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -60,25 +58,7 @@ def settings(data: Any) -> Smtp | None:
     if not isinstance(sender, str) or "@" not in sender:
         raise InputError("smtp: from: is the address notices are sent from (crm@example.com)")
     user = data.get("user")
-    return Smtp(data["host"].strip(), port, security, str(user) if user else None, _password(data), sender)
-
-
-def _password(data: dict[str, Any]) -> str | None:
-    if data.get("password_env"):
-        name = str(data["password_env"])
-        if name not in os.environ:
-            raise InputError(f"smtp: the environment variable {name} (password_env) is not set")
-        return os.environ[name]
-    if data.get("password_file"):
-        path = Path(str(data["password_file"])).expanduser()
-        try:
-            mode = path.stat().st_mode
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise InputError(f"smtp: {path} (password_file) may be read by others: chmod 600 it")
-            return path.read_text(encoding="utf-8").splitlines()[0].strip() if path.stat().st_size else ""
-        except OSError as exc:
-            raise InputError(f"smtp: cannot read {path} (password_file): {exc.strerror or exc}") from None
-    return None
+    return Smtp(data["host"].strip(), port, security, str(user) if user else None, secret(data, "smtp"), sender)
 
 
 def message(smtp: Smtp, notice: Outgoing, workspace: str) -> EmailMessage:

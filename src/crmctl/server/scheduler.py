@@ -1,16 +1,24 @@
-"""The server's scheduler: every interval, a round of mail delivery for the notices that are due.
+"""The server's scheduler: every interval, a round that takes in the messages of the intake rules' mailboxes
+and mails the notices that are due.
 
-A round claims the due deliveries in the writer's turn (committed as sending), sends them outside it so
-that requests go on meanwhile, and records the outcomes in the writer's turn again. Errors of a round are
-logged (never a password or a notice's text) and the next round runs as usual."""
+Messages are fetched outside the writer's turn, taken in within it (as the server itself: the events have no
+person), then marked taken in the mailbox. Mail delivery claims the due deliveries in the writer's turn
+(committed as sending), sends them outside it so that requests go on meanwhile, and records the outcomes in
+the writer's turn again. Errors of a round are logged (never a password or a notice's text) and the next
+round runs as usual."""
 
 from __future__ import annotations
 
 import logging
 import smtplib
 import threading
+from functools import partial
+from typing import Any
 
-from crmctl.ops import notices
+from crmctl.errors import CrmError
+from crmctl.ops import mailbox, notices
+from crmctl.ops.mail import Intake, take_in
+from crmctl.ops.session import Session
 from crmctl.server.engine import Engine
 from crmctl.server.mailer import Smtp, message, send
 
@@ -41,7 +49,26 @@ class Scheduler:
             self.stopping.wait(self.interval)
 
     def round(self) -> tuple[int, int]:
-        """One round: (sent, failed)."""
+        """One round: take in mail, then deliver notices; (sent, failed)."""
+        self._intake()
+        return self._deliver()
+
+    def _intake(self) -> None:
+        rules = self.engine.read(lambda session: [r for r in session.defs.intake_rules.values() if r.get("mailbox")])
+        for rule in rules:
+            try:
+                fetched = mailbox.fetch(rule)
+                if not fetched:
+                    continue
+                result = self.engine.write(partial(_take_in, rule=rule, fetched=fetched))
+                mailbox.mark_taken(rule, [uid for uid, _ in fetched])
+            except CrmError as exc:  # the mailbox is down, a password missing: said, and tried next round
+                log.warning("scheduler: intake rule %s: %s", rule["name"], exc.message)
+                continue
+            made = sum(t.outcome == "created" for t in result.taken)
+            log.info("scheduler: intake rule %s took %d messages, %d new", rule["name"], len(fetched), made)
+
+    def _deliver(self) -> tuple[int, int]:
         if self.smtp is None:
             return 0, 0
         smtp = self.smtp
@@ -60,6 +87,10 @@ class Scheduler:
         failed = sum(1 for o in outcomes if o.error)
         log.info("scheduler: mailed %d notices, %d failed", len(outcomes) - failed, failed)
         return len(outcomes) - failed, failed
+
+
+def _take_in(session: Session, rule: dict[str, Any], fetched: list[tuple[str, bytes]]) -> Intake:
+    return take_in(session, rule, [(f"{rule['mailbox']}#{uid}", raw, None) for uid, raw in fetched], dry_run=False)
 
 
 def _why(exc: Exception) -> str:
