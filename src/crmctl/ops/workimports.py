@@ -384,6 +384,7 @@ class _Writes:
     projects: dict[str, str] = field(default_factory=dict)  # a project's title path -> its id
     tasks: list[dict[str, Any]] = field(default_factory=list)
     dependencies: list[tuple[str, str]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)  # rows of crm.events, inserted at the end
 
     def new_task(self, row: dict[str, Any]) -> str:
         number = self.last + len(self.tasks) + 1
@@ -400,12 +401,13 @@ def _write_tasks(session: Session, conn: Any, tasks: list[_Task], outcome: Outco
         if task.new:
             _create_task(session, conn, task, values, writes, outcome.source)
             outcome.created += 1
-        elif _update_task(session, conn, task, values, current.pop(task.id, None), outcome.source):
+        elif _update_task(session, conn, task, values, current.pop(task.id, None), outcome.source, writes):
             outcome.updated += 1
         else:
             outcome.unchanged += 1
     work_store.add_tasks(conn, writes.tasks)
     work_store.add_dependencies(conn, writes.dependencies)
+    record_store.add_events(conn, writes.events)
 
 
 def _with_project(session: Session, conn: Any, values: dict[str, Any], found: dict[str, str]) -> dict[str, Any]:
@@ -446,11 +448,19 @@ def _create_task(
         "depends_on": task.deps or [],
         "source": source,
     }
-    record_store.add_event(conn, session.now, session.actor, Event.TASK_CREATED, record=row.get("record"), data=data)
+    writes.events.append(
+        record_store.event_row(session.now, session.actor, Event.TASK_CREATED, record=row.get("record"), data=data)
+    )
 
 
 def _update_task(
-    session: Session, conn: Any, task: _Task, values: dict[str, Any], stored: dict[str, Any] | None, source: str
+    session: Session,
+    conn: Any,
+    task: _Task,
+    values: dict[str, Any],
+    stored: dict[str, Any] | None,
+    source: str,
+    writes: _Writes,
 ) -> bool:
     """Write what the row changes of an existing task (as stored: read before the writes began, or now when an
     earlier row changed it); whether it changed anything."""
@@ -470,7 +480,10 @@ def _update_task(
             project_store.add_dependency(conn, task.id, dep)
         changes["depends_on"] = [old_deps, sorted(task.deps)]
     data = {"task": task.id, "changes": changes, "source": source}
-    record_store.add_event(conn, session.now, session.actor, Event.TASK_UPDATED, record=stored.get("record"), data=data)
+    event = record_store.event_row(
+        session.now, session.actor, Event.TASK_UPDATED, record=stored.get("record"), data=data
+    )
+    writes.events.append(event)
     return True
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from crmctl.store.db import insert_many
 from crmctl.store.projects import TASK_COLUMNS
 
 
@@ -30,15 +31,14 @@ def tasks_as_stored(conn: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def add_tasks(conn: Any, tasks: Sequence[Mapping[str, Any]]) -> None:
-    """Insert tasks, each with its id and number: one prepared statement for each set of columns the tasks give
-    (a column a task does not give takes the table's default)."""
+    """Insert tasks, each with its id and number: one statement for each set of columns the tasks give (a
+    column a task does not give takes the table's default), the rows passed as columns (db.insert_many)."""
     groups: dict[tuple[str, ...], list[list[Any]]] = {}
     for task in tasks:
         columns = tuple(c for c in TASK_COLUMNS if c in task)
         groups.setdefault(columns, []).append([task[c] for c in columns])
     for columns, rows in groups.items():
-        marks = ", ".join("?" for _ in columns)
-        conn.executemany(f"INSERT INTO crm.tasks ({', '.join(columns)}) VALUES ({marks})", rows)
+        insert_many(conn, "crm.tasks", columns, rows)
 
 
 def add_dependencies(conn: Any, pairs: Sequence[tuple[str, str]]) -> None:
