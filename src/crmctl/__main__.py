@@ -1,3 +1,3 @@
-from crmctl.cli import main
+from crmctl.entry import main
 
 main()

@@ -29,6 +29,7 @@ from crmctl.ops.session import Session
 from crmctl.store import process as process_store
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
+from crmctl.store import workimports as work_store
 
 Row = dict[str, Any]
 Target = tuple[FormDef, Row]  # a record: its form and its stored row
@@ -311,23 +312,25 @@ def _planned_row(session: Session, task: PlannedTask, queued: dict[str, float], 
 def _add_planned(session: Session, conn: Any, tasks: list[PlannedTask], pid: str, key: str | None) -> list[Row]:
     """The planned tasks stored, each with its id and the ids of those it depends on."""
     queued = project_store.queued_minutes(conn, sorted(session.defs.people))
+    first = work_store.last_task_number(conn) + 1  # numbered on, in the template's order, and written together
     ids: dict[str, str] = {}
     created = []
-    for task in tasks:
-        row = _planned_row(session, task, queued, pid, key)
-        tid = project_store.add_task(conn, row)
-        ids[task.id] = tid
-        for dep in task.depends_on:
-            project_store.add_dependency(conn, tid, ids[dep])
+    for number, task in enumerate(tasks, start=first):
+        row = {**_planned_row(session, task, queued, pid, key), "id": f"T-{number}", "number": number}
+        ids[task.id] = row["id"]
         if row["assignee"]:
             queued[row["assignee"]] = queued.get(row["assignee"], 0.0) + (task.estimate_minutes or 0)
-        created.append({"id": tid, **row, "depends_on": [ids[d] for d in task.depends_on]})
+        created.append({**row, "depends_on": [ids[d] for d in task.depends_on]})
+    project_store.add_tasks(conn, [{k: v for k, v in row.items() if k != "depends_on"} for row in created])
+    project_store.add_dependencies(conn, [(row["id"], dep) for row in created for dep in row["depends_on"]])
     return created
 
 
 def _announce_launch(session: Session, conn: Any, key: str | None, launched: Row, created: list[Row]) -> None:
     """The events of a launch, and a notice to each assignee of a task that can start at once."""
     _event(session, conn, Event.PROJECT_LAUNCHED, key, {**launched, "tasks": [t["id"] for t in created]})
+    form = record_store.form_of(conn, key) if key else None
+    events = []
     for task in created:
         data = {
             "task": task["id"],
@@ -335,11 +338,16 @@ def _announce_launch(session: Session, conn: Any, key: str | None, launched: Row
             "assignee": task["assignee"],
             "depends_on": task["depends_on"],
         }
-        _event(session, conn, Event.TASK_CREATED, key, data)
-    for task in created:
-        if task["assignee"] and not task["depends_on"]:
-            text = f"{task['id']} «{task['title']}» is yours"
-            process_store.notify(conn, [task["assignee"]], "task", key, text, session.now)
+        events.append(
+            record_store.event_row(session.now, session.actor, Event.TASK_CREATED, record=key, form=form, data=data)
+        )
+    record_store.add_events(conn, events)
+    notices = [
+        (task["assignee"], session.now, "task", key, f"{task['id']} «{task['title']}» is yours")
+        for task in created
+        if task["assignee"] and not task["depends_on"]
+    ]
+    process_store.add_notices(conn, notices)
 
 
 def _launch(

@@ -405,8 +405,8 @@ def _write_tasks(session: Session, conn: Any, tasks: list[_Task], outcome: Outco
             outcome.updated += 1
         else:
             outcome.unchanged += 1
-    work_store.add_tasks(conn, writes.tasks)
-    work_store.add_dependencies(conn, writes.dependencies)
+    project_store.add_tasks(conn, writes.tasks)
+    project_store.add_dependencies(conn, writes.dependencies)
     record_store.add_events(conn, writes.events)
 
 

@@ -121,7 +121,12 @@ def _notice_rows(people: list[str], kind: str, key: str | None, text: str, now: 
 
 
 def notify(conn: Any, people: list[str], kind: str, key: str | None, text: str, now: dt.datetime) -> None:
-    insert_many(conn, "crm.inbox", INBOX_COLUMNS, _notice_rows(people, kind, key, text, now))
+    add_notices(conn, _notice_rows(people, kind, key, text, now))
+
+
+def add_notices(conn: Any, rows: list[tuple[Any, ...]]) -> None:
+    """Notices as rows of INBOX_COLUMNS, in one statement."""
+    insert_many(conn, "crm.inbox", INBOX_COLUMNS, rows)
 
 
 def inbox(conn: Any, person: str | None, unread: bool) -> list[dict[str, Any]]:

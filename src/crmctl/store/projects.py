@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from crmctl.store.db import insert_many
 
 OPEN = ("todo", "in_progress")
 # The columns of crm.tasks that add_task and update_task write. What a task shows is another thing:
@@ -126,6 +128,28 @@ def add_task(conn: Any, task: Mapping[str, Any]) -> str:
         [values[c] for c in columns],
     )
     return tid
+
+
+def add_tasks(conn: Any, tasks: Sequence[Mapping[str, Any]]) -> None:
+    """Insert tasks, each with its id and number: one statement for each set of columns the tasks give (a
+    column a task does not give takes the table's default), the rows passed as columns (db.insert_many)."""
+    groups: dict[tuple[str, ...], list[list[Any]]] = {}
+    for task in tasks:
+        columns = tuple(c for c in TASK_COLUMNS if c in task)
+        groups.setdefault(columns, []).append([task[c] for c in columns])
+    for columns, rows in groups.items():
+        insert_many(conn, "crm.tasks", columns, rows)
+
+
+def add_dependencies(conn: Any, pairs: Sequence[tuple[str, str]]) -> None:
+    """Insert (task, depends_on) pairs, in one statement; a pair already there is left as it is."""
+    unique = list(dict.fromkeys(pairs))
+    if not unique:
+        return
+    conn.execute(
+        "INSERT OR IGNORE INTO crm.task_dependencies SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+        [[task for task, _ in unique], [dep for _, dep in unique]],
+    )
 
 
 def task(conn: Any, tid: str) -> dict[str, Any] | None:
