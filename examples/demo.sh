@@ -100,3 +100,6 @@ crmctl --as alekseeva intake mail "$here/mail" --rule support-mail || echo "(exi
 crmctl --as alekseeva intake mail "$here/mail/crm-inbox.mbox" --rule crm-mail
 crmctl record history PC-2
 crmctl --as alekseeva task list
+
+cd ..
+bash "$here/demo-server.sh"

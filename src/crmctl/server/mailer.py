@@ -72,6 +72,7 @@ def message(smtp: Smtp, notice: Outgoing, workspace: str) -> EmailMessage:
     mail["Date"] = format_datetime(notice.created_at)
     mail["Message-ID"] = make_msgid(f"notice-{notice.notice}", domain=smtp.sender.rsplit("@", 1)[1].strip(">"))
     mail["Auto-Submitted"] = "auto-generated"
+    mail["X-Crmctl-Notice"] = str(notice.notice)  # the notice's number in the inbox: one message per notice
     mail.set_content(f"{notice.text}\n\n-- \n{notice.kind}{about}: crmctl inbox shows your notices.\n")
     return mail
 
