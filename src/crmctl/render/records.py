@@ -131,8 +131,15 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.TIMER_STARTED: lambda d: f"{d.get('task')} timer of {d.get('person') or '-'}",
     Event.TIMER_STOPPED: lambda d: f"{d.get('task')} timer of {d.get('person') or '-'} after {d.get('minutes')} min",
     Event.TIME_LOGGED: _time_logged,
+    Event.TRANSITION_TIMED: lambda d: f"{d.get('from')} -> {d.get('to')} on time: {d.get('rule')}",
     Event.SPRINT_CREATED: _fields,
     Event.SPRINT_TASKS: _fields,
+    Event.SERIES_STARTED: lambda d: f"series {d.get('series')} of {d.get('kind')}s every {d.get('every')}: {d.get('first')}",
+    Event.SERIES_NEXT: lambda d: f"series {d.get('series')}: {d.get('item')} due {str(d.get('due', ''))[:16].replace('T', ' ')}",
+    Event.SERIES_STOPPED: lambda d: f"series {d.get('series')} stopped" + (f" ({d['reason']})" if d.get("reason") else ""),
+    Event.ANNOUNCEMENT_MADE: lambda d: f"announcement {d.get('announcement')}: {d.get('text')}",
+    Event.ANNOUNCEMENT_WITHDRAWN: lambda d: f"announcement {d.get('announcement')} withdrawn",
+    Event.ANNOUNCEMENT_EXPIRED: lambda d: f"announcement {d.get('announcement')} expired",
 }
 
 
