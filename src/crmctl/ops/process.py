@@ -16,7 +16,7 @@ from crmctl.domain.shapes import column
 from crmctl.domain.values import convert
 from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
-from crmctl.ops import projects
+from crmctl.ops import projects, series
 from crmctl.ops.lookups import calendar_for, locate
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
@@ -250,6 +250,10 @@ def _on_enter(
                 form=form.name,
                 data={"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]},
             )
+            if "every" in spec:  # a recurring reminder, for as long as the record stays in the stage
+                every = series.every_of(spec["every"], f"stage {stage.id}")
+                made = {"record": key, "text": spec["text"], "person": person, "stage": stage.id}
+                series.start_reminders(session, conn, every, reminder, due, made)
         elif "launch" in action:
             if isinstance(
                 writes, process_store.Deferred
