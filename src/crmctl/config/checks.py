@@ -634,6 +634,21 @@ class Checker:
         if cycle:
             i = ids.index(cycle[0])
             self.report(doc, ("tasks", i, "depends_on"), "T703", "dependency cycle: " + " -> ".join(cycle), key=True)
+        if "schedule" in data:
+            self._schedule(doc, data)
+
+    def _schedule(self, doc: Document, data: dict[str, Any]) -> None:
+        """A scheduled launch has no record to be launched for, nor an author: a person or a role it is for;
+        its params are checked as a launch action's."""
+        schedule = data["schedule"]
+        if "form" in data:
+            message = f"template '{data['name']}' is launched for {data['form']} records: a schedule has no record"
+            self.report(doc, ("schedule",), "T706", message, key=True)
+        if schedule.get("for") == "author":
+            self.report(doc, ("schedule", "for"), "T706", "a scheduled launch has no author: name a person or a role")
+        elif "for" in schedule:
+            self._actor(doc, ("schedule", "for"), schedule["for"])
+        self._launch(doc, ("schedule",), {"template": data["name"], "params": schedule.get("params", {})})
 
     def _check_intakerule(self, doc: Document) -> None:
         data = doc.data

@@ -40,6 +40,7 @@ CODES: dict[str, str] = {
     "T703": "dependency cycle among template tasks",
     "T704": "required template parameter not given",
     "T705": "template reaches for internal attributes",
+    "T706": "schedule on a template that cannot be launched alone",
     "K801": "invalid duration",
     "K802": "overlapping working hours",
     "K803": "invalid or backwards interval",

@@ -17,6 +17,7 @@ from crmctl.domain.values import convert
 from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects, series
+from crmctl.ops.announcements import shown_to
 from crmctl.ops.lookups import calendar_for, locate
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
@@ -625,6 +626,8 @@ def inbox(session: Session, request: InboxRequest) -> list[InboxItem]:
     with session.transaction() as conn:
         _deadline_notices(session, conn)
         items = [InboxItem(**row) for row in process_store.inbox(conn, who, unread)]
+        shown = [InboxItem(a.id, a.created_at, who, "announcement", None, a.text, None) for a in shown_to(session, who)]
+        items = [*shown, *items]
         if mark_read:
             process_store.mark_read(conn, who, session.now)
     return items
