@@ -158,7 +158,8 @@ def remind(
     ] = None,
     person: Annotated[str | None, typer.Option("--for", help="Whom to remind (default: you).")] = None,
     every: Annotated[
-        str | None, typer.Option("--every", help="Repeat every 1d, 2w, 1mo: the next one comes when one is done or due.")
+        str | None,
+        typer.Option("--every", help="Repeat every 1d, 2w, 1mo: the next one comes when one is done or due."),
     ] = None,
     done: Annotated[int | None, typer.Option("--done", help="Mark reminder ID as done instead.")] = None,
     stop: Annotated[int | None, typer.Option("--stop", help="Stop the series of recurring reminder ID.")] = None,

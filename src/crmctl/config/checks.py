@@ -513,7 +513,12 @@ class Checker:
             self._timed(doc, (*path, "timed", j), stage, rule, specs)
 
     def _timed(
-        self, doc: Document, path: Path_, stage: dict[str, Any], rule: dict[str, Any], specs: dict[str, FieldSpec] | None
+        self,
+        doc: Document,
+        path: Path_,
+        stage: dict[str, Any],
+        rule: dict[str, Any],
+        specs: dict[str, FieldSpec] | None,
     ) -> None:
         """A timed transition goes to one of the stage's transitions, on exactly one of `after` and `when`, the
         latter a date or date-time field; its `if` is a condition over the form's fields."""

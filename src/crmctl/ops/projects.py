@@ -495,7 +495,11 @@ def _next_task(session: Session, conn: Any, found: Row) -> series.Done:
     series_store.move_on(conn, found["id"], task["id"], nominal)
     data = {"series": found["id"], "item": task["id"], "due": due}
     series.event(session, conn, Event.SERIES_NEXT, task["record"], data)
-    return ("task", task["id"], f"{task['title']} due {due:%Y-%m-%d %H:%M} (series {found['id']}, every {found['every']})")
+    return (
+        "task",
+        task["id"],
+        f"{task['title']} due {due:%Y-%m-%d %H:%M} (series {found['id']}, every {found['every']})",
+    )
 
 
 def renew_tasks(session: Session) -> list[series.Done]:

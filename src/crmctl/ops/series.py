@@ -64,9 +64,7 @@ def following(series: Row, now: dt.datetime) -> dt.datetime:
 
 
 # -- recurring reminders -----------------------------------------------------------------------------------------
-def start_reminders(
-    session: Session, conn: Any, every: Every, reminder: int, due: dt.datetime, spec: Row
-) -> int:
+def start_reminders(session: Session, conn: Any, every: Every, reminder: int, due: dt.datetime, spec: Row) -> int:
     """Make a reminder just set the first of a series (spec: record, text, person, and the stage a stage
     action's series lasts for)."""
     values = {"person": spec.get("person"), "spec": spec, "nominal": due, "current": str(reminder)}
@@ -78,7 +76,9 @@ def next_reminder(session: Session, conn: Any, series: Row) -> Done:
     spec = series["spec"]
     nominal = following(series, session.now)
     due = falls(session, nominal, spec.get("person"))
-    rid = record_store.add_reminder(conn, spec["record"], due, spec["text"], spec.get("person"), session.actor, session.now)
+    rid = record_store.add_reminder(
+        conn, spec["record"], due, spec["text"], spec.get("person"), session.actor, session.now
+    )
     series_store.move_on(conn, series["id"], str(rid), nominal)
     data = {"reminder": rid, "due_at": due, "for": spec.get("person"), "text": spec["text"], "series": series["id"]}
     event(session, conn, Event.REMINDER_ADDED, spec["record"], data)
@@ -117,7 +117,9 @@ def _left_stage(session: Session, spec: Row) -> str | None:
     if stage is None:
         return None
     form = record_store.form_of(session.conn, spec["record"])
-    row = record_store.get(session.conn, session.defs.forms[form], spec["record"]) if form in session.defs.forms else None
+    row = (
+        record_store.get(session.conn, session.defs.forms[form], spec["record"]) if form in session.defs.forms else None
+    )
     if row is None or row.get("stage") != stage:
         return f"{spec['record']} left stage {stage}"
     return None

@@ -83,7 +83,9 @@ def stop(conn: Any, series: int, at: dt.datetime, by: str | None) -> None:
 
 
 # -- announcements -----------------------------------------------------------------------------------------------
-def announce(conn: Any, text: str, audience: list[str], until: dt.datetime | None, at: dt.datetime, by: str | None) -> int:
+def announce(
+    conn: Any, text: str, audience: list[str], until: dt.datetime | None, at: dt.datetime, by: str | None
+) -> int:
     row = conn.execute(
         "INSERT INTO crm.announcements (text, audience, until, created_at, created_by) VALUES (?, ?, ?, ?, ?) "
         "RETURNING id",
