@@ -52,7 +52,7 @@ def announce(
 
     Example: crmctl announce "Офис закрыт 8 марта" --until 2027-03-08 --to role:manager
     """
-    from crmctl.ops.announcements import AnnounceRequest, Announced, Announcement
+    from crmctl.ops.announcements import Announced, Announcement, AnnounceRequest
     from crmctl.render.shapes import listing as rows
 
     fmt = choose_format(output, LISTING_FORMATS)

@@ -13,9 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmctl.domain import permissions
+from crmctl.domain import permissions, recurrence
 from crmctl.domain import projects as domain
-from crmctl.domain import recurrence
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.graph import find_cycle
@@ -534,10 +533,15 @@ def _launch_series(session: Session, conn: Any, name: str, schedule: Row) -> Row
         series.stop(session, conn, found, "the schedule changed")
     tz = calendar_for(session, None).tz
     at = dt.time.fromisoformat(schedule.get("at", "09:00"))
-    nominal = recurrence.first_on(session.now, schedule.get("on"), at, tz)
+    every = series.every_of(schedule["every"])
+    # the first date whose occurrence has not passed: Monday's, moved by a holiday to Tuesday, is still to come
+    nominal = recurrence.first_on(session.now - dt.timedelta(weeks=1), schedule.get("on"), at, tz)
+    person = _schedule_for(session, schedule.get("for"))
+    while series.falls(session, nominal, person) < session.now:
+        nominal = every.after(nominal)
     spec = {"template": name, "schedule": schedule}
     values = {"person": schedule.get("for"), "spec": spec, "nominal": nominal, "current": None}
-    sid = series.start(session, conn, "launch", series.every_of(schedule["every"]), values, None)
+    sid = series.start(session, conn, "launch", every, values, None)
     made = series_store.get(conn, sid)
     assert made is not None
     return made
