@@ -158,3 +158,16 @@ def test_a_schedule_taken_out_stops_its_series(cli, recurring: Path) -> None:
     out = ok(cli, "tick", "--now", "2027-03-15T09:00")
     assert "stopped  weekly     launch series 1: no schedule any more" in out
     assert ok(cli, "tick", "--now", "2027-03-22T09:00") == "nothing was due\n"
+
+
+def test_the_pyrus_example_launches_its_weekly_report_after_the_march_holiday(cli, example) -> None:
+    """Pyrus 000: «повторяющиеся задачи»; 8 March 2027 is a holiday of the example's calendar."""
+    workspace = example("pyrus-client-crm")
+    assert ok(cli, "tick", "--now", "2027-03-08T09:00") == "nothing was due\n"
+    out = json.loads(ok(cli, "tick", "--now", "2027-03-09T09:00", "-f", "json"))
+    assert [(a["kind"], a["subject"]) for a in out] == [("launch", "P-2")]
+    tasks = query(workspace / "crmctl.duckdb", "SELECT title, assignee FROM crm.tasks ORDER BY id")
+    assert tasks == [
+        ("Собрать итоги недели по сделкам и клиентам", "kuznetsova"),
+        ("Провести планёрку отдела продаж", "kuznetsova"),
+    ]
