@@ -101,5 +101,18 @@ crmctl --as alekseeva intake mail "$here/mail/crm-inbox.mbox" --rule crm-mail
 crmctl record history PC-2
 crmctl --as alekseeva task list
 
+step "crmctl announce, crmctl tick: an announcement, and a contract that ends moves the record by itself"
+crmctl announce "Проверьте сроки договоров до конца марта" --until 2027-03-31 --to role:task_execution
+key=$(crmctl record create prospect --set "name=ООО Гамма" --set manager=petrov --set invoice_number=СЧ-7 \
+  --set invoice_amount=120000 --set paid_on=2027-02-20 --set documents_received=true \
+  --set contract_number=Д-7 --set contract_until=2027-03-10)
+for stage in choice invoicing paid awaiting_documents client contract_work; do crmctl advance "$key" --to "$stage"; done
+crmctl --as kozlov agenda
+crmctl tick
+# the day after contract_until, tick moves it back to invoicing (1C: «в случае истечения срока действия договора»)
+crmctl tick --now 2027-03-11T09:00
+crmctl tick --now 2027-03-11T09:00
+crmctl record history "$key" | tail -4
+
 cd ..
 bash "$here/demo-server.sh"

@@ -97,6 +97,18 @@ def boss_timer(cli: Cli, who: str) -> dict[str, str]:
     return {}
 
 
+def boss_announcement(cli: Cli, who: str) -> dict[str, str]:
+    """An announcement of the boss's, to withdraw."""
+    made = json.loads(ok(cli, "--as", "boss", "announce", "Внимание", "-f", "json"))
+    return {"announcement": str(made[0]["id"])}
+
+
+def recurring_task(cli: Cli, who: str) -> dict[str, str]:
+    """A weekly task of the boss's, whose series to stop."""
+    made = ok(cli, "--as", "boss", "task", "add", "Отчёт", "--due", "2027-03-05T17:00", "--every", "1w")
+    return {"task": made.strip()}
+
+
 def boss_token(cli: Cli, who: str) -> dict[str, str]:
     """A token of the boss's (so that the workspace's first token is made: the next needs team.manage)."""
     made = ok(cli, "--as", "boss", "token", "create", "boss", "--name", "laptop")
@@ -121,6 +133,12 @@ ROWS: dict[tuple[str, str], Row] = {
     ("`remind --done` of someone else's reminder", "records.read"): Row(["remind", "--done", "1"], {"records.update"}),
     ("`remind --done` of someone else's reminder", "records.update"): Row(["remind", "--done", "1"], {"records.read"}),
     ("`advance`", "records.advance"): Row(["advance", "CL-1", "--to", "active"]),
+    ("`announce`", "announcements.manage"): Row(["announce", "Внимание"]),
+    ("`announce --withdraw`", "announcements.manage"): Row(
+        ["announce", "--withdraw", "{announcement}"], setup=boss_announcement
+    ),
+    ("`remind --list --for PERSON` of someone else", "tasks.view_others"): Row(["remind", "--list", "--for", "boss"]),
+    ("`task stop-series`", "tasks.add"): Row(["task", "stop-series", "{task}"], setup=recurring_task),
     ("`import FORM`", "records.import"): Row(["import", "client", "clients.csv"]),
     ("`export FORM`", "records.export"): Row(["export", "client"]),
     ("`task show` of one's own task", "tasks.read"): Row(["task", "show", "{task}"], setup=own_task),

@@ -60,12 +60,13 @@ def test_update_lists_its_changes_and_none_when_nothing_changed(workspace: Path)
 
 def test_remind_sets_and_finishes_and_refuses_a_mixed_request(workspace: Path) -> None:
     call(workspace, "record.create", CreateRequest("client", {"name": "Альфа"}))
-    made = call(workspace, "remind", RemindRequest("CL-1", "Позвонить", "+1d"))
-    assert (made.record, made.person, made.done) == ("CL-1", "anna", False)
+    result = call(workspace, "remind", RemindRequest("CL-1", "Позвонить", "+1d"))
+    made = result.reminders[0]
+    assert (result.action, made.record, made.person, made.every) == ("set", "CL-1", "anna", None)
     with pytest.raises(UsageError):
         call(workspace, "remind", RemindRequest("CL-1", done=made.id))
     finished = call(workspace, "remind", RemindRequest(done=made.id))
-    assert (finished.id, finished.text, finished.done) == (made.id, "Позвонить", True)
+    assert (finished.action, finished.reminders[0].id, finished.reminders[0].text) == ("done", made.id, "Позвонить")
 
 
 def test_the_agenda_carries_the_time_it_was_made(workspace: Path) -> None:

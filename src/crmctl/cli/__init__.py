@@ -95,6 +95,8 @@ TYPERS = {
     "board": ("process", "board", False),
     "simulate": ("process", "simulate", False),
     "inbox": ("process", "inbox", False),
+    "tick": ("tick", "tick", False),
+    "announce": ("tick", "announce", False),
     "project": ("projects", "project_app", True),
     "task": ("projects", "task_app", True),
     "time": ("projects", "time_app", True),

@@ -187,9 +187,16 @@ def task_add(
     due: Annotated[str | None, typer.Option("--due", help="A hard due date-time (ISO).")] = None,
     depends_on: Annotated[list[str] | None, typer.Option("--depends-on", help="A task it waits for (repeat).")] = None,
     description: Annotated[str | None, typer.Option("--description", "-d", help="Details.")] = None,
+    every: Annotated[
+        str | None, typer.Option("--every", help="Repeat from --due every 1d, 2w, 1mo (a recurring task).")
+    ] = None,
     output: FormatOption = None,
 ) -> None:
-    """Add a task; prints its id (the whole task with --format json)."""
+    """Add a task; prints its id (the whole task with --format json). With --every it recurs: the next one is
+    made when it is done, or by `crmctl tick` once its due date has passed.
+
+    Example: crmctl task add "Отчёт за неделю" --assignee anna --due 2027-03-05T17:00 --every 1w
+    """
     from crmctl.ops.projects import TaskAddRequest
 
     fmt = choose_format(output, ("table", "json"))
@@ -206,6 +213,7 @@ def task_add(
         due=due,
         depends_on=depends_on or [],
         description=description,
+        every=every,
     )
     task = call("task.add", request)
     emit(json.dumps(tasks_json([task])[0], ensure_ascii=False, indent=2) + "\n" if fmt == "json" else task.id + "\n")
@@ -284,6 +292,7 @@ def task_list(
     blocked: Annotated[bool, typer.Option("--blocked", help="Only tasks waiting for others.")] = False,
     ready: Annotated[bool, typer.Option("--ready", help="Only tasks to do whose dependencies are done.")] = False,
     unassigned: Annotated[bool, typer.Option("--unassigned", help="Only tasks given to nobody yet.")] = False,
+    recurring: Annotated[bool, typer.Option("--recurring", help="Only current tasks of recurring series.")] = False,
     output: FormatOption = None,
 ) -> None:
     """List tasks; overdue ones are red on a terminal and flagged in JSON. Without the tasks.view_others
@@ -291,7 +300,7 @@ def task_list(
     from crmctl.ops.projects import TaskListRequest
 
     fmt = choose_format(output, LISTING_FORMATS)
-    request = TaskListRequest(assignee, project, for_key, status or [], type_, blocked, ready, unassigned)
+    request = TaskListRequest(assignee, project, for_key, status or [], type_, blocked, ready, unassigned, recurring)
     emit(render_tasks(fmt, call("task.list", request)))
 
 
@@ -351,7 +360,20 @@ def task_done(task: TaskArgument, comment: CommentOption = None) -> None:
 
     finished = call("task.done", TaskDoneRequest(task, comment))
     ready = "".join(f"ready: {t.id} {t.title} ({t.assignee or 'unassigned'})\n" for t in finished.unblocked)
-    emit(f"{finished.task} done\n{ready}")
+    following = f"next: {finished.next}\n" if finished.next else ""
+    emit(f"{finished.task} done\n{ready}{following}")
+
+
+@task_app.command("stop-series")
+def task_stop_series(task: TaskArgument) -> None:
+    """Stop a recurring task's series: no next task is made (the task itself stays as it is).
+
+    Example: crmctl task stop-series T-12
+    """
+    from crmctl.ops.projects import SeriesStopped, TaskStopSeriesRequest
+
+    stopped: SeriesStopped = call("task.stop-series", TaskStopSeriesRequest(task))
+    emit(f"series {stopped.series} (every {stopped.every}) stopped: {stopped.task} is its last task\n")
 
 
 @task_app.command("reopen")

@@ -157,16 +157,36 @@ def remind(
         str | None, typer.Option("--at", help="When: ISO date-time (2027-03-02T10:00), a date, or +2h, +1d.")
     ] = None,
     person: Annotated[str | None, typer.Option("--for", help="Whom to remind (default: you).")] = None,
+    every: Annotated[
+        str | None,
+        typer.Option("--every", help="Repeat every 1d, 2w, 1mo: the next one comes when one is done or due."),
+    ] = None,
     done: Annotated[int | None, typer.Option("--done", help="Mark reminder ID as done instead.")] = None,
+    stop: Annotated[int | None, typer.Option("--stop", help="Stop the series of recurring reminder ID.")] = None,
+    listing: Annotated[bool, typer.Option("--list", help="List open reminders (yours, or --for PERSON's).")] = False,
+    output: FormatOption = None,
 ) -> None:
-    """Set a reminder on a record (the next call, the next meeting), or mark one done with --done ID."""
-    from crmctl.ops.records import Reminder, RemindRequest
+    """Set a reminder on a record (the next call, the next meeting), a recurring one with --every; mark one done
+    with --done ID, stop a recurring one with --stop ID, list them with --list.
 
-    made: Reminder = call("remind", RemindRequest(key, text, at, person, done))
-    if made.done:
+    Example: crmctl remind CL-17 "Позвонить" --at 2027-03-02T10:00 --every 2w
+    """
+    from crmctl.ops.records import Reminded, Reminder, RemindRequest
+    from crmctl.render.shapes import listing as rows
+
+    fmt = choose_format(output, LISTING_FORMATS)
+    result: Reminded = call("remind", RemindRequest(key, text, at, person, done, every, stop, listing))
+    if result.action == "list" or fmt != "table":
+        emit(rows(fmt, result.reminders, Reminder))
+        return
+    made = result.reminders[0]
+    if result.action == "done":
         emit(f"reminder {made.id} done ({made.text})\n")
+    elif result.action == "stopped":
+        emit(f"reminder {made.id}: its series {made.series} stopped ({made.text})\n")
     else:
-        emit(f"reminder {made.id} for {made.person or 'everyone'} at {cell(made.due_at)} on {made.record}\n")
+        repeat = f", every {made.every}" if made.every else ""
+        emit(f"reminder {made.id} for {made.person or 'everyone'} at {cell(made.due_at)} on {made.record}{repeat}\n")
 
 
 def agenda(

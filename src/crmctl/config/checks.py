@@ -509,6 +509,36 @@ class Checker:
                     self.report(doc, (*path, "require", j), "R001", f"unknown field '{name}'{_hint(name, specs)}")
         for j, action in enumerate(stage.get("on_enter", [])):
             self._action(doc, (*path, "on_enter", j), action, specs)
+        for j, rule in enumerate(stage.get("timed", [])):
+            self._timed(doc, (*path, "timed", j), stage, rule, specs)
+
+    def _timed(
+        self,
+        doc: Document,
+        path: Path_,
+        stage: dict[str, Any],
+        rule: dict[str, Any],
+        specs: dict[str, FieldSpec] | None,
+    ) -> None:
+        """A timed transition goes to one of the stage's transitions, on exactly one of `after` and `when`, the
+        latter a date or date-time field; its `if` is a condition over the form's fields."""
+        if rule["to"] not in stage.get("transitions", []):
+            allowed = ", ".join(stage.get("transitions", [])) or "none"
+            message = f"timed transition to '{rule['to']}', which is not among the stage's transitions ({allowed})"
+            self.report(doc, (*path, "to"), "P406", message)
+        if ("after" in rule) == ("when" in rule):
+            self.report(doc, path, "P407", "a timed transition needs exactly one of 'after' and 'when'", key=True)
+        if "after" in rule:
+            self._duration(doc, (*path, "after"), rule["after"])
+        if "when" in rule and specs is not None:
+            spec = specs.get(rule["when"])
+            if spec is None:
+                self.report(doc, (*path, "when"), "R001", f"unknown field '{rule['when']}'{_hint(rule['when'], specs)}")
+            elif spec.type not in ("date", "datetime"):
+                message = f"'when' names field '{spec.id}', a {spec.type} field: it must be a date or datetime field"
+                self.report(doc, (*path, "when"), "P407", message)
+        if "if" in rule and specs is not None:
+            self._condition(doc, (*path, "if"), rule["if"], specs, "field")
 
     def _unreachable(self, doc: Document, ids: list[str], edges: dict[str, set[str]], initial: str) -> None:
         reached = {initial}
@@ -609,6 +639,21 @@ class Checker:
         if cycle:
             i = ids.index(cycle[0])
             self.report(doc, ("tasks", i, "depends_on"), "T703", "dependency cycle: " + " -> ".join(cycle), key=True)
+        if "schedule" in data:
+            self._schedule(doc, data)
+
+    def _schedule(self, doc: Document, data: dict[str, Any]) -> None:
+        """A scheduled launch has no record to be launched for, nor an author: a person or a role it is for;
+        its params are checked as a launch action's."""
+        schedule = data["schedule"]
+        if "form" in data:
+            message = f"template '{data['name']}' is launched for {data['form']} records: a schedule has no record"
+            self.report(doc, ("schedule",), "T706", message, key=True)
+        if schedule.get("for") == "author":
+            self.report(doc, ("schedule", "for"), "T706", "a scheduled launch has no author: name a person or a role")
+        elif "for" in schedule:
+            self._actor(doc, ("schedule", "for"), schedule["for"])
+        self._launch(doc, ("schedule",), {"template": data["name"], "params": schedule.get("params", {})})
 
     def _check_intakerule(self, doc: Document) -> None:
         data = doc.data

@@ -29,6 +29,7 @@ class Event(StrEnum):
     APPROVAL_MOVED = "approval.moved"
     APPROVERS_CHANGED = "approvers.changed"
     RESPONSIBLE_CHANGED = "responsible.changed"
+    TRANSITION_TIMED = "transition.timed"  # a stage's timed rule moved the record (tick)
     # projects, tasks and time
     PROJECT_CREATED = "project.created"
     PROJECT_LAUNCHED = "project.launched"
@@ -43,3 +44,10 @@ class Event(StrEnum):
     TIME_LOGGED = "time.logged"
     SPRINT_CREATED = "sprint.created"
     SPRINT_TASKS = "sprint.tasks"
+    # recurring work and announcements
+    SERIES_STARTED = "series.started"
+    SERIES_NEXT = "series.next"  # the next occurrence of a series was made
+    SERIES_STOPPED = "series.stopped"
+    ANNOUNCEMENT_MADE = "announcement.made"
+    ANNOUNCEMENT_WITHDRAWN = "announcement.withdrawn"
+    ANNOUNCEMENT_EXPIRED = "announcement.expired"

@@ -10,6 +10,7 @@ Rules (docs/processes.md):
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -141,3 +142,44 @@ def follow(
     withdrawn = [a for a in approvals if a["decision"] is None and (a["approval_group"], a["approver"]) not in named]
     asked = {(a["approval_group"], a["approver"]) for a in approvals if a["decision"] in (None, "approved")}
     return withdrawn, [a for a in wanted if (a.group, a.who) not in asked]
+
+
+# -- transitions on time -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TimedRule:
+    """A transition a stage makes on time (its `timed:` list): to a stage, `after` a working-time duration in
+    the stage, or `when` a date field of the record passes, and only `if` a condition holds."""
+
+    name: str
+    to: str
+    after: str | None
+    when: str | None
+    condition: Mapping[str, Any] | None
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> TimedRule:
+        return cls(rule_name(raw), raw["to"], raw.get("after"), raw.get("when"), raw.get("if"))
+
+
+def rule_name(raw: Mapping[str, Any]) -> str:
+    """A timed rule's name: its own, else what it says ("after 5d -> closed", "contract_until passed -> invoicing")."""
+    if raw.get("name"):
+        return str(raw["name"])
+    trigger = f"after {raw['after']}" if raw.get("after") else f"{raw.get('when')} passed"
+    return f"{trigger} -> {raw['to']}"
+
+
+def timed_rules(stage: StageDef) -> list[TimedRule]:
+    return [TimedRule.of(raw) for raw in stage.raw.get("timed", ())]
+
+
+def passing(value: Any, tz: dt.tzinfo) -> dt.datetime | None:
+    """When a date field's value has passed: a date at the end of that day (the next midnight, local time), a
+    date-time at that instant; None for an empty value."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    return None

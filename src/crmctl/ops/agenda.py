@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from crmctl.domain.schedule import Slot
 from crmctl.domain.shapes import column
 from crmctl.errors import NotFound, UsageError
+from crmctl.ops.announcements import shown_to
 from crmctl.ops.lookups import title_of_key
 from crmctl.ops.schedule import compute
 from crmctl.ops.session import Session
@@ -28,7 +29,7 @@ class AgendaItem:
 
     # Every field is a column(...): to the type checker, a plain field after one would follow a default.
     due: dt.datetime = column()
-    kind: str = column(table=False)  # reminder, stage or task
+    kind: str = column(table=False)  # announcement, reminder, stage or task
     id: str = column(table=False)  # a stable id of the item: reminder:12, stage:DL-1, task:T-3
     record: str | None = column()
     title: str = column()  # the record's title; for a task, the task's
@@ -58,7 +59,24 @@ def agenda(session: Session, request: AgendaRequest) -> Agenda:
     today = session.now.date()
     end = dt.datetime.combine(today + dt.timedelta(days=days + 1), dt.time(), tzinfo=session.now.tzinfo)
     items = [*_reminder_items(session, who, end), *_stage_items(session, who, end), *_task_items(session, who, end)]
-    return Agenda(sorted(items, key=lambda i: (i.due, i.id)), session.now)
+    return Agenda([*_announcement_items(session, who), *sorted(items, key=lambda i: (i.due, i.id))], session.now)
+
+
+def _announcement_items(session: Session, who: str | None) -> list[AgendaItem]:
+    """The announcements for the person, at the top, newest first."""
+    return [
+        AgendaItem(
+            due=a.created_at,
+            kind="announcement",
+            id=f"announcement:{a.id}",
+            record=None,
+            title="",
+            text=a.text + (f" (until {a.until.astimezone(session.now.tzinfo):%Y-%m-%d %H:%M})" if a.until else ""),
+            person=None,
+            overdue=False,
+        )
+        for a in shown_to(session, who)
+    ]
 
 
 def _reminder_items(session: Session, who: str | None, end: dt.datetime) -> list[AgendaItem]:

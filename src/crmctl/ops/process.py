@@ -10,13 +10,14 @@ from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.model import FormDef, ProcessDef, StageDef
-from crmctl.domain.process import Approver, Step, follow, walk
+from crmctl.domain.process import Approver, Step, TimedRule, follow, holds, passing, timed_rules, walk
 from crmctl.domain.records import simulation_values
 from crmctl.domain.shapes import column
 from crmctl.domain.values import convert
 from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
-from crmctl.ops import projects
+from crmctl.ops import projects, series
+from crmctl.ops.announcements import shown_to
 from crmctl.ops.lookups import calendar_for, locate
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
@@ -250,6 +251,10 @@ def _on_enter(
                 form=form.name,
                 data={"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]},
             )
+            if "every" in spec:  # a recurring reminder, for as long as the record stays in the stage
+                every = series.every_of(spec["every"], f"stage {stage.id}")
+                made = {"record": key, "text": spec["text"], "person": person, "stage": stage.id}
+                series.start_reminders(session, conn, every, reminder, due, made)
         elif "launch" in action:
             if isinstance(
                 writes, process_store.Deferred
@@ -326,17 +331,26 @@ def advance(session: Session, request: AdvanceRequest) -> Moved:
         raise InputError(
             f"{rkey} cannot go from '{stage.id}' to '{to}': allowed are {', '.join(allowed_targets) or 'none'}"
         )
-    missing = [] if pos.process.stages[to].outcome == "lost" else _missing_required(pos)
-    if missing:
-        raise InputError(f"{rkey} cannot leave '{stage.id}' before these fields are filled: {', '.join(missing)}")
-    if pos.pending:
-        waiting = ", ".join(f"{a['approver']} ({a['approval_group']})" for a in pos.pending)
-        raise InputError(f"{rkey} waits for approval by {waiting}")
+    blocked = _blocked(pos, to)
+    if blocked:
+        raise InputError(blocked)
     with session.transaction() as conn:
         if comment:
             _comment(session, conn, pos, comment)
         stages = enter(session, conn, pos.form, pos.row, pos.process, to, reason=f"advanced by {session.actor or '-'}")
     return Moved(rkey, stages)
+
+
+def _blocked(pos: Position, to: str) -> str | None:
+    """Why the record cannot leave its stage for `to` now (required fields empty, approvals pending), or None."""
+    rkey, stage = pos.row["key"], pos.stage
+    missing = [] if pos.process.stages[to].outcome == "lost" else _missing_required(pos)
+    if missing:
+        return f"{rkey} cannot leave '{stage.id}' before these fields are filled: {', '.join(missing)}"
+    if pos.pending:
+        waiting = ", ".join(f"{a['approver']} ({a['approval_group']})" for a in pos.pending)
+        return f"{rkey} waits for approval by {waiting}"
+    return None
 
 
 def _comment(session: Session, conn: Any, pos: Position, text: str) -> None:
@@ -559,8 +573,10 @@ def simulate(session: Session, request: SimulateRequest) -> list[SimulatedStage]
 
 
 # -- inbox -------------------------------------------------------------------------------------------------
-def _deadline_notices(session: Session, conn: Any) -> None:
-    """Stage deadlines that have passed land in the responsible person's inbox, once."""
+def _deadline_notices(session: Session, conn: Any) -> list[tuple[str, str]]:
+    """Stage deadlines that have passed land in the responsible person's inbox, once. Returns the (record,
+    person) of each notice given now."""
+    told: list[tuple[str, str]] = []
     forms = list(session.defs.forms.values())
     for item in process_store.overdue_stages(conn, forms, None, session.now):
         if not item["responsible"]:
@@ -571,6 +587,8 @@ def _deadline_notices(session: Session, conn: Any) -> None:
         text = f"{item['key']}: the deadline of stage '{title}' passed at {item['stage_due']:%Y-%m-%d %H:%M}"
         if not any(n["text"] == text for n in process_store.inbox(conn, item["responsible"], unread=False)):
             process_store.notify(conn, [item["responsible"]], "deadline", item["key"], text, session.now)
+            told.append((item["key"], item["responsible"]))
+    return told
 
 
 @dataclass(frozen=True)
@@ -608,6 +626,80 @@ def inbox(session: Session, request: InboxRequest) -> list[InboxItem]:
     with session.transaction() as conn:
         _deadline_notices(session, conn)
         items = [InboxItem(**row) for row in process_store.inbox(conn, who, unread)]
+        shown = [InboxItem(a.id, a.created_at, who, "announcement", None, a.text, None) for a in shown_to(session, who)]
+        items = [*shown, *items]
         if mark_read:
             process_store.mark_read(conn, who, session.now)
     return items
+
+
+# -- transitions on time (tick) --------------------------------------------------------------------------------
+Done = tuple[str, str, str]  # what tick did: (kind, the record, task or id it did it to, in words)
+
+
+def _fires_at(session: Session, form: FormDef, rule: TimedRule, row: dict[str, Any]) -> dt.datetime | None:
+    """When a timed rule moves this record: `after` working time in the stage on the responsible person's
+    calendar, or once its `when` date field has passed; None if it never will as things stand."""
+    if rule.after is not None:
+        if row.get("stage_since") is None:
+            return None
+        minutes = parse_duration(rule.after, session.defs.hours_per_day)
+        try:
+            return calendar_for(session, row.get("responsible")).add(row["stage_since"], minutes)
+        except NoWorkingTime:
+            return None
+    return passing(row.get(rule.when or ""), session.now.tzinfo or dt.UTC)
+
+
+def _due_rule(session: Session, form: FormDef, stage: StageDef, row: dict[str, Any]) -> TimedRule | None:
+    """The first timed rule of the stage that is due for the record now (its time come, its condition true)."""
+    values = {name: row.get(name) for name in form.fields}
+    for rule in timed_rules(stage):
+        moment = _fires_at(session, form, rule, row)
+        if moment is None or moment > session.now:
+            continue
+        if rule.condition is None or holds(rule.condition, values, form.fields, row["key"]):
+            return rule
+    return None
+
+
+def timed_moves(session: Session) -> list[Done]:
+    """Move every record whose stage has a timed rule that is due, each in a transaction of its own, as a
+    manual move would (required fields, pending approvals, entering the stage with its actions); one that
+    cannot move now stays where it is and is reported."""
+    done: list[Done] = []
+    for process in session.defs.processes.values():
+        timed = {s.id for s in process.stages.values() if s.raw.get("timed") and not s.terminal}
+        if not timed:
+            continue
+        form = session.defs.forms[process.form]
+        for row in process_store.records_in(session.conn, form, process.name):
+            if row["stage"] in timed:
+                done += _timed_move(session, form, process, row)
+    return done
+
+
+def _timed_move(session: Session, form: FormDef, process: ProcessDef, row: dict[str, Any]) -> list[Done]:
+    stage = process.stages[row["stage"]]
+    try:
+        rule = _due_rule(session, form, stage, row)
+        if rule is None:
+            return []
+        pos = position(session, row["key"])
+        blocked = _blocked(pos, rule.to)
+        if blocked:
+            return [("waiting", row["key"], f"{rule.name}: {blocked}")]
+        with session.transaction() as conn:
+            data = {"process": process.name, "from": stage.id, "to": rule.to, "rule": rule.name}
+            _record_event(session, conn, pos, Event.TRANSITION_TIMED, data)
+            stages = enter(session, conn, form, pos.row, process, rule.to, reason=f"timed: {rule.name}")
+    except InputError as exc:
+        return [("failed", row["key"], exc.message)]
+    return [("moved", row["key"], f"{stage.id} -> {' -> '.join(stages)} ({rule.name})")]
+
+
+def deadline_notices(session: Session) -> list[Done]:
+    """Stage deadlines that passed, told to the responsible person's inbox once (what inbox does on opening)."""
+    with session.transaction() as conn:
+        told = _deadline_notices(session, conn)
+    return [("notice", key, f"the deadline of its stage passed: {person} told") for key, person in told]

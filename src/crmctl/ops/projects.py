@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmctl.domain import permissions
+from crmctl.domain import permissions, recurrence
 from crmctl.domain import projects as domain
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
@@ -23,12 +23,13 @@ from crmctl.domain.projects import PlannedTask
 from crmctl.domain.records import plain
 from crmctl.domain.shapes import column, names
 from crmctl.errors import InputError, NotFound, UsageError
-from crmctl.ops import clock
-from crmctl.ops.lookups import get_task, prefixed_id, record_of, require_reading, team_person
+from crmctl.ops import clock, series
+from crmctl.ops.lookups import calendar_for, get_task, prefixed_id, record_of, require_reading, team_person
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
+from crmctl.store import series as series_store
 from crmctl.store import workimports as work_store
 
 Row = dict[str, Any]
@@ -287,10 +288,12 @@ def _template(session: Session, name: str, target: Target | None) -> dict[str, A
     return dict(template)
 
 
-def _planned_row(session: Session, task: PlannedTask, queued: dict[str, float], pid: str, key: str | None) -> Row:
-    """The stored row of a planned task, its assignee and watchers chosen."""
-    assignee = choose_assignee(session, task.assignee, queued, session.actor)
-    watchers = [w for w in (choose_assignee(session, x, queued, session.actor) for x in task.watchers) if w]
+def _planned_row(
+    session: Session, task: PlannedTask, queued: dict[str, float], pid: str, key: str | None, author: str | None
+) -> Row:
+    """The stored row of a planned task, its assignee and watchers chosen (`author` is whom the launch is for)."""
+    assignee = choose_assignee(session, task.assignee, queued, author)
+    watchers = [w for w in (choose_assignee(session, x, queued, author) for x in task.watchers) if w]
     return {
         "project": pid,
         "record": key,
@@ -309,14 +312,16 @@ def _planned_row(session: Session, task: PlannedTask, queued: dict[str, float], 
     }
 
 
-def _add_planned(session: Session, conn: Any, tasks: list[PlannedTask], pid: str, key: str | None) -> list[Row]:
+def _add_planned(
+    session: Session, conn: Any, tasks: list[PlannedTask], pid: str, key: str | None, author: str | None
+) -> list[Row]:
     """The planned tasks stored, each with its id and the ids of those it depends on."""
     queued = project_store.queued_minutes(conn, sorted(session.defs.people))
     first = work_store.last_task_number(conn) + 1  # numbered on, in the template's order, and written together
     ids: dict[str, str] = {}
     created = []
     for number, task in enumerate(tasks, start=first):
-        row = {**_planned_row(session, task, queued, pid, key), "id": f"T-{number}", "number": number}
+        row = {**_planned_row(session, task, queued, pid, key, author), "id": f"T-{number}", "number": number}
         ids[task.id] = row["id"]
         if row["assignee"]:
             queued[row["assignee"]] = queued.get(row["assignee"], 0.0) + (task.estimate_minutes or 0)
@@ -357,8 +362,10 @@ def _launch(
     raw_params: dict[str, Any],
     target: Target | None,
     title: str | None,
+    author: str | None = None,
 ) -> tuple[str, str, list[tuple[str, str]]]:
-    """Launch a template in the caller's transaction: (the project's id, its title, the tasks left out)."""
+    """Launch a template in the caller's transaction: (the project's id, its title, the tasks left out).
+    `author` is whom it is launched for (`assignee: author` in the template): the actor by default."""
     template = _template(session, template_name, target)
     record = record_context(session, *target) if target else None
     people = set(session.defs.people) if session.defs.has_team else None
@@ -378,7 +385,7 @@ def _launch(
             "created_by": session.actor,
         },
     )
-    created = _add_planned(session, conn, plan.tasks, pid, key)
+    created = _add_planned(session, conn, plan.tasks, pid, key, author or session.actor)
     left_out = [t for t, _ in plan.left_out]
     launched = {"project": pid, "title": leaf, "template": template_name, "tasks": [], "left_out": left_out}
     _announce_launch(session, conn, key, launched, created)
@@ -463,14 +470,138 @@ class TaskAddRequest:
     due: str | None = None  # a due date-time, ISO (a date alone: the end of that day)
     depends_on: list[str] = field(default_factory=list)  # the tasks it waits for
     description: str | None = None
+    every: str | None = None  # repeat: 1d, 2w, 1mo from its due date (needs --due)
 
 
 def add_task(session: Session, request: TaskAddRequest) -> TaskRow:
-    """Add a task."""
+    """Add a task; with every, the first of a recurring series (its next occurrence is made when it is done, or
+    by tick once its due date has passed)."""
     session.require("tasks.add", "add tasks")
-    values = {name: getattr(request, name) for name in names(TaskAddRequest) if name != "title"}
+    every = series.every_of(request.every) if request.every is not None else None
+    if every is not None and (request.due is None or request.depends_on):
+        raise UsageError("--every repeats a task from its --due date: give --due (and no --depends-on)")
+    values = {name: getattr(request, name) for name in names(TaskAddRequest) if name not in ("title", "every")}
     with session.transaction() as conn:
-        return TaskRow.of(add_task_in(session, conn, request.title, values), session.now)
+        task = add_task_in(session, conn, request.title, values)
+        if every is not None:
+            spec = {"title": request.title, "values": {**values, "due": None}, "record": task["record"]}
+            made = {"person": task["assignee"], "spec": spec, "nominal": task["due_at"], "current": task["id"]}
+            series.start(session, conn, "task", every, made, task["record"])
+        return TaskRow.of(task, session.now)
+
+
+# -- recurring tasks and scheduled launches ---------------------------------------------------------------------
+def _next_task(session: Session, conn: Any, found: Row) -> series.Done:
+    """The next task of a series, made now: as the first, due at the series' next date on the assignee's
+    working calendar."""
+    spec = found["spec"]
+    nominal = series.following(found, session.now)
+    due = series.falls(session, nominal, found["person"])
+    values = {**spec["values"], "due": due.isoformat()}
+    task = add_task_in(session, conn, spec["title"], values)
+    series_store.move_on(conn, found["id"], task["id"], nominal)
+    data = {"series": found["id"], "item": task["id"], "due": due}
+    series.event(session, conn, Event.SERIES_NEXT, task["record"], data)
+    return (
+        "task",
+        task["id"],
+        f"{task['title']} due {due:%Y-%m-%d %H:%M} (series {found['id']}, every {found['every']})",
+    )
+
+
+def renew_tasks(session: Session) -> list[series.Done]:
+    """Each task series whose current task is done or cancelled, or past its due date: its next task, in a
+    transaction of its own."""
+    done: list[series.Done] = []
+    for found in series_store.active(session.conn, "task"):
+        current = project_store.task(session.conn, str(found["current"]))
+        finished = current is None or current["status"] not in project_store.OPEN
+        if not finished and (current is None or current["due_at"] is None or current["due_at"] > session.now):
+            continue
+        with session.transaction() as conn:
+            done.append(_next_task(session, conn, found))
+    return done
+
+
+def _schedule_for(session: Session, who: str | None) -> str | None:
+    """Whom a scheduled launch is for: a person, or the least loaded member of a role (by queued work now)."""
+    if who is None or not who.startswith("role:"):
+        return who
+    people = permissions.members(session.defs, who[5:])
+    return domain.least_loaded(people, project_store.queued_minutes(session.conn, people)) if people else None
+
+
+def _launch_series(session: Session, conn: Any, name: str, schedule: Row) -> Row:
+    """The active series of a template's schedule; a new one (its first date the first moment the schedule
+    names from now) where there is none, or where the schedule changed (the old one stopped)."""
+    found = next((s for s in series_store.active(conn, "launch") if s["spec"]["template"] == name), None)
+    if found is not None and found["spec"]["schedule"] == schedule:
+        return found
+    if found is not None:
+        series.stop(session, conn, found, "the schedule changed")
+    tz = calendar_for(session, None).tz
+    at = dt.time.fromisoformat(schedule.get("at", "09:00"))
+    every = series.every_of(schedule["every"])
+    # the first date whose occurrence has not passed: Monday's, moved by a holiday to Tuesday, is still to come
+    nominal = recurrence.first_on(session.now - dt.timedelta(weeks=1), schedule.get("on"), at, tz)
+    person = _schedule_for(session, schedule.get("for"))
+    while series.falls(session, nominal, person) < session.now:
+        nominal = every.after(nominal)
+    spec = {"template": name, "schedule": schedule}
+    values = {"person": schedule.get("for"), "spec": spec, "nominal": nominal, "current": None}
+    sid = series.start(session, conn, "launch", every, values, None)
+    made = series_store.get(conn, sid)
+    assert made is not None
+    return made
+
+
+def renew_launches(session: Session) -> list[series.Done]:
+    """Each template with a schedule: launched when its date has come, once per date; a schedule taken out of
+    the definitions stops its series."""
+    done: list[series.Done] = []
+    scheduled = {name: t["schedule"] for name, t in session.defs.templates.items() if t.get("schedule")}
+    for found in series_store.active(session.conn, "launch"):
+        if found["spec"]["template"] not in scheduled:
+            with session.transaction() as conn:
+                series.stop(session, conn, found, "the schedule was taken out of the definitions")
+            done.append(("stopped", found["spec"]["template"], f"launch series {found['id']}: no schedule any more"))
+    for name, schedule in scheduled.items():
+        with session.transaction() as conn:
+            found = _launch_series(session, conn, name, schedule)
+            person = _schedule_for(session, schedule.get("for"))
+            if series.falls(session, found["nominal"], person) > session.now:
+                continue
+            pid, title, _ = _launch(session, conn, name, dict(schedule.get("params", {})), None, None, person)
+            series_store.move_on(conn, found["id"], pid, series.following(found, session.now))
+            series.event(session, conn, Event.SERIES_NEXT, None, {"series": found["id"], "item": pid})
+        done.append(("launch", pid, f"{title} from {name} for {person or '-'} (series {found['id']})"))
+    return done
+
+
+@dataclass(frozen=True)
+class TaskStopSeriesRequest:
+    task: str  # a task of the series (its current one), e.g. T-12
+
+
+@dataclass(frozen=True)
+class SeriesStopped:
+    """A recurring series stopped: its id, its period and the task that stays its last."""
+
+    series: int
+    every: str
+    task: str
+
+
+def stop_series(session: Session, request: TaskStopSeriesRequest) -> SeriesStopped:
+    """Stop a recurring task's series: no next task is made; the current one stays as it is."""
+    session.require("tasks.add", "stop recurring tasks")
+    task = get_task(session, request.task)
+    found = series_store.of_current(session.conn, "task", task["id"])
+    if found is None:
+        raise NotFound(f"{task['id']} is not the current task of a recurring series")
+    with session.transaction() as conn:
+        series.stop(session, conn, found)
+    return SeriesStopped(found["id"], found["every"], task["id"])
 
 
 def _new_task(session: Session, title: str, values: dict[str, Any]) -> tuple[Row, list[str]]:
@@ -584,6 +715,7 @@ class TaskListRequest:
     blocked: bool = False  # only tasks waiting for others
     ready: bool = False  # only tasks to do whose dependencies are done
     unassigned: bool = False  # only tasks given to nobody yet
+    recurring: bool = False  # only the current tasks of recurring series
 
 
 def _viewed_assignee(session: Session, request: TaskListRequest) -> str | None:
@@ -627,6 +759,9 @@ def list_tasks(session: Session, request: TaskListRequest) -> list[TaskRow]:
         found = [t for t in found if domain.blocked(t)]
     if request.ready:
         found = [t for t in found if domain.ready(t)]
+    if request.recurring:
+        current = series_store.currents(session.conn, "task")
+        found = [t for t in found if t["id"] in current]
     return _rows(session, found)
 
 
@@ -772,6 +907,7 @@ class TaskDoneRequest:
 class Finished:
     task: str
     unblocked: list[TaskRow]  # the tasks it was the last blocker of
+    next: str | None = None  # the next task of its recurring series, made now
 
 
 def _workable(session: Session, tid: str) -> Row:
@@ -816,7 +952,9 @@ def done(session: Session, request: TaskDoneRequest) -> Finished:
     with session.transaction() as conn:
         _finish(session, conn, task, "done", request.comment)
         unblocked = _unblock(session, conn, task)
-    return Finished(task["id"], _rows(session, unblocked))
+        found = series_store.of_current(conn, "task", task["id"])
+        following = _next_task(session, conn, found)[1] if found is not None else None
+    return Finished(task["id"], _rows(session, unblocked), following)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
 from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
 from crmctl.ops.process import enter
+from crmctl.ops.series import every_of, reminder_done, start_reminders, stop_reminders
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
+from crmctl.store import series as series_store
 from crmctl.store.process import approvals
 
 _WHERE = re.compile(r"^([a-z][a-z0-9_]*)\s*(!=|>=|<=|=|>|<|~)(.*)$", re.S)
@@ -516,42 +518,98 @@ def comment(session: Session, request: CommentRequest) -> Commented:
 
 @dataclass(frozen=True)
 class RemindRequest:
-    """A new reminder (key, text and at), or, with done, the id of a reminder to mark done (and nothing else)."""
+    """A new reminder (key, text and at, every for a recurring one); or, alone: done, the id of a reminder to
+    mark done; stop, the id of a recurring reminder whose series to stop; list, to list open reminders."""
 
     key: str | None = None  # the record's key
     text: str | None = None  # what to remember
-    at: str | None = None  # when: an ISO date-time, a date, or +2h, +1d
+    at: str | None = None  # when: an ISO date-time, a date, or +2h, +1d (the first one of a recurring reminder)
     person: str | None = None  # whom to remind (default: the actor; everyone without one)
     done: int | None = None  # the id of a reminder to mark done instead
+    every: str | None = None  # repeat: 1d, 2w, 1mo (the next one appears when one is done or has come)
+    stop: int | None = None  # the id of a recurring reminder: stop its series
+    listing: bool = False  # list the open reminders (the person's; everyone's with tasks.view_others)
 
 
 @dataclass(frozen=True)
 class Reminder:
-    """A reminder set, or one marked done."""
+    """A reminder: set, marked done, its series stopped, or listed."""
 
-    id: int
-    record: str | None
-    due_at: dt.datetime
-    text: str
-    person: str | None
-    done: bool  # it was marked done (rather than set)
+    id: int = column()
+    record: str | None = column()
+    due_at: dt.datetime = column("due")
+    text: str = column()
+    person: str | None = column("for")
+    every: str | None = column()  # the period of its series, for a recurring reminder
+    series: int | None = column(table=False)  # the id of its series
 
 
-def remind(session: Session, request: RemindRequest) -> Reminder:
-    """Set a reminder on a record, or mark one done."""
-    if request.done is not None:
-        if request.key or request.text or request.at:
-            raise UsageError("--done takes only the reminder id")
+@dataclass(frozen=True)
+class Reminded:
+    """What `remind` did (set, done, stopped or list) and the reminders it did it to."""
+
+    action: str
+    reminders: list[Reminder]
+
+
+def remind(session: Session, request: RemindRequest) -> Reminded:
+    """Set a reminder on a record (a recurring one with every), mark one done, stop a series, or list them."""
+    alone = {"done": request.done is not None, "stop": request.stop is not None, "list": request.listing}
+    chosen = [name for name, given in alone.items() if given]
+    if chosen:
+        if len(chosen) > 1 or request.key or request.text or request.at or request.every:
+            raise UsageError(f"--{chosen[0]} takes nothing else")
+        if request.listing:
+            return Reminded("list", _reminders(session, request.person))
+        if request.stop is not None:
+            series = stop_reminders(session, request.stop)
+            stopped = record_store.reminder(session.conn, request.stop)
+            assert stopped is not None
+            return Reminded("stopped", [_reminder_of(stopped, series)])
+        assert request.done is not None
         found = finish_reminder(session, request.done)
-        return Reminder(found["id"], found["record"], found["due_at"], found["text"], found["person"], done=True)
+        return Reminded("done", [_reminder(session, found["id"])])
     if not request.key or not request.text or not request.at:
-        raise UsageError("give KEY, TEXT and --at WHEN (or --done ID)")
-    return add_reminder(session, request.key, request.at, request.text, request.person)
+        raise UsageError("give KEY, TEXT and --at WHEN (or --done ID, --stop ID, --list)")
+    made = add_reminder(session, request.key, request.at, request.text, request.person, request.every)
+    return Reminded("set", [_reminder(session, made)])
 
 
-def add_reminder(session: Session, key: str, at: str, text: str, person: str | None) -> Reminder:
+def _reminder(session: Session, reminder_id: int) -> Reminder:
+    found = record_store.reminder(session.conn, reminder_id)
+    assert found is not None
+    series = series_store.of_current(session.conn, "reminder", str(reminder_id))
+    return _reminder_of(found, series)
+
+
+def _reminder_of(found: dict[str, Any], series: dict[str, Any] | None) -> Reminder:
+    return Reminder(
+        found["id"],
+        found["record"],
+        found["due_at"],
+        found["text"],
+        found["person"],
+        series["every"] if series else None,
+        series["id"] if series else None,
+    )
+
+
+def _reminders(session: Session, person: str | None) -> list[Reminder]:
+    """The open reminders of a person (the actor's by default; everyone's takes tasks.view_others)."""
+    who = person or session.actor
+    if who is None or who != session.actor:
+        session.require("tasks.view_others", "read others' reminders")
+    far = session.now + dt.timedelta(days=366 * 100)
+    series = series_store.currents(session.conn, "reminder")
+    found = record_store.open_reminders(session.conn, until=far, person=who)
+    return [_reminder_of(r, series.get(str(r["id"]))) for r in found]
+
+
+def add_reminder(session: Session, key: str, at: str, text: str, person: str | None, every: str | None = None) -> int:
+    """Set a reminder (the first of a series, with every); its id."""
     if not text.strip():
         raise InputError("a reminder needs some text")
+    period = every_of(every) if every is not None else None
     form, row = locate(session, key)
     session.require("records.comment", f"comment on {form.name} records", form.name, row["key"])
     due = clock.parse_instant(at, session.defs.timezone, session.now)
@@ -569,7 +627,10 @@ def add_reminder(session: Session, key: str, at: str, text: str, person: str | N
             form=form.name,
             data={"reminder": reminder_id, "due_at": due, "for": who, "text": text},
         )
-    return Reminder(reminder_id, row["key"], due, text, who, done=False)
+        if period is not None:
+            spec = {"record": row["key"], "text": text, "person": who}
+            start_reminders(session, conn, period, reminder_id, due, spec)
+    return reminder_id
 
 
 def finish_reminder(session: Session, reminder_id: int) -> dict[str, Any]:
@@ -593,4 +654,5 @@ def finish_reminder(session: Session, reminder_id: int) -> dict[str, Any]:
             record=found["record"],
             data={"reminder": reminder_id},
         )
+        reminder_done(session, conn, reminder_id)
     return found

@@ -89,6 +89,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("board", "process", "board", "read"),
     Operation("simulate", "process", "simulate", "read"),
     Operation("inbox", "process", "inbox", "write"),
+    # what falls due with time, and announcements
+    Operation("tick", "tick", "tick", "write"),
+    Operation("announce", "announcements", "announce", "write"),
     # projects, tasks and time
     Operation("project create", "projects", "create_project", "write"),
     Operation("project list", "projects", "list_projects", "read"),
@@ -105,6 +108,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("task reopen", "projects", "reopen", "write"),
     Operation("task cancel", "projects", "cancel", "write"),
     Operation("task comment", "projects", "comment", "write"),
+    Operation("task stop-series", "projects", "stop_series", "write"),
     Operation("time log", "projects", "log_time", "write"),
     Operation("time list", "projects", "list_time", "read"),
     # schedule, sprints and reports

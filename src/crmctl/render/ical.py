@@ -33,7 +33,7 @@ def _utc(moment: dt.datetime) -> str:
 def calendar(agenda: Agenda) -> str:
     """One VTODO for each item of the agenda, stamped with the time the agenda was made."""
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//crmctl//agenda//EN", "CALSCALE:GREGORIAN"]
-    for item in agenda.items:
+    for item in (i for i in agenda.items if i.kind != "announcement"):  # news, not an appointment
         summary = f"{item.record}: {item.text}" if item.record else item.text
         lines += [
             "BEGIN:VTODO",

@@ -102,6 +102,20 @@ def _time_logged(data: Data) -> str:
     return f"{data.get('task')} {data.get('minutes')} min by {data.get('person') or '-'}{note}"
 
 
+def _series_started(data: Data) -> str:
+    return f"series {data.get('series')} of {data.get('kind')}s every {data.get('every')}: {data.get('first')}"
+
+
+def _series_next(data: Data) -> str:
+    due = f" due {str(data['due'])[:16].replace('T', ' ')}" if data.get("due") else ""
+    return f"series {data.get('series')}: {data.get('item')}{due}"
+
+
+def _series_stopped(data: Data) -> str:
+    reason = f" ({data['reason']})" if data.get("reason") else ""
+    return f"series {data.get('series')} stopped{reason}"
+
+
 # Every kind of event and its one line; an event whose data speaks for itself lists its fields.
 def _team_changed(d: Data) -> str:
     done = {"add": "added", "remove": "removed"}.get(str(d.get("action")), "changed")
@@ -137,8 +151,15 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.TIMER_STARTED: lambda d: f"{d.get('task')} timer of {d.get('person') or '-'}",
     Event.TIMER_STOPPED: lambda d: f"{d.get('task')} timer of {d.get('person') or '-'} after {d.get('minutes')} min",
     Event.TIME_LOGGED: _time_logged,
+    Event.TRANSITION_TIMED: lambda d: f"{d.get('from')} -> {d.get('to')} on time: {d.get('rule')}",
     Event.SPRINT_CREATED: _fields,
     Event.SPRINT_TASKS: _fields,
+    Event.SERIES_STARTED: _series_started,
+    Event.SERIES_NEXT: _series_next,
+    Event.SERIES_STOPPED: _series_stopped,
+    Event.ANNOUNCEMENT_MADE: lambda d: f"announcement {d.get('announcement')}: {d.get('text')}",
+    Event.ANNOUNCEMENT_WITHDRAWN: lambda d: f"announcement {d.get('announcement')} withdrawn",
+    Event.ANNOUNCEMENT_EXPIRED: lambda d: f"announcement {d.get('announcement')} expired",
 }
 
 

@@ -10,7 +10,8 @@ from crmctl.errors import InputError
 from crmctl.store.db import Connection, define_records_view
 from crmctl.store.definitions import latest
 
-SCHEMA_VERSION = 7  # 5: crm.tokens; 6: crm.event_hashes (the event log's chain); 7: crm.deliveries
+# 5: crm.tokens; 6: crm.event_hashes (the event log's chain); 7: crm.deliveries; 8: crm.series, crm.announcements
+SCHEMA_VERSION = 8
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -91,6 +92,18 @@ SYSTEM_DDL = [
     """CREATE TABLE IF NOT EXISTS crm.deliveries (
         notice BIGINT PRIMARY KEY, person VARCHAR NOT NULL, address VARCHAR NOT NULL, status VARCHAR NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0, next_at TIMESTAMPTZ, sent_at TIMESTAMPTZ, error VARCHAR)""",
+    # schema 8: recurring work (a task, a reminder or a template's launch made again every period) and
+    # announcements; new tables only, so a database of schema 5 gains them as they are created
+    "CREATE SEQUENCE IF NOT EXISTS crm.series_ids",
+    """CREATE TABLE IF NOT EXISTS crm.series (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.series_ids'), kind VARCHAR NOT NULL, every VARCHAR NOT NULL,
+        person VARCHAR, spec JSON NOT NULL, nominal TIMESTAMPTZ NOT NULL, current VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR, stopped_at TIMESTAMPTZ, stopped_by VARCHAR)""",
+    "CREATE SEQUENCE IF NOT EXISTS crm.announcement_ids",
+    """CREATE TABLE IF NOT EXISTS crm.announcements (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.announcement_ids'), text VARCHAR NOT NULL,
+        audience VARCHAR[] NOT NULL, until TIMESTAMPTZ, created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR,
+        withdrawn_at TIMESTAMPTZ, withdrawn_by VARCHAR, expired_at TIMESTAMPTZ)""",
     """CREATE OR REPLACE VIEW crm.task_times AS
         SELECT t.id AS task, t.type, t.subtype, t.assignee, t.status, t.estimate_minutes,
                coalesce(sum(date_diff('second', i.started_at, i.ended_at)) / 60.0, 0) AS actual_minutes
