@@ -43,6 +43,7 @@ as belov whoami
 as belov record create client --set "name=ООО Ромашка" --set "phone=+7 (912) 345-67-89" --set "contact_person=Ирина"
 as belov approve CL-1
 as sokolov comment CL-1 "Берём в работу, я согласую КП"
+as belov remind CL-1 --at 2027-03-01T10:00 "Позвонить Ирине после обеда"  # due now: the scheduler tells belov
 as sokolov --as belov inbox || echo "(exit $?: against a server you are your token's person)"
 as belov record history CL-1
 sleep 2  # a few rounds of the scheduler

@@ -37,8 +37,15 @@ PATHS = {
     "refused": ["refused"],
 }
 PROSPECT = [
-    "name=ООО Заявка", "email=lead@example.com", "manager=romanov", "invoice_number=СЧ-1", "invoice_amount=1000",
-    "paid_on=2027-03-01", "documents_received=true", "contract_number=Д-7", "contract_until=2028-03-01",
+    "name=ООО Заявка",
+    "email=lead@example.com",
+    "manager=romanov",
+    "invoice_number=СЧ-1",
+    "invoice_amount=1000",
+    "paid_on=2027-03-01",
+    "documents_received=true",
+    "contract_number=Д-7",
+    "contract_until=2028-03-01",
 ]
 
 
@@ -60,7 +67,13 @@ def test_the_example_follows_the_seed_graph(example) -> None:
     process = defs.processes["interest"]
     assert {sid: set(s.transitions) for sid, s in process.stages.items()} == SEED_GRAPH
     assert [s.title for s in process.stages.values()] == [
-        "Новый", "Выбор", "Выставление счета", "Оплачен", "Ожидание документов", "Клиент", "Работа по договору",
+        "Новый",
+        "Выбор",
+        "Выставление счета",
+        "Оплачен",
+        "Ожидание документов",
+        "Клиент",
+        "Работа по договору",
         "Отказ",
     ]
 
@@ -94,11 +107,17 @@ def test_refusals_say_why(cli, example) -> None:
     key = run_ok(cli, "--as", "petrov", "record", "create", "prospect", "--set", "name=Без менеджера").strip()
     cases = [
         (["--as", "petrov", "advance", key], 1, f"{key} can go from 'new' to choice, refused: choose one with --to"),
-        (["--as", "petrov", "advance", key, "--to", "paid"], 1,
-         f"{key} cannot go from 'new' to 'paid': allowed are choice, refused"),
+        (
+            ["--as", "petrov", "advance", key, "--to", "paid"],
+            1,
+            f"{key} cannot go from 'new' to 'paid': allowed are choice, refused",
+        ),
         (["--as", "petrov", "advance", key, "--to", "nowhere"], 1, "process interest has no stage 'nowhere'"),
-        (["--as", "makarov", "advance", key, "--to", "choice"], 1,
-         "makarov may not advance prospect records: permission records.advance is missing"),
+        (
+            ["--as", "makarov", "advance", key, "--to", "choice"],
+            1,
+            "makarov may not advance prospect records: permission records.advance is missing",
+        ),
         (["advance", key, "--to", "choice"], 1, "nobody (give --as or CRMCTL_USER) may not advance"),
         (["--as", "petrov", "advance", "PR-999", "--to", "choice"], 3, "no record PR-999"),
     ]
@@ -116,16 +135,40 @@ def test_refusals_say_why(cli, example) -> None:
 
 def test_a_record_without_a_process(cli, example) -> None:
     example("service-desk-leads")
-    key = run_ok(cli, "--as", "petrov", "record", "create", "contact", "--set", "full_name=Иван", "--set",
-                 "email=ivan@example.com").strip()
+    key = run_ok(
+        cli,
+        "--as",
+        "petrov",
+        "record",
+        "create",
+        "contact",
+        "--set",
+        "full_name=Иван",
+        "--set",
+        "email=ivan@example.com",
+    ).strip()
     for verb in ("advance", "approve"):
         result = cli("--as", "petrov", verb, key)
         assert (result.exit_code, result.stderr) == (1, f"crmctl: error: {key} is not in any process\n")
 
 
 def deal(cli, amount: str, purchase: str) -> str:
-    key = run_ok(cli, "--as", "belov", "record", "create", "deal", "--set", "subject=Поставка", "--set", "client=CL-1",
-                 "--set", f"amount={amount}", "--set", f"purchase_amount={purchase}").strip()
+    key = run_ok(
+        cli,
+        "--as",
+        "belov",
+        "record",
+        "create",
+        "deal",
+        "--set",
+        "subject=Поставка",
+        "--set",
+        "client=CL-1",
+        "--set",
+        f"amount={amount}",
+        "--set",
+        f"purchase_amount={purchase}",
+    ).strip()
     run_ok(cli, "--as", "belov", "advance", key)
     run_ok(cli, "--as", "kuznetsova", "approve", key)
     return key
@@ -168,8 +211,20 @@ def test_full_walk_history(cli, example, snapshot) -> None:
     run_ok(cli, "--as", "kuznetsova", "--now", "2027-03-01T13:00:00+03:00", "approve", key, "-m", "Скидка 5%")
     run_ok(cli, "--as", "nikitina", "--now", "2027-03-01T14:00:00+03:00", "approve", key)
     run_ok(cli, "--as", "sokolov", "--now", "2027-03-01T15:00:00+03:00", "approve", key)
-    run_ok(cli, "--as", "morozova", "--now", "2027-03-02T10:00:00+03:00", "record", "update", key,
-           "--set", "contract_number=Д-2027/15", "--set", "deadline=2027-04-01")
+    run_ok(
+        cli,
+        "--as",
+        "morozova",
+        "--now",
+        "2027-03-02T10:00:00+03:00",
+        "record",
+        "update",
+        key,
+        "--set",
+        "contract_number=Д-2027/15",
+        "--set",
+        "deadline=2027-04-01",
+    )
     run_ok(cli, "--as", "morozova", "--now", "2027-03-02T10:05:00+03:00", "advance", key)
     assert run_ok(cli, "--as", "belov", "--now", "2027-03-02T11:00:00+03:00", "approve", key) == (
         f"{key}: approved; stage 'acceptance' passed -> approved\n"
@@ -216,6 +271,41 @@ def test_stage_deadline_in_working_time_and_agenda(cli, example) -> None:
     assert len(again) == 2  # a deadline is announced once
 
 
+def test_deadline_notices_are_told_once_per_stage_entry(cli, example) -> None:
+    """Passed stage deadlines are told once, by inbox or tick, whichever comes first; a record that enters a
+    stage again is told again when the new deadline passes."""
+    example("service-desk-leads")
+    keys = [new_prospect(cli) for _ in range(3)]
+    later = "2027-03-02T09:00:00+03:00"
+    shown = [json.loads(run_ok(cli, "record", "show", k, "-f", "json")) for k in keys]
+    who = sorted({card["responsible"] for card in shown})
+
+    def deadlines(now: str) -> list[tuple[str, str]]:
+        inboxes = [json.loads(run_ok(cli, "--now", now, "inbox", p, "-f", "json")) for p in who]
+        return sorted((i["record"], i["text"]) for inbox in inboxes for i in inbox if i["kind"] == "deadline")
+
+    title = "Новый"
+    told = [
+        (
+            c["key"],
+            f"{c['key']}: the deadline of stage '{title}' passed at {c['stage_due'][:10]} {c['stage_due'][11:16]}",
+        )
+        for c in shown
+    ]
+    assert deadlines(later) == told
+    assert deadlines(later) == told  # read again: nothing new
+    assert "deadline" not in run_ok(cli, "--now", later, "tick")
+    run_ok(cli, "--now", later, "--as", "petrov", "advance", keys[0], "--to", "choice")
+    much_later = "2027-03-16T09:00:00+03:00"  # the 5 working days in `choice` have passed
+
+    def ticked() -> list[str]:
+        done = json.loads(run_ok(cli, "--now", much_later, "tick", "-f", "json"))
+        return [a["subject"] for a in done if a["kind"] == "notice" and "deadline" in a["text"]]
+
+    assert ticked() == [keys[0]]  # the new stage's deadline: told again
+    assert ticked() == []
+
+
 def test_board(cli, example, snapshot) -> None:
     example("service-desk-leads")
     keys = [new_prospect(cli) for _ in range(3)]
@@ -223,7 +313,12 @@ def test_board(cli, example, snapshot) -> None:
     run_ok(cli, "--as", "petrov", "advance", keys[1], "--to", "refused")
     board = json.loads(run_ok(cli, "board", "interest", "-f", "json"))
     assert [(s["stage"], s["count"]) for s in board["stages"]] == [
-        ("new", 1), ("choice", 1), ("invoicing", 0), ("paid", 0), ("awaiting_documents", 0), ("client", 0),
+        ("new", 1),
+        ("choice", 1),
+        ("invoicing", 0),
+        ("paid", 0),
+        ("awaiting_documents", 0),
+        ("client", 0),
         ("contract_work", 0),
     ]  # "refused" is hidden from the board, as the seed's kanban groups can be
     assert run_ok(cli, "board", "interest") == snapshot
@@ -234,8 +329,18 @@ def test_board(cli, example, snapshot) -> None:
 def test_several_processes_side_by_side(cli, example) -> None:
     example("service-desk-leads")
     new_prospect(cli)
-    run_ok(cli, "--as", "petrov", "record", "create", "incident", "--set", "subject=Не работает почта",
-           "--set", "reporter_email=petrov@example.com")
+    run_ok(
+        cli,
+        "--as",
+        "petrov",
+        "record",
+        "create",
+        "incident",
+        "--set",
+        "subject=Не работает почта",
+        "--set",
+        "reporter_email=petrov@example.com",
+    )
     prospects = json.loads(run_ok(cli, "record", "list", "prospect", "--process", "interest", "-f", "json"))
     assert len(prospects) == 1
     incidents = json.loads(run_ok(cli, "board", "incident", "-f", "json"))
@@ -246,11 +351,34 @@ def test_simulate_writes_nothing(cli, example, snapshot) -> None:
     db = example("pyrus-client-crm") / "crmctl.duckdb"
     cli.actor = None  # the commands below act as nobody unless they say --as
     before = dump(db)
-    result = run_ok(cli, "--as", "belov", "simulate", "deal-approval", "--set", "amount=1000001",
-                    "--set", "purchase_amount=50000", env=WIDE)  # the words, not the fit to 100 columns
+    result = run_ok(
+        cli,
+        "--as",
+        "belov",
+        "simulate",
+        "deal-approval",
+        "--set",
+        "amount=1000001",
+        "--set",
+        "purchase_amount=50000",
+        env=WIDE,
+    )  # the words, not the fit to 100 columns
     assert result == snapshot
-    steps = json.loads(run_ok(cli, "--as", "belov", "simulate", "deal-approval", "--set", "amount=1000000",
-                              "--set", "purchase_amount=100000", "-f", "json"))
+    steps = json.loads(
+        run_ok(
+            cli,
+            "--as",
+            "belov",
+            "simulate",
+            "deal-approval",
+            "--set",
+            "amount=1000000",
+            "--set",
+            "purchase_amount=100000",
+            "-f",
+            "json",
+        )
+    )
     assert [s["stage"] for s in steps if s["skipped"]] == []
     assert steps[3]["approvers"] == ["role:accounting (Бухгалтерия)"]
     assert dump(db) == before
@@ -277,8 +405,22 @@ def test_condition_on_a_field_the_record_no_longer_has(cli, example) -> None:
 
     db = example("pyrus-client-crm") / "crmctl.duckdb"
     run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=ООО Ромашка")
-    key = run_ok(cli, "--as", "belov", "record", "create", "deal", "--set", "subject=S", "--set", "client=CL-1",
-                 "--set", "amount=10", "--set", "purchase_amount=10").strip()
+    key = run_ok(
+        cli,
+        "--as",
+        "belov",
+        "record",
+        "create",
+        "deal",
+        "--set",
+        "subject=S",
+        "--set",
+        "client=CL-1",
+        "--set",
+        "amount=10",
+        "--set",
+        "purchase_amount=10",
+    ).strip()
     conn = duckdb.connect(str(db))
     conn.execute('ALTER TABLE "deal" DROP COLUMN "purchase_amount"')  # what a hand edit of the file could do
     conn.close()
@@ -298,8 +440,13 @@ def test_concurrent_advances_do_not_both_succeed(cli, example) -> None:
     crmctl = str(Path(sys.executable).parent / "crmctl")
     env = {"CRMCTL_NOW": "2027-03-01T10:00:00+03:00", "CRMCTL_USER": "petrov", "PATH": "/usr/bin:/bin"}
     procs = [
-        subprocess.Popen([crmctl, "-w", str(root), "advance", key, "--to", target], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [crmctl, "-w", str(root), "advance", key, "--to", target],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for target in ("choice", "choice")  # whichever runs second finds the record already in 'choice'
     ]
     outcomes = [(p.wait(), *p.communicate()) for p in procs]
@@ -307,8 +454,9 @@ def test_concurrent_advances_do_not_both_succeed(cli, example) -> None:
     assert all("Traceback" not in err for _, _, err in outcomes)
     winner = next(out for code, out, _ in outcomes if code == 0)
     assert stage_of(cli, key) == winner.split(" -> ")[1].strip()
-    entered = query(root / "crmctl.duckdb", "SELECT count(*) FROM crm.events WHERE record = ? AND action = "
-                    "'stage.entered'", [key])
+    entered = query(
+        root / "crmctl.duckdb", "SELECT count(*) FROM crm.events WHERE record = ? AND action = 'stage.entered'", [key]
+    )
     assert entered == [(2,)]
 
 
@@ -337,6 +485,7 @@ def test_values_given_at_creation_survive_the_initial_stage(cli, example) -> Non
     example("pyrus-client-crm")
     given = run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=A", "--set", "status=active")
     plain = run_ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=B")
-    statuses = [json.loads(run_ok(cli, "record", "show", k.strip(), "-f", "json"))["fields"]["status"]
-                for k in (given, plain)]
+    statuses = [
+        json.loads(run_ok(cli, "record", "show", k.strip(), "-f", "json"))["fields"]["status"] for k in (given, plain)
+    ]
     assert statuses == ["active", "new"]  # the initial stage's `set: status=new` fills only what was not given

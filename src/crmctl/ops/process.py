@@ -576,19 +576,17 @@ def simulate(session: Session, request: SimulateRequest) -> list[SimulatedStage]
 def _deadline_notices(session: Session, conn: Any) -> list[tuple[str, str]]:
     """Stage deadlines that have passed land in the responsible person's inbox, once. Returns the (record,
     person) of each notice given now."""
-    told: list[tuple[str, str]] = []
+    notices = []
     forms = list(session.defs.forms.values())
-    for item in process_store.overdue_stages(conn, forms, None, session.now):
-        if not item["responsible"]:
-            continue
+    # only the stages not told yet: a query per form, however many deadlines passed before (issue 21)
+    for item in process_store.overdue_stages(conn, forms, None, session.now, untold=True):
         process = session.defs.processes.get(item["process"] or "")
         stage = process.stages.get(item["stage"]) if process else None
         title = stage.title if stage else item["stage"]
         text = f"{item['key']}: the deadline of stage '{title}' passed at {item['stage_due']:%Y-%m-%d %H:%M}"
-        if not any(n["text"] == text for n in process_store.inbox(conn, item["responsible"], unread=False)):
-            process_store.notify(conn, [item["responsible"]], "deadline", item["key"], text, session.now)
-            told.append((item["key"], item["responsible"]))
-    return told
+        notices.append((item["responsible"], session.now, "deadline", item["key"], text))
+    process_store.add_notices(conn, notices)
+    return [(key, person) for person, _, _, key, _ in notices]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""The server's scheduler: every interval, a round that takes in the messages of the intake rules' mailboxes
-and mails the notices that are due.
+"""The server's scheduler: every interval, a round that runs `tick` (timed transitions, recurring work,
+announcements that end, the notices of passed deadlines and of reminders that have come: ops/tick.py, the
+operation cron runs for a local workspace), takes in the messages of the intake rules' mailboxes, and mails
+the notices that are due.
 
 Messages are fetched outside the writer's turn, taken in within it (as the server itself: the events have no
 person), then marked taken in the mailbox. Mail delivery claims the due deliveries in the writer's turn
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
+from collections import Counter
 from functools import partial
 from typing import Any
 
@@ -19,6 +22,7 @@ from crmctl.errors import CrmError
 from crmctl.ops import mailbox, notices
 from crmctl.ops.mail import Intake, take_in
 from crmctl.ops.session import Session
+from crmctl.ops.tick import TickRequest, tick
 from crmctl.server.engine import Engine
 from crmctl.server.mailer import Smtp, message, send
 
@@ -49,9 +53,16 @@ class Scheduler:
             self.stopping.wait(self.interval)
 
     def round(self) -> tuple[int, int]:
-        """One round: take in mail, then deliver notices; (sent, failed)."""
+        """One round: tick, take in mail, then deliver notices; (sent, failed)."""
+        self._tick()
         self._intake()
         return self._deliver()
+
+    def _tick(self) -> None:
+        done = self.engine.write(lambda session: tick(session, TickRequest()))
+        if done:
+            kinds = Counter(action.kind for action in done)
+            log.info("scheduler: tick: %s", ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))
 
     def _intake(self) -> None:
         rules = self.engine.read(lambda session: [r for r in session.defs.intake_rules.values() if r.get("mailbox")])

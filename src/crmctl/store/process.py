@@ -161,18 +161,26 @@ def records_in(conn: Any, form: FormDef, process: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def overdue_stages(conn: Any, forms: list[FormDef], person: str | None, until: dt.datetime) -> list[dict[str, Any]]:
-    """Records whose stage deadline falls before `until`, across forms."""
+def overdue_stages(
+    conn: Any, forms: list[FormDef], person: str | None, until: dt.datetime, *, untold: bool = False
+) -> list[dict[str, Any]]:
+    """Records whose stage deadline falls before `until`, across forms; `untold`: only those whose responsible
+    person has no deadline notice of the record since it entered its stage."""
     found = []
     for form in forms:
         sql = (
-            f"SELECT key, process, stage, stage_due, responsible FROM {quote(form.name)} "
+            f"SELECT key, process, stage, stage_due, responsible FROM {quote(form.name)} r "
             "WHERE stage_due IS NOT NULL AND stage_due <= ?"
         )
         params: list[Any] = [until]
         if person is not None:
             sql += " AND responsible = ?"
             params.append(person)
+        if untold:
+            sql += (
+                " AND responsible IS NOT NULL AND NOT EXISTS (SELECT 1 FROM crm.inbox n WHERE n.kind = 'deadline'"
+                " AND n.record = r.key AND n.person = r.responsible AND n.created_at >= r.stage_since)"
+            )
         cursor = conn.execute(sql, params)
         names = [d[0] for d in cursor.description]
         found += [{**dict(zip(names, row, strict=True)), "form": form.name} for row in cursor.fetchall()]
