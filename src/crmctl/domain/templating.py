@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 MAX_TEXT = 100_000  # characters (or items) of one value a template builds
@@ -413,16 +413,24 @@ def _bound(ast: Any) -> Any:
     return ast
 
 
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> Any:
+    """A template's code, compiled once per source text (the budgets are new for every render)."""
+    return _env().compile(_bound(_parse(source)))
+
+
 def render(source: str, context: Mapping[str, Any]) -> str:
     """Render in the sandbox; an undefined name, a forbidden access or any failure is a TemplateProblem."""
     from jinja2 import TemplateError
     from jinja2.exceptions import SecurityError
 
+    plain = not any(mark in source for mark in ("{", "%", "#")) and not source.endswith("\n")
+    if plain and len(source) <= MAX_TEXT:
+        return source  # plain text renders as itself: no need to compile it (a launch renders thousands)
     env = _env()
-    ast = _bound(_parse(source))
     try:
         template = env.template_class.from_code(
-            env, env.compile(ast), env.make_globals({_LOOP: _Budget(), _SIZED: _sized, _TEXT: _text, _EMIT: _Output()})
+            env, _compiled(source), env.make_globals({_LOOP: _Budget(), _SIZED: _sized, _TEXT: _text, _EMIT: _Output()})
         )
         pieces, length = [], 0
         for piece in template.generate(**context):  # stop as soon as the text is too long, not after
