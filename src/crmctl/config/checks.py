@@ -581,6 +581,8 @@ class Checker:
             allowed.add("record")
         if "title" in data.get("project", {}):
             self._template(doc, ("project", "title"), data["project"]["title"], allowed, record_fields)
+        if isinstance(data.get("project", {}).get("priority"), dict):
+            self._priority_binding(doc, data["project"]["priority"], record_fields)
         tasks = data["tasks"]
         ids = [t["id"] for t in tasks]
         self._unique(doc, [(("tasks", i, "id"), t) for i, t in enumerate(ids)], "task")
@@ -609,6 +611,30 @@ class Checker:
         if cycle:
             i = ids.index(cycle[0])
             self.report(doc, ("tasks", i, "depends_on"), "T703", "dependency cycle: " + " -> ".join(cycle), key=True)
+
+    def _priority_binding(self, doc: Document, binding: dict[str, Any], specs: dict[str, FieldSpec] | None) -> None:
+        """A project priority bound to a field of the record: the template has a form, the form the field, and the
+        field's values can become a priority (a number field by itself, others through map)."""
+        path: Path_ = ("project", "priority")
+        name = binding["field"]
+        if "form" not in doc.data:
+            message = f"the priority is bound to field '{name}', but the template names no form its records are of"
+            self.report(doc, (*path, "field"), "R001", message)
+            return
+        if specs is None:
+            return  # the unknown form is reported already
+        spec = specs.get(name)
+        if spec is None or name not in (self._form_specs(doc.data["form"]) or {}):
+            self.report(doc, (*path, "field"), "R001", f"unknown field '{name}'{_hint(name, specs)}")
+            return
+        if "map" not in binding and spec.type != "number":
+            message = f"field '{name}' is {spec.type}, not a number: give a map from its values to priorities"
+            self.report(doc, (*path, "field"), "C501", message)
+        known = {"bool": ("yes", "no"), "list": tuple(spec.options)}.get(spec.type)
+        for value in binding.get("map", {}):
+            if known is not None and value not in known:
+                message = f"'{value}' is not a value of {spec.type} field '{name}' (values: {', '.join(known)})"
+                self.report(doc, (*path, "map", value), "C502", message, key=True)
 
     def _check_intakerule(self, doc: Document) -> None:
         data = doc.data

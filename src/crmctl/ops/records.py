@@ -16,6 +16,7 @@ from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
 from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
 from crmctl.ops.process import enter
+from crmctl.ops.projects import FieldChange, ProjectChanged, follow_record
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
@@ -130,21 +131,13 @@ class UpdateRequest:
 
 
 @dataclass(frozen=True)
-class Change:
-    """A field's value before and after an update."""
-
-    field: str
-    before: Any
-    after: Any
-
-
-@dataclass(frozen=True)
 class Updated:
     """The fields an update changed (none when every value was the same), and the card when asked for."""
 
     key: str
-    changes: list[Change]
+    changes: list[FieldChange]
     card: Card | None = None
+    projects: list[ProjectChanged] = field(default_factory=list)  # its projects whose bound priority followed
 
 
 def update(session: Session, request: UpdateRequest) -> Updated:
@@ -154,6 +147,7 @@ def update(session: Session, request: UpdateRequest) -> Updated:
     session.require("records.update", f"change {form.name} records", form.name, key)
     changes = changed_values(form, row, request.values, people_of(session))
     _check_refs(session, form, {k: v[1] for k, v in changes.items()})
+    followed: list[ProjectChanged] = []
     if changes:
         with session.transaction() as conn:
             record_store.update(conn, form, key, {**{k: v[1] for k, v in changes.items()}, "updated_at": session.now})
@@ -166,8 +160,10 @@ def update(session: Session, request: UpdateRequest) -> Updated:
                 form=form.name,
                 data={"changes": {k: [plain(a), plain(b)] for k, (a, b) in changes.items()}},
             )
-    made = [Change(name, before, after) for name, (before, after) in changes.items()]
-    return Updated(key, made, show(session, ShowRequest(key)) if request.card else None)
+            row = {**row, **{k: v[1] for k, v in changes.items()}}
+            followed = follow_record(session, conn, form, row, set(changes))
+    made = [FieldChange(name, before, after) for name, (before, after) in changes.items()]
+    return Updated(key, made, show(session, ShowRequest(key)) if request.card else None, followed)
 
 
 @dataclass(frozen=True)
