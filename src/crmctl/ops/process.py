@@ -235,6 +235,8 @@ def _on_enter(
                 form=form.name,
                 data={"changes": {name: [old, value]}, "reason": f"entering stage {stage.id}"},
             )
+            if not isinstance(writes, process_store.Deferred):  # a record being imported has no projects yet
+                projects.follow_record(session, conn, form, row, {name})
         elif "remind" in action:
             spec = action["remind"]
             person = _one_person(session, spec.get("for", "author"), row)
