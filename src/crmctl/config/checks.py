@@ -499,8 +499,9 @@ class Checker:
                 self._actor(doc, (*path, "approvals", j, "approvers", k), actor)
             if "when" in group and specs is not None:
                 self._condition(doc, (*path, "approvals", j, "when"), group["when"], specs, "field")
-        if "skip_when" in stage and specs is not None:
-            self._condition(doc, (*path, "skip_when"), stage["skip_when"], specs, "field")
+        for key in ("skip_when", "enter_when"):
+            if key in stage and specs is not None:
+                self._condition(doc, (*path, key), stage[key], specs, "field")
         if "due_in" in stage:
             self._duration(doc, (*path, "due_in"), stage["due_in"])
         if specs is not None:

@@ -336,6 +336,16 @@ class Launched:
     left_out: list[tuple[str, str]]  # (the template's task, why) of each task its conditions left out
 
 
+@dataclass(frozen=True)
+class LaunchNote:
+    """A project a stage launched, as `advance` and `record create` tell it."""
+
+    project: str
+    title: str
+    tasks: int  # how many tasks it made
+    left_out: list[tuple[str, str]]  # (the template's task, why) of each task its conditions left out
+
+
 def record_context(session: Session, form: FormDef, row: Row) -> Row:
     """What templates see as `record`: the key, the fields and the roll-ups."""
     context = {"key": row["key"], **{name: row.get(name) for name in form.fields}}
@@ -439,8 +449,8 @@ def _launch(
     raw_params: dict[str, Any],
     target: Target | None,
     title: str | None,
-) -> tuple[str, str, list[tuple[str, str]]]:
-    """Launch a template in the caller's transaction: (the project's id, its title, the tasks left out)."""
+) -> LaunchNote:
+    """Launch a template in the caller's transaction."""
     template = _template(session, template_name, target)
     record = record_context(session, *target) if target else None
     people = set(session.defs.people) if session.defs.has_team else None
@@ -464,7 +474,7 @@ def _launch(
     left_out = [t for t, _ in plan.left_out]
     launched = {"project": pid, "title": leaf, "template": template_name, "tasks": [], "left_out": left_out}
     _announce_launch(session, conn, key, launched, created)
-    return pid, leaf, plan.left_out
+    return LaunchNote(pid, leaf, len(created), plan.left_out)
 
 
 def launch(session: Session, request: LaunchRequest) -> Launched:
@@ -472,12 +482,12 @@ def launch(session: Session, request: LaunchRequest) -> Launched:
     session.require("tasks.add", "launch projects")
     target = record_of(session, request.record)
     with session.transaction() as conn:
-        pid, title, left_out = _launch(session, conn, request.template, dict(request.params), target, request.name)
-        tasks = _rows(session, project_store.tasks(conn, projects=[pid]))
-    return Launched(pid, title, tasks, left_out)
+        note = _launch(session, conn, request.template, dict(request.params), target, request.name)
+        tasks = _rows(session, project_store.tasks(conn, projects=[note.project]))
+    return Launched(note.project, note.title, tasks, note.left_out)
 
 
-def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec: dict[str, Any]) -> None:
+def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec: dict[str, Any]) -> LaunchNote:
     """The `launch` action of a stage's on_enter: parameters and name rendered from the record."""
     from crmctl.domain import templating  # jinja2: imported when a stage launches a template
 
@@ -492,7 +502,7 @@ def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec:
     except templating.TemplateProblem as exc:
         raise InputError(f"{where}: {exc}") from None
     try:
-        _launch(session, conn, spec["template"], params, (form, row), title)
+        return _launch(session, conn, spec["template"], params, (form, row), title)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
 

@@ -13,10 +13,10 @@ from crmctl.domain.records import changed_values, new_values, plain
 from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
-from crmctl.ops import clock
+from crmctl.ops import clock, lookups
 from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
 from crmctl.ops.process import enter
-from crmctl.ops.projects import FieldChange, ProjectChanged, follow_record
+from crmctl.ops.projects import FieldChange, LaunchNote, ProjectChanged, follow_record
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
@@ -79,21 +79,29 @@ class Created:
 
     key: str
     card: Card | None = None
+    launched: list[LaunchNote] = field(default_factory=list)  # the projects entering its first stage launched
 
 
 def create(session: Session, request: CreateRequest) -> Created:
     """Create a record: checked against its form, written, and in its process's first stage."""
     form = session.defs.form(request.form)
     session.require("records.create", f"create {form.name} records", form.name)
+    launched: list[LaunchNote] = []
     with session.transaction() as conn:
-        key: str = create_in(session, conn, form, request.values, request.process)["key"]
-    return Created(key, show(session, ShowRequest(key)) if request.card else None)
+        key: str = create_in(session, conn, form, request.values, request.process, launched)["key"]
+    return Created(key, show(session, ShowRequest(key)) if request.card else None, launched)
 
 
 def create_in(
-    session: Session, conn: Any, form: FormDef, raw: dict[str, Any], process: str | None = None
+    session: Session,
+    conn: Any,
+    form: FormDef,
+    raw: dict[str, Any],
+    process: str | None = None,
+    launched: list[LaunchNote] | None = None,
 ) -> dict[str, Any]:
-    """A new record, inside the caller's transaction: checked, written, and in its process's first stage."""
+    """A new record, inside the caller's transaction: checked, written, and in its process's first stage (the
+    projects entering it launched added to `launched`)."""
     values = new_values(form, raw, people_of(session))
     _check_refs(session, form, values)
     chosen = choose_process(session, form, process)
@@ -119,7 +127,7 @@ def create_in(
         entered = session.defs.processes[chosen]
         record["stage"] = None
         given = frozenset(k for k, v in raw.items() if v not in (None, ""))
-        enter(session, conn, form, record, entered, entered.initial, given=given)
+        enter(session, conn, form, record, entered, entered.initial, given=given, launched=launched)
     return record
 
 
@@ -336,13 +344,7 @@ def _field_line(spec: FieldSpec, value: Any) -> FieldLine:
 def _around(session: Session, form: FormDef, key: str) -> tuple[list[Related], list[CardTask], dict[str, int]]:
     """The records that refer to this one with their readiness, and every task of all of them: of those, only
     the records and tasks the actor may read, and how many others there are."""
-    sources = [
-        (other.name, spec.id)
-        for other in session.defs.forms.values()
-        for spec in other.fields.values()
-        if spec.type == "ref" and spec.form == form.name
-    ]
-    referring = project_store.records_referring_to(session.conn, sources, key) if sources else []
+    referring = lookups.referring(session, session.conn, form.name, key)
     tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in referring)])
     hidden = {k for other, k in referring if not session.may("records.read", other)}
     shown = [t for t in tasks if t["record"] not in hidden and session.may_read_task(t)]

@@ -15,7 +15,7 @@ from crmctl.domain.records import plain
 from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, render, terminal_width
 
 if TYPE_CHECKING:
-    from crmctl.ops.projects import FieldChange
+    from crmctl.ops.projects import FieldChange, LaunchNote
     from crmctl.ops.records import Card, CardTask, FieldLine, HistoryEvent, RecordList, Related, Updated
 
 
@@ -235,9 +235,37 @@ def _json_value(value: Any) -> Any:
     return plain(value)
 
 
-def card_json(card: Card) -> str:
-    """The card as JSON: every field of the Card but its view, in order."""
-    return json.dumps(_json_value(card), ensure_ascii=False, indent=2) + "\n"
+def launches(notes: Sequence[LaunchNote]) -> str:
+    """The projects a move launched, as the end of its line: `; launched P-1 with 7 tasks (copywriting left out:
+    when does not hold: needs_copywriting = true)`."""
+    text = ""
+    for note in notes:
+        text += f"; launched {note.project} with {note.tasks} task{'s' if note.tasks != 1 else ''}"
+        if note.left_out:
+            text += " (" + "; ".join(f"{task} left out: {why}" for task, why in note.left_out) + ")"
+    return text
+
+
+def launches_json(notes: Sequence[LaunchNote]) -> list[dict[str, Any]]:
+    """The projects a move launched, as JSON holds them."""
+    return [
+        {
+            "project": n.project,
+            "title": n.title,
+            "tasks": n.tasks,
+            "left_out": [{"task": task, "why": why} for task, why in n.left_out],
+        }
+        for n in notes
+    ]
+
+
+def card_json(card: Card, launched: list[dict[str, Any]] | None = None) -> str:
+    """The card as JSON: every field of the Card but its view, in order; and `launched`, the projects a new
+    record's first stage launched, when there are any."""
+    data = _json_value(card)
+    if launched:
+        data["launched"] = launched
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 def card_text(card: Card, *, color: bool = False) -> str:
