@@ -32,12 +32,44 @@ def orders(example, cli) -> Path:
     root = example("crm-orders")
     cli.actor = "sergeeva"
     ok(cli, "record", "create", "client", "--set", "name=ООО Альфа")
-    ok(cli, "record", "create", "deal", "--set", "title=Сайт", "--set", "client=CL-1", "--set", "amount=300000",
-       "--set", "expected_close=2027-04-01", "--set", "manager=sergeeva", "--set", "contract_number=Д-1")
+    ok(
+        cli,
+        "record",
+        "create",
+        "deal",
+        "--set",
+        "title=Сайт",
+        "--set",
+        "client=CL-1",
+        "--set",
+        "amount=300000",
+        "--set",
+        "expected_close=2027-04-01",
+        "--set",
+        "manager=sergeeva",
+        "--set",
+        "contract_number=Д-1",
+    )
     for stage in ("qualification", "proposal", "contract"):
         ok(cli, "advance", "DL-1", "--to", stage)
-    ok(cli, "record", "create", "order", "--set", "title=Сайт", "--set", "deal=DL-1", "--set", "order_type=website",
-       "--set", "budget=200000", "--set", "due_date=2027-03-20", "--set", "specification=ТЗ")
+    ok(
+        cli,
+        "record",
+        "create",
+        "order",
+        "--set",
+        "title=Сайт",
+        "--set",
+        "deal=DL-1",
+        "--set",
+        "order_type=website",
+        "--set",
+        "budget=200000",
+        "--set",
+        "due_date=2027-03-20",
+        "--set",
+        "specification=ТЗ",
+    )
     ok(cli, "advance", "ORD-1", "--to", "planning")
     return root
 
@@ -48,8 +80,10 @@ def db(root: Path) -> Path:
 
 def test_advance_says_what_it_launched(cli, orders) -> None:
     out = ok(cli, "advance", "ORD-1", "--to", "website_production")
-    assert out == ("ORD-1 -> website_production; launched P-1 with 8 tasks (copywriting left out: when does not "
-                   "hold: needs_copywriting = true)\n")
+    assert out == (
+        "ORD-1 -> website_production; launched P-1 with 8 tasks (copywriting left out: when does not "
+        "hold: needs_copywriting = true)\n"
+    )
 
 
 def test_advance_json_holds_the_launch(cli, orders) -> None:
@@ -57,11 +91,19 @@ def test_advance_json_holds_the_launch(cli, orders) -> None:
     assert data == {
         "key": "ORD-1",
         "stages": ["website_production"],
-        "launched": [{"project": "P-1", "title": "Сайт ORD-1: Сайт", "tasks": 8,
-                      "left_out": [{"task": "copywriting", "why": "when does not hold: needs_copywriting = true"}]}],
+        "launched": [
+            {
+                "project": "P-1",
+                "title": "Сайт ORD-1: Сайт",
+                "tasks": 8,
+                "left_out": [{"task": "copywriting", "why": "when does not hold: needs_copywriting = true"}],
+            }
+        ],
     }
     assert json.loads(ok(cli, "advance", "ORD-1", "-f", "json")) == {
-        "key": "ORD-1", "stages": ["acceptance"], "launched": []
+        "key": "ORD-1",
+        "stages": ["acceptance"],
+        "launched": [],
     }
 
 
@@ -70,11 +112,23 @@ def test_an_order_is_handed_over_only_when_accepted_and_its_tasks_are_done(cli, 
     ok(cli, "advance", "ORD-1")  # acceptance: sergeeva, the author, approves the act
     assert ok(cli, "approve", "ORD-1") == "ORD-1: approved; stage 'acceptance' passed (advance it to go on)\n"
     # accepted_by_client is a yes/no field with the default no: required means it must be yes
-    refused(cli, db(orders), 1, "ORD-1 cannot leave 'acceptance' before these yes/no fields are yes: "
-            "accepted_by_client", "advance", "ORD-1")
+    refused(
+        cli,
+        db(orders),
+        1,
+        "ORD-1 cannot leave 'acceptance' before these yes/no fields are yes: accepted_by_client",
+        "advance",
+        "ORD-1",
+    )
     ok(cli, "record", "update", "ORD-1", "--set", "accepted_by_client=yes")
-    refused(cli, db(orders), 1, "ORD-1 cannot enter 'done' while its tasks are open: T-1, T-2, T-3, T-4, T-5, T-6, "
-            "T-7, T-8", "advance", "ORD-1")
+    refused(
+        cli,
+        db(orders),
+        1,
+        "ORD-1 cannot enter 'done' while its tasks are open: T-1, T-2, T-3, T-4, T-5, T-6, T-7, T-8",
+        "advance",
+        "ORD-1",
+    )
     for tid in ("T-1", "T-2", "T-3", "T-4", "T-5", "T-6", "T-7"):
         ok(cli, "--as", "kovalev", "task", "cancel", tid)
     refused(cli, db(orders), 1, "ORD-1 cannot enter 'done' while its tasks are open: T-8", "advance", "ORD-1")
@@ -97,8 +151,14 @@ def test_an_approval_leading_into_a_closed_stage_leaves_the_record_where_it_is(c
 def test_a_deal_closes_only_when_the_tasks_of_its_orders_are_done(cli, orders) -> None:
     ok(cli, "advance", "ORD-1", "--to", "website_production")
     assert stage_of(db(orders), "DL-1") == "in_work"  # contract skipped: no approval group applies to 300 000
-    refused(cli, db(orders), 1, "DL-1 cannot enter 'closing' while its tasks are open: T-1, T-2, T-3, T-4, T-5, "
-            "T-6, T-7, T-8", "advance", "DL-1")
+    refused(
+        cli,
+        db(orders),
+        1,
+        "DL-1 cannot enter 'closing' while its tasks are open: T-1, T-2, T-3, T-4, T-5, T-6, T-7, T-8",
+        "advance",
+        "DL-1",
+    )
     for number in range(1, 9):
         ok(cli, "--as", "kovalev", "task", "cancel", f"T-{number}")
     assert ok(cli, "advance", "DL-1") == "DL-1 -> closing\n"
@@ -157,22 +217,33 @@ def test_record_create_says_what_its_first_stage_launched(cli, mini) -> None:
     assert out == "JB-1\nlaunched P-1 with 1 task (call left out: when does not hold: call = true)\n"
     data = json.loads(ok(cli, "record", "create", "job", "--set", "title=Вторая", "-f", "json"))
     assert data["key"] == "JB-2"
-    assert data["launched"] == [{"project": "P-2", "title": "kickoff JB-2", "tasks": 1,
-                                 "left_out": [{"task": "call", "why": "when does not hold: call = true"}]}]
+    assert data["launched"] == [
+        {
+            "project": "P-2",
+            "title": "kickoff JB-2",
+            "tasks": 1,
+            "left_out": [{"task": "call", "why": "when does not hold: call = true"}],
+        }
+    ]
 
 
 def test_enter_when_names_the_condition_that_fails(cli, mini) -> None:
     ok(cli, "record", "create", "job", "--set", "title=Первая", "--set", "amount=10")
-    refused(cli, mini / "crmctl.duckdb", 1, "JB-1 cannot enter 'paid': (signed = true) and (amount > 0) does not hold",
-            "advance", "JB-1")
+    refused(
+        cli,
+        mini / "crmctl.duckdb",
+        1,
+        "JB-1 cannot enter 'paid': (signed = true) and (amount > 0) does not hold",
+        "advance",
+        "JB-1",
+    )
     ok(cli, "record", "update", "JB-1", "--set", "signed=yes")
     assert ok(cli, "advance", "JB-1") == "JB-1 -> paid\n"
 
 
 def test_enter_when_naming_an_unknown_field_is_reported_with_its_place(cli, mini) -> None:
     text = (mini / "crmctl.yaml").read_text(encoding="utf-8")
-    (mini / "crmctl.yaml").write_text(text.replace("{field: amount, gt: 0}", "{field: amout, gt: 0}"),
-                                      encoding="utf-8")
+    (mini / "crmctl.yaml").write_text(text.replace("{field: amount, gt: 0}", "{field: amout, gt: 0}"), encoding="utf-8")
     result = cli("validate")
     assert result.exit_code == 1
     assert result.stdout == "crmctl.yaml:22:59: error R001 unknown field 'amout' (did you mean 'amount'?)\n"
@@ -180,8 +251,8 @@ def test_enter_when_naming_an_unknown_field_is_reported_with_its_place(cli, mini
 
 def test_tasks_done_must_be_a_yes_or_no(cli, mini) -> None:
     text = (mini / "crmctl.yaml").read_text(encoding="utf-8")
-    (mini / "crmctl.yaml").write_text(text.replace("    transitions: [closed]", "    tasks_done: sure\n"
-                                                                                  "    transitions: [closed]"),
-                                      encoding="utf-8")
+    (mini / "crmctl.yaml").write_text(
+        text.replace("    transitions: [closed]", "    tasks_done: sure\n    transitions: [closed]"), encoding="utf-8"
+    )
     result = cli("validate")
     assert result.exit_code == 1 and "crmctl.yaml:23:17: error S004" in result.stdout, result.stdout
