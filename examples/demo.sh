@@ -88,6 +88,22 @@ crmctl queue frolov
 crmctl eta ORD-1
 crmctl record show DL-1
 
+step "an urgent order goes first in everyone's queue: its templates bind the project's priority to urgent"
+crmctl record create order --set "title=Лендинг акции" --set deal=DL-1 --set order_type=website \
+  --set budget=80000 --set due_date=2027-03-25 --set "specification=ТЗ в письме" --set pages=1
+crmctl advance ORD-2 --to planning
+crmctl advance ORD-2 --to website_production
+crmctl queue
+crmctl record update ORD-2 --set urgent=yes
+crmctl queue
+
+step "an order is handed over only when the client accepted it and its tasks are done"
+crmctl advance ORD-1
+crmctl approve ORD-1 --comment "Акт подписан"
+crmctl advance ORD-1 || echo "(exit $?: the client has not accepted it yet)"
+crmctl record update ORD-1 --set accepted_by_client=yes
+crmctl advance ORD-1 || echo "(exit $?: its tasks are still open)"
+
 step "crmctl init desk --example service-desk-leads: e-mail becomes incidents, prospects and tasks"
 cd ..
 crmctl init desk --example service-desk-leads

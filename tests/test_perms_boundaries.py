@@ -175,6 +175,11 @@ ROWS: dict[tuple[str, str], Row] = {
     ("`task depend`", "tasks.add"): Row(["task", "depend", "T-2", "--on", "T-1"]),
     ("`project create`", "tasks.add"): Row(["project", "create", "Новый"]),
     ("`project launch`", "tasks.add"): Row(["project", "launch", "onboarding"]),
+    ("`task update` of one's own task or nobody's", "tasks.add"): Row(["task", "update", "T-2", "--priority", "1"]),
+    ("`task update` of someone else's task", "tasks.manage_others"): Row(
+        ["task", "update", "T-1", "--priority", "1"], {"tasks.add"}
+    ),
+    ("`project update`", "tasks.add"): Row(["project", "update", "P-1", "--priority", "1"]),
     ("`import tasks`", "tasks.add"): Row(["import", "tasks", "tasks.csv"]),
     ("`task start` of one's own task or nobody's", "tasks.execute"): Row(["task", "start", "T-2"]),
     ("`task stop` of one's own timer", "tasks.execute"): Row(["task", "stop"], setup=own_timer),

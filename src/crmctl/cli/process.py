@@ -34,12 +34,19 @@ def advance(
     key: KeyArgument,
     to: Annotated[str | None, typer.Option("--to", help="The stage to go to (needed when there are several).")] = None,
     comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
+    output: FormatOption = None,
 ) -> None:
-    """Move a record along an allowed transition of its process."""
+    """Move a record along an allowed transition of its process; says which projects entering launched."""
     from crmctl.ops.process import AdvanceRequest
+    from crmctl.render.records import launches, launches_json
 
+    fmt = choose_format(output, ("table", "json"))
     moved = call("advance", AdvanceRequest(key, to, comment))
-    emit(f"{moved.key} -> {_moved(moved.stages)}\n")
+    if fmt == "json":
+        data = {"key": moved.key, "stages": moved.stages, "launched": launches_json(moved.launched)}
+        emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    else:
+        emit(f"{moved.key} -> {_moved(moved.stages)}{launches(moved.launched)}\n")
 
 
 def approve(
@@ -48,12 +55,14 @@ def approve(
 ) -> None:
     """Approve the record's current stage as one of its pending approvers."""
     from crmctl.ops.process import ApproveRequest
+    from crmctl.render.records import launches
 
     decision = call("approve", ApproveRequest(key, comment))
     if decision.remaining:
         emit(f"{decision.key}: approved; still waiting for {', '.join(decision.remaining)}\n")
     elif decision.moved_to:
-        emit(f"{decision.key}: approved; stage '{decision.stage}' passed -> {_moved(decision.moved_to)}\n")
+        moved = _moved(decision.moved_to) + launches(decision.launched)
+        emit(f"{decision.key}: approved; stage '{decision.stage}' passed -> {moved}\n")
     else:
         emit(f"{decision.key}: approved; stage '{decision.stage}' passed (advance it to go on)\n")
 
@@ -64,9 +73,12 @@ def reject(
 ) -> None:
     """Reject the record's current stage; it goes where the stage's on_reject says."""
     from crmctl.ops.process import RejectRequest
+    from crmctl.render.records import launches
 
     decision = call("reject", RejectRequest(key, comment))
-    emit(f"{decision.key}: rejected at '{decision.stage}' -> {_moved(decision.moved_to)}\n")
+    emit(
+        f"{decision.key}: rejected at '{decision.stage}' -> {_moved(decision.moved_to)}{launches(decision.launched)}\n"
+    )
 
 
 def board(

@@ -127,6 +127,8 @@ def _project_text(card: ProjectCard) -> str:
         ("parent", p.parent),
         ("record", p.record),
         ("template", p.template),
+        ("priority", p.priority),
+        ("due", p.due_at),
         ("created", p.created_at),
         ("by", p.created_by),
     ]
@@ -170,6 +172,42 @@ def project_launch(
         "table", launched.tasks
     )
     emit(text + "".join(f"left out {task}: {why}\n" for task, why in launched.left_out))
+
+
+@project_app.command("update")
+def project_update(
+    project: Annotated[str, typer.Argument(metavar="PROJECT", help="The project id, e.g. P-3.")],
+    title: Annotated[str | None, typer.Option("--title", help="A new title.")] = None,
+    priority: Annotated[int | None, typer.Option("--priority", help="1 (highest) to 5.")] = None,
+    due: Annotated[str | None, typer.Option("--due", help="A due date-time (ISO); empty clears it.")] = None,
+    output: FormatOption = None,
+) -> None:
+    """Change a project's title, priority or due date: `crmctl project update P-1 --priority 1`."""
+    from crmctl.errors import UsageError
+    from crmctl.ops.projects import ProjectUpdateRequest
+    from crmctl.render.records import changed as changed_lines
+
+    fmt = choose_format(output, ("table", "json"))
+    if title is None and priority is None and due is None:
+        raise UsageError("nothing to change: give --title, --priority or --due")
+    changed = call("project.update", ProjectUpdateRequest(project, title, priority, due))
+    emit(
+        _changes_json(changed.project, changed.changes)
+        if fmt == "json"
+        else changed_lines(changed.project, changed.changes)
+    )
+
+
+def _changes_json(name: str, changes: Sequence[Any], task: dict[str, Any] | None = None) -> str:
+    from crmctl.domain.records import plain
+
+    data: dict[str, Any] = {
+        "id": name,
+        "changes": [{"field": c.field, "before": plain(c.before), "after": plain(c.after)} for c in changes],
+    }
+    if task is not None:
+        data["task"] = task
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 # -- task ----------------------------------------------------------------------------------------------------
@@ -302,6 +340,40 @@ def task_list(
     fmt = choose_format(output, LISTING_FORMATS)
     request = TaskListRequest(assignee, project, for_key, status or [], type_, blocked, ready, unassigned, recurring)
     emit(render_tasks(fmt, call("task.list", request)))
+
+
+@task_app.command("update")
+def task_update(
+    task: TaskArgument,
+    title: Annotated[str | None, typer.Option("--title", help="A new title.")] = None,
+    description: Annotated[str | None, typer.Option("--description", "-d", help="Details; empty clears.")] = None,
+    priority: Annotated[int | None, typer.Option("--priority", help="1 (highest) to 5.")] = None,
+    estimate: Annotated[str | None, typer.Option("--estimate", "-e", help="Working time: 90m, 2h, 1d.")] = None,
+    due: Annotated[str | None, typer.Option("--due", help="A hard due date-time (ISO); empty clears it.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Task type; empty clears it.")] = None,
+    subtype: Annotated[str | None, typer.Option("--subtype", help="Task subtype; empty clears it.")] = None,
+    watchers: Annotated[list[str] | None, typer.Option("--watcher", help="A person to follow it (repeat).")] = None,
+    unwatch: Annotated[
+        list[str] | None, typer.Option("--no-watcher", help="A person to stop following it (repeat).")
+    ] = None,
+    output: FormatOption = None,
+) -> None:
+    """Change what was planned for a task, several things at once: `crmctl task update T-3 --priority 1 -e 4h`."""
+    from crmctl.errors import UsageError
+    from crmctl.ops.projects import TaskUpdateRequest
+    from crmctl.render.records import changed as changed_lines
+
+    fmt = choose_format(output, ("table", "json"))
+    request = TaskUpdateRequest(
+        task, title, description, priority, estimate, due, type_, subtype, watchers or [], unwatch or []
+    )
+    if request == TaskUpdateRequest(task):
+        raise UsageError("nothing to change: give --title, --priority, --estimate, --due ... (see --help)")
+    changed = call("task.update", request)
+    if fmt == "json":
+        emit(_changes_json(changed.task.id, changed.changes, tasks_json([changed.task])[0]))
+    else:
+        emit(changed_lines(changed.task.id, changed.changes))
 
 
 @task_app.command("assign")

@@ -61,11 +61,15 @@ def create(
 ) -> None:
     """Create a record and print its key (the whole record with --format json)."""
     from crmctl.ops.records import Created, CreateRequest
-    from crmctl.render.records import card_json
+    from crmctl.render.records import card_json, launches, launches_json
 
     fmt = choose_format(output, ("table", "json"))
     created: Created = call("record.create", CreateRequest(form, _values(assignments, file), process, fmt == "json"))
-    emit(card_json(created.card) if created.card else created.key + "\n")
+    if created.card:
+        emit(card_json(created.card, launches_json(created.launched)))
+    else:
+        said = launches(created.launched).removeprefix("; ")  # under the key, which scripts read off the first line
+        emit(created.key + "\n" + (said + "\n" if said else ""))
 
 
 @record_app.command("update")

@@ -499,8 +499,9 @@ class Checker:
                 self._actor(doc, (*path, "approvals", j, "approvers", k), actor)
             if "when" in group and specs is not None:
                 self._condition(doc, (*path, "approvals", j, "when"), group["when"], specs, "field")
-        if "skip_when" in stage and specs is not None:
-            self._condition(doc, (*path, "skip_when"), stage["skip_when"], specs, "field")
+        for key in ("skip_when", "enter_when"):
+            if key in stage and specs is not None:
+                self._condition(doc, (*path, key), stage[key], specs, "field")
         if "due_in" in stage:
             self._duration(doc, (*path, "due_in"), stage["due_in"])
         if specs is not None:
@@ -611,7 +612,16 @@ class Checker:
             allowed.add("record")
         if "title" in data.get("project", {}):
             self._template(doc, ("project", "title"), data["project"]["title"], allowed, record_fields)
-        tasks = data["tasks"]
+        if isinstance(data.get("project", {}).get("priority"), dict):
+            self._priority_binding(doc, data["project"]["priority"], record_fields)
+        self._template_tasks(doc, data["tasks"], allowed, record_fields, params)
+        if "schedule" in data:
+            self._schedule(doc, data)
+
+    def _template_tasks(
+        self, doc: Document, tasks: list[dict[str, Any]], allowed: set[str], record_fields: Any, params: Any
+    ) -> None:
+        """A template's tasks: their texts, people, estimates and conditions, and dependencies without a cycle."""
         ids = [t["id"] for t in tasks]
         self._unique(doc, [(("tasks", i, "id"), t) for i, t in enumerate(ids)], "task")
         known = set(ids)
@@ -639,8 +649,6 @@ class Checker:
         if cycle:
             i = ids.index(cycle[0])
             self.report(doc, ("tasks", i, "depends_on"), "T703", "dependency cycle: " + " -> ".join(cycle), key=True)
-        if "schedule" in data:
-            self._schedule(doc, data)
 
     def _schedule(self, doc: Document, data: dict[str, Any]) -> None:
         """A scheduled launch has no record to be launched for, nor an author: a person or a role it is for;
@@ -654,6 +662,30 @@ class Checker:
         elif "for" in schedule:
             self._actor(doc, ("schedule", "for"), schedule["for"])
         self._launch(doc, ("schedule",), {"template": data["name"], "params": schedule.get("params", {})})
+
+    def _priority_binding(self, doc: Document, binding: dict[str, Any], specs: dict[str, FieldSpec] | None) -> None:
+        """A project priority bound to a field of the record: the template has a form, the form the field, and the
+        field's values can become a priority (a number field by itself, others through map)."""
+        path: Path_ = ("project", "priority")
+        name = binding["field"]
+        if "form" not in doc.data:
+            message = f"the priority is bound to field '{name}', but the template names no form its records are of"
+            self.report(doc, (*path, "field"), "R001", message)
+            return
+        if specs is None:
+            return  # the unknown form is reported already
+        spec = specs.get(name)
+        if spec is None or name not in (self._form_specs(doc.data["form"]) or {}):
+            self.report(doc, (*path, "field"), "R001", f"unknown field '{name}'{_hint(name, specs)}")
+            return
+        if "map" not in binding and spec.type != "number":
+            message = f"field '{name}' is {spec.type}, not a number: give a map from its values to priorities"
+            self.report(doc, (*path, "field"), "C501", message)
+        known = {"bool": ("yes", "no"), "list": tuple(spec.options)}.get(spec.type)
+        for value in binding.get("map", {}):
+            if known is not None and value not in known:
+                message = f"'{value}' is not a value of {spec.type} field '{name}' (values: {', '.join(known)})"
+                self.report(doc, (*path, "map", value), "C502", message, key=True)
 
     def _check_intakerule(self, doc: Document) -> None:
         data = doc.data

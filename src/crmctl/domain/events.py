@@ -33,6 +33,7 @@ class Event(StrEnum):
     # projects, tasks and time
     PROJECT_CREATED = "project.created"
     PROJECT_LAUNCHED = "project.launched"
+    PROJECT_UPDATED = "project.updated"
     TASK_CREATED = "task.created"
     TASK_UPDATED = "task.updated"
     TASK_ASSIGNED = "task.assigned"

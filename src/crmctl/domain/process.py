@@ -90,6 +90,29 @@ def entry(
     return Entry(stage, approvers=approvers)
 
 
+def unmet(stage: StageDef, row: Mapping[str, Any], specs: Mapping[str, FieldSpec]) -> str | None:
+    """What keeps a record from leaving the stage by its `require`, in words, or None: a required field that
+    is empty, a required yes/no field that is not yes."""
+    required = stage.raw.get("require", [])
+    empty = [name for name in required if row.get(name) in (None, "")]
+    not_yes = [n for n in required if n not in empty and n in specs and specs[n].type == "bool" and row[n] is not True]
+    parts = [
+        f"{label}: {', '.join(names)}"
+        for label, names in (("these fields are filled", empty), ("these yes/no fields are yes", not_yes))
+        if names
+    ]
+    return " and ".join(parts) or None
+
+
+def entry_refusal(stage: StageDef, values: Mapping[str, Any], specs: Mapping[str, FieldSpec], key: str) -> str | None:
+    """Why a record may not enter the stage by its `enter_when` condition, or None (`tasks_done`, which needs
+    the record's tasks, is the caller's)."""
+    cond = stage.raw.get("enter_when")
+    if cond is not None and not holds(cond, values, specs, key):
+        return f"{key} cannot enter '{stage.id}': {describe(cond)} does not hold"
+    return None
+
+
 def skip_target(stage: StageDef) -> str | None:
     return stage.transitions[0] if stage.transitions else None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from crmctl.domain import templating
@@ -90,7 +91,7 @@ def plan(
         else:
             key = (record or {}).get("key")
             title = f"{template.get('title', name)} {key}" if key else template.get("title", name)
-    result = LaunchPlan(name, title, template.get("project", {}).get("priority"), values)
+    result = LaunchPlan(name, title, project_priority(template, record), values)
     kept: dict[str, list[str]] = {}
     for spec in template["tasks"]:
         deps = [d for dep in spec.get("depends_on", ()) for d in kept.get(dep, [dep])]
@@ -118,6 +119,38 @@ def plan(
             )
         )
     return result
+
+
+def project_priority(template: Mapping[str, Any], record: Mapping[str, Any] | None) -> int | None:
+    """The priority of a project launched from the template: the number it gives, or, where it binds the
+    priority to a field of the record, what that field's value says (docs/projects.md)."""
+    spec = template.get("project", {}).get("priority")
+    if not isinstance(spec, Mapping):
+        return spec if isinstance(spec, int) else None
+    fallback = None if spec.get("default") is None else int(spec["default"])
+    value = (record or {}).get(spec["field"])
+    if value is None or value == "":
+        return fallback
+    if "map" in spec:
+        found = spec["map"].get(value_text(value))
+        return fallback if found is None else int(found)
+    text = value_text(value)
+    return int(text) if text in ("1", "2", "3", "4", "5") else fallback
+
+
+def bound_field(template: Mapping[str, Any]) -> str | None:
+    """The field of the record a template binds its project's priority to, if it does."""
+    spec = template.get("project", {}).get("priority")
+    return str(spec["field"]) if isinstance(spec, Mapping) else None
+
+
+def value_text(value: Any) -> str:
+    """A field's value as a priority map names it: yes or no, a whole number without a fraction, else the text."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float, Decimal)) and value == int(value):
+        return str(int(value))
+    return str(value)
 
 
 def least_loaded(candidates: list[str], queued: Mapping[str, float]) -> str:

@@ -36,6 +36,17 @@ def locate(session: Session, key: str) -> tuple[FormDef, dict[str, Any]]:
     return form, row
 
 
+def referring(session: Session, conn: Any, form: str, key: str) -> list[tuple[str, str]]:
+    """(form, key) of the records whose ref fields point at the record (the orders of a deal)."""
+    sources = [
+        (other.name, spec.id)
+        for other in session.defs.forms.values()
+        for spec in other.fields.values()
+        if spec.type == "ref" and spec.form == form
+    ]
+    return project_store.records_referring_to(conn, sources, key) if sources else []
+
+
 def title_of_key(session: Session, key: str) -> str:
     try:
         form, row = locate(session, key)

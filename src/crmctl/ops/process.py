@@ -10,7 +10,18 @@ from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.model import FormDef, ProcessDef, StageDef
-from crmctl.domain.process import Approver, Step, TimedRule, follow, holds, passing, timed_rules, walk
+from crmctl.domain.process import (
+    Approver,
+    Step,
+    TimedRule,
+    entry_refusal,
+    follow,
+    holds,
+    passing,
+    timed_rules,
+    unmet,
+    walk,
+)
 from crmctl.domain.records import simulation_values
 from crmctl.domain.shapes import column
 from crmctl.domain.values import convert
@@ -18,9 +29,11 @@ from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects, series
 from crmctl.ops.announcements import shown_to
-from crmctl.ops.lookups import calendar_for, locate
+from crmctl.ops.lookups import calendar_for, locate, referring
+from crmctl.ops.projects import LaunchNote
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
+from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
 from crmctl.store.process import EventWrites, StageWrites
 
@@ -117,12 +130,14 @@ def enter(
     reason: str | None = None,
     given: frozenset[str] = frozenset(),
     deferred: process_store.Deferred | None = None,
+    launched: list[LaunchNote] | None = None,
 ) -> list[str]:
     """Move a record into target (passing through skipped stages) and do everything entering means.
 
     The caller holds the transaction. Returns the stages entered, in order. Fields in `given` were set by
     the same command (a record being created): a `set` action leaves them as they are. With `deferred`
-    (new records, many at once), the writes wait in it for its flush().
+    (new records, many at once), the writes wait in it for its flush(). The projects its `launch` actions
+    make are added to `launched`. InputError if the stage's entry conditions refuse the record.
     """
     writes: StageWrites = process_store if deferred is None else deferred
     events: EventWrites = record_store if deferred is None else deferred
@@ -130,6 +145,9 @@ def enter(
     now, actor = session.now, session.actor
     values = {name: row.get(name) for name in form.fields}
     steps = walk(process, target, values, form.fields, row.get("author"), key, follow=False)
+    refused = refusal(session, conn, form, row, steps[-1].stage)
+    if refused:
+        raise InputError(refused)
     previous = row.get("stage")
     for step in steps[:-1]:
         data = {"process": process.name, "stage": step.stage.id, "reason": step.skipped}
@@ -150,7 +168,7 @@ def enter(
         text = f"{_title(form, row)} entered stage '{stage.title}': you are responsible{due_text}"
         writes.notify(conn, [responsible], "stage", key, text, now)
     _ask(session, conn, form, row, process, stage, approvers, writes)
-    _on_enter(session, conn, form, row, stage, given, writes, events)
+    _on_enter(session, conn, form, row, stage, given, writes, events, launched)
     return [s.stage.id for s in steps]
 
 
@@ -213,8 +231,8 @@ def _on_enter(
     given: frozenset[str],
     writes: StageWrites = process_store,
     events: EventWrites = record_store,
+    launched: list[LaunchNote] | None = None,
 ) -> None:
-
     now, actor, key = session.now, session.actor, row["key"]
     for action in stage.raw.get("on_enter", []):
         if "set" in action:
@@ -236,6 +254,8 @@ def _on_enter(
                 form=form.name,
                 data={"changes": {name: [old, value]}, "reason": f"entering stage {stage.id}"},
             )
+            if not isinstance(writes, process_store.Deferred):  # a record being imported has no projects yet
+                projects.follow_record(session, conn, form, row, {name})
         elif "remind" in action:
             spec = action["remind"]
             person = _one_person(session, spec.get("for", "author"), row)
@@ -261,7 +281,9 @@ def _on_enter(
             ):  # what entering wrote so far goes first, as it would one by one
                 writes.flush(conn)
 
-            projects.launch_for_stage(session, conn, form, row, action["launch"])
+            note = projects.launch_for_stage(session, conn, form, row, action["launch"])
+            if launched is not None:
+                launched.append(note)
 
 
 @dataclass
@@ -292,8 +314,23 @@ def position(session: Session, key: str) -> Position:
     return Position(form, row, process, stage, approvals)
 
 
-def _missing_required(pos: Position) -> list[str]:
-    return [name for name in pos.stage.raw.get("require", []) if pos.row.get(name) in (None, "")]
+def _unmet(pos: Position) -> str | None:
+    return unmet(pos.stage, pos.row, pos.form.fields)
+
+
+def refusal(session: Session, conn: Any, form: FormDef, row: dict[str, Any], stage: StageDef) -> str | None:
+    """Why the record may not enter the stage, or None: its `enter_when` fails, or with `tasks_done` a task of
+    the record or of a record that refers to it (the orders of a deal) is neither done nor cancelled."""
+    values = {name: row.get(name) for name in form.fields}
+    found = entry_refusal(stage, values, form.fields, row["key"])
+    if found or not stage.raw.get("tasks_done"):
+        return found
+    keys = [row["key"], *(k for _, k in referring(session, conn, form.name, row["key"]))]
+    open_tasks = [t["id"] for t in project_store.tasks(conn, records=keys, status=list(project_store.OPEN))]
+    if not open_tasks:
+        return None
+    shown = ", ".join(open_tasks[:10]) + (f" and {len(open_tasks) - 10} more" if len(open_tasks) > 10 else "")
+    return f"{row['key']} cannot enter '{stage.id}' while its tasks are open: {shown}"
 
 
 @dataclass(frozen=True)
@@ -309,6 +346,7 @@ class Moved:
 
     key: str
     stages: list[str]
+    launched: list[LaunchNote] = field(default_factory=list)  # the projects entering the stages launched
 
 
 def advance(session: Session, request: AdvanceRequest) -> Moved:
@@ -334,19 +372,21 @@ def advance(session: Session, request: AdvanceRequest) -> Moved:
     blocked = _blocked(pos, to)
     if blocked:
         raise InputError(blocked)
+    launched: list[LaunchNote] = []
     with session.transaction() as conn:
         if comment:
             _comment(session, conn, pos, comment)
-        stages = enter(session, conn, pos.form, pos.row, pos.process, to, reason=f"advanced by {session.actor or '-'}")
-    return Moved(rkey, stages)
+        reason = f"advanced by {session.actor or '-'}"
+        stages = enter(session, conn, pos.form, pos.row, pos.process, to, reason=reason, launched=launched)
+    return Moved(rkey, stages, launched)
 
 
 def _blocked(pos: Position, to: str) -> str | None:
     """Why the record cannot leave its stage for `to` now (required fields empty, approvals pending), or None."""
     rkey, stage = pos.row["key"], pos.stage
-    missing = [] if pos.process.stages[to].outcome == "lost" else _missing_required(pos)
+    missing = None if pos.process.stages[to].outcome == "lost" else _unmet(pos)
     if missing:
-        return f"{rkey} cannot leave '{stage.id}' before these fields are filled: {', '.join(missing)}"
+        return f"{rkey} cannot leave '{stage.id}' before {missing}"
     if pos.pending:
         waiting = ", ".join(f"{a['approver']} ({a['approval_group']})" for a in pos.pending)
         return f"{rkey} waits for approval by {waiting}"
@@ -397,6 +437,7 @@ class Decision:
     stage: str
     remaining: list[str]
     moved_to: list[str]
+    launched: list[LaunchNote] = field(default_factory=list)  # the projects entering the stages launched
 
 
 def approve(session: Session, request: ApproveRequest) -> Decision:
@@ -414,8 +455,9 @@ def approve(session: Session, request: ApproveRequest) -> Decision:
             **({"comment": comment} if comment else {}),
         }
         _record_event(session, conn, pos, Event.APPROVAL_GIVEN, data)
-        moved = [] if remaining else _passed(session, conn, pos)
-    return Decision(pos.row["key"], pos.stage.id, [a["approver"] for a in remaining], moved)
+        launched: list[LaunchNote] = []
+        moved = [] if remaining else _passed(session, conn, pos, launched)
+    return Decision(pos.row["key"], pos.stage.id, [a["approver"] for a in remaining], moved, launched)
 
 
 def _record_event(session: Session, conn: Any, pos: Position, event: Event, data: dict[str, Any]) -> None:
@@ -424,13 +466,21 @@ def _record_event(session: Session, conn: Any, pos: Position, event: Event, data
     )
 
 
-def _passed(session: Session, conn: Any, pos: Position) -> list[str]:
+def _passed(session: Session, conn: Any, pos: Position, launched: list[LaunchNote]) -> list[str]:
     """A stage all its approvers approved: the record goes on to its first transition when its required fields
-    are filled (the stages entered), else its responsible person is told to advance it."""
+    are filled and the stage it goes to lets it in (the stages entered), else its responsible person is told to
+    advance it."""
     _record_event(session, conn, pos, Event.STAGE_PASSED, {"stage": pos.stage.id})
     targets = pos.stage.transitions
-    if targets and not _missing_required(pos):
-        return enter(session, conn, pos.form, pos.row, pos.process, targets[0], reason="approved")
+    held = _unmet(pos) is not None or not targets
+    if not held:
+        values = {name: pos.row.get(name) for name in pos.form.fields}
+        steps = walk(
+            pos.process, targets[0], values, pos.form.fields, pos.row.get("author"), pos.row["key"], follow=False
+        )
+        held = refusal(session, conn, pos.form, pos.row, steps[-1].stage) is not None
+    if not held:
+        return enter(session, conn, pos.form, pos.row, pos.process, targets[0], reason="approved", launched=launched)
     if pos.row.get("responsible"):
         text = f"{_title(pos.form, pos.row)} is approved at '{pos.stage.title}': advance it"
         process_store.notify(conn, [pos.row["responsible"]], "stage", pos.row["key"], text, session.now)
@@ -451,8 +501,10 @@ def reject(session: Session, request: RejectRequest) -> Decision:
         process_store.decide(conn, [a["id"] for a in mine], "rejected", session.actor, session.now, comment)
         _record_event(session, conn, pos, Event.APPROVAL_REJECTED, {"stage": pos.stage.id, "comment": comment})
         _comment(session, conn, pos, comment)
-        moved = enter(session, conn, pos.form, pos.row, pos.process, target, reason=f"rejected by {session.actor}")
-    return Decision(pos.row["key"], pos.stage.id, [], moved)
+        launched: list[LaunchNote] = []
+        reason = f"rejected by {session.actor}"
+        moved = enter(session, conn, pos.form, pos.row, pos.process, target, reason=reason, launched=launched)
+    return Decision(pos.row["key"], pos.stage.id, [], moved, launched)
 
 
 def _process(session: Session, name: str) -> ProcessDef:

@@ -205,6 +205,7 @@ class Project:
     priority: int | None
     created_at: dt.datetime
     created_by: str | None
+    due_at: dt.datetime | None  # set with `project update --due`
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,95 @@ def show_project(session: Session, request: ProjectShowRequest) -> ProjectCard:
     )
 
 
+@dataclass(frozen=True)
+class FieldChange:
+    """A value of a task or project before and after a change."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+def _changes(stored: Row, wanted: Row) -> list[FieldChange]:
+    return [FieldChange(k, stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v]
+
+
+def _change_data(changes: list[FieldChange]) -> dict[str, list[Any]]:
+    return {c.field: [plain(c.before), plain(c.after)] for c in changes}
+
+
+@dataclass(frozen=True)
+class ProjectUpdateRequest:
+    project: str  # the project id, e.g. P-3
+    title: str | None = None
+    priority: int | None = None  # 1 (highest) to 5
+    due: str | None = None  # a due date-time, ISO (a date alone: the end of that day); empty clears it
+
+
+@dataclass(frozen=True)
+class ProjectChanged:
+    """A project's changes (none when every value was the same)."""
+
+    project: str
+    changes: list[FieldChange]
+
+
+def _priority(value: int | None, what: str = "--priority") -> int | None:
+    if value is not None and not 1 <= value <= 5:
+        raise InputError(f"{what} is 1 (highest) to 5, not {value}")
+    return value
+
+
+def update_project(session: Session, request: ProjectUpdateRequest) -> ProjectChanged:
+    """Change a project's title, priority or due date; each change goes to the history of its record."""
+    session.require("tasks.add", "change projects")
+    pid = prefixed_id(request.project, "P")
+    stored = project_store.project(session.conn, pid)
+    if stored is None:
+        raise NotFound(f"no project {pid}")
+    wanted: Row = {}
+    if request.title is not None:
+        if not request.title.strip():
+            raise InputError("a project needs a title")
+        wanted["title"] = request.title.strip()
+    if request.priority is not None:
+        wanted["priority"] = _priority(request.priority)
+    if request.due is not None:
+        wanted["due_at"] = _due(request.due, session) if request.due.strip() else None
+    changes = _changes(stored, wanted)
+    if changes:
+        with session.transaction() as conn:
+            _write_project(session, conn, pid, stored["record"], changes)
+    return ProjectChanged(pid, changes)
+
+
+def _write_project(
+    session: Session, conn: Any, pid: str, record: str | None, changes: list[FieldChange], reason: str | None = None
+) -> None:
+    project_store.update_project(conn, pid, {c.field: c.after for c in changes})
+    data: dict[str, Any] = {"project": pid, "changes": _change_data(changes)}
+    if reason:
+        data["reason"] = reason
+    _event(session, conn, Event.PROJECT_UPDATED, record, data)
+
+
+def follow_record(session: Session, conn: Any, form: FormDef, row: Row, changed: set[str]) -> list[ProjectChanged]:
+    """A record whose fields changed: each of its projects whose template binds the priority to a changed
+    field takes the priority the field says now. The caller holds the transaction."""
+    found = []
+    for project in project_store.projects(conn, record=row["key"]):
+        template = session.defs.templates.get(project["template"] or "")
+        if template is None or domain.bound_field(template) not in changed:
+            continue
+        priority = domain.project_priority(template, record_context(session, form, row))
+        changes = _changes(project, {"priority": priority})
+        if changes:
+            reason = f"{row['key']} {domain.bound_field(template)} changed"
+            _write_project(session, conn, project["id"], row["key"], changes, reason)
+            found.append(ProjectChanged(project["id"], changes))
+    return found
+
+
 # -- launching a template --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LaunchRequest:
@@ -245,6 +335,16 @@ class Launched:
     project: str
     title: str
     tasks: list[TaskRow]  # as stored (the launcher sees them all)
+    left_out: list[tuple[str, str]]  # (the template's task, why) of each task its conditions left out
+
+
+@dataclass(frozen=True)
+class LaunchNote:
+    """A project a stage launched, as `advance` and `record create` tell it."""
+
+    project: str
+    title: str
+    tasks: int  # how many tasks it made
     left_out: list[tuple[str, str]]  # (the template's task, why) of each task its conditions left out
 
 
@@ -363,9 +463,9 @@ def _launch(
     target: Target | None,
     title: str | None,
     author: str | None = None,
-) -> tuple[str, str, list[tuple[str, str]]]:
-    """Launch a template in the caller's transaction: (the project's id, its title, the tasks left out).
-    `author` is whom it is launched for (`assignee: author` in the template): the actor by default."""
+) -> LaunchNote:
+    """Launch a template in the caller's transaction. `author` is whom it is launched for (`assignee: author`
+    in the template): the actor by default."""
     template = _template(session, template_name, target)
     record = record_context(session, *target) if target else None
     people = set(session.defs.people) if session.defs.has_team else None
@@ -389,7 +489,7 @@ def _launch(
     left_out = [t for t, _ in plan.left_out]
     launched = {"project": pid, "title": leaf, "template": template_name, "tasks": [], "left_out": left_out}
     _announce_launch(session, conn, key, launched, created)
-    return pid, leaf, plan.left_out
+    return LaunchNote(pid, leaf, len(created), plan.left_out)
 
 
 def launch(session: Session, request: LaunchRequest) -> Launched:
@@ -397,12 +497,12 @@ def launch(session: Session, request: LaunchRequest) -> Launched:
     session.require("tasks.add", "launch projects")
     target = record_of(session, request.record)
     with session.transaction() as conn:
-        pid, title, left_out = _launch(session, conn, request.template, dict(request.params), target, request.name)
-        tasks = _rows(session, project_store.tasks(conn, projects=[pid]))
-    return Launched(pid, title, tasks, left_out)
+        note = _launch(session, conn, request.template, dict(request.params), target, request.name)
+        tasks = _rows(session, project_store.tasks(conn, projects=[note.project]))
+    return Launched(note.project, note.title, tasks, note.left_out)
 
 
-def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec: dict[str, Any]) -> None:
+def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec: dict[str, Any]) -> LaunchNote:
     """The `launch` action of a stage's on_enter: parameters and name rendered from the record."""
     from crmctl.domain import templating  # jinja2: imported when a stage launches a template
 
@@ -417,7 +517,7 @@ def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec:
     except templating.TemplateProblem as exc:
         raise InputError(f"{where}: {exc}") from None
     try:
-        _launch(session, conn, spec["template"], params, (form, row), title)
+        return _launch(session, conn, spec["template"], params, (form, row), title)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
 
@@ -571,7 +671,8 @@ def renew_launches(session: Session) -> list[series.Done]:
             person = _schedule_for(session, schedule.get("for"))
             if series.falls(session, found["nominal"], person) > session.now:
                 continue
-            pid, title, _ = _launch(session, conn, name, dict(schedule.get("params", {})), None, None, person)
+            note = _launch(session, conn, name, dict(schedule.get("params", {})), None, None, person)
+            pid, title = note.project, note.title
             series_store.move_on(conn, found["id"], pid, series.following(found, session.now))
             series.event(session, conn, Event.SERIES_NEXT, None, {"series": found["id"], "item": pid})
         done.append(("launch", pid, f"{title} from {name} for {person or '-'} (series {found['id']})"))
@@ -786,6 +887,74 @@ def assign(session: Session, request: TaskAssignRequest) -> TaskRow:
             text = f"{task['id']} «{task['title']}» is yours (assigned by {session.actor or '-'})"
             process_store.notify(conn, [person], "task", task["record"], text, session.now)
         return TaskRow.of(_stored(conn, task["id"]), session.now)
+
+
+@dataclass(frozen=True)
+class TaskUpdateRequest:
+    task: str
+    title: str | None = None
+    description: str | None = None  # empty clears it
+    priority: int | None = None  # 1 (highest) to 5
+    estimate: str | None = None  # working time as text: 90m, 2h, 1d; empty clears it
+    due: str | None = None  # a due date-time, ISO (a date alone: the end of that day); empty clears it
+    type: str | None = None  # empty clears it
+    subtype: str | None = None  # empty clears it
+    add_watchers: list[str] = field(default_factory=list)  # people to follow it (--watcher)
+    remove_watchers: list[str] = field(default_factory=list)  # people to stop following it (--no-watcher)
+
+
+@dataclass(frozen=True)
+class TaskChanged:
+    """A task's changes (none when every value was the same) and the task after them."""
+
+    task: TaskRow
+    changes: list[FieldChange]
+
+
+def _cleared(text: str) -> str | None:
+    return text.strip() or None
+
+
+def _task_values(session: Session, task: Row, request: TaskUpdateRequest) -> Row:
+    """The values the request sets, checked, under the task's column names."""
+    wanted: Row = {}
+    if request.title is not None:
+        if not request.title.strip():
+            raise InputError("a task needs a title")
+        wanted["title"] = request.title.strip()
+    for name in ("description", "type", "subtype"):
+        if getattr(request, name) is not None:
+            wanted[name] = _cleared(getattr(request, name))
+    if request.priority is not None:
+        wanted["priority"] = _priority(request.priority)
+    if request.estimate is not None:
+        text = request.estimate.strip()
+        wanted["estimate_minutes"] = _minutes(text, "--estimate", session.defs.hours_per_day) if text else None
+    if request.due is not None:
+        wanted["due_at"] = _due(request.due, session) if request.due.strip() else None
+    if request.add_watchers or request.remove_watchers:
+        added = [team_person(session, w, "--watcher") for w in request.add_watchers]
+        removed = {team_person(session, w, "--no-watcher") for w in request.remove_watchers}
+        kept = [w for w in [*task["watchers"], *added] if w not in removed]
+        wanted["watchers"] = list(dict.fromkeys(kept))
+    return wanted
+
+
+def update_task(session: Session, request: TaskUpdateRequest) -> TaskChanged:
+    """Change what was planned for a task: title, description, priority, estimate, due date, type, subtype,
+    watchers, several at once; each change goes to its history as `field: before -> after`."""
+    session.require("tasks.add", "change tasks")
+    task = get_task(session, request.task)
+    _others_work(session, task)
+    changes = _changes(task, _task_values(session, task, request))
+    if not changes:
+        return TaskChanged(TaskRow.of(task, session.now), [])
+    with session.transaction() as conn:
+        project_store.update_task(conn, task["id"], {c.field: c.after for c in changes})
+        _event(
+            session, conn, Event.TASK_UPDATED, task["record"], {"task": task["id"], "changes": _change_data(changes)}
+        )
+        return TaskChanged(TaskRow.of(_stored(conn, task["id"]), session.now), changes)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ from crmctl.domain.records import changed_values, new_values, plain
 from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
-from crmctl.ops import clock
+from crmctl.ops import clock, lookups
 from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
 from crmctl.ops.process import enter
+from crmctl.ops.projects import FieldChange, LaunchNote, ProjectChanged, follow_record
 from crmctl.ops.series import every_of, reminder_done, start_reminders, stop_reminders
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
@@ -80,21 +81,29 @@ class Created:
 
     key: str
     card: Card | None = None
+    launched: list[LaunchNote] = field(default_factory=list)  # the projects entering its first stage launched
 
 
 def create(session: Session, request: CreateRequest) -> Created:
     """Create a record: checked against its form, written, and in its process's first stage."""
     form = session.defs.form(request.form)
     session.require("records.create", f"create {form.name} records", form.name)
+    launched: list[LaunchNote] = []
     with session.transaction() as conn:
-        key: str = create_in(session, conn, form, request.values, request.process)["key"]
-    return Created(key, show(session, ShowRequest(key)) if request.card else None)
+        key: str = create_in(session, conn, form, request.values, request.process, launched)["key"]
+    return Created(key, show(session, ShowRequest(key)) if request.card else None, launched)
 
 
 def create_in(
-    session: Session, conn: Any, form: FormDef, raw: dict[str, Any], process: str | None = None
+    session: Session,
+    conn: Any,
+    form: FormDef,
+    raw: dict[str, Any],
+    process: str | None = None,
+    launched: list[LaunchNote] | None = None,
 ) -> dict[str, Any]:
-    """A new record, inside the caller's transaction: checked, written, and in its process's first stage."""
+    """A new record, inside the caller's transaction: checked, written, and in its process's first stage (the
+    projects entering it launched added to `launched`)."""
     values = new_values(form, raw, people_of(session))
     _check_refs(session, form, values)
     chosen = choose_process(session, form, process)
@@ -120,7 +129,7 @@ def create_in(
         entered = session.defs.processes[chosen]
         record["stage"] = None
         given = frozenset(k for k, v in raw.items() if v not in (None, ""))
-        enter(session, conn, form, record, entered, entered.initial, given=given)
+        enter(session, conn, form, record, entered, entered.initial, given=given, launched=launched)
     return record
 
 
@@ -132,21 +141,13 @@ class UpdateRequest:
 
 
 @dataclass(frozen=True)
-class Change:
-    """A field's value before and after an update."""
-
-    field: str
-    before: Any
-    after: Any
-
-
-@dataclass(frozen=True)
 class Updated:
     """The fields an update changed (none when every value was the same), and the card when asked for."""
 
     key: str
-    changes: list[Change]
+    changes: list[FieldChange]
     card: Card | None = None
+    projects: list[ProjectChanged] = field(default_factory=list)  # its projects whose bound priority followed
 
 
 def update(session: Session, request: UpdateRequest) -> Updated:
@@ -156,6 +157,7 @@ def update(session: Session, request: UpdateRequest) -> Updated:
     session.require("records.update", f"change {form.name} records", form.name, key)
     changes = changed_values(form, row, request.values, people_of(session))
     _check_refs(session, form, {k: v[1] for k, v in changes.items()})
+    followed: list[ProjectChanged] = []
     if changes:
         with session.transaction() as conn:
             record_store.update(conn, form, key, {**{k: v[1] for k, v in changes.items()}, "updated_at": session.now})
@@ -168,8 +170,10 @@ def update(session: Session, request: UpdateRequest) -> Updated:
                 form=form.name,
                 data={"changes": {k: [plain(a), plain(b)] for k, (a, b) in changes.items()}},
             )
-    made = [Change(name, before, after) for name, (before, after) in changes.items()]
-    return Updated(key, made, show(session, ShowRequest(key)) if request.card else None)
+            row = {**row, **{k: v[1] for k, v in changes.items()}}
+            followed = follow_record(session, conn, form, row, set(changes))
+    made = [FieldChange(name, before, after) for name, (before, after) in changes.items()]
+    return Updated(key, made, show(session, ShowRequest(key)) if request.card else None, followed)
 
 
 @dataclass(frozen=True)
@@ -342,13 +346,7 @@ def _field_line(spec: FieldSpec, value: Any) -> FieldLine:
 def _around(session: Session, form: FormDef, key: str) -> tuple[list[Related], list[CardTask], dict[str, int]]:
     """The records that refer to this one with their readiness, and every task of all of them: of those, only
     the records and tasks the actor may read, and how many others there are."""
-    sources = [
-        (other.name, spec.id)
-        for other in session.defs.forms.values()
-        for spec in other.fields.values()
-        if spec.type == "ref" and spec.form == form.name
-    ]
-    referring = project_store.records_referring_to(session.conn, sources, key) if sources else []
+    referring = lookups.referring(session, session.conn, form.name, key)
     tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in referring)])
     hidden = {k for other, k in referring if not session.may("records.read", other)}
     shown = [t for t in tasks if t["record"] not in hidden and session.may_read_task(t)]

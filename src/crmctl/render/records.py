@@ -4,7 +4,9 @@ the changes of an update."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,10 +15,16 @@ from crmctl.domain.records import plain
 from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, render, terminal_width
 
 if TYPE_CHECKING:
+    from crmctl.ops.projects import FieldChange, LaunchNote
     from crmctl.ops.records import Card, CardTask, FieldLine, HistoryEvent, RecordList, Related, Updated
 
 
 def _value(value: Any) -> str:
+    """A value of an event's data in words: a mapping as its pairs, never as a Python dict."""
+    if isinstance(value, dict):
+        return "(" + _fields(value) + ")" if value else "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value(v) for v in value) or "-"
     return "-" if value is None or value == "" else cell(value)
 
 
@@ -38,8 +46,36 @@ def _created(data: Data) -> str:
     return ", ".join(f"{k}={_value(v)}" for k, v in data.get("values", {}).items())
 
 
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?")
+
+
+def _moment(value: Any) -> str:
+    """A value of a change; a date-time (stored in the event's JSON as ISO text) as tables show one."""
+    if isinstance(value, str) and _INSTANT.fullmatch(value):
+        return cell(dt.datetime.fromisoformat(value))
+    return _value(value)
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    """{field: [before, after]} as `field: before -> after`, comma-separated."""
+    return ", ".join(
+        f"{k}: {_moment(v[0])} -> {_moment(v[1])}" if isinstance(v, list) and len(v) == 2 else f"{k}: {_value(v)}"
+        for k, v in changes.items()
+    )
+
+
 def _updated(data: Data) -> str:
-    return ", ".join(f"{k}: {_value(a)} -> {_value(b)}" for k, (a, b) in data.get("changes", {}).items())
+    return _changes(data.get("changes", {}))
+
+
+def _task_updated(data: Data) -> str:
+    """A task or project changed: `T-3 priority: 3 -> 1`, with where the change came from when not a command."""
+    text = f"{data.get('task') or data.get('project')} {_changes(data.get('changes', {}))}"
+    if data.get("source"):
+        text += f" (from {data['source']})"
+    if data.get("reason"):
+        text += f" ({data['reason']})"
+    return text
 
 
 def _stage_entered(data: Data) -> str:
@@ -142,8 +178,9 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.RESPONSIBLE_CHANGED: lambda d: f"responsible {d.get('from')} -> {d.get('to')}",
     Event.PROJECT_CREATED: _project,
     Event.PROJECT_LAUNCHED: _project,
+    Event.PROJECT_UPDATED: _task_updated,
     Event.TASK_CREATED: _task_created,
-    Event.TASK_UPDATED: _fields,
+    Event.TASK_UPDATED: _task_updated,
     Event.TASK_ASSIGNED: lambda d: f"{d.get('task')} {d.get('from') or 'nobody'} -> {d.get('to') or 'nobody'}",
     Event.TASK_STATUS: lambda d: f"{d.get('task')} {d.get('from')} -> {d.get('to')}",
     Event.TASK_DEPENDENCIES: _task_dependencies,
@@ -199,11 +236,14 @@ def record_list(fmt: str, listing: RecordList) -> str:
 
 def updated(result: Updated) -> str:
     """One line per changed field, or that nothing changed."""
-    if not result.changes:
-        return f"{result.key}: no changes\n"
-    return "".join(
-        f"{result.key} {c.field}: {cell(c.before) or '-'} -> {cell(c.after) or '-'}\n" for c in result.changes
-    )
+    return changed(result.key, result.changes) + "".join(changed(p.project, p.changes) for p in result.projects)
+
+
+def changed(name: str, changes: Sequence[FieldChange]) -> str:
+    """One line per change of a record, task or project, `T-3 priority: 3 -> 1`, or that nothing changed."""
+    if not changes:
+        return f"{name}: no changes\n"
+    return "".join(f"{name} {c.field}: {cell(c.before) or '-'} -> {cell(c.after) or '-'}\n" for c in changes)
 
 
 def _json_value(value: Any) -> Any:
@@ -222,9 +262,37 @@ def _json_value(value: Any) -> Any:
     return plain(value)
 
 
-def card_json(card: Card) -> str:
-    """The card as JSON: every field of the Card but its view, in order."""
-    return json.dumps(_json_value(card), ensure_ascii=False, indent=2) + "\n"
+def launches(notes: Sequence[LaunchNote]) -> str:
+    """The projects a move launched, as the end of its line: `; launched P-1 with 7 tasks (copywriting left out:
+    when does not hold: needs_copywriting = true)`."""
+    text = ""
+    for note in notes:
+        text += f"; launched {note.project} with {note.tasks} task{'s' if note.tasks != 1 else ''}"
+        if note.left_out:
+            text += " (" + "; ".join(f"{task} left out: {why}" for task, why in note.left_out) + ")"
+    return text
+
+
+def launches_json(notes: Sequence[LaunchNote]) -> list[dict[str, Any]]:
+    """The projects a move launched, as JSON holds them."""
+    return [
+        {
+            "project": n.project,
+            "title": n.title,
+            "tasks": n.tasks,
+            "left_out": [{"task": task, "why": why} for task, why in n.left_out],
+        }
+        for n in notes
+    ]
+
+
+def card_json(card: Card, launched: list[dict[str, Any]] | None = None) -> str:
+    """The card as JSON: every field of the Card but its view, in order; and `launched`, the projects a new
+    record's first stage launched, when there are any."""
+    data = _json_value(card)
+    if launched:
+        data["launched"] = launched
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 def card_text(card: Card, *, color: bool = False) -> str:

@@ -10,8 +10,9 @@ from crmctl.errors import InputError
 from crmctl.store.db import Connection, define_records_view
 from crmctl.store.definitions import latest
 
-# 5: crm.tokens; 6: crm.event_hashes (the event log's chain); 7: crm.deliveries; 8: crm.series, crm.announcements
-SCHEMA_VERSION = 8
+# 5: crm.tokens; 6: crm.event_hashes (the event log's chain); 7: crm.deliveries; 8: crm.series,
+# crm.announcements; 9: crm.projects.due_at
+SCHEMA_VERSION = 9
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -50,7 +51,10 @@ SYSTEM_DDL = [
         read_at TIMESTAMPTZ)""",
     """CREATE TABLE IF NOT EXISTS crm.projects (
         id VARCHAR PRIMARY KEY, number BIGINT NOT NULL, title VARCHAR NOT NULL, parent VARCHAR, record VARCHAR,
-        template VARCHAR, params JSON, priority INTEGER, created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR)""",
+        template VARCHAR, params JSON, priority INTEGER, created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR,
+        due_at TIMESTAMPTZ)""",
+    # schema 6: a project's due date (`project update --due`)
+    "ALTER TABLE crm.projects ADD COLUMN IF NOT EXISTS due_at TIMESTAMPTZ",
     """CREATE TABLE IF NOT EXISTS crm.tasks (
         id VARCHAR PRIMARY KEY, number BIGINT NOT NULL, project VARCHAR, record VARCHAR, template_task VARCHAR,
         title VARCHAR NOT NULL, description VARCHAR, type VARCHAR, subtype VARCHAR, assignee VARCHAR,

@@ -76,6 +76,16 @@ def project(conn: Any, pid: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+# The columns of crm.projects that update_project writes.
+PROJECT_COLUMNS = ("title", "priority", "due_at")
+
+
+def update_project(conn: Any, pid: str, values: Mapping[str, Any]) -> None:
+    names = [c for c in values if c in PROJECT_COLUMNS]
+    assignments = ", ".join(f"{c} = ?" for c in names)
+    conn.execute(f"UPDATE crm.projects SET {assignments} WHERE id = ?", [*(values[c] for c in names), pid])
+
+
 def root_project_by_title(conn: Any, title: str, parent: str | None) -> str | None:
     row = conn.execute(
         "SELECT id FROM crm.projects WHERE title = ? AND parent IS NOT DISTINCT FROM ? ORDER BY number LIMIT 1",
