@@ -305,6 +305,8 @@ class Checker:
             self._timezone(doc, ("timezone",), data["timezone"])
         if "calendar" in data:
             self._ref(doc, ("calendar",), "Calendar", data["calendar"])
+        if "timer_cap" in data:
+            self._duration(doc, ("timer_cap",), data["timer_cap"])
 
     def _check_calendar(self, doc: Document) -> None:
         data = doc.data

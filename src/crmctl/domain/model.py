@@ -112,6 +112,7 @@ class Definitions:
     busy_timeout: float = 10.0
     queue_order: tuple[str, ...] = ("project_priority", "priority", "due", "created")
     horizon_days: int = 366
+    timer_cap: str = "12h"  # how long a running timer may count before `task stop` asks for its real end
     forms: dict[str, FormDef] = field(default_factory=dict)
     processes: dict[str, ProcessDef] = field(default_factory=dict)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -136,6 +137,7 @@ class Definitions:
                 defs.busy_timeout = float(doc.get("busy_timeout", defs.busy_timeout))
                 defs.queue_order = tuple(doc.get("queue_order", defs.queue_order))
                 defs.horizon_days = int(doc.get("horizon_days", defs.horizon_days))
+                defs.timer_cap = str(doc.get("timer_cap", defs.timer_cap))
             elif kind == "Form":
                 defs.forms[doc["name"]] = FormDef(
                     name=doc["name"],

@@ -129,6 +129,28 @@ class WorkCalendar:
             total += int((min(b, end) - a) / MINUTE)
         return total
 
+    def working_spans(self, start: dt.datetime, minutes: int) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The working stretches (aware, UTC) that hold `minutes` of working time from start, breaks, days off
+        and weekends left out; one clock-time span where start is outside working time (work done then, as
+        overtime, is not moved to the next working day)."""
+        utc = start.astimezone(dt.UTC)
+        spans: list[tuple[dt.datetime, dt.datetime]] = []
+        left = dt.timedelta(minutes=minutes)
+        for a, b in self.intervals(start):
+            if not spans and a > utc:
+                break
+            if left <= dt.timedelta(0):
+                break
+            end = min(b, a + left)
+            if spans and spans[-1][1] == a:  # working intervals that touch are one stretch
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((a, end))
+            left -= end - a
+        if not spans or left > dt.timedelta(0):
+            return [(utc, utc + dt.timedelta(minutes=minutes))]
+        return spans
+
     def reason_off(self, day: dt.date) -> str | None:
         if day in self.reasons:
             return self.reasons[day]

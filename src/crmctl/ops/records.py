@@ -347,7 +347,7 @@ def _around(session: Session, form: FormDef, key: str) -> tuple[list[Related], l
         if spec.type == "ref" and spec.form == form.name
     ]
     referring = project_store.records_referring_to(session.conn, sources, key) if sources else []
-    tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in referring)])
+    tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in referring)], now=session.now)
     hidden = {k for other, k in referring if not session.may("records.read", other)}
     shown = [t for t in tasks if t["record"] not in hidden and session.may_read_task(t)]
     related = [_related(session, other, k, tasks) for other, k in referring if k not in hidden]

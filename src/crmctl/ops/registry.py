@@ -99,6 +99,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("task comment", "projects", "comment", "write"),
     Operation("time log", "projects", "log_time", "write"),
     Operation("time list", "projects", "list_time", "read"),
+    Operation("time edit", "timekeeping", "edit_time", "write"),
+    Operation("time delete", "timekeeping", "delete_time", "write"),
     # schedule, sprints and reports
     Operation("queue", "schedule", "queue", "write"),
     Operation("eta", "schedule", "eta", "read"),

@@ -31,7 +31,7 @@ def compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
 
 
 def _compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
-    tasks = project_store.open_work(session.conn, session.defs.queue_order)
+    tasks = project_store.open_work(session.conn, session.defs.queue_order, session.now)
     shared: dict[Any, Any] = {}
 
     def calendar_of(person: str) -> Any:

@@ -102,6 +102,34 @@ def _time_logged(data: Data) -> str:
     return f"{data.get('task')} {data.get('minutes')} min by {data.get('person') or '-'}{note}"
 
 
+def _span(started: Any, ended: Any) -> str:
+    """'2027-02-28 14:00 to 15:30' from an event's stored ISO texts; an end of None is 'running'."""
+    start = str(started or "")[:16].replace("T", " ")
+    end = str(ended or "")[:16].replace("T", " ")
+    if end[:10] == start[:10]:
+        end = end[11:]
+    return f"{start} to {end or 'running'}"
+
+
+def _time_edited(data: Data) -> str:
+    before, after = data.get("from") or {}, data.get("to") or {}
+    text = f"{data.get('task')} interval {data.get('interval')} of {data.get('person') or '-'}: "
+    text += f"{_span(before.get('started_at'), before.get('ended_at'))} -> "
+    text += _span(after.get("started_at"), after.get("ended_at"))
+    if before.get("note") != after.get("note"):
+        text += f"; note {before.get('note') or '-'} -> {after.get('note') or '-'}"
+    return text
+
+
+def _time_deleted(data: Data) -> str:
+    note = f": {data['note']}" if data.get("note") else ""
+    span = _span(data.get("started_at"), data.get("ended_at"))
+    who = data.get("person") or "-"
+    return (
+        f"{data.get('task')} interval {data.get('interval')} of {who} deleted ({span}, {data.get('minutes')} min){note}"
+    )
+
+
 # Every kind of event and its one line; an event whose data speaks for itself lists its fields.
 DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.RECORD_CREATED: _created,
@@ -131,6 +159,8 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.TIMER_STARTED: lambda d: f"{d.get('task')} timer of {d.get('person') or '-'}",
     Event.TIMER_STOPPED: lambda d: f"{d.get('task')} timer of {d.get('person') or '-'} after {d.get('minutes')} min",
     Event.TIME_LOGGED: _time_logged,
+    Event.TIME_EDITED: _time_edited,
+    Event.TIME_DELETED: _time_deleted,
     Event.SPRINT_CREATED: _fields,
     Event.SPRINT_TASKS: _fields,
 }
