@@ -13,7 +13,7 @@ from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, 
 from crmctl.render.tables import FLAG, cell, clip, hidden_line, pairs, render, terminal_width, visible
 
 if TYPE_CHECKING:
-    from crmctl.ops.projects import ProjectCard, TaskCard, TaskRow
+    from crmctl.ops.projects import ProjectCard, TaskCard, TaskInterval, TaskRow
 
 project_app = typer.Typer(help="Projects: create, list, show, and launch project templates.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks: add, assign, chain, work on and finish them.", no_args_is_help=True)
@@ -258,6 +258,8 @@ def _task_text(card: TaskCard) -> str:
     text = _head(t.id, t.title) + pairs([(k, v) for k, v in meta if v not in (None, "", [])])
     if t.description:
         text += "\n" + t.description.rstrip() + "\n"
+    if card.intervals:
+        text += "\ntime\n" + render("table", [_interval_cells(i) for i in card.intervals], INTERVAL_TABLE)
     if card.events:
         width = terminal_width()
         text += "\nhistory\n" + "".join(
@@ -268,6 +270,22 @@ def _task_text(card: TaskCard) -> str:
             for e in card.events
         )
     return visible(text)  # titles, descriptions and history are the users' text: no terminal escapes
+
+
+# A task card's time intervals: fields of ops.projects.TaskInterval ("length" made for the table)
+INTERVAL_TABLE = [
+    ("id", "id"),
+    ("person", "person"),
+    ("started_at", "from"),
+    ("ended_at", "to"),
+    ("length", "time"),
+    ("note", "note"),
+]
+
+
+def _interval_cells(interval: TaskInterval) -> dict[str, Any]:
+    length = _minutes(interval.minutes) + (" running" if interval.ended_at is None else "")
+    return {**dataclasses.asdict(interval), "length": length}
 
 
 def _head(name: str, title: str) -> str:

@@ -524,6 +524,7 @@ class TaskInterval:
     person: str | None
     started_at: dt.datetime
     ended_at: dt.datetime | None  # None while the timer runs
+    minutes: float  # its length (a running one's up to now), to a tenth
     note: str | None
     source: str  # timer, log or import
 
@@ -542,8 +543,10 @@ def show_task(session: Session, request: TaskShowRequest) -> TaskCard:
     task = get_task(session, request.task)
     require_reading(session, task)
     intervals = [
-        TaskInterval(**{name: row[name] for name in names(TaskInterval)})
-        for row in project_store.intervals(session.conn, task=task["id"])
+        TaskInterval(**{name: getattr(row, name) for name in names(TaskInterval)})
+        for row in (
+            TimeRow.of(i, task["title"], session.now) for i in project_store.intervals(session.conn, task=task["id"])
+        )
     ]
     return TaskCard(
         TaskRow.of(task, session.now),
