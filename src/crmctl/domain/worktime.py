@@ -151,6 +151,15 @@ class WorkCalendar:
             return [(utc, utc + dt.timedelta(minutes=minutes))]
         return spans
 
+    def day_end(self, moment: dt.datetime) -> dt.datetime:
+        """The end (aware, UTC) of the working day a moment falls in: its day's last working interval's end,
+        or where that is not after the moment (overtime, a day off), the day's midnight."""
+        day = moment.astimezone(self.tz).date()
+        stretches = self._day(day)
+        if stretches and stretches[-1][1] > moment:
+            return stretches[-1][1]
+        return _local(day + dt.timedelta(days=1), 0, self.tz)
+
     def reason_off(self, day: dt.date) -> str | None:
         if day in self.reasons:
             return self.reasons[day]

@@ -11,6 +11,7 @@ from crmctl.errors import NotFound, UsageError
 from crmctl.ops.lookups import title_of_key
 from crmctl.ops.schedule import compute
 from crmctl.ops.session import Session
+from crmctl.ops.timekeeping import late_timers
 from crmctl.store import records as record_store
 from crmctl.store.process import overdue_stages
 from crmctl.store.projects import due_tasks
@@ -57,7 +58,12 @@ def agenda(session: Session, request: AgendaRequest) -> Agenda:
         session.require("tasks.view_others", "read others' agendas")
     today = session.now.date()
     end = dt.datetime.combine(today + dt.timedelta(days=days + 1), dt.time(), tzinfo=session.now.tzinfo)
-    items = [*_reminder_items(session, who, end), *_stage_items(session, who, end), *_task_items(session, who, end)]
+    items = [
+        *_reminder_items(session, who, end),
+        *_stage_items(session, who, end),
+        *_task_items(session, who, end),
+        *_timer_items(session, who),
+    ]
     return Agenda(sorted(items, key=lambda i: (i.due, i.id)), session.now)
 
 
@@ -133,6 +139,23 @@ def _task_items(session: Session, who: str | None, end: dt.datetime) -> list[Age
             )
         )
     return items
+
+
+def _timer_items(session: Session, who: str | None) -> list[AgendaItem]:
+    """Timers running past the end of their person's working day."""
+    return [
+        AgendaItem(
+            due=late.day_end.astimezone(session.now.tzinfo),
+            kind="timer",
+            id=f"timer:{late.interval['id']}",
+            record=late.interval["record"],
+            title=late.interval["title"],
+            text=late.text(session),
+            person=late.interval["person"],
+            overdue=True,
+        )
+        for late in late_timers(session, who)
+    ]
 
 
 def _late_finish(slot: Slot | None) -> dt.datetime | None:

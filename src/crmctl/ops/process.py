@@ -19,6 +19,7 @@ from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
 from crmctl.ops.lookups import calendar_for, locate
 from crmctl.ops.session import Session
+from crmctl.ops.timekeeping import late_timers
 from crmctl.store import process as process_store
 from crmctl.store import records as record_store
 from crmctl.store.process import EventWrites, StageWrites
@@ -573,6 +574,14 @@ def _deadline_notices(session: Session, conn: Any) -> None:
             process_store.notify(conn, [item["responsible"]], "deadline", item["key"], text, session.now)
 
 
+def _timer_notices(session: Session, conn: Any) -> None:
+    """A notice, once, to each person whose timer runs past the end of their working day."""
+    for late in late_timers(session, None):
+        person, text = late.interval["person"], late.text(session)
+        if person and not any(n["text"] == text for n in process_store.inbox(conn, person, unread=False)):
+            process_store.notify(conn, [person], "timer", late.interval["record"], text, session.now)
+
+
 @dataclass(frozen=True)
 class InboxRequest:
     person: str | None = None  # whose inbox (default: the actor's; everyone's with no actor)
@@ -607,6 +616,7 @@ def inbox(session: Session, request: InboxRequest) -> list[InboxItem]:
         raise InputError(f"--mark-read marks your own notices only, not {who or 'everyone'}'s: leave it out")
     with session.transaction() as conn:
         _deadline_notices(session, conn)
+        _timer_notices(session, conn)
         items = [InboxItem(**row) for row in process_store.inbox(conn, who, unread)]
         if mark_read:
             process_store.mark_read(conn, who, session.now)

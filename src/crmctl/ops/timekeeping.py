@@ -17,7 +17,7 @@ from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
-from crmctl.ops.lookups import get_task
+from crmctl.ops.lookups import calendar_for, get_task
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
@@ -88,6 +88,32 @@ def check_free(
         raise InputError(
             f"it would overlap {described(session, found)} of {who}: one person's intervals cannot overlap"
         )
+
+
+@dataclass(frozen=True)
+class LateTimer:
+    """A timer still running after the end of its person's working day (forgotten, most likely)."""
+
+    interval: Row  # running_intervals()' row: the interval, its task's title and record
+    day_end: dt.datetime  # the end of the working day it started in
+
+    def text(self, session: Session) -> str:
+        started = moment(session, self.interval["started_at"])
+        return (
+            f"timer on {self.interval['task']} still running since {started}, past the end of "
+            f"{self.interval['person'] or 'nobody'}'s working day ({moment(session, self.day_end)}): "
+            "task stop --at the real end"
+        )
+
+
+def late_timers(session: Session, person: str | None) -> list[LateTimer]:
+    """Running timers (a person's, or everyone's) that have run past the end of their person's working day."""
+    late = []
+    for interval in project_store.running_intervals(session.conn, person):
+        end = calendar_for(session, interval["person"]).day_end(interval["started_at"])
+        if session.now > end:
+            late.append(LateTimer(interval, end))
+    return late
 
 
 def cap_minutes(session: Session) -> int:

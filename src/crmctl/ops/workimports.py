@@ -29,8 +29,8 @@ from crmctl.domain.values import parse_datetime
 from crmctl.errors import InputError
 from crmctl.ops.projects import project_path
 from crmctl.ops.session import Session
-from crmctl.ops.timekeeping import described
 from crmctl.ops.staging import Source, stage
+from crmctl.ops.timekeeping import described
 from crmctl.store import imports as import_store
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store

@@ -206,7 +206,8 @@ _QUEUE_ORDER = {
 
 def open_work(conn: Any, order: Iterable[str] = (), now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Every open task with what the schedule needs: its project's priority, its open dependencies and the
-    minutes already spent on it (a running timer's up to now). created_at comes as epoch microseconds: the schedule only orders by it.
+    minutes already spent on it (a running timer's up to now). created_at comes as epoch microseconds: the
+    schedule only orders by it.
     The rows come in queue order, tasks in progress first, then `order` (names of the workspace's
     queue_order), then the number: the schedule sorts them again, which costs little when they come sorted,
     and then meets them in memory in about the order it works on them."""
@@ -284,6 +285,18 @@ def open_interval(conn: Any, person: str | None) -> dict[str, Any] | None:
         )
     )
     return found[0] if found else None
+
+
+def running_intervals(conn: Any, person: str | None = None) -> list[dict[str, Any]]:
+    """Running timers (a person's, or everyone's) with their task's title and record, oldest first."""
+    where = "AND i.person = ?" if person is not None else ""
+    return _rows(
+        conn.execute(
+            "SELECT i.*, t.title, t.record FROM crm.time_intervals i JOIN crm.tasks t ON t.id = i.task "
+            f"WHERE i.ended_at IS NULL {where} ORDER BY i.started_at, i.id",
+            [person] if person is not None else [],
+        )
+    )
 
 
 def open_intervals_of_task(conn: Any, tid: str) -> list[dict[str, Any]]:
