@@ -45,6 +45,7 @@ class FormDef:
     title_field: str | None
     rollups: tuple[Rollup, ...] = ()
     renamed: dict[str, str] = field(default_factory=dict)  # new field id -> old field id
+    promised: str | None = None  # the date (or datetime) field that holds what was promised to the client
 
     @property
     def display_field(self) -> str | None:
@@ -150,6 +151,7 @@ class Definitions:
                         for r in doc.get("rollups", ())
                     ),
                     renamed={f["id"]: f["renamed_from"] for f in doc["fields"] if "renamed_from" in f},
+                    promised=doc.get("promised"),
                 )
             elif kind == "Process":
                 stages = {s["id"]: StageDef(s["id"], s.get("title", s["id"]), s) for s in doc["stages"]}

@@ -79,6 +79,17 @@ def calendar_for(session: Session, person: str | None) -> WorkCalendar:
     return WorkCalendar.from_definition(doc, defs.timezone, absences)
 
 
+def referring(session: Session, form: FormDef, key: str) -> list[tuple[str, str]]:
+    """The records that refer to this one by a ref field (the orders of a deal): (form, key) each."""
+    sources = [
+        (other.name, spec.id)
+        for other in session.defs.forms.values()
+        for spec in other.fields.values()
+        if spec.type == "ref" and spec.form == form.name
+    ]
+    return project_store.records_referring_to(session.conn, sources, key) if sources else []
+
+
 def get_task(session: Session, tid: str, conn: Any = None) -> dict[str, Any]:
     tid = prefixed_id(tid, "T")
     found = project_store.task(conn or session.conn, tid, session.now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from crmctl.domain import permissions
@@ -18,6 +18,7 @@ from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
 from crmctl.ops.lookups import calendar_for, locate
+from crmctl.ops.schedule import promises
 from crmctl.ops.session import Session
 from crmctl.ops.timekeeping import late_timers
 from crmctl.store import process as process_store
@@ -466,6 +467,8 @@ class Card:
     in_stage_minutes: int
     due: dt.datetime | None  # the stage's deadline
     overdue: bool
+    promised: str | None = None  # the date promised to the client, where the form names a promised field
+    late: bool = False  # its ready date is after the promise
 
 
 @dataclass(frozen=True)
@@ -497,9 +500,14 @@ def board(session: Session, request: BoardRequest) -> Board:
     stages = [s for s in process.stages.values() if s.raw.get("board", True)]
     cards: dict[str, list[Card]] = {s.id: [] for s in stages}
     terminal = {s.id: s.terminal for s in stages}
-    for row in process_store.records_in(session.conn, form, process.name):
-        if row["stage"] in cards:
-            cards[row["stage"]].append(_card(session, form, row, terminal[row["stage"]]))
+    rows = [row for row in process_store.records_in(session.conn, form, process.name) if row["stage"] in cards]
+    promised = promises(session, form, [row for row in rows if not terminal[row["stage"]]])
+    for row in rows:
+        card = _card(session, form, row, terminal[row["stage"]])
+        promise = promised.get(row["key"])
+        if promise is not None:
+            card = replace(card, promised=promise.promised, late=promise.late)
+        cards[row["stage"]].append(card)
     columns = [BoardColumn(s.id, s.title, cards[s.id]) for s in stages]
     return Board(process.name, process.title, process.form, form.title, columns, session.now)
 

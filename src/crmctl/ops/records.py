@@ -13,9 +13,10 @@ from crmctl.domain.records import changed_values, new_values, plain
 from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
-from crmctl.ops import clock
+from crmctl.ops import clock, lookups
 from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
 from crmctl.ops.process import enter
+from crmctl.ops.schedule import Promise, promises
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
@@ -276,6 +277,7 @@ class Card:
     hidden: dict[str, int]  # related records and tasks left out: not the actor's to read
     comments: list[Comment]
     reminders: list[CardReminder]
+    promise: Promise | None  # the promised date against the ready date, where the form names a promised field
     view: CardView = field(metadata={"json": False})
 
 
@@ -313,6 +315,7 @@ def show(session: Session, request: ShowRequest) -> Card:
         hidden=hidden,
         comments=[Comment(**c) for c in record_store.comments(session.conn, key)],
         reminders=[CardReminder(**{k: v for k, v in r.items() if k != "record"}) for r in reminders],
+        promise=promises(session, form, [row]).get(key),
         view=_view(session, form, row, related),
     )
 
@@ -340,13 +343,7 @@ def _field_line(spec: FieldSpec, value: Any) -> FieldLine:
 def _around(session: Session, form: FormDef, key: str) -> tuple[list[Related], list[CardTask], dict[str, int]]:
     """The records that refer to this one with their readiness, and every task of all of them: of those, only
     the records and tasks the actor may read, and how many others there are."""
-    sources = [
-        (other.name, spec.id)
-        for other in session.defs.forms.values()
-        for spec in other.fields.values()
-        if spec.type == "ref" and spec.form == form.name
-    ]
-    referring = project_store.records_referring_to(session.conn, sources, key) if sources else []
+    referring = lookups.referring(session, form, key)
     tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in referring)], now=session.now)
     hidden = {k for other, k in referring if not session.may("records.read", other)}
     shown = [t for t in tasks if t["record"] not in hidden and session.may_read_task(t)]

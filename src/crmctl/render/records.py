@@ -14,6 +14,14 @@ from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, re
 
 if TYPE_CHECKING:
     from crmctl.ops.records import Card, CardTask, FieldLine, HistoryEvent, RecordList, Related, Updated
+    from crmctl.ops.schedule import Promise
+
+
+def promise_text(promise: Promise) -> str:
+    """'2027-04-10: LATE, ready 2027-04-22 18:00', '2027-04-10: in time' or '2027-04-10: no ready date yet'."""
+    if promise.late:
+        return f"{promise.promised}: LATE, ready {cell(promise.ready)}"
+    return f"{promise.promised}: " + ("in time" if promise.ready else "no ready date yet")
 
 
 def _value(value: Any) -> str:
@@ -263,6 +271,8 @@ def _meta(card: Card) -> list[tuple[str, Any]]:
             meta.append(("stage due", cell(card.stage_due) + (" (overdue)" if view.stage_overdue else "")))
         if card.pending_approvers:
             meta.append(("waiting for", ", ".join(card.pending_approvers)))
+    if card.promise:
+        meta.append(("promised", promise_text(card.promise)))
     return [*meta, ("author", card.author), ("created", card.created_at), ("updated", card.updated_at)]
 
 
