@@ -225,7 +225,7 @@ class Eta:
     time_off: list[TimeOff] = field(default_factory=list)  # holidays and absences up to the ready date
 
 
-def _promise_at(session: Session, value: Any) -> tuple[str, dt.datetime]:
+def promise_at(session: Session, value: Any) -> tuple[str, dt.datetime]:
     """A promised value as text, and the moment a ready date is late after (a date: the end of that day)."""
     tz = ZoneInfo(session.defs.timezone)
     if isinstance(value, dt.datetime):
@@ -239,7 +239,7 @@ def promise_of(session: Session, form: FormDef, row: dict[str, Any], ready: dt.d
     value = row.get(form.promised) if form.promised else None
     if form.promised is None or value is None:
         return None
-    text, at = _promise_at(session, value)
+    text, at = promise_at(session, value)
     return Promise(form.promised, text, ready, ready is not None and ready > at)
 
 
