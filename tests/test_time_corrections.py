@@ -92,14 +92,33 @@ def test_overlapping_intervals_of_one_person_are_refused(cli, studio) -> None:
     # a timer cannot start inside a logged interval
     ok(cli, *ME, "--now", "2027-03-02T12:00", "time", "log", "T-1", "1h", "--at", "2027-03-02T10:00")
     refused(
-        cli, db, 1, "it would overlap interval 5 (T-1, 2027-03-02 10:00 to 2027-03-02 11:00)",
-        *ME, "--now", "2027-03-02T10:30", "task", "start", "T-1",
+        cli,
+        db,
+        1,
+        "it would overlap interval 5 (T-1, 2027-03-02 10:00 to 2027-03-02 11:00)",
+        *ME,
+        "--now",
+        "2027-03-02T10:30",
+        "task",
+        "start",
+        "T-1",
     )
     # a running timer is open-ended: nothing may be logged after its start
     ok(cli, *ME, "--now", "2027-03-03T09:00", "task", "start", "T-1")
     refused(
-        cli, db, 1, "it would overlap interval 6 (T-1, 2027-03-03 09:00 to running)",
-        *ME, "--now", "2027-03-03T12:00", "time", "log", "T-1", "1h", "--at", "2027-03-03T10:00",
+        cli,
+        db,
+        1,
+        "it would overlap interval 6 (T-1, 2027-03-03 09:00 to running)",
+        *ME,
+        "--now",
+        "2027-03-03T12:00",
+        "time",
+        "log",
+        "T-1",
+        "1h",
+        "--at",
+        "2027-03-03T10:00",
     )
 
 
@@ -157,12 +176,47 @@ def test_time_edit_corrects_an_interval_and_the_history_keeps_both(cli, studio) 
     # bad corrections change nothing
     overlap = "it would overlap interval 2 (T-1, 2027-03-01 14:00 to 2027-03-01 15:00)"
     refused(cli, db, 1, overlap, *ME, *EVENING, "time", "edit", "1", "--end", "2027-03-01T14:30")
-    refused(cli, db, 1, "would end (2027-03-01 09:00) before it starts", *ME, *EVENING,
-            "time", "edit", "1", "--end", "2027-03-01T09:00")
-    refused(cli, db, 1, "time cannot be logged in the future", *ME, *EVENING,
-            "time", "edit", "1", "--end", "2027-03-06T09:00")
-    refused(cli, db, 2, "--minutes and --end exclude each other", *ME, *EVENING,
-            "time", "edit", "1", "--minutes", "30", "--end", "2027-03-01T11:00")
+    refused(
+        cli,
+        db,
+        1,
+        "would end (2027-03-01 09:00) before it starts",
+        *ME,
+        *EVENING,
+        "time",
+        "edit",
+        "1",
+        "--end",
+        "2027-03-01T09:00",
+    )
+    refused(
+        cli,
+        db,
+        1,
+        "time cannot be logged in the future",
+        *ME,
+        *EVENING,
+        "time",
+        "edit",
+        "1",
+        "--end",
+        "2027-03-06T09:00",
+    )
+    refused(
+        cli,
+        db,
+        2,
+        "--minutes and --end exclude each other",
+        *ME,
+        *EVENING,
+        "time",
+        "edit",
+        "1",
+        "--minutes",
+        "30",
+        "--end",
+        "2027-03-01T11:00",
+    )
     refused(cli, db, 2, "say what to change", *ME, *EVENING, "time", "edit", "1")
     refused(cli, db, 1, "--minutes must be more than 0", *ME, *EVENING, "time", "edit", "1", "--minutes", "0")
     refused(cli, db, 2, "--end: 'soon' is not a date-time", *ME, *EVENING, "time", "edit", "1", "--end", "soon")
@@ -180,7 +234,12 @@ def test_time_delete_keeps_the_content_in_the_history(cli, studio) -> None:
     (data,) = query(db, "SELECT data FROM crm.events WHERE action = 'time.deleted'")[0]
     kept = json.loads(data)
     assert {k: v for k, v in kept.items() if k not in ("started_at", "ended_at")} == {
-        "interval": 1, "task": "T-1", "person": "lisitsyna", "minutes": 90.0, "note": "не та задача", "source": "log",
+        "interval": 1,
+        "task": "T-1",
+        "person": "lisitsyna",
+        "minutes": 90.0,
+        "note": "не та задача",
+        "source": "log",
     }
     assert kept["started_at"].startswith("2027-03-01T09:00") and kept["ended_at"].startswith("2027-03-01T10:30")
     assert "T-1 interval 1 of lisitsyna deleted (2027-03-01 09:00 to 10:30, 90.0 min): не та задача" in ok(
@@ -208,15 +267,41 @@ def test_a_forgotten_timer_is_stopped_at_its_real_end_or_at_the_cap(cli, studio)
     ok(cli, *ME, "--now", "2027-03-01T09:00", "task", "start", "T-1")
     next_morning = ("--now", "2027-03-02T09:30")
     refused(
-        cli, db, 1,
+        cli,
+        db,
+        1,
         "the timer on T-1 has run 24h30m since 2027-03-01 09:00, past the 12h cap: give the real end with --at, "
         "or stop it at the cap with --at-cap",
-        *ME, *next_morning, "task", "stop",
+        *ME,
+        *next_morning,
+        "task",
+        "stop",
     )
-    refused(cli, db, 1, "--at must be after the timer started (2027-03-01 09:00) and not after now",
-            *ME, *next_morning, "task", "stop", "--at", "2027-03-01T08:00")
-    refused(cli, db, 2, "--at and --at-cap exclude each other",
-            *ME, *next_morning, "task", "stop", "--at", "2027-03-01T18:00", "--at-cap")
+    refused(
+        cli,
+        db,
+        1,
+        "--at must be after the timer started (2027-03-01 09:00) and not after now",
+        *ME,
+        *next_morning,
+        "task",
+        "stop",
+        "--at",
+        "2027-03-01T08:00",
+    )
+    refused(
+        cli,
+        db,
+        2,
+        "--at and --at-cap exclude each other",
+        *ME,
+        *next_morning,
+        "task",
+        "stop",
+        "--at",
+        "2027-03-01T18:00",
+        "--at-cap",
+    )
     assert ok(cli, *ME, *next_morning, "task", "stop", "--at", "2027-03-01T18:00") == (
         "timer stopped on T-1 after 9h\n"
     )
@@ -271,10 +356,14 @@ def test_agenda_and_inbox_flag_a_timer_past_the_working_day(cli, studio) -> None
         notices = json.loads(ok(cli, *ME, "--now", "2027-03-01T19:00", "inbox", "-f", "json"))
         assert [n["text"] for n in notices if n["kind"] == "timer"] == [text]
     # the director sees hers; his own agenda has no timer of hers
-    assert [i["id"] for i in json.loads(ok(cli, "--now", "2027-03-01T19:00", "agenda", "lisitsyna", "-f", "json"))
-            if i["kind"] == "timer"] == ["timer:1"]
-    assert [i for i in json.loads(ok(cli, "--now", "2027-03-01T19:00", "agenda", "-f", "json"))
-            if i["kind"] == "timer"] == []
+    assert [
+        i["id"]
+        for i in json.loads(ok(cli, "--now", "2027-03-01T19:00", "agenda", "lisitsyna", "-f", "json"))
+        if i["kind"] == "timer"
+    ] == ["timer:1"]
+    assert [
+        i for i in json.loads(ok(cli, "--now", "2027-03-01T19:00", "agenda", "-f", "json")) if i["kind"] == "timer"
+    ] == []
 
 
 def test_a_running_timer_counts_in_spent_and_left(cli, studio, snapshot) -> None:
@@ -290,6 +379,5 @@ def test_a_running_timer_counts_in_spent_and_left(cli, studio, snapshot) -> None
     assert [(i["id"], i["person"], i["minutes"], i["ended_at"]) for i in task["intervals"]] == [
         (1, "lisitsyna", 60.0, None)
     ]
-    ok(cli, *ME, "--now", "2027-03-01T12:00", "time", "log", "T-1", "1h", "--at", "2027-03-01T09:00", "--note",
-       "бриф")
+    ok(cli, *ME, "--now", "2027-03-01T12:00", "time", "log", "T-1", "1h", "--at", "2027-03-01T09:00", "--note", "бриф")
     assert ok(cli, *noon, "task", "show", "T-1") == snapshot

@@ -402,7 +402,9 @@ class Checker:
         if spec is None:
             self.report(doc, ("promised",), "R001", f"unknown field '{name}'{_hint(name, specs)}")
         elif spec.type not in ("date", "datetime"):
-            self.report(doc, ("promised",), "F604", f"'promised' names a {spec.type} field: it takes a date or datetime")
+            self.report(
+                doc, ("promised",), "F604", f"'promised' names a {spec.type} field: it takes a date or datetime"
+            )
 
     def _check_form(self, doc: Document) -> None:
         data = doc.data

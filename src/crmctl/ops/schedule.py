@@ -8,9 +8,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crmctl.domain import schedule as domain
+from crmctl.domain.model import FormDef
 from crmctl.domain.shapes import column, names
 from crmctl.errors import NotFound
-from crmctl.domain.model import FormDef
 from crmctl.ops.lookups import calendar_for, get_task, locate, referring, require_reading
 from crmctl.ops.session import Session
 from crmctl.ops.sprints import task_ids
