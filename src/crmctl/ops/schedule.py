@@ -262,10 +262,13 @@ def promises(session: Session, form: FormDef, rows: list[dict[str, Any]]) -> dic
     if not promised:
         return {}
     schedule, tasks = compute(session)
+    by_record: dict[str, list[str]] = {}
+    for t in tasks:
+        by_record.setdefault(t["record"], []).append(t["id"])
     found = {}
     for row in promised:
-        keys = set(record_keys(session, form, row["key"]))
-        ids = [t["id"] for t in tasks if t["record"] in keys]
+        keys = set(record_keys(session, form, row["key"]))  # one look-up per record: a board of promised records
+        ids = [tid for key in keys for tid in by_record.get(key, [])]
         if ids:
             finish, _, problems = schedule.ready_date(ids)
             ready = None if problems else finish
