@@ -63,6 +63,8 @@ crmctl project launch client-project --for CL-1 --param contact_person="Ирин
 crmctl task start T-1
 CRMCTL_NOW=2027-03-01T10:40:00+03:00 crmctl task done T-1 --comment "Контакты подтверждены"
 crmctl --as belov time log T-2 1h --at 2027-02-28T15:00 --note "подготовка к встрече"
+# a correction: the meeting prep took half an hour longer; the history keeps both versions
+crmctl --as belov time edit 2 --minutes 90 --note "подготовка к встрече и звонок клиенту"
 crmctl time list
 crmctl record show CL-1
 

@@ -109,6 +109,21 @@ def recurring_task(cli: Cli, who: str) -> dict[str, str]:
     return {"task": made.strip()}
 
 
+def own_interval(cli: Cli, who: str) -> dict[str, str]:
+    """Half an hour of theirs logged on T-2 (nobody's) by the boss."""
+    ok(cli, "--as", "boss", "time", "log", "T-2", "30m", "--at", "2027-02-27T11:00", "--for", who)
+    return {"interval": str(query(Path("crmctl.duckdb"), "SELECT max(id) FROM crm.time_intervals")[0][0])}
+
+
+def boss_interval(cli: Cli, who: str) -> dict[str, str]:
+    """Half an hour of the boss's on T-1 (still there on the second turn: the refusal changed nothing)."""
+    found = query(Path("crmctl.duckdb"), "SELECT id FROM crm.time_intervals WHERE person = 'boss'")
+    if not found:
+        ok(cli, "--as", "boss", "time", "log", "T-1", "30m", "--at", "2027-02-27T12:00")
+        found = query(Path("crmctl.duckdb"), "SELECT id FROM crm.time_intervals WHERE person = 'boss'")
+    return {"interval": str(found[0][0])}
+
+
 def boss_token(cli: Cli, who: str) -> dict[str, str]:
     """A token of the boss's (so that the workspace's first token is made: the next needs team.manage)."""
     made = ok(cli, "--as", "boss", "token", "create", "boss", "--name", "laptop")
@@ -191,6 +206,16 @@ ROWS: dict[tuple[str, str], Row] = {
     ),
     ("`import time` of one's own time on one's own task or nobody's", "tasks.execute"): Row(
         ["import", "time", "time.csv"]
+    ),
+    ("`time edit` of one's own interval", "tasks.execute"): Row(
+        ["time", "edit", "{interval}", "--minutes", "20"], setup=own_interval
+    ),
+    ("`time delete` of one's own interval", "tasks.execute"): Row(["time", "delete", "{interval}"], setup=own_interval),
+    ("`time edit` of someone else's interval", "tasks.manage_others"): Row(
+        ["time", "edit", "{interval}", "--minutes", "20"], EXECUTE, setup=boss_interval
+    ),
+    ("`time delete` of someone else's interval", "tasks.manage_others"): Row(
+        ["time", "delete", "{interval}"], EXECUTE, setup=boss_interval
     ),
     ("`task start` of someone else's task", "tasks.manage_others"): Row(["task", "start", "T-1"], EXECUTE),
     ("`task stop --for PERSON`", "tasks.manage_others"): Row(

@@ -153,7 +153,7 @@ def test_blocked_work_does_not_hold_anyone_idle_and_nothing_is_interrupted() -> 
     assert when(schedule, 3) == ("01 09:00", "01 13:00")
     assert when(schedule, 2) == ("01 14:00", "01 15:00")
     assert schedule.slots["T-2"].reason == (
-        "after T-3 in boris's queue; boris is off (outside working hours) until 2027-03-01 14:00"
+        "after T-3 in boris's queue; boris is off (a break) until 2027-03-01 14:00"
     )
 
 

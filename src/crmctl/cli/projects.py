@@ -13,11 +13,13 @@ from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, 
 from crmctl.render.tables import FLAG, cell, clip, hidden_line, pairs, render, terminal_width, visible
 
 if TYPE_CHECKING:
-    from crmctl.ops.projects import ProjectCard, TaskCard, TaskRow
+    from crmctl.ops.projects import ProjectCard, TaskCard, TaskInterval, TaskRow
 
 project_app = typer.Typer(help="Projects: create, list, show, and launch project templates.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks: add, assign, chain, work on and finish them.", no_args_is_help=True)
-time_app = typer.Typer(help="Time worked on tasks: log past work, list intervals.", no_args_is_help=True)
+time_app = typer.Typer(
+    help="Time worked on tasks: log past work, list, correct and delete intervals.", no_args_is_help=True
+)
 
 TaskArgument = Annotated[str, typer.Argument(metavar="TASK", help="The task id, e.g. T-12 (or 12).")]
 ForOption = Annotated[str | None, typer.Option("--for", help="The record it belongs to, e.g. CL-3.")]
@@ -302,6 +304,8 @@ def _task_text(card: TaskCard) -> str:
     text = _head(t.id, t.title) + pairs([(k, v) for k, v in meta if v not in (None, "", [])])
     if t.description:
         text += "\n" + t.description.rstrip() + "\n"
+    if card.intervals:
+        text += "\ntime\n" + render("table", [_interval_cells(i) for i in card.intervals], INTERVAL_TABLE)
     if card.events:
         width = terminal_width()
         text += "\nhistory\n" + "".join(
@@ -312,6 +316,22 @@ def _task_text(card: TaskCard) -> str:
             for e in card.events
         )
     return visible(text)  # titles, descriptions and history are the users' text: no terminal escapes
+
+
+# A task card's time intervals: fields of ops.projects.TaskInterval ("length" made for the table)
+INTERVAL_TABLE = [
+    ("id", "id"),
+    ("person", "person"),
+    ("started_at", "from"),
+    ("ended_at", "to"),
+    ("length", "time"),
+    ("note", "note"),
+]
+
+
+def _interval_cells(interval: TaskInterval) -> dict[str, Any]:
+    length = _minutes(interval.minutes) + (" running" if interval.ended_at is None else "")
+    return {**dataclasses.asdict(interval), "length": length}
 
 
 def _head(name: str, title: str) -> str:
@@ -408,7 +428,8 @@ def task_start(task: TaskArgument) -> None:
     from crmctl.ops.projects import TaskStartRequest
 
     change = call("task.start", TaskStartRequest(task))
-    before = f" (stopped {change.stopped} after {_minutes(change.minutes)})" if change.stopped else ""
+    capped = f" at the {change.capped} cap" if change.capped else ""
+    before = f" (stopped {change.stopped}{capped} after {_minutes(change.minutes)})" if change.stopped else ""
     emit(f"timer started on {change.task}{before}\n")
 
 
@@ -417,12 +438,18 @@ def task_stop(
     person: Annotated[
         str | None, typer.Option("--for", help="Whose timer (default: yours; someone else's: tasks.manage_others).")
     ] = None,
+    at: Annotated[str | None, typer.Option("--at", help="When the work really ended (ISO): a forgotten timer.")] = None,
+    at_cap: Annotated[
+        bool, typer.Option("--at-cap", help="A timer past the workspace's timer_cap stops at the cap.")
+    ] = False,
 ) -> None:
-    """Stop your running timer (or, with --for, someone else's)."""
+    """Stop your running timer (or, with --for, someone else's); one that ran past the workspace's timer cap
+    (12h unless timer_cap says) needs its real end (--at) or --at-cap."""
     from crmctl.ops.projects import TaskStopRequest
 
-    change = call("task.stop", TaskStopRequest(person))
-    emit(f"timer stopped on {change.task} after {_minutes(change.minutes)}\n")
+    change = call("task.stop", TaskStopRequest(person, at, at_cap))
+    capped = f" (stopped at the {change.capped} cap)" if change.capped else ""
+    emit(f"timer stopped on {change.task} after {_minutes(change.minutes)}{capped}\n")
 
 
 @task_app.command("done")
@@ -491,14 +518,16 @@ def time_log(
     from crmctl.ops.projects import TimeLogRequest
 
     logged = call("time.log", TimeLogRequest(task, duration, at, note, person))
+    pieces = f" (intervals {', '.join(map(str, logged.intervals))}, around breaks)" if len(logged.intervals) > 1 else ""
     emit(
         f"{_minutes(logged.minutes)} logged on {logged.task} from {cell(logged.started_at)}"
-        f" to {cell(logged.ended_at)}\n"
+        f" to {cell(logged.ended_at)}{pieces}\n"
     )
 
 
-# The time table's columns: fields of ops.projects.TimeRow, and "length" made for the table
+# The time table's columns: fields of ops.timekeeping.TimeRow, and "length" made for the table
 TIME_TABLE = [
+    ("id", "id"),
     ("started_at", "from"),
     ("ended_at", "to"),
     ("length", "time"),
@@ -518,7 +547,8 @@ def time_list(
     output: FormatOption = None,
 ) -> None:
     """List time intervals, a running timer included (counted up to now)."""
-    from crmctl.ops.projects import TimeListRequest, TimeRow
+    from crmctl.ops.projects import TimeListRequest
+    from crmctl.ops.timekeeping import TimeRow
     from crmctl.render.shapes import listing, rows
 
     fmt = choose_format(output, LISTING_FORMATS)
@@ -532,3 +562,33 @@ def time_list(
     ]
     total = sum(r.minutes for r in found)
     emit(render(fmt, shown, TIME_TABLE) + (f"total {_minutes(total)}\n" if found else ""))
+
+
+@time_app.command("edit")
+def time_edit(
+    interval: Annotated[int, typer.Argument(help="The interval's id (time list shows it).")],
+    start: Annotated[str | None, typer.Option("--start", help="Its real start (ISO).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Its real end (ISO).")] = None,
+    minutes: Annotated[int | None, typer.Option("--minutes", help="Its length in minutes from its start.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help='What was done ("" removes the note).')] = None,
+) -> None:
+    """Correct a time interval: its start, end or length, and its note (someone else's: tasks.manage_others)."""
+    from crmctl.ops.timekeeping import TimeEditRequest
+
+    row = call("time.edit", TimeEditRequest(interval, start, end, minutes, note))
+    end_text = cell(row.ended_at) if row.ended_at else "running"
+    emit(f"interval {row.id} on {row.task}: {cell(row.started_at)} to {end_text} ({_minutes(row.minutes)})\n")
+
+
+@time_app.command("delete")
+def time_delete(interval: Annotated[int, typer.Argument(help="The interval's id (time list shows it).")]) -> None:
+    """Delete a time interval logged by mistake; the task's history keeps what it held (someone else's:
+    tasks.manage_others)."""
+    from crmctl.ops.timekeeping import TimeDeleteRequest
+
+    row = call("time.delete", TimeDeleteRequest(interval))
+    end_text = cell(row.ended_at) if row.ended_at else "running"
+    emit(
+        f"interval {row.id} deleted ({row.task}, {row.person or '-'}, {cell(row.started_at)} to {end_text},"
+        f" {_minutes(row.minutes)}); task show {row.task} keeps it in the history\n"
+    )

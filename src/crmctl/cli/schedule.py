@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, emit
+from crmctl.render.records import promise_text
 from crmctl.render.tables import FLAG, cell, hidden_line, render
 
 if TYPE_CHECKING:
-    from crmctl.ops.schedule import Eta, QueueItem
+    from crmctl.ops.schedule import Eta, QueueItem, TimeOff
 
 QUEUE_TABLE = [
     ("id", "task"),
@@ -104,6 +106,12 @@ def eta(
     emit(_eta_json(found) if fmt == "json" else _eta_table(found))
 
 
+def _time_off(off: TimeOff) -> str:
+    """'2027-03-08 holiday: Международный женский день (antonov, frolov)'; a span of days first..last."""
+    days = str(off.first) if off.first == off.last else f"{off.first}..{off.last}"
+    return f"{days} {off.reason} ({', '.join(off.people)})"
+
+
 def _eta_json(found: Eta) -> str:
     from crmctl.domain.records import plain
     from crmctl.domain.shapes import names
@@ -117,13 +125,21 @@ def _eta_json(found: Eta) -> str:
         "at_risk": [t.task.id for t in found.tasks if t.task.at_risk],
         "tasks": json.loads(render("json", _eta_rows(found), [(k, k) for k in ("assignee", *names(QueueItem))])),
         "hidden": found.hidden,
+        "finished": found.finished,
+        "promise": plain(dataclasses.asdict(found.promise)) if found.promise else None,
+        "time_off": [plain(dataclasses.asdict(t)) for t in found.time_off],
     }
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return json.dumps(data, ensure_ascii=False, indent=2, default=plain) + "\n"
 
 
 def _eta_table(found: Eta) -> str:
-    head = f"{found.what}: ready {cell(found.finish)}" if found.finish else f"{found.what}: no ready date"
+    done = "finished" if found.finished else "ready"
+    head = f"{found.what}: {done} {cell(found.finish)}" if found.finish else f"{found.what}: no ready date"
     text = f"{head}\nwhy: {found.reason}\n"
+    if found.time_off:
+        text += "time off before then:\n" + "".join(f"  {_time_off(t)}\n" for t in found.time_off)
+    if found.promise:
+        text += f"promised {promise_text(found.promise)}\n"
     risky = [t.task.id for t in found.tasks if t.task.at_risk]
     if risky:
         text += f"at risk (due before they finish): {', '.join(risky)}\n"

@@ -305,6 +305,8 @@ class Checker:
             self._timezone(doc, ("timezone",), data["timezone"])
         if "calendar" in data:
             self._ref(doc, ("calendar",), "Calendar", data["calendar"])
+        if "timer_cap" in data:
+            self._duration(doc, ("timer_cap",), data["timer_cap"])
 
     def _check_calendar(self, doc: Document) -> None:
         data = doc.data
@@ -395,12 +397,23 @@ class Checker:
                 specs.setdefault(rollup["id"], FieldSpec(rollup["id"], "number"))
         return specs
 
+    def _promised(self, doc: Document, name: str, specs: dict[str, FieldSpec]) -> None:
+        spec = specs.get(name)
+        if spec is None:
+            self.report(doc, ("promised",), "R001", f"unknown field '{name}'{_hint(name, specs)}")
+        elif spec.type not in ("date", "datetime"):
+            self.report(
+                doc, ("promised",), "F604", f"'promised' names a {spec.type} field: it takes a date or datetime"
+            )
+
     def _check_form(self, doc: Document) -> None:
         data = doc.data
         specs = self._fields(doc, "fields", "field")
         if "title_field" in data and data["title_field"] not in specs:
             name = data["title_field"]
             self.report(doc, ("title_field",), "R001", f"unknown field '{name}'{_hint(name, specs)}")
+        if "promised" in data:
+            self._promised(doc, data["promised"], specs)
         for i, rollup in enumerate(data.get("rollups", [])):
             path: Path_ = ("rollups", i)
             if rollup["id"] in specs:

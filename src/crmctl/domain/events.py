@@ -43,6 +43,8 @@ class Event(StrEnum):
     TIMER_STARTED = "timer.started"
     TIMER_STOPPED = "timer.stopped"
     TIME_LOGGED = "time.logged"
+    TIME_EDITED = "time.edited"
+    TIME_DELETED = "time.deleted"
     SPRINT_CREATED = "sprint.created"
     SPRINT_TASKS = "sprint.tasks"
     # recurring work and announcements

@@ -45,6 +45,7 @@ class FormDef:
     title_field: str | None
     rollups: tuple[Rollup, ...] = ()
     renamed: dict[str, str] = field(default_factory=dict)  # new field id -> old field id
+    promised: str | None = None  # the date (or datetime) field that holds what was promised to the client
 
     @property
     def display_field(self) -> str | None:
@@ -112,6 +113,7 @@ class Definitions:
     busy_timeout: float = 10.0
     queue_order: tuple[str, ...] = ("project_priority", "priority", "due", "created")
     horizon_days: int = 366
+    timer_cap: str = "12h"  # how long a running timer may count before `task stop` asks for its real end
     forms: dict[str, FormDef] = field(default_factory=dict)
     processes: dict[str, ProcessDef] = field(default_factory=dict)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -122,20 +124,25 @@ class Definitions:
     has_team: bool = False
     successors: dict[str, str] = field(default_factory=dict)  # a person who left -> who takes over their work
 
+    def _settings(self, doc: dict[str, Any]) -> None:
+        """The Workspace document's settings."""
+        self.name = doc["name"]
+        self.timezone = doc.get("timezone", "UTC")
+        self.calendar = doc.get("calendar")
+        self.database = doc.get("database", self.database)
+        self.hours_per_day = doc.get("hours_per_day", HOURS_PER_DAY)
+        self.busy_timeout = float(doc.get("busy_timeout", self.busy_timeout))
+        self.queue_order = tuple(doc.get("queue_order", self.queue_order))
+        self.horizon_days = int(doc.get("horizon_days", self.horizon_days))
+        self.timer_cap = str(doc.get("timer_cap", self.timer_cap))
+
     @classmethod
     def build(cls, documents: list[dict[str, Any]]) -> Definitions:
         defs = cls(documents=sorted(documents, key=lambda d: (d["kind"], d["name"])))
         for doc in defs.documents:
             kind = doc["kind"]
             if kind == "Workspace":
-                defs.name = doc["name"]
-                defs.timezone = doc.get("timezone", "UTC")
-                defs.calendar = doc.get("calendar")
-                defs.database = doc.get("database", defs.database)
-                defs.hours_per_day = doc.get("hours_per_day", HOURS_PER_DAY)
-                defs.busy_timeout = float(doc.get("busy_timeout", defs.busy_timeout))
-                defs.queue_order = tuple(doc.get("queue_order", defs.queue_order))
-                defs.horizon_days = int(doc.get("horizon_days", defs.horizon_days))
+                defs._settings(doc)
             elif kind == "Form":
                 defs.forms[doc["name"]] = FormDef(
                     name=doc["name"],
@@ -148,6 +155,7 @@ class Definitions:
                         for r in doc.get("rollups", ())
                     ),
                     renamed={f["id"]: f["renamed_from"] for f in doc["fields"] if "renamed_from" in f},
+                    promised=doc.get("promised"),
                 )
             elif kind == "Process":
                 stages = {s["id"]: StageDef(s["id"], s.get("title", s["id"]), s) for s in doc["stages"]}

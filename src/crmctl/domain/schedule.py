@@ -120,11 +120,6 @@ def _in_cycles(work: Sequence[_Task]) -> list[_Task]:
     return [task for task in work if pending[task.rank] > 0]
 
 
-def _off_reason(calendar: WorkCalendar, moment: dt.datetime) -> str:
-    day = moment.astimezone(calendar.tz).date()
-    return calendar.reason_off(day) or "outside working hours"
-
-
 def build(
     tasks: Sequence[Mapping[str, Any]],
     calendar_of: Callable[[str], WorkCalendar],
@@ -344,7 +339,7 @@ class _Simulation:
         else:
             reason = "can start now" if moment == self.start_us else "starts when ready"
         if start > moment:
-            off = _off_reason(timeline.calendar, from_us(moment, self.tz))
+            off = timeline.calendar.off_reason(from_us(moment, self.tz))
             reason += f"; {self.people[p]} is off ({off}) until {from_us(start, self.tz):%Y-%m-%d %H:%M}"
         return reason
 

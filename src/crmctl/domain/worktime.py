@@ -129,6 +129,66 @@ class WorkCalendar:
             total += int((min(b, end) - a) / MINUTE)
         return total
 
+    def working_spans(self, start: dt.datetime, minutes: int) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The working stretches (aware, UTC) that hold `minutes` of working time from start, breaks, days off
+        and weekends left out; one clock-time span where start is outside working time (work done then, as
+        overtime, is not moved to the next working day)."""
+        utc = start.astimezone(dt.UTC)
+        spans: list[tuple[dt.datetime, dt.datetime]] = []
+        left = dt.timedelta(minutes=minutes)
+        for a, b in self.intervals(start):
+            if not spans and a > utc:
+                break
+            if left <= dt.timedelta(0):
+                break
+            end = min(b, a + left)
+            if spans and spans[-1][1] == a:  # working intervals that touch are one stretch
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((a, end))
+            left -= end - a
+        if not spans or left > dt.timedelta(0):
+            return [(utc, utc + dt.timedelta(minutes=minutes))]
+        return spans
+
+    def day_end(self, moment: dt.datetime) -> dt.datetime:
+        """The end (aware, UTC) of the working day a moment falls in: its day's last working interval's end,
+        or where that is not after the moment (overtime, a day off), the day's midnight."""
+        day = moment.astimezone(self.tz).date()
+        stretches = self._day(day)
+        if stretches and stretches[-1][1] > moment:
+            return stretches[-1][1]
+        return _local(day + dt.timedelta(days=1), 0, self.tz)
+
+    def off_reason(self, moment: dt.datetime) -> str:
+        """Why a moment is not working time: the day's reason (a holiday, an absence, a day off), else
+        before or after the day's working hours, or a break between them (lunch)."""
+        day = moment.astimezone(self.tz).date()
+        reason = self.reason_off(day)
+        stretches = self._day(day)
+        if reason or not stretches:
+            return reason or "day off"
+        utc = moment.astimezone(dt.UTC)
+        if utc < stretches[0][0]:
+            return "before working hours"
+        if utc >= stretches[-1][1]:
+            return "after working hours"
+        return "a break"
+
+    def time_off(self, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.date, dt.date, str]]:
+        """The holidays and absences from start's day to end's day: (first day, last day, reason), days in a
+        row with the same reason as one."""
+        found: list[tuple[dt.date, dt.date, str]] = []
+        for day in _days(start.astimezone(self.tz).date(), end.astimezone(self.tz).date()):
+            reason = self.reasons.get(day)
+            if reason is None:
+                continue
+            if found and found[-1][2] == reason and found[-1][1] + dt.timedelta(days=1) == day:
+                found[-1] = (found[-1][0], day, reason)
+            else:
+                found.append((day, day, reason))
+        return found
+
     def reason_off(self, day: dt.date) -> str | None:
         if day in self.reasons:
             return self.reasons[day]

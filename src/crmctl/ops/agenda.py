@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from crmctl.domain.schedule import Slot
 from crmctl.domain.shapes import column
 from crmctl.errors import NotFound, UsageError
 from crmctl.ops.announcements import shown_to
 from crmctl.ops.lookups import title_of_key
-from crmctl.ops.schedule import compute
+from crmctl.ops.schedule import compute, promise_at, promises
 from crmctl.ops.session import Session
+from crmctl.ops.timekeeping import late_timers
 from crmctl.store import records as record_store
-from crmctl.store.process import overdue_stages
+from crmctl.store.process import overdue_stages, promised_records
 from crmctl.store.projects import due_tasks
 
 
@@ -58,7 +60,13 @@ def agenda(session: Session, request: AgendaRequest) -> Agenda:
         session.require("tasks.view_others", "read others' agendas")
     today = session.now.date()
     end = dt.datetime.combine(today + dt.timedelta(days=days + 1), dt.time(), tzinfo=session.now.tzinfo)
-    items = [*_reminder_items(session, who, end), *_stage_items(session, who, end), *_task_items(session, who, end)]
+    items = [
+        *_reminder_items(session, who, end),
+        *_stage_items(session, who, end),
+        *_task_items(session, who, end),
+        *_timer_items(session, who),
+        *_promise_items(session, who),
+    ]
     return Agenda([*_announcement_items(session, who), *sorted(items, key=lambda i: (i.due, i.id))], session.now)
 
 
@@ -151,6 +159,58 @@ def _task_items(session: Session, who: str | None, end: dt.datetime) -> list[Age
             )
         )
     return items
+
+
+def _promise_items(session: Session, who: str | None) -> list[AgendaItem]:
+    """Records (a person's: those they are responsible for) whose ready date is after their promised date,
+    outside terminal stages."""
+    items = []
+    for form in session.defs.forms.values():
+        if form.promised is None:
+            continue
+        rows = [r for r in promised_records(session.conn, form, form.promised, who) if not _terminal(session, r)]
+        for key, promise in promises(session, form, rows).items():
+            if not promise.late:
+                continue
+            row = next(r for r in rows if r["key"] == key)
+            _, at = promise_at(session, row[promise.field])
+            ready = promise.ready.astimezone(session.now.tzinfo) if promise.ready else None
+            items.append(
+                AgendaItem(
+                    due=at.astimezone(session.now.tzinfo),
+                    kind="promise",
+                    id=f"promise:{key}",
+                    record=key,
+                    title=title_of_key(session, key),
+                    text=f"ready {ready:%Y-%m-%d %H:%M}, after the promised {promise.promised}",
+                    person=row.get("responsible"),
+                    overdue=at < session.now,
+                )
+            )
+    return items
+
+
+def _terminal(session: Session, row: dict[str, Any]) -> bool:
+    process = session.defs.processes.get(row.get("process") or "")
+    stage = process.stages.get(row.get("stage") or "") if process else None
+    return stage is not None and stage.terminal
+
+
+def _timer_items(session: Session, who: str | None) -> list[AgendaItem]:
+    """Timers running past the end of their person's working day."""
+    return [
+        AgendaItem(
+            due=late.day_end.astimezone(session.now.tzinfo),
+            kind="timer",
+            id=f"timer:{late.interval['id']}",
+            record=late.interval["record"],
+            title=late.interval["title"],
+            text=late.text(session),
+            person=late.interval["person"],
+            overdue=True,
+        )
+        for late in late_timers(session, who)
+    ]
 
 
 def _late_finish(slot: Slot | None) -> dt.datetime | None:

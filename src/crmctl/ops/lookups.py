@@ -92,7 +92,7 @@ def calendar_for(session: Session, person: str | None) -> WorkCalendar:
 
 def get_task(session: Session, tid: str, conn: Any = None) -> dict[str, Any]:
     tid = prefixed_id(tid, "T")
-    found = project_store.task(conn or session.conn, tid)
+    found = project_store.task(conn or session.conn, tid, session.now)
     if found is None:
         raise NotFound(f"no task {tid}")
     return found

@@ -232,7 +232,7 @@ def _task(session: Session, conn: Any, spec: dict[str, Any], context: dict[str, 
     who = spec.get("assignee")
     if who:
         people = members(session.defs, who[5:]) if who.startswith("role:") else [who]
-        queued = project_store.queued_minutes(conn, people)
+        queued = project_store.queued_minutes(conn, people, session.now)
         values["assignee"] = projects.choose_assignee(session, who, queued, session.actor)
     task = projects.add_task_in(session, conn, render(spec["title"], context), values)
     tid: str = task["id"]

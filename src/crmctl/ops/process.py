@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from crmctl.domain import permissions
@@ -31,7 +31,9 @@ from crmctl.ops import projects, series
 from crmctl.ops.announcements import shown_to
 from crmctl.ops.lookups import calendar_for, locate, referring
 from crmctl.ops.projects import LaunchNote
+from crmctl.ops.schedule import promises
 from crmctl.ops.session import Session
+from crmctl.ops.timekeeping import late_timers
 from crmctl.store import process as process_store
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
@@ -531,6 +533,8 @@ class Card:
     in_stage_minutes: int
     due: dt.datetime | None  # the stage's deadline
     overdue: bool
+    promised: str | None = None  # the date promised to the client, where the form names a promised field
+    late: bool = False  # its ready date is after the promise
 
 
 @dataclass(frozen=True)
@@ -562,9 +566,14 @@ def board(session: Session, request: BoardRequest) -> Board:
     stages = [s for s in process.stages.values() if s.raw.get("board", True)]
     cards: dict[str, list[Card]] = {s.id: [] for s in stages}
     terminal = {s.id: s.terminal for s in stages}
-    for row in process_store.records_in(session.conn, form, process.name):
-        if row["stage"] in cards:
-            cards[row["stage"]].append(_card(session, form, row, terminal[row["stage"]]))
+    rows = [row for row in process_store.records_in(session.conn, form, process.name) if row["stage"] in cards]
+    promised = promises(session, form, [row for row in rows if not terminal[row["stage"]]])
+    for row in rows:
+        card = _card(session, form, row, terminal[row["stage"]])
+        promise = promised.get(row["key"])
+        if promise is not None:
+            card = replace(card, promised=promise.promised, late=promise.late)
+        cards[row["stage"]].append(card)
     columns = [BoardColumn(s.id, s.title, cards[s.id]) for s in stages]
     return Board(process.name, process.title, process.form, form.title, columns, session.now)
 
@@ -641,6 +650,14 @@ def _deadline_notices(session: Session, conn: Any) -> list[tuple[str, str]]:
     return [(key, person) for person, _, _, key, _ in notices]
 
 
+def _timer_notices(session: Session, conn: Any) -> None:
+    """A notice, once, to each person whose timer runs past the end of their working day."""
+    for late in late_timers(session, None):
+        person, text = late.interval["person"], late.text(session)
+        if person and not any(n["text"] == text for n in process_store.inbox(conn, person, unread=False)):
+            process_store.notify(conn, [person], "timer", late.interval["record"], text, session.now)
+
+
 @dataclass(frozen=True)
 class InboxRequest:
     person: str | None = None  # whose inbox (default: the actor's; everyone's with no actor)
@@ -675,6 +692,7 @@ def inbox(session: Session, request: InboxRequest) -> list[InboxItem]:
         raise InputError(f"--mark-read marks your own notices only, not {who or 'everyone'}'s: leave it out")
     with session.transaction() as conn:
         _deadline_notices(session, conn)
+        _timer_notices(session, conn)
         items = [InboxItem(**row) for row in process_store.inbox(conn, who, unread)]
         shown = [InboxItem(a.id, a.created_at, who, "announcement", None, a.text, None) for a in shown_to(session, who)]
         items = [*shown, *items]

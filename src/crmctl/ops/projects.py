@@ -15,7 +15,7 @@ from typing import Any
 
 from crmctl.domain import permissions, recurrence
 from crmctl.domain import projects as domain
-from crmctl.domain.durations import parse_duration
+from crmctl.domain.durations import format_minutes, parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.graph import find_cycle
 from crmctl.domain.model import FormDef
@@ -24,8 +24,10 @@ from crmctl.domain.records import plain
 from crmctl.domain.shapes import column, names
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock, series
+from crmctl.ops import timekeeping as keeping
 from crmctl.ops.lookups import calendar_for, get_task, prefixed_id, record_of, require_reading, team_person
 from crmctl.ops.session import Session
+from crmctl.ops.timekeeping import TimeRow
 from crmctl.store import process as process_store
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
@@ -46,12 +48,9 @@ def _key(target: Target | None) -> str | None:
     return None if target is None else str(target[1]["key"])
 
 
-def _stored(conn: Any, tid: str) -> Row:
+def _stored(session: Session, conn: Any, tid: str) -> Row:
     """A task that is known to be there (just written or looked up in this transaction)."""
-    found = project_store.task(conn, tid)
-    if found is None:
-        raise NotFound(f"no task {tid}")
-    return found
+    return get_task(session, tid, conn)
 
 
 @dataclass(frozen=True)
@@ -225,7 +224,7 @@ def show_project(session: Session, request: ProjectShowRequest) -> ProjectCard:
         raise NotFound(f"no project {pid}")
     stored = {name: found[name] for name in names(Project)}
     project = Project(**{**stored, "params": json.loads(found["params"]) if found["params"] else {}})
-    tasks = project_store.tasks(session.conn, projects=project_store.project_tree(session.conn, pid))
+    tasks = project_store.tasks(session.conn, projects=project_store.project_tree(session.conn, pid), now=session.now)
     shown = [t for t in tasks if session.may_read_task(t)]
     return ProjectCard(
         project, _project_rows(session.conn, parent=pid), _rows(session, shown), {"tasks": len(tasks) - len(shown)}
@@ -416,7 +415,7 @@ def _add_planned(
     session: Session, conn: Any, tasks: list[PlannedTask], pid: str, key: str | None, author: str | None
 ) -> list[Row]:
     """The planned tasks stored, each with its id and the ids of those it depends on."""
-    queued = project_store.queued_minutes(conn, sorted(session.defs.people))
+    queued = project_store.queued_minutes(conn, sorted(session.defs.people), session.now)
     first = work_store.last_task_number(conn) + 1  # numbered on, in the template's order, and written together
     ids: dict[str, str] = {}
     created = []
@@ -498,7 +497,7 @@ def launch(session: Session, request: LaunchRequest) -> Launched:
     target = record_of(session, request.record)
     with session.transaction() as conn:
         note = _launch(session, conn, request.template, dict(request.params), target, request.name)
-        tasks = _rows(session, project_store.tasks(conn, projects=[note.project]))
+        tasks = _rows(session, project_store.tasks(conn, projects=[note.project], now=session.now))
     return Launched(note.project, note.title, tasks, note.left_out)
 
 
@@ -749,7 +748,7 @@ def add_task_in(session: Session, conn: Any, title: str, values: dict[str, Any])
     if row["assignee"]:
         text = f"{tid} «{row['title']}» is yours"
         process_store.notify(conn, [row["assignee"]], "task", row["record"], text, session.now)
-    return _stored(conn, tid)
+    return _stored(session, conn, tid)
 
 
 @dataclass(frozen=True)
@@ -765,6 +764,7 @@ class TaskInterval:
     person: str | None
     started_at: dt.datetime
     ended_at: dt.datetime | None  # None while the timer runs
+    minutes: float  # its length (a running one's up to now), to a tenth
     note: str | None
     source: str  # timer, log or import
 
@@ -783,8 +783,10 @@ def show_task(session: Session, request: TaskShowRequest) -> TaskCard:
     task = get_task(session, request.task)
     require_reading(session, task)
     intervals = [
-        TaskInterval(**{name: row[name] for name in names(TaskInterval)})
-        for row in project_store.intervals(session.conn, task=task["id"])
+        TaskInterval(**{name: getattr(row, name) for name in names(TaskInterval)})
+        for row in (
+            TimeRow.of(i, task["title"], session.now) for i in project_store.intervals(session.conn, task=task["id"])
+        )
     ]
     return TaskCard(
         TaskRow.of(task, session.now),
@@ -853,6 +855,7 @@ def list_tasks(session: Session, request: TaskListRequest) -> list[TaskRow]:
         records=records,
         status=request.status or None,
         type_=request.type,
+        now=session.now,
     )
     if request.unassigned:
         found = [t for t in found if t["assignee"] is None]
@@ -886,7 +889,7 @@ def assign(session: Session, request: TaskAssignRequest) -> TaskRow:
         if person:
             text = f"{task['id']} «{task['title']}» is yours (assigned by {session.actor or '-'})"
             process_store.notify(conn, [person], "task", task["record"], text, session.now)
-        return TaskRow.of(_stored(conn, task["id"]), session.now)
+        return TaskRow.of(_stored(session, conn, task["id"]), session.now)
 
 
 @dataclass(frozen=True)
@@ -954,7 +957,7 @@ def update_task(session: Session, request: TaskUpdateRequest) -> TaskChanged:
         _event(
             session, conn, Event.TASK_UPDATED, task["record"], {"task": task["id"], "changes": _change_data(changes)}
         )
-        return TaskChanged(TaskRow.of(_stored(conn, task["id"]), session.now), changes)
+        return TaskChanged(TaskRow.of(_stored(session, conn, task["id"]), session.now), changes)
 
 
 @dataclass(frozen=True)
@@ -984,7 +987,7 @@ def depend(session: Session, request: TaskDependRequest) -> TaskRow:
                 project_store.add_dependency(conn, task["id"], other)
         data = {"task": task["id"], "removed" if request.remove else "added": others}
         _event(session, conn, Event.TASK_DEPENDENCIES, task["record"], data)
-        return TaskRow.of(_stored(conn, task["id"]), session.now)
+        return TaskRow.of(_stored(session, conn, task["id"]), session.now)
 
 
 def _set_status(session: Session, conn: Any, task: Row, status: str, **extra: Any) -> None:
@@ -993,12 +996,17 @@ def _set_status(session: Session, conn: Any, task: Row, status: str, **extra: An
     _event(session, conn, Event.TASK_STATUS, task["record"], data)
 
 
-def _close_timer(session: Session, conn: Any, interval: Row) -> None:
-    project_store.close_interval(conn, interval["id"], session.now)
-    minutes = (session.now - interval["started_at"]).total_seconds() / 60
-    record = _stored(conn, interval["task"])["record"]
+def _close_timer(session: Session, conn: Any, interval: Row, at: dt.datetime | None = None) -> float:
+    """Stop a running interval at `at` (default: now, or the timer cap where it ran past it); its minutes."""
+    at = at or keeping.cap_end(session, interval) or session.now
+    project_store.close_interval(conn, interval["id"], at)
+    minutes: float = (at - interval["started_at"]).total_seconds() / 60
+    record = _stored(session, conn, interval["task"])["record"]
     data = {"task": interval["task"], "person": interval["person"], "minutes": round(minutes, 1)}
+    if at != session.now:
+        data["at"] = at
     _event(session, conn, Event.TIMER_STOPPED, record, data)
+    return minutes
 
 
 def _check_running(session: Session, running: Row) -> None:
@@ -1011,6 +1019,7 @@ class TimerChange:
     task: str  # the task whose timer started (or stopped)
     stopped: str | None = None  # the task whose timer was running before
     minutes: float = 0.0  # how long the stopped timer ran
+    capped: str | None = None  # the timer cap (e.g. 12h) where the stopped timer was stopped at it
 
 
 @dataclass(frozen=True)
@@ -1035,9 +1044,9 @@ def start(session: Session, request: TaskStartRequest) -> TimerChange:
             if running["task"] == task["id"]:
                 raise InputError(f"the timer of {who or 'nobody'} already runs on {task['id']}")
             _check_running(session, running)
-            _close_timer(session, conn, running)
-            minutes = (session.now - running["started_at"]).total_seconds() / 60
-            change = TimerChange(task["id"], running["task"], minutes)
+            capped = session.defs.timer_cap if keeping.cap_end(session, running) else None
+            change = TimerChange(task["id"], running["task"], _close_timer(session, conn, running), capped)
+        keeping.check_free(session, conn, who, session.now, None)
         project_store.start_interval(conn, task["id"], who, session.now)
         if task["status"] == "todo":
             _set_status(session, conn, task, "in_progress", started_at=session.now)
@@ -1048,10 +1057,36 @@ def start(session: Session, request: TaskStartRequest) -> TimerChange:
 @dataclass(frozen=True)
 class TaskStopRequest:
     person: str | None = None  # whose timer (default: the actor's)
+    at: str | None = None  # when the work really ended, ISO (a forgotten timer)
+    at_cap: bool = False  # a timer past the workspace's timer_cap stops at the cap
+
+
+def _stop_at(session: Session, running: Row, request: TaskStopRequest) -> tuple[dt.datetime, str | None]:
+    """Where a running timer stops, and the cap where it stops at it: --at, else now; past the timer cap,
+    --at or --at-cap is needed."""
+    if request.at is not None and request.at_cap:
+        raise UsageError("--at and --at-cap exclude each other")
+    cap = keeping.cap_end(session, running)
+    if request.at is not None:
+        at = _when(request.at, session, "--at")
+        if not running["started_at"] < at <= session.now:
+            start = keeping.moment(session, running["started_at"])
+            raise InputError(f"--at must be after the timer started ({start}) and not after now")
+        return at, None
+    if cap is None:
+        return session.now, None
+    if not request.at_cap:
+        ran = format_minutes(int((session.now - running["started_at"]).total_seconds() // 60))
+        raise InputError(
+            f"the timer on {running['task']} has run {ran} since {keeping.moment(session, running['started_at'])}, "
+            f"past the {session.defs.timer_cap} cap: give the real end with --at, or stop it at the cap with --at-cap"
+        )
+    return cap, session.defs.timer_cap
 
 
 def stop(session: Session, request: TaskStopRequest) -> TimerChange:
-    """Stop the running timer of the person named (else the actor's)."""
+    """Stop the running timer of the person named (else the actor's), now or at --at; one that has run past
+    the workspace's timer cap needs --at (the real end) or --at-cap."""
     session.require("tasks.execute", "work on tasks")
     who = team_person(session, request.person, "--for") or session.actor
     if who != session.actor:  # asked before telling whether their timer runs
@@ -1061,9 +1096,10 @@ def stop(session: Session, request: TaskStopRequest) -> TimerChange:
         raise InputError(f"no timer is running for {who or 'nobody (give --as or CRMCTL_USER)'}")
     _others_work(session, get_task(session, running["task"]), who)
     _check_running(session, running)
+    at, capped = _stop_at(session, running, request)
     with session.transaction() as conn:
-        _close_timer(session, conn, running)
-    return TimerChange(running["task"], running["task"], (session.now - running["started_at"]).total_seconds() / 60)
+        minutes = _close_timer(session, conn, running, at)
+    return TimerChange(running["task"], running["task"], minutes, capped)
 
 
 @dataclass(frozen=True)
@@ -1099,7 +1135,7 @@ def _finish(session: Session, conn: Any, task: Row, status: str, comment: str | 
 def _unblock(session: Session, conn: Any, task: Row) -> list[Row]:
     """The tasks a finished task was the last blocker of, each announced to its assignee."""
     unblocked = []
-    for other in project_store.tasks(conn, ids=project_store.dependents(conn, task["id"])):
+    for other in project_store.tasks(conn, ids=project_store.dependents(conn, task["id"]), now=session.now):
         if other["status"] == "todo" and not other["blocked_by"]:
             unblocked.append(other)
             if other["assignee"]:
@@ -1138,7 +1174,7 @@ def reopen(session: Session, request: TaskReopenRequest) -> TaskRow:
         raise InputError(f"{task['id']} is open already ({task['status']})")
     with session.transaction() as conn:
         _set_status(session, conn, task, "todo", finished_at=None)
-        return TaskRow.of(_stored(conn, task["id"]), session.now)
+        return TaskRow.of(_stored(session, conn, task["id"]), session.now)
 
 
 @dataclass(frozen=True)
@@ -1154,7 +1190,7 @@ def cancel(session: Session, request: TaskCancelRequest) -> TaskRow:
         raise InputError(f"{task['id']} is {task['status']} already")
     with session.transaction() as conn:
         _finish(session, conn, task, "cancelled", request.comment)
-        return TaskRow.of(_stored(conn, task["id"]), session.now)
+        return TaskRow.of(_stored(session, conn, task["id"]), session.now)
 
 
 @dataclass(frozen=True)
@@ -1198,26 +1234,42 @@ class Logged:
     ended_at: dt.datetime
     minutes: int
     note: str | None
+    intervals: list[int] = field(default_factory=list)  # the ids of the intervals made (one per working stretch)
+
+
+def _log_spans(session: Session, request: TimeLogRequest, who: str | None, minutes: int) -> list[tuple[Any, Any]]:
+    """The stretches logged: from --at, `minutes` of working time on the person's calendar (breaks and days
+    off left out; clock time from a start outside working hours); without --at, the clock time up to now."""
+    if request.at is None:
+        return [(session.now - dt.timedelta(minutes=minutes), session.now)]
+    start = _when(request.at, session, "--at")
+    spans = calendar_for(session, who).working_spans(start, minutes)
+    tz = start.tzinfo
+    return [(a.astimezone(tz), b.astimezone(tz)) for a, b in spans]
 
 
 def log_time(session: Session, request: TimeLogRequest) -> Logged:
-    """Past work of the person named (else the task's assignee, else the actor): an interval of the given
-    length, starting at --at (or ending now)."""
+    """Past work of the person named (else the task's assignee, else the actor): the given working time from
+    --at over their calendar (or ending now), one interval per working stretch, overlapping none of theirs."""
     session.require("tasks.execute", "log time")
     task = get_task(session, request.task)
     who = _others_work(session, task, request.person)
     minutes = _minutes(request.duration, "duration", session.defs.hours_per_day)  # 1d: a working day, as estimates
-    length = dt.timedelta(minutes=minutes)
-    start_at = _when(request.at, session, "--at") if request.at else session.now - length
-    end_at = start_at + length
+    spans = _log_spans(session, request, who, minutes)
+    start_at, end_at = spans[0][0], spans[-1][1]
     if end_at > session.now:
         raise InputError(f"time cannot be logged in the future: it would end at {end_at:%Y-%m-%d %H:%M}")
     note = request.note
     with session.transaction() as conn:
-        project_store.log_interval(conn, task["id"], who, start_at, end_at, note)
+        ids = []
+        for a, b in spans:
+            keeping.check_free(session, conn, who, a, b)
+            ids.append(project_store.log_interval(conn, task["id"], who, a, b, note))
         data = {"task": task["id"], "person": who, "minutes": minutes, "from": start_at, "note": note}
+        if len(ids) > 1:
+            data.update({"to": end_at, "intervals": ids})
         _event(session, conn, Event.TIME_LOGGED, task["record"], data)
-    return Logged(task["id"], who, start_at, end_at, minutes, note)
+    return Logged(task["id"], who, start_at, end_at, minutes, note, ids)
 
 
 @dataclass(frozen=True)
@@ -1226,22 +1278,6 @@ class TimeListRequest:
     since: str | None = None  # from this date-time, ISO (--from)
     until: str | None = None  # up to this date-time, ISO (--to)
     task: str | None = None  # only this task
-
-
-@dataclass(frozen=True)
-class TimeRow:
-    """A time interval; the table's columns (in their own order) are the command line's."""
-
-    id: int
-    task: str
-    title: str  # the task's
-    person: str | None
-    started_at: dt.datetime
-    ended_at: dt.datetime | None  # None while the timer runs
-    minutes: float  # its length (a running one's up to now), to a tenth
-    running: bool
-    note: str | None
-    source: str  # timer, log or import
 
 
 def list_time(session: Session, request: TimeListRequest) -> list[TimeRow]:
@@ -1263,9 +1299,4 @@ def list_time(session: Session, request: TimeListRequest) -> list[TimeRow]:
         since=begin,
         until=end,
     )
-    rows = []
-    for interval in found:
-        stop_at = interval["ended_at"] or session.now
-        minutes = round(max(0.0, (stop_at - interval["started_at"]).total_seconds() / 60), 1)
-        rows.append(TimeRow(**{**interval, "running": interval["ended_at"] is None, "minutes": minutes}))
-    return rows
+    return [TimeRow.of(interval, interval["title"], session.now) for interval in found]

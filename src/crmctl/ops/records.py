@@ -17,6 +17,7 @@ from crmctl.ops import clock, lookups
 from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
 from crmctl.ops.process import enter
 from crmctl.ops.projects import FieldChange, LaunchNote, ProjectChanged, follow_record
+from crmctl.ops.schedule import Promise, promises
 from crmctl.ops.series import every_of, reminder_done, start_reminders, stop_reminders
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
@@ -282,6 +283,7 @@ class Card:
     hidden: dict[str, int]  # related records and tasks left out: not the actor's to read
     comments: list[Comment]
     reminders: list[CardReminder]
+    promise: Promise | None  # the promised date against the ready date, where the form names a promised field
     view: CardView = field(metadata={"json": False})
 
 
@@ -319,6 +321,7 @@ def show(session: Session, request: ShowRequest) -> Card:
         hidden=hidden,
         comments=[Comment(**c) for c in record_store.comments(session.conn, key)],
         reminders=[CardReminder(**{k: v for k, v in r.items() if k != "record"}) for r in reminders],
+        promise=promises(session, form, [row]).get(key),
         view=_view(session, form, row, related),
     )
 
@@ -347,7 +350,7 @@ def _around(session: Session, form: FormDef, key: str) -> tuple[list[Related], l
     """The records that refer to this one with their readiness, and every task of all of them: of those, only
     the records and tasks the actor may read, and how many others there are."""
     referring = lookups.referring(session, session.conn, form.name, key)
-    tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in referring)])
+    tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in referring)], now=session.now)
     hidden = {k for other, k in referring if not session.may("records.read", other)}
     shown = [t for t in tasks if t["record"] not in hidden and session.may_read_task(t)]
     related = [_related(session, other, k, tasks) for other, k in referring if k not in hidden]

@@ -113,6 +113,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("task stop-series", "projects", "stop_series", "write"),
     Operation("time log", "projects", "log_time", "write"),
     Operation("time list", "projects", "list_time", "read"),
+    Operation("time edit", "timekeeping", "edit_time", "write"),
+    Operation("time delete", "timekeeping", "delete_time", "write"),
     # schedule, sprints and reports
     Operation("queue", "schedule", "queue", "write"),
     Operation("eta", "schedule", "eta", "read"),

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crmctl.domain import schedule as domain
+from crmctl.domain.model import FormDef
 from crmctl.domain.shapes import column, names
 from crmctl.errors import NotFound
-from crmctl.ops.lookups import calendar_for, get_task, locate, require_reading
+from crmctl.ops.lookups import calendar_for, get_task, locate, referring, require_reading
 from crmctl.ops.session import Session
 from crmctl.ops.sprints import task_ids
 from crmctl.store import projects as project_store
@@ -31,7 +33,7 @@ def compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
 
 
 def _compute(session: Session) -> tuple[domain.Schedule, list[dict[str, Any]]]:
-    tasks = project_store.open_work(session.conn, session.defs.queue_order)
+    tasks = project_store.open_work(session.conn, session.defs.queue_order, session.now)
     shared: dict[Any, Any] = {}
 
     def calendar_of(person: str) -> Any:
@@ -191,6 +193,26 @@ class EtaTask:
 
 
 @dataclass(frozen=True)
+class TimeOff:
+    """A holiday or an absence before a ready date, of people whose tasks it counts: it moved the date."""
+
+    first: dt.date
+    last: dt.date
+    reason: str  # "holiday: Международный женский день", "absence: Отпуск"
+    people: list[str]
+
+
+@dataclass(frozen=True)
+class Promise:
+    """What a record's form names as promised to the client (its `promised` field) against its ready date."""
+
+    field: str
+    promised: str  # the promised date as written: 2027-04-10 (a datetime field: 2027-04-10 15:00)
+    ready: dt.datetime | None
+    late: bool  # ready (or done) after the promise
+
+
+@dataclass(frozen=True)
 class Eta:
     what: str  # "task T-3", "project P-1", "record ORD-2"
     finish: dt.datetime | None
@@ -198,57 +220,140 @@ class Eta:
     tasks: list[EtaTask]
     reason: str
     hidden: dict[str, int]  # tasks left out of `tasks`: not the actor's to read (the date still counts them)
+    finished: bool = False  # all its tasks are done: finish is when the last one was
+    promise: Promise | None = None  # a record's promised date, where its form names one
+    time_off: list[TimeOff] = field(default_factory=list)  # holidays and absences up to the ready date
 
 
-def eta(session: Session, request: EtaRequest) -> Eta:
-    """When a task, a project (with its subprojects) or a record (its tasks) will be ready, and why. Only the
-    tasks the actor may read are listed, and named in the reason; the date comes from all of them."""
-    session.require("tasks.read", "read tasks")
-    text = request.key.strip().upper()
+def promise_at(session: Session, value: Any) -> tuple[str, dt.datetime]:
+    """A promised value as text, and the moment a ready date is late after (a date: the end of that day)."""
+    tz = ZoneInfo(session.defs.timezone)
+    if isinstance(value, dt.datetime):
+        return f"{value.astimezone(tz):%Y-%m-%d %H:%M}", value
+    return value.isoformat(), dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+
+
+def promise_of(session: Session, form: FormDef, row: dict[str, Any], ready: dt.datetime | None) -> Promise | None:
+    """The record's promise against its ready date, or None where its form names no promised field or the
+    record has no value there."""
+    value = row.get(form.promised) if form.promised else None
+    if form.promised is None or value is None:
+        return None
+    text, at = promise_at(session, value)
+    return Promise(form.promised, text, ready, ready is not None and ready > at)
+
+
+def record_keys(session: Session, form: FormDef, key: str) -> list[str]:
+    """A record and the records that refer to it (a deal's orders): whose tasks make its ready date."""
+    return [key, *(k for _, k in referring(session, session.conn, form.name, key))]
+
+
+def finished_at(session: Session, keys: list[str]) -> tuple[dt.datetime | None, str | None]:
+    """When the last done task of these records was finished, and which, for records with no open task."""
+    done = [t for t in project_store.tasks(session.conn, records=keys) if t["status"] == "done" and t["finished_at"]]
+    last = max(done, key=lambda t: (t["finished_at"], t["number"]), default=None)
+    return (last["finished_at"], last["id"]) if last else (None, None)
+
+
+def promises(session: Session, form: FormDef, rows: list[dict[str, Any]]) -> dict[str, Promise]:
+    """The promise of each of these records (of one form) that has one, against its ready date: the schedule
+    of all open work is computed only when there is one."""
+    promised = [row for row in rows if form.promised and row.get(form.promised) is not None]
+    if not promised:
+        return {}
     schedule, tasks = compute(session)
-    prefix, _, number = text.partition("-")
+    by_record: dict[str, list[str]] = {}
+    for t in tasks:
+        by_record.setdefault(t["record"], []).append(t["id"])
+    found = {}
+    for row in promised:
+        keys = set(record_keys(session, form, row["key"]))  # one look-up per record: a board of promised records
+        ids = [tid for key in keys for tid in by_record.get(key, [])]
+        if ids:
+            finish, _, problems = schedule.ready_date(ids)
+            ready = None if problems else finish
+        else:
+            ready = finished_at(session, sorted(keys))[0]
+        found[row["key"]] = promise_of(session, form, row, ready)
+    return {key: p for key, p in found.items() if p is not None}
 
+
+def _time_off(session: Session, schedule: domain.Schedule, ids: set[str], finish: dt.datetime) -> list[TimeOff]:
+    """The holidays and absences from now to the ready date of the people of these tasks, each with who."""
+    found: dict[tuple[dt.date, dt.date, str], list[str]] = {}
+    people = sorted({s.person for tid, s in schedule.slots.items() if tid in ids and s.person})
+    for person in people:
+        for first, last, reason in calendar_for(session, person).time_off(session.now, finish):
+            found.setdefault((first, last, reason), []).append(person)
+    return [TimeOff(first, last, reason, who) for (first, last, reason), who in sorted(found.items())]
+
+
+def _chosen(session: Session, text: str, tasks: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]], Any]:
+    """What an ETA is of: its words, the open tasks it counts, and (a task already closed: its Eta; a record:
+    its form, row and keys)."""
+    prefix, _, number = text.partition("-")
     if form_of(session.conn, text) is not None:  # a record key first: a form may use the prefix T or P
         prefix = ""
     if prefix == "T" and number.isdigit():
         found = get_task(session, text)
         require_reading(session, found)
-        chosen = [t for t in tasks if t["id"] == found["id"]]
         what = f"task {found['id']}"
         if found["status"] not in domain.OPEN:
-            return Eta(what, found["finished_at"], found["id"], [], f"{found['id']} is {found['status']}", {"tasks": 0})
-    elif prefix == "P" and number.isdigit():
+            reason = f"{found['id']} is {found['status']}"
+            return what, [], Eta(what, found["finished_at"], found["id"], [], reason, {"tasks": 0})
+        return what, [t for t in tasks if t["id"] == found["id"]], None
+    if prefix == "P" and number.isdigit():
         if project_store.project(session.conn, text) is None:
             raise NotFound(f"no project {text}")
         tree = set(project_store.project_tree(session.conn, text))
-        chosen = [t for t in tasks if t["project"] in tree]
-        what = f"project {text}"
-    else:
-        form, row = locate(session, text)
-        session.require("records.read", f"read {form.name} records", form.name, row["key"])
-        chosen = [t for t in tasks if t["record"] == row["key"]]
-        what = f"record {row['key']}"
+        return f"project {text}", [t for t in tasks if t["project"] in tree], None
+    form, row = locate(session, text)
+    session.require("records.read", f"read {form.name} records", form.name, row["key"])
+    keys = record_keys(session, form, row["key"])
+    return f"record {row['key']}", [t for t in tasks if t["record"] in keys], (form, row, keys)
+
+
+def _reason(schedule: domain.Schedule, ids: list[str], shown: set[str]) -> tuple[dt.datetime | None, str | None, str]:
+    """The ready date of these open tasks, the task that finishes last (where the actor may read it), and why."""
+    finish, last, problems = schedule.ready_date(ids)
+    if problems:
+        slot = schedule.slots[problems[0]]
+        if problems[0] in shown:
+            return None, last, f"{problems[0]} cannot be scheduled: {slot.problem}"
+        return None, last, "a task not yours to read cannot be scheduled"
+    if last is not None and last in shown:
+        slot = schedule.slots[last]
+        return finish, last, f"{last} finishes last ({slot.person}; {slot.reason})"
+    return finish, None, "a task not yours to read finishes last"
+
+
+def _done_record(session: Session, what: str, record: Any) -> Eta:
+    """The ETA of a record with no open task: when its last task was done, if it had any."""
+    form, row, keys = record
+    finish, last = finished_at(session, keys)
+    reason = f"all its tasks are done; {last} finished last" if last else "no open tasks"
+    return Eta(what, finish, last, [], reason, {"tasks": 0}, finish is not None, promise_of(session, form, row, finish))
+
+
+def eta(session: Session, request: EtaRequest) -> Eta:
+    """When a task, a project (with its subprojects) or a record (its tasks, and those of the records that
+    refer to it: a deal's orders) will be ready, and why; a record whose tasks are all done, when it was. Only
+    the tasks the actor may read are listed, and named in the reason; the date comes from all of them."""
+    session.require("tasks.read", "read tasks")
+    schedule, tasks = compute(session)
+    what, chosen, other = _chosen(session, request.key.strip().upper(), tasks)
+    if isinstance(other, Eta):
+        return other
     ids = [t["id"] for t in chosen]
+    if not ids:
+        return _done_record(session, what, other) if other else Eta(what, None, None, [], "no open tasks", {"tasks": 0})
     shown = {t["id"] for t in chosen if session.may_read_task(t)}
     rows = sorted(
         (_row(t, schedule.slots[t["id"]]) for t in chosen if t["id"] in shown),
         key=lambda r: (r["finish"] is None, r["finish"] or 0, r["id"]),
     )
-    finish, last, problems = schedule.ready_date(ids)
-    if not ids:
-        reason = "no open tasks"
-    elif problems:
-        slot = schedule.slots[problems[0]]
-        if problems[0] in shown:
-            reason = f"{problems[0]} cannot be scheduled: {slot.problem}"
-        else:
-            reason = "a task not yours to read cannot be scheduled"
-    elif last is not None and last in shown:
-        slot = schedule.slots[last]
-        reason = f"{last} finishes last ({slot.person}; {slot.reason})"
-    else:
-        last, reason = None, "a task not yours to read finishes last"
-    if problems:
-        finish = None
+    finish, last, reason = _reason(schedule, ids, shown)
     listed = [EtaTask(r["assignee"], _item(r)) for r in rows]
-    return Eta(what, finish, last, listed, reason, {"tasks": len(ids) - len(shown)})
+    promise = promise_of(session, other[0], other[1], finish) if other else None
+    off = _time_off(session, schedule, shown, finish) if finish else []
+    return Eta(what, finish, last, listed, reason, {"tasks": len(ids) - len(shown)}, False, promise, off)

@@ -30,6 +30,7 @@ from crmctl.errors import InputError
 from crmctl.ops.projects import project_path
 from crmctl.ops.session import Session
 from crmctl.ops.staging import Source, stage
+from crmctl.ops.timekeeping import described
 from crmctl.store import imports as import_store
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
@@ -504,6 +505,7 @@ class _TimeCheck:
     def __init__(self, session: Session, assignees: dict[str, str | None], by_external: dict[str, str]) -> None:
         self.session, self.assignees, self.by_external = session, assignees, by_external
         self.seen: dict[tuple[Any, ...], int] = {}  # (task, person, start) -> its row
+        self.spans: dict[str | None, list[tuple[dt.datetime, dt.datetime, int]]] = {}  # person -> the file's
 
     def __call__(self, row: int, cells: Cells, problems: list[Problem]) -> _Interval | None:
         """The row's interval, or None when it has problems (added to the list)."""
@@ -523,8 +525,26 @@ class _TimeCheck:
             bad("started_at", cells.get("started_at"), f"the same task, person and start as row {self.seen[identity]}")
         if len(problems) > count or tid is None or start is None or end is None:
             return None
+        self.overlap(_Interval(tid, person, start, end, None), bad)
+        if len(problems) > count:
+            return None
         self.seen[identity] = row
+        self.spans.setdefault(person, []).append((start, end, row))
         return _Interval(tid, person, start, end, cells.get("note"))
+
+    def overlap(self, span: _Interval, bad: Bad) -> None:
+        """One person's intervals never overlap: not those stored (but the one the row updates), nor the
+        file's rows before it."""
+        conn = self.session.conn
+        same = project_store.find_interval(conn, span.task, span.person, span.start)
+        found = project_store.overlapping(conn, span.person, span.start, span.end, [same["id"]] if same else [])
+        if found is not None:
+            bad("started_at", span.start.isoformat(), f"overlaps {described(self.session, found)}")
+            return
+        for start, end, row in self.spans.get(span.person, []):
+            if start < span.end and span.start < end:
+                bad("started_at", span.start.isoformat(), f"overlaps row {row} of the file")
+                return
 
     def task(self, token: str | None, bad: Bad) -> str | None:
         """The task a row names by crmctl's id or the file's."""

@@ -59,11 +59,11 @@ def _card(card: Card, room: int, color: bool) -> str:
     from crmctl.render.tables import cell, clip, fit, red
 
     text = f"{card.key} {cell(card.title, (room + 1) * 2)}".strip().replace("\n", " ")
-    when = age(card.in_stage_minutes) + (" OVERDUE" if card.overdue else "")
+    when = age(card.in_stage_minutes) + (" OVERDUE" if card.overdue else "") + (" LATE" if card.late else "")
     who = clip(cell(card.responsible, room) or "-", max(room - len(when) - 2, 1))
     detail = f"{who}, {when}"
     shown = "\n".join([*fit(text, room, 2, wrap=True), clip(detail, room)])
-    return red(shown) if color and card.overdue else shown
+    return red(shown) if color and (card.overdue or card.late) else shown
 
 
 def table(board: Board, *, color: bool = False, width: int | None = None) -> str:

@@ -17,6 +17,14 @@ from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, re
 if TYPE_CHECKING:
     from crmctl.ops.projects import FieldChange, LaunchNote
     from crmctl.ops.records import Card, CardTask, FieldLine, HistoryEvent, RecordList, Related, Updated
+    from crmctl.ops.schedule import Promise
+
+
+def promise_text(promise: Promise) -> str:
+    """'2027-04-10: LATE, ready 2027-04-22 18:00', '2027-04-10: in time' or '2027-04-10: no ready date yet'."""
+    if promise.late:
+        return f"{promise.promised}: LATE, ready {cell(promise.ready)}"
+    return f"{promise.promised}: " + ("in time" if promise.ready else "no ready date yet")
 
 
 def _value(value: Any) -> str:
@@ -152,6 +160,34 @@ def _series_stopped(data: Data) -> str:
     return f"series {data.get('series')} stopped{reason}"
 
 
+def _span(started: Any, ended: Any) -> str:
+    """'2027-02-28 14:00 to 15:30' from an event's stored ISO texts; an end of None is 'running'."""
+    start = str(started or "")[:16].replace("T", " ")
+    end = str(ended or "")[:16].replace("T", " ")
+    if end[:10] == start[:10]:
+        end = end[11:]
+    return f"{start} to {end or 'running'}"
+
+
+def _time_edited(data: Data) -> str:
+    before, after = data.get("from") or {}, data.get("to") or {}
+    text = f"{data.get('task')} interval {data.get('interval')} of {data.get('person') or '-'}: "
+    text += f"{_span(before.get('started_at'), before.get('ended_at'))} -> "
+    text += _span(after.get("started_at"), after.get("ended_at"))
+    if before.get("note") != after.get("note"):
+        text += f"; note {before.get('note') or '-'} -> {after.get('note') or '-'}"
+    return text
+
+
+def _time_deleted(data: Data) -> str:
+    note = f": {data['note']}" if data.get("note") else ""
+    span = _span(data.get("started_at"), data.get("ended_at"))
+    who = data.get("person") or "-"
+    return (
+        f"{data.get('task')} interval {data.get('interval')} of {who} deleted ({span}, {data.get('minutes')} min){note}"
+    )
+
+
 # Every kind of event and its one line; an event whose data speaks for itself lists its fields.
 def _team_changed(d: Data) -> str:
     done = {"add": "added", "remove": "removed"}.get(str(d.get("action")), "changed")
@@ -189,6 +225,8 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.TIMER_STOPPED: lambda d: f"{d.get('task')} timer of {d.get('person') or '-'} after {d.get('minutes')} min",
     Event.TIME_LOGGED: _time_logged,
     Event.TRANSITION_TIMED: lambda d: f"{d.get('from')} -> {d.get('to')} on time: {d.get('rule')}",
+    Event.TIME_EDITED: _time_edited,
+    Event.TIME_DELETED: _time_deleted,
     Event.SPRINT_CREATED: _fields,
     Event.SPRINT_TASKS: _fields,
     Event.SERIES_STARTED: _series_started,
@@ -328,6 +366,8 @@ def _meta(card: Card) -> list[tuple[str, Any]]:
             meta.append(("stage due", cell(card.stage_due) + (" (overdue)" if view.stage_overdue else "")))
         if card.pending_approvers:
             meta.append(("waiting for", ", ".join(card.pending_approvers)))
+    if card.promise:
+        meta.append(("promised", promise_text(card.promise)))
     return [*meta, ("author", card.author), ("created", card.created_at), ("updated", card.updated_at)]
 
 

@@ -161,6 +161,19 @@ def records_in(conn: Any, form: FormDef, process: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def promised_records(conn: Any, form: FormDef, column: str, person: str | None) -> list[dict[str, Any]]:
+    """A form's records with a value in the column (its promised field; a person's: those they are
+    responsible for)."""
+    sql = f"SELECT * FROM {quote(form.name)} WHERE {quote(column)} IS NOT NULL"
+    params: list[Any] = []
+    if person is not None:
+        sql += " AND responsible = ?"
+        params.append(person)
+    cursor = conn.execute(sql + " ORDER BY number", params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def overdue_stages(
     conn: Any, forms: list[FormDef], person: str | None, until: dt.datetime, *, untold: bool = False
 ) -> list[dict[str, Any]]:

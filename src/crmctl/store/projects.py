@@ -41,6 +41,11 @@ def _rows(cursor: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+# The seconds an interval counts (alias i): a running one up to the instant bound in its place (the command's
+# now), or not at all where that is NULL.
+_SPENT = "date_diff('second', i.started_at, coalesce(i.ended_at, greatest(CAST(? AS TIMESTAMPTZ), i.started_at)))"
+
+
 def _next(conn: Any, table: str) -> int:
     row = conn.execute(f"SELECT coalesce(max(number), 0) + 1 FROM crm.{table}").fetchone()
     return int(row[0])
@@ -162,8 +167,8 @@ def add_dependencies(conn: Any, pairs: Sequence[tuple[str, str]]) -> None:
     )
 
 
-def task(conn: Any, tid: str) -> dict[str, Any] | None:
-    found = tasks(conn, ids=[tid])
+def task(conn: Any, tid: str, now: dt.datetime | None = None) -> dict[str, Any] | None:
+    found = tasks(conn, ids=[tid], now=now)
     return found[0] if found else None
 
 
@@ -176,10 +181,12 @@ def tasks(
     records: list[str] | None = None,
     status: list[str] | None = None,
     type_: str | None = None,
+    now: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Tasks with their dependencies, open blockers and actual minutes (closed intervals)."""
+    """Tasks with their dependencies, open blockers and actual minutes (closed intervals, and a running timer
+    up to now when now is given)."""
     clauses: list[str] = []
-    params: list[Any] = []
+    params: list[Any] = [now]
     for column, values in (("t.id", ids), ("t.project", projects), ("t.record", records), ("t.status", status)):
         if values is not None:
             clauses.append(f"list_contains(?, {column})")
@@ -199,8 +206,8 @@ def tasks(
                   coalesce((SELECT list(d.depends_on ORDER BY d.depends_on) FROM crm.task_dependencies d
                             JOIN crm.tasks b ON b.id = d.depends_on
                             WHERE d.task = t.id AND b.status NOT IN ('done', 'cancelled')), []) AS blocked_by,
-                  coalesce((SELECT sum(date_diff('second', i.started_at, i.ended_at)) FROM crm.time_intervals i
-                            WHERE i.task = t.id AND i.ended_at IS NOT NULL), 0) / 60.0 AS actual_minutes
+                  coalesce((SELECT sum({_SPENT}) FROM crm.time_intervals i
+                            WHERE i.task = t.id), 0) / 60.0 AS actual_minutes
                 FROM crm.tasks t {where} ORDER BY t.number""",
             params,
         )
@@ -231,9 +238,10 @@ _QUEUE_ORDER = {
 }
 
 
-def open_work(conn: Any, order: Iterable[str] = ()) -> list[dict[str, Any]]:
+def open_work(conn: Any, order: Iterable[str] = (), now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Every open task with what the schedule needs: its project's priority, its open dependencies and the
-    minutes already logged on it. created_at comes as epoch microseconds: the schedule only orders by it.
+    minutes already spent on it (a running timer's up to now). created_at comes as epoch microseconds: the
+    schedule only orders by it.
     The rows come in queue order, tasks in progress first, then `order` (names of the workspace's
     queue_order), then the number: the schedule sorts them again, which costs little when they come sorted,
     and then meets them in memory in about the order it works on them."""
@@ -241,8 +249,7 @@ def open_work(conn: Any, order: Iterable[str] = ()) -> list[dict[str, Any]]:
     return _rows(
         conn.execute(
             f"""WITH spent AS (
-                   SELECT task, sum(date_diff('second', started_at, ended_at)) / 60.0 AS minutes
-                   FROM crm.time_intervals WHERE ended_at IS NOT NULL GROUP BY task),
+                   SELECT i.task, sum({_SPENT}) / 60.0 AS minutes FROM crm.time_intervals i GROUP BY i.task),
                deps AS (
                    SELECT d.task, list(d.depends_on ORDER BY d.depends_on) AS depends_on
                    FROM crm.task_dependencies d JOIN crm.tasks b ON b.id = d.depends_on
@@ -253,7 +260,8 @@ def open_work(conn: Any, order: Iterable[str] = ()) -> list[dict[str, Any]]:
                FROM crm.tasks t LEFT JOIN crm.projects p ON p.id = t.project
                LEFT JOIN spent s ON s.task = t.id LEFT JOIN deps ON deps.task = t.id
                WHERE t.status IN ('todo', 'in_progress')
-               ORDER BY {", ".join(keys)}"""
+               ORDER BY {", ".join(keys)}""",
+            [now],
         )
     )
 
@@ -286,15 +294,15 @@ def dependents(conn: Any, tid: str) -> list[str]:
     return [row[0] for row in rows.fetchall()]
 
 
-def queued_minutes(conn: Any, people: Iterable[str]) -> dict[str, float]:
-    """Work each person still has queued: estimates of open tasks less the time already spent on them."""
+def queued_minutes(conn: Any, people: Iterable[str], now: dt.datetime | None = None) -> dict[str, float]:
+    """Work each person still has queued: estimates of open tasks less the time already spent on them (a
+    running timer's up to now)."""
     rows = conn.execute(
-        """SELECT t.assignee, sum(greatest(coalesce(t.estimate_minutes, 0) - coalesce(
-                (SELECT sum(date_diff('second', i.started_at, i.ended_at)) / 60.0 FROM crm.time_intervals i
-                 WHERE i.task = t.id AND i.ended_at IS NOT NULL), 0), 0))
+        f"""SELECT t.assignee, sum(greatest(coalesce(t.estimate_minutes, 0) - coalesce(
+                (SELECT sum({_SPENT}) / 60.0 FROM crm.time_intervals i WHERE i.task = t.id), 0), 0))
            FROM crm.tasks t WHERE t.status IN ('todo', 'in_progress') AND list_contains(?, t.assignee)
            GROUP BY t.assignee""",
-        [list(people)],
+        [now, list(people)],
     ).fetchall()
     return {person: float(minutes or 0) for person, minutes in rows}
 
@@ -311,6 +319,18 @@ def open_interval(conn: Any, person: str | None) -> dict[str, Any] | None:
         )
     )
     return found[0] if found else None
+
+
+def running_intervals(conn: Any, person: str | None = None) -> list[dict[str, Any]]:
+    """Running timers (a person's, or everyone's) with their task's title and record, oldest first."""
+    where = "AND i.person = ?" if person is not None else ""
+    return _rows(
+        conn.execute(
+            "SELECT i.*, t.title, t.record FROM crm.time_intervals i JOIN crm.tasks t ON t.id = i.task "
+            f"WHERE i.ended_at IS NULL {where} ORDER BY i.started_at, i.id",
+            [person] if person is not None else [],
+        )
+    )
 
 
 def open_intervals_of_task(conn: Any, tid: str) -> list[dict[str, Any]]:
@@ -449,3 +469,38 @@ def find_interval(conn: Any, tid: str, person: str | None, start: dt.datetime) -
 
 def update_interval(conn: Any, interval_id: int, ended_at: dt.datetime, note: str | None) -> None:
     conn.execute("UPDATE crm.time_intervals SET ended_at = ?, note = ? WHERE id = ?", [ended_at, note, interval_id])
+
+
+def interval(conn: Any, interval_id: int) -> dict[str, Any] | None:
+    rows = _rows(conn.execute("SELECT * FROM crm.time_intervals WHERE id = ?", [interval_id]))
+    return rows[0] if rows else None
+
+
+def set_interval(
+    conn: Any, interval_id: int, started_at: dt.datetime, ended_at: dt.datetime | None, note: str | None
+) -> None:
+    conn.execute(
+        "UPDATE crm.time_intervals SET started_at = ?, ended_at = ?, note = ? WHERE id = ?",
+        [started_at, ended_at, note, interval_id],
+    )
+
+
+def delete_interval(conn: Any, interval_id: int) -> None:
+    conn.execute("DELETE FROM crm.time_intervals WHERE id = ?", [interval_id])
+
+
+def overlapping(
+    conn: Any, person: str | None, start: dt.datetime, end: dt.datetime | None, besides: Iterable[int] = ()
+) -> dict[str, Any] | None:
+    """The person's first interval, other than those of ids `besides`, that shares time with [start, end)
+    (end None: open, as a running timer's; so is a running interval's end)."""
+    rows = _rows(
+        conn.execute(
+            """SELECT * FROM crm.time_intervals
+               WHERE person IS NOT DISTINCT FROM ? AND NOT list_contains(?, id)
+                 AND (ended_at IS NULL OR ended_at > ?) AND (CAST(? AS TIMESTAMPTZ) IS NULL OR started_at < ?)
+               ORDER BY started_at, id LIMIT 1""",
+            [person, list(besides), start, end, end],
+        )
+    )
+    return rows[0] if rows else None
