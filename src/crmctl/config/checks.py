@@ -17,7 +17,7 @@ from crmctl.domain.graph import find_cycle
 from crmctl.domain.model import SYSTEM_COLUMNS
 from crmctl.domain.values import NUMERIC, ORDERED, TEXTUAL, FieldSpec, convert
 
-RESERVED_PEOPLE = frozenset({"author"})
+RESERVED_PEOPLE = frozenset({"author", "actor"})
 RECORD_BUILTINS = ("key", "stage", "author", "created_at")  # what a template sees on `record` besides fields
 
 
@@ -157,8 +157,12 @@ class Checker:
         self.report(doc, path, "R001", f"unknown {what or kind.lower()} '{name}'{_hint(name, known)}")
         return False
 
-    def _actor(self, doc: Document, path: Path_, actor: str) -> None:
-        if actor == "author":
+    def _actor(self, doc: Document, path: Path_, actor: str, *, acting: bool = False) -> None:
+        """`acting`: where `actor` (the person whose command launches) may stand, a template's tasks."""
+        if actor == "author" or (actor == "actor" and acting):
+            return
+        if actor == "actor":
+            self.report(doc, path, "R001", "'actor' (the person acting) names an assignee of a template's task only")
             return
         if actor.startswith("role:"):
             role = actor[5:]
@@ -592,9 +596,9 @@ class Checker:
                 if key in task:
                     self._template(doc, (*path, key), task[key], allowed, record_fields)
             if "assignee" in task:
-                self._actor(doc, (*path, "assignee"), task["assignee"])
+                self._actor(doc, (*path, "assignee"), task["assignee"], acting=True)
             for j, actor in enumerate(task.get("watchers", [])):
-                self._actor(doc, (*path, "watchers", j), actor)
+                self._actor(doc, (*path, "watchers", j), actor, acting=True)
             if "estimate" in task:
                 self._duration(doc, (*path, "estimate"), task["estimate"])
             if "when" in task:

@@ -4,11 +4,13 @@ process, projects, schedule, sprints, agenda), which all import them and never e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from crmctl.domain import permissions
 from crmctl.domain.model import FormDef
-from crmctl.domain.worktime import WorkCalendar
+from crmctl.domain.projects import Choice, earliest
+from crmctl.domain.worktime import NoWorkingTime, WorkCalendar
 from crmctl.errors import InputError, NotFound
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
@@ -77,6 +79,20 @@ def calendar_for(session: Session, person: str | None) -> WorkCalendar:
     doc = defs.calendars.get(name) if name else None
     absences = who.raw.get("absences", []) if who else []
     return WorkCalendar.from_definition(doc, defs.timezone, absences)
+
+
+def earliest_member(
+    session: Session, who: str, people: list[str], work: Mapping[str, int], load: Mapping[str, float]
+) -> Choice:
+    """Of these members of a role (`who` names it), the one who would finish their `work` (minutes) first,
+    starting now, by their own calendar with its absences; ties by `load`, then by id."""
+    finish: dict[str, Any] = {}
+    for person in people:
+        try:
+            finish[person] = calendar_for(session, person).add(session.now, work.get(person, 0))
+        except NoWorkingTime:
+            finish[person] = None
+    return earliest(who, finish, load)
 
 
 def get_task(session: Session, tid: str, conn: Any = None) -> dict[str, Any]:

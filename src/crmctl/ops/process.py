@@ -17,7 +17,7 @@ from crmctl.domain.values import convert
 from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
-from crmctl.ops.lookups import calendar_for, locate
+from crmctl.ops.lookups import calendar_for, earliest_member, locate
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
 from crmctl.store import records as record_store
@@ -54,8 +54,9 @@ def _responsible(
     row: dict[str, Any],
     writes: StageWrites = process_store,
 ) -> str | None:
-    """author -> the record's author; a person id -> that person; role:x -> the member responsible for the fewest
-    records of the form now (ties by id)."""
+    """author -> the record's author; a person id -> that person; role:x -> the member who would finish the
+    stage (its due_in, else just start it) first by their calendar, ties by the fewest records of the form they
+    are responsible for now, then by id."""
     who = stage.raw.get("responsible")
     if who is None:
         return None
@@ -66,7 +67,8 @@ def _responsible(
         if not people:
             return None
         load = writes.responsible_load(conn, form, people)
-        return min(people, key=lambda p: (load.get(p, 0), p))
+        minutes = parse_duration(stage.raw["due_in"], session.defs.hours_per_day) if "due_in" in stage.raw else 0
+        return earliest_member(session, who, people, dict.fromkeys(people, minutes), load).person
     return str(who)
 
 

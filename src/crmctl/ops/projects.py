@@ -19,12 +19,12 @@ from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.graph import find_cycle
 from crmctl.domain.model import FormDef
-from crmctl.domain.projects import PlannedTask
+from crmctl.domain.projects import Choice, PlannedTask
 from crmctl.domain.records import plain
 from crmctl.domain.shapes import column, names
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
-from crmctl.ops.lookups import get_task, prefixed_id, record_of, require_reading, team_person
+from crmctl.ops.lookups import earliest_member, get_task, prefixed_id, record_of, require_reading, team_person
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
 from crmctl.store import projects as project_store
@@ -244,6 +244,7 @@ class Launched:
     title: str
     tasks: list[TaskRow]  # as stored (the launcher sees them all)
     left_out: list[tuple[str, str]]  # (the template's task, why) of each task its conditions left out
+    chosen: list[tuple[str, str]] = field(default_factory=list)  # (task id, why its assignee) for role tasks
 
 
 def record_context(session: Session, form: FormDef, row: Row) -> Row:
@@ -257,18 +258,29 @@ def rollups(conn: Any, form: FormDef, key: str) -> Row:
     return {r.id: project_store.rollup(conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups}
 
 
-def choose_assignee(session: Session, who: str | None, queued: dict[str, float], author: str | None) -> str | None:
-    """author -> the actor; role:x -> the member with the least queued work (ties by id); else the person."""
+def choose(
+    session: Session, who: str | None, queued: dict[str, float], author: str | None, minutes: int = 0
+) -> Choice | None:
+    """author -> the record's author (given); actor -> the person acting; role:x -> the member who would finish
+    their queued work and these minutes first by their calendar (ties by queued work, then id); else the person."""
     if who is None:
         return None
-    if who == "author":
-        return author
+    if who in ("author", "actor"):
+        person = author if who == "author" else session.actor
+        return Choice(person, who) if person else None
     if who.startswith("role:"):
         people = permissions.members(session.defs, who[5:])
         if not people:
             raise InputError(f"nobody has the role '{who[5:]}' to take a task")
-        return domain.least_loaded(people, queued)
-    return who
+        work = {p: int(queued.get(p, 0.0)) + minutes for p in people}
+        return earliest_member(session, who, people, work, queued)
+    return Choice(who, who)
+
+
+def choose_assignee(session: Session, who: str | None, queued: dict[str, float], author: str | None) -> str | None:
+    """The person `choose` picks, without the why."""
+    chosen = choose(session, who, queued, author)
+    return chosen.person if chosen else None
 
 
 def _template(session: Session, name: str, target: Target | None) -> dict[str, Any]:
@@ -286,11 +298,13 @@ def _template(session: Session, name: str, target: Target | None) -> dict[str, A
     return dict(template)
 
 
-def _planned_row(session: Session, task: PlannedTask, queued: dict[str, float], pid: str, key: str | None) -> Row:
-    """The stored row of a planned task, its assignee and watchers chosen."""
-    assignee = choose_assignee(session, task.assignee, queued, session.actor)
-    watchers = [w for w in (choose_assignee(session, x, queued, session.actor) for x in task.watchers) if w]
-    return {
+def _planned_row(
+    session: Session, task: PlannedTask, queued: dict[str, float], pid: str, key: str | None, author: str | None
+) -> tuple[Row, str | None]:
+    """The stored row of a planned task, its assignee and watchers chosen; and why a role's member was chosen."""
+    chosen = choose(session, task.assignee, queued, author, task.estimate_minutes or 0)
+    watchers = [w for w in (choose_assignee(session, x, queued, author) for x in task.watchers) if w]
+    row = {
         "project": pid,
         "record": key,
         "template_task": task.id,
@@ -298,7 +312,7 @@ def _planned_row(session: Session, task: PlannedTask, queued: dict[str, float], 
         "description": task.description,
         "type": task.type,
         "subtype": task.subtype,
-        "assignee": assignee,
+        "assignee": chosen.person if chosen else None,
         "watchers": list(dict.fromkeys(watchers)),
         "priority": task.priority,
         "estimate_minutes": task.estimate_minutes,
@@ -306,22 +320,29 @@ def _planned_row(session: Session, task: PlannedTask, queued: dict[str, float], 
         "created_at": session.now,
         "created_by": session.actor,
     }
+    return row, chosen.why if chosen and task.assignee and task.assignee.startswith("role:") else None
 
 
-def _add_planned(session: Session, conn: Any, tasks: list[PlannedTask], pid: str, key: str | None) -> list[Row]:
-    """The planned tasks stored, each with its id and the ids of those it depends on."""
+def _add_planned(
+    session: Session, conn: Any, tasks: list[PlannedTask], pid: str, target: Target | None
+) -> list[Row]:
+    """The planned tasks stored, each with its id, the ids of those it depends on and, for a task given to a
+    member of a role, why that member (`why`). `author` in a task is the record's author (the launcher's without
+    a record)."""
+    key = _key(target)
+    author = target[1].get("author") if target else session.actor
     queued = project_store.queued_minutes(conn, sorted(session.defs.people))
     ids: dict[str, str] = {}
     created = []
     for task in tasks:
-        row = _planned_row(session, task, queued, pid, key)
+        row, why = _planned_row(session, task, queued, pid, key, author)
         tid = project_store.add_task(conn, row)
         ids[task.id] = tid
         for dep in task.depends_on:
             project_store.add_dependency(conn, tid, ids[dep])
         if row["assignee"]:
             queued[row["assignee"]] = queued.get(row["assignee"], 0.0) + (task.estimate_minutes or 0)
-        created.append({"id": tid, **row, "depends_on": [ids[d] for d in task.depends_on]})
+        created.append({"id": tid, **row, "depends_on": [ids[d] for d in task.depends_on], "why": why})
     return created
 
 
@@ -334,6 +355,7 @@ def _announce_launch(session: Session, conn: Any, key: str | None, launched: Row
             "title": task["title"],
             "assignee": task["assignee"],
             "depends_on": task["depends_on"],
+            **({"why": task["why"]} if task["why"] else {}),
         }
         _event(session, conn, Event.TASK_CREATED, key, data)
     for task in created:
@@ -349,8 +371,9 @@ def _launch(
     raw_params: dict[str, Any],
     target: Target | None,
     title: str | None,
-) -> tuple[str, str, list[tuple[str, str]]]:
-    """Launch a template in the caller's transaction: (the project's id, its title, the tasks left out)."""
+) -> tuple[str, str, list[tuple[str, str]], list[tuple[str, str]]]:
+    """Launch a template in the caller's transaction: (the project's id, its title, the tasks left out, why
+    each role's task went to its assignee)."""
     template = _template(session, template_name, target)
     record = record_context(session, *target) if target else None
     people = set(session.defs.people) if session.defs.has_team else None
@@ -370,11 +393,11 @@ def _launch(
             "created_by": session.actor,
         },
     )
-    created = _add_planned(session, conn, plan.tasks, pid, key)
+    created = _add_planned(session, conn, plan.tasks, pid, target)
     left_out = [t for t, _ in plan.left_out]
     launched = {"project": pid, "title": leaf, "template": template_name, "tasks": [], "left_out": left_out}
     _announce_launch(session, conn, key, launched, created)
-    return pid, leaf, plan.left_out
+    return pid, leaf, plan.left_out, [(t["id"], t["why"]) for t in created if t["why"]]
 
 
 def launch(session: Session, request: LaunchRequest) -> Launched:
@@ -382,9 +405,11 @@ def launch(session: Session, request: LaunchRequest) -> Launched:
     session.require("tasks.add", "launch projects")
     target = record_of(session, request.record)
     with session.transaction() as conn:
-        pid, title, left_out = _launch(session, conn, request.template, dict(request.params), target, request.name)
+        pid, title, left_out, chosen = _launch(
+            session, conn, request.template, dict(request.params), target, request.name
+        )
         tasks = _rows(session, project_store.tasks(conn, projects=[pid]))
-    return Launched(pid, title, tasks, left_out)
+    return Launched(pid, title, tasks, left_out, chosen)
 
 
 def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec: dict[str, Any]) -> None:
