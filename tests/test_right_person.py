@@ -1,0 +1,113 @@
+"""Work reaches the right person (issue 24, part 1): the record's author, the member of a role who is at work,
+reminders for those who own the record and that follow it, a date field on the agenda."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ok
+from tests.dbstate import dump
+
+ABSENT = """
+  - id: alla
+    name: Алла Иванова
+    roles: [manager]
+    absences:
+      - {from: 2027-03-01, to: 2027-03-12, reason: vacation}
+"""
+
+
+def walk_client_to_active(cli, *, mover: str = "nikitina") -> None:
+    """pyrus-client-crm: belov creates CL-1 and passes his stages; the specialists pass theirs; `mover` moves the
+    client to `active`, which launches the client's project."""
+    ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=Ромашка", "--set", "contact_person=Иван",
+       "--set", "phone=+7 (495) 123-45-67", "--set", "needs=Сайт", "--set", "inn=1234567890",
+       "--set", "address=Москва", "--set", "next_contact=2027-03-05")
+    for _ in range(2):
+        ok(cli, "--as", "belov", "approve", "CL-1")
+    while json.loads(ok(cli, "record", "show", "CL-1", "-f", "json"))["stage"] != "invoicing":
+        pending = json.loads(ok(cli, "record", "show", "CL-1", "-f", "json"))["pending_approvers"]
+        person = {"role:lawyer": "morozova", "role:presale": "zaitsev"}.get(pending[0], pending[0])
+        ok(cli, "--as", person, "approve", "CL-1")
+    ok(cli, "--as", mover, "advance", "CL-1", "--to", "active")
+
+
+# -- author means the record's author ---------------------------------------------------------------------------
+def test_author_in_a_template_is_the_record_author_not_who_moved_it(cli, example) -> None:
+    example("pyrus-client-crm")
+    walk_client_to_active(cli, mover="nikitina")
+    tasks = json.loads(ok(cli, "task", "list", "--for", "CL-1", "-f", "json"))
+    by_template = {t["template_task"]: t["assignee"] for t in tasks}
+    assert by_template["welcome_call"] == "belov"  # he created the client; nikitina moved it
+    assert by_template["kickoff"] == "belov"
+    assert by_template["documents"] == "nikitina"
+
+
+def test_actor_in_a_template_is_who_launches(cli, base_workspace: Path, monkeypatch) -> None:
+    template = base_workspace / "template.yaml"
+    template.write_text(template.read_text().replace("assignee: anna", "assignee: actor"))
+    monkeypatch.chdir(base_workspace)
+    ok(cli, "apply")
+    ok(cli, "--as", "anna", "record", "create", "client", "--set", "name=Ромашка")
+    ok(cli, "--as", "boris", "project", "launch", "cards", "--for", "CL-1", "--param", "run=50")
+    tasks = json.loads(ok(cli, "--as", "boris", "task", "list", "-f", "json"))
+    assert [(t["template_task"], t["assignee"]) for t in tasks] == [("layout", "boris")]
+
+
+def test_actor_outside_a_template_is_refused(cli, base_workspace: Path, monkeypatch) -> None:
+    process = base_workspace / "process.yaml"
+    process.write_text(process.read_text().replace("responsible: author", "responsible: actor"))
+    monkeypatch.chdir(base_workspace)
+    result = cli("validate")
+    assert result.exit_code == 1
+    assert "R001 'actor' (the person acting) names an assignee of a template's task only" in result.stdout
+
+
+# -- least-loaded honours calendars -----------------------------------------------------------------------------
+@pytest.fixture
+def absent_colleague(cli, base_workspace: Path, monkeypatch) -> Path:
+    """The base workspace with alla, a manager on holiday from 1 to 12 March (her id comes before anna's),
+    and a responsible role for the approval stage."""
+    team = base_workspace / "team.yaml"
+    team.write_text(team.read_text().replace("people:\n", "people:" + ABSENT, 1))
+    process = base_workspace / "process.yaml"
+    process.write_text(process.read_text().replace("    title: Согласование\n",
+                                                   "    title: Согласование\n    responsible: role:manager\n"))
+    monkeypatch.chdir(base_workspace)
+    ok(cli, "apply")
+    cli.actor = "boris"
+    return base_workspace
+
+
+def test_a_template_task_goes_to_the_member_at_work_and_says_why(cli, absent_colleague: Path) -> None:
+    ok(cli, "record", "create", "client", "--set", "name=Ромашка")
+    out = ok(cli, "project", "launch", "cards", "--for", "CL-1", "--param", "run=100")
+    tasks = json.loads(ok(cli, "task", "list", "-f", "json"))
+    assert {t["template_task"]: t["assignee"] for t in tasks}["print"] == "anna"
+    assert "assigned T-2 by role:manager: anna finishes first (2027-03-01 14:30); alla 2027-03-15 10:30\n" in out
+    launched = json.loads(ok(cli, "project", "launch", "cards", "--for", "CL-1", "--param", "run=100", "-f", "json"))
+    assert [a["task"] for a in launched["assigned"]] == ["T-4"]
+    assert launched["assigned"][0]["why"].startswith("role:manager: anna finishes first")
+
+
+def test_after_the_holiday_the_member_with_less_queued_work_finishes_first(cli, absent_colleague: Path) -> None:
+    later = "2027-03-15T10:00:00+03:00"
+    ok(cli, "--now", later, "record", "create", "client", "--set", "name=Ромашка")
+    out = ok(cli, "--now", later, "project", "launch", "cards", "--for", "CL-1", "--param", "run=100")
+    assert "assigned T-2 by role:manager: alla finishes first (2027-03-15 11:30); anna 2027-03-15 14:30\n" in out
+
+
+def test_a_stage_responsible_is_a_member_at_work(cli, absent_colleague: Path) -> None:
+    ok(cli, "record", "create", "deal", "--set", "title=Сайт", "--set", "amount=10")
+    ok(cli, "advance", "DL-1", "--to", "approval")
+    assert json.loads(ok(cli, "record", "show", "DL-1", "-f", "json"))["responsible"] == "anna"
+
+
+def test_a_stage_responsible_on_a_tie_is_the_smallest_id(cli, absent_colleague: Path) -> None:
+    later = "2027-03-15T10:00:00+03:00"
+    ok(cli, "--now", later, "record", "create", "deal", "--set", "title=Сайт", "--set", "amount=10")
+    ok(cli, "--now", later, "advance", "DL-1", "--to", "approval")
+    assert json.loads(ok(cli, "record", "show", "DL-1", "-f", "json"))["responsible"] == "alla"
