@@ -129,7 +129,9 @@ class Choice:
     why: str
 
 
-def earliest(who: str, finish: Mapping[str, dt.datetime | None], load: Mapping[str, float]) -> Choice:
+def earliest(
+    who: str, finish: Mapping[str, dt.datetime | None], load: Mapping[str, float], verb: str = "finishes"
+) -> Choice:
     """The candidate who would finish the work first by their own calendar (None: no working time within the
     horizon, so last); ties go to the least load, then the smallest id."""
     never = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
@@ -140,7 +142,7 @@ def earliest(who: str, finish: Mapping[str, dt.datetime | None], load: Mapping[s
         moment = finish[person]
         return f"{moment:%Y-%m-%d %H:%M}" if moment else "no working time"
 
-    why = f"{who}: {best} finishes first ({when(best)})"
+    why = f"{who}: {best} {verb} first ({when(best)})"
     others = ", ".join(f"{p} {when(p)}" for p in ranked[1:])
     return Choice(best, f"{why}; {others}" if others else why)
 

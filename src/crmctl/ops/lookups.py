@@ -92,7 +92,7 @@ def earliest_member(
             finish[person] = calendar_for(session, person).add(session.now, work.get(person, 0))
         except NoWorkingTime:
             finish[person] = None
-    return earliest(who, finish, load)
+    return earliest(who, finish, load, "finishes" if any(work.values()) else "starts")
 
 
 def get_task(session: Session, tid: str, conn: Any = None) -> dict[str, Any]:

@@ -54,9 +54,9 @@ def _responsible(
     row: dict[str, Any],
     writes: StageWrites = process_store,
 ) -> str | None:
-    """author -> the record's author; a person id -> that person; role:x -> the member who would finish the
-    stage (its due_in, else just start it) first by their calendar, ties by the fewest records of the form they
-    are responsible for now, then by id."""
+    """author -> the record's author; a person id -> that person; role:x -> the member who can start first by
+    their calendar (someone absent cannot start before they are back), ties by the fewest records of the form
+    they are responsible for now, then by id."""
     who = stage.raw.get("responsible")
     if who is None:
         return None
@@ -67,8 +67,7 @@ def _responsible(
         if not people:
             return None
         load = writes.responsible_load(conn, form, people)
-        minutes = parse_duration(stage.raw["due_in"], session.defs.hours_per_day) if "due_in" in stage.raw else 0
-        return earliest_member(session, who, people, dict.fromkeys(people, minutes), load).person
+        return earliest_member(session, who, people, dict.fromkeys(people, 0), load).person
     return str(who)
 
 
