@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ok
-from tests.dbstate import dump
 
 ABSENT = """
   - id: alla
@@ -111,3 +110,76 @@ def test_a_stage_responsible_on_a_tie_is_the_smallest_id(cli, absent_colleague: 
     ok(cli, "--now", later, "record", "create", "deal", "--set", "title=Сайт", "--set", "amount=10")
     ok(cli, "--now", later, "advance", "DL-1", "--to", "approval")
     assert json.loads(ok(cli, "record", "show", "DL-1", "-f", "json"))["responsible"] == "alla"
+
+
+# -- role reminders go to those who own the record ----------------------------------------------------------------
+PROSPECT = ["name=ООО Заявка", "email=lead@example.com", "manager=romanov"]
+
+
+def prospect_in_choice(cli) -> str:
+    sets = [x for pair in PROSPECT for x in ("--set", pair)]
+    key = ok(cli, "--as", "petrov", "record", "create", "prospect", *sets).strip()
+    ok(cli, "--as", "petrov", "advance", key, "--to", "choice")
+    return key
+
+
+def reminders(cli, *people: str) -> list[tuple[str, str | None, str]]:
+    """The open reminders of these people in the next 30 days, by person, as the chief of the workspace sees them."""
+    found = []
+    for person in people:
+        items = json.loads(ok(cli, "agenda", person, "--days", "30", "-f", "json"))
+        found += [(i["record"], i["person"], i["text"]) for i in items if i["kind"] == "reminder"]
+    return found
+
+
+DESK = ("kozlov", "nikolaev", "petrov", "romanov", "stepanova", "vasilieva")
+
+
+def test_a_role_reminder_of_the_stage_role_goes_to_the_responsible_person(cli, example) -> None:
+    example("service-desk-leads")
+    first, second = prospect_in_choice(cli), prospect_in_choice(cli)
+    responsible = {k: json.loads(ok(cli, "record", "show", k, "-f", "json"))["responsible"] for k in (first, second)}
+    assert responsible[first] != responsible[second]  # the second goes to the member with fewer records
+    assert sorted((r, p) for r, p, _ in reminders(cli, *DESK)) == sorted(responsible.items())
+
+
+def test_a_role_reminder_of_another_role_goes_to_every_member_done_by_any(cli, absent_colleague: Path) -> None:
+    process = absent_colleague / "process.yaml"
+    process.write_text(process.read_text().replace("for: author}", "for: role:manager}"))
+    ok(cli, "apply")
+    ok(cli, "record", "create", "deal", "--set", "title=Сайт", "--set", "amount=10")
+    ok(cli, "advance", "DL-1", "--to", "approval")
+    ok(cli, "--as", "anna", "approve", "DL-1")
+    assert [(r, p) for r, p, _ in reminders(cli, "alla", "anna")] == [("DL-1", "alla"), ("DL-1", "anna")]
+    mine = json.loads(ok(cli, "--as", "anna", "agenda", "--days", "30", "-f", "json"))
+    ok(cli, "--as", "anna", "remind", "--done", mine[0]["id"].split(":")[1])
+    assert reminders(cli, "alla", "anna") == []
+
+
+# -- reminders follow the record ----------------------------------------------------------------------------------
+def test_reminders_of_a_stage_close_when_the_record_leaves_it(cli, example) -> None:
+    example("service-desk-leads")
+    key = prospect_in_choice(cli)
+    assert [r for r, _, _ in reminders(cli, *DESK)] == [key]
+    ok(cli, "--as", "petrov", "record", "update", key, "--set", "invoice_number=СЧ-1", "--set", "invoice_amount=1")
+    ok(cli, "--as", "petrov", "advance", key, "--to", "invoicing")
+    assert [t for _, _, t in reminders(cli, *DESK)] == ["Проверить, оплачен ли счёт"]  # the new stage's; choice's closed
+    history = json.loads(ok(cli, "record", "history", key, "-f", "json"))
+    closed = [e["data"] for e in history if e["action"] == "reminder.closed"]
+    assert closed == [{"reminders": [1], "stage": "choice"}]
+    assert "reminders 1 closed: the record left choice" in ok(cli, "record", "history", key, env={"COLUMNS": "250"})
+
+
+def test_a_kept_reminder_stays_open(cli, base_workspace: Path, monkeypatch) -> None:
+    process = base_workspace / "process.yaml"
+    process.write_text(process.read_text().replace(
+        "    responsible: author\n",
+        "    responsible: author\n    on_enter:\n      - remind: {in: 1d, text: Follow up, for: author, keep: true}\n"
+        "      - remind: {in: 1d, text: Draft it, for: author}\n"))
+    monkeypatch.chdir(base_workspace)
+    ok(cli, "apply")
+    cli.actor = "boris"
+    ok(cli, "record", "create", "deal", "--set", "title=Сайт", "--set", "amount=10")
+    assert [t for _, _, t in reminders(cli, "boris")] == ["Follow up", "Draft it"]
+    ok(cli, "advance", "DL-1", "--to", "approval")
+    assert [t for _, _, t in reminders(cli, "boris")] == ["Follow up"]

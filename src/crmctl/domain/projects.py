@@ -134,7 +134,7 @@ def earliest(
 ) -> Choice:
     """The candidate who would finish the work first by their own calendar (None: no working time within the
     horizon, so last); ties go to the least load, then the smallest id."""
-    never = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    never = dt.datetime.max.replace(tzinfo=dt.UTC)
     ranked = sorted(finish, key=lambda p: (finish[p] or never, load.get(p, 0.0), p))
     best = ranked[0]
 

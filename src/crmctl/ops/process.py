@@ -36,14 +36,16 @@ def _approver_people(session: Session, who: str) -> list[str]:
     return [who]
 
 
-def _one_person(session: Session, who: str, row: dict[str, Any]) -> str | None:
-    """author -> the record's author; role:x -> its first member; a person id -> that person."""
+def _reminded(session: Session, who: str, stage: StageDef, row: dict[str, Any]) -> list[str | None]:
+    """Whom a stage's reminder is for: author -> the record's author; role:x -> the stage's responsible person
+    where x is the stage's responsible role, else every member of the role; a person id -> that person."""
     if who == "author":
-        return row.get("author")
+        return [row.get("author")]
     if who.startswith("role:"):
-        people = permissions.members(session.defs, who[5:])
-        return people[0] if people else None
-    return who
+        if stage.raw.get("responsible") == who and row.get("responsible"):
+            return [row["responsible"]]
+        return list(permissions.members(session.defs, who[5:])) or [None]
+    return [who]
 
 
 def _responsible(
@@ -137,6 +139,7 @@ def enter(
     final = steps[-1]
     stage = final.stage
     writes.cancel_pending(conn, key, now)
+    _close_reminders(session, conn, form, key, previous)
     responsible = _responsible(session, conn, form, stage, row, writes)
     due = _stage_due(session, stage, responsible)
     if not writes.move(conn, form, key, expected=previous, stage=stage.id, now=now, due=due, responsible=responsible):
@@ -237,20 +240,7 @@ def _on_enter(
                 data={"changes": {name: [old, value]}, "reason": f"entering stage {stage.id}"},
             )
         elif "remind" in action:
-            spec = action["remind"]
-            person = _one_person(session, spec.get("for", "author"), row)
-            minutes = parse_duration(spec["in"], session.defs.hours_per_day)
-            due = calendar_for(session, person).add(now, minutes)
-            reminder = record_store.add_reminder(conn, key, due, spec["text"], person, actor, now)
-            events.add_event(
-                conn,
-                now,
-                actor,
-                Event.REMINDER_ADDED,
-                record=key,
-                form=form.name,
-                data={"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]},
-            )
+            _remind(session, conn, form, row, stage, action["remind"], events)
         elif "launch" in action:
             if isinstance(
                 writes, process_store.Deferred
@@ -258,6 +248,44 @@ def _on_enter(
                 writes.flush(conn)
 
             projects.launch_for_stage(session, conn, form, row, action["launch"])
+
+
+def _remind(
+    session: Session,
+    conn: Any,
+    form: FormDef,
+    row: dict[str, Any],
+    stage: StageDef,
+    spec: dict[str, Any],
+    events: EventWrites = record_store,
+) -> None:
+    """The `remind` action of a stage's on_enter: one reminder for each person it is for (several are one party:
+    done by any), closed when the record leaves the stage unless it says `keep`."""
+    now, key = session.now, row["key"]
+    minutes = parse_duration(spec["in"], session.defs.hours_per_day)
+    party: int | None = None
+    people = _reminded(session, spec.get("for", "author"), stage, row)
+    for person in people:
+        due = calendar_for(session, person).add(now, minutes)
+        kept = None if spec.get("keep") else stage.id
+        reminder = record_store.add_reminder(
+            conn, key, due, spec["text"], person, session.actor, now, party=party, stage=kept
+        )
+        party = party or (reminder if len(people) > 1 else None)
+        data = {"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]}
+        events.add_event(conn, now, session.actor, Event.REMINDER_ADDED, record=key, form=form.name, data=data)
+
+
+def _close_reminders(session: Session, conn: Any, form: FormDef, key: str, stage: str | None) -> None:
+    """The record leaves `stage`: the reminders its on_enter made (not kept) are closed, with an event."""
+    if stage is None:
+        return
+    closed = record_store.close_stage_reminders(conn, key, stage, session.now)
+    if closed:
+        data = {"reminders": closed, "stage": stage}
+        record_store.add_event(
+            conn, session.now, session.actor, Event.REMINDER_CLOSED, record=key, form=form.name, data=data
+        )
 
 
 @dataclass

@@ -323,9 +323,7 @@ def _planned_row(
     return row, chosen.why if chosen and task.assignee and task.assignee.startswith("role:") else None
 
 
-def _add_planned(
-    session: Session, conn: Any, tasks: list[PlannedTask], pid: str, target: Target | None
-) -> list[Row]:
+def _add_planned(session: Session, conn: Any, tasks: list[PlannedTask], pid: str, target: Target | None) -> list[Row]:
     """The planned tasks stored, each with its id, the ids of those it depends on and, for a task given to a
     member of a role, why that member (`why`). `author` in a task is the record's author (the launcher's without
     a record)."""

@@ -77,6 +77,11 @@ def _reminder_added(data: Data) -> str:
     return f"{data.get('text')} at {str(data.get('due_at', ''))[:16].replace('T', ' ')}{who}"
 
 
+def _reminders_closed(data: Data) -> str:
+    ids = ", ".join(str(i) for i in data.get("reminders", []))
+    return f"reminders {ids} closed: the record left {data.get('stage')}"
+
+
 def _project(data: Data) -> str:
     text = f"{data.get('project')} {data.get('title')}"
     if data.get("template"):
@@ -110,6 +115,7 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.COMMENT_ADDED: lambda d: str(d.get("text", "")),
     Event.REMINDER_ADDED: _reminder_added,
     Event.REMINDER_DONE: lambda d: f"reminder {d.get('reminder')}",
+    Event.REMINDER_CLOSED: _reminders_closed,
     Event.MAIL_RECEIVED: _mail_received,
     Event.PERMISSION_REFUSED: _fields,
     Event.STAGE_ENTERED: _stage_entered,

@@ -10,7 +10,7 @@ from crmctl.errors import InputError
 from crmctl.store.db import Connection, define_records_view
 from crmctl.store.definitions import latest
 
-SCHEMA_VERSION = 5  # 5: crm.tokens, the team server's personal access tokens
+SCHEMA_VERSION = 6  # 5: crm.tokens, the team server's personal access tokens; 6: crm.reminders' party and stage
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -93,6 +93,10 @@ SYSTEM_DDL = [
     """CREATE OR REPLACE VIEW crm.history AS
         SELECT e.id, e.occurred_at, e.actor, p.name AS actor_name, e.action, e.record, e.form, e.data
         FROM crm.events e LEFT JOIN crm.people p ON p.id = e.actor""",
+    # 6: a reminder given to every member of a role is one of a party (the id of its first), done by any; one made
+    # by a stage's on_enter names the stage, and is closed when the record leaves it
+    "ALTER TABLE crm.reminders ADD COLUMN IF NOT EXISTS party BIGINT",
+    "ALTER TABLE crm.reminders ADD COLUMN IF NOT EXISTS stage VARCHAR",
     """CREATE OR REPLACE VIEW crm.open_reminders AS
         SELECT r.*, p.name AS person_name FROM crm.reminders r LEFT JOIN crm.people p ON p.id = r.person
         WHERE r.done_at IS NULL""",
