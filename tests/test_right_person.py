@@ -22,9 +22,28 @@ ABSENT = """
 def walk_client_to_active(cli, *, mover: str = "nikitina") -> None:
     """pyrus-client-crm: belov creates CL-1 and passes his stages; the specialists pass theirs; `mover` moves the
     client to `active`, which launches the client's project."""
-    ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=Ромашка", "--set", "contact_person=Иван",
-       "--set", "phone=+7 (495) 123-45-67", "--set", "needs=Сайт", "--set", "inn=1234567890",
-       "--set", "address=Москва", "--set", "next_contact=2027-03-05")
+    ok(
+        cli,
+        "--as",
+        "belov",
+        "record",
+        "create",
+        "client",
+        "--set",
+        "name=Ромашка",
+        "--set",
+        "contact_person=Иван",
+        "--set",
+        "phone=+7 (495) 123-45-67",
+        "--set",
+        "needs=Сайт",
+        "--set",
+        "inn=1234567890",
+        "--set",
+        "address=Москва",
+        "--set",
+        "next_contact=2027-03-05",
+    )
     for _ in range(2):
         ok(cli, "--as", "belov", "approve", "CL-1")
     while json.loads(ok(cli, "record", "show", "CL-1", "-f", "json"))["stage"] != "invoicing":
@@ -73,8 +92,11 @@ def absent_colleague(cli, base_workspace: Path, monkeypatch) -> Path:
     team = base_workspace / "team.yaml"
     team.write_text(team.read_text().replace("people:\n", "people:" + ABSENT, 1))
     process = base_workspace / "process.yaml"
-    process.write_text(process.read_text().replace("    title: Согласование\n",
-                                                   "    title: Согласование\n    responsible: role:manager\n"))
+    process.write_text(
+        process.read_text().replace(
+            "    title: Согласование\n", "    title: Согласование\n    responsible: role:manager\n"
+        )
+    )
     monkeypatch.chdir(base_workspace)
     ok(cli, "apply")
     cli.actor = "boris"
@@ -163,7 +185,9 @@ def test_reminders_of_a_stage_close_when_the_record_leaves_it(cli, example) -> N
     assert [r for r, _, _ in reminders(cli, *DESK)] == [key]
     ok(cli, "--as", "petrov", "record", "update", key, "--set", "invoice_number=СЧ-1", "--set", "invoice_amount=1")
     ok(cli, "--as", "petrov", "advance", key, "--to", "invoicing")
-    assert [t for _, _, t in reminders(cli, *DESK)] == ["Проверить, оплачен ли счёт"]  # the new stage's; choice's closed
+    assert [t for _, _, t in reminders(cli, *DESK)] == [
+        "Проверить, оплачен ли счёт"
+    ]  # the new stage's; choice's closed
     history = json.loads(ok(cli, "record", "history", key, "-f", "json"))
     closed = [e["data"] for e in history if e["action"] == "reminder.closed"]
     assert closed == [{"reminders": [1], "stage": "choice"}]
@@ -172,10 +196,13 @@ def test_reminders_of_a_stage_close_when_the_record_leaves_it(cli, example) -> N
 
 def test_a_kept_reminder_stays_open(cli, base_workspace: Path, monkeypatch) -> None:
     process = base_workspace / "process.yaml"
-    process.write_text(process.read_text().replace(
-        "    responsible: author\n",
-        "    responsible: author\n    on_enter:\n      - remind: {in: 1d, text: Follow up, for: author, keep: true}\n"
-        "      - remind: {in: 1d, text: Draft it, for: author}\n"))
+    process.write_text(
+        process.read_text().replace(
+            "    responsible: author\n",
+            "    responsible: author\n    on_enter:\n      - remind: {in: 1d, text: Follow up, for: author, keep: true}\n"
+            "      - remind: {in: 1d, text: Draft it, for: author}\n",
+        )
+    )
     monkeypatch.chdir(base_workspace)
     ok(cli, "apply")
     cli.actor = "boris"
@@ -183,3 +210,31 @@ def test_a_kept_reminder_stays_open(cli, base_workspace: Path, monkeypatch) -> N
     assert [t for _, _, t in reminders(cli, "boris")] == ["Follow up", "Draft it"]
     ok(cli, "advance", "DL-1", "--to", "approval")
     assert [t for _, _, t in reminders(cli, "boris")] == ["Follow up"]
+
+
+# -- a date field drives the agenda -------------------------------------------------------------------------------
+def test_a_contact_date_shows_on_its_day_for_the_record_owner(cli, example) -> None:
+    example("pyrus-client-crm")
+    ok(cli, "--as", "belov", "record", "create", "client", "--set", "name=Ромашка", "--set", "next_contact=2027-03-05")
+
+    def contacts(now: str, *args: str) -> list[tuple[str, str, str, str]]:
+        items = json.loads(ok(cli, "--now", now, "agenda", "belov", *args, "-f", "json"))
+        return [(i["due"], i["id"], i["text"], i["person"]) for i in items if i["kind"] == "contact"]
+
+    assert contacts("2027-03-01T10:00:00+03:00") == []
+    expected = [("2027-03-05T00:00:00+03:00", "contact:CL-1:next_contact", "Следующий контакт", "belov")]
+    assert contacts("2027-03-01T10:00:00+03:00", "--days", "7") == expected
+    assert contacts("2027-03-05T09:00:00+03:00") == expected
+    assert contacts("2027-03-06T09:00:00+03:00") == []
+    assert json.loads(ok(cli, "--now", "2027-03-05T09:00:00+03:00", "agenda", "kuznetsova", "-f", "json")) == []
+
+
+def test_contact_date_on_a_field_that_is_not_a_date_is_refused(cli, base_workspace: Path, monkeypatch) -> None:
+    forms = base_workspace / "forms.yaml"
+    forms.write_text(
+        forms.read_text().replace("{id: email, type: email}", "{id: email, type: email, contact_date: true}")
+    )
+    monkeypatch.chdir(base_workspace)
+    result = cli("validate")
+    assert result.exit_code == 1
+    assert "F604 'contact_date' does not apply to a email field" in result.stdout

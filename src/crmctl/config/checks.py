@@ -226,6 +226,7 @@ class Checker:
                 "max_length": kind in TEXTUAL,
                 "min": kind in NUMERIC,
                 "max": kind in NUMERIC,
+                "contact_date": kind in ("date", "datetime") and what == "field",
             }
             for option, allowed in misplaced.items():
                 if option in raw and not allowed:

@@ -1,4 +1,4 @@
-"""The agenda: a person's reminders, stage deadlines and tasks due in the coming days."""
+"""The agenda: a person's reminders, stage deadlines, contact dates and tasks due in the coming days."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from crmctl.ops.lookups import title_of_key
 from crmctl.ops.schedule import compute
 from crmctl.ops.session import Session
 from crmctl.store import records as record_store
-from crmctl.store.process import overdue_stages
+from crmctl.store.process import contact_dates, overdue_stages
 from crmctl.store.projects import due_tasks
 
 
@@ -28,7 +28,7 @@ class AgendaItem:
 
     # Every field is a column(...): to the type checker, a plain field after one would follow a default.
     due: dt.datetime = column()
-    kind: str = column(table=False)  # reminder, stage or task
+    kind: str = column(table=False)  # reminder, stage, contact (a record's contact date) or task
     id: str = column(table=False)  # a stable id of the item: reminder:12, stage:DL-1, task:T-3
     record: str | None = column()
     title: str = column()  # the record's title; for a task, the task's
@@ -57,7 +57,12 @@ def agenda(session: Session, request: AgendaRequest) -> Agenda:
         session.require("tasks.view_others", "read others' agendas")
     today = session.now.date()
     end = dt.datetime.combine(today + dt.timedelta(days=days + 1), dt.time(), tzinfo=session.now.tzinfo)
-    items = [*_reminder_items(session, who, end), *_stage_items(session, who, end), *_task_items(session, who, end)]
+    items = [
+        *_reminder_items(session, who, end),
+        *_stage_items(session, who, end),
+        *_contact_items(session, who, end),
+        *_task_items(session, who, end),
+    ]
     return Agenda(sorted(items, key=lambda i: (i.due, i.id)), session.now)
 
 
@@ -102,6 +107,29 @@ def _stage_items(session: Session, who: str | None, end: dt.datetime) -> list[Ag
                 overdue=s["stage_due"] < session.now,
             )
         )
+    return items
+
+
+def _contact_items(session: Session, who: str | None, end: dt.datetime) -> list[AgendaItem]:
+    """Records whose contact-date field (`contact_date: true`) falls on a day of the agenda, for the record's
+    responsible person (else its author), at the start of that day."""
+    items = []
+    last = (end - dt.timedelta(days=1)).date()
+    for form in session.defs.forms.values():
+        for spec in (f for f in form.fields.values() if f.contact_date):
+            for c in contact_dates(session.conn, form, spec.id, who, session.now.date(), last):
+                items.append(
+                    AgendaItem(
+                        due=dt.datetime.combine(c["on"], dt.time(), tzinfo=session.now.tzinfo),
+                        kind="contact",
+                        id=f"contact:{c['key']}:{spec.id}",
+                        record=c["key"],
+                        title=title_of_key(session, c["key"]),
+                        text=spec.label or spec.id,
+                        person=c["owner"],
+                        overdue=False,
+                    )
+                )
     return items
 
 

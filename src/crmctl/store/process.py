@@ -174,6 +174,24 @@ def overdue_stages(conn: Any, forms: list[FormDef], person: str | None, until: d
     return found
 
 
+def contact_dates(
+    conn: Any, form: FormDef, field: str, person: str | None, first: dt.date, last: dt.date
+) -> list[dict[str, Any]]:
+    """Records of the form whose contact-date field falls on a day from first to last (both included): key,
+    the day (`on`) and who owns the record (its responsible person, else its author)."""
+    column = quote(field)
+    sql = (
+        f"SELECT key, CAST({column} AS DATE) AS on_day, coalesce(responsible, author) AS owner "
+        f"FROM {quote(form.name)} WHERE CAST({column} AS DATE) BETWEEN ? AND ?"
+    )
+    params: list[Any] = [first, last]
+    if person is not None:
+        sql += " AND coalesce(responsible, author) = ?"
+        params.append(person)
+    rows = conn.execute(sql + " ORDER BY on_day, number", params).fetchall()
+    return [{"key": k, "on": on, "owner": owner} for k, on, owner in rows]
+
+
 class StageWrites(Protocol):
     """What entering a stage writes of a record: this module's functions, or a Deferred that keeps them."""
 
