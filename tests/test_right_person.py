@@ -199,7 +199,8 @@ def test_a_kept_reminder_stays_open(cli, base_workspace: Path, monkeypatch) -> N
     process.write_text(
         process.read_text().replace(
             "    responsible: author\n",
-            "    responsible: author\n    on_enter:\n      - remind: {in: 1d, text: Follow up, for: author, keep: true}\n"
+            "    responsible: author\n    on_enter:\n"
+            "      - remind: {in: 1d, text: Follow up, for: author, keep: true}\n"
             "      - remind: {in: 1d, text: Draft it, for: author}\n",
         )
     )

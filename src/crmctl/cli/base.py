@@ -182,7 +182,9 @@ def _server() -> Any:
     named = workspace_settings(root).get("server") if root is not None else None
     server = chosen(root is not None, str(named) if named else None)
     if server is not None and s.actor:
-        raise UsageError("--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token")
+        raise UsageError(
+            "--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token"
+        )
     return server
 
 
