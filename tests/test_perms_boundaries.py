@@ -115,6 +115,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("`remind --done` of someone else's reminder", "records.read"): Row(["remind", "--done", "1"], {"records.update"}),
     ("`remind --done` of someone else's reminder", "records.update"): Row(["remind", "--done", "1"], {"records.read"}),
     ("`advance`", "records.advance"): Row(["advance", "CL-1", "--to", "active"]),
+    ("`record assign`", "records.assign"): Row(["record", "assign", "CL-1", "boss"]),
     ("`import FORM`", "records.import"): Row(["import", "client", "clients.csv"]),
     ("`export FORM`", "records.export"): Row(["export", "client"]),
     ("`task show` of one's own task", "tasks.read"): Row(["task", "show", "{task}"], setup=own_task),

@@ -17,7 +17,7 @@ from crmctl.domain.graph import find_cycle
 from crmctl.domain.model import SYSTEM_COLUMNS
 from crmctl.domain.values import NUMERIC, ORDERED, TEXTUAL, FieldSpec, convert
 
-RESERVED_PEOPLE = frozenset({"author", "actor"})
+RESERVED_PEOPLE = frozenset({"author", "actor", "responsible"})
 RECORD_BUILTINS = ("key", "stage", "author", "created_at")  # what a template sees on `record` besides fields
 
 
@@ -157,12 +157,16 @@ class Checker:
         self.report(doc, path, "R001", f"unknown {what or kind.lower()} '{name}'{_hint(name, known)}")
         return False
 
-    def _actor(self, doc: Document, path: Path_, actor: str, *, acting: bool = False) -> None:
-        """`acting`: where `actor` (the person whose command launches) may stand, a template's tasks."""
-        if actor == "author" or (actor == "actor" and acting):
+    def _actor(self, doc: Document, path: Path_, actor: str, *, acting: bool = False, approver: bool = False) -> None:
+        """`acting`: where `actor` (the person whose command launches) may stand, a template's tasks; `approver`:
+        where `responsible` (the stage's responsible person) may, a stage's approvers."""
+        if actor == "author" or (actor == "actor" and acting) or (actor == "responsible" and approver):
             return
         if actor == "actor":
             self.report(doc, path, "R001", "'actor' (the person acting) names an assignee of a template's task only")
+            return
+        if actor == "responsible":
+            self.report(doc, path, "R001", "'responsible' (the stage's responsible person) names an approver only")
             return
         if actor.startswith("role:"):
             role = actor[5:]
@@ -501,7 +505,7 @@ class Checker:
             self._actor(doc, (*path, "responsible"), stage["responsible"])
         for j, group in enumerate(stage.get("approvals", [])):
             for k, actor in enumerate(group["approvers"]):
-                self._actor(doc, (*path, "approvals", j, "approvers", k), actor)
+                self._actor(doc, (*path, "approvals", j, "approvers", k), actor, approver=True)
             if "when" in group and specs is not None:
                 self._condition(doc, (*path, "approvals", j, "when"), group["when"], specs, "field")
         if "skip_when" in stage and specs is not None:

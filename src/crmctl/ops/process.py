@@ -10,14 +10,14 @@ from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.model import FormDef, ProcessDef, StageDef
-from crmctl.domain.process import Approver, Step, follow, walk
+from crmctl.domain.process import Approver, Step, duty, follow, walk, with_responsible
 from crmctl.domain.records import simulation_values
 from crmctl.domain.shapes import column
 from crmctl.domain.values import convert
 from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
-from crmctl.ops.lookups import calendar_for, earliest_member, locate
+from crmctl.ops.lookups import calendar_for, earliest_member, locate, team_person
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
 from crmctl.store import records as record_store
@@ -145,12 +145,13 @@ def enter(
     if not writes.move(conn, form, key, expected=previous, stage=stage.id, now=now, due=due, responsible=responsible):
         raise InputError(f"{key} was moved by someone else meanwhile; nothing changed (run the command again)")
     row.update(stage=stage.id, stage_since=now, stage_due=due, responsible=responsible)
-    approvers = [] if final.skipped else final.approvers
+    approvers = [] if final.skipped else with_responsible(final.approvers, responsible)
     data = _entered_data(process, final, previous, reason, responsible, due, approvers)
     events.add_event(conn, now, actor, Event.STAGE_ENTERED, record=key, form=form.name, data=data)
     if responsible:
         due_text = f", due {due.astimezone(now.tzinfo):%Y-%m-%d %H:%M}" if due else ""
-        text = f"{_title(form, row)} entered stage '{stage.title}': you are responsible{due_text}"
+        what = duty(responsible, [(a.group, a.who) for a in approvers], you=True)
+        text = f"{_title(form, row)} entered stage '{stage.title}': you are responsible{due_text}; {what}"
         writes.notify(conn, [responsible], "stage", key, text, now)
     _ask(session, conn, form, row, process, stage, approvers, writes)
     _on_enter(session, conn, form, row, stage, given, writes, events)
@@ -468,6 +469,66 @@ def reject(session: Session, request: RejectRequest) -> Decision:
         _comment(session, conn, pos, comment)
         moved = enter(session, conn, pos.form, pos.row, pos.process, target, reason=f"rejected by {session.actor}")
     return Decision(pos.row["key"], pos.stage.id, [], moved)
+
+
+# -- handing work on ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AssignRequest:
+    key: str  # the record's key
+    person: str  # who becomes responsible for its current stage
+
+
+@dataclass(frozen=True)
+class Reassigned:
+    """A record's stage handed to another person, and the approval requests that went with it."""
+
+    key: str
+    stage: str
+    previous: str | None  # who was responsible
+    person: str
+    approvals: list[str]  # the approval groups whose pending request moved to the new person
+
+
+def _responsible_approvals(pos: Position, person: str | None) -> list[dict[str, Any]]:
+    """The pending requests of the stage's visit that stand for its responsible person (their group names
+    `responsible` among its approvers) and are theirs."""
+    groups = {
+        g.get("name", f"group {i + 1}")
+        for i, g in enumerate(pos.stage.raw.get("approvals", []))
+        if "responsible" in g["approvers"]
+    }
+    return [a for a in pos.pending if a["approval_group"] in groups and a["approver"] == person]
+
+
+def assign(session: Session, request: AssignRequest) -> Reassigned:
+    """Make a person responsible for the record's current stage; pending approvals the stage asks of its
+    responsible person go with it. Both are told."""
+    pos = position(session, request.key)
+    form, key, stage = pos.form, pos.row["key"], pos.stage
+    session.require("records.assign", f"assign {form.name} records", form.name, key)
+    person = team_person(session, request.person, "record assign") or ""
+    previous = pos.row.get("responsible")
+    if stage.terminal:
+        raise InputError(f"{key} is in '{stage.id}', a terminal stage: nobody is responsible there")
+    if person == previous:
+        raise InputError(f"{person} is responsible for {key} at '{stage.id}' already")
+    moved = _responsible_approvals(pos, previous)
+    by = session.actor or "-"
+    with session.transaction() as conn:
+        process_store.set_responsible(conn, form, key, person, session.now)
+        data = {"process": pos.process.name, "stage": stage.id, "from": previous, "to": person}
+        _record_event(session, conn, pos, Event.RESPONSIBLE_CHANGED, data)
+        process_store.move_approvals(conn, [a["id"] for a in moved], person)
+        for a in moved:
+            data = {"process": pos.process.name, "stage": stage.id, "group": a["approval_group"]}
+            _record_event(session, conn, pos, Event.APPROVAL_MOVED, {**data, "from": previous, "to": person})
+        title = _title(form, pos.row)
+        text = f"{title} at stage '{stage.title}': you are responsible now (assigned by {by})"
+        process_store.notify(conn, [person], "stage", key, text, session.now)
+        if previous:
+            text = f"{title} at stage '{stage.title}': {person} is responsible now, not you (assigned by {by})"
+            process_store.notify(conn, [previous], "stage", key, text, session.now)
+    return Reassigned(key, stage.id, previous, person, [a["approval_group"] for a in moved])
 
 
 def _process(session: Session, name: str) -> ProcessDef:

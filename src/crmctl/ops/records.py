@@ -9,6 +9,7 @@ from typing import Any
 
 from crmctl.domain.events import Event
 from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
+from crmctl.domain.process import duty
 from crmctl.domain.records import changed_values, new_values, plain
 from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
@@ -250,6 +251,7 @@ class CardView:
     fields: list[FieldLine]
     rollups: list[RollupLine]
     form_titles: dict[str, str]  # the title of each related record's form
+    duty: str | None = None  # who does what at the stage: "zaitsev prepares it; belov (Проверка КП) approves it"
 
 
 @dataclass(frozen=True)
@@ -284,10 +286,10 @@ def show(session: Session, request: ShowRequest) -> Card:
     form, row = locate(session, request.key)
     key = row["key"]
     session.require("records.read", f"read {form.name} records", form.name, key)
-    pending: list[str] = []
+    pending: list[tuple[str, str]] = []
     if row.get("stage") and row.get("stage_since"):
         asked = approvals(session.conn, key, row["stage"], row["stage_since"])
-        pending = [a["approver"] for a in asked if a["decision"] is None]
+        pending = [(a["approval_group"], a["approver"]) for a in asked if a["decision"] is None]
     related, tasks, hidden = _around(session, form, key)
     far = session.now + dt.timedelta(days=36500)
     reminders = record_store.open_reminders(session.conn, until=far, person=None, record=key)
@@ -303,7 +305,7 @@ def show(session: Session, request: ShowRequest) -> Card:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         def_version=row["def_version"],
-        pending_approvers=pending,
+        pending_approvers=[who for _, who in pending],
         fields={name: row.get(name) for name in form.fields},
         rollups={
             r.id: project_store.rollup(session.conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups
@@ -313,13 +315,16 @@ def show(session: Session, request: ShowRequest) -> Card:
         hidden=hidden,
         comments=[Comment(**c) for c in record_store.comments(session.conn, key)],
         reminders=[CardReminder(**{k: v for k, v in r.items() if k != "record"}) for r in reminders],
-        view=_view(session, form, row, related),
+        view=_view(session, form, row, related, pending),
     )
 
 
-def _view(session: Session, form: FormDef, row: dict[str, Any], related: list[Related]) -> CardView:
+def _view(
+    session: Session, form: FormDef, row: dict[str, Any], related: list[Related], pending: list[tuple[str, str]]
+) -> CardView:
     process = session.defs.processes.get(row["process"]) if row.get("process") else None
     stage = process.stages.get(row["stage"]) if process and row.get("stage") else None
+    acts = duty(row.get("responsible"), pending) if stage is not None and not stage.terminal else None
     return CardView(
         title=title_of(form, row),
         form_title=form.title,
@@ -329,6 +334,7 @@ def _view(session: Session, form: FormDef, row: dict[str, Any], related: list[Re
         fields=[_field_line(spec, row.get(spec.id)) for spec in form.fields.values()],
         rollups=[RollupLine(r.id, r.label, r.aggregate == "count") for r in form.rollups],
         form_titles={r.form: session.defs.forms[r.form].title for r in related},
+        duty=acts,
     )
 
 

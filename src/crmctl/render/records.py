@@ -239,6 +239,8 @@ def _meta(card: Card) -> list[tuple[str, Any]]:
             meta.append(("stage due", cell(card.stage_due) + (" (overdue)" if view.stage_overdue else "")))
         if card.pending_approvers:
             meta.append(("waiting for", ", ".join(card.pending_approvers)))
+        if view.duty:
+            meta.append(("who acts", view.duty))
     return [*meta, ("author", card.author), ("created", card.created_at), ("updated", card.updated_at)]
 
 

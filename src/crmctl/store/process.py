@@ -33,6 +33,15 @@ def move(
     return bool(row)
 
 
+def set_responsible(conn: Any, form: FormDef, key: str, person: str, now: dt.datetime) -> None:
+    conn.execute(f"UPDATE {quote(form.name)} SET responsible = ?, updated_at = ? WHERE key = ?", [person, now, key])
+
+
+def move_approvals(conn: Any, ids: list[int], person: str) -> None:
+    """Pending approval requests handed to another person."""
+    conn.execute("UPDATE crm.approvals SET approver = ? WHERE list_contains(?, id) AND decision IS NULL", [person, ids])
+
+
 def set_field(conn: Any, form: FormDef, key: str, field: str, value: Any, now: dt.datetime) -> None:
     conn.execute(f"UPDATE {quote(form.name)} SET {quote(field)} = ?, updated_at = ? WHERE key = ?", [value, now, key])
 
