@@ -380,6 +380,10 @@ class Checker:
                 self._ref(doc, (*path, "calendar"), "Calendar", person["calendar"])
             for j, absence in enumerate(person.get("absences", [])):
                 self._span(doc, (*path, "absences", j), absence)
+                deputy = absence.get("deputy")
+                if deputy is not None and (deputy == person["id"] or deputy not in self.index.people):
+                    why = "cannot be their own deputy" if deputy == person["id"] else "is not a person of the team"
+                    self.report(doc, (*path, "absences", j, "deputy"), "R001", f"deputy '{deputy}' {why}")
         for gone, successor in data.get("successors", {}).items():
             if gone in self.index.people:
                 self.report(

@@ -149,8 +149,12 @@ def follow(
     found = entry(stage, values, specs, row.get("author"), row["key"])
     wanted = [] if found.skipped else with_responsible(found.approvers, row.get("responsible"))
     named = {(a.group, a.who) for a in wanted}
-    withdrawn = [a for a in approvals if a["decision"] is None and (a["approval_group"], a["approver"]) not in named]
-    asked = {(a["approval_group"], a["approver"]) for a in approvals if a["decision"] in (None, "approved")}
+
+    def named_as(a: dict[str, Any]) -> tuple[str, str]:  # a deputy's or a delegate's request stands for whom
+        return a["approval_group"], a.get("acting_for") or a["approver"]
+
+    withdrawn = [a for a in approvals if a["decision"] is None and named_as(a) not in named]
+    asked = {named_as(a) for a in approvals if a["decision"] in (None, "approved")}
     return withdrawn, [a for a in wanted if (a.group, a.who) not in asked]
 
 

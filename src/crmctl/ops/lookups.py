@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from crmctl.domain import permissions
-from crmctl.domain.model import FormDef
+from crmctl.domain.model import FormDef, deputy_of
 from crmctl.domain.projects import Choice, earliest
 from crmctl.domain.worktime import NoWorkingTime, WorkCalendar
 from crmctl.errors import InputError, NotFound
@@ -79,6 +79,13 @@ def calendar_for(session: Session, person: str | None) -> WorkCalendar:
     doc = defs.calendars.get(name) if name else None
     absences = who.raw.get("absences", []) if who else []
     return WorkCalendar.from_definition(doc, defs.timezone, absences)
+
+
+def stand_in(session: Session, person: str | None) -> tuple[str | None, str | None]:
+    """Who acts for a person today: (their deputy, the person) while an absence of theirs names a deputy,
+    else (the person, None)."""
+    deputy = deputy_of(session.defs.people.get(person), session.now.date()) if person else None
+    return (deputy, person) if deputy else (person, None)
 
 
 def earliest_member(

@@ -17,7 +17,7 @@ from crmctl.domain.values import convert
 from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
-from crmctl.ops.lookups import calendar_for, earliest_member, locate, team_person
+from crmctl.ops.lookups import calendar_for, earliest_member, locate, stand_in, team_person
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
 from crmctl.store import records as record_store
@@ -140,13 +140,15 @@ def enter(
     stage = final.stage
     writes.cancel_pending(conn, key, now)
     _close_reminders(session, conn, form, key, previous)
-    responsible = _responsible(session, conn, form, stage, row, writes)
+    responsible, standing_for = stand_in(session, _responsible(session, conn, form, stage, row, writes))
     due = _stage_due(session, stage, responsible)
     if not writes.move(conn, form, key, expected=previous, stage=stage.id, now=now, due=due, responsible=responsible):
         raise InputError(f"{key} was moved by someone else meanwhile; nothing changed (run the command again)")
     row.update(stage=stage.id, stage_since=now, stage_due=due, responsible=responsible)
     approvers = [] if final.skipped else with_responsible(final.approvers, responsible)
     data = _entered_data(process, final, previous, reason, responsible, due, approvers)
+    if standing_for:
+        data["responsible_for"] = standing_for
     events.add_event(conn, now, actor, Event.STAGE_ENTERED, record=key, form=form.name, data=data)
     if responsible:
         due_text = f", due {due.astimezone(now.tzinfo):%Y-%m-%d %H:%M}" if due else ""
@@ -168,16 +170,19 @@ def _ask(
     approvers: list[Approver],
     writes: StageWrites = process_store,
 ) -> None:
-    """Request approval of a record in a stage from these approvers, each with a notice in their inbox."""
+    """Request approval of a record in a stage from these approvers, each with a notice in their inbox. A person
+    absent today whose absence names a deputy is asked through the deputy, who acts for them."""
     key, now = row["key"], session.now
-    writes.request_approvals(conn, key, process.name, stage.id, [(a.group, a.who) for a in approvers], now)
-    for approver in approvers:
+    asked = [(a.group, *stand_in(session, a.who)) for a in approvers]
+    writes.request_approvals(conn, key, process.name, stage.id, [(g, str(who), whom) for g, who, whom in asked], now)
+    for group, who, whom in asked:
+        instead = f" for {whom} (absent)" if whom else ""
         writes.notify(
             conn,
-            _approver_people(session, approver.who),
+            _approver_people(session, str(who)),
             "approval",
             key,
-            f"{_title(form, row)} waits for your approval at stage '{stage.title}' ({approver.group})",
+            f"{_title(form, row)} waits for your approval at stage '{stage.title}' ({group}){instead}",
             now,
         )
 
@@ -266,7 +271,8 @@ def _remind(
     minutes = parse_duration(spec["in"], session.defs.hours_per_day)
     party: int | None = None
     people = _reminded(session, spec.get("for", "author"), stage, row)
-    for person in people:
+    for named in people:
+        person, standing_for = stand_in(session, named)
         due = calendar_for(session, person).add(now, minutes)
         kept = None if spec.get("keep") else stage.id
         reminder = record_store.add_reminder(
@@ -274,6 +280,8 @@ def _remind(
         )
         party = party or (reminder if len(people) > 1 else None)
         data = {"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]}
+        if standing_for:
+            data["instead_of"] = standing_for
         events.add_event(conn, now, session.actor, Event.REMINDER_ADDED, record=key, form=form.name, data=data)
 
 
@@ -397,6 +405,7 @@ def _mine(session: Session, pos: Position) -> list[dict[str, Any]]:
 class ApproveRequest:
     key: str  # the record's key
     comment: str | None = None  # a comment for the history
+    delegate: str | None = None  # hand the actor's pending approval of this record to this person instead
 
 
 @dataclass(frozen=True)
@@ -413,6 +422,7 @@ class Decision:
     stage: str
     remaining: list[str]
     moved_to: list[str]
+    delegated_to: str | None = None  # who the actor handed their approval to (nothing decided then)
 
 
 def approve(session: Session, request: ApproveRequest) -> Decision:
@@ -420,18 +430,47 @@ def approve(session: Session, request: ApproveRequest) -> Decision:
     pos = position(session, request.key)
     comment = request.comment
     mine = _mine(session, pos)
+    if request.delegate is not None:
+        return _delegate(session, pos, mine, request.delegate, comment)
     now = session.now
     remaining = [a for a in pos.pending if a not in mine]
     with session.transaction() as conn:
         process_store.decide(conn, [a["id"] for a in mine], "approved", session.actor, now, comment)
+        acting_for = sorted({a["acting_for"] for a in mine if a.get("acting_for")})
         data = {
             "stage": pos.stage.id,
             "groups": sorted({a["approval_group"] for a in mine}),
+            **({"for": acting_for} if acting_for else {}),
             **({"comment": comment} if comment else {}),
         }
         _record_event(session, conn, pos, Event.APPROVAL_GIVEN, data)
         moved = [] if remaining else _passed(session, conn, pos)
     return Decision(pos.row["key"], pos.stage.id, [a["approver"] for a in remaining], moved)
+
+
+def _delegate(
+    session: Session, pos: Position, mine: list[dict[str, Any]], person: str, comment: str | None
+) -> Decision:
+    """The actor's pending approval of this record handed to another person, who approves it for them."""
+    delegate = team_person(session, person, "--delegate") or ""
+    actor = str(session.actor)
+    if delegate == actor:
+        raise InputError(f"{actor} cannot delegate an approval to themselves")
+    key = pos.row["key"]
+    with session.transaction() as conn:
+        for a in mine:
+            for_whom = a.get("acting_for") or actor
+            process_store.move_approvals(conn, [a["id"]], delegate, for_whom)
+            data = {"process": pos.process.name, "stage": pos.stage.id, "group": a["approval_group"]}
+            data |= {"from": a["approver"], "to": delegate, "reason": f"delegated by {actor}"}
+            _record_event(session, conn, pos, Event.APPROVAL_MOVED, data | ({"comment": comment} if comment else {}))
+        groups = ", ".join(sorted({a["approval_group"] for a in mine}))
+        text = (
+            f"{_title(pos.form, pos.row)} waits for your approval at stage '{pos.stage.title}' ({groups}), for {actor}"
+        )
+        process_store.notify(conn, [delegate], "approval", key, text, session.now)
+    remaining = [delegate if a in mine else a["approver"] for a in pos.pending]
+    return Decision(key, pos.stage.id, list(dict.fromkeys(remaining)), [], delegate)
 
 
 def _record_event(session: Session, conn: Any, pos: Position, event: Event, data: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from crmctl.domain.records import plain
 from crmctl.domain.shapes import column, names
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
-from crmctl.ops.lookups import earliest_member, get_task, prefixed_id, record_of, require_reading, team_person
+from crmctl.ops.lookups import earliest_member, get_task, prefixed_id, record_of, require_reading, stand_in, team_person
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
 from crmctl.store import projects as project_store
@@ -266,15 +266,23 @@ def choose(
     if who is None:
         return None
     if who in ("author", "actor"):
-        person = author if who == "author" else session.actor
-        return Choice(person, who) if person else None
+        named = author if who == "author" else session.actor
+        return _deputy(session, Choice(named, who)) if named else None
     if who.startswith("role:"):
         people = permissions.members(session.defs, who[5:])
         if not people:
             raise InputError(f"nobody has the role '{who[5:]}' to take a task")
         work = {p: int(queued.get(p, 0.0)) + minutes for p in people}
         return earliest_member(session, who, people, work, queued)
-    return Choice(who, who)
+    return _deputy(session, Choice(who, who))
+
+
+def _deputy(session: Session, chosen: Choice) -> Choice:
+    """The person named, or their deputy while an absence of theirs names one."""
+    person, standing_for = stand_in(session, chosen.person)
+    if standing_for is None or person is None:
+        return chosen
+    return Choice(person, f"{chosen.why}: {person}, deputy of {standing_for} (absent)")
 
 
 def choose_assignee(session: Session, who: str | None, queued: dict[str, float], author: str | None) -> str | None:
@@ -320,7 +328,7 @@ def _planned_row(
         "created_at": session.now,
         "created_by": session.actor,
     }
-    return row, chosen.why if chosen and task.assignee and task.assignee.startswith("role:") else None
+    return row, chosen.why if chosen and chosen.why != task.assignee else None
 
 
 def _add_planned(session: Session, conn: Any, tasks: list[PlannedTask], pid: str, target: Target | None) -> list[Row]:

@@ -50,6 +50,8 @@ def _stage_entered(data: Data) -> str:
         text += f" ({data['reason']})"
     if data.get("responsible"):
         text += f"; responsible {data['responsible']}"
+        if data.get("responsible_for"):
+            text += f" for {data['responsible_for']}"
     if data.get("approvers"):
         text += "; approvers " + ", ".join(data["approvers"])
     return text
@@ -64,7 +66,8 @@ def _approvers_changed(data: Data) -> str:
 def _approval_given(data: Data) -> str:
     groups = ", ".join(data.get("groups", []))
     note = f": {data['comment']}" if data.get("comment") else ""
-    return f"approved {data.get('stage')} ({groups}){note}"
+    acting = f" for {', '.join(data['for'])}" if data.get("for") else ""
+    return f"approved {data.get('stage')} ({groups}){acting}{note}"
 
 
 def _mail_received(data: Data) -> str:

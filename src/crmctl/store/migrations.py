@@ -10,7 +10,8 @@ from crmctl.errors import InputError
 from crmctl.store.db import Connection, define_records_view
 from crmctl.store.definitions import latest
 
-SCHEMA_VERSION = 6  # 5: crm.tokens, the team server's personal access tokens; 6: crm.reminders' party and stage
+SCHEMA_VERSION = 6  # 5: crm.tokens, the team server's personal access tokens; 6: reminders' party and stage,
+# approvals' acting_for
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -97,6 +98,8 @@ SYSTEM_DDL = [
     # by a stage's on_enter names the stage, and is closed when the record leaves it
     "ALTER TABLE crm.reminders ADD COLUMN IF NOT EXISTS party BIGINT",
     "ALTER TABLE crm.reminders ADD COLUMN IF NOT EXISTS stage VARCHAR",
+    # 6: an approval request a person holds for someone else (delegated to them, or as the deputy of the absent)
+    "ALTER TABLE crm.approvals ADD COLUMN IF NOT EXISTS acting_for VARCHAR",
     """CREATE OR REPLACE VIEW crm.open_reminders AS
         SELECT r.*, p.name AS person_name FROM crm.reminders r LEFT JOIN crm.people p ON p.id = r.person
         WHERE r.done_at IS NULL""",
