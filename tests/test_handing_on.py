@@ -91,3 +91,81 @@ def test_the_card_and_the_inbox_say_who_acts(cli, example) -> None:
     ok(cli, "--as", "kuznetsova", "record", "assign", "CL-1", "orlova")
     card = ok(cli, "--as", "sokolov", "record", "show", "CL-1")
     assert "who acts     orlova prepares it; belov (Проверка КП автором) approves it\n" in card
+
+
+# -- delegation and deputies -------------------------------------------------------------------------------------
+def test_approve_delegate_hands_one_records_approval_to_a_person(cli, example) -> None:
+    example("pyrus-client-crm")
+    client_at_proposal(cli)
+    ok(cli, "--as", "belov", "record", "create", "client", *CLIENT)  # CL-2, also at proposal after two approvals
+    for _ in range(2):
+        ok(cli, "--as", "belov", "approve", "CL-2")
+    out = ok(cli, "--as", "zaitsev", "approve", "CL-1", "--delegate", "lebedeva")
+    assert out == "CL-1: approval at 'proposal' handed to lebedeva\n"
+    assert shown(cli, "CL-1")["pending_approvers"] == ["lebedeva"]
+    assert shown(cli, "CL-2")["pending_approvers"] == ["zaitsev"]  # that record only
+    assert inbox(cli, "lebedeva")[-1] == (
+        "CL-1 Ромашка waits for your approval at stage 'Коммерческое предложение' (КП подготовлено), for zaitsev")
+    ok(cli, "--as", "lebedeva", "approve", "CL-1")
+    history = json.loads(ok(cli, "record", "history", "CL-1", "-f", "json"))
+    moved = next(e for e in history if e["action"] == "approval.moved")
+    assert (moved["actor"], moved["data"]["from"], moved["data"]["to"]) == ("zaitsev", "zaitsev", "lebedeva")
+    given = [e for e in history if e["action"] == "approval.given"][-1]
+    assert (given["actor"], given["data"]["for"]) == ("lebedeva", ["zaitsev"])
+    text = ok(cli, "record", "history", "CL-1", env={"COLUMNS": "250"})
+    assert "approved proposal (КП подготовлено) for zaitsev" in text
+
+
+def test_approve_delegate_mistakes_change_nothing(cli, example) -> None:
+    db = example("pyrus-client-crm") / "crmctl.duckdb"
+    client_at_proposal(cli)
+    before = dump(db)
+    cases = [
+        (["--as", "zaitsev", "approve", "CL-1", "--delegate", "nobody"], "--delegate: no person 'nobody' in the team"),
+        (["--as", "zaitsev", "approve", "CL-1", "--delegate", "zaitsev"],
+         "zaitsev cannot delegate an approval to themselves"),
+        (["--as", "belov", "approve", "CL-1", "--delegate", "orlova"],
+         "belov is not a pending approver of CL-1 (waiting for: zaitsev)"),
+    ]
+    for args, message in cases:
+        result = cli(*args)
+        assert (result.exit_code, result.stderr) == (1, f"crmctl: error: {message}\n")
+        assert dump(db) == before
+
+
+HOLIDAY = "2027-02-16T10:00:00+03:00"  # orlova is on holiday from 15 to 26 February; belov is her deputy
+
+
+def test_a_deputy_acts_for_an_absent_person(cli, example) -> None:
+    example("pyrus-client-crm")
+    ok(cli, "--as", "orlova", "--now", HOLIDAY, "record", "create", "client", *CLIENT)
+    card = shown(cli)
+    assert (card["author"], card["responsible"], card["pending_approvers"]) == ("orlova", "belov", ["belov"])
+    assert inbox(cli, "belov")[1] == (
+        "CL-1 Ромашка waits for your approval at stage 'Первичный контакт' (Контакт установлен) for orlova (absent)")
+    ok(cli, "--as", "belov", "--now", HOLIDAY, "approve", "CL-1")  # -> needs, with a reminder for the author
+    history = json.loads(ok(cli, "record", "history", "CL-1", "-f", "json"))
+    entered = [e["data"] for e in history if e["action"] == "stage.entered"]
+    assert (entered[0]["responsible"], entered[0]["responsible_for"]) == ("belov", "orlova")
+    given = next(e for e in history if e["action"] == "approval.given")
+    assert (given["actor"], given["data"]["for"]) == ("belov", ["orlova"])
+    reminder = next(e["data"] for e in history if e["action"] == "reminder.added")
+    assert (reminder["for"], reminder["instead_of"]) == ("belov", "orlova")
+
+
+def test_after_the_absence_the_person_acts_again(cli, example) -> None:
+    example("pyrus-client-crm")
+    ok(cli, "--as", "orlova", "--now", "2027-03-01T10:00:00+03:00", "record", "create", "client", *CLIENT)
+    card = shown(cli)
+    assert (card["responsible"], card["pending_approvers"]) == ("orlova", ["orlova"])
+
+
+def test_a_deputy_must_be_another_person_of_the_team(cli, example) -> None:
+    root = example("pyrus-client-crm")
+    team = root / "team.yaml"
+    team.write_text(team.read_text().replace("deputy: belov", "deputy: orlova"))
+    result = cli("validate")
+    assert result.exit_code == 1 and "R001 deputy 'orlova' cannot be their own deputy" in result.stdout
+    team.write_text(team.read_text().replace("deputy: orlova", "deputy: belof"))
+    result = cli("validate")
+    assert result.exit_code == 1 and "R001 deputy 'belof' is not a person of the team" in result.stdout
