@@ -8,8 +8,16 @@ import json
 from tests.conftest import ok
 from tests.dbstate import dump
 
-CLIENT = ["--set", "name=Ромашка", "--set", "contact_person=Иван", "--set", "phone=+7 (495) 123-45-67",
-          "--set", "needs=Сайт"]
+CLIENT = [
+    "--set",
+    "name=Ромашка",
+    "--set",
+    "contact_person=Иван",
+    "--set",
+    "phone=+7 (495) 123-45-67",
+    "--set",
+    "needs=Сайт",
+]
 
 
 def client_at_proposal(cli) -> None:
@@ -20,11 +28,11 @@ def client_at_proposal(cli) -> None:
 
 
 def shown(cli, key: str = "CL-1") -> dict:
-    return json.loads(ok(cli, "--as", "sokolov", "record", "show", key, "-f", "json"))
+    return json.loads(ok(cli, "record", "show", key, "-f", "json"))
 
 
 def inbox(cli, person: str) -> list[str]:
-    return [i["text"] for i in json.loads(ok(cli, "--as", "sokolov", "inbox", person, "-f", "json"))]
+    return [i["text"] for i in json.loads(ok(cli, "inbox", person, "-f", "json"))]
 
 
 # -- record assign -----------------------------------------------------------------------------------------------
@@ -37,16 +45,21 @@ def test_record_assign_hands_the_stage_and_its_approvals_on(cli, example) -> Non
     assert (shown(cli)["responsible"], shown(cli)["pending_approvers"]) == ("orlova", ["orlova"])
     history = json.loads(ok(cli, "record", "history", "CL-1", "-f", "json"))
     events = [(e["action"], e["actor"], e["data"].get("from"), e["data"].get("to")) for e in history[-2:]]
-    assert events == [("responsible.changed", "kuznetsova", "zaitsev", "orlova"),
-                      ("approval.moved", "kuznetsova", "zaitsev", "orlova")]
+    assert events == [
+        ("responsible.changed", "kuznetsova", "zaitsev", "orlova"),
+        ("approval.moved", "kuznetsova", "zaitsev", "orlova"),
+    ]
     assert inbox(cli, "orlova")[-1] == (
-        "CL-1 Ромашка at stage 'Коммерческое предложение': you are responsible now (assigned by kuznetsova)")
+        "CL-1 Ромашка at stage 'Коммерческое предложение': you are responsible now (assigned by kuznetsova)"
+    )
     assert inbox(cli, "zaitsev")[-1] == (
-        "CL-1 Ромашка at stage 'Коммерческое предложение': orlova is responsible now, not you "
-        "(assigned by kuznetsova)")
+        "CL-1 Ромашка at stage 'Коммерческое предложение': orlova is responsible now, not you (assigned by kuznetsova)"
+    )
     refused = cli("--as", "zaitsev", "approve", "CL-1")
     assert refused.exit_code == 1 and "zaitsev is not a pending approver" in refused.stderr
-    assert ok(cli, "--as", "orlova", "approve", "CL-1") == "CL-1: approved; stage 'proposal' passed -> proposal_review\n"
+    assert (
+        ok(cli, "--as", "orlova", "approve", "CL-1") == "CL-1: approved; stage 'proposal' passed -> proposal_review\n"
+    )
 
 
 def test_record_assign_leaves_approvals_the_rule_gives_others(cli, example) -> None:
@@ -63,11 +76,21 @@ def test_record_assign_mistakes_change_nothing(cli, example) -> None:
     client_at_proposal(cli)
     before = dump(db)
     cases = [
-        (["--as", "belov", "record", "assign", "CL-1", "orlova"], 1,
-         "belov may not assign client records: permission records.assign is missing"),
-        (["--as", "kuznetsova", "record", "assign", "CL-1", "nobody"], 1, "record assign: no person 'nobody' in the team"),
-        (["--as", "kuznetsova", "record", "assign", "CL-1", "zaitsev"], 1,
-         "zaitsev is responsible for CL-1 at 'proposal' already"),
+        (
+            ["--as", "belov", "record", "assign", "CL-1", "orlova"],
+            1,
+            "belov may not assign client records: permission records.assign is missing",
+        ),
+        (
+            ["--as", "kuznetsova", "record", "assign", "CL-1", "nobody"],
+            1,
+            "record assign: no person 'nobody' in the team",
+        ),
+        (
+            ["--as", "kuznetsova", "record", "assign", "CL-1", "zaitsev"],
+            1,
+            "zaitsev is responsible for CL-1 at 'proposal' already",
+        ),
         (["--as", "kuznetsova", "record", "assign", "CL-9", "orlova"], 3, "no record CL-9"),
     ]
     for args, code, message in cases:
@@ -86,7 +109,8 @@ def test_the_card_and_the_inbox_say_who_acts(cli, example) -> None:
     assert "who acts     zaitsev does the work; their approval passes it\n" in card
     assert inbox(cli, "zaitsev")[0] == (
         "CL-1 Ромашка entered stage 'Коммерческое предложение': you are responsible, due 2027-03-03 10:00; "
-        "you do the work; your approval passes it")
+        "you do the work; your approval passes it"
+    )
     ok(cli, "--as", "zaitsev", "approve", "CL-1")
     ok(cli, "--as", "kuznetsova", "record", "assign", "CL-1", "orlova")
     card = ok(cli, "--as", "sokolov", "record", "show", "CL-1")
@@ -105,7 +129,8 @@ def test_approve_delegate_hands_one_records_approval_to_a_person(cli, example) -
     assert shown(cli, "CL-1")["pending_approvers"] == ["lebedeva"]
     assert shown(cli, "CL-2")["pending_approvers"] == ["zaitsev"]  # that record only
     assert inbox(cli, "lebedeva")[-1] == (
-        "CL-1 Ромашка waits for your approval at stage 'Коммерческое предложение' (КП подготовлено), for zaitsev")
+        "CL-1 Ромашка waits for your approval at stage 'Коммерческое предложение' (КП подготовлено), for zaitsev"
+    )
     ok(cli, "--as", "lebedeva", "approve", "CL-1")
     history = json.loads(ok(cli, "record", "history", "CL-1", "-f", "json"))
     moved = next(e for e in history if e["action"] == "approval.moved")
@@ -122,10 +147,14 @@ def test_approve_delegate_mistakes_change_nothing(cli, example) -> None:
     before = dump(db)
     cases = [
         (["--as", "zaitsev", "approve", "CL-1", "--delegate", "nobody"], "--delegate: no person 'nobody' in the team"),
-        (["--as", "zaitsev", "approve", "CL-1", "--delegate", "zaitsev"],
-         "zaitsev cannot delegate an approval to themselves"),
-        (["--as", "belov", "approve", "CL-1", "--delegate", "orlova"],
-         "belov is not a pending approver of CL-1 (waiting for: zaitsev)"),
+        (
+            ["--as", "zaitsev", "approve", "CL-1", "--delegate", "zaitsev"],
+            "zaitsev cannot delegate an approval to themselves",
+        ),
+        (
+            ["--as", "belov", "approve", "CL-1", "--delegate", "orlova"],
+            "belov is not a pending approver of CL-1 (waiting for: zaitsev)",
+        ),
     ]
     for args, message in cases:
         result = cli(*args)
@@ -142,7 +171,8 @@ def test_a_deputy_acts_for_an_absent_person(cli, example) -> None:
     card = shown(cli)
     assert (card["author"], card["responsible"], card["pending_approvers"]) == ("orlova", "belov", ["belov"])
     assert inbox(cli, "belov")[1] == (
-        "CL-1 Ромашка waits for your approval at stage 'Первичный контакт' (Контакт установлен) for orlova (absent)")
+        "CL-1 Ромашка waits for your approval at stage 'Первичный контакт' (Контакт установлен) for orlova (absent)"
+    )
     ok(cli, "--as", "belov", "--now", HOLIDAY, "approve", "CL-1")  # -> needs, with a reminder for the author
     history = json.loads(ok(cli, "record", "history", "CL-1", "-f", "json"))
     entered = [e["data"] for e in history if e["action"] == "stage.entered"]
@@ -169,3 +199,36 @@ def test_a_deputy_must_be_another_person_of_the_team(cli, example) -> None:
     team.write_text(team.read_text().replace("deputy: orlova", "deputy: belof"))
     result = cli("validate")
     assert result.exit_code == 1 and "R001 deputy 'belof' is not a person of the team" in result.stdout
+
+
+# -- a field names the responsible person ------------------------------------------------------------------------
+def incident(cli, assignee: str) -> str:
+    sets = [
+        "--set",
+        "subject=Сбой",
+        "--set",
+        "priority=high",
+        "--set",
+        "category=error",
+        "--set",
+        f"assignee={assignee}",
+    ]
+    return ok(cli, "--as", "petrov", "record", "create", "incident", *sets).strip()
+
+
+def test_the_executor_field_makes_that_person_responsible_for_in_progress(cli, example) -> None:
+    example("service-desk-leads")
+    key = incident(cli, "romanov")
+    ok(cli, "--as", "petrov", "advance", key, "--to", "in_progress")
+    assert shown(cli, key)["responsible"] == "romanov"  # not kozlov, the role's first free member
+    history = json.loads(ok(cli, "--as", "petrov", "record", "history", key, "-f", "json"))
+    assert history[-1]["data"]["responsible"] == "romanov"
+
+
+def test_responsible_field_must_be_a_person_field(cli, example) -> None:
+    root = example("service-desk-leads")
+    process = root / "processes" / "incident.yaml"
+    process.write_text(process.read_text().replace("responsible_field: assignee", "responsible_field: subject"))
+    result = cli("validate")
+    assert result.exit_code == 1
+    assert "R001 unknown person field 'subject'" in result.stdout

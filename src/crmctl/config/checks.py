@@ -507,6 +507,11 @@ class Checker:
         """Who is responsible and approves, the conditions, the due time, the required fields, the actions."""
         if "responsible" in stage:
             self._actor(doc, (*path, "responsible"), stage["responsible"])
+        name = stage.get("responsible_field")
+        if name is not None and specs is not None and (name not in specs or specs[name].type != "person"):
+            people = [f for f, spec in specs.items() if spec.type == "person"]
+            message = f"unknown person field '{name}'{_hint(name, people)}: responsible_field names a person field"
+            self.report(doc, (*path, "responsible_field"), "R001", message)
         for j, group in enumerate(stage.get("approvals", [])):
             for k, actor in enumerate(group["approvers"]):
                 self._actor(doc, (*path, "approvals", j, "approvers", k), actor, approver=True)

@@ -56,9 +56,13 @@ def _responsible(
     row: dict[str, Any],
     writes: StageWrites = process_store,
 ) -> str | None:
-    """author -> the record's author; a person id -> that person; role:x -> the member who can start first by
+    """The person in the stage's responsible_field when it is filled; else by `responsible`:
+    author -> the record's author; a person id -> that person; role:x -> the member who can start first by
     their calendar (someone absent cannot start before they are back), ties by the fewest records of the form
     they are responsible for now, then by id."""
+    named = row.get(stage.raw.get("responsible_field") or "")
+    if named:
+        return str(named)
     who = stage.raw.get("responsible")
     if who is None:
         return None
