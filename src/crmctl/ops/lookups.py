@@ -9,6 +9,7 @@ from typing import Any
 
 from crmctl.domain import permissions
 from crmctl.domain.model import FormDef, deputy_of
+from crmctl.domain.process import duty
 from crmctl.domain.projects import Choice, earliest
 from crmctl.domain.worktime import NoWorkingTime, WorkCalendar
 from crmctl.errors import InputError, NotFound
@@ -86,6 +87,23 @@ def stand_in(session: Session, person: str | None) -> tuple[str | None, str | No
     else (the person, None)."""
     deputy = deputy_of(session.defs.people.get(person), session.now.date()) if person else None
     return (deputy, person) if deputy else (person, None)
+
+
+def stage_duty(
+    session: Session, responsible: str | None, approvers: list[tuple[str, str]], *, you: bool = False
+) -> str | None:
+    """Who does what at a stage, in words (domain.process.duty); a role approver the responsible person has
+    counts as theirs."""
+    mine = [
+        (
+            group,
+            responsible
+            if responsible and who.startswith("role:") and responsible in permissions.members(session.defs, who[5:])
+            else who,
+        )
+        for group, who in approvers
+    ]
+    return duty(responsible, mine, you=you)
 
 
 def earliest_member(

@@ -10,14 +10,14 @@ from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.model import FormDef, ProcessDef, StageDef
-from crmctl.domain.process import Approver, Step, duty, follow, walk, with_responsible
+from crmctl.domain.process import Approver, Step, follow, walk, with_responsible
 from crmctl.domain.records import simulation_values
 from crmctl.domain.shapes import column
 from crmctl.domain.values import convert
 from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
-from crmctl.ops.lookups import calendar_for, earliest_member, locate, stand_in, team_person
+from crmctl.ops.lookups import calendar_for, earliest_member, locate, stage_duty, stand_in, team_person
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
 from crmctl.store import records as record_store
@@ -156,7 +156,7 @@ def enter(
     events.add_event(conn, now, actor, Event.STAGE_ENTERED, record=key, form=form.name, data=data)
     if responsible:
         due_text = f", due {due.astimezone(now.tzinfo):%Y-%m-%d %H:%M}" if due else ""
-        what = duty(responsible, [(a.group, a.who) for a in approvers], you=True)
+        what = stage_duty(session, responsible, [(a.group, a.who) for a in approvers], you=True)
         text = f"{_title(form, row)} entered stage '{stage.title}': you are responsible{due_text}; {what}"
         writes.notify(conn, [responsible], "stage", key, text, now)
     _ask(session, conn, form, row, process, stage, approvers, writes)

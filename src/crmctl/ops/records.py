@@ -9,13 +9,12 @@ from typing import Any
 
 from crmctl.domain.events import Event
 from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
-from crmctl.domain.process import duty
 from crmctl.domain.records import changed_values, new_values, plain
 from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
-from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
+from crmctl.ops.lookups import locate, normalise_key, people_of, stage_duty, title_of
 from crmctl.ops.process import enter
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
@@ -324,7 +323,7 @@ def _view(
 ) -> CardView:
     process = session.defs.processes.get(row["process"]) if row.get("process") else None
     stage = process.stages.get(row["stage"]) if process and row.get("stage") else None
-    acts = duty(row.get("responsible"), pending) if stage is not None and not stage.terminal else None
+    acts = stage_duty(session, row.get("responsible"), pending) if stage is not None and not stage.terminal else None
     return CardView(
         title=title_of(form, row),
         form_title=form.title,
