@@ -232,3 +232,22 @@ def test_responsible_field_must_be_a_person_field(cli, example) -> None:
     result = cli("validate")
     assert result.exit_code == 1
     assert "R001 unknown person field 'subject'" in result.stdout
+
+
+def test_a_template_task_for_an_absent_person_goes_to_the_deputy(cli, base_workspace, monkeypatch) -> None:
+    team = base_workspace / "team.yaml"
+    team.write_text(
+        team.read_text().replace(
+            "    roles: [manager]\n",
+            "    roles: [manager]\n    absences:\n      - {from: 2027-03-01, to: 2027-03-05, deputy: boris}\n",
+            1,
+        )
+    )
+    monkeypatch.chdir(base_workspace)
+    ok(cli, "apply")
+    cli.actor = "boris"
+    ok(cli, "record", "create", "client", "--set", "name=Ромашка")
+    out = ok(cli, "project", "launch", "cards", "--for", "CL-1", "--param", "run=50")
+    assert "assigned T-1 by anna: boris as deputy of anna, who is absent\n" in out
+    tasks = json.loads(ok(cli, "task", "list", "-f", "json"))
+    assert [(t["template_task"], t["assignee"]) for t in tasks] == [("layout", "boris")]

@@ -282,7 +282,7 @@ def _deputy(session: Session, chosen: Choice) -> Choice:
     person, standing_for = stand_in(session, chosen.person)
     if standing_for is None or person is None:
         return chosen
-    return Choice(person, f"{chosen.why}: {person}, deputy of {standing_for} (absent)")
+    return Choice(person, f"{chosen.why}: {person} as deputy of {standing_for}, who is absent")
 
 
 def choose_assignee(session: Session, who: str | None, queued: dict[str, float], author: str | None) -> str | None:
