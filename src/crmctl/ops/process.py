@@ -137,13 +137,13 @@ def enter(
     values = {name: row.get(name) for name in form.fields}
     steps = walk(process, target, values, form.fields, row.get("author"), key, follow=False)
     previous = row.get("stage")
+    _close_reminders(session, conn, form, key, previous)
     for step in steps[:-1]:
         data = {"process": process.name, "stage": step.stage.id, "reason": step.skipped}
         events.add_event(conn, now, actor, Event.STAGE_SKIPPED, record=key, form=form.name, data=data)
     final = steps[-1]
     stage = final.stage
     writes.cancel_pending(conn, key, now)
-    _close_reminders(session, conn, form, key, previous)
     responsible, standing_for = stand_in(session, _responsible(session, conn, form, stage, row, writes))
     due = _stage_due(session, stage, responsible)
     if not writes.move(conn, form, key, expected=previous, stage=stage.id, now=now, due=due, responsible=responsible):
