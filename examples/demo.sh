@@ -58,6 +58,18 @@ crmctl --as sokolov approve DL-1 --comment "Скидка не больше 5%"
 crmctl board deal-approval
 crmctl --as morozova inbox
 
+step "handing work on: the presale is busy, the head of sales hands the proposal to orlova; belov delegates his check"
+key=$(crmctl record create client --set "name=ООО Дельта" --set contact_person="Олег Петров" \
+  --set "phone=+7 (495) 765-43-21" --set needs="CRM для отдела продаж")
+crmctl approve "$key"
+crmctl approve "$key"
+crmctl record show "$key" | grep -E "^(stage|responsible|who acts)"
+crmctl --as kuznetsova record assign "$key" orlova
+crmctl --as orlova approve "$key"
+crmctl approve "$key" --delegate kuznetsova
+crmctl --as kuznetsova approve "$key"
+crmctl record history "$key" | tail -12
+
 step "crmctl project launch client-project --for CL-1"
 crmctl project launch client-project --for CL-1 --param contact_person="Ирина Смирнова"
 crmctl task start T-1

@@ -154,6 +154,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ),
     ("`remind --list --for PERSON` of someone else", "tasks.view_others"): Row(["remind", "--list", "--for", "boss"]),
     ("`task stop-series`", "tasks.add"): Row(["task", "stop-series", "{task}"], setup=recurring_task),
+    ("`record assign`", "records.assign"): Row(["record", "assign", "CL-1", "boss"]),
     ("`import FORM`", "records.import"): Row(["import", "client", "clients.csv"]),
     ("`export FORM`", "records.export"): Row(["export", "client"]),
     ("`task show` of one's own task", "tasks.read"): Row(["task", "show", "{task}"], setup=own_task),

@@ -50,7 +50,7 @@ def test_business_cards_launch_end_to_end(cli, freshoffice, snapshot) -> None:
         ("T-2", "pavlova", 180, ["T-1"]),
         ("T-3", "tikhonov", 60, ["T-1", "T-2"]),
         ("T-4", "egorov", 120, ["T-3"]),
-        ("T-5", "rybakov", 60, ["T-4"]),  # role:printer: egorov already has 2h queued, rybakov none
+        ("T-5", "egorov", 60, ["T-4"]),  # role:printer: rybakov, with none queued, is on holiday until 12 March
         ("T-6", "egorov", 60, ["T-4", "T-5"]),
         ("T-7", "grigoriev", 15, ["T-6"]),
     ]

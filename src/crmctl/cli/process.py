@@ -52,13 +52,19 @@ def advance(
 def approve(
     key: KeyArgument,
     comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
+    delegate: Annotated[
+        str | None,
+        typer.Option("--delegate", help="Hand your approval of this record to this person instead of deciding."),
+    ] = None,
 ) -> None:
-    """Approve the record's current stage as one of its pending approvers."""
+    """Approve the record's current stage as one of its pending approvers (or hand it on with --delegate)."""
     from crmctl.ops.process import ApproveRequest
     from crmctl.render.records import launches
 
-    decision = call("approve", ApproveRequest(key, comment))
-    if decision.remaining:
+    decision = call("approve", ApproveRequest(key, comment, delegate))
+    if decision.delegated_to:
+        emit(f"{decision.key}: approval at '{decision.stage}' handed to {decision.delegated_to}\n")
+    elif decision.remaining:
         emit(f"{decision.key}: approved; still waiting for {', '.join(decision.remaining)}\n")
     elif decision.moved_to:
         moved = _moved(decision.moved_to) + launches(decision.launched)

@@ -166,6 +166,7 @@ def project_launch(
             "project": launched.project,
             "title": launched.title,
             "left_out": [{"task": t, "why": why} for t, why in launched.left_out],
+            "assigned": [{"task": t, "why": why} for t, why in launched.chosen],
             "tasks": tasks_json(launched.tasks),
         }
         emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
@@ -173,7 +174,8 @@ def project_launch(
     text = f"{launched.project}  {launched.title}: {len(launched.tasks)} tasks\n" + render_tasks(
         "table", launched.tasks
     )
-    emit(text + "".join(f"left out {task}: {why}\n" for task, why in launched.left_out))
+    text += "".join(f"left out {task}: {why}\n" for task, why in launched.left_out)
+    emit(text + "".join(f"assigned {task} by {why}\n" for task, why in launched.chosen))
 
 
 @project_app.command("update")

@@ -143,6 +143,23 @@ def history(
     emit(history_text(fmt, call("record.history", HistoryRequest(key))))
 
 
+@record_app.command("assign")
+def assign(
+    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    person: Annotated[str, typer.Argument(help="Who becomes responsible for the record's current stage.")],
+) -> None:
+    """Hand the record's current stage to another person, with the approvals it asks of its responsible person.
+
+    Example: crmctl record assign CL-1 orlova
+    """
+    from crmctl.ops.process import AssignRequest
+
+    done = call("record.assign", AssignRequest(key, person))
+    was = f" (was {done.previous})" if done.previous else ""
+    moved = f"; approvals moved: {', '.join(done.approvals)}" if done.approvals else ""
+    emit(f"{done.key}: {done.person} is responsible at '{done.stage}'{was}{moved}\n")
+
+
 def comment(
     key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
     text: Annotated[str, typer.Argument(help="The comment.")],

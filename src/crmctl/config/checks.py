@@ -17,7 +17,7 @@ from crmctl.domain.graph import find_cycle
 from crmctl.domain.model import SYSTEM_COLUMNS
 from crmctl.domain.values import NUMERIC, ORDERED, TEXTUAL, FieldSpec, convert
 
-RESERVED_PEOPLE = frozenset({"author"})
+RESERVED_PEOPLE = frozenset({"author", "actor", "responsible"})
 RECORD_BUILTINS = ("key", "stage", "author", "created_at")  # what a template sees on `record` besides fields
 
 
@@ -157,8 +157,16 @@ class Checker:
         self.report(doc, path, "R001", f"unknown {what or kind.lower()} '{name}'{_hint(name, known)}")
         return False
 
-    def _actor(self, doc: Document, path: Path_, actor: str) -> None:
-        if actor == "author":
+    def _actor(self, doc: Document, path: Path_, actor: str, *, acting: bool = False, approver: bool = False) -> None:
+        """`acting`: where `actor` (the person whose command launches) may stand, a template's tasks; `approver`:
+        where `responsible` (the stage's responsible person) may, a stage's approvers."""
+        if actor == "author" or (actor == "actor" and acting) or (actor == "responsible" and approver):
+            return
+        if actor == "actor":
+            self.report(doc, path, "R001", "'actor' (the person acting) names an assignee of a template's task only")
+            return
+        if actor == "responsible":
+            self.report(doc, path, "R001", "'responsible' (the stage's responsible person) names an approver only")
             return
         if actor.startswith("role:"):
             role = actor[5:]
@@ -222,6 +230,7 @@ class Checker:
                 "max_length": kind in TEXTUAL,
                 "min": kind in NUMERIC,
                 "max": kind in NUMERIC,
+                "contact_date": kind in ("date", "datetime") and what == "field",
             }
             for option, allowed in misplaced.items():
                 if option in raw and not allowed:
@@ -373,6 +382,10 @@ class Checker:
                 self._ref(doc, (*path, "calendar"), "Calendar", person["calendar"])
             for j, absence in enumerate(person.get("absences", [])):
                 self._span(doc, (*path, "absences", j), absence)
+                deputy = absence.get("deputy")
+                if deputy is not None and (deputy == person["id"] or deputy not in self.index.people):
+                    why = "cannot be their own deputy" if deputy == person["id"] else "is not a person of the team"
+                    self.report(doc, (*path, "absences", j, "deputy"), "R001", f"deputy '{deputy}' {why}")
         for gone, successor in data.get("successors", {}).items():
             if gone in self.index.people:
                 self.report(
@@ -507,9 +520,14 @@ class Checker:
         """Who is responsible and approves, the conditions, the due time, the required fields, the actions."""
         if "responsible" in stage:
             self._actor(doc, (*path, "responsible"), stage["responsible"])
+        name = stage.get("responsible_field")
+        if name is not None and specs is not None and (name not in specs or specs[name].type != "person"):
+            people = [f for f, spec in specs.items() if spec.type == "person"]
+            message = f"unknown person field '{name}'{_hint(name, people)}: responsible_field names a person field"
+            self.report(doc, (*path, "responsible_field"), "R001", message)
         for j, group in enumerate(stage.get("approvals", [])):
             for k, actor in enumerate(group["approvers"]):
-                self._actor(doc, (*path, "approvals", j, "approvers", k), actor)
+                self._actor(doc, (*path, "approvals", j, "approvers", k), actor, approver=True)
             if "when" in group and specs is not None:
                 self._condition(doc, (*path, "approvals", j, "when"), group["when"], specs, "field")
         for key in ("skip_when", "enter_when"):
@@ -645,9 +663,9 @@ class Checker:
                 if key in task:
                     self._template(doc, (*path, key), task[key], allowed, record_fields)
             if "assignee" in task:
-                self._actor(doc, (*path, "assignee"), task["assignee"])
+                self._actor(doc, (*path, "assignee"), task["assignee"], acting=True)
             for j, actor in enumerate(task.get("watchers", [])):
-                self._actor(doc, (*path, "watchers", j), actor)
+                self._actor(doc, (*path, "watchers", j), actor, acting=True)
             if "estimate" in task:
                 self._duration(doc, (*path, "estimate"), task["estimate"])
             if "when" in task:

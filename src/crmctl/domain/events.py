@@ -17,6 +17,7 @@ class Event(StrEnum):
     COMMENT_ADDED = "comment.added"
     REMINDER_ADDED = "reminder.added"
     REMINDER_DONE = "reminder.done"
+    REMINDER_CLOSED = "reminder.closed"  # the record left the stage whose on_enter made them
     MAIL_RECEIVED = "mail.received"
     PERMISSION_REFUSED = "permission.refused"
     TEAM_CHANGED = "team.changed"  # apply changed a person or a role: what it was and what it is

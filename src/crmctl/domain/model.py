@@ -93,6 +93,16 @@ class Person:
     raw: dict[str, Any]
 
 
+def deputy_of(person: Person | None, day: Any) -> str | None:
+    """Who acts for the person on this day: the deputy their absence covering it names, if any."""
+    if person is None:
+        return None
+    for absence in person.raw.get("absences", ()):
+        if absence.get("deputy") and str(absence["from"]) <= day.isoformat() <= str(absence["to"]):
+            return str(absence["deputy"])
+    return None
+
+
 @dataclass(frozen=True)
 class Role:
     id: str

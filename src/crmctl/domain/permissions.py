@@ -22,6 +22,7 @@ PERMISSIONS = {
     "records.update": "change records",
     "records.comment": "comment on records",
     "records.advance": "move records through their process",
+    "records.assign": "hand a record's stage to another person",
     "records.import": "import records",
     "records.export": "export records",
     "team.manage": "manage the team's tokens",

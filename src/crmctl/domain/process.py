@@ -5,7 +5,8 @@ Rules (docs/processes.md):
 - A stage is skipped when its `skip_when` holds, or when it has approval groups and none of them
   applies. A skipped stage passes the record on along its first transition.
 - A stage with pending approvers is passed when every one of them has approved. A role approver
-  (role:x) is satisfied by any one person with that role; `author` is the record's author.
+  (role:x) is satisfied by any one person with that role; `author` is the record's author; `responsible`
+  the stage's responsible person (resolved by the caller, who chooses them: see `with_responsible`).
 """
 
 from __future__ import annotations
@@ -113,6 +114,16 @@ def entry_refusal(stage: StageDef, values: Mapping[str, Any], specs: Mapping[str
     return None
 
 
+def with_responsible(approvers: list[Approver], responsible: str | None) -> list[Approver]:
+    """The approvers with `responsible` made the stage's responsible person (left out when there is none)."""
+    found: list[Approver] = []
+    for a in approvers:
+        person = responsible if a.who == "responsible" else a.who
+        if person and Approver(a.group, person) not in found:
+            found.append(Approver(a.group, person))
+    return found
+
+
 def skip_target(stage: StageDef) -> str | None:
     return stage.transitions[0] if stage.transitions else None
 
@@ -160,10 +171,14 @@ def follow(
     names now who have neither a pending request nor given their approval (to ask)."""
     values = {name: row.get(name) for name in specs}
     found = entry(stage, values, specs, row.get("author"), row["key"])
-    wanted = [] if found.skipped else found.approvers
+    wanted = [] if found.skipped else with_responsible(found.approvers, row.get("responsible"))
     named = {(a.group, a.who) for a in wanted}
-    withdrawn = [a for a in approvals if a["decision"] is None and (a["approval_group"], a["approver"]) not in named]
-    asked = {(a["approval_group"], a["approver"]) for a in approvals if a["decision"] in (None, "approved")}
+
+    def named_as(a: dict[str, Any]) -> tuple[str, str]:  # a deputy's or a delegate's request stands for whom
+        return a["approval_group"], a.get("acting_for") or a["approver"]
+
+    withdrawn = [a for a in approvals if a["decision"] is None and named_as(a) not in named]
+    asked = {named_as(a) for a in approvals if a["decision"] in (None, "approved")}
     return withdrawn, [a for a in wanted if (a.group, a.who) not in asked]
 
 
@@ -206,3 +221,20 @@ def passing(value: Any, tz: dt.tzinfo) -> dt.datetime | None:
     if isinstance(value, dt.date):
         return dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     return None
+
+
+def duty(responsible: str | None, approvers: list[tuple[str, str]], *, you: bool = False) -> str | None:
+    """Who does what at a stage, in words (the card and the responsible person's notice): the responsible
+    person does the stage's work; the approvals pass it, or, with none, the responsible person advances it.
+    `approvers`: (group, who) pending. With `you`, addressed to the responsible person."""
+    if responsible is None:
+        return None
+    who = "you" if you else responsible
+    others = [f"{a} ({g})" for g, a in approvers if a != responsible]
+    if not approvers:
+        return f"{who} {'do' if you else 'does'} the work and {'advance' if you else 'advances'} it"
+    if len(others) < len(approvers):
+        passes = f"{'your' if you else 'their'} approval passes it"
+        return f"{who} {'do' if you else 'does'} the work; {passes}" + (f", with {', '.join(others)}" if others else "")
+    verb = "approve" if len(others) > 1 else "approves"
+    return f"{who} {'prepare' if you else 'prepares'} it; {', '.join(others)} {verb} it"

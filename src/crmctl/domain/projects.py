@@ -10,6 +10,7 @@ Rules, as documented in docs/projects.md:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -156,6 +157,32 @@ def value_text(value: Any) -> str:
 def least_loaded(candidates: list[str], queued: Mapping[str, float]) -> str:
     """The person with the least queued work; ties go to the smallest id."""
     return min(candidates, key=lambda person: (queued.get(person, 0.0), person))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A member of a role chosen for some work, and why (for the launch message and the history)."""
+
+    person: str
+    why: str
+
+
+def earliest(
+    who: str, finish: Mapping[str, dt.datetime | None], load: Mapping[str, float], verb: str = "finishes"
+) -> Choice:
+    """The candidate who would finish the work first by their own calendar (None: no working time within the
+    horizon, so last); ties go to the least load, then the smallest id."""
+    never = dt.datetime.max.replace(tzinfo=dt.UTC)
+    ranked = sorted(finish, key=lambda p: (finish[p] or never, load.get(p, 0.0), p))
+    best = ranked[0]
+
+    def when(person: str) -> str:
+        moment = finish[person]
+        return f"{moment:%Y-%m-%d %H:%M}" if moment else "no working time"
+
+    why = f"{who}: {best} {verb} first ({when(best)})"
+    others = ", ".join(f"{p} {when(p)}" for p in ranked[1:])
+    return Choice(best, f"{why}; {others}" if others else why)
 
 
 def blocked(task: Mapping[str, Any]) -> bool:

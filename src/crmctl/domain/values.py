@@ -43,6 +43,7 @@ class FieldSpec:
     max: float | None = None
     form: str | None = None
     max_length: int | None = None
+    contact_date: bool = False  # a form's date field: the day to contact about the record (agenda shows it)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FieldSpec:
@@ -67,6 +68,7 @@ class FieldSpec:
             max=data.get("max"),
             form=data.get("form"),
             max_length=data.get("max_length"),
+            contact_date=bool(data.get("contact_date", False)),
         )
 
     @property

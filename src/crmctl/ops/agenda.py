@@ -1,4 +1,4 @@
-"""The agenda: a person's reminders, stage deadlines and tasks due in the coming days."""
+"""The agenda: a person's reminders, stage deadlines, contact dates and tasks due in the coming days."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from crmctl.ops.schedule import compute, promise_at, promises
 from crmctl.ops.session import Session
 from crmctl.ops.timekeeping import late_timers
 from crmctl.store import records as record_store
-from crmctl.store.process import overdue_stages, promised_records
+from crmctl.store.process import contact_dates, overdue_stages, promised_records
 from crmctl.store.projects import due_tasks
 
 
@@ -31,7 +31,9 @@ class AgendaItem:
 
     # Every field is a column(...): to the type checker, a plain field after one would follow a default.
     due: dt.datetime = column()
-    kind: str = column(table=False)  # announcement, reminder, stage or task
+    kind: str = column(
+        table=False
+    )  # announcement, reminder, stage, contact (a record's contact date), task, timer or promise
     id: str = column(table=False)  # a stable id of the item: reminder:12, stage:DL-1, task:T-3
     record: str | None = column()
     title: str = column()  # the record's title; for a task, the task's
@@ -63,6 +65,7 @@ def agenda(session: Session, request: AgendaRequest) -> Agenda:
     items = [
         *_reminder_items(session, who, end),
         *_stage_items(session, who, end),
+        *_contact_items(session, who, end),
         *_task_items(session, who, end),
         *_timer_items(session, who),
         *_promise_items(session, who),
@@ -128,6 +131,29 @@ def _stage_items(session: Session, who: str | None, end: dt.datetime) -> list[Ag
                 overdue=s["stage_due"] < session.now,
             )
         )
+    return items
+
+
+def _contact_items(session: Session, who: str | None, end: dt.datetime) -> list[AgendaItem]:
+    """Records whose contact-date field (`contact_date: true`) falls on a day of the agenda, for the record's
+    responsible person (else its author), at the start of that day."""
+    items = []
+    last = (end - dt.timedelta(days=1)).date()
+    for form in session.defs.forms.values():
+        for spec in (f for f in form.fields.values() if f.contact_date):
+            for c in contact_dates(session.conn, form, spec.id, who, session.now.date(), last):
+                items.append(
+                    AgendaItem(
+                        due=dt.datetime.combine(c["on"], dt.time(), tzinfo=session.now.tzinfo),
+                        kind="contact",
+                        id=f"contact:{c['key']}:{spec.id}",
+                        record=c["key"],
+                        title=title_of_key(session, c["key"]),
+                        text=spec.label or spec.id,
+                        person=c["owner"],
+                        overdue=False,
+                    )
+                )
     return items
 
 

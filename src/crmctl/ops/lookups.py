@@ -4,11 +4,14 @@ process, projects, schedule, sprints, agenda), which all import them and never e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from crmctl.domain import permissions
-from crmctl.domain.model import FormDef
-from crmctl.domain.worktime import WorkCalendar
+from crmctl.domain.model import FormDef, deputy_of
+from crmctl.domain.process import duty
+from crmctl.domain.projects import Choice, earliest
+from crmctl.domain.worktime import NoWorkingTime, WorkCalendar
 from crmctl.errors import InputError, NotFound
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
@@ -88,6 +91,44 @@ def calendar_for(session: Session, person: str | None) -> WorkCalendar:
     doc = defs.calendars.get(name) if name else None
     absences = who.raw.get("absences", []) if who else []
     return WorkCalendar.from_definition(doc, defs.timezone, absences)
+
+
+def stand_in(session: Session, person: str | None) -> tuple[str | None, str | None]:
+    """Who acts for a person today: (their deputy, the person) while an absence of theirs names a deputy,
+    else (the person, None)."""
+    deputy = deputy_of(session.defs.people.get(person), session.now.date()) if person else None
+    return (deputy, person) if deputy else (person, None)
+
+
+def stage_duty(
+    session: Session, responsible: str | None, approvers: list[tuple[str, str]], *, you: bool = False
+) -> str | None:
+    """Who does what at a stage, in words (domain.process.duty); a role approver the responsible person has
+    counts as theirs."""
+    mine = [
+        (
+            group,
+            responsible
+            if responsible and who.startswith("role:") and responsible in permissions.members(session.defs, who[5:])
+            else who,
+        )
+        for group, who in approvers
+    ]
+    return duty(responsible, mine, you=you)
+
+
+def earliest_member(
+    session: Session, who: str, people: list[str], work: Mapping[str, int], load: Mapping[str, float]
+) -> Choice:
+    """Of these members of a role (`who` names it), the one who would finish their `work` (minutes) first,
+    starting now, by their own calendar with its absences; ties by `load`, then by id."""
+    finish: dict[str, Any] = {}
+    for person in people:
+        try:
+            finish[person] = calendar_for(session, person).add(session.now, work.get(person, 0))
+        except NoWorkingTime:
+            finish[person] = None
+    return earliest(who, finish, load, "finishes" if any(work.values()) else "starts")
 
 
 def get_task(session: Session, tid: str, conn: Any = None) -> dict[str, Any]:

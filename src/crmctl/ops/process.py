@@ -21,6 +21,7 @@ from crmctl.domain.process import (
     timed_rules,
     unmet,
     walk,
+    with_responsible,
 )
 from crmctl.domain.records import simulation_values
 from crmctl.domain.shapes import column
@@ -29,7 +30,15 @@ from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects, series
 from crmctl.ops.announcements import shown_to
-from crmctl.ops.lookups import calendar_for, locate, referring
+from crmctl.ops.lookups import (
+    calendar_for,
+    earliest_member,
+    locate,
+    referring,
+    stage_duty,
+    stand_in,
+    team_person,
+)
 from crmctl.ops.projects import LaunchNote
 from crmctl.ops.schedule import promises
 from crmctl.ops.session import Session
@@ -52,14 +61,16 @@ def _approver_people(session: Session, who: str) -> list[str]:
     return [who]
 
 
-def _one_person(session: Session, who: str, row: dict[str, Any]) -> str | None:
-    """author -> the record's author; role:x -> its first member; a person id -> that person."""
+def _reminded(session: Session, who: str, stage: StageDef, row: dict[str, Any]) -> list[str | None]:
+    """Whom a stage's reminder is for: author -> the record's author; role:x -> the stage's responsible person
+    where x is the stage's responsible role, else every member of the role; a person id -> that person."""
     if who == "author":
-        return row.get("author")
+        return [row.get("author")]
     if who.startswith("role:"):
-        people = permissions.members(session.defs, who[5:])
-        return people[0] if people else None
-    return who
+        if stage.raw.get("responsible") == who and row.get("responsible"):
+            return [row["responsible"]]
+        return list(permissions.members(session.defs, who[5:])) or [None]
+    return [who]
 
 
 def _responsible(
@@ -70,8 +81,13 @@ def _responsible(
     row: dict[str, Any],
     writes: StageWrites = process_store,
 ) -> str | None:
-    """author -> the record's author; a person id -> that person; role:x -> the member responsible for the fewest
-    records of the form now (ties by id)."""
+    """The person in the stage's responsible_field when it is filled; else by `responsible`:
+    author -> the record's author; a person id -> that person; role:x -> the member who can start first by
+    their calendar (someone absent cannot start before they are back), ties by the fewest records of the form
+    they are responsible for now, then by id."""
+    named = row.get(stage.raw.get("responsible_field") or "")
+    if named:
+        return str(named)
     who = stage.raw.get("responsible")
     if who is None:
         return None
@@ -82,7 +98,7 @@ def _responsible(
         if not people:
             return None
         load = writes.responsible_load(conn, form, people)
-        return min(people, key=lambda p: (load.get(p, 0), p))
+        return earliest_member(session, who, people, dict.fromkeys(people, 0), load).person
     return str(who)
 
 
@@ -151,23 +167,27 @@ def enter(
     if refused:
         raise InputError(refused)
     previous = row.get("stage")
+    _close_reminders(session, conn, form, key, previous)
     for step in steps[:-1]:
         data = {"process": process.name, "stage": step.stage.id, "reason": step.skipped}
         events.add_event(conn, now, actor, Event.STAGE_SKIPPED, record=key, form=form.name, data=data)
     final = steps[-1]
     stage = final.stage
     writes.cancel_pending(conn, key, now)
-    responsible = _responsible(session, conn, form, stage, row, writes)
+    responsible, standing_for = stand_in(session, _responsible(session, conn, form, stage, row, writes))
     due = _stage_due(session, stage, responsible)
     if not writes.move(conn, form, key, expected=previous, stage=stage.id, now=now, due=due, responsible=responsible):
         raise InputError(f"{key} was moved by someone else meanwhile; nothing changed (run the command again)")
     row.update(stage=stage.id, stage_since=now, stage_due=due, responsible=responsible)
-    approvers = [] if final.skipped else final.approvers
+    approvers = [] if final.skipped else with_responsible(final.approvers, responsible)
     data = _entered_data(process, final, previous, reason, responsible, due, approvers)
+    if standing_for:
+        data["responsible_for"] = standing_for
     events.add_event(conn, now, actor, Event.STAGE_ENTERED, record=key, form=form.name, data=data)
     if responsible:
         due_text = f", due {due.astimezone(now.tzinfo):%Y-%m-%d %H:%M}" if due else ""
-        text = f"{_title(form, row)} entered stage '{stage.title}': you are responsible{due_text}"
+        what = stage_duty(session, responsible, [(a.group, a.who) for a in approvers], you=True)
+        text = f"{_title(form, row)} entered stage '{stage.title}': you are responsible{due_text}; {what}"
         writes.notify(conn, [responsible], "stage", key, text, now)
     _ask(session, conn, form, row, process, stage, approvers, writes)
     _on_enter(session, conn, form, row, stage, given, writes, events, launched)
@@ -184,16 +204,19 @@ def _ask(
     approvers: list[Approver],
     writes: StageWrites = process_store,
 ) -> None:
-    """Request approval of a record in a stage from these approvers, each with a notice in their inbox."""
+    """Request approval of a record in a stage from these approvers, each with a notice in their inbox. A person
+    absent today whose absence names a deputy is asked through the deputy, who acts for them."""
     key, now = row["key"], session.now
-    writes.request_approvals(conn, key, process.name, stage.id, [(a.group, a.who) for a in approvers], now)
-    for approver in approvers:
+    asked = [(a.group, *stand_in(session, a.who)) for a in approvers]
+    writes.request_approvals(conn, key, process.name, stage.id, [(g, str(who), whom) for g, who, whom in asked], now)
+    for group, who, whom in asked:
+        instead = f" for {whom} (absent)" if whom else ""
         writes.notify(
             conn,
-            _approver_people(session, approver.who),
+            _approver_people(session, str(who)),
             "approval",
             key,
-            f"{_title(form, row)} waits for your approval at stage '{stage.title}' ({approver.group})",
+            f"{_title(form, row)} waits for your approval at stage '{stage.title}' ({group}){instead}",
             now,
         )
 
@@ -259,24 +282,7 @@ def _on_enter(
             if not isinstance(writes, process_store.Deferred):  # a record being imported has no projects yet
                 projects.follow_record(session, conn, form, row, {name})
         elif "remind" in action:
-            spec = action["remind"]
-            person = _one_person(session, spec.get("for", "author"), row)
-            minutes = parse_duration(spec["in"], session.defs.hours_per_day)
-            due = calendar_for(session, person).add(now, minutes)
-            reminder = record_store.add_reminder(conn, key, due, spec["text"], person, actor, now)
-            events.add_event(
-                conn,
-                now,
-                actor,
-                Event.REMINDER_ADDED,
-                record=key,
-                form=form.name,
-                data={"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]},
-            )
-            if "every" in spec:  # a recurring reminder, for as long as the record stays in the stage
-                every = series.every_of(spec["every"], f"stage {stage.id}")
-                made = {"record": key, "text": spec["text"], "person": person, "stage": stage.id}
-                series.start_reminders(session, conn, every, reminder, due, made)
+            _remind(session, conn, form, row, stage, action["remind"], events)
         elif "launch" in action:
             if isinstance(
                 writes, process_store.Deferred
@@ -286,6 +292,51 @@ def _on_enter(
             note = projects.launch_for_stage(session, conn, form, row, action["launch"])
             if launched is not None:
                 launched.append(note)
+
+
+def _remind(
+    session: Session,
+    conn: Any,
+    form: FormDef,
+    row: dict[str, Any],
+    stage: StageDef,
+    spec: dict[str, Any],
+    events: EventWrites = record_store,
+) -> None:
+    """The `remind` action of a stage's on_enter: one reminder for each person it is for (several are one party:
+    done by any), closed when the record leaves the stage unless it says `keep`."""
+    now, key = session.now, row["key"]
+    minutes = parse_duration(spec["in"], session.defs.hours_per_day)
+    party: int | None = None
+    people = _reminded(session, spec.get("for", "author"), stage, row)
+    for named in people:
+        person, standing_for = stand_in(session, named)
+        due = calendar_for(session, person).add(now, minutes)
+        kept = None if spec.get("keep") else stage.id
+        reminder = record_store.add_reminder(
+            conn, key, due, spec["text"], person, session.actor, now, party=party, stage=kept
+        )
+        party = party or (reminder if len(people) > 1 else None)
+        data = {"reminder": reminder, "due_at": due, "for": person, "text": spec["text"]}
+        if standing_for:
+            data["instead_of"] = standing_for
+        events.add_event(conn, now, session.actor, Event.REMINDER_ADDED, record=key, form=form.name, data=data)
+        if "every" in spec:  # a recurring reminder, for as long as the record stays in the stage
+            every = series.every_of(spec["every"], f"stage {stage.id}")
+            made = {"record": key, "text": spec["text"], "person": person, "stage": stage.id}
+            series.start_reminders(session, conn, every, reminder, due, made)
+
+
+def _close_reminders(session: Session, conn: Any, form: FormDef, key: str, stage: str | None) -> None:
+    """The record leaves `stage`: the reminders its on_enter made (not kept) are closed, with an event."""
+    if stage is None:
+        return
+    closed = record_store.close_stage_reminders(conn, key, stage, session.now)
+    if closed:
+        data = {"reminders": closed, "stage": stage}
+        record_store.add_event(
+            conn, session.now, session.actor, Event.REMINDER_CLOSED, record=key, form=form.name, data=data
+        )
 
 
 @dataclass
@@ -423,6 +474,7 @@ def _mine(session: Session, pos: Position) -> list[dict[str, Any]]:
 class ApproveRequest:
     key: str  # the record's key
     comment: str | None = None  # a comment for the history
+    delegate: str | None = None  # hand the actor's pending approval of this record to this person instead
 
 
 @dataclass(frozen=True)
@@ -440,6 +492,7 @@ class Decision:
     remaining: list[str]
     moved_to: list[str]
     launched: list[LaunchNote] = field(default_factory=list)  # the projects entering the stages launched
+    delegated_to: str | None = None  # who the actor handed their approval to (nothing decided then)
 
 
 def approve(session: Session, request: ApproveRequest) -> Decision:
@@ -447,19 +500,48 @@ def approve(session: Session, request: ApproveRequest) -> Decision:
     pos = position(session, request.key)
     comment = request.comment
     mine = _mine(session, pos)
+    if request.delegate is not None:
+        return _delegate(session, pos, mine, request.delegate, comment)
     now = session.now
     remaining = [a for a in pos.pending if a not in mine]
     with session.transaction() as conn:
         process_store.decide(conn, [a["id"] for a in mine], "approved", session.actor, now, comment)
+        acting_for = sorted({a["acting_for"] for a in mine if a.get("acting_for")})
         data = {
             "stage": pos.stage.id,
             "groups": sorted({a["approval_group"] for a in mine}),
+            **({"for": acting_for} if acting_for else {}),
             **({"comment": comment} if comment else {}),
         }
         _record_event(session, conn, pos, Event.APPROVAL_GIVEN, data)
         launched: list[LaunchNote] = []
         moved = [] if remaining else _passed(session, conn, pos, launched)
     return Decision(pos.row["key"], pos.stage.id, [a["approver"] for a in remaining], moved, launched)
+
+
+def _delegate(
+    session: Session, pos: Position, mine: list[dict[str, Any]], person: str, comment: str | None
+) -> Decision:
+    """The actor's pending approval of this record handed to another person, who approves it for them."""
+    delegate = team_person(session, person, "--delegate") or ""
+    actor = str(session.actor)
+    if delegate == actor:
+        raise InputError(f"{actor} cannot delegate an approval to themselves")
+    key = pos.row["key"]
+    with session.transaction() as conn:
+        for a in mine:
+            for_whom = a.get("acting_for") or actor
+            process_store.move_approvals(conn, [a["id"]], delegate, for_whom)
+            data = {"process": pos.process.name, "stage": pos.stage.id, "group": a["approval_group"]}
+            data |= {"from": a["approver"], "to": delegate, "reason": f"delegated by {actor}"}
+            _record_event(session, conn, pos, Event.APPROVAL_MOVED, data | ({"comment": comment} if comment else {}))
+        groups = ", ".join(sorted({a["approval_group"] for a in mine}))
+        text = (
+            f"{_title(pos.form, pos.row)} waits for your approval at stage '{pos.stage.title}' ({groups}), for {actor}"
+        )
+        process_store.notify(conn, [delegate], "approval", key, text, session.now)
+    remaining = [delegate if a in mine else a["approver"] for a in pos.pending]
+    return Decision(key, pos.stage.id, list(dict.fromkeys(remaining)), [], delegated_to=delegate)
 
 
 def _record_event(session: Session, conn: Any, pos: Position, event: Event, data: dict[str, Any]) -> None:
@@ -507,6 +589,66 @@ def reject(session: Session, request: RejectRequest) -> Decision:
         reason = f"rejected by {session.actor}"
         moved = enter(session, conn, pos.form, pos.row, pos.process, target, reason=reason, launched=launched)
     return Decision(pos.row["key"], pos.stage.id, [], moved, launched)
+
+
+# -- handing work on ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AssignRequest:
+    key: str  # the record's key
+    person: str  # who becomes responsible for its current stage
+
+
+@dataclass(frozen=True)
+class Reassigned:
+    """A record's stage handed to another person, and the approval requests that went with it."""
+
+    key: str
+    stage: str
+    previous: str | None  # who was responsible
+    person: str
+    approvals: list[str]  # the approval groups whose pending request moved to the new person
+
+
+def _responsible_approvals(pos: Position, person: str | None) -> list[dict[str, Any]]:
+    """The pending requests of the stage's visit that stand for its responsible person (their group names
+    `responsible` among its approvers) and are theirs."""
+    groups = {
+        g.get("name", f"group {i + 1}")
+        for i, g in enumerate(pos.stage.raw.get("approvals", []))
+        if "responsible" in g["approvers"]
+    }
+    return [a for a in pos.pending if a["approval_group"] in groups and a["approver"] == person]
+
+
+def assign(session: Session, request: AssignRequest) -> Reassigned:
+    """Make a person responsible for the record's current stage; pending approvals the stage asks of its
+    responsible person go with it. Both are told."""
+    pos = position(session, request.key)
+    form, key, stage = pos.form, pos.row["key"], pos.stage
+    session.require("records.assign", f"assign {form.name} records", form.name, key)
+    person = team_person(session, request.person, "record assign") or ""
+    previous = pos.row.get("responsible")
+    if stage.terminal:
+        raise InputError(f"{key} is in '{stage.id}', a terminal stage: nobody is responsible there")
+    if person == previous:
+        raise InputError(f"{person} is responsible for {key} at '{stage.id}' already")
+    moved = _responsible_approvals(pos, previous)
+    by = session.actor or "-"
+    with session.transaction() as conn:
+        process_store.set_responsible(conn, form, key, person, session.now)
+        data = {"process": pos.process.name, "stage": stage.id, "from": previous, "to": person}
+        _record_event(session, conn, pos, Event.RESPONSIBLE_CHANGED, data)
+        process_store.move_approvals(conn, [a["id"] for a in moved], person)
+        for a in moved:
+            data = {"process": pos.process.name, "stage": stage.id, "group": a["approval_group"]}
+            _record_event(session, conn, pos, Event.APPROVAL_MOVED, {**data, "from": previous, "to": person})
+        title = _title(form, pos.row)
+        text = f"{title} at stage '{stage.title}': you are responsible now (assigned by {by})"
+        process_store.notify(conn, [person], "stage", key, text, session.now)
+        if previous:
+            text = f"{title} at stage '{stage.title}': {person} is responsible now, not you (assigned by {by})"
+            process_store.notify(conn, [previous], "stage", key, text, session.now)
+    return Reassigned(key, stage.id, previous, person, [a["approval_group"] for a in moved])
 
 
 def _process(session: Session, name: str) -> ProcessDef:

@@ -19,13 +19,22 @@ from crmctl.domain.durations import format_minutes, parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.graph import find_cycle
 from crmctl.domain.model import FormDef
-from crmctl.domain.projects import PlannedTask
+from crmctl.domain.projects import Choice, PlannedTask
 from crmctl.domain.records import plain
 from crmctl.domain.shapes import column, names
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock, series
 from crmctl.ops import timekeeping as keeping
-from crmctl.ops.lookups import calendar_for, get_task, prefixed_id, record_of, require_reading, team_person
+from crmctl.ops.lookups import (
+    calendar_for,
+    earliest_member,
+    get_task,
+    prefixed_id,
+    record_of,
+    require_reading,
+    stand_in,
+    team_person,
+)
 from crmctl.ops.session import Session
 from crmctl.ops.timekeeping import TimeRow
 from crmctl.store import process as process_store
@@ -335,6 +344,7 @@ class Launched:
     title: str
     tasks: list[TaskRow]  # as stored (the launcher sees them all)
     left_out: list[tuple[str, str]]  # (the template's task, why) of each task its conditions left out
+    chosen: list[tuple[str, str]] = field(default_factory=list)  # (task id, why its assignee) for role tasks
 
 
 @dataclass(frozen=True)
@@ -345,6 +355,7 @@ class LaunchNote:
     title: str
     tasks: int  # how many tasks it made
     left_out: list[tuple[str, str]]  # (the template's task, why) of each task its conditions left out
+    chosen: list[tuple[str, str]] = field(default_factory=list)  # (task id, why its assignee) for role tasks
 
 
 def record_context(session: Session, form: FormDef, row: Row) -> Row:
@@ -358,18 +369,37 @@ def rollups(conn: Any, form: FormDef, key: str) -> Row:
     return {r.id: project_store.rollup(conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups}
 
 
-def choose_assignee(session: Session, who: str | None, queued: dict[str, float], author: str | None) -> str | None:
-    """author -> the actor; role:x -> the member with the least queued work (ties by id); else the person."""
+def choose(
+    session: Session, who: str | None, queued: dict[str, float], author: str | None, minutes: int = 0
+) -> Choice | None:
+    """author -> the record's author (given); actor -> the person acting; role:x -> the member who would finish
+    their queued work and these minutes first by their calendar (ties by queued work, then id); else the person."""
     if who is None:
         return None
-    if who == "author":
-        return author
+    if who in ("author", "actor"):
+        named = author if who == "author" else session.actor
+        return _deputy(session, Choice(named, who)) if named else None
     if who.startswith("role:"):
         people = permissions.members(session.defs, who[5:])
         if not people:
             raise InputError(f"nobody has the role '{who[5:]}' to take a task")
-        return domain.least_loaded(people, queued)
-    return who
+        work = {p: int(queued.get(p, 0.0)) + minutes for p in people}
+        return earliest_member(session, who, people, work, queued)
+    return _deputy(session, Choice(who, who))
+
+
+def _deputy(session: Session, chosen: Choice) -> Choice:
+    """The person named, or their deputy while an absence of theirs names one."""
+    person, standing_for = stand_in(session, chosen.person)
+    if standing_for is None or person is None:
+        return chosen
+    return Choice(person, f"{chosen.why}: {person} as deputy of {standing_for}, who is absent")
+
+
+def choose_assignee(session: Session, who: str | None, queued: dict[str, float], author: str | None) -> str | None:
+    """The person `choose` picks, without the why."""
+    chosen = choose(session, who, queued, author)
+    return chosen.person if chosen else None
 
 
 def _template(session: Session, name: str, target: Target | None) -> dict[str, Any]:
@@ -389,11 +419,11 @@ def _template(session: Session, name: str, target: Target | None) -> dict[str, A
 
 def _planned_row(
     session: Session, task: PlannedTask, queued: dict[str, float], pid: str, key: str | None, author: str | None
-) -> Row:
-    """The stored row of a planned task, its assignee and watchers chosen (`author` is whom the launch is for)."""
-    assignee = choose_assignee(session, task.assignee, queued, author)
+) -> tuple[Row, str | None]:
+    """The stored row of a planned task, its assignee and watchers chosen; and why a role's member was chosen."""
+    chosen = choose(session, task.assignee, queued, author, task.estimate_minutes or 0)
     watchers = [w for w in (choose_assignee(session, x, queued, author) for x in task.watchers) if w]
-    return {
+    row = {
         "project": pid,
         "record": key,
         "template_task": task.id,
@@ -401,7 +431,7 @@ def _planned_row(
         "description": task.description,
         "type": task.type,
         "subtype": task.subtype,
-        "assignee": assignee,
+        "assignee": chosen.person if chosen else None,
         "watchers": list(dict.fromkeys(watchers)),
         "priority": task.priority,
         "estimate_minutes": task.estimate_minutes,
@@ -409,24 +439,30 @@ def _planned_row(
         "created_at": session.now,
         "created_by": session.actor,
     }
+    return row, chosen.why if chosen and chosen.why != task.assignee else None
 
 
 def _add_planned(
-    session: Session, conn: Any, tasks: list[PlannedTask], pid: str, key: str | None, author: str | None
+    session: Session, conn: Any, tasks: list[PlannedTask], pid: str, target: Target | None, author: str | None
 ) -> list[Row]:
-    """The planned tasks stored, each with its id and the ids of those it depends on."""
+    """The planned tasks stored, each with its id, the ids of those it depends on and, for a task given to a
+    member of a role, why that member (`why`). `author` in a task is whom the launch is for where given (a
+    scheduled launch's person), else the record's author (the launcher's without a record)."""
+    key = _key(target)
+    author = author or (target[1].get("author") if target else session.actor)
     queued = project_store.queued_minutes(conn, sorted(session.defs.people), session.now)
     first = work_store.last_task_number(conn) + 1  # numbered on, in the template's order, and written together
     ids: dict[str, str] = {}
     created = []
     for number, task in enumerate(tasks, start=first):
-        row = {**_planned_row(session, task, queued, pid, key, author), "id": f"T-{number}", "number": number}
+        row, why = _planned_row(session, task, queued, pid, key, author)
+        row = {**row, "id": f"T-{number}", "number": number}
         ids[task.id] = row["id"]
         if row["assignee"]:
             queued[row["assignee"]] = queued.get(row["assignee"], 0.0) + (task.estimate_minutes or 0)
-        created.append({**row, "depends_on": [ids[d] for d in task.depends_on]})
-    project_store.add_tasks(conn, [{k: v for k, v in row.items() if k != "depends_on"} for row in created])
-    project_store.add_dependencies(conn, [(row["id"], dep) for row in created for dep in row["depends_on"]])
+        created.append({**row, "depends_on": [ids[d] for d in task.depends_on], "why": why})
+    project_store.add_tasks(conn, [{k: v for k, v in r.items() if k not in ("depends_on", "why")} for r in created])
+    project_store.add_dependencies(conn, [(r["id"], dep) for r in created for dep in r["depends_on"]])
     return created
 
 
@@ -441,6 +477,7 @@ def _announce_launch(session: Session, conn: Any, key: str | None, launched: Row
             "title": task["title"],
             "assignee": task["assignee"],
             "depends_on": task["depends_on"],
+            **({"why": task["why"]} if task["why"] else {}),
         }
         events.append(
             record_store.event_row(session.now, session.actor, Event.TASK_CREATED, record=key, form=form, data=data)
@@ -484,11 +521,12 @@ def _launch(
             "created_by": session.actor,
         },
     )
-    created = _add_planned(session, conn, plan.tasks, pid, key, author or session.actor)
+    created = _add_planned(session, conn, plan.tasks, pid, target, author)
     left_out = [t for t, _ in plan.left_out]
     launched = {"project": pid, "title": leaf, "template": template_name, "tasks": [], "left_out": left_out}
     _announce_launch(session, conn, key, launched, created)
-    return LaunchNote(pid, leaf, len(created), plan.left_out)
+    chosen = [(t["id"], t["why"]) for t in created if t["why"]]
+    return LaunchNote(pid, leaf, len(created), plan.left_out, chosen)
 
 
 def launch(session: Session, request: LaunchRequest) -> Launched:
@@ -498,7 +536,7 @@ def launch(session: Session, request: LaunchRequest) -> Launched:
     with session.transaction() as conn:
         note = _launch(session, conn, request.template, dict(request.params), target, request.name)
         tasks = _rows(session, project_store.tasks(conn, projects=[note.project], now=session.now))
-    return Launched(note.project, note.title, tasks, note.left_out)
+    return Launched(note.project, note.title, tasks, note.left_out, note.chosen)
 
 
 def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec: dict[str, Any]) -> LaunchNote:

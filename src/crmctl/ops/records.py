@@ -14,7 +14,7 @@ from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock, lookups
-from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
+from crmctl.ops.lookups import locate, normalise_key, people_of, stage_duty, title_of
 from crmctl.ops.process import enter
 from crmctl.ops.projects import FieldChange, LaunchNote, ProjectChanged, follow_record
 from crmctl.ops.schedule import Promise, promises
@@ -257,6 +257,7 @@ class CardView:
     fields: list[FieldLine]
     rollups: list[RollupLine]
     form_titles: dict[str, str]  # the title of each related record's form
+    duty: str | None = None  # who does what at the stage: "zaitsev prepares it; belov (Проверка КП) approves it"
 
 
 @dataclass(frozen=True)
@@ -292,10 +293,10 @@ def show(session: Session, request: ShowRequest) -> Card:
     form, row = locate(session, request.key)
     key = row["key"]
     session.require("records.read", f"read {form.name} records", form.name, key)
-    pending: list[str] = []
+    pending: list[tuple[str, str]] = []
     if row.get("stage") and row.get("stage_since"):
         asked = approvals(session.conn, key, row["stage"], row["stage_since"])
-        pending = [a["approver"] for a in asked if a["decision"] is None]
+        pending = [(a["approval_group"], a["approver"]) for a in asked if a["decision"] is None]
     related, tasks, hidden = _around(session, form, key)
     far = session.now + dt.timedelta(days=36500)
     reminders = record_store.open_reminders(session.conn, until=far, person=None, record=key)
@@ -311,7 +312,7 @@ def show(session: Session, request: ShowRequest) -> Card:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         def_version=row["def_version"],
-        pending_approvers=pending,
+        pending_approvers=[who for _, who in pending],
         fields={name: row.get(name) for name in form.fields},
         rollups={
             r.id: project_store.rollup(session.conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups
@@ -322,13 +323,16 @@ def show(session: Session, request: ShowRequest) -> Card:
         comments=[Comment(**c) for c in record_store.comments(session.conn, key)],
         reminders=[CardReminder(**{k: v for k, v in r.items() if k != "record"}) for r in reminders],
         promise=promises(session, form, [row]).get(key),
-        view=_view(session, form, row, related),
+        view=_view(session, form, row, related, pending),
     )
 
 
-def _view(session: Session, form: FormDef, row: dict[str, Any], related: list[Related]) -> CardView:
+def _view(
+    session: Session, form: FormDef, row: dict[str, Any], related: list[Related], pending: list[tuple[str, str]]
+) -> CardView:
     process = session.defs.processes.get(row["process"]) if row.get("process") else None
     stage = process.stages.get(row["stage"]) if process and row.get("stage") else None
+    acts = stage_duty(session, row.get("responsible"), pending) if stage is not None and not stage.terminal else None
     return CardView(
         title=title_of(form, row),
         form_title=form.title,
@@ -338,6 +342,7 @@ def _view(session: Session, form: FormDef, row: dict[str, Any], related: list[Re
         fields=[_field_line(spec, row.get(spec.id)) for spec in form.fields.values()],
         rollups=[RollupLine(r.id, r.label, r.aggregate == "count") for r in form.rollups],
         form_titles={r.form: session.defs.forms[r.form].title for r in related},
+        duty=acts,
     )
 
 

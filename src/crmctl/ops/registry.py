@@ -79,6 +79,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("record show", "records", "show", "read"),
     Operation("record list", "records", "list_records", "read"),
     Operation("record history", "records", "history", "read"),
+    Operation("record assign", "process", "assign", "write"),
     Operation("comment", "records", "comment", "write"),
     Operation("remind", "records", "remind", "write"),
     Operation("agenda", "agenda", "agenda", "read"),

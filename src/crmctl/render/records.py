@@ -94,6 +94,8 @@ def _stage_entered(data: Data) -> str:
         text += f" ({data['reason']})"
     if data.get("responsible"):
         text += f"; responsible {data['responsible']}"
+        if data.get("responsible_for"):
+            text += f" for {data['responsible_for']}"
     if data.get("approvers"):
         text += "; approvers " + ", ".join(data["approvers"])
     return text
@@ -108,7 +110,8 @@ def _approvers_changed(data: Data) -> str:
 def _approval_given(data: Data) -> str:
     groups = ", ".join(data.get("groups", []))
     note = f": {data['comment']}" if data.get("comment") else ""
-    return f"approved {data.get('stage')} ({groups}){note}"
+    acting = f" for {', '.join(data['for'])}" if data.get("for") else ""
+    return f"approved {data.get('stage')} ({groups}){acting}{note}"
 
 
 def _mail_received(data: Data) -> str:
@@ -119,6 +122,11 @@ def _mail_received(data: Data) -> str:
 def _reminder_added(data: Data) -> str:
     who = f" for {data['for']}" if data.get("for") else ""
     return f"{data.get('text')} at {str(data.get('due_at', ''))[:16].replace('T', ' ')}{who}"
+
+
+def _reminders_closed(data: Data) -> str:
+    ids = ", ".join(str(i) for i in data.get("reminders", []))
+    return f"reminders {ids} closed: the record left {data.get('stage')}"
 
 
 def _project(data: Data) -> str:
@@ -201,6 +209,7 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.COMMENT_ADDED: lambda d: str(d.get("text", "")),
     Event.REMINDER_ADDED: _reminder_added,
     Event.REMINDER_DONE: lambda d: f"reminder {d.get('reminder')}",
+    Event.REMINDER_CLOSED: _reminders_closed,
     Event.MAIL_RECEIVED: _mail_received,
     Event.PERMISSION_REFUSED: _fields,
     Event.TEAM_CHANGED: _team_changed,
@@ -366,6 +375,8 @@ def _meta(card: Card) -> list[tuple[str, Any]]:
             meta.append(("stage due", cell(card.stage_due) + (" (overdue)" if view.stage_overdue else "")))
         if card.pending_approvers:
             meta.append(("waiting for", ", ".join(card.pending_approvers)))
+        if view.duty:
+            meta.append(("who acts", view.duty))
     if card.promise:
         meta.append(("promised", promise_text(card.promise)))
     return [*meta, ("author", card.author), ("created", card.created_at), ("updated", card.updated_at)]

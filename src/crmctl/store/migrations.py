@@ -11,8 +11,8 @@ from crmctl.store.db import Connection, define_records_view
 from crmctl.store.definitions import latest
 
 # 5: crm.tokens; 6: crm.event_hashes (the event log's chain); 7: crm.deliveries; 8: crm.series,
-# crm.announcements; 9: crm.projects.due_at
-SCHEMA_VERSION = 9
+# crm.announcements; 9: crm.projects.due_at; 10: reminders' party and stage, approvals' acting_for
+SCHEMA_VERSION = 10
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -116,6 +116,12 @@ SYSTEM_DDL = [
     """CREATE OR REPLACE VIEW crm.history AS
         SELECT e.id, e.occurred_at, e.actor, p.name AS actor_name, e.action, e.record, e.form, e.data
         FROM crm.events e LEFT JOIN crm.people p ON p.id = e.actor""",
+    # 6: a reminder given to every member of a role is one of a party (the id of its first), done by any; one made
+    # by a stage's on_enter names the stage, and is closed when the record leaves it
+    "ALTER TABLE crm.reminders ADD COLUMN IF NOT EXISTS party BIGINT",
+    "ALTER TABLE crm.reminders ADD COLUMN IF NOT EXISTS stage VARCHAR",
+    # 6: an approval request a person holds for someone else (delegated to them, or as the deputy of the absent)
+    "ALTER TABLE crm.approvals ADD COLUMN IF NOT EXISTS acting_for VARCHAR",
     """CREATE OR REPLACE VIEW crm.open_reminders AS
         SELECT r.*, p.name AS person_name FROM crm.reminders r LEFT JOIN crm.people p ON p.id = r.person
         WHERE r.done_at IS NULL""",

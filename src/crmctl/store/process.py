@@ -33,6 +33,18 @@ def move(
     return bool(row)
 
 
+def set_responsible(conn: Any, form: FormDef, key: str, person: str, now: dt.datetime) -> None:
+    conn.execute(f"UPDATE {quote(form.name)} SET responsible = ?, updated_at = ? WHERE key = ?", [person, now, key])
+
+
+def move_approvals(conn: Any, ids: list[int], person: str, acting_for: str | None = None) -> None:
+    """Pending approval requests handed to another person (acting for someone, when delegated)."""
+    conn.execute(
+        "UPDATE crm.approvals SET approver = ?, acting_for = ? WHERE list_contains(?, id) AND decision IS NULL",
+        [person, acting_for, ids],
+    )
+
+
 def set_field(conn: Any, form: FormDef, key: str, field: str, value: Any, now: dt.datetime) -> None:
     conn.execute(f"UPDATE {quote(form.name)} SET {quote(field)} = ?, updated_at = ? WHERE key = ?", [value, now, key])
 
@@ -48,19 +60,18 @@ def responsible_load(conn: Any, form: FormDef, people: list[str]) -> dict[str, i
     return {p: 0 for p in people} | {p: int(n) for p, n in rows}
 
 
-APPROVAL_COLUMNS = ("record", "process", "stage", "approval_group", "approver", "requested_at")
+APPROVAL_COLUMNS = ("record", "process", "stage", "approval_group", "approver", "requested_at", "acting_for")
+Asked = tuple[str, str, str | None]  # an approval request: (group, approver, whom the approver acts for)
 INBOX_COLUMNS = ("person", "created_at", "kind", "record", "text")
 
 
 def _approval_rows(
-    key: str, process: str, stage: str, approvers: list[tuple[str, str]], now: dt.datetime
+    key: str, process: str, stage: str, approvers: list[Asked], now: dt.datetime
 ) -> list[tuple[Any, ...]]:
-    return [(key, process, stage, group, who, now) for group, who in approvers]
+    return [(key, process, stage, group, who, now, for_whom) for group, who, for_whom in approvers]
 
 
-def request_approvals(
-    conn: Any, key: str, process: str, stage: str, approvers: list[tuple[str, str]], now: dt.datetime
-) -> None:
+def request_approvals(conn: Any, key: str, process: str, stage: str, approvers: list[Asked], now: dt.datetime) -> None:
     insert_many(conn, "crm.approvals", APPROVAL_COLUMNS, _approval_rows(key, process, stage, approvers, now))
 
 
@@ -74,8 +85,8 @@ def cancel_pending(conn: Any, key: str, now: dt.datetime) -> None:
 def approvals(conn: Any, key: str, stage: str, since: dt.datetime) -> list[dict[str, Any]]:
     """The approvals of the current visit of a stage (requested at or after it was entered)."""
     cursor = conn.execute(
-        "SELECT id, approval_group, approver, decision, decided_by, decided_at, comment FROM crm.approvals "
-        "WHERE record = ? AND stage = ? AND requested_at >= ? ORDER BY id",
+        "SELECT id, approval_group, approver, decision, decided_by, decided_at, comment, acting_for "
+        "FROM crm.approvals WHERE record = ? AND stage = ? AND requested_at >= ? ORDER BY id",
         [key, stage, since],
     )
     names = [d[0] for d in cursor.description]
@@ -96,7 +107,8 @@ def waiting_at(conn: Any, form: FormDef, process: str, stage: str) -> list[dict[
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     cursor = conn.execute(
-        f"""SELECT a.record, a.id, a.approval_group, a.approver, a.decision, a.decided_by, a.decided_at, a.comment
+        f"""SELECT a.record, a.id, a.approval_group, a.approver, a.decision, a.decided_by, a.decided_at, a.comment,
+                a.acting_for
             FROM crm.approvals a JOIN {table} r ON a.record = r.key AND a.stage = r.stage
             WHERE r.process = ? AND r.stage = ? AND a.requested_at >= r.stage_since ORDER BY a.id""",
         [process, stage],
@@ -200,6 +212,24 @@ def overdue_stages(
     return found
 
 
+def contact_dates(
+    conn: Any, form: FormDef, field: str, person: str | None, first: dt.date, last: dt.date
+) -> list[dict[str, Any]]:
+    """Records of the form whose contact-date field falls on a day from first to last (both included): key,
+    the day (`on`) and who owns the record (its responsible person, else its author)."""
+    column = quote(field)
+    sql = (
+        f"SELECT key, CAST({column} AS DATE) AS on_day, coalesce(responsible, author) AS owner "
+        f"FROM {quote(form.name)} WHERE CAST({column} AS DATE) BETWEEN ? AND ?"
+    )
+    params: list[Any] = [first, last]
+    if person is not None:
+        sql += " AND coalesce(responsible, author) = ?"
+        params.append(person)
+    rows = conn.execute(sql + " ORDER BY on_day, number", params).fetchall()
+    return [{"key": k, "on": on, "owner": owner} for k, on, owner in rows]
+
+
 class StageWrites(Protocol):
     """What entering a stage writes of a record: this module's functions, or a Deferred that keeps them."""
 
@@ -223,7 +253,7 @@ class StageWrites(Protocol):
     def set_field(self, conn: Any, form: FormDef, key: str, field: str, value: Any, now: dt.datetime) -> None: ...
 
     def request_approvals(
-        self, conn: Any, key: str, process: str, stage: str, approvers: list[tuple[str, str]], now: dt.datetime
+        self, conn: Any, key: str, process: str, stage: str, approvers: list[Asked], now: dt.datetime
     ) -> None: ...
 
     def notify(self, conn: Any, people: list[str], kind: str, key: str | None, text: str, now: dt.datetime) -> None: ...
@@ -290,7 +320,7 @@ class Deferred:
         self.fields.setdefault(field, {})[key] = value
 
     def request_approvals(
-        self, conn: Any, key: str, process: str, stage: str, approvers: list[tuple[str, str]], now: dt.datetime
+        self, conn: Any, key: str, process: str, stage: str, approvers: list[Asked], now: dt.datetime
     ) -> None:
         self.approvals += _approval_rows(key, process, stage, approvers, now)
 

@@ -175,12 +175,22 @@ def comments(conn: Any, key: str) -> list[dict[str, Any]]:
 
 
 def add_reminder(
-    conn: Any, key: str, due: dt.datetime, text: str, person: str | None, by: str | None, now: dt.datetime
+    conn: Any,
+    key: str,
+    due: dt.datetime,
+    text: str,
+    person: str | None,
+    by: str | None,
+    now: dt.datetime,
+    *,
+    party: int | None = None,
+    stage: str | None = None,
 ) -> int:
+    """A reminder; `party`: the id of the first of a set done by any, `stage`: closed when the record leaves it."""
     row = conn.execute(
-        "INSERT INTO crm.reminders (record, due_at, text, person, created_by, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        [key, due, text, person, by, now],
+        "INSERT INTO crm.reminders (record, due_at, text, person, created_by, created_at, party, stage) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [key, due, text, person, by, now, party, stage],
     ).fetchone()
     return int(row[0])
 
@@ -192,7 +202,21 @@ def reminder(conn: Any, reminder_id: int) -> dict[str, Any] | None:
 
 
 def finish_reminder(conn: Any, reminder_id: int, at: dt.datetime) -> None:
-    conn.execute("UPDATE crm.reminders SET done_at = ? WHERE id = ?", [at, reminder_id])
+    """The reminder done, and the open ones of its party with it."""
+    conn.execute(
+        "UPDATE crm.reminders SET done_at = ? WHERE done_at IS NULL AND coalesce(party, id) = "
+        "(SELECT coalesce(party, id) FROM crm.reminders WHERE id = ?)",
+        [at, reminder_id],
+    )
+
+
+def close_stage_reminders(conn: Any, key: str, stage: str, at: dt.datetime) -> list[int]:
+    """The open reminders of a record made on entering this stage, closed: their ids."""
+    rows = conn.execute(
+        "UPDATE crm.reminders SET done_at = ? WHERE record = ? AND stage = ? AND done_at IS NULL RETURNING id",
+        [at, key, stage],
+    ).fetchall()
+    return sorted(int(r[0]) for r in rows)
 
 
 def open_reminders(
