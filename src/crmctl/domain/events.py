@@ -19,6 +19,10 @@ class Event(StrEnum):
     REMINDER_DONE = "reminder.done"
     MAIL_RECEIVED = "mail.received"
     PERMISSION_REFUSED = "permission.refused"
+    FILE_ATTACHED = "file.attached"
+    FILE_DELETED = "file.deleted"
+    RECORD_LINKED = "record.linked"
+    NOTICE_SENT = "notice.sent"
     # processes
     STAGE_ENTERED = "stage.entered"
     STAGE_SKIPPED = "stage.skipped"

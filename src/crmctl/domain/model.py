@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmctl.domain.durations import HOURS_PER_DAY
+from crmctl.domain.files import FILE_LIMIT_MB, WORKSPACE_LIMIT_MB
 from crmctl.domain.values import FieldSpec
 
 # Columns every form table has besides its fields; a field may not take one of these ids.
@@ -112,6 +113,8 @@ class Definitions:
     busy_timeout: float = 10.0
     queue_order: tuple[str, ...] = ("project_priority", "priority", "due", "created")
     horizon_days: int = 366
+    max_file_mb: float = FILE_LIMIT_MB
+    max_files_mb: float = WORKSPACE_LIMIT_MB
     forms: dict[str, FormDef] = field(default_factory=dict)
     processes: dict[str, ProcessDef] = field(default_factory=dict)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -136,6 +139,8 @@ class Definitions:
                 defs.busy_timeout = float(doc.get("busy_timeout", defs.busy_timeout))
                 defs.queue_order = tuple(doc.get("queue_order", defs.queue_order))
                 defs.horizon_days = int(doc.get("horizon_days", defs.horizon_days))
+                defs.max_file_mb = float(doc.get("max_file_mb", defs.max_file_mb))
+                defs.max_files_mb = float(doc.get("max_files_mb", defs.max_files_mb))
             elif kind == "Form":
                 defs.forms[doc["name"]] = FormDef(
                     name=doc["name"],

@@ -25,6 +25,7 @@ PERMISSIONS = {
     "records.import": "import records",
     "records.export": "export records",
     "team.manage": "manage the team's tokens",
+    "files.delete": "delete attached files",
 }
 
 

@@ -14,6 +14,7 @@ from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
+from crmctl.ops.attachments import CardFile, card_files
 from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
 from crmctl.ops.process import enter
 from crmctl.ops.session import Session
@@ -173,6 +174,7 @@ def update(session: Session, request: UpdateRequest) -> Updated:
 @dataclass(frozen=True)
 class ShowRequest:
     key: str  # the record's key
+    previews: bool = False  # the bytes of attached images come along, for the HTML card's thumbnails
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,7 @@ class Card:
     hidden: dict[str, int]  # related records and tasks left out: not the actor's to read
     comments: list[Comment]
     reminders: list[CardReminder]
+    files: list[CardFile]  # attached files (deleted ones left out)
     view: CardView = field(metadata={"json": False})
 
 
@@ -313,6 +316,7 @@ def show(session: Session, request: ShowRequest) -> Card:
         hidden=hidden,
         comments=[Comment(**c) for c in record_store.comments(session.conn, key)],
         reminders=[CardReminder(**{k: v for k, v in r.items() if k != "record"}) for r in reminders],
+        files=card_files(session, key, request.previews),
         view=_view(session, form, row, related),
     )
 

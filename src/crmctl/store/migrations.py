@@ -10,7 +10,7 @@ from crmctl.errors import InputError
 from crmctl.store.db import Connection, define_records_view
 from crmctl.store.definitions import latest
 
-SCHEMA_VERSION = 5  # 5: crm.tokens, the team server's personal access tokens
+SCHEMA_VERSION = 6  # 5: crm.tokens, the team server's personal access tokens; 6: crm.files, crm.file_contents, crm.links
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -85,6 +85,17 @@ SYSTEM_DDL = [
         id INTEGER PRIMARY KEY, person VARCHAR NOT NULL, name VARCHAR NOT NULL, salt BLOB NOT NULL,
         hash BLOB NOT NULL, created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR, expires_at TIMESTAMPTZ,
         revoked_at TIMESTAMPTZ, revoked_by VARCHAR, last_used_at TIMESTAMPTZ)""",
+    # schema 6: attached files, each content once by its SHA-256 (docs/storage.md says why in the database)
+    "CREATE TABLE IF NOT EXISTS crm.file_contents (sha256 VARCHAR PRIMARY KEY, size BIGINT NOT NULL, content BLOB)",
+    "CREATE SEQUENCE IF NOT EXISTS crm.file_ids",
+    """CREATE TABLE IF NOT EXISTS crm.files (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.file_ids'), owner VARCHAR NOT NULL, name VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL, size BIGINT NOT NULL, media_type VARCHAR NOT NULL, added_at TIMESTAMPTZ NOT NULL,
+        added_by VARCHAR, source VARCHAR, deleted_at TIMESTAMPTZ, deleted_by VARCHAR)""",
+    # schema 6: records linked by a stage's create: action (a prospect and the client made from it)
+    """CREATE TABLE IF NOT EXISTS crm.links (
+        source VARCHAR NOT NULL, target VARCHAR NOT NULL, action VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (source, action))""",
     """CREATE OR REPLACE VIEW crm.task_times AS
         SELECT t.id AS task, t.type, t.subtype, t.assignee, t.status, t.estimate_minutes,
                coalesce(sum(date_diff('second', i.started_at, i.ended_at)) / 60.0, 0) AS actual_minutes
