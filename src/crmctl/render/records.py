@@ -247,8 +247,11 @@ def card_html(card: Card) -> str:
     from crmctl.render.pages import page
 
     images = [
-        {"name": f.name, "size": human_size(f.size), "uri": f"data:{f.media_type};base64,"
-         + base64.b64encode(f.preview).decode("ascii")}
+        {
+            "name": f.name,
+            "size": human_size(f.size),
+            "uri": f"data:{f.media_type};base64," + base64.b64encode(f.preview).decode("ascii"),
+        }
         for f in card.files
         if f.preview is not None
     ]

@@ -79,4 +79,3 @@ def contents(conn: Any, hashes: Iterable[str]) -> dict[str, bytes]:
 
 def delete_file(conn: Any, file_id: int, at: dt.datetime, actor: str | None) -> None:
     conn.execute("UPDATE crm.files SET deleted_at = ?, deleted_by = ? WHERE id = ?", [at, actor, file_id])
-
