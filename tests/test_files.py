@@ -67,7 +67,11 @@ def test_attach_list_and_get_back_the_same_bytes(cli, desk: Path, tmp_path: Path
     assert ok(cli, "file", "get", "1", "--out", "-") == "%PDF-1.4 offer"
     history = json.loads(ok(cli, "record", "history", "PC-1", "-f", "json"))
     attached = [e["data"] for e in history if e["action"] == "file.attached"]
-    assert [(d["file"], d["name"], d["size"]) for d in attached] == [(1, "offer.pdf", 14), (2, "logo.png", len(png())), (3, "same.pdf", 14)]
+    assert [(d["file"], d["name"], d["size"]) for d in attached] == [
+        (1, "offer.pdf", 14),
+        (2, "logo.png", len(png())),
+        (3, "same.pdf", 14),
+    ]
     text = ok(cli, "record", "show", "PC-1")
     assert "\nfiles\n  1  offer.pdf  14 B\n" in text
 
@@ -96,7 +100,9 @@ def test_delete_moves_a_file_to_the_archive(cli, desk: Path, tmp_path: Path) -> 
     before = dump(db(desk))
     refused = cli("--as", "romanov", "file", "delete", "1")
     assert refused.exit_code == 1
-    assert refused.stderr == "crmctl: error: romanov may not delete attached files: permission files.delete is missing\n"
+    assert (
+        refused.stderr == "crmctl: error: romanov may not delete attached files: permission files.delete is missing\n"
+    )
     assert dump(db(desk)) == before
     assert ok(cli, "file", "delete", "1") == "file 1 (offer.pdf) of PC-1 moved to the archive\n"
     assert [r["id"] for r in json.loads(ok(cli, "files", "PC-1", "-f", "json"))] == [2]
@@ -118,7 +124,10 @@ def test_reading_files_takes_reading_their_record(cli, desk: Path, tmp_path: Pat
         refused = cli("--as", "romanov", *args)  # someone else's task: tasks.view_others
         assert refused.exit_code == 1 and "permission tasks.view_others is missing" in refused.stderr, args
     refused = cli("--as", "makarov", "attach", "PC-1", str(tmp_path / "in" / "logo.png"))
-    assert refused.stderr == "crmctl: error: makarov may not change prospect records: permission records.update is missing\n"
+    assert (
+        refused.stderr
+        == "crmctl: error: makarov may not change prospect records: permission records.update is missing\n"
+    )
     assert dump(db(desk)) == before
 
 
@@ -137,11 +146,21 @@ def test_bad_input_changes_nothing(cli, desk: Path, tmp_path: Path) -> None:
     ok(cli, "attach", "PC-1", str(inbox / "a.txt"), str(inbox / "b.txt"))
     before = dump(db(desk))
     cases = [
-        (["attach", "PC-1", str(inbox / "big.bin")], 1,
-         "big.bin is 200 B: larger than the limit of one file (104 B, max_file_mb in crmctl.yaml)"),
-        (["attach", "PC-1", str(inbox / "c.txt"), str(inbox / "a.txt")], 1,
-         "the workspace's files would take 300 B: more than its limit (262 B, max_files_mb in crmctl.yaml)"),
-        (["attach", "PC-1", str(inbox / "bad\nname.txt")], 1, "the file name 'bad\\nname.txt' holds control characters"),
+        (
+            ["attach", "PC-1", str(inbox / "big.bin")],
+            1,
+            "big.bin is 200 B: larger than the limit of one file (104 B, max_file_mb in crmctl.yaml)",
+        ),
+        (
+            ["attach", "PC-1", str(inbox / "c.txt"), str(inbox / "a.txt")],
+            1,
+            "the workspace's files would take 300 B: more than its limit (262 B, max_files_mb in crmctl.yaml)",
+        ),
+        (
+            ["attach", "PC-1", str(inbox / "bad\nname.txt")],
+            1,
+            "the file name 'bad\\nname.txt' holds control characters",
+        ),
         (["attach", "PC-1", str(inbox / "nope.txt")], 3, f"no such file: {inbox / 'nope.txt'}"),
         (["attach", "PC-1", str(inbox)], 1, f"{inbox} is not a file"),
         (["attach", "PC-99", str(inbox / "a.txt")], 3, "no record PC-99"),
@@ -187,7 +206,10 @@ def test_mail_attachments_stay_with_what_the_message_made(cli, desk: Path, tmp_p
     path.write_bytes(bytes(m))
     ok(cli, "intake", "mail", str(path), "--rule", "support-mail", env={"CRMCTL_USER": "alekseeva"})
     rows = json.loads(ok(cli, "files", "INC-1", "-f", "json"))
-    assert [(r["name"], r["size"], r["source"]) for r in rows] == [("ошибка.png", len(png()), "mail"), ("app.log", 9, "mail")]
+    assert [(r["name"], r["size"], r["source"]) for r in rows] == [
+        ("ошибка.png", len(png()), "mail"),
+        ("app.log", 9, "mail"),
+    ]
     out = tmp_path / "e.png"
     ok(cli, "file", "get", str(rows[0]["id"]), "--out", str(out))
     assert out.read_bytes() == png()
@@ -217,8 +239,10 @@ def test_export_lists_files_and_writes_them_by_hash(cli, desk: Path, tmp_path: P
     (line,) = ok(cli, "export", "prospect", "-f", "json").splitlines()
     listed = json.loads(line)["crm.files"]
     sha = hashlib.sha256(b"%PDF-1.4 offer").hexdigest()
-    assert listed == [{"id": 1, "name": "offer.pdf", "size": 14, "sha256": sha},
-                      {"id": 2, "name": "same.pdf", "size": 14, "sha256": sha}]
+    assert listed == [
+        {"id": 1, "name": "offer.pdf", "size": 14, "sha256": sha},
+        {"id": 2, "name": "same.pdf", "size": 14, "sha256": sha},
+    ]
     folder = tmp_path / "out" / "files"
     ok(cli, "export", "prospect", "--out", str(tmp_path / "out.csv"), "--with-files", str(folder))
     assert sorted(p.name for p in folder.iterdir()) == [sha]  # the deleted logo is not exported
@@ -240,7 +264,7 @@ def test_html_card_shows_images_beside_the_fields(cli, desk: Path, tmp_path: Pat
     assert ok(cli, "record", "show", "PC-1", "-f", "html", "--out", str(page)) == f"wrote {page}\n"
     html = page.read_text(encoding="utf-8")
     assert html.count('<figure class="thumb">') == 1 and "data:image/png;base64," in html
-    assert '<ul class="files">' in html and "offer.pdf <span class=\"size\">14 B</span>" in html
+    assert '<ul class="files">' in html and 'offer.pdf <span class="size">14 B</span>' in html
     assert "Наименование" in html and "АО Вектор" in html and "http" not in html
     assert json.loads(ok(cli, "record", "show", "PC-1", "-f", "json"))["files"] == [
         {"id": 1, "name": "logo.png", "size": len(png()), "media_type": "image/png"},
@@ -266,8 +290,20 @@ def test_html_card_thumbnail_in_a_real_browser(cli, desk: Path, tmp_path: Path) 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium is not None  # screenshot() skipped the test otherwise
     dom = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--virtual-time-budget=3000",
-         f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", probe.as_uri()],
-        check=True, capture_output=True, text=True, timeout=120,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--virtual-time-budget=3000",
+            f"--user-data-dir={tmp_path / 'profile2'}",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
     assert 'data-decoded="40x30"' in dom

@@ -35,7 +35,8 @@ def mail(
     taken = result.taken
     if fmt == "table":
         emit("".join(line + "\n" for line in result.lines))
-        counts = {k: sum(t.outcome == k for t in taken) for k in ("created", "joined", "duplicate", "skipped", "rejected")}
+        outcomes = ("created", "joined", "duplicate", "skipped", "rejected")
+        counts = {k: sum(t.outcome == k for t in taken) for k in outcomes}
         verb = "would create" if result.dry_run else "created"
         joined = f", joined {counts['joined']}" if counts["joined"] else ""  # replies to a thread taken in
         typer.echo(

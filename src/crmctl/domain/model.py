@@ -131,16 +131,7 @@ class Definitions:
         for doc in defs.documents:
             kind = doc["kind"]
             if kind == "Workspace":
-                defs.name = doc["name"]
-                defs.timezone = doc.get("timezone", "UTC")
-                defs.calendar = doc.get("calendar")
-                defs.database = doc.get("database", defs.database)
-                defs.hours_per_day = doc.get("hours_per_day", HOURS_PER_DAY)
-                defs.busy_timeout = float(doc.get("busy_timeout", defs.busy_timeout))
-                defs.queue_order = tuple(doc.get("queue_order", defs.queue_order))
-                defs.horizon_days = int(doc.get("horizon_days", defs.horizon_days))
-                defs.max_file_mb = float(doc.get("max_file_mb", defs.max_file_mb))
-                defs.max_files_mb = float(doc.get("max_files_mb", defs.max_files_mb))
+                defs._settings(doc)
             elif kind == "Form":
                 defs.forms[doc["name"]] = FormDef(
                     name=doc["name"],
@@ -187,6 +178,19 @@ class Definitions:
                         person,
                     )
         return defs
+
+    def _settings(self, doc: dict[str, Any]) -> None:
+        """The Workspace document's settings."""
+        self.name = doc["name"]
+        self.timezone = doc.get("timezone", "UTC")
+        self.calendar = doc.get("calendar")
+        self.database = doc.get("database", self.database)
+        self.hours_per_day = doc.get("hours_per_day", HOURS_PER_DAY)
+        self.busy_timeout = float(doc.get("busy_timeout", self.busy_timeout))
+        self.queue_order = tuple(doc.get("queue_order", self.queue_order))
+        self.horizon_days = int(doc.get("horizon_days", self.horizon_days))
+        self.max_file_mb = float(doc.get("max_file_mb", self.max_file_mb))
+        self.max_files_mb = float(doc.get("max_files_mb", self.max_files_mb))
 
     def to_json(self) -> str:
         return json.dumps(self.documents, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

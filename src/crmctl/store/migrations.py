@@ -10,7 +10,8 @@ from crmctl.errors import InputError
 from crmctl.store.db import Connection, define_records_view
 from crmctl.store.definitions import latest
 
-SCHEMA_VERSION = 6  # 5: crm.tokens, the team server's personal access tokens; 6: crm.files, crm.file_contents, crm.links
+# 5: crm.tokens, the team server's personal access tokens; 6: crm.files, crm.file_contents, crm.links
+SCHEMA_VERSION = 6
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
