@@ -34,11 +34,14 @@ def advance(
     key: KeyArgument,
     to: Annotated[str | None, typer.Option("--to", help="The stage to go to (needed when there are several).")] = None,
     comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why: for a stage whose entry asks for a reason (a refusal).")
+    ] = None,
 ) -> None:
     """Move a record along an allowed transition of its process."""
     from crmctl.ops.process import AdvanceRequest
 
-    moved = call("advance", AdvanceRequest(key, to, comment))
+    moved = call("advance", AdvanceRequest(key, to, comment, reason))
     emit(f"{moved.key} -> {_moved(moved.stages)}\n")
 
 

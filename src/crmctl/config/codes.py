@@ -26,6 +26,7 @@ CODES: dict[str, str] = {
     "P403": "non-terminal stage with no way out",
     "P404": "terminal stage with transitions",
     "P405": "outcome on a stage that is not terminal",
+    "P406": "create action's field cannot take the value",
     "C501": "operator does not fit the field type",
     "C502": "value does not fit the field type",
     "F601": "default not among the options",

@@ -21,7 +21,7 @@ from crmctl.domain.templating import TemplateProblem, render
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
 from crmctl.ops.attachments import NewFile, Owner, attach_in
-from crmctl.ops.records import create_in
+from crmctl.ops.process import create_in
 from crmctl.ops.session import Session
 from crmctl.store import mail as mail_store
 from crmctl.store import projects as project_store
