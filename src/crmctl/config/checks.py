@@ -306,6 +306,8 @@ class Checker:
             self._timezone(doc, ("timezone",), data["timezone"])
         if "calendar" in data:
             self._ref(doc, ("calendar",), "Calendar", data["calendar"])
+        for kind, text in data.get("estimates", {}).items():
+            self._duration(doc, ("estimates", kind), text)
 
     def _check_calendar(self, doc: Document) -> None:
         data = doc.data

@@ -115,6 +115,7 @@ class Definitions:
     horizon_days: int = 366
     max_file_mb: float = FILE_LIMIT_MB
     max_files_mb: float = WORKSPACE_LIMIT_MB
+    estimates: dict[str, str] = field(default_factory=dict)  # task type -> its default estimate (a duration)
     forms: dict[str, FormDef] = field(default_factory=dict)
     processes: dict[str, ProcessDef] = field(default_factory=dict)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -191,6 +192,7 @@ class Definitions:
         self.horizon_days = int(doc.get("horizon_days", self.horizon_days))
         self.max_file_mb = float(doc.get("max_file_mb", self.max_file_mb))
         self.max_files_mb = float(doc.get("max_files_mb", self.max_files_mb))
+        self.estimates = dict(doc.get("estimates", {}))
 
     def to_json(self) -> str:
         return json.dumps(self.documents, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
