@@ -731,7 +731,7 @@ def _files_of(owner: str) -> str:
     """The files attached to an owner (not deleted) as a JSON list of id, name, size and sha256, or null."""
     return (
         "(SELECT to_json(list({'id': f.id, 'name': f.name, 'size': f.size, 'sha256': f.sha256} ORDER BY f.id)) "
-        f"FROM crm.files f WHERE f.owner = {owner} AND f.deleted_at IS NULL) AS \"{FILES_COLUMN}\""
+        f'FROM crm.files f WHERE f.owner = {owner} AND f.deleted_at IS NULL) AS "{FILES_COLUMN}"'
     )
 
 

@@ -13,6 +13,11 @@ PERIOD_LABELS = {
     "quarter": "strftime(period, '%Y') || '-Q' || quarter(period)",
 }
 GROUPS = {"person": "person", "type": "type", "project": "project", "record": "record", "form": "form"}
+# what a task is grouped by: its assignee, type, project, record and that record's form ('-' for none)
+_GROUPED = (
+    "coalesce(t.assignee, '-') AS person, coalesce(t.type, '-') AS type, coalesce(t.project, '-') AS project, "
+    "coalesce(t.record, '-') AS record, coalesce(r.form, '-') AS form"
+)
 
 
 def _rows(cursor: Connection) -> list[dict[str, Any]]:
@@ -73,10 +78,7 @@ def efficiency(
     sql = f"""
         WITH actual AS ({_actual_sql(include_open)}),
         base AS (
-            SELECT coalesce(t.assignee, '-') AS person, coalesce(t.type, '-') AS type,
-                   coalesce(t.project, '-') AS project, coalesce(t.record, '-') AS record,
-                   coalesce(r.form, '-') AS form, t.estimate_minutes,
-                   coalesce(a.minutes, 0) AS actual, {period_sql} AS period
+            SELECT {_GROUPED}, t.estimate_minutes, coalesce(a.minutes, 0) AS actual, {period_sql} AS period
             FROM crm.tasks t LEFT JOIN actual a ON a.task = t.id LEFT JOIN crm.records r ON r.key = t.record
             WHERE {" AND ".join(clauses)}
         )
