@@ -128,7 +128,8 @@ def test_funnel(cli, example, snapshot) -> None:
 
     keys = []
     for name in ("A", "B", "C"):
-        keys.append(ok(cli, *me, *at("10:00"), "record", "create", "prospect", "--set", f"name={name}").strip())
+        keys.append(ok(cli, *me, *at("10:00"), "record", "create", "prospect", "--set", f"name={name}",
+                             "--set", "refusal_reason=price").strip())
     a, b, c = keys
     ok(cli, *me, *at("12:00"), "advance", a, "--to", "choice")
     ok(cli, *me, *at("15:00"), "advance", a, "--to", "refused")
