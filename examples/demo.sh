@@ -131,6 +131,24 @@ crmctl --as alekseeva intake mail "$here/mail/crm-inbox.mbox" --rule crm-mail
 crmctl record history PC-2
 crmctl --as alekseeva task list
 
+step "crmctl attach PC-1 ...: files on a record, the HTML card shows the images"
+printf '%s\n' "Коммерческое предложение для АО Вектор" > offer.txt
+crmctl attach PC-1 offer.txt "$here/data/logo.png"
+crmctl files PC-1
+crmctl record show PC-1 --format html --out card.html
+
+step "a won prospect becomes a client: the stage's create: action, once, linked both ways"
+crmctl record update PC-1 --set manager=romanov --set invoice_number=СЧ-17 --set invoice_amount=120000
+for stage in choice invoicing paid; do crmctl advance PC-1 --to "$stage"; done
+crmctl record update PC-1 --set paid_on=2027-03-01 --set documents_received=true --set contract_number=Д-17 \
+  --set contract_until=2028-03-01
+crmctl advance PC-1 --to awaiting_documents
+crmctl advance PC-1 --to client
+crmctl record list client
+crmctl advance PC-3 --to refused || echo "(exit $?: a refusal needs its reason)"
+crmctl record update PC-3 --set refusal_reason=no_need
+crmctl advance PC-3 --to refused
+
 step "crmctl announce, crmctl tick: an announcement, and a contract that ends moves the record by itself"
 crmctl announce "Проверьте сроки договоров до конца марта" --until 2027-03-31 --to role:task_execution
 key=$(crmctl record create prospect --set "name=ООО Гамма" --set manager=petrov --set invoice_number=СЧ-7 \

@@ -133,13 +133,19 @@ def boss_token(cli: Cli, who: str) -> dict[str, str]:
 READ = {"tasks.read"}
 EXECUTE = {"tasks.execute"}
 # The fixture's data: CL-1 (a client, stage new) and DL-1 (a deal of CL-1); P-1 with T-1 (the boss's, for CL-1);
-# T-2 (nobody's, for DL-1); T-3 (nobody's, done); T-4 (the boss's, done); sprint S1; reminder 1 for the boss.
+# T-2 (nobody's, for DL-1); T-3 (nobody's, done); T-4 (the boss's, done); sprint S1; reminder 1 for the boss;
+# file 1 (clients.csv) on DL-1.
 # docs/permissions.md's table, row by row: (command as the docs write it, permission) -> how to try it
 ROWS: dict[tuple[str, str], Row] = {
     ("`record create`", "records.create"): Row(["record", "create", "client", "--set", "name=Гамма"]),
     ("`record update`", "records.update"): Row(["record", "update", "CL-1", "--set", "name=Альфа 2"]),
     ("`record show`", "records.read"): Row(["record", "show", "CL-1"]),
     ("`record list`", "records.read"): Row(["record", "list", "client"]),
+    ("`files` of a record", "records.read"): Row(["files", "DL-1"]),
+    ("`file get` of a record's file", "records.read"): Row(["file", "get", "1"]),
+    ("`attach` to a record", "records.update"): Row(["attach", "DL-1", "tasks.csv"]),
+    ("`attach` to a project", "tasks.add"): Row(["attach", "P-1", "tasks.csv"]),
+    ("`file delete`", "files.delete"): Row(["file", "delete", "1"], {"records.update"}),
     ("`record history`", "records.read"): Row(["record", "history", "CL-1"]),
     ("`board`", "records.read"): Row(["board", "clients"]),
     ("`eta RECORD`", "records.read"): Row(["eta", "CL-1"], READ),
@@ -312,6 +318,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ok(cli, "task", "done", "T-4")
         ok(cli, "sprint", "create", "S1", "--from", "2027-03-01", "--to", "2027-03-05")
         ok(cli, "remind", "CL-1", "Позвонить", "--at", "2027-03-02T10:00", "--for", "boss")
+        ok(cli, "attach", "DL-1", "clients.csv")  # file 1
     finally:
         os.chdir(here)
     return root

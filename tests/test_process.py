@@ -46,6 +46,7 @@ PROSPECT = [
     "documents_received=true",
     "contract_number=Д-7",
     "contract_until=2028-03-01",
+    "refusal_reason=other",  # entering 'refused' requires it
 ]
 
 
@@ -128,6 +129,9 @@ def test_refusals_say_why(cli, example) -> None:
     run_ok(cli, "--as", "petrov", "advance", key, "--to", "choice")
     result = cli("--as", "petrov", "advance", key, "--to", "invoicing")
     assert "cannot leave 'choice' before these fields are filled: manager" in result.stderr
+    result = cli("--as", "petrov", "advance", key, "--to", "refused")
+    assert "cannot enter 'refused' without Причина отказа (refusal_reason)" in result.stderr
+    run_ok(cli, "--as", "petrov", "record", "update", key, "--set", "refusal_reason=price")
     run_ok(cli, "--as", "petrov", "advance", key, "--to", "refused")
     result = cli("--as", "petrov", "advance", key)
     assert "is in 'refused', a terminal stage" in result.stderr

@@ -86,7 +86,7 @@ def test_report_mistakes(cli, worked) -> None:
         (["report", "efficiency", "--from", "2027-03-05", "--to", "2027-03-01"], 1, "is not before --to"),
         (["report", "efficiency", "--person", "nobody"], 3, "no person 'nobody' in the team"),
         (["report", "efficiency", "--type", "painting"], 3, "no tasks of type 'painting' (types: design, prepress)"),
-        (["report", "efficiency", "--by", "colour"], 2, "--by takes person, type or person,type"),
+        (["report", "efficiency", "--by", "colour"], 2, "--by takes person, type, project, record, form or several"),
         (["report", "efficiency", "--period", "day"], 2, "--period takes week, month, quarter"),
         (["report", "efficiency", "--from", "tomorrow"], 2, "--from:"),
         (["report", "estimates", "--min-tasks", "0"], 2, "--min-tasks must be at least 1"),
@@ -128,7 +128,8 @@ def test_funnel(cli, example, snapshot) -> None:
 
     keys = []
     for name in ("A", "B", "C"):
-        keys.append(ok(cli, *me, *at("10:00"), "record", "create", "prospect", "--set", f"name={name}").strip())
+        keys.append(ok(cli, *me, *at("10:00"), "record", "create", "prospect", "--set", f"name={name}",
+                             "--set", "refusal_reason=price").strip())
     a, b, c = keys
     ok(cli, *me, *at("12:00"), "advance", a, "--to", "choice")
     ok(cli, *me, *at("15:00"), "advance", a, "--to", "refused")
@@ -158,3 +159,56 @@ def test_efficiency_page_in_a_real_browser(cli, worked, tmp_path: Path) -> None:
     assert html.count('<svg class="chart"') == 2 and html.count("<polyline") == 4  # 2 people, 2 types
     assert "2027-W09" in html and "http" not in html.replace('http-equiv', '')
     assert_not_blank(screenshot(page, tmp_path, "1000,1400"))
+
+
+def test_efficiency_by_project_record_and_form(cli, example) -> None:
+    example("crm-orders")
+    boss = chief_of(cli)
+    ok(cli, "--as", boss, "record", "create", "client", "--set", "name=ООО Ромашка")
+    ok(cli, "--as", boss, "project", "create", "Сайт")
+    ok(cli, "--as", boss, "task", "add", "Макет", "--project", "P-1", "--for", "CL-1", "--estimate", "2h")
+    ok(cli, "--as", boss, "task", "add", "Без проекта", "--estimate", "1h")
+    for n, spent in ((1, "3h"), (2, "30m")):
+        ok(cli, "--as", boss, *NOW, "time", "log", f"T-{n}", spent, "--at", "2027-03-10T09:00")
+        ok(cli, "--as", boss, *NOW, "task", "done", f"T-{n}")
+    run = ("--as", boss, *NOW, "report", "efficiency", "-f", "json")
+    by_project = json.loads(ok(cli, *run, "--by", "project"))
+    assert [(r["project"], r["estimated_hours"], r["actual_hours"], r["ratio"]) for r in by_project] == [
+        ("-", 1.0, 0.5, 2.0), ("P-1", 2.0, 3.0, 0.67)]
+    by_record = json.loads(ok(cli, *run, "--by", "record"))
+    assert [(r["record"], r["tasks"]) for r in by_record] == [("-", 1), ("CL-1", 1)]
+    both = json.loads(ok(cli, *run, "--by", "form,project"))
+    assert [(r["form"], r["project"]) for r in both] == [("-", "-"), ("client", "P-1")]
+    page = ok(cli, "--as", boss, *NOW, "report", "efficiency", "--by", "project", "-f", "html")
+    assert "Each project&#39;s ratio" in page or "Each project's ratio" in page
+
+
+def chief_of(cli) -> str:
+    from tests.conftest import chief
+
+    found = chief(Path.cwd())
+    assert found is not None
+    return found
+
+
+def test_a_task_type_brings_its_default_estimate(cli, example) -> None:
+    example("crm-orders")
+    boss = chief_of(cli)
+    made = json.loads(ok(cli, "--as", boss, "task", "add", "Макет", "--type", "design", "-f", "json"))
+    assert made["estimate_minutes"] == 240  # design: 4h in crmctl.yaml
+    given = json.loads(ok(cli, "--as", boss, "task", "add", "Макет", "--type", "design", "-e", "1h", "-f", "json"))
+    assert given["estimate_minutes"] == 60
+    other = json.loads(ok(cli, "--as", boss, "task", "add", "Печать", "--type", "printing", "-f", "json"))
+    assert other["estimate_minutes"] is None
+    for n in range(3, 6):  # three design tasks done in 2 hours each: the default of 4h is too much
+        ok(cli, "--as", boss, "task", "add", f"Дизайн {n}", "--type", "design")
+        ok(cli, "--as", boss, *NOW, "time", "log", f"T-{n + 1}", "2h", "--at", "2027-03-10T09:00")
+        ok(cli, "--as", boss, *NOW, "task", "done", f"T-{n + 1}")
+    rows = {(r["type"], r["subtype"]): r for r in json.loads(
+        ok(cli, "--as", boss, "report", "estimates", "--min-tasks", "3", "-f", "json"))}
+    design = rows[("design", "-")]
+    assert (design["default_minutes"], design["suggested_minutes"], design["update_default"]) == (240, 120, True)
+    testing = rows[("testing", "-")]  # a default, but no task done yet
+    assert (testing["default_minutes"], testing["tasks"], testing["update_default"]) == (240, 0, False)
+    table = ok(cli, "--as", boss, "report", "estimates", "--min-tasks", "3", env=WIDE)
+    assert "2h (update the default)" in table

@@ -41,11 +41,13 @@ def mail(
     taken = result.taken
     if fmt == "table":
         emit("".join(line + "\n" for line in result.lines))
-        counts = {k: sum(t.outcome == k for t in taken) for k in ("created", "duplicate", "skipped", "rejected")}
+        outcomes = ("created", "joined", "duplicate", "skipped", "rejected")
+        counts = {k: sum(t.outcome == k for t in taken) for k in outcomes}
         verb = "would create" if result.dry_run else "created"
+        joined = f", joined {counts['joined']}" if counts["joined"] else ""  # replies to a thread taken in
         typer.echo(
             f"{len(taken)} message{'' if len(taken) == 1 else 's'}: "
-            f"{verb} {counts['created']}, duplicates {counts['duplicate']}, "
+            f"{verb} {counts['created']}{joined}, duplicates {counts['duplicate']}, "
             f"skipped {counts['skipped']}, rejected {counts['rejected']}" + (" (dry run)" if result.dry_run else ""),
             err=True,
         )

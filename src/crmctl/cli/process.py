@@ -34,6 +34,9 @@ def advance(
     key: KeyArgument,
     to: Annotated[str | None, typer.Option("--to", help="The stage to go to (needed when there are several).")] = None,
     comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why: for a stage whose entry asks for a reason (a refusal).")
+    ] = None,
     output: FormatOption = None,
 ) -> None:
     """Move a record along an allowed transition of its process; says which projects entering launched."""
@@ -41,7 +44,7 @@ def advance(
     from crmctl.render.records import launches, launches_json
 
     fmt = choose_format(output, ("table", "json"))
-    moved = call("advance", AdvanceRequest(key, to, comment))
+    moved = call("advance", AdvanceRequest(key, to, comment, reason))
     if fmt == "json":
         data = {"key": moved.key, "stages": moved.stages, "launched": launches_json(moved.launched)}
         emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

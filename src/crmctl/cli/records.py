@@ -96,14 +96,28 @@ def update(
 def show(
     key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
     output: FormatOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
-    """Show a record: its fields, stage, reminders and comments."""
+    """Show a record: its fields, stage, files, reminders and comments (table, json, or an html page with
+    thumbnails of the attached images)."""
     from crmctl.ops.records import Card, ShowRequest
-    from crmctl.render.records import card_json, card_text
+    from crmctl.render.records import card_html, card_json, card_text
 
-    fmt = choose_format(output, ("table", "json"))
-    card: Card = call("record.show", ShowRequest(key))
-    emit(card_json(card) if fmt == "json" else card_text(card, color=color_wanted()))
+    fmt = choose_format(output, ("table", "json", "html"))
+    if out is not None:
+        check_output(out)
+    card: Card = call("record.show", ShowRequest(key, previews=fmt == "html"))
+    if fmt == "json":
+        text = card_json(card)
+    elif fmt == "html":
+        text = card_html(card)
+    else:
+        text = card_text(card, color=color_wanted() and out is None)
+    if out is not None:
+        write_file(out, text)
+        emit(f"wrote {out}\n")
+    else:
+        emit(text)
 
 
 @record_app.command("list")

@@ -15,6 +15,7 @@ ESTIMATES_TABLE = [
     ("type", "type"),
     ("subtype", "subtype"),
     ("template", "template estimate"),
+    ("default", "default"),
     ("tasks", "done tasks"),
     ("median", "median actual"),
     ("spread", "25–75%"),
@@ -36,7 +37,9 @@ FUNNEL_TABLE = [  # CSV's columns too, under the same headers
 
 @report_app.command("efficiency")
 def efficiency(
-    by: Annotated[str, typer.Option("--by", help="person, type, or person,type.")] = "person",
+    by: Annotated[
+        str, typer.Option("--by", help="person, type, project, record, form, or several: person,type.")
+    ] = "person",
     period: Annotated[str | None, typer.Option("--period", help="week, month or quarter (default: none).")] = None,
     since: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD), included.")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD), excluded.")] = None,
@@ -47,7 +50,8 @@ def efficiency(
     output: FormatOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
-    """Estimated against actual time of finished tasks, per person and/or task type, per period."""
+    """Estimated against actual time of finished tasks, per person, task type, project, record or form, per
+    period."""
     from crmctl.ops.reports import EfficiencyRequest
     from crmctl.render.pages import efficiency_columns, efficiency_page, efficiency_rows
     from crmctl.render.tables import render
@@ -75,7 +79,8 @@ def estimates(
     min_tasks: Annotated[int, typer.Option("--min-tasks", help="Suggest only from at least this many tasks.")] = 5,
     output: FormatOption = None,
 ) -> None:
-    """Per task type: the templates' estimate beside the observed actual time, and a suggested estimate."""
+    """Per task type: the templates' and the Workspace's default estimate beside the observed actual time, and
+    a suggested estimate (and whether to update the default)."""
     from crmctl.domain.durations import format_minutes
     from crmctl.ops.reports import EstimateRow, EstimatesRequest
     from crmctl.render.shapes import listing
@@ -88,10 +93,13 @@ def estimates(
 
     def cells(row: dict[str, Any], item: EstimateRow) -> None:
         row["template"] = ", ".join(format_minutes(m) for m in item.template_minutes)
+        row["default"] = minutes(item.default_minutes)
         row["median"] = minutes(item.median_minutes)
         row["spread"] = f"{minutes(item.p25_minutes)}–{minutes(item.p75_minutes)}" if item.tasks else ""
         enough = minutes(item.suggested_minutes)
         row["suggested"] = enough if item.enough else f"too few tasks ({item.tasks} < {min_tasks})"
+        if item.update_default:
+            row["suggested"] += " (update the default)"
 
     emit(listing(fmt, rows, EstimateRow, table=cells, extra=ESTIMATES_TABLE))
 

@@ -137,10 +137,27 @@ def _show(outcome: Outcome, fmt: str, report: Path | None) -> None:
     typer.echo(outcome.summary())
 
 
+def _write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Each file's content as DIR/<sha256>: the export's crm.files column names it; a name given by a person is
+    never a path."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--with-files: cannot make {folder}: {exc.strerror}") from None
+    for sha, content in sorted(files.items()):
+        write_bytes(folder / sha, content)
+
+
 def export(
     what: Annotated[str, typer.Argument(metavar="FORM|tasks|time|tjp", help="A form's records, tasks, time, or tjp.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
     output: FormatOption = None,
+    with_files: Annotated[
+        Path | None,
+        typer.Option(
+            "--with-files", metavar="DIR", help="Also write the attached files to DIR, each named by its SHA-256."
+        ),
+    ] = None,
 ) -> None:
     """Write data out: a form's records, tasks or time intervals as csv, json (JSON Lines) or parquet, ready
     for `crmctl import`; `export tjp` gives TaskJuggler (tj3) the open tasks, people, calendars, holidays and
@@ -149,14 +166,18 @@ def export(
 
     if out is not None:
         check_output(out)
+    if what == "tjp" and with_files is not None:
+        raise UsageError("--with-files goes with a form's records or tasks, not tjp")
     if what == "tjp":
         request = ExportRequest(what, report=(out.stem if out else "crmctl") + "_schedule")
     else:
         fmt = choose_format(output, ("csv", "json", "parquet"))
         if fmt == "parquet" and out is None:
             raise UsageError("--format parquet needs --out FILE (Parquet is binary)")
-        request = ExportRequest(what, format=fmt)
+        request = ExportRequest(what, format=fmt, with_files=with_files is not None)
     exported: Exported = call("export", request)
+    if with_files is not None:
+        _write_files(with_files, exported.files)
     if out is None:
         emit(exported.content.decode("utf-8"))
     else:

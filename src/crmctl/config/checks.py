@@ -53,6 +53,7 @@ class Checker:
         self.index = Index()
         self.hours_per_day: float = HOURS_PER_DAY
         self.record_view: dict[str, FieldSpec] | None = None  # what `record` shows templates of the current process
+        self.process_form: str | None = None  # the form of the process being checked
 
     def run(self) -> list[Diagnostic]:
         self._index()
@@ -316,6 +317,8 @@ class Checker:
             self._ref(doc, ("calendar",), "Calendar", data["calendar"])
         if "timer_cap" in data:
             self._duration(doc, ("timer_cap",), data["timer_cap"])
+        for kind, text in data.get("estimates", {}).items():
+            self._duration(doc, ("estimates", kind), text)
 
     def _check_calendar(self, doc: Document) -> None:
         data = doc.data
@@ -470,6 +473,7 @@ class Checker:
         has_form = self._ref(doc, ("form",), "Form", data["form"])
         specs = self._form_specs(data["form"]) if has_form else None
         self.record_view = self._form_specs(data["form"], rollups=True) if has_form else None
+        self.process_form = data["form"]
         initial = data.get("initial", ids[0])
         if initial not in known:
             self.report(doc, ("initial",), "P401", f"initial stage '{initial}' does not exist{_hint(initial, known)}")
@@ -536,9 +540,14 @@ class Checker:
         if "due_in" in stage:
             self._duration(doc, (*path, "due_in"), stage["due_in"])
         if specs is not None:
-            for j, name in enumerate(stage.get("require", [])):
-                if name not in specs:
-                    self.report(doc, (*path, "require", j), "R001", f"unknown field '{name}'{_hint(name, specs)}")
+            lists: list[tuple[Path_, list[str]]] = [
+                (("require",), stage.get("require", [])),
+                (("entry", "require"), stage.get("entry", {}).get("require", [])),
+            ]
+            for where, required in lists:
+                for j, name in enumerate(required):
+                    if name not in specs:
+                        self.report(doc, (*path, *where, j), "R001", f"unknown field '{name}'{_hint(name, specs)}")
         for j, action in enumerate(stage.get("on_enter", [])):
             self._action(doc, (*path, "on_enter", j), action, specs)
         for j, rule in enumerate(stage.get("timed", [])):
@@ -599,6 +608,46 @@ class Checker:
                 self._actor(doc, (*path, "remind", "for"), action["remind"]["for"])
         if "launch" in action:
             self._launch(doc, (*path, "launch"), action["launch"])
+        if "notify" in action:
+            self._actor(doc, (*path, "notify", "to"), action["notify"]["to"])
+        if "create" in action:
+            self._create(doc, (*path, "create"), action["create"], specs)
+
+    def _create(self, doc: Document, path: Path_, create: dict[str, Any], specs: dict[str, FieldSpec] | None) -> None:
+        """A create: action's form exists, and each field it fills takes the value of the field it names (or
+        the record's key, into a ref to this form or a text)."""
+        if not self._ref(doc, (*path, "form"), "Form", create["form"]):
+            return
+        targets = self._form_specs(create["form"]) or {}
+        for name, source in create.get("fields", {}).items():
+            target = targets.get(name)
+            if target is None:
+                self.report(
+                    doc,
+                    (*path, "fields", name),
+                    "R001",
+                    f"unknown field '{name}' of form '{create['form']}'{_hint(name, targets)}",
+                    key=True,
+                )
+                continue
+            if source == "key":
+                fits = target.type == "text" or (target.type == "ref" and target.form == self.process_form)
+                given = f"the key of a {self.process_form} record"
+            elif specs is None:
+                continue
+            elif source not in specs:
+                self.report(doc, (*path, "fields", name), "R001", f"unknown field '{source}'{_hint(source, specs)}")
+                continue
+            else:
+                fits = _carries(specs[source], target)
+                given = f"'{source}' ({specs[source].type})"
+            if not fits:
+                self.report(
+                    doc,
+                    (*path, "fields", name),
+                    "P408",
+                    f"'{name}' of {create['form']} ({target.type}) cannot take {given}",
+                )
 
     def _launch(self, doc: Document, path: Path_, launch: dict[str, Any]) -> None:
         name = launch["template"]
@@ -761,6 +810,20 @@ class Checker:
 
 
 MAIL_VARIABLES = ("subject", "body", "sender", "sender_name", "date", "message_id", "to", "initiator")
+
+
+def _carries(source: FieldSpec, target: FieldSpec) -> bool:
+    """Whether every value of the source field is a value of the target: the same type (a list with the
+    target's options, a ref to the same form), or any text-like value into a text."""
+    if target.type == "text":
+        return source.type in ("text", "email", "phone", "list")
+    if source.type != target.type:
+        return False
+    if source.type == "list":
+        return set(source.options) <= set(target.options)
+    if source.type == "ref":
+        return source.form == target.form
+    return True
 
 
 def _hint(name: str, choices: Iterable[str]) -> str:

@@ -28,6 +28,7 @@ CODES: dict[str, str] = {
     "P405": "outcome on a stage that is not terminal",
     "P406": "timed transition to a stage that is not a transition",
     "P407": "timed transition without exactly one trigger",
+    "P408": "create action's field cannot take the value",
     "C501": "operator does not fit the field type",
     "C502": "value does not fit the field type",
     "F601": "default not among the options",

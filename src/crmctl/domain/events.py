@@ -21,6 +21,10 @@ class Event(StrEnum):
     MAIL_RECEIVED = "mail.received"
     PERMISSION_REFUSED = "permission.refused"
     TEAM_CHANGED = "team.changed"  # apply changed a person or a role: what it was and what it is
+    FILE_ATTACHED = "file.attached"
+    FILE_DELETED = "file.deleted"
+    RECORD_LINKED = "record.linked"
+    NOTICE_SENT = "notice.sent"
     # processes
     STAGE_ENTERED = "stage.entered"
     STAGE_SKIPPED = "stage.skipped"

@@ -74,6 +74,9 @@ def header_of(text: str, delimiter: str) -> list[str]:
         return []
 
 
+FILES_COLUMN = "crm.files"  # an export's column of attached files (crmctl.store.imports): no field id takes it
+
+
 def map_columns(
     headers: Sequence[str], fields: Mapping[str, FieldSpec], renames: Mapping[str, str | None] | None = None
 ) -> tuple[Mapping_, list[Problem]]:
@@ -93,6 +96,9 @@ def map_columns(
                 continue
         else:
             folded = header.casefold()
+            if folded == FILES_COLUMN:  # an export's list of attached files: their contents are not in the file
+                result.ignored.append(header)
+                continue
             target = by_id.get(folded) or by_label.get(folded)
             if target is None and folded in SYSTEM_COLUMNS:
                 target = folded

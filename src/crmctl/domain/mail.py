@@ -27,6 +27,8 @@ class Mail:
     body: str
     date: dt.datetime | None
     to: list[str] = field(default_factory=list)  # To, Cc and Delivered-To addresses, lower case
+    attachments: list[tuple[str, bytes]] = field(default_factory=list)  # (file name as given, content)
+    replies_to: list[str] = field(default_factory=list)  # In-Reply-To, then References newest first
 
     def context(self, initiator: dict[str, Any]) -> dict[str, Any]:
         """What the templates of an intake rule see."""
@@ -102,6 +104,29 @@ def _body(message: Any) -> str:
     return text.strip()[:BODY_LIMIT]
 
 
+def _attachments(message: Any) -> list[tuple[str, bytes]]:
+    """The attached files of a message: parts marked as attachments, and inline parts with a file name that
+    are not the text shown as its body."""
+    found = []
+    for n, part in enumerate(message.walk(), start=1):
+        if part.is_multipart():
+            continue
+        name = part.get_filename()
+        disposition = part.get_content_disposition()
+        if disposition == "attachment" or (name and disposition == "inline"):
+            found.append((str(name or f"attachment-{n}"), part.get_payload(decode=True) or b""))
+    return found
+
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+
+
+def thread_ids(in_reply_to: str, references: str) -> list[str]:
+    """The Message-IDs a reply names, the nearest first: In-Reply-To, then References from the last."""
+    ids = _MESSAGE_ID.findall(in_reply_to) + list(reversed(_MESSAGE_ID.findall(references)))
+    return list(dict.fromkeys(ids))
+
+
 def parse(raw: bytes) -> Mail:
     """A message from its bytes; Unusable says why it cannot be taken in."""
     import email
@@ -130,4 +155,11 @@ def parse(raw: bytes) -> Mail:
     message_id = str(message.get("Message-ID") or "").strip()
     if not message_id:  # a message without an id is known by its content
         message_id = f"<sha256-{hashlib.sha256(raw).hexdigest()[:32]}@crmctl>"
-    return Mail(message_id, address.lower(), name.strip(), subject, _body(message), date, [a for a in to if a])
+    try:
+        files = _attachments(message)
+        replies = thread_ids(str(message.get("In-Reply-To") or ""), str(message.get("References") or ""))
+    except (ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise Unusable(f"malformed attachment or headers ({exc})") from None
+    return Mail(
+        message_id, address.lower(), name.strip(), subject, _body(message), date, [a for a in to if a], files, replies
+    )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmctl.domain.durations import HOURS_PER_DAY
+from crmctl.domain.files import FILE_LIMIT_MB, WORKSPACE_LIMIT_MB
 from crmctl.domain.values import FieldSpec
 
 # Columns every form table has besides its fields; a field may not take one of these ids.
@@ -124,6 +125,9 @@ class Definitions:
     queue_order: tuple[str, ...] = ("project_priority", "priority", "due", "created")
     horizon_days: int = 366
     timer_cap: str = "12h"  # how long a running timer may count before `task stop` asks for its real end
+    max_file_mb: float = FILE_LIMIT_MB
+    max_files_mb: float = WORKSPACE_LIMIT_MB
+    estimates: dict[str, str] = field(default_factory=dict)  # task type -> its default estimate (a duration)
     forms: dict[str, FormDef] = field(default_factory=dict)
     processes: dict[str, ProcessDef] = field(default_factory=dict)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -145,6 +149,9 @@ class Definitions:
         self.queue_order = tuple(doc.get("queue_order", self.queue_order))
         self.horizon_days = int(doc.get("horizon_days", self.horizon_days))
         self.timer_cap = str(doc.get("timer_cap", self.timer_cap))
+        self.max_file_mb = float(doc.get("max_file_mb", self.max_file_mb))
+        self.max_files_mb = float(doc.get("max_files_mb", self.max_files_mb))
+        self.estimates = dict(doc.get("estimates", {}))
 
     @classmethod
     def build(cls, documents: list[dict[str, Any]]) -> Definitions:

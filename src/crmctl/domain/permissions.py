@@ -27,6 +27,7 @@ PERMISSIONS = {
     "records.export": "export records",
     "team.manage": "manage the team's tokens",
     "announcements.manage": "make and withdraw announcements",
+    "files.delete": "delete attached files",
 }
 
 

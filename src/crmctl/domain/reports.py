@@ -9,14 +9,14 @@ from typing import Any
 from crmctl.domain.model import ProcessDef
 
 PERIODS = ("week", "month", "quarter")
-GROUPINGS = ("person", "type")
+GROUPINGS = ("person", "type", "project", "record", "form")  # a task's assignee, type, project, record, its form
 
 
 def parse_by(text: str) -> list[str]:
-    """'person,type' -> ['person', 'type']; ValueError for anything else."""
+    """'person,type' -> ['person', 'type']: one or more of GROUPINGS, each once; ValueError for anything else."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts or any(p not in GROUPINGS for p in parts) or len(set(parts)) != len(parts):
-        raise ValueError(f"--by takes person, type or person,type, not '{text}'")
+        raise ValueError(f"--by takes {', '.join(GROUPINGS)} or several of them (person,type), not '{text}'")
     return parts
 
 

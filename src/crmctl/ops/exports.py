@@ -4,7 +4,7 @@ or the open work as a TaskJuggler project."""
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from crmctl.errors import InputError
@@ -22,6 +22,7 @@ class ExportRequest:
     what: str  # a form's name, or "tasks", "time", "tjp"
     format: str = "csv"  # csv, json (JSON Lines) or parquet; not used for tjp
     report: str = "crmctl_schedule"  # tjp: the name of the report tj3 writes
+    with_files: bool = False  # also the contents of the files the export lists (its crm.files column)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Exported:
     what: str
     format: str  # csv, json, parquet or tjp
     content: bytes
+    files: dict[str, bytes] = field(default_factory=dict)  # sha256 -> content, with with_files
 
 
 def export(session: Session, request: ExportRequest) -> Exported:
@@ -38,11 +40,15 @@ def export(session: Session, request: ExportRequest) -> Exported:
     if request.what == "tjp":
         text = schedule.export_tjp(session, report=request.report)
         return Exported(request.what, "tjp", text.encode("utf-8"))
+    if request.with_files and request.what == "time":
+        raise InputError("--with-files: time intervals have no files (export a form's records or tasks)")
     sql = _sql(session, request.what, request.format)
     with tempfile.TemporaryDirectory(prefix="crmctl-export-") as tmp:
         path = Path(tmp) / f"export{SUFFIX[request.format]}"
         _copy(session, sql, request.format, path)
-        return Exported(request.what, request.format, path.read_bytes())
+        content = path.read_bytes()
+    files = import_store.exported_files(session.conn, sql) if request.with_files else {}
+    return Exported(request.what, request.format, content, files)
 
 
 def _sql(session: Session, what: str, fmt: str) -> str:

@@ -21,8 +21,7 @@ from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, UsageError
 from crmctl.ops import workimports
 from crmctl.ops.lookups import people_of
-from crmctl.ops.process import enter
-from crmctl.ops.records import choose_process
+from crmctl.ops.process import choose_process, enter
 from crmctl.ops.session import Session
 from crmctl.ops.staging import Progress, Source, read_map, stage
 from crmctl.store import imports as import_store

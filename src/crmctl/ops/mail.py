@@ -21,7 +21,8 @@ from crmctl.domain.templating import TemplateProblem, render
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import mailbox as imap
 from crmctl.ops import projects
-from crmctl.ops.records import create_in
+from crmctl.ops.attachments import NewFile, Owner, attach_in
+from crmctl.ops.process import create_in
 from crmctl.ops.session import Session
 from crmctl.store import mail as mail_store
 from crmctl.store import projects as project_store
@@ -40,7 +41,7 @@ class Taken:
     """What became of one message: a row of the JSON and CSV."""
 
     source: str  # file, or file#n for the n-th message of a mailbox
-    outcome: str  # created, duplicate, skipped, rejected
+    outcome: str  # created, joined (a reply: a comment on its thread's record or task), duplicate, skipped, rejected
     message_id: str | None = None
     sender: str | None = None
     subject: str | None = None
@@ -136,9 +137,13 @@ def _one(session: Session, rule: dict[str, Any], source: str, raw: bytes, dry_ru
     if address and address.lower() not in message.to:
         taken.outcome, taken.reason = "skipped", f"not addressed to {address}"
         return taken
+    thread = _thread(session, message)
     try:
         with session.transaction() as conn:
-            _write(session, conn, rule, message, taken)
+            if thread is not None:
+                _join(session, conn, rule, message, thread, taken)
+            else:
+                _write(session, conn, rule, message, taken)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -149,9 +154,85 @@ def _one(session: Session, rule: dict[str, Any], source: str, raw: bytes, dry_ru
     return taken
 
 
-def _initiator(session: Session, conn: Any, rule: dict[str, Any], message: domain.Mail) -> dict[str, Any]:
+def _thread(session: Session, message: domain.Mail) -> dict[str, Any] | None:
+    """The message taken in before that this one answers (In-Reply-To, then References, the nearest first),
+    whose record or task is still there; None for a message that starts a thread."""
+    for reply_to in message.replies_to:
+        before = mail_store.seen(session.conn, reply_to)
+        if before is None:
+            continue
+        if before["task"] and project_store.task(session.conn, before["task"]) is not None:
+            return before
+        if before["record"] and record_store.form_of(session.conn, before["record"]) is not None:
+            return before
+    return None
+
+
+def _event(message: domain.Mail, rule: dict[str, Any]) -> dict[str, Any]:
+    """What a mail.received event keeps of the message."""
+    return {
+        "message_id": message.message_id,
+        "from": message.sender,
+        "subject": message.subject,
+        "date": message.date,
+        "rule": rule["name"],
+        "body": message.body,
+    }
+
+
+def _join(
+    session: Session, conn: Any, rule: dict[str, Any], message: domain.Mail, thread: dict[str, Any], taken: Taken
+) -> None:
+    """A reply joins its thread: a comment on the record (or the task) with the message's attachments."""
+    initiator = _initiator(session, conn, rule, message, create=False)
+    text = f"{message.sender}: {message.subject}\n\n{message.body}".strip()
+    data = {**_event(message, rule), "reply_to": thread["message_id"]}
+    if thread["task"]:
+        task = project_store.task(conn, thread["task"]) or {}
+        owner = Owner(thread["task"], "task", task.get("record"), record_store.form_of(conn, task.get("record") or ""))
+        record_store.add_event(
+            conn,
+            session.now,
+            session.actor,
+            Event.TASK_COMMENTED,
+            record=owner.record,
+            form=owner.form,
+            data={"task": owner.key, "text": text},
+        )
+        data["task"] = owner.key
+    else:
+        owner = Owner(thread["record"], "record", thread["record"], record_store.form_of(conn, thread["record"]))
+        comment = record_store.add_comment(conn, owner.key, session.now, session.actor, text)
+        data["comment"] = comment
+    record_store.add_event(
+        conn, session.now, session.actor, Event.MAIL_RECEIVED, record=owner.record, form=owner.form, data=data
+    )
+    _keep_files(session, conn, owner, message)
+    mail_store.remember(
+        conn,
+        message.message_id,
+        rule["name"],
+        message.sender,
+        message.subject,
+        message.date,
+        session.now,
+        thread["record"],
+        thread["task"],
+    )
+    taken.outcome, taken.key, taken.initiator = "joined", owner.key, initiator["key"]
+
+
+def _keep_files(session: Session, conn: Any, owner: Owner, message: domain.Mail) -> None:
+    if message.attachments:
+        attach_in(session, conn, owner, [NewFile(name, content) for name, content in message.attachments], "mail")
+
+
+def _initiator(
+    session: Session, conn: Any, rule: dict[str, Any], message: domain.Mail, create: bool = True
+) -> dict[str, Any]:
     """form -> key of the records that stand for the sender: the first form of the search that knows the
-    address, and what that record refers to among the searched forms (a contact's client)."""
+    address, and what that record refers to among the searched forms (a contact's client); made by the
+    rule's create: when nobody is found and `create`."""
     spec = rule.get("initiator")
     found: dict[str, Any] = {"key": None, "form": None, "new": False}
     if not spec:
@@ -168,25 +249,18 @@ def _initiator(session: Session, conn: Any, rule: dict[str, Any], message: domai
             if field.type == "ref" and field.form in found and found[field.form] is None and row.get(field.id):
                 found[field.form] = row[field.id]
         return found
-    create = spec.get("create")
-    if create:
-        values = {k: render(v, message.context(found)) for k, v in create.get("fields", {}).items()}
-        record = create_in(session, conn, forms[create["form"]], values)
-        found.update({"key": record["key"], "form": create["form"], create["form"]: record["key"], "new": True})
+    made = spec.get("create") if create else None
+    if made:
+        values = {k: render(v, message.context(found)) for k, v in made.get("fields", {}).items()}
+        record = create_in(session, conn, forms[made["form"]], values)
+        found.update({"key": record["key"], "form": made["form"], made["form"]: record["key"], "new": True})
     return found
 
 
 def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Mail, taken: Taken) -> None:
     initiator = _initiator(session, conn, rule, message)
     context = message.context(initiator)
-    event = {
-        "message_id": message.message_id,
-        "from": message.sender,
-        "subject": message.subject,
-        "date": message.date,
-        "rule": rule["name"],
-        "body": message.body,
-    }
+    event = _event(message, rule)
     record = task = None
     if rule["creates"] == "record":
         form = session.defs.forms[rule["form"]]
@@ -196,11 +270,13 @@ def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Ma
         record_store.add_event(
             conn, session.now, session.actor, Event.MAIL_RECEIVED, record=record, form=form.name, data=event
         )
+        _keep_files(session, conn, Owner(record, "record", record, form.name), message)
     else:
         task = _task(session, conn, rule["task"], context, initiator)
         record_store.add_event(
             conn, session.now, session.actor, Event.MAIL_RECEIVED, record=initiator["key"], data={**event, "task": task}
         )
+        _keep_files(session, conn, Owner(task, "task", initiator["key"], initiator["form"]), message)
     if initiator.get("new") and record is not None:  # a task's event is on the initiator already
         kind = session.defs.forms[initiator["form"]].name
         record_store.add_event(
@@ -241,7 +317,9 @@ def _task(session: Session, conn: Any, spec: dict[str, Any], context: dict[str, 
 
 def describe(taken: Taken) -> str:
     """One line for a person."""
-    what = {"created": f"-> {taken.key}", "duplicate": f"duplicate of {taken.key}"}.get(taken.outcome, taken.outcome)
+    what = {"created": f"-> {taken.key}", "joined": f"joins {taken.key}", "duplicate": f"duplicate of {taken.key}"}.get(
+        taken.outcome, taken.outcome
+    )
     who = f" from {taken.sender}" if taken.sender else ""
     why = f": {taken.reason}" if taken.reason and taken.outcome != "duplicate" else ""
     return f"{taken.source}{who} {what}{why}"

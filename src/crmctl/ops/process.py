@@ -23,7 +23,7 @@ from crmctl.domain.process import (
     walk,
     with_responsible,
 )
-from crmctl.domain.records import simulation_values
+from crmctl.domain.records import new_values, simulation_values
 from crmctl.domain.shapes import column
 from crmctl.domain.values import convert
 from crmctl.domain.worktime import NoWorkingTime
@@ -34,6 +34,8 @@ from crmctl.ops.lookups import (
     calendar_for,
     earliest_member,
     locate,
+    normalise_key,
+    people_of,
     referring,
     stage_duty,
     stand_in,
@@ -283,15 +285,19 @@ def _on_enter(
                 projects.follow_record(session, conn, form, row, {name})
         elif "remind" in action:
             _remind(session, conn, form, row, stage, action["remind"], events)
-        elif "launch" in action:
+        elif "launch" in action or "create" in action:
             if isinstance(
                 writes, process_store.Deferred
             ):  # what entering wrote so far goes first, as it would one by one
                 writes.flush(conn)
-
-            note = projects.launch_for_stage(session, conn, form, row, action["launch"])
-            if launched is not None:
-                launched.append(note)
+            if "launch" in action:
+                note = projects.launch_for_stage(session, conn, form, row, action["launch"])
+                if launched is not None:
+                    launched.append(note)
+            else:
+                _create_from(session, conn, form, row, action["create"])
+        elif "notify" in action:
+            _notify(session, conn, form, row, stage, action["notify"], writes, events)
 
 
 def _remind(
@@ -337,6 +343,114 @@ def _close_reminders(session: Session, conn: Any, form: FormDef, key: str, stage
         record_store.add_event(
             conn, session.now, session.actor, Event.REMINDER_CLOSED, record=key, form=form.name, data=data
         )
+
+
+def _notify(
+    session: Session,
+    conn: Any,
+    form: FormDef,
+    row: dict[str, Any],
+    stage: StageDef,
+    spec: dict[str, Any],
+    writes: StageWrites,
+    events: EventWrites,
+) -> None:
+    """A notice to the author, a role's members or a person: for their information, nobody is asked anything."""
+    who = spec["to"]
+    people = [row["author"]] if who == "author" and row.get("author") else []
+    if who != "author":
+        people = _approver_people(session, who)
+    text = f"{_title(form, row)} entered stage '{stage.title}': {spec['text']}"
+    writes.notify(conn, people, "notice", row["key"], text, session.now)
+    data = {"stage": stage.id, "to": people, "text": spec["text"]}
+    events.add_event(conn, session.now, session.actor, Event.NOTICE_SENT, record=row["key"], form=form.name, data=data)
+
+
+def _create_from(session: Session, conn: Any, form: FormDef, row: dict[str, Any], spec: dict[str, Any]) -> None:
+    """A record of another form made from this one (its fields mapped), linked both ways: once per record,
+    however often it enters the stage again."""
+    action = f"create:{spec['form']}"
+    if process_store.linked(conn, row["key"], action) is not None:
+        return
+    target = session.defs.form(spec["form"])
+    values = {
+        name: (row["key"] if source == "key" else row.get(source)) for name, source in spec.get("fields", {}).items()
+    }
+    made = create_in(session, conn, target, {k: v for k, v in values.items() if v not in (None, "")})
+    process_store.link(conn, row["key"], made["key"], action, session.now)
+    for key, kind, data in (
+        (row["key"], form.name, {"from": row["key"], "to": made["key"], "action": action}),
+        (made["key"], target.name, {"from": row["key"], "to": made["key"], "action": action}),
+    ):
+        record_store.add_event(conn, session.now, session.actor, Event.RECORD_LINKED, record=key, form=kind, data=data)
+
+
+# -- records made: by `record create`, the e-mail intake and a stage's create: action --------------------
+def check_refs(session: Session, form: FormDef, values: dict[str, Any]) -> None:
+    """Each ref value normalised and checked to name a record of its form: InputError naming every problem."""
+    problems = []
+    for name, value in values.items():
+        spec = form.fields.get(name)
+        if spec is None or spec.type != "ref" or value is None or spec.form is None:
+            continue
+        key = normalise_key(value)
+        values[name] = key
+        if not record_store.existing_keys(session.conn, spec.form, [key]):
+            problems.append(f"field '{name}': no {spec.form} record {key}")
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+def choose_process(session: Session, form: FormDef, process: str | None) -> str | None:
+    candidates = session.defs.processes_of(form.name)
+    if process is not None:
+        if process not in {p.name for p in candidates}:
+            names = ", ".join(p.name for p in candidates) or "none"
+            raise InputError(f"form {form.name} has no process '{process}' (processes: {names})")
+        return process
+    if len(candidates) > 1:
+        names = ", ".join(p.name for p in candidates)
+        raise InputError(f"form {form.name} has several processes ({names}): choose one with --process")
+    return candidates[0].name if candidates else None
+
+
+def create_in(
+    session: Session,
+    conn: Any,
+    form: FormDef,
+    raw: dict[str, Any],
+    process: str | None = None,
+    launched: list[LaunchNote] | None = None,
+) -> dict[str, Any]:
+    """A new record, inside the caller's transaction: checked, written, and in its process's first stage (the
+    projects entering it launched added to `launched`)."""
+    values = new_values(form, raw, people_of(session))
+    check_refs(session, form, values)
+    chosen = choose_process(session, form, process)
+    now = session.now
+    number = record_store.last_number(conn, form) + 1
+    key = f"{form.key_prefix}-{number}"
+    record = {
+        "key": key,
+        "number": number,
+        "author": session.actor,
+        "created_at": now,
+        "updated_at": now,
+        "def_version": session.version,
+        "process": chosen,
+        **values,
+    }
+    record_store.insert(conn, form, record)
+    filled = {k: v for k, v in values.items() if v is not None}
+    record_store.add_event(
+        conn, now, session.actor, Event.RECORD_CREATED, record=key, form=form.name, data={"values": filled}
+    )
+    if chosen:
+        entered = session.defs.processes[chosen]
+        record["stage"] = None
+        given = frozenset(k for k, v in raw.items() if v not in (None, ""))
+        enter(session, conn, form, record, entered, entered.initial, given=given, launched=launched)
+    return record
 
 
 @dataclass
@@ -391,6 +505,7 @@ class AdvanceRequest:
     key: str  # the record's key
     to: str | None = None  # the stage to go to (needed when there are several)
     comment: str | None = None  # a comment for the history
+    reason: str | None = None  # why, where the stage's entry asks for a reason (kept as a comment)
 
 
 @dataclass(frozen=True)
@@ -425,10 +540,13 @@ def advance(session: Session, request: AdvanceRequest) -> Moved:
     blocked = _blocked(pos, to)
     if blocked:
         raise InputError(blocked)
+    _check_entry(pos, pos.process.stages[to], request.reason)
     launched: list[LaunchNote] = []
     with session.transaction() as conn:
         if comment:
             _comment(session, conn, pos, comment)
+        if request.reason:
+            _comment(session, conn, pos, f"{pos.process.stages[to].title}: {request.reason}")
         reason = f"advanced by {session.actor or '-'}"
         stages = enter(session, conn, pos.form, pos.row, pos.process, to, reason=reason, launched=launched)
     return Moved(rkey, stages, launched)
@@ -444,6 +562,25 @@ def _blocked(pos: Position, to: str) -> str | None:
         waiting = ", ".join(f"{a['approver']} ({a['approval_group']})" for a in pos.pending)
         return f"{rkey} waits for approval by {waiting}"
     return None
+
+
+def _check_entry(pos: Position, target: StageDef, reason: str | None) -> None:
+    """InputError unless the record brings what entering the target demands (its `entry`): the fields filled,
+    a reason given."""
+    entry = target.raw.get("entry", {})
+    fields = pos.form.fields
+    missing = [name for name in entry.get("require", []) if pos.row.get(name) in (None, "")]
+    if missing:
+        named = ", ".join(f"{fields[n].label or n} ({n})" if n in fields else n for n in missing)
+        first = missing[0]
+        raise InputError(
+            f"{pos.row['key']} cannot enter '{target.id}' without {named}: fill it first "
+            f"(crmctl record update {pos.row['key']} --set {first}=...)"
+        )
+    if entry.get("reason") and not (reason or "").strip():
+        raise InputError(f"{pos.row['key']} cannot enter '{target.id}' without a reason: give --reason TEXT")
+    if reason is not None and not entry.get("reason"):
+        raise InputError(f"stage '{target.id}' asks for no reason: leave out --reason (a comment goes with -m)")
 
 
 def _comment(session: Session, conn: Any, pos: Position, text: str) -> None:

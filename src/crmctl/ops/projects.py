@@ -751,6 +751,8 @@ def _new_task(session: Session, title: str, values: dict[str, Any]) -> tuple[Row
         key = (project_store.project(session.conn, project) or {}).get("record")
     deps: list[str] = [get_task(session, d)["id"] for d in values.get("depends_on") or []]
     estimate, due = values.get("estimate"), values.get("due")
+    if not estimate and values.get("type"):  # a type's default estimate (the Workspace's estimates:)
+        estimate = session.defs.estimates.get(values["type"])
     row: Row = {
         "project": project,
         "record": key,

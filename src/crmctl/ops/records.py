@@ -9,13 +9,14 @@ from typing import Any
 
 from crmctl.domain.events import Event
 from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
-from crmctl.domain.records import changed_values, new_values, plain
+from crmctl.domain.records import changed_values, plain
 from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock, lookups
+from crmctl.ops.attachments import CardFile, card_files
 from crmctl.ops.lookups import locate, normalise_key, people_of, stage_duty, title_of
-from crmctl.ops.process import enter
+from crmctl.ops.process import check_refs, create_in
 from crmctl.ops.projects import FieldChange, LaunchNote, ProjectChanged, follow_record
 from crmctl.ops.schedule import Promise, promises
 from crmctl.ops.series import every_of, reminder_done, start_reminders, stop_reminders
@@ -39,33 +40,6 @@ _SYSTEM_TYPES = {
     "stage_due": "datetime",
     "responsible": "person",
 }
-
-
-def _check_refs(session: Session, form: FormDef, values: dict[str, Any]) -> None:
-    problems = []
-    for name, value in values.items():
-        spec = form.fields.get(name)
-        if spec is None or spec.type != "ref" or value is None or spec.form is None:
-            continue
-        key = normalise_key(value)
-        values[name] = key
-        if not record_store.existing_keys(session.conn, spec.form, [key]):
-            problems.append(f"field '{name}': no {spec.form} record {key}")
-    if problems:
-        raise InputError("; ".join(problems))
-
-
-def choose_process(session: Session, form: FormDef, process: str | None) -> str | None:
-    candidates = session.defs.processes_of(form.name)
-    if process is not None:
-        if process not in {p.name for p in candidates}:
-            names = ", ".join(p.name for p in candidates) or "none"
-            raise InputError(f"form {form.name} has no process '{process}' (processes: {names})")
-        return process
-    if len(candidates) > 1:
-        names = ", ".join(p.name for p in candidates)
-        raise InputError(f"form {form.name} has several processes ({names}): choose one with --process")
-    return candidates[0].name if candidates else None
 
 
 @dataclass(frozen=True)
@@ -95,45 +69,6 @@ def create(session: Session, request: CreateRequest) -> Created:
     return Created(key, show(session, ShowRequest(key)) if request.card else None, launched)
 
 
-def create_in(
-    session: Session,
-    conn: Any,
-    form: FormDef,
-    raw: dict[str, Any],
-    process: str | None = None,
-    launched: list[LaunchNote] | None = None,
-) -> dict[str, Any]:
-    """A new record, inside the caller's transaction: checked, written, and in its process's first stage (the
-    projects entering it launched added to `launched`)."""
-    values = new_values(form, raw, people_of(session))
-    _check_refs(session, form, values)
-    chosen = choose_process(session, form, process)
-    now = session.now
-    number = record_store.last_number(conn, form) + 1
-    key = f"{form.key_prefix}-{number}"
-    record = {
-        "key": key,
-        "number": number,
-        "author": session.actor,
-        "created_at": now,
-        "updated_at": now,
-        "def_version": session.version,
-        "process": chosen,
-        **values,
-    }
-    record_store.insert(conn, form, record)
-    filled = {k: v for k, v in values.items() if v is not None}
-    record_store.add_event(
-        conn, now, session.actor, Event.RECORD_CREATED, record=key, form=form.name, data={"values": filled}
-    )
-    if chosen:
-        entered = session.defs.processes[chosen]
-        record["stage"] = None
-        given = frozenset(k for k, v in raw.items() if v not in (None, ""))
-        enter(session, conn, form, record, entered, entered.initial, given=given, launched=launched)
-    return record
-
-
 @dataclass(frozen=True)
 class UpdateRequest:
     key: str  # the record's key
@@ -157,7 +92,7 @@ def update(session: Session, request: UpdateRequest) -> Updated:
     key = row["key"]
     session.require("records.update", f"change {form.name} records", form.name, key)
     changes = changed_values(form, row, request.values, people_of(session))
-    _check_refs(session, form, {k: v[1] for k, v in changes.items()})
+    check_refs(session, form, {k: v[1] for k, v in changes.items()})
     followed: list[ProjectChanged] = []
     if changes:
         with session.transaction() as conn:
@@ -180,6 +115,7 @@ def update(session: Session, request: UpdateRequest) -> Updated:
 @dataclass(frozen=True)
 class ShowRequest:
     key: str  # the record's key
+    previews: bool = False  # the bytes of attached images come along, for the HTML card's thumbnails
 
 
 @dataclass(frozen=True)
@@ -285,6 +221,7 @@ class Card:
     comments: list[Comment]
     reminders: list[CardReminder]
     promise: Promise | None  # the promised date against the ready date, where the form names a promised field
+    files: list[CardFile]  # attached files (deleted ones left out)
     view: CardView = field(metadata={"json": False})
 
 
@@ -323,6 +260,7 @@ def show(session: Session, request: ShowRequest) -> Card:
         comments=[Comment(**c) for c in record_store.comments(session.conn, key)],
         reminders=[CardReminder(**{k: v for k, v in r.items() if k != "record"}) for r in reminders],
         promise=promises(session, form, [row]).get(key),
+        files=card_files(session, key, request.previews),
         view=_view(session, form, row, related, pending),
     )
 

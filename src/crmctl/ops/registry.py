@@ -83,6 +83,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("comment", "records", "comment", "write"),
     Operation("remind", "records", "remind", "write"),
     Operation("agenda", "agenda", "agenda", "read"),
+    # attached files
+    Operation("attach", "attachments", "attach", "write"),
+    Operation("files", "attachments", "files", "read"),
+    Operation("file get", "attachments", "get", "read"),
+    Operation("file delete", "attachments", "delete", "write"),
     # processes
     Operation("advance", "process", "advance", "write"),
     Operation("approve", "process", "approve", "write"),

@@ -35,7 +35,7 @@ def _day(text: str | None, session: Session, what: str) -> dt.datetime | None:
 
 @dataclass(frozen=True)
 class EfficiencyRequest:
-    by: str = "person"  # person, type, or person,type
+    by: str = "person"  # person, type, project, record, form, or several: person,type
     period: str | None = None  # week, month or quarter
     since: str | None = None  # --from: the first day (YYYY-MM-DD), included
     until: str | None = None  # --to: the last day (YYYY-MM-DD), excluded
@@ -48,11 +48,15 @@ class EfficiencyRequest:
 
 @dataclass(frozen=True)
 class EfficiencyRow:
-    """Estimated against actual time of a group of tasks (a person and/or a task type, in a period)."""
+    """Estimated against actual time of a group of tasks (a person, a task type, a project, a record or a
+    form, or several of them, in a period)."""
 
     period: str | None = column()
     person: str | None = column(default=None)  # with --by person
     type: str | None = column(default=None)  # with --by type
+    project: str | None = column(default=None)  # with --by project: the task's project id ('-': none)
+    record: str | None = column(default=None)  # with --by record: the task's record key ('-': none)
+    form: str | None = column(default=None)  # with --by form: the form of the task's record ('-': none)
     tasks: int = column(default=0)
     unestimated: int = column("no estimate", default=0)
     estimated_hours: float | None = column("estimated h", default=None)
@@ -87,7 +91,8 @@ def efficiency(session: Session, request: EfficiencyRequest) -> Efficiency:
     _allowed(session)
     if request.page:
         period = request.period or "week"
-        chosen = [replace(request, by="person", period=period), replace(request, by="type", period=period)]
+        first = request.by if request.by in ("project", "record", "form") else "person"
+        chosen = [replace(request, by=first, period=period), replace(request, by="type", period=period)]
     else:
         chosen = [request]
     tables = [_efficiency_table(session, one) for one in chosen]
@@ -160,6 +165,8 @@ class EstimateRow:
     p75_minutes: float | None = column(table=False)
     suggested_minutes: int | None = column(table=False)
     enough: bool = column(table=False)  # whether there were min_tasks done tasks to suggest from
+    default_minutes: int | None = column(table=False, default=None)  # the Workspace's estimate for the type
+    update_default: bool = column(table=False, default=False)  # the suggestion differs from that default
 
 
 def estimates(session: Session, request: EstimatesRequest) -> list[EstimateRow]:
@@ -170,10 +177,18 @@ def estimates(session: Session, request: EstimatesRequest) -> list[EstimateRow]:
         raise UsageError("--min-tasks must be at least 1")
     planned = template_estimates(session)
     observed = {(r["type"], r["subtype"]): r for r in report_store.actual_by_type(session.conn)}
-    return [
-        _estimate(key, planned.get(key, []), observed.get(key), request.min_tasks)
-        for key in sorted(set(planned) | set(observed))
-    ]
+    defaults = {kind: parse_duration(text, session.defs.hours_per_day) for kind, text in session.defs.estimates.items()}
+    keys = set(planned) | set(observed) | {(kind, "-") for kind in defaults}
+    rows = [_estimate(key, planned.get(key, []), observed.get(key), request.min_tasks) for key in sorted(keys)]
+    return [_against_default(row, defaults.get(row.type)) for row in rows]
+
+
+def _against_default(row: EstimateRow, default: int | None) -> EstimateRow:
+    """The row with the type's default estimate, and whether the suggestion says to change it."""
+    if default is None:
+        return row
+    update = row.subtype == "-" and row.suggested_minutes is not None and row.suggested_minutes != default
+    return replace(row, default_minutes=default, update_default=update)
 
 
 def _estimate(key: tuple[str, str], planned: list[int], seen: dict[str, Any] | None, min_tasks: int) -> EstimateRow:

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
 from crmctl.domain.graph import find_cycle
-from crmctl.domain.imports import Outcome, Problem
+from crmctl.domain.imports import FILES_COLUMN, Outcome, Problem
 from crmctl.domain.model import Definitions
 from crmctl.domain.projects import STATUSES
 from crmctl.domain.values import parse_datetime
@@ -63,7 +63,7 @@ TIME_COLUMNS = {
     "minutes": "minutes",
     "note": "note",
 }
-IGNORED = {"created_at", "started_at", "finished_at", "id", "source"}  # written by crmctl itself
+IGNORED = {"created_at", "started_at", "finished_at", "id", "source", FILES_COLUMN}  # written by crmctl itself
 _TASK_ID = re.compile(r"^T-[1-9][0-9]*$")
 _PROJECT_ID = re.compile(r"^P-[1-9][0-9]*$")
 _COMPARED = (

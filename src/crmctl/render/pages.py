@@ -24,11 +24,14 @@ def page(template: str, **context: Any) -> str:
     return _env().get_template(template).render(**context)
 
 
-_GROUPS = ("period", "person", "type")  # the columns of an efficiency row shown only when asked for
-_CHARTS = (
-    ("person", "ratio", "Each person's ratio (estimated / actual) by period"),
-    ("type", "mean_hours", "Mean actual hours per task, by task type and period"),
-)
+_GROUPS = ("period", "person", "type", "project", "record", "form")  # columns of an efficiency row shown when asked
+_CHARTS = {  # the group of a page's table -> the figure its chart draws, and its title
+    "person": ("ratio", "Each person's ratio (estimated / actual) by period"),
+    "project": ("ratio", "Each project's ratio (estimated / actual) by period"),
+    "record": ("ratio", "Each record's ratio (estimated / actual) by period"),
+    "form": ("ratio", "Each form's ratio (estimated / actual) by period"),
+    "type": ("mean_hours", "Mean actual hours per task, by task type and period"),
+}
 
 
 def efficiency_columns(table: EfficiencyTable) -> list[tuple[str, str]]:
@@ -49,7 +52,9 @@ def efficiency_page(report: Efficiency) -> str:
     from crmctl.render.charts import line_chart
 
     charts = []
-    for table, (group, value, title) in zip(report.tables, _CHARTS, strict=True):
+    for table in report.tables:
+        group = table.by[0]
+        value, title = _CHARTS[group]
         periods = list(dict.fromkeys(r.period or "" for r in table.rows))  # a page's tables have periods
         series: dict[str, dict[str, Any]] = {}
         for row in table.rows:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from crmctl.domain.events import Event
+from crmctl.domain.files import human_size
 from crmctl.domain.records import plain
 from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, render, terminal_width
 
@@ -129,6 +130,16 @@ def _reminders_closed(data: Data) -> str:
     return f"reminders {ids} closed: the record left {data.get('stage')}"
 
 
+def _on(data: Data) -> str:
+    """' on T-3' for a file of a task or project; nothing for a record's own."""
+    other = data.get("task") or data.get("project")
+    return f" on {other}" if other else ""
+
+
+def _file_attached(data: Data) -> str:
+    return f"file {data.get('file')} «{data.get('name')}» ({human_size(int(data.get('size') or 0))})" + _on(data)
+
+
 def _project(data: Data) -> str:
     text = f"{data.get('project')} {data.get('title')}"
     if data.get("template"):
@@ -213,6 +224,10 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.MAIL_RECEIVED: _mail_received,
     Event.PERMISSION_REFUSED: _fields,
     Event.TEAM_CHANGED: _team_changed,
+    Event.FILE_ATTACHED: _file_attached,
+    Event.FILE_DELETED: lambda d: f"file {d.get('file')} «{d.get('name')}» deleted" + _on(d),
+    Event.RECORD_LINKED: lambda d: f"{d.get('from')} -> {d.get('to')} ({d.get('action')})",
+    Event.NOTICE_SENT: lambda d: f"notice to {', '.join(d.get('to', []))}: {d.get('text')}",
     Event.STAGE_ENTERED: _stage_entered,
     Event.STAGE_SKIPPED: lambda d: f"{d.get('stage')} skipped: {d.get('reason')}",
     Event.STAGE_PASSED: lambda d: f"{d.get('stage')} passed",
@@ -359,9 +374,38 @@ def card_text(card: Card, *, color: bool = False) -> str:
             f"  {cell(r.due_at)}  {cell(r.text)}" + (f" ({r.person})" if r.person else "") + "\n"
             for r in card.reminders
         )
+    if card.files:
+        text += "\nfiles\n" + "".join(f"  {f.id}  {cell(f.name, width)}  {human_size(f.size)}\n" for f in card.files)
     if card.comments:
         text += "\ncomments\n" + "".join(f"  {cell(c.at)}  {c.author or '-'}: {cell(c.text)}\n" for c in card.comments)
     return text
+
+
+def card_html(card: Card) -> str:
+    """The card as a standalone page: the fields beside thumbnails of the attached images (data: URIs, so
+    the page needs nothing else), the other files with their sizes, then tasks, reminders and comments."""
+    import base64
+
+    from crmctl.render.pages import page
+
+    images = [
+        {
+            "name": f.name,
+            "size": human_size(f.size),
+            "uri": f"data:{f.media_type};base64," + base64.b64encode(f.preview).decode("ascii"),
+        }
+        for f in card.files
+        if f.preview is not None
+    ]
+    others = [{"id": f.id, "name": f.name, "size": human_size(f.size)} for f in card.files if f.preview is None]
+    return page(
+        "card.html.j2",
+        card=card,
+        meta=[(k, cell(v)) for k, v in _meta(card)],
+        fields=_field_pairs(card),
+        images=images,
+        others=others,
+    )
 
 
 def _meta(card: Card) -> list[tuple[str, Any]]:

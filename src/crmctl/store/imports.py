@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crmctl.domain.imports import Outcome
+from crmctl.domain.imports import FILES_COLUMN, Outcome
 from crmctl.domain.model import FormDef
 from crmctl.domain.values import NUMBER_LIMIT, FieldSpec
 from crmctl.store.db import SQL_TYPES, quote
@@ -727,13 +727,22 @@ RECORD_TAIL = ("process", "stage", "stage_since", "responsible", "author", "crea
 _TEXTUAL = frozenset({"text", "email", "phone", "list", "person", "ref"})
 
 
+def _files_of(owner: str) -> str:
+    """The files attached to an owner (not deleted) as a JSON list of id, name, size and sha256, or null."""
+    return (
+        "(SELECT to_json(list({'id': f.id, 'name': f.name, 'size': f.size, 'sha256': f.sha256} ORDER BY f.id)) "
+        f'FROM crm.files f WHERE f.owner = {owner} AND f.deleted_at IS NULL) AS "{FILES_COLUMN}"'
+    )
+
+
 def record_export_sql(form: FormDef, guard: bool) -> str:
     columns = [("key", "text"), *((f.id, f.type) for f in form.fields.values()), *((c, "meta") for c in RECORD_TAIL)]
     parts = [
         f"{_guard(quote(name)) if guard and kind in _TEXTUAL else quote(name)} AS {quote(name)}"
         for name, kind in columns
     ]
-    return f"SELECT {', '.join(parts)} FROM {quote(form.name)} ORDER BY number"
+    table = quote(form.name)
+    return f"SELECT {', '.join(parts)}, {_files_of(table + '.key')} FROM {table} ORDER BY number"
 
 
 def task_export_sql(guard: bool) -> str:
@@ -742,7 +751,7 @@ def task_export_sql(guard: bool) -> str:
         {g("t.description")} AS description, t.type, t.subtype, t.assignee, t.priority, t.estimate_minutes,
         t.due_at, t.status, (SELECT string_agg(d.depends_on, ' ' ORDER BY d.depends_on)
         FROM crm.task_dependencies d WHERE d.task = t.id) AS depends_on, array_to_string(t.watchers, ' ') AS watchers,
-        t.created_at, t.started_at, t.finished_at FROM crm.tasks t ORDER BY t.number"""
+        t.created_at, t.started_at, t.finished_at, {_files_of("t.id")} FROM crm.tasks t ORDER BY t.number"""
 
 
 def time_export_sql(guard: bool) -> str:
@@ -750,6 +759,16 @@ def time_export_sql(guard: bool) -> str:
     return f"""SELECT i.id, i.task, i.person, i.started_at, i.ended_at,
         round(date_diff('second', i.started_at, i.ended_at) / 60.0, 2) AS minutes, {g("i.note")} AS note, i.source
         FROM crm.time_intervals i WHERE i.ended_at IS NOT NULL ORDER BY i.started_at, i.id"""
+
+
+def exported_files(conn: Any, sql: str) -> dict[str, bytes]:
+    """sha256 -> content of every file an export's rows list in their crm.files column, each once."""
+    rows = conn.execute(
+        f"""WITH listed AS (SELECT unnest(from_json("{FILES_COLUMN}"::JSON, '[{{"sha256": "VARCHAR"}}]'))
+        AS f FROM ({sql})) SELECT c.sha256, c.content FROM crm.file_contents c
+        WHERE c.sha256 IN (SELECT f.sha256 FROM listed)"""
+    ).fetchall()
+    return {sha: bytes(content) for sha, content in rows}
 
 
 def copy_out(conn: Any, sql: str, path: Path, fmt: str) -> None:

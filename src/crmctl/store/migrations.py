@@ -11,8 +11,9 @@ from crmctl.store.db import Connection, define_records_view
 from crmctl.store.definitions import latest
 
 # 5: crm.tokens; 6: crm.event_hashes (the event log's chain); 7: crm.deliveries; 8: crm.series,
-# crm.announcements; 9: crm.projects.due_at; 10: reminders' party and stage, approvals' acting_for
-SCHEMA_VERSION = 10
+# crm.announcements; 9: crm.projects.due_at; 10: reminders' party and stage, approvals' acting_for;
+# 11: crm.files, crm.file_contents, crm.links
+SCHEMA_VERSION = 11
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -108,6 +109,17 @@ SYSTEM_DDL = [
         id BIGINT PRIMARY KEY DEFAULT nextval('crm.announcement_ids'), text VARCHAR NOT NULL,
         audience VARCHAR[] NOT NULL, until TIMESTAMPTZ, created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR,
         withdrawn_at TIMESTAMPTZ, withdrawn_by VARCHAR, expired_at TIMESTAMPTZ)""",
+    # schema 11: attached files, each content once by its SHA-256 (docs/storage.md says why in the database)
+    "CREATE TABLE IF NOT EXISTS crm.file_contents (sha256 VARCHAR PRIMARY KEY, size BIGINT NOT NULL, content BLOB)",
+    "CREATE SEQUENCE IF NOT EXISTS crm.file_ids",
+    """CREATE TABLE IF NOT EXISTS crm.files (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.file_ids'), owner VARCHAR NOT NULL, name VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL, size BIGINT NOT NULL, media_type VARCHAR NOT NULL, added_at TIMESTAMPTZ NOT NULL,
+        added_by VARCHAR, source VARCHAR, deleted_at TIMESTAMPTZ, deleted_by VARCHAR)""",
+    # schema 11: records linked by a stage's create: action (a prospect and the client made from it)
+    """CREATE TABLE IF NOT EXISTS crm.links (
+        source VARCHAR NOT NULL, target VARCHAR NOT NULL, action VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (source, action))""",
     """CREATE OR REPLACE VIEW crm.task_times AS
         SELECT t.id AS task, t.type, t.subtype, t.assignee, t.status, t.estimate_minutes,
                coalesce(sum(date_diff('second', i.started_at, i.ended_at)) / 60.0, 0) AS actual_minutes

@@ -366,3 +366,13 @@ def _update_by_key(conn: Any, table: str, columns: Sequence[str], rows: Sequence
     assignments = ", ".join(f"{n} = u.{n}" for n in names)
     conn.execute(f'UPDATE {table} SET {assignments} FROM "crm#update" u WHERE {table}.key = u.key')
     conn.execute('DROP TABLE "crm#update"')
+
+
+def linked(conn: Any, source: str, action: str) -> str | None:
+    """The record a stage's create: action made from this one already, or None."""
+    row = conn.execute("SELECT target FROM crm.links WHERE source = ? AND action = ?", [source, action]).fetchone()
+    return str(row[0]) if row else None
+
+
+def link(conn: Any, source: str, target: str, action: str, at: dt.datetime) -> None:
+    conn.execute("INSERT INTO crm.links VALUES (?, ?, ?, ?)", [source, target, action, at])

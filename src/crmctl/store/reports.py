@@ -12,7 +12,12 @@ PERIOD_LABELS = {
     "month": "strftime(period, '%Y-%m')",
     "quarter": "strftime(period, '%Y') || '-Q' || quarter(period)",
 }
-GROUPS = {"person": "person", "type": "type"}
+GROUPS = {"person": "person", "type": "type", "project": "project", "record": "record", "form": "form"}
+# what a task is grouped by: its assignee, type, project, record and that record's form ('-' for none)
+_GROUPED = (
+    "coalesce(t.assignee, '-') AS person, coalesce(t.type, '-') AS type, coalesce(t.project, '-') AS project, "
+    "coalesce(t.record, '-') AS record, coalesce(r.form, '-') AS form"
+)
 
 
 def _rows(cursor: Connection) -> list[dict[str, Any]]:
@@ -73,9 +78,8 @@ def efficiency(
     sql = f"""
         WITH actual AS ({_actual_sql(include_open)}),
         base AS (
-            SELECT coalesce(t.assignee, '-') AS person, coalesce(t.type, '-') AS type, t.estimate_minutes,
-                   coalesce(a.minutes, 0) AS actual, {period_sql} AS period
-            FROM crm.tasks t LEFT JOIN actual a ON a.task = t.id
+            SELECT {_GROUPED}, t.estimate_minutes, coalesce(a.minutes, 0) AS actual, {period_sql} AS period
+            FROM crm.tasks t LEFT JOIN actual a ON a.task = t.id LEFT JOIN crm.records r ON r.key = t.record
             WHERE {" AND ".join(clauses)}
         )
         SELECT {label} AS period, {"".join(f"{k}, " for k in keys)}
