@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/efficiency.py
 	$(BIN)/python benchmarks/schedule.py
 	$(BIN)/python benchmarks/imports.py
+	$(BIN)/python benchmarks/tasks.py
 	$(BIN)/python benchmarks/tj3.py
 	$(BIN)/python benchmarks/reliability.py
 	$(BIN)/python benchmarks/server.py
