@@ -285,11 +285,16 @@ def test_after_sigkill_every_acknowledged_write_is_there(served: Served) -> None
     assert set(acknowledged) <= names
 
 
-def test_commands_that_read_files_are_refused_against_a_server(served: Served) -> None:
-    (served.home / "clients.csv").write_text("name\nБета\n", encoding="utf-8")
+def test_files_a_command_reads_are_sent_with_it(served: Served) -> None:
+    (served.home / "clients.csv").write_text(
+        "name,contact_person,phone\nБета,Анна,+7 (900) 000-00-01\n", encoding="utf-8"
+    )
     done = served.client("sokolov", "import", "client", "clients.csv")
-    assert done.returncode == 2 and "it reads files" in done.stderr
-    # nor does the server read a path of its own machine for a client that sends one
+    assert done.returncode == 0 and "clients.csv: 1 row" in done.stdout + done.stderr, done.stderr
+    assert "Бета" in served.client("sokolov", "record", "show", "CL-2").stdout
+    missing = served.client("sokolov", "import", "client", "nowhere.csv")
+    assert missing.returncode == 3 and "nowhere.csv" in missing.stderr
+    # the server reads no path of its own machine for a client that names one without sending it
     import urllib.error
 
     body = json.dumps({"what": "client", "path": "/etc/passwd"}).encode()
@@ -300,7 +305,7 @@ def test_commands_that_read_files_are_refused_against_a_server(served: Served) -
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 400
-    assert "it reads files" in json.loads(refused.value.read())["error"]["message"]
+    assert "was not sent with the request" in json.loads(refused.value.read())["error"]["message"]
 
 
 def test_the_client_imports_neither_duckdb_nor_the_server_stack(served: Served) -> None:

@@ -163,14 +163,19 @@ def call(name: str, request: Any) -> Any:
     server = _server() if served else None
     if server is None:
         return run(name, options(), request)
-    refused = local_only(op, request)
+    refused = local_only(op)
     if refused:
         raise UsageError(refused)
     from crmctl.client.remote import call as remote
 
     if op.served is not None:  # plan, apply: the server gets the workspace's YAML with the request
         request = _with_workspace(request)
-    return remote(server, name, request, *op.types())
+    files = None
+    if op.reads_files:  # import, intake mail: the files the request names go with it
+        from crmctl.uploads import gather
+
+        files = gather(request)
+    return remote(server, name, request, *op.types(), files=files)
 
 
 def _with_workspace(request: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 from crmctl import wire
 from crmctl.client.config import Server
 from crmctl.errors import BY_EXIT_CODE, CrmError, Environment, InputError
+from crmctl.uploads import KEY
 
 TIMEOUT = 300.0  # seconds one operation may take on the server (a big import does)
 
@@ -56,7 +57,13 @@ def send(server: Server, path: str, data: Any | None = None) -> Any:
         raise Environment(f"the server at {server.url} answered something that is not JSON") from None
 
 
-def call(server: Server, name: str, request: Any, request_type: Any, result_type: Any) -> Any:
-    """Run the named operation on the server; its result as the local run would give it."""
-    answer = send(server, f"/api/v1/ops/{name}", wire.encode(request, request_type))
+def call(
+    server: Server, name: str, request: Any, request_type: Any, result_type: Any, files: dict[str, Any] | None = None
+) -> Any:
+    """Run the named operation on the server (with the files the request names: crmctl.uploads); its result
+    as the local run would give it."""
+    body = wire.encode(request, request_type)
+    if files:
+        body[KEY] = files
+    answer = send(server, f"/api/v1/ops/{name}", body)
     return wire.decode(result_type, answer["result"])

@@ -21,7 +21,6 @@ import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
 if TYPE_CHECKING:
@@ -148,29 +147,13 @@ OPERATIONS: tuple[Operation, ...] = (
 BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
 
 
-def local_only(op: Operation, request: Any = None) -> str | None:
-    """Why a server does not run the operation with this request (it runs where its files are), or None. An
-    operation that reads files runs on a server only where the request names none (`intake mail --rule R`
-    fetching from the rule's mailbox)."""
+def local_only(op: Operation) -> str | None:
+    """Why a server does not run the operation (it works on this machine's files: validate, schema, init), or
+    None. An operation that reads files (import, intake mail) runs there on the files sent with the request
+    (crmctl.uploads)."""
     if op.access not in ("read", "write") and op.served is None:
         return f"crmctl {op.command} works on this machine's files, not against a server"
-    if op.reads_files and _names_paths(request):
-        return (
-            f"crmctl {op.command} against a team server is not available yet: it reads files, and the server "
-            "reads no file of its own machine for a client (run it where the database is, with the server stopped)"
-        )
     return None
-
-
-def _names_paths(request: Any) -> bool:
-    """Whether a request names a file or folder (a field holding a Path, or a list with one); None (no
-    request yet) counts as naming one."""
-    if request is None:
-        return True
-    values = [getattr(request, name) for name in getattr(request, "__dataclass_fields__", {})]
-    return any(
-        isinstance(v, Path) or (isinstance(v, (list, tuple)) and any(isinstance(i, Path) for i in v)) for v in values
-    )
 
 
 def run(name: str, options: Options, request: Any) -> Any:

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from crmctl import __version__, wire
+from crmctl import __version__, uploads, wire
 from crmctl.errors import INTERNAL, CrmError, Unauthorized, UsageError
 from crmctl.ops.registry import BY_NAME
 from crmctl.server.engine import Engine
@@ -33,6 +33,7 @@ from crmctl.server.scheduler import Scheduler
 
 API = 1
 MAX_REQUEST = 1_000_000  # bytes of one operation's JSON request
+MAX_UPLOAD = uploads.LIMIT * 4 // 3 + MAX_REQUEST  # of one that carries files (base64: 4 bytes for 3)
 log = logging.getLogger("crmctl.server")
 
 
@@ -48,15 +49,17 @@ def _token(request: Request) -> str:
     return token.strip()
 
 
-async def _body(request: Request) -> Any:
+async def _body(request: Request, limit: int = MAX_REQUEST) -> Any:
     size = request.headers.get("content-length")
-    if size is not None and (not size.isdigit() or int(size) > MAX_REQUEST):
-        raise UsageError(f"the request is larger than {MAX_REQUEST} bytes")
-    data = b""
+    if size is not None and (not size.isdigit() or int(size) > limit):
+        raise UsageError(f"the request is larger than {limit} bytes")
+    chunks, length = [], 0
     async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_REQUEST:
-            raise UsageError(f"the request is larger than {MAX_REQUEST} bytes")
+        chunks.append(chunk)
+        length += len(chunk)
+        if length > limit:
+            raise UsageError(f"the request is larger than {limit} bytes")
+    data = b"".join(chunks)
     try:
         return json.loads(data or b"{}")
     except (ValueError, UnicodeDecodeError):
@@ -79,11 +82,15 @@ def create_app(engine: Engine, scheduler: Scheduler | None = None) -> Starlette:
             if op is None:
                 raise UsageError(f"the server has no operation '{name}' (is the client newer than the server?)")
             request_type, result_type = op.types()
+            body = await _body(request, MAX_UPLOAD if op.reads_files else MAX_REQUEST)
+            files = body.pop(uploads.KEY, None) if isinstance(body, dict) else None
             try:
-                given = wire.decode(request_type, await _body(request))
+                given = wire.decode(request_type, body)
             except (wire.WireError, TypeError) as exc:
                 raise UsageError(f"the request does not fit {name}: {exc}") from None
-            result = await run_in_threadpool(engine.run, op, person, given)
+            if files is not None and not isinstance(files, dict):
+                raise UsageError(f"the request's {uploads.KEY} is not an object")
+            result = await run_in_threadpool(engine.run, op, person, given, files)
             status = 200
             return JSONResponse({"result": wire.encode(result, result_type)})
         except CrmError as exc:

@@ -4,10 +4,13 @@ writes run one at a time, reads beside them, each request as the person its toke
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
+from crmctl import uploads
 from crmctl.domain.events import Event
 from crmctl.domain.model import Definitions
 from crmctl.errors import InputError, Unauthorized, UsageError
@@ -111,11 +114,18 @@ class Engine:
                 token_store.used(self.conn, token_id, session.now)
         return person
 
-    def run(self, op: Operation, person: str, request: Any) -> Any:
-        """Run an operation as the person: a write in the writer's turn, a read beside it."""
-        refused = local_only(op, request)
+    def run(self, op: Operation, person: str, request: Any, files: dict[str, Any] | None = None) -> Any:
+        """Run an operation as the person: a write in the writer's turn, a read beside it; one that reads
+        files, on the copies of those the client sent (crmctl.uploads)."""
+        refused = local_only(op)
         if refused:
             raise UsageError(refused)
+        if op.reads_files:
+            with tempfile.TemporaryDirectory(prefix="crmctl-upload-") as folder:
+                return self._run(op, person, uploads.place(request, files or {}, Path(folder)))
+        return self._run(op, person, request)
+
+    def _run(self, op: Operation, person: str, request: Any) -> Any:
         if op.served is not None:
             return self._definitions_op(op, person, request)
         function = op.load()
