@@ -51,5 +51,5 @@ def test_a_sent_name_is_a_name_not_a_path(tmp_path: Path, name: str) -> None:
 
 
 def test_a_missing_file_is_not_found_before_anything_is_sent(tmp_path: Path) -> None:
-    with pytest.raises(NotFound, match="nowhere.csv"):
+    with pytest.raises(NotFound, match=r"nowhere\.csv"):
         uploads.gather(Files([tmp_path / "nowhere.csv"], "crm"))
