@@ -204,8 +204,8 @@ def test_validate_checks_the_actions_with_positions(cli, tmp_path: Path, monkeyp
     lines = [line for line in result.stdout.splitlines() + result.stderr.splitlines() if " error " in line]
     assert lines == [
         "crmctl.yaml:29:22: error R001 unknown person 'nobody'",
-        "crmctl.yaml:31:49: error P406 'subject' of order (text) cannot take 'amount' (number)",
-        "crmctl.yaml:31:64: error P406 'total' of order (number) cannot take 'title' (text)",
+        "crmctl.yaml:31:49: error P408 'subject' of order (text) cannot take 'amount' (number)",
+        "crmctl.yaml:31:64: error P408 'total' of order (number) cannot take 'title' (text)",
         "crmctl.yaml:31:85: error R001 unknown field 'nope' of form 'order'",
         "crmctl.yaml:34:23: error R001 unknown field 'reasn'",
     ]
