@@ -35,11 +35,13 @@ def mail(
     taken = result.taken
     if fmt == "table":
         emit("".join(line + "\n" for line in result.lines))
-        counts = {k: sum(t.outcome == k for t in taken) for k in ("created", "duplicate", "skipped", "rejected")}
+        kinds = ("created", "attached", "duplicate", "skipped", "rejected")
+        counts = {k: sum(t.outcome == k for t in taken) for k in kinds}
         verb = "would create" if result.dry_run else "created"
+        attached = f"attached {counts['attached']}, " if counts["attached"] else ""
         typer.echo(
             f"{len(taken)} message{'' if len(taken) == 1 else 's'}: "
-            f"{verb} {counts['created']}, duplicates {counts['duplicate']}, "
+            f"{verb} {counts['created']}, {attached}duplicates {counts['duplicate']}, "
             f"skipped {counts['skipped']}, rejected {counts['rejected']}" + (" (dry run)" if result.dry_run else ""),
             err=True,
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from crmctl.domain.events import Event
 from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
-from crmctl.domain.records import changed_values, new_values, plain
+from crmctl.domain.records import changed_values, duplicate_message, new_values, plain, unique_checks
 from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
@@ -49,6 +50,27 @@ def _check_refs(session: Session, form: FormDef, values: dict[str, Any]) -> None
             problems.append(f"field '{name}': no {spec.form} record {key}")
     if problems:
         raise InputError("; ".join(problems))
+
+
+def check_unique(
+    conn: Any, form: FormDef, values: dict[str, Any], key: str | None = None, changed: Iterable[str] | None = None
+) -> None:
+    """InputError, naming the record, if another record of the form has the values of a unique set already
+    (of an update, the key of the record changed and the fields it changes)."""
+    for shared in unique_checks(form, values, changed):
+        existing = record_store.holder(conn, form, shared, other_than=key)
+        if existing is not None:
+            raise InputError(duplicate_message(form, existing, shared))
+
+
+def holder_of(session: Session, conn: Any, form: FormDef, raw: dict[str, Any]) -> tuple[str, str] | None:
+    """The record a new one with these values would duplicate, and why; None if there is none."""
+    values = new_values(form, raw, people_of(session), strict=False)
+    for shared in unique_checks(form, values):
+        existing = record_store.holder(conn, form, shared)
+        if existing is not None:
+            return existing, duplicate_message(form, existing, shared)
+    return None
 
 
 def choose_process(session: Session, form: FormDef, process: str | None) -> str | None:
@@ -95,6 +117,7 @@ def create_in(
     """A new record, inside the caller's transaction: checked, written, and in its process's first stage."""
     values = new_values(form, raw, people_of(session))
     _check_refs(session, form, values)
+    check_unique(conn, form, values)
     chosen = choose_process(session, form, process)
     now = session.now
     number = record_store.last_number(conn, form) + 1
@@ -154,6 +177,7 @@ def update(session: Session, request: UpdateRequest) -> Updated:
     session.require("records.update", f"change {form.name} records", form.name, key)
     changes = changed_values(form, row, request.values, people_of(session))
     _check_refs(session, form, {k: v[1] for k, v in changes.items()})
+    check_unique(session.conn, form, {**row, **{k: v[1] for k, v in changes.items()}}, key, changes)
     if changes:
         with session.transaction() as conn:
             record_store.update(conn, form, key, {**{k: v[1] for k, v in changes.items()}, "updated_at": session.now})

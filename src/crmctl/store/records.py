@@ -10,6 +10,7 @@ from typing import Any
 from crmctl.domain.events import Event
 from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
 from crmctl.domain.records import plain
+from crmctl.domain.values import TEXTUAL
 from crmctl.store.db import quote
 
 OPERATORS = {"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -47,6 +48,34 @@ def insert(conn: Any, form: FormDef, record: Mapping[str, Any]) -> None:
         f"VALUES ({', '.join('?' for _ in columns)})",
         [record[c] for c in columns],
     )
+
+
+def _same_value(form: FormDef, name: str, left: str, right: str) -> str:
+    """SQL: the field's two values are the same for uniqueness; text without regard to case or edge spaces."""
+    if form.fields[name].type in TEXTUAL:
+        return f"lower(trim({left})) = lower(trim({right}))"
+    return f"{left} = {right}"
+
+
+def holder(conn: Any, form: FormDef, values: Mapping[str, Any], other_than: str | None = None) -> str | None:
+    """The key of a record of the form (but other_than) that has these values already, or None."""
+    same = " AND ".join(_same_value(form, name, quote(name), "?") for name in values)
+    row = conn.execute(
+        f"SELECT min(key) FROM {quote(form.name)} WHERE {same} AND key IS DISTINCT FROM ?",
+        [*values.values(), other_than],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def duplicates(conn: Any, form: FormDef, fields: tuple[str, ...]) -> list[list[str]]:
+    """The records of the form that share the values of these fields, a list of keys per shared value."""
+    columns = ", ".join(f"lower(trim({quote(n)}))" if form.fields[n].type in TEXTUAL else quote(n) for n in fields)
+    filled = " AND ".join(f"{quote(n)} IS NOT NULL" for n in fields)
+    rows = conn.execute(
+        f"SELECT list(key ORDER BY number) FROM {quote(form.name)} WHERE {filled} GROUP BY {columns} "
+        "HAVING count(*) > 1 ORDER BY min(number)"
+    ).fetchall()
+    return [list(r[0]) for r in rows]
 
 
 def update(conn: Any, form: FormDef, key: str, values: Mapping[str, Any]) -> None:

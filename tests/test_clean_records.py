@@ -1,0 +1,158 @@
+"""Issue 24, section 3: clean records. Unique fields, delete and restore, --dry-run on writes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Run, ok
+from tests.dbstate import dump, query
+
+DB = "crmctl.duckdb"
+
+
+def _unique(workspace: Path, declaration: str) -> None:
+    """Declare a uniqueness on the base workspace's client form (its file, not yet applied)."""
+    forms = workspace / "forms.yaml"
+    text = forms.read_text(encoding="utf-8")
+    forms.write_text(text.replace("title_field: name\n", f"title_field: name\nunique: {declaration}\n", 1), "utf-8")
+
+
+@pytest.fixture
+def uniq(workspace: Path, cli: Callable[..., Run]) -> Path:
+    """The base workspace with the client's e-mail unique, and client CL-1 holding anna@example.com."""
+    _unique(workspace, "[email, [name, phone]]")
+    ok(cli, "apply")
+    ok(cli, "record", "create", "client", "--set", "name=Ромашка", "--set", "email=Anna@Example.com")
+    return workspace
+
+
+# -- unique fields ----------------------------------------------------------------------------------------------
+
+
+def test_record_create_refuses_a_duplicate_email_whatever_its_case(uniq: Path, cli: Callable[..., Run]) -> None:
+    before = dump(uniq / DB)
+    result = cli("record", "create", "client", "--set", "name=Лютик", "--set", "email=anna@EXAMPLE.com")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "crmctl: error: client CL-1 has email 'anna@EXAMPLE.com' already (unique in form client)\n"
+    )
+    assert dump(uniq / DB) == before
+    ok(cli, "record", "create", "client", "--set", "name=Лютик", "--set", "email=boris@example.com")
+
+
+def test_a_set_of_fields_is_unique_together(uniq: Path, cli: Callable[..., Run]) -> None:
+    ok(cli, "record", "create", "client", "--set", "name=Лютик", "--set", "phone=+79990000000")
+    ok(cli, "record", "create", "client", "--set", "name=Лютик", "--set", "phone=+79990000001")  # another phone
+    ok(cli, "record", "create", "client", "--set", "name=Василёк", "--set", "phone=+79990000000")  # another name
+    result = cli("record", "create", "client", "--set", "name=лютик", "--set", "phone=+79990000000")
+    assert result.exit_code == 1
+    assert "client CL-2 has name 'лютик', phone '+79990000000' already" in result.stderr
+
+
+def test_record_update_refuses_a_duplicate_but_not_its_own_value(uniq: Path, cli: Callable[..., Run]) -> None:
+    ok(cli, "record", "create", "client", "--set", "name=Лютик", "--set", "email=b@example.com")
+    ok(cli, "record", "update", "CL-1", "--set", "email=ANNA@example.com")  # its own, in other letters
+    before = dump(uniq / DB)
+    result = cli("record", "update", "CL-2", "--set", "email=anna@example.com")
+    assert result.exit_code == 1
+    assert "client CL-1 has email 'anna@example.com' already" in result.stderr
+    assert dump(uniq / DB) == before
+
+
+def test_import_refuses_rows_that_duplicate_a_record_or_an_earlier_row(
+    uniq: Path, cli: Callable[..., Run], tmp_path: Path
+) -> None:
+    source = tmp_path / "clients.csv"
+    source.write_text(
+        "name,email\nЛютик,new@example.com\nВасилёк,ANNA@example.com\nОдуванчик,New@Example.com\n", "utf-8"
+    )
+    before = dump(uniq / DB)
+    result = cli("import", "client", str(source), "--format", "json")
+    assert result.exit_code == 1
+    assert dump(uniq / DB) == before
+    assert "client CL-1 has this email already (unique in form client)" in result.stdout
+    assert "row 2 has this email already (unique in form client)" in result.stdout
+    result = cli("import", "client", str(source), "--on-error", "skip")
+    assert query(uniq / DB, "SELECT key, email FROM client ORDER BY number") == [
+        ("CL-1", "Anna@Example.com"),
+        ("CL-2", "new@example.com"),
+    ]
+
+
+def test_validate_checks_the_declaration(base_workspace: Path, cli: Callable[..., Run]) -> None:
+    _unique(base_workspace, "[emial, status, [name, name], email, [email]]")
+    result = cli("validate", str(base_workspace))
+    assert result.exit_code == 1
+    lines = result.stdout.replace(f"{base_workspace}/", "").splitlines()
+    assert lines == [
+        "forms.yaml:5:10: error R001 unknown field 'emial' (did you mean 'email'?)",
+        "forms.yaml:5:32: error F606 field 'name' is named twice in one unique set",
+        "forms.yaml:5:46: error F606 unique set email is declared twice (first at forms.yaml:5)",
+    ]
+
+
+def test_validate_refuses_a_bool_field_as_unique(base_workspace: Path, cli: Callable[..., Run]) -> None:
+    forms = base_workspace / "forms.yaml"
+    forms.write_text(
+        forms.read_text("utf-8").replace(
+            "  - {id: status, type: list, options: [new, active, lost], default: new}\n",
+            "  - {id: status, type: list, options: [new, active, lost], default: new}\n  - {id: vip, type: bool}\n",
+            1,
+        ),
+        "utf-8",
+    )
+    _unique(base_workspace, "[vip]")
+    result = cli("validate", str(base_workspace))
+    assert result.exit_code == 1
+    assert result.stdout == f"{base_workspace}/forms.yaml:5:10: error F606 bool field 'vip' cannot be unique: it has two values\n"
+
+
+def test_apply_refuses_a_uniqueness_the_records_break(workspace: Path, cli: Callable[..., Run]) -> None:
+    for name in ("Ромашка", "Лютик", "Василёк"):
+        ok(cli, "record", "create", "client", "--set", f"name={name}", "--set", "email=info@example.com")
+    before = dump(workspace / DB)
+    _unique(workspace, "[email]")
+    result = cli("apply")
+    assert result.exit_code == 1
+    assert "form client: 3 records share the same email: CL-1, CL-2, CL-3" in result.stderr + result.stdout
+    assert dump(workspace / DB) == before
+    ok(cli, "record", "update", "CL-2", "--set", "email=b@example.com")
+    ok(cli, "record", "update", "CL-3", "--set", "email=c@example.com")
+    assert "unique email" in ok(cli, "plan")
+    ok(cli, "apply")
+    assert cli("record", "create", "client", "--set", "name=X", "--set", "email=C@example.com").exit_code == 1
+
+
+def test_intake_attaches_a_message_to_the_record_it_would_duplicate(
+    example: Callable[[str], Path], cli: Callable[..., Run], tmp_path: Path
+) -> None:
+    from tests.test_mail import message
+
+    root = example("service-desk-leads")
+    (root / "leads.yaml").write_text(
+        "kind: IntakeRule\nname: leads\naddress: leads@sd.example.ru\ncreates: record\nform: prospect\n"
+        "fields:\n  name: \"{{ sender_name or sender }}\"\n  email: \"{{ sender }}\"\n",
+        "utf-8",
+    )
+    ok(cli, "apply")
+    ok(cli, "record", "create", "prospect", "--set", "name=АО Вектор", "--set", "email=office@vector.example")
+    first, second = tmp_path / "1.eml", tmp_path / "2.eml"
+    first.write_bytes(message("<a@x>", "Office@Vector.example", "leads@sd.example.ru", "Счёт"))
+    second.write_bytes(message("<b@x>", "new@lead.example", "leads@sd.example.ru", "Вопрос"))
+    result = cli("--as", "alekseeva", "intake", "mail", str(first), str(second), "--rule", "leads")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "1.eml from office@vector.example attached to PC-1: prospect PC-1 has email 'office@vector.example' "
+        "already (unique in form prospect)\n"
+        "2.eml from new@lead.example -> PC-2\n"
+    )
+    assert result.stderr == "2 messages: created 1, attached 1, duplicates 0, skipped 0, rejected 0\n"
+    assert query(root / DB, "SELECT count(*) FROM prospect") == [(2,)]
+    assert query(root / DB, "SELECT record FROM crm.events WHERE action = 'mail.received' ORDER BY id") == [
+        ("PC-1",),
+        ("PC-2",),
+    ]
