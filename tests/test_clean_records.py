@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -156,3 +156,90 @@ def test_intake_attaches_a_message_to_the_record_it_would_duplicate(
         ("PC-1",),
         ("PC-2",),
     ]
+
+
+# -- delete and restore -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def linked(workspace: Path, cli: Callable[..., Run]) -> Path:
+    """CL-1, its deal DL-1 (in the deals process) and the deal's payment PM-1; CL-2 alone."""
+    ok(cli, "record", "create", "client", "--set", "name=Ромашка", "--set", "email=a@example.com")
+    ok(cli, "record", "create", "client", "--set", "name=Лютик")
+    ok(cli, "record", "create", "deal", "--set", "title=Сайт", "--set", "client=CL-1", "--set", "amount=1500.50",
+       "--set", "signed_on=2027-02-20")
+    ok(cli, "record", "create", "payment", "--set", "deal=DL-1", "--set", "amount=100")
+    return workspace
+
+
+def test_delete_refuses_while_records_refer_to_it(linked: Path, cli: Callable[..., Run]) -> None:
+    before = dump(linked / DB)
+    result = cli("record", "delete", "CL-1")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "crmctl: error: CL-1 is referred to by DL-1: delete those first, or give --cascade\n"
+    assert dump(linked / DB) == before
+
+
+def test_delete_moves_the_record_to_the_archive_and_restore_brings_it_back(
+    linked: Path, cli: Callable[..., Run]
+) -> None:
+    row = query(linked / DB, "SELECT * FROM deal")
+    events = query(linked / DB, "SELECT count(*) FROM crm.events WHERE record = 'DL-1'")[0][0]
+    assert ok(cli, "record", "delete", "dl-1", "--cascade") == "DL-1 deleted with PM-1 (record restore brings it back)\n"
+    assert query(linked / DB, "SELECT count(*) FROM deal") == [(0,)]
+    listed = json.loads(ok(cli, "record", "list", "deal", "--deleted", "-f", "json"))
+    assert [(r["key"], r["amount"], r["signed_on"]) for r in listed] == [("DL-1", "1500.50", "2027-02-20")]
+    assert cli("record", "show", "DL-1").exit_code == 3
+    assert "DL-1" not in ok(cli, "record", "list", "deal")
+    # nothing of its history is dropped: its events stay, with one more
+    assert query(linked / DB, "SELECT count(*) FROM crm.events WHERE record = 'DL-1'")[0][0] == events + 1
+    # a new deal never takes the deleted one's key
+    assert ok(cli, "record", "create", "deal", "--set", "title=Другая") == "DL-2\n"
+    # the payment refers to DL-1: it comes back after it
+    refused = cli("record", "restore", "PM-1")
+    assert refused.exit_code == 1 and "no deal record DL-1" in refused.stderr
+    assert ok(cli, "record", "restore", "DL-1") == "DL-1 restored\n"
+    assert ok(cli, "record", "restore", "PM-1") == "PM-1 restored\n"
+    assert query(linked / DB, "SELECT * FROM deal WHERE key = 'DL-1'") == row
+    assert ok(cli, "record", "list", "deal", "--deleted", "-f", "json") == "[]\n"
+    actions = [e["action"] for e in json.loads(ok(cli, "record", "history", "DL-1", "-f", "json"))]
+    assert actions[-2:] == ["record.deleted", "record.restored"]
+    # the archive keeps what happened: one row per deletion, marked restored
+    assert query(linked / DB, "SELECT key, restored_by FROM crm.deleted_records ORDER BY id") == [
+        ("PM-1", "boris"),
+        ("DL-1", "boris"),
+    ]
+    missing = cli("record", "restore", "DL-1")
+    assert (missing.exit_code, missing.stderr) == (3, "crmctl: error: no deleted record DL-1\n")
+
+
+def test_restore_refuses_a_record_whose_unique_value_was_taken(uniq: Path, cli: Callable[..., Run]) -> None:
+    ok(cli, "record", "delete", "CL-1")
+    ok(cli, "record", "create", "client", "--set", "name=Лютик", "--set", "email=anna@example.com")
+    before = dump(uniq / DB)
+    result = cli("record", "restore", "CL-1")
+    assert result.exit_code == 1
+    assert "client CL-2 has email 'Anna@Example.com' already" in result.stderr
+    assert dump(uniq / DB) == before
+
+
+def test_delete_needs_records_delete_for_every_record_it_deletes(linked: Path, cli: Callable[..., Run]) -> None:
+    team = linked / "team.yaml"
+    team.write_text(
+        team.read_text("utf-8").replace(
+            "  - id: ceo\n",
+            "  - id: cleaner\n    permissions: [records.read, records.delete:deal]\n  - id: ceo\n",
+        ).replace("people:\n", "people:\n  - {id: vera, name: Вера, roles: [cleaner]}\n"),
+        "utf-8",
+    )
+    ok(cli, "apply")
+    before = dump(linked / DB)
+    result = cli("--as", "vera", "record", "delete", "DL-1", "--cascade")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "crmctl: error: vera may not delete payment records: permission records.delete is missing\n"
+    )
+    assert dump(linked / DB) == before
+    assert cli("--as", "vera", "record", "delete", "CL-2").exit_code == 1  # a client
+    ok(cli, "record", "delete", "PM-1")  # by someone who may: the payment is no longer in the way
+    assert ok(cli, "--as", "vera", "record", "delete", "DL-1") == "DL-1 deleted (record restore brings it back)\n"

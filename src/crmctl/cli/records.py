@@ -115,6 +115,9 @@ def list_(
     limit: Annotated[
         int | None, typer.Option("--limit", min=0, max=2**63 - 1, help="At most this many records.")
     ] = None,
+    deleted: Annotated[
+        bool, typer.Option("--deleted", help="The records deleted to the archive (`record restore` brings one back).")
+    ] = False,
     output: FormatOption = None,
 ) -> None:
     """List the records of a form."""
@@ -122,8 +125,36 @@ def list_(
     from crmctl.render.records import record_list
 
     fmt = choose_format(output, LISTING_FORMATS)
-    request = ListRequest(form, where or [], process, stage, sort or [], limit)
+    request = ListRequest(form, where or [], process, stage, sort or [], limit, deleted)
     emit(record_list(fmt, call("record.list", request)))
+
+
+@record_app.command("delete")
+def delete(
+    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    cascade: Annotated[
+        bool, typer.Option("--cascade", help="Also delete the records that refer to it (each needs records.delete).")
+    ] = False,
+) -> None:
+    """Move a record to the archive (nothing is dropped: `record restore KEY` brings it back)."""
+    from crmctl.ops.records import DeleteRequest, Deleted
+
+    result: Deleted = call("record.delete", DeleteRequest(key, cascade))
+    rest = result.keys[1:]
+    emit(
+        f"{result.keys[0]} deleted"
+        + (f" with {', '.join(rest)}" if rest else "")
+        + " (record restore brings it back)\n"
+    )
+
+
+@record_app.command("restore")
+def restore(key: Annotated[str, typer.Argument(help="The key of a deleted record.")]) -> None:
+    """Bring a deleted record back from the archive, as it was."""
+    from crmctl.ops.records import RestoreRequest, Restored
+
+    result: Restored = call("record.restore", RestoreRequest(key))
+    emit(f"{result.key} restored\n")
 
 
 @record_app.command("history")

@@ -18,6 +18,8 @@ class Event(StrEnum):
     REMINDER_ADDED = "reminder.added"
     REMINDER_DONE = "reminder.done"
     MAIL_RECEIVED = "mail.received"
+    RECORD_DELETED = "record.deleted"
+    RECORD_RESTORED = "record.restored"
     PERMISSION_REFUSED = "permission.refused"
     # processes
     STAGE_ENTERED = "stage.entered"

@@ -22,6 +22,7 @@ PERMISSIONS = {
     "records.update": "change records",
     "records.comment": "comment on records",
     "records.advance": "move records through their process",
+    "records.delete": "delete records (to the archive) and restore them",
     "records.import": "import records",
     "records.export": "export records",
     "team.manage": "manage the team's tokens",

@@ -364,18 +364,23 @@ def _field_line(spec: FieldSpec, value: Any) -> FieldLine:
 def _around(session: Session, form: FormDef, key: str) -> tuple[list[Related], list[CardTask], dict[str, int]]:
     """The records that refer to this one with their readiness, and every task of all of them: of those, only
     the records and tasks the actor may read, and how many others there are."""
+    referring = _referring(session, form, key)
+    tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in referring)])
+    hidden = {k for other, k in referring if not session.may("records.read", other)}
+    shown = [t for t in tasks if t["record"] not in hidden and session.may_read_task(t)]
+    related = [_related(session, other, k, tasks) for other, k in referring if k not in hidden]
+    return related, [_card_task(session, t) for t in shown], {"related": len(hidden), "tasks": len(tasks) - len(shown)}
+
+
+def _referring(session: Session, form: FormDef, key: str) -> list[tuple[str, str]]:
+    """(form, key) of the records whose ref fields point at this record."""
     sources = [
         (other.name, spec.id)
         for other in session.defs.forms.values()
         for spec in other.fields.values()
         if spec.type == "ref" and spec.form == form.name
     ]
-    referring = project_store.records_referring_to(session.conn, sources, key) if sources else []
-    tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in referring)])
-    hidden = {k for other, k in referring if not session.may("records.read", other)}
-    shown = [t for t in tasks if t["record"] not in hidden and session.may_read_task(t)]
-    related = [_related(session, other, k, tasks) for other, k in referring if k not in hidden]
-    return related, [_card_task(session, t) for t in shown], {"related": len(hidden), "tasks": len(tasks) - len(shown)}
+    return project_store.records_referring_to(session.conn, sources, key) if sources else []
 
 
 def _related(session: Session, form_name: str, key: str, tasks: list[dict[str, Any]]) -> Related:
@@ -443,6 +448,7 @@ class ListRequest:
     stage: str | None = None  # only records in this stage
     sort: list[str] = field(default_factory=list)  # field, or -field for descending
     limit: int | None = None  # at most this many records
+    deleted: bool = False  # the records deleted to the archive instead (no other filter applies)
 
 
 @dataclass(frozen=True)
@@ -468,6 +474,12 @@ def list_records(session: Session, request: ListRequest) -> RecordList:
             raise InputError(f"no stage '{stage}' in the processes of form {form.name}")
     if limit is not None and limit < 0:
         raise UsageError("--limit must not be negative")
+    labels = {spec.id: spec.label or spec.id for spec in form.fields.values()}
+    if request.deleted:
+        if request.where or process or stage or request.sort:
+            raise UsageError("--deleted lists every deleted record of the form: no --where, --process, --stage, --sort")
+        rows = record_store.archived(session.conn, form)[:limit]
+        return RecordList(form.name, bool(session.defs.processes_of(form.name)), labels, rows)
     rows = record_store.select(
         session.conn,
         form,
@@ -477,7 +489,6 @@ def list_records(session: Session, request: ListRequest) -> RecordList:
         sort=parse_sort(form, request.sort),
         limit=limit,
     )
-    labels = {spec.id: spec.label or spec.id for spec in form.fields.values()}
     return RecordList(form.name, bool(session.defs.processes_of(form.name)), labels, rows)
 
 
@@ -618,3 +629,80 @@ def finish_reminder(session: Session, reminder_id: int) -> dict[str, Any]:
             data={"reminder": reminder_id},
         )
     return found
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    key: str  # the record's key
+    cascade: bool = False  # also delete the records that refer to it (and those that refer to them)
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """The records moved to the archive: the one named first, then those deleted with it (cascade)."""
+
+    keys: list[str]
+
+
+def delete(session: Session, request: DeleteRequest) -> Deleted:
+    """Move a record (its row; its history stays in the event log) to the archive, from which `record restore`
+    brings it back. Refused while other records refer to it, unless cascade deletes them too."""
+    form, row = locate(session, request.key)
+    key = row["key"]
+    doomed = _doomed(session, form, key, request.cascade)
+    with session.transaction() as conn:
+        for name, other in reversed(doomed):  # those that refer first, the record named last
+            record_store.move_to_archive(conn, session.defs.forms[name], other, session.now, session.actor)
+            cause = {"with": key} if other != key else {}
+            record_store.add_event(
+                conn, session.now, session.actor, Event.RECORD_DELETED, record=other, form=name, data=cause
+            )
+    return Deleted([k for _, k in doomed])
+
+
+def _doomed(session: Session, form: FormDef, key: str, cascade: bool) -> list[tuple[str, str]]:
+    """(form, key) of the record and, with cascade, of every record that refers to it, however far; each
+    checked for records.delete. Without cascade, InputError naming the records that refer to it."""
+    found: list[tuple[str, str]] = [(form.name, key)]
+    queue = [(form, key)]
+    while queue:
+        here, at = queue.pop(0)
+        session.require("records.delete", f"delete {here.name} records", here.name, at)
+        referring = [r for r in _referring(session, here, at) if r not in found]
+        if referring and not cascade:
+            names = ", ".join(k for _, k in referring)
+            raise InputError(f"{at} is referred to by {names}: delete those first, or give --cascade")
+        found += referring
+        queue += [(session.defs.forms[name], other) for name, other in referring]
+    return found
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    key: str  # the key of a deleted record
+
+
+@dataclass(frozen=True)
+class Restored:
+    key: str
+    form: str
+
+
+def restore(session: Session, request: RestoreRequest) -> Restored:
+    """Bring a deleted record back from the archive, as it was (the fields its form still has)."""
+    key = normalise_key(request.key)
+    name = record_store.deleted_form(session.conn, key)
+    if name is None:
+        raise NotFound(f"no deleted record {key}")
+    form = session.defs.forms.get(name)
+    if form is None:
+        raise InputError(f"{key} was a record of form {name}, which the definitions no longer have")
+    session.require("records.delete", f"restore {form.name} records", form.name, key)
+    row = record_store.archived(session.conn, form, key)[0]
+    values = {name: row[name] for name in form.fields}
+    _check_refs(session, form, dict(values))  # what it refers to must be there (restore a deleted one first)
+    with session.transaction() as conn:
+        check_unique(conn, form, values)
+        record_store.restore_from_archive(conn, form, row["deletion"], session.now, session.actor)
+        record_store.add_event(conn, session.now, session.actor, Event.RECORD_RESTORED, record=key, form=form.name)
+    return Restored(key, form.name)

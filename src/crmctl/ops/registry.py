@@ -71,6 +71,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("record show", "records", "show", "read"),
     Operation("record list", "records", "list_records", "read"),
     Operation("record history", "records", "history", "read"),
+    Operation("record delete", "records", "delete", "write"),
+    Operation("record restore", "records", "restore", "write"),
     Operation("comment", "records", "comment", "write"),
     Operation("remind", "records", "remind", "write"),
     Operation("agenda", "agenda", "agenda", "read"),

@@ -111,6 +111,8 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.REMINDER_ADDED: _reminder_added,
     Event.REMINDER_DONE: lambda d: f"reminder {d.get('reminder')}",
     Event.MAIL_RECEIVED: _mail_received,
+    Event.RECORD_DELETED: lambda d: "deleted" + (f" with {d['with']}" if d.get("with") else " (to the archive)"),
+    Event.RECORD_RESTORED: lambda d: "restored from the archive",
     Event.PERMISSION_REFUSED: _fields,
     Event.STAGE_ENTERED: _stage_entered,
     Event.STAGE_SKIPPED: lambda d: f"{d.get('stage')} skipped: {d.get('reason')}",

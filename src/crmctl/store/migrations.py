@@ -10,7 +10,7 @@ from crmctl.errors import InputError
 from crmctl.store.db import Connection, define_records_view
 from crmctl.store.definitions import latest
 
-SCHEMA_VERSION = 5  # 5: crm.tokens, the team server's personal access tokens
+SCHEMA_VERSION = 6  # 5: crm.tokens, the team server's personal access tokens; 6: crm.deleted_records
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -85,6 +85,12 @@ SYSTEM_DDL = [
         id INTEGER PRIMARY KEY, person VARCHAR NOT NULL, name VARCHAR NOT NULL, salt BLOB NOT NULL,
         hash BLOB NOT NULL, created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR, expires_at TIMESTAMPTZ,
         revoked_at TIMESTAMPTZ, revoked_by VARCHAR, last_used_at TIMESTAMPTZ)""",
+    # schema 6: records deleted by `record delete`, each row as it was (JSON), until `record restore`
+    "CREATE SEQUENCE IF NOT EXISTS crm.deletion_ids",
+    """CREATE TABLE IF NOT EXISTS crm.deleted_records (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.deletion_ids'), key VARCHAR NOT NULL, form VARCHAR NOT NULL,
+        number BIGINT NOT NULL, "row" JSON NOT NULL, deleted_at TIMESTAMPTZ NOT NULL, deleted_by VARCHAR,
+        restored_at TIMESTAMPTZ, restored_by VARCHAR)""",
     """CREATE OR REPLACE VIEW crm.task_times AS
         SELECT t.id AS task, t.type, t.subtype, t.assignee, t.status, t.estimate_minutes,
                coalesce(sum(date_diff('second', i.started_at, i.ended_at)) / 60.0, 0) AS actual_minutes

@@ -35,8 +35,9 @@ def last_number(conn: Any, form: FormDef) -> int:
     """The highest number the form has given, or any record whose key starts with its prefix (a removed form's
     archived records may have used it), so that a new key is never one that crm.records already knows."""
     row = conn.execute(
-        "SELECT coalesce(max(number), 0) FROM crm.records WHERE form = ? OR starts_with(key, ?)",
-        [form.name, f"{form.key_prefix}-"],
+        "SELECT greatest((SELECT coalesce(max(number), 0) FROM crm.records WHERE form = ? OR starts_with(key, ?)), "
+        "(SELECT coalesce(max(number), 0) FROM crm.deleted_records WHERE form = ? OR starts_with(key, ?)))",
+        [form.name, f"{form.key_prefix}-"] * 2,
     ).fetchone()
     return int(row[0])
 
@@ -76,6 +77,63 @@ def duplicates(conn: Any, form: FormDef, fields: tuple[str, ...]) -> list[list[s
         "HAVING count(*) > 1 ORDER BY min(number)"
     ).fetchall()
     return [list(r[0]) for r in rows]
+
+
+def move_to_archive(conn: Any, form: FormDef, key: str, at: dt.datetime, by: str | None) -> None:
+    """The record's row, as JSON, into crm.deleted_records; out of its form's table."""
+    conn.execute(
+        'INSERT INTO crm.deleted_records (key, form, number, "row", deleted_at, deleted_by) '
+        f"SELECT key, ?, number, to_json(t), ?, ? FROM {quote(form.name)} t WHERE key = ?",
+        [form.name, at, by, key],
+    )
+    conn.execute(f"DELETE FROM {quote(form.name)} WHERE key = ?", [key])
+
+
+def _from_json(conn: Any, form: FormDef) -> tuple[list[str], str]:
+    """The columns of the form's table, and SQL reading each from the `row` JSON of crm.deleted_records as
+    its column's type (a column the form did not have then is NULL)."""
+    found = conn.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = current_schema() AND table_name = ? ORDER BY column_index",
+        [form.name],
+    ).fetchall()
+    names = [name for name, _ in found]
+    path = 'json_extract_string("row", {})'
+    return names, ", ".join(f"CAST({path.format(_literal('$.' + n))} AS {t}) AS {quote(n)}" for n, t in found)
+
+
+def archived(conn: Any, form: FormDef, key: str | None = None) -> list[dict[str, Any]]:
+    """The deleted records of the form not restored (or the one of this key), in the columns of its table,
+    with `deletion` (the id in crm.deleted_records), `deleted_at` and `deleted_by`."""
+    _, columns = _from_json(conn, form)
+    cursor = conn.execute(
+        f"SELECT {columns}, id AS deletion, deleted_at, deleted_by FROM crm.deleted_records "
+        "WHERE restored_at IS NULL AND form = ? AND (? IS NULL OR key = ?) ORDER BY number",
+        [form.name, key, key],
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def deleted_form(conn: Any, key: str) -> str | None:
+    """The form of a deleted record not restored, or None."""
+    row = conn.execute("SELECT form FROM crm.deleted_records WHERE key = ? AND restored_at IS NULL", [key]).fetchone()
+    return row[0] if row else None
+
+
+def restore_from_archive(conn: Any, form: FormDef, deletion: int, at: dt.datetime, by: str | None) -> None:
+    """A deleted record's row back into its form's table: the columns the form has now, as their types."""
+    names, columns = _from_json(conn, form)
+    conn.execute(
+        f"INSERT INTO {quote(form.name)} ({', '.join(quote(n) for n in names)}) "
+        f"SELECT {columns} FROM crm.deleted_records WHERE id = ?",
+        [deletion],
+    )
+    conn.execute("UPDATE crm.deleted_records SET restored_at = ?, restored_by = ? WHERE id = ?", [at, by, deletion])
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def update(conn: Any, form: FormDef, key: str, values: Mapping[str, Any]) -> None:
