@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run, ok
+from tests.conftest import WIDE, Run, ok
 from tests.dbstate import dump, query
 
 DB = "crmctl.duckdb"
@@ -243,3 +243,79 @@ def test_delete_needs_records_delete_for_every_record_it_deletes(linked: Path, c
     assert cli("--as", "vera", "record", "delete", "CL-2").exit_code == 1  # a client
     ok(cli, "record", "delete", "PM-1")  # by someone who may: the payment is no longer in the way
     assert ok(cli, "--as", "vera", "record", "delete", "DL-1") == "DL-1 deleted (record restore brings it back)\n"
+
+
+# -- --dry-run on writes ----------------------------------------------------------------------------------------
+
+
+def _rehearsed(cli: Callable[..., Run], db: Path, *args: str) -> str:
+    """Run a write with --dry-run: it succeeds and leaves the database as it was; its output."""
+    before = dump(db, refusals=True)
+    result = cli(*args, "--dry-run", env=WIDE)
+    assert result.exit_code == 0, result.stderr
+    assert dump(db, refusals=True) == before
+    return result.stdout
+
+
+def test_dry_run_of_record_create_update_and_delete(linked: Path, cli: Callable[..., Run], snapshot) -> None:
+    db = linked / DB
+    created = _rehearsed(cli, db, "record", "create", "deal", "--set", "title=Визитки", "--set", "client=CL-2")
+    assert created == snapshot
+    assert "DL-2      record.created" in created and "DL-2      stage.entered   deals: draft" in created
+    assert "DL-2      record.updated  amount: 1500.50 -> 7" not in created
+    updated = _rehearsed(cli, db, "record", "update", "DL-1", "--set", "amount=7")
+    assert "DL-1      record.updated  amount: 1500.50 -> 7" in updated
+    deleted = _rehearsed(cli, db, "record", "delete", "CL-1", "--cascade")
+    assert [line.split()[:2] for line in deleted.splitlines()[3:]] == [
+        ["PM-1", "record.deleted"],
+        ["DL-1", "record.deleted"],
+        ["CL-1", "record.deleted"],
+    ]
+    as_json = json.loads(_rehearsed(cli, db, "record", "create", "client", "--set", "name=Х", "-f", "json"))
+    assert as_json["dry_run"] == "record create"
+    assert as_json["events"] == [
+        {"record": "CL-3", "action": "record.created", "data": {"values": {"name": "Х", "status": "new"}}}
+    ]
+
+
+def test_dry_run_of_advance_and_approve_shows_the_stages_and_approvals(
+    linked: Path, cli: Callable[..., Run], snapshot
+) -> None:
+    db = linked / DB
+    ok(cli, "record", "update", "DL-1", "--set", "amount=2000000")
+    advanced = _rehearsed(cli, db, "advance", "DL-1", "--to", "approval")
+    assert "stage.entered  deals: approval from draft (advanced by boris); approvers role:manager, boris" in advanced
+    ok(cli, "advance", "DL-1", "--to", "approval")
+    approved = _rehearsed(cli, db, "--as", "anna", "approve", "DL-1")
+    assert approved == snapshot
+    ok(cli, "--as", "anna", "approve", "DL-1")
+    last = _rehearsed(cli, db, "approve", "DL-1")
+    assert [line.split()[1] for line in last.splitlines()[3:]] == [
+        "approval.given",
+        "stage.passed",
+        "stage.entered",
+        "reminder.added",  # the on_enter of the stage it enters
+    ]
+    assert "deals: won from approval (approved)" in last
+
+
+def test_dry_run_of_project_launch_and_task_add(linked: Path, cli: Callable[..., Run], snapshot) -> None:
+    db = linked / DB
+    launched = _rehearsed(cli, db, "project", "launch", "cards", "--for", "CL-1", "-p", "run=100")
+    assert launched == snapshot
+    added = json.loads(_rehearsed(cli, db, "task", "add", "Позвонить", "--for", "CL-1", "-f", "json"))
+    assert [(e["record"], e["action"], e["data"]["task"]) for e in added["events"]] == [
+        ("CL-1", "task.created", "T-1")
+    ]
+
+
+def test_dry_run_still_refuses_what_the_write_would_refuse(linked: Path, cli: Callable[..., Run]) -> None:
+    before = dump(linked / DB)
+    result = cli("record", "delete", "CL-1", "--dry-run")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert "CL-1 is referred to by DL-1" in result.stderr
+    refused = cli("--as", "anna", "record", "delete", "DL-1", "--dry-run")
+    assert refused.exit_code == 1 and refused.stderr.endswith("permission records.delete is missing\n")
+    assert dump(linked / DB) == before
+    # the refusal is kept all the same, as for any refused command
+    assert query(linked / DB, "SELECT count(*) FROM crm.events WHERE action = 'permission.refused'") == [(1,)]

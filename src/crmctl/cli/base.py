@@ -151,23 +151,39 @@ def options() -> Any:
     return Options(workspace=s.workspace, db=s.db, actor=s.actor, now=s.now)
 
 
-def call(name: str, request: Any) -> Any:
+def call(name: str, request: Any, dry_run: bool = False) -> Any:
     """Run the named operation (crmctl.ops.registry) with this request: on the team server the command line
     is signed in to (crmctl.client), as the token's person, or else on the local workspace, as the --as
-    person. Either way its typed result is the command's to render."""
+    person. Either way its typed result is the command's to render. With dry_run, a write is run and
+    rolled back, and the result is a Rehearsal (crmctl.ops.session) of what it did."""
     from crmctl.ops.registry import BY_NAME, local_only, run
 
     name = name.replace(" ", ".")  # "token create" or "token.create"
     op = BY_NAME[name]
     server = _server() if op.access in ("read", "write") else None  # validate, plan, apply... run here
     if server is None:
-        return run(name, options(), request)
+        return run(name, options(), request, dry_run)
+    if dry_run:
+        raise UsageError("--dry-run runs on the local workspace, not against a team server (give --workspace)")
     refused = local_only(op)
     if refused:
         raise UsageError(refused)
     from crmctl.client.remote import call as remote
 
     return remote(server, name, request, *op.types())
+
+
+DryRunOption = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Show what it would do (stages, approvals, projects, tasks) and write nothing."),
+]
+
+
+def rehearse(name: str, request: Any, fmt: str = "table") -> None:
+    """Run a write with --dry-run and print what it would have done (crmctl.render.records.rehearsal)."""
+    from crmctl.render.records import rehearsal
+
+    emit(rehearsal(fmt, call(name, request, dry_run=True)))
 
 
 def _server() -> Any:
@@ -182,9 +198,7 @@ def _server() -> Any:
     named = workspace_settings(root).get("server") if root is not None else None
     server = chosen(root is not None, str(named) if named else None)
     if server is not None and s.actor:
-        raise UsageError(
-            "--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token"
-        )
+        raise UsageError("--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token")
     return server
 
 

@@ -10,12 +10,14 @@ import typer
 
 from crmctl.cli.base import (
     LISTING_FORMATS,
+    DryRunOption,
     FormatOption,
     call,
     check_output,
     choose_format,
     color_wanted,
     emit,
+    rehearse,
     write_file,
 )
 from crmctl.render.tables import render
@@ -34,10 +36,13 @@ def advance(
     key: KeyArgument,
     to: Annotated[str | None, typer.Option("--to", help="The stage to go to (needed when there are several).")] = None,
     comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Move a record along an allowed transition of its process."""
     from crmctl.ops.process import AdvanceRequest
 
+    if dry_run:
+        return rehearse("advance", AdvanceRequest(key, to, comment))
     moved = call("advance", AdvanceRequest(key, to, comment))
     emit(f"{moved.key} -> {_moved(moved.stages)}\n")
 
@@ -45,10 +50,13 @@ def advance(
 def approve(
     key: KeyArgument,
     comment: Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the history.")] = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Approve the record's current stage as one of its pending approvers."""
     from crmctl.ops.process import ApproveRequest
 
+    if dry_run:
+        return rehearse("approve", ApproveRequest(key, comment))
     decision = call("approve", ApproveRequest(key, comment))
     if decision.remaining:
         emit(f"{decision.key}: approved; still waiting for {', '.join(decision.remaining)}\n")

@@ -9,12 +9,14 @@ import typer
 
 from crmctl.cli.base import (
     LISTING_FORMATS,
+    DryRunOption,
     FormatOption,
     call,
     check_output,
     choose_format,
     color_wanted,
     emit,
+    rehearse,
     write_file,
 )
 from crmctl.render.tables import cell
@@ -57,6 +59,7 @@ def create(
     assignments: SetOption = None,
     file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
     process: Annotated[str | None, typer.Option("--process", "-p", help="The process to enter.")] = None,
+    dry_run: DryRunOption = False,
     output: FormatOption = None,
 ) -> None:
     """Create a record and print its key (the whole record with --format json)."""
@@ -64,6 +67,8 @@ def create(
     from crmctl.render.records import card_json
 
     fmt = choose_format(output, ("table", "json"))
+    if dry_run:
+        return rehearse("record.create", CreateRequest(form, _values(assignments, file), process), fmt)
     created: Created = call("record.create", CreateRequest(form, _values(assignments, file), process, fmt == "json"))
     emit(card_json(created.card) if created.card else created.key + "\n")
 
@@ -73,6 +78,7 @@ def update(
     key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
     assignments: SetOption = None,
     file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
+    dry_run: DryRunOption = False,
     output: FormatOption = None,
 ) -> None:
     """Change fields of a record; every change is kept in its history."""
@@ -84,6 +90,8 @@ def update(
     values = _values(assignments, file)
     if not values:
         raise UsageError("nothing to change: give --set field=value or --file")
+    if dry_run:
+        return rehearse("record.update", UpdateRequest(key, values), fmt)
     result: Updated = call("record.update", UpdateRequest(key, values, fmt == "json"))
     emit(card_json(result.card) if result.card else updated(result))
 
@@ -135,10 +143,13 @@ def delete(
     cascade: Annotated[
         bool, typer.Option("--cascade", help="Also delete the records that refer to it (each needs records.delete).")
     ] = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Move a record to the archive (nothing is dropped: `record restore KEY` brings it back)."""
-    from crmctl.ops.records import DeleteRequest, Deleted
+    from crmctl.ops.records import Deleted, DeleteRequest
 
+    if dry_run:
+        return rehearse("record.delete", DeleteRequest(key, cascade))
     result: Deleted = call("record.delete", DeleteRequest(key, cascade))
     rest = result.keys[1:]
     emit(
@@ -151,7 +162,7 @@ def delete(
 @record_app.command("restore")
 def restore(key: Annotated[str, typer.Argument(help="The key of a deleted record.")]) -> None:
     """Bring a deleted record back from the archive, as it was."""
-    from crmctl.ops.records import RestoreRequest, Restored
+    from crmctl.ops.records import Restored, RestoreRequest
 
     result: Restored = call("record.restore", RestoreRequest(key))
     emit(f"{result.key} restored\n")

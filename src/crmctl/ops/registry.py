@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
+from crmctl.errors import UsageError
+
 if TYPE_CHECKING:
     from crmctl.ops.session import Options
 
@@ -137,10 +139,18 @@ def local_only(op: Operation) -> str | None:
     return None
 
 
-def run(name: str, options: Options, request: Any) -> Any:
-    """Run an operation here, on the local workspace: open what its access says, call it, close."""
+def run(name: str, options: Options, request: Any, dry_run: bool = False) -> Any:
+    """Run an operation here, on the local workspace: open what its access says, call it, close. A dry run
+    of a write runs it in full and rolls it back, giving a Rehearsal (crmctl.ops.session) of what it did."""
     op = BY_NAME[name]
     function = op.load()
+    if dry_run:
+        if op.access != "write":
+            raise UsageError(f"crmctl {op.command} writes nothing: --dry-run does not apply")
+        from crmctl.ops.session import open_session, rehearse  # the session module imports the definitions' types
+
+        with open_session(options) as session:
+            return rehearse(session, op.command, function, request)
     if op.access == "none":
         return function(request)
     if op.access == "workspace":

@@ -85,11 +85,20 @@ class Session:
     # refusals not yet written: inside a transaction, written just after its rollback; in a read-only
     # session, after the database is closed (see open_session)
     refusals: list[tuple[str | None, str | None, dict[str, str]]] = field(default_factory=list)
+    dry_run: bool = False  # inside rehearse(): every transaction is part of one that is rolled back
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
         from crmctl.store.db import transaction
+
+        if self.dry_run:  # the rehearsal's one transaction holds it, and rolls it back
+            self.in_transaction = True
+            try:
+                yield self.conn
+            finally:
+                self.in_transaction = False
+            return
 
         try:
             with transaction(self.conn) as conn:
@@ -122,8 +131,9 @@ class Session:
             raise
 
     def _write_refusals(self) -> None:
-        """The refusals still to be written, where this session may write."""
-        if not self.writable:
+        """The refusals still to be written, where this session may write (a dry run's: after it, see
+        open_session)."""
+        if not self.writable or self.dry_run:
             return
         # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
         from crmctl.store.records import add_event
@@ -223,3 +233,36 @@ def _write_refusals(
             db.close(conn)
     except CrmError:
         return
+
+
+@dataclass(frozen=True)
+class RehearsedEvent:
+    """An event a write would have written: on which record, what, and its data as it would be stored."""
+
+    record: str | None
+    action: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """What an operation would do, run with --dry-run: its events (records created and changed, stages
+    entered with their approvers, projects launched and their tasks) and its result; nothing was written."""
+
+    command: str
+    events: list[RehearsedEvent]
+    result: Any = field(metadata={"json": False})
+
+
+def rehearse(session: Session, command: str, function: Any, request: Any) -> Rehearsal:
+    """Run a write operation in one transaction that is rolled back: everything it would do, written nowhere."""
+    # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
+    from crmctl.store import db
+    from crmctl.store.records import events_after, last_event
+
+    session.dry_run = True
+    with db.rehearsal(session.conn) as conn:
+        since = last_event(conn)
+        result = function(session, request)
+        events = [RehearsedEvent(**e) for e in events_after(conn, since)]
+    return Rehearsal(command, events, result)

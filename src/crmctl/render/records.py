@@ -14,6 +14,7 @@ from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, re
 
 if TYPE_CHECKING:
     from crmctl.ops.records import Card, CardTask, FieldLine, HistoryEvent, RecordList, Related, Updated
+    from crmctl.ops.session import Rehearsal
 
 
 def _value(value: Any) -> str:
@@ -156,6 +157,22 @@ def history(fmt: str, events: Sequence[HistoryEvent]) -> str:
         for e in events
     ]
     return render(fmt, rows, [("at", "at"), ("actor", "actor"), ("action", "action"), ("details", "details")])
+
+
+def rehearsal(fmt: str, done: Rehearsal) -> str:
+    """What a --dry-run would have done: in the table each event on its record, described in words, under a
+    line saying that nothing was written; in JSON the command and each event's data as it would be stored."""
+    if fmt == "json":
+        events = [{"record": e.record, "action": e.action, "data": e.data} for e in done.events]
+        return json.dumps({"dry_run": done.command, "events": events}, ensure_ascii=False, indent=2) + "\n"
+    rows = [
+        {"record": e.record or "-", "action": e.action, "details": describe_event({"action": e.action, "data": e.data})}
+        for e in done.events
+    ]
+    head = f"dry run of crmctl {done.command}: nothing was written; it would write:\n"
+    if not rows:
+        return head.replace("it would write:", "it would write nothing")
+    return head + render("table", rows, [("record", "record"), ("action", "action"), ("details", "details")])
 
 
 def record_list(fmt: str, listing: RecordList) -> str:

@@ -320,6 +320,16 @@ def _open(path: Path, deadline: float, busy_timeout: float, write: bool = True) 
 
 
 @contextmanager
+def rehearsal(conn: Connection) -> Iterator[Connection]:
+    """One transaction that is always rolled back: what runs inside writes nothing (a dry run)."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    finally:
+        conn.execute("ROLLBACK")
+
+
+@contextmanager
 def transaction(conn: Connection) -> Iterator[Connection]:
     """One transaction: everything inside happens, or nothing does. A full disk or a damaged file, found
     while writing or at the commit, is an Environment error."""

@@ -241,6 +241,20 @@ def events(conn: Any, key: str) -> list[dict[str, Any]]:
     ]
 
 
+def last_event(conn: Any) -> int:
+    """The id of the latest event, 0 if none."""
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM crm.events").fetchone()[0])
+
+
+def events_after(conn: Any, event_id: int) -> list[dict[str, Any]]:
+    """The events written after this one, in order (record, action, data), permission refusals left out."""
+    cursor = conn.execute(
+        "SELECT record, action, data FROM crm.events WHERE id > ? AND action <> ? ORDER BY id",
+        [event_id, Event.PERMISSION_REFUSED.value],
+    )
+    return [{"record": r, "action": a, "data": json.loads(d) if d else {}} for r, a, d in cursor.fetchall()]
+
+
 def add_comment(conn: Any, key: str, at: dt.datetime, author: str | None, text: str) -> int:
     row = conn.execute(
         "INSERT INTO crm.comments (record, created_at, author, text) VALUES (?, ?, ?, ?) RETURNING id",
