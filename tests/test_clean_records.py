@@ -108,7 +108,10 @@ def test_validate_refuses_a_bool_field_as_unique(base_workspace: Path, cli: Call
     _unique(base_workspace, "[vip]")
     result = cli("validate", str(base_workspace))
     assert result.exit_code == 1
-    assert result.stdout == f"{base_workspace}/forms.yaml:5:10: error F606 bool field 'vip' cannot be unique: it has two values\n"
+    assert (
+        result.stdout
+        == f"{base_workspace}/forms.yaml:5:10: error F606 bool field 'vip' cannot be unique: it has two values\n"
+    )
 
 
 def test_apply_refuses_a_uniqueness_the_records_break(workspace: Path, cli: Callable[..., Run]) -> None:
@@ -135,7 +138,7 @@ def test_intake_attaches_a_message_to_the_record_it_would_duplicate(
     root = example("service-desk-leads")
     (root / "leads.yaml").write_text(
         "kind: IntakeRule\nname: leads\naddress: leads@sd.example.ru\ncreates: record\nform: prospect\n"
-        "fields:\n  name: \"{{ sender_name or sender }}\"\n  email: \"{{ sender }}\"\n",
+        'fields:\n  name: "{{ sender_name or sender }}"\n  email: "{{ sender }}"\n',
         "utf-8",
     )
     ok(cli, "apply")
@@ -166,8 +169,20 @@ def linked(workspace: Path, cli: Callable[..., Run]) -> Path:
     """CL-1, its deal DL-1 (in the deals process) and the deal's payment PM-1; CL-2 alone."""
     ok(cli, "record", "create", "client", "--set", "name=Ромашка", "--set", "email=a@example.com")
     ok(cli, "record", "create", "client", "--set", "name=Лютик")
-    ok(cli, "record", "create", "deal", "--set", "title=Сайт", "--set", "client=CL-1", "--set", "amount=1500.50",
-       "--set", "signed_on=2027-02-20")
+    ok(
+        cli,
+        "record",
+        "create",
+        "deal",
+        "--set",
+        "title=Сайт",
+        "--set",
+        "client=CL-1",
+        "--set",
+        "amount=1500.50",
+        "--set",
+        "signed_on=2027-02-20",
+    )
     ok(cli, "record", "create", "payment", "--set", "deal=DL-1", "--set", "amount=100")
     return workspace
 
@@ -185,7 +200,9 @@ def test_delete_moves_the_record_to_the_archive_and_restore_brings_it_back(
 ) -> None:
     row = query(linked / DB, "SELECT * FROM deal")
     events = query(linked / DB, "SELECT count(*) FROM crm.events WHERE record = 'DL-1'")[0][0]
-    assert ok(cli, "record", "delete", "dl-1", "--cascade") == "DL-1 deleted with PM-1 (record restore brings it back)\n"
+    assert (
+        ok(cli, "record", "delete", "dl-1", "--cascade") == "DL-1 deleted with PM-1 (record restore brings it back)\n"
+    )
     assert query(linked / DB, "SELECT count(*) FROM deal") == [(0,)]
     listed = json.loads(ok(cli, "record", "list", "deal", "--deleted", "-f", "json"))
     assert [(r["key"], r["amount"], r["signed_on"]) for r in listed] == [("DL-1", "1500.50", "2027-02-20")]
@@ -226,10 +243,12 @@ def test_restore_refuses_a_record_whose_unique_value_was_taken(uniq: Path, cli: 
 def test_delete_needs_records_delete_for_every_record_it_deletes(linked: Path, cli: Callable[..., Run]) -> None:
     team = linked / "team.yaml"
     team.write_text(
-        team.read_text("utf-8").replace(
+        team.read_text("utf-8")
+        .replace(
             "  - id: ceo\n",
             "  - id: cleaner\n    permissions: [records.read, records.delete:deal]\n  - id: ceo\n",
-        ).replace("people:\n", "people:\n  - {id: vera, name: Вера, roles: [cleaner]}\n"),
+        )
+        .replace("people:\n", "people:\n  - {id: vera, name: Вера, roles: [cleaner]}\n"),
         "utf-8",
     )
     ok(cli, "apply")
@@ -304,9 +323,7 @@ def test_dry_run_of_project_launch_and_task_add(linked: Path, cli: Callable[...,
     launched = _rehearsed(cli, db, "project", "launch", "cards", "--for", "CL-1", "-p", "run=100")
     assert launched == snapshot
     added = json.loads(_rehearsed(cli, db, "task", "add", "Позвонить", "--for", "CL-1", "-f", "json"))
-    assert [(e["record"], e["action"], e["data"]["task"]) for e in added["events"]] == [
-        ("CL-1", "task.created", "T-1")
-    ]
+    assert [(e["record"], e["action"], e["data"]["task"]) for e in added["events"]] == [("CL-1", "task.created", "T-1")]
 
 
 def test_dry_run_still_refuses_what_the_write_would_refuse(linked: Path, cli: Callable[..., Run]) -> None:
