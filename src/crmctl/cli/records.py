@@ -171,6 +171,10 @@ def restore(key: Annotated[str, typer.Argument(help="The key of a deleted record
 @record_app.command("history")
 def history(
     key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    related: Annotated[
+        bool,
+        typer.Option("--related", help="Also the events of the records that refer to it and of its projects' tasks."),
+    ] = False,
     output: FormatOption = None,
 ) -> None:
     """Everything that happened to a record, in order: field changes, comments, stages, approvals."""
@@ -178,7 +182,7 @@ def history(
     from crmctl.render.records import history as history_text
 
     fmt = choose_format(output, LISTING_FORMATS)
-    emit(history_text(fmt, call("record.history", HistoryRequest(key))))
+    emit(history_text(fmt, call("record.history", HistoryRequest(key, related)), related=related))
 
 
 def comment(

@@ -365,7 +365,7 @@ def _around(session: Session, form: FormDef, key: str) -> tuple[list[Related], l
     """The records that refer to this one with their readiness, and every task of all of them: of those, only
     the records and tasks the actor may read, and how many others there are."""
     referring = _referring(session, form, key)
-    tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in referring)])
+    tasks = _record_tasks(session, [key, *(k for _, k in referring)])
     hidden = {k for other, k in referring if not session.may("records.read", other)}
     shown = [t for t in tasks if t["record"] not in hidden and session.may_read_task(t)]
     related = [_related(session, other, k, tasks) for other, k in referring if k not in hidden]
@@ -381,6 +381,26 @@ def _referring(session: Session, form: FormDef, key: str) -> list[tuple[str, str
         if spec.type == "ref" and spec.form == form.name
     ]
     return project_store.records_referring_to(session.conn, sources, key) if sources else []
+
+
+def _descendants(session: Session, form: FormDef, key: str) -> list[tuple[str, str]]:
+    """(form, key) of every record that refers to this one, or to one that does, however far."""
+    found: list[tuple[str, str]] = []
+    queue = [(form, key)]
+    while queue:
+        here, at = queue.pop(0)
+        new = [r for r in _referring(session, here, at) if r not in found and r != (form.name, key)]
+        found += new
+        queue += [(session.defs.forms[name], other) for name, other in new]
+    return found
+
+
+def _record_tasks(session: Session, keys: list[str]) -> list[dict[str, Any]]:
+    """The tasks of these records: theirs, and those of their projects' subprojects at every level."""
+    own = project_store.tasks(session.conn, records=keys)
+    under = project_store.tasks(session.conn, projects=project_store.projects_under(session.conn, keys))
+    seen = {t["id"] for t in own}
+    return sorted([*own, *(t for t in under if t["id"] not in seen)], key=lambda t: t["number"])
 
 
 def _related(session: Session, form_name: str, key: str, tasks: list[dict[str, Any]]) -> Related:
@@ -495,6 +515,7 @@ def list_records(session: Session, request: ListRequest) -> RecordList:
 @dataclass(frozen=True)
 class HistoryRequest:
     key: str  # the record's key
+    related: bool = False  # also the events of the records that refer to it (however far) and of its tasks
 
 
 @dataclass(frozen=True)
@@ -507,13 +528,22 @@ class HistoryEvent:
     actor: str | None = column()
     action: str = column()
     data: dict[str, Any] = column(table=False)
+    record: str | None = column(table=False, default=None)  # whose event it is (shown with --related)
 
 
 def history(session: Session, request: HistoryRequest) -> list[HistoryEvent]:
-    """Everything that happened to a record, in order: field changes, comments, stages, approvals."""
+    """Everything that happened to a record, in order: field changes, comments, stages, approvals; with
+    related, interleaved with the events of the records that refer to it and of the tasks of it all (those
+    the actor may read)."""
     form, row = locate(session, request.key)
-    session.require("records.read", f"read {form.name} records", form.name, row["key"])
-    return [HistoryEvent(**event) for event in record_store.events(session.conn, row["key"])]
+    key = row["key"]
+    session.require("records.read", f"read {form.name} records", form.name, key)
+    keys, work = [key], []
+    if request.related:
+        keys += [k for name, k in _descendants(session, form, key) if session.may("records.read", name)]
+        work = [t["id"] for t in _record_tasks(session, keys) if session.may_read_task(t)]
+        work += project_store.projects_under(session.conn, keys)
+    return [HistoryEvent(**event) for event in record_store.events(session.conn, keys, work)]
 
 
 @dataclass(frozen=True)
@@ -663,17 +693,14 @@ def delete(session: Session, request: DeleteRequest) -> Deleted:
 def _doomed(session: Session, form: FormDef, key: str, cascade: bool) -> list[tuple[str, str]]:
     """(form, key) of the record and, with cascade, of every record that refers to it, however far; each
     checked for records.delete. Without cascade, InputError naming the records that refer to it."""
-    found: list[tuple[str, str]] = [(form.name, key)]
-    queue = [(form, key)]
-    while queue:
-        here, at = queue.pop(0)
-        session.require("records.delete", f"delete {here.name} records", here.name, at)
-        referring = [r for r in _referring(session, here, at) if r not in found]
-        if referring and not cascade:
-            names = ", ".join(k for _, k in referring)
-            raise InputError(f"{at} is referred to by {names}: delete those first, or give --cascade")
-        found += referring
-        queue += [(session.defs.forms[name], other) for name, other in referring]
+    session.require("records.delete", f"delete {form.name} records", form.name, key)
+    referring = _referring(session, form, key)
+    if referring and not cascade:
+        names = ", ".join(k for _, k in referring)
+        raise InputError(f"{key} is referred to by {names}: delete those first, or give --cascade")
+    found = [(form.name, key), *_descendants(session, form, key)]
+    for name, other in found[1:]:
+        session.require("records.delete", f"delete {name} records", name, other)
     return found
 
 

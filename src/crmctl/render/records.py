@@ -139,24 +139,35 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
 }
 
 
-def history(fmt: str, events: Sequence[HistoryEvent]) -> str:
-    """A record's history: in JSON each event's data as stored; in the table and CSV described in words."""
+def history(fmt: str, events: Sequence[HistoryEvent], related: bool = False) -> str:
+    """A record's history: in JSON each event's data as stored; in the table and CSV described in words. With
+    related (events of other records among them), each event's record too."""
+    whose: list[Column] = [("record", "record")] if related else []
     if fmt == "json":
         data = [
-            {"id": e.id, "at": cell(e.at) and e.at.isoformat(), "actor": e.actor, "action": e.action, "data": e.data}
+            {
+                "id": e.id,
+                "at": cell(e.at) and e.at.isoformat(),
+                **({"record": e.record} if related else {}),
+                "actor": e.actor,
+                "action": e.action,
+                "data": e.data,
+            }
             for e in events
         ]
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     rows = [
         {
             "at": e.at,
+            "record": e.record or "-",
             "actor": e.actor or "-",
             "action": e.action,
             "details": describe_event({"action": e.action, "data": e.data}),
         }
         for e in events
     ]
-    return render(fmt, rows, [("at", "at"), ("actor", "actor"), ("action", "action"), ("details", "details")])
+    columns: list[Column] = [("at", "at"), *whose, ("actor", "actor"), ("action", "action"), ("details", "details")]
+    return render(fmt, rows, columns)
 
 
 def rehearsal(fmt: str, done: Rehearsal) -> str:
@@ -286,7 +297,7 @@ def _task_lines(tasks: Sequence[CardTask], width: int, color: bool) -> str:
     for t in tasks:
         due = f"  due {cell(t.due_at)}" + (" overdue" if t.overdue else "") if t.due_at else ""
         title = cell(t.title, width).replace("\n", " ")
-        who = f"({t.assignee or 'unassigned'}, {t.record})"
+        who = f"({t.assignee or 'unassigned'}{f', {t.record}' if t.record else ''})"  # a subproject's: no record
         line = clip(f"  {t.id}  {t.status:<11}  {title}  {who}{due}", width)
         lines.append(red(line) if t.overdue and color else line)
     return "\n".join(lines) + "\n"

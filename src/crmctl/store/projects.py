@@ -368,6 +368,18 @@ def records_referring_to(conn: Any, sources: list[tuple[str, str]], key: str) ->
     return found
 
 
+def projects_under(conn: Any, records: list[str]) -> list[str]:
+    """The ids of the projects of these records and of all their subprojects, at every level."""
+    rows = conn.execute(
+        """WITH RECURSIVE tree(id) AS (
+            SELECT id FROM crm.projects WHERE list_contains(?, record)
+            UNION SELECT p.id FROM crm.projects p JOIN tree ON p.parent = tree.id)
+        SELECT id FROM tree ORDER BY id""",
+        [records],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def rollup(conn: Any, source: str, via: str, aggregate: str, column: str | None, key: str) -> Any:
     from crmctl.store.db import quote
 

@@ -222,22 +222,25 @@ def add_event(
     )
 
 
-def events(conn: Any, key: str) -> list[dict[str, Any]]:
-    """A record's events; a record created by `crmctl import` starts with a record.imported line, found through
-    the runs of record numbers each import created."""
+def events(conn: Any, keys: list[str], work: list[str] | None = None) -> list[dict[str, Any]]:
+    """The events of these records and of this work (the ids of tasks and projects), in order; a record created
+    by `crmctl import` starts with a record.imported line, found through the runs of record numbers each import
+    created."""
     cursor = conn.execute(
-        """SELECT id, occurred_at, actor, action, data FROM crm.events WHERE record = ?
+        """SELECT id, occurred_at, actor, action, data, record FROM crm.events
+        WHERE list_contains(?, record) OR list_contains(?, coalesce(json_extract_string(data, '$.task'),
+                                                                   json_extract_string(data, '$.project')))
         UNION ALL
-        SELECT 0, i.imported_at, i.actor, 'record.imported', json_object('import', i.id, 'source', i.source)
+        SELECT 0, i.imported_at, i.actor, 'record.imported', json_object('import', i.id, 'source', i.source), r.key
         FROM crm.records r
         JOIN crm.import_runs u ON u.form = r.form AND r.number BETWEEN u.first_number AND u.last_number
-        JOIN crm.imports i ON i.id = u.import WHERE r.key = ?
-        ORDER BY 2, 1""",
-        [key, key],
+        JOIN crm.imports i ON i.id = u.import WHERE list_contains(?, r.key)
+        ORDER BY 2, 1, 6""",
+        [keys, work or [], keys],
     )
     return [
-        {"id": i, "at": at, "actor": actor, "action": action, "data": json.loads(data) if data else {}}
-        for i, at, actor, action, data in cursor.fetchall()
+        {"id": i, "at": at, "actor": actor, "action": action, "data": json.loads(data) if data else {}, "record": r}
+        for i, at, actor, action, data, r in cursor.fetchall()
     ]
 
 

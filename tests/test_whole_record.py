@@ -1,0 +1,84 @@
+"""Issue 24, section 4: seeing the whole of a record. History with the related records, subprojects' tasks on
+the card, one project per stage entry, simulate to the end, definitions listed, tasks bounded by dates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import WIDE, Run, ok
+from tests.dbstate import dump
+
+DB = "crmctl.duckdb"
+
+
+@pytest.fixture
+def client_work(workspace: Path, cli: Callable[..., Run]) -> Path:
+    """CL-1 with deal DL-1 and its payment PM-1; projects Клиенты (P-1) / Ромашка (P-2, for CL-1) / Сайт (P-3),
+    with a task in each of the last two; CL-2 with a deal of its own."""
+    ok(cli, "record", "create", "client", "--set", "name=Ромашка")
+    ok(cli, "record", "create", "client", "--set", "name=Лютик")
+    ok(cli, "record", "create", "deal", "--set", "title=Сайт", "--set", "client=CL-1", "--set", "amount=100")
+    ok(cli, "record", "create", "deal", "--set", "title=Чужая", "--set", "client=CL-2")
+    ok(cli, "record", "create", "payment", "--set", "deal=DL-1", "--set", "amount=50")
+    ok(cli, "project", "create", "Клиенты")
+    ok(cli, "project", "create", "ООО Ромашка", "--parent", "P-1", "--for", "CL-1")
+    ok(cli, "project", "create", "Сайт", "--parent", "P-2")
+    ok(cli, "task", "add", "Созвон", "--project", "P-2")  # T-1
+    ok(cli, "task", "add", "Макет", "--project", "P-3", "--assignee", "anna")  # T-2
+    ok(cli, "task", "done", "T-2")
+    ok(cli, "comment", "PM-1", "Оплачено")
+    return workspace
+
+
+def test_the_card_lists_the_tasks_of_subprojects_at_every_level(client_work: Path, cli: Callable[..., Run]) -> None:
+    card = json.loads(ok(cli, "record", "show", "CL-1", "-f", "json"))
+    assert [(t["id"], t["record"]) for t in card["tasks"]] == [("T-1", "CL-1"), ("T-2", None)]
+    text = ok(cli, "record", "show", "CL-1")
+    assert "  T-2  done         Макет  (anna)\n" in text
+    other = json.loads(ok(cli, "record", "show", "CL-2", "-f", "json"))
+    assert other["tasks"] == []
+
+
+def test_history_related_interleaves_referring_records_and_tasks(
+    client_work: Path, cli: Callable[..., Run], snapshot
+) -> None:
+    text = ok(cli, "record", "history", "CL-1", "--related", env=WIDE)
+    assert text == snapshot
+    events = json.loads(ok(cli, "record", "history", "CL-1", "--related", "-f", "json"))
+    assert [(e["record"], e["action"]) for e in events] == [
+        ("CL-1", "record.created"),
+        ("DL-1", "record.created"),
+        ("DL-1", "stage.entered"),
+        ("PM-1", "record.created"),
+        ("CL-1", "project.created"),
+        (None, "project.created"),
+        ("CL-1", "task.created"),
+        (None, "task.created"),
+        (None, "task.status"),
+        ("PM-1", "comment.added"),
+    ]
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    # without --related: its own events only, as before
+    plain = json.loads(ok(cli, "record", "history", "CL-1", "-f", "json"))
+    assert [e["action"] for e in plain] == ["record.created", "project.created", "task.created"]
+    assert "record" not in plain[0]
+
+
+def test_history_related_leaves_out_what_the_person_may_not_read(client_work: Path, cli: Callable[..., Run]) -> None:
+    team = client_work / "team.yaml"
+    team.write_text(
+        team.read_text("utf-8").replace(
+            "permissions: [records.read, records.create",
+            "permissions: [records.read:client, records.create",
+        ),
+        "utf-8",
+    )
+    ok(cli, "apply")
+    events = json.loads(ok(cli, "--as", "anna", "record", "history", "CL-1", "--related", "-f", "json"))
+    assert {e["record"] for e in events} <= {"CL-1", None}
+    assert ("T-2" in json.dumps(events)) is True  # her own task
+    assert "T-1" not in {e["data"].get("task") for e in events if e["record"] is None}
