@@ -82,3 +82,39 @@ def test_history_related_leaves_out_what_the_person_may_not_read(client_work: Pa
     assert {e["record"] for e in events} <= {"CL-1", None}
     assert ("T-2" in json.dumps(events)) is True  # her own task
     assert "T-1" not in {e["data"].get("task") for e in events if e["record"] is None}
+
+
+CLIENTS = """kind: Process
+name: clients
+form: client
+stages:
+  - {id: new, transitions: [active]}
+  - id: active
+    on_enter:
+      - launch: {template: cards, params: {run: 100}REPEAT}
+    transitions: [new]
+"""
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_entering_a_stage_again_launches_its_template_once_unless_it_repeats(
+    workspace: Path, cli: Callable[..., Run], repeat: bool
+) -> None:
+    (workspace / "clients.yaml").write_text(CLIENTS.replace("REPEAT", ", repeat: true" if repeat else ""), "utf-8")
+    ok(cli, "apply")
+    ok(cli, "record", "create", "client", "--set", "name=Ромашка")
+    ok(cli, "advance", "CL-1", "--to", "active")
+    ok(cli, "advance", "CL-1", "--to", "new")
+    before = dump(workspace / DB)
+    ok(cli, "advance", "CL-1", "--to", "active")
+    projects = json.loads(ok(cli, "project", "list", "-f", "json"))
+    assert [(p["id"], p["record"], p["template"]) for p in projects] == [
+        ("P-1", "CL-1", "cards"),
+        *([("P-2", "CL-1", "cards")] if repeat else []),
+    ]
+    if not repeat:
+        after = dump(workspace / DB)
+        assert after["crm.tasks"] == before["crm.tasks"]
+    ok(cli, "record", "create", "client", "--set", "name=Лютик")
+    ok(cli, "advance", "CL-2", "--to", "active")  # another record gets its own
+    assert [p["record"] for p in json.loads(ok(cli, "project", "list", "-f", "json"))][-1] == "CL-2"

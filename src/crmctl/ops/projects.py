@@ -388,8 +388,12 @@ def launch(session: Session, request: LaunchRequest) -> Launched:
 
 
 def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec: dict[str, Any]) -> None:
-    """The `launch` action of a stage's on_enter: parameters and name rendered from the record."""
+    """The `launch` action of a stage's on_enter: parameters and name rendered from the record. Once per record:
+    a record that enters the stage again keeps the project it has from the template, unless `repeat: true`."""
     from crmctl.domain import templating  # jinja2: imported when a stage launches a template
+
+    if not spec.get("repeat") and project_store.launched_for(conn, row["key"], spec["template"]):
+        return
 
     context = {"record": record_context(session, form, row)}
     where = f"launching {spec['template']} for {row['key']}"

@@ -368,6 +368,14 @@ def records_referring_to(conn: Any, sources: list[tuple[str, str]], key: str) ->
     return found
 
 
+def launched_for(conn: Any, record: str, template: str) -> str | None:
+    """The first project launched from the template for the record, or None."""
+    row = conn.execute(
+        "SELECT arg_min(id, number) FROM crm.projects WHERE record = ? AND template = ?", [record, template]
+    ).fetchone()
+    return row[0] if row else None
+
+
 def projects_under(conn: Any, records: list[str]) -> list[str]:
     """The ids of the projects of these records and of all their subprojects, at every level."""
     rows = conn.execute(
