@@ -118,3 +118,52 @@ def test_entering_a_stage_again_launches_its_template_once_unless_it_repeats(
     ok(cli, "record", "create", "client", "--set", "name=Лютик")
     ok(cli, "advance", "CL-2", "--to", "active")  # another record gets its own
     assert [p["record"] for p in json.loads(ok(cli, "project", "list", "-f", "json"))][-1] == "CL-2"
+
+
+# -- simulate: the whole way, from the files alone --------------------------------------------------------------
+
+
+def test_simulate_follows_the_whole_path_to_an_end_stage_without_a_database(
+    tmp_path: Path, cli: Callable[..., Run], snapshot
+) -> None:
+    root = tmp_path / "desk"
+    assert cli("init", str(root), "--example", "service-desk-leads").exit_code == 0
+    for leftover in root.glob("crmctl.duckdb*"):
+        leftover.unlink()  # the files alone: no database at all
+    result = cli("--workspace", str(root), "simulate", "incident", "--set", "priority=critical", env=WIDE)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == snapshot
+    steps = json.loads(ok(cli, "--workspace", str(root), "simulate", "incident", "-f", "json"))
+    assert [s["stage"] for s in steps] == ["registered", "in_progress", "waiting", "resolved", "closed"]
+    assert steps[3]["skipped"] == "no approval group applies"  # not critical: the owner need not confirm
+    assert not list(root.glob("crmctl.duckdb*"))
+
+
+def test_simulate_takes_the_path_given(tmp_path: Path, cli: Callable[..., Run]) -> None:
+    root = tmp_path / "desk"
+    assert cli("init", str(root), "--example", "service-desk-leads").exit_code == 0
+    here = ("--workspace", str(root), "simulate", "incident")
+    path = "in_progress,resolved,in_progress,waiting,resolved"
+    steps = json.loads(ok(cli, *here, "--set", "priority=critical", "--path", path, "-f", "json"))
+    assert [s["stage"] for s in steps] == [
+        "registered",
+        "in_progress",
+        "resolved",
+        "in_progress",
+        "waiting",
+        "resolved",
+        "closed",
+    ]
+    assert [s["stage"] for s in steps if s["approvers"]] == ["resolved", "resolved"]
+    rejected = json.loads(ok(cli, *here, "--path", "rejected", "-f", "json"))
+    assert [s["stage"] for s in rejected] == ["registered", "rejected"]
+    wrong = cli(*here, "--path", "closed")
+    assert (wrong.exit_code, wrong.stderr) == (
+        1,
+        "crmctl: error: stage registered cannot go to closed (it goes to in_progress, rejected)\n",
+    )
+    unknown = cli(*here, "--path", "in_progress,nowhere")
+    assert unknown.exit_code == 1 and "process incident has no stage nowhere" in unknown.stderr
+    past = cli(*here, "--path", "rejected,closed")
+    assert past.exit_code == 1
+    assert past.stderr == "crmctl: error: the path goes on to closed after stage rejected, where it ends\n"

@@ -119,18 +119,23 @@ def simulate(
         list[str] | None, typer.Option("--set", "-s", help="field=value of the imagined record (repeatable).")
     ] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
+    path: Annotated[
+        str | None, typer.Option("--path", help="Stages to go through, in order: a,b,c (then first transitions).")
+    ] = None,
     output: FormatOption = None,
 ) -> None:
     """Show, without writing anything, the stages and approvers a record with these values would meet.
 
-    It follows each stage's first transition from the initial stage, and says why a stage is skipped.
+    It follows the whole way to an end stage: through the stages of --path, then each stage's first
+    transition to a stage not met yet; it says why a stage is skipped. It reads the workspace's files only.
     """
     from crmctl.cli.records import _values
     from crmctl.ops.process import SimulateRequest
     from crmctl.render.shapes import rows
 
     fmt = choose_format(output, ("table", "json"))
-    steps: list[SimulatedStage] = call("simulate", SimulateRequest(process_name, _values(assignments, file)))
+    stages = [s.strip() for s in path.split(",") if s.strip()] if path else []
+    steps: list[SimulatedStage] = call("simulate", SimulateRequest(process_name, _values(assignments, file), stages))
     if fmt == "json":
         emit(json.dumps(rows(steps), ensure_ascii=False, indent=2) + "\n")
         return

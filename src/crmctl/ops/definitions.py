@@ -7,15 +7,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crmctl.config.workspace import Unit, load_unit, workspace_files
 from crmctl.domain import permissions
 from crmctl.domain.model import Definitions
 from crmctl.domain.plan import diff
-from crmctl.errors import InputError, NotFound, ProblemsFound
+from crmctl.errors import InputError, NotFound
 from crmctl.ops import clock
 from crmctl.ops.process import follow_approvers
-from crmctl.ops.session import Options, Session, check_actor, database_path, workspace_root, write_refusals
-from crmctl.render.diagnostics import text
+from crmctl.ops.session import (
+    Options,
+    Session,
+    check_actor,
+    database_path,
+    load_definitions,
+    workspace_root,
+    write_refusals,
+)
 from crmctl.store import db, migrations
 from crmctl.store.definitions import Plan, check_plan, execute, latest
 
@@ -74,18 +80,6 @@ class _Prepared:
         return Planned(
             self.database, self.current_version, plan.version, plan.unchanged, changes, plan.refusals, applied
         )
-
-
-def load_definitions(root: Path) -> Definitions:
-    """Validate the workspace; its definitions, or ProblemsFound with every diagnostic."""
-    loaded = load_unit(Unit(root, workspace_files(root)))
-    if not loaded.ok:
-        errors = [d for d in loaded.diagnostics if d.severity == "error"]
-        raise ProblemsFound(
-            f"the workspace has {len(errors)} problem{'s' if len(errors) != 1 else ''}; nothing was applied",
-            text(loaded.diagnostics).splitlines(),
-        )
-    return Definitions.build([doc.data for doc in loaded.documents])
 
 
 def _prepare(options: Options, archive: bool, *, create: bool) -> _Prepared:

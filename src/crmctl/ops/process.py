@@ -9,8 +9,8 @@ from typing import Any
 from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
-from crmctl.domain.model import FormDef, ProcessDef, StageDef
-from crmctl.domain.process import Approver, Step, follow, walk
+from crmctl.domain.model import Definitions, FormDef, ProcessDef, StageDef
+from crmctl.domain.process import Approver, Step, follow, route, walk
 from crmctl.domain.records import simulation_values
 from crmctl.domain.shapes import column
 from crmctl.domain.values import convert
@@ -18,7 +18,7 @@ from crmctl.domain.worktime import NoWorkingTime
 from crmctl.errors import InputError, NotFound
 from crmctl.ops import projects
 from crmctl.ops.lookups import calendar_for, locate
-from crmctl.ops.session import Session
+from crmctl.ops.session import Options, Session, check_actor, workspace_definitions
 from crmctl.store import process as process_store
 from crmctl.store import records as record_store
 from crmctl.store.process import EventWrites, StageWrites
@@ -442,9 +442,13 @@ def reject(session: Session, request: RejectRequest) -> Decision:
 
 
 def _process(session: Session, name: str) -> ProcessDef:
-    process = session.defs.processes.get(name)
+    return _process_of(session.defs, name)
+
+
+def _process_of(defs: Definitions, name: str) -> ProcessDef:
+    process = defs.processes.get(name)
     if process is None:
-        raise NotFound(f"no process '{name}' (processes: {', '.join(sorted(session.defs.processes))})")
+        raise NotFound(f"no process '{name}' (processes: {', '.join(sorted(defs.processes))})")
     return process
 
 
@@ -522,6 +526,7 @@ def _card(session: Session, form: FormDef, row: dict[str, Any], terminal: bool) 
 class SimulateRequest:
     process: str  # the process to walk
     values: dict[str, Any] = field(default_factory=dict)  # field -> value of the imagined record, as given
+    path: list[str] = field(default_factory=list)  # stages to go through in order (then first transitions)
 
 
 @dataclass(frozen=True)
@@ -536,15 +541,17 @@ class SimulatedStage:
     terminal: bool = column()
 
 
-def simulate(session: Session, request: SimulateRequest) -> list[SimulatedStage]:
-    """The stages and approvers a record with these values would meet from the initial stage, following each
-    stage's first transition, without writing anything."""
-
-    process = _process(session, request.process)
-    form = session.defs.forms[process.form]
-    values = simulation_values(form, request.values, set(session.defs.people) if session.defs.has_team else None)
-    author = session.actor or "author"  # without --as, the author stands in as such, so their stages are not skipped
-    steps = walk(process, process.initial, values, form.fields, author, "the simulated record", follow=True)
+def simulate(options: Options, request: SimulateRequest) -> list[SimulatedStage]:
+    """The stages and approvers a record with these values would meet on its whole way from the initial stage
+    to an end stage (through the stages of the path, then along first transitions to stages not met yet),
+    from the workspace's files alone: no database is opened, nothing is written."""
+    defs = workspace_definitions(options)
+    process = _process_of(defs, request.process)
+    form = defs.forms[process.form]
+    values = simulation_values(form, request.values, set(defs.people) if defs.has_team else None)
+    # without --as, the author stands in as such, so their stages are not skipped
+    author = check_actor(defs, options.actor) or "author"
+    steps = route(process, values, form.fields, author, tuple(request.path))
     return [
         SimulatedStage(
             stage=step.stage.id,

@@ -83,7 +83,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("approve", "process", "approve", "write"),
     Operation("reject", "process", "reject", "write"),
     Operation("board", "process", "board", "read"),
-    Operation("simulate", "process", "simulate", "read"),
+    Operation("simulate", "process", "simulate", "workspace"),
     Operation("inbox", "process", "inbox", "write"),
     # projects, tasks and time
     Operation("project create", "projects", "create_project", "write"),

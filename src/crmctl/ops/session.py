@@ -13,7 +13,7 @@ from typing import Any
 from crmctl.domain import permissions
 from crmctl.domain.events import Event
 from crmctl.domain.model import Definitions
-from crmctl.errors import CrmError, InputError, NotFound
+from crmctl.errors import CrmError, InputError, NotFound, ProblemsFound
 from crmctl.ops import clock
 
 DEFAULT_DATABASE = "crmctl.duckdb"
@@ -48,6 +48,30 @@ def workspace_settings(root: Path) -> dict[str, Any]:
         if doc.data.get("kind") == "Workspace":
             return dict(doc.data)
     return {}
+
+
+def load_definitions(root: Path, outcome: str = "nothing was applied") -> Definitions:
+    """Validate the workspace's files; its definitions, or ProblemsFound with every diagnostic."""
+    # the loader (ruamel.yaml, jsonschema) only where the workspace's files are read
+    from crmctl.config.workspace import Unit, load_unit, workspace_files
+    from crmctl.render.diagnostics import text  # (the same: the words of the diagnostics)
+
+    loaded = load_unit(Unit(root, workspace_files(root)))
+    if not loaded.ok:
+        errors = [d for d in loaded.diagnostics if d.severity == "error"]
+        raise ProblemsFound(
+            f"the workspace has {len(errors)} problem{'s' if len(errors) != 1 else ''}; {outcome}",
+            text(loaded.diagnostics).splitlines(),
+        )
+    return Definitions.build([doc.data for doc in loaded.documents])
+
+
+def workspace_definitions(options: Options) -> Definitions:
+    """The definitions of the workspace's files as they are now, with no database: what validate checks."""
+    root = workspace_root(options)
+    if root is None:
+        raise NotFound(f"no workspace: {options.workspace or Path.cwd()} has no crmctl.yaml, nor any folder above it")
+    return load_definitions(root, "fix them first (crmctl validate shows them)")
 
 
 def database_path(options: Options) -> tuple[Path, float]:
@@ -258,7 +282,7 @@ def rehearse(session: Session, command: str, function: Any, request: Any) -> Reh
     """Run a write operation in one transaction that is rolled back: everything it would do, written nowhere."""
     # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
     from crmctl.store import db
-    from crmctl.store.records import events_after, last_event
+    from crmctl.store.records import events_after, last_event  # (the same)
 
     session.dry_run = True
     with db.rehearsal(session.conn) as conn:
