@@ -167,3 +167,53 @@ def test_simulate_takes_the_path_given(tmp_path: Path, cli: Callable[..., Run]) 
     past = cli(*here, "--path", "rejected,closed")
     assert past.exit_code == 1
     assert past.stderr == "crmctl: error: the path goes on to closed after stage rejected, where it ends\n"
+
+
+# -- template, process and form: list and show ------------------------------------------------------------------
+
+
+def test_template_list_and_show_give_parameters_types_values_and_defaults(
+    tmp_path: Path, cli: Callable[..., Run], snapshot
+) -> None:
+    root = tmp_path / "fo"
+    assert cli("init", str(root), "--example", "freshoffice-templates").exit_code == 0
+    for leftover in root.glob("crmctl.duckdb*"):
+        leftover.unlink()  # the files alone
+    here = ("--workspace", str(root))
+    listed = json.loads(ok(cli, *here, "template", "list", "-f", "json"))
+    assert [(t["name"], t["form"]) for t in listed] == [("business-cards", "card_order"), ("flower-delivery", None)]
+    assert listed[0]["parameters"][:3] == ["print_run", "colour", "sides"]
+    shown = json.loads(ok(cli, *here, "template", "show", "business-cards", "-f", "json"))
+    colour = next(p for p in shown["parameters"] if p["id"] == "colour")
+    assert (colour["type"], colour["default"], colour["options"]) == ("list", "4+0", ["4+0", "4+4", "1+0", "1+1"])
+    assert shown["tasks"][0].startswith("brief: ")
+    assert ok(cli, *here, "template", "show", "business-cards", env=WIDE) == snapshot
+    missing = cli(*here, "template", "show", "visit")
+    assert (missing.exit_code, missing.stderr) == (
+        3,
+        "crmctl: error: no template 'visit' (templates: business-cards, flower-delivery)\n",
+    )
+    assert not list(root.glob("crmctl.duckdb*"))
+
+
+def test_process_and_form_list_and_show(tmp_path: Path, cli: Callable[..., Run], snapshot) -> None:
+    root = tmp_path / "desk"
+    assert cli("init", str(root), "--example", "service-desk-leads").exit_code == 0
+    here = ("--workspace", str(root))
+    processes = json.loads(ok(cli, *here, "process", "list", "-f", "json"))
+    assert [(p["name"], p["form"], p["initial"]) for p in processes] == [
+        ("incident", "incident", "registered"),
+        ("interest", "prospect", "new"),
+    ]
+    incident = json.loads(ok(cli, *here, "process", "show", "incident", "-f", "json"))
+    resolved = next(s for s in incident["stages"] if s["id"] == "resolved")
+    assert resolved["transitions"] == ["closed", "in_progress"]
+    assert resolved["approvers"][0].startswith("role:process_admin (") and resolved["approvers"][0].endswith("when ...")
+    assert ok(cli, *here, "process", "show", "incident", env=WIDE) == snapshot
+    forms = json.loads(ok(cli, *here, "form", "list", "-f", "json"))
+    assert {f["name"]: f["unique"] for f in forms} == {"contact": ["email"], "incident": [], "prospect": ["email"]}
+    contact = json.loads(ok(cli, *here, "form", "show", "contact", "-f", "json"))
+    prospect = next(f for f in contact["fields"] if f["id"] == "prospect")
+    assert (prospect["type"], prospect["options"]) == ("ref", ["ref prospect"])
+    assert ok(cli, *here, "form", "list", "-f", "csv").startswith("name,title,key_prefix,fields,unique\n")
+    assert cli(*here, "form", "show", "deal").exit_code == 3

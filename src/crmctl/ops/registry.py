@@ -65,6 +65,13 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("init", "workspace", "init", "workspace"),
     Operation("validate", "workspace", "validate", "none"),
     Operation("schema", "workspace", "schema", "none"),
+    # what the workspace's files define
+    Operation("template list", "catalog", "template_list", "workspace"),
+    Operation("template show", "catalog", "template_show", "workspace"),
+    Operation("process list", "catalog", "process_list", "workspace"),
+    Operation("process show", "catalog", "process_show", "workspace"),
+    Operation("form list", "catalog", "form_list", "workspace"),
+    Operation("form show", "catalog", "form_show", "workspace"),
     Operation("plan", "definitions", "plan", "workspace"),
     Operation("apply", "definitions", "apply", "workspace"),
     # records
