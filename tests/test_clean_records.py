@@ -136,6 +136,9 @@ def test_intake_attaches_a_message_to_the_record_it_would_duplicate(
     from tests.test_mail import message
 
     root = example("service-desk-leads")
+    prospect = root / "forms" / "prospect.yaml"
+    text = prospect.read_text("utf-8").replace("title_field: name\n", "title_field: name\nunique: [email]\n", 1)
+    prospect.write_text(text, "utf-8")
     (root / "leads.yaml").write_text(
         "kind: IntakeRule\nname: leads\naddress: leads@sd.example.ru\ncreates: record\nform: prospect\n"
         'fields:\n  name: "{{ sender_name or sender }}"\n  email: "{{ sender }}"\n',
