@@ -21,21 +21,19 @@ def card_json(card: TemplateCard | ProcessCard | FormCard) -> str:
 
 def card_text(card: TemplateCard | ProcessCard | FormCard) -> str:
     """The head (name, title, what it belongs to), then its parameters, stages or fields as a table."""
-    from crmctl.ops.catalog import ProcessCard, StageLine, TemplateCard, ValueSpec  # the result types, to lay out
-
-    head: list[tuple[str, Any]] = [("title", card.title)]
+    c: Any = card  # one of three shapes, told apart by what it holds
+    head: list[tuple[str, Any]] = [("title", c.title)]
     rows: Sequence[Any]
-    shape: type
-    if isinstance(card, TemplateCard):
-        head += [("form", card.form), ("tasks", ", ".join(t.split(":")[0] for t in card.tasks))]
-        part, rows, shape = "parameters", card.parameters, ValueSpec
-    elif isinstance(card, ProcessCard):
-        head += [("form", card.form), ("initial", card.initial)]
-        part, rows, shape = "stages", card.stages, StageLine
-    else:
-        head += [("key prefix", card.key_prefix), ("unique", ", ".join(card.unique))]
-        part, rows, shape = "fields", card.fields, ValueSpec
-    if card.description:
-        head.append(("description", card.description.strip()))
-    text = f"{card.name}\n\n" + pairs([(k, v) for k, v in head if v not in (None, "")])
-    return text + f"\n{part}\n" + (listing("table", rows, shape) if rows else "none\n")
+    if hasattr(card, "parameters"):  # a template
+        head += [("form", c.form), ("tasks", ", ".join(t.split(":")[0] for t in c.tasks))]
+        part, rows = "parameters", c.parameters
+    elif hasattr(card, "stages"):  # a process
+        head += [("form", c.form), ("initial", c.initial)]
+        part, rows = "stages", c.stages
+    else:  # a form
+        head += [("key prefix", c.key_prefix), ("unique", ", ".join(c.unique))]
+        part, rows = "fields", c.fields
+    if c.description:
+        head.append(("description", c.description.strip()))
+    text = f"{c.name}\n\n" + pairs([(k, v) for k, v in head if v not in (None, "")])
+    return text + f"\n{part}\n" + (listing("table", rows, type(rows[0])) if rows else "none\n")
