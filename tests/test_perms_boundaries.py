@@ -130,6 +130,13 @@ def boss_token(cli: Cli, who: str) -> dict[str, str]:
     return {"token": made.split("_")[1]}
 
 
+def deleted_deal(cli: Cli, who: str) -> dict[str, str]:
+    """DL-1 deleted by the boss (still deleted on the second turn: the refusal restored nothing)."""
+    if not query(Path("crmctl.duckdb"), "SELECT 1 FROM crm.deleted_records WHERE restored_at IS NULL"):
+        ok(cli, "--as", "boss", "record", "delete", "DL-1")
+    return {}
+
+
 READ = {"tasks.read"}
 EXECUTE = {"tasks.execute"}
 # The fixture's data: CL-1 (a client, stage new) and DL-1 (a deal of CL-1); P-1 with T-1 (the boss's, for CL-1);
@@ -163,6 +170,8 @@ ROWS: dict[tuple[str, str], Row] = {
     ("`record assign`", "records.assign"): Row(["record", "assign", "CL-1", "boss"]),
     ("`import FORM`", "records.import"): Row(["import", "client", "clients.csv"]),
     ("`export FORM`", "records.export"): Row(["export", "client"]),
+    ("`record delete`", "records.delete"): Row(["record", "delete", "DL-1"]),
+    ("`record restore`", "records.delete"): Row(["record", "restore", "DL-1"], setup=deleted_deal),
     ("`task show` of one's own task", "tasks.read"): Row(["task", "show", "{task}"], setup=own_task),
     ("`task list`", "tasks.read"): Row(["task", "list"]),
     ("`task comment` on one's own task", "tasks.read"): Row(["task", "comment", "{task}", "Готово"], setup=own_task),

@@ -151,10 +151,11 @@ def options() -> Any:
     return Options(workspace=s.workspace, db=s.db, actor=s.actor, now=s.now)
 
 
-def call(name: str, request: Any) -> Any:
+def call(name: str, request: Any, dry_run: bool = False) -> Any:
     """Run the named operation (crmctl.ops.registry) with this request: on the team server the command line
     is signed in to (crmctl.client), as the token's person, or else on the local workspace, as the --as
-    person. Either way its typed result is the command's to render."""
+    person. Either way its typed result is the command's to render. With dry_run, a write is run and
+    rolled back, and the result is a Rehearsal (crmctl.ops.session) of what it did."""
     from crmctl.ops.registry import BY_NAME, local_only, run
 
     name = name.replace(" ", ".")  # "token create" or "token.create"
@@ -162,7 +163,9 @@ def call(name: str, request: Any) -> Any:
     served = op.access in ("read", "write") or op.served is not None  # validate, schema, init: run here
     server = _server() if served else None
     if server is None:
-        return run(name, options(), request)
+        return run(name, options(), request, dry_run)
+    if dry_run:
+        raise UsageError("--dry-run runs on the local workspace, not against a team server (give --workspace)")
     refused = local_only(op)
     if refused:
         raise UsageError(refused)
@@ -189,6 +192,19 @@ def _with_workspace(request: Any) -> Any:
     if root is None:
         raise NotFound(f"no workspace: {Path.cwd()} has no crmctl.yaml, nor any folder above it")
     return dataclasses.replace(request, files=sent_files(root))
+
+
+DryRunOption = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Show what it would do (stages, approvals, projects, tasks) and write nothing."),
+]
+
+
+def rehearse(name: str, request: Any, fmt: str = "table") -> None:
+    """Run a write with --dry-run and print what it would have done (crmctl.render.records.rehearsal)."""
+    from crmctl.render.records import rehearsal
+
+    emit(rehearsal(fmt, call(name, request, dry_run=True)))
 
 
 def _server() -> Any:

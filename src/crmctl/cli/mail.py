@@ -41,13 +41,14 @@ def mail(
     taken = result.taken
     if fmt == "table":
         emit("".join(line + "\n" for line in result.lines))
-        outcomes = ("created", "joined", "duplicate", "skipped", "rejected")
+        outcomes = ("created", "joined", "attached", "duplicate", "skipped", "rejected")
         counts = {k: sum(t.outcome == k for t in taken) for k in outcomes}
         verb = "would create" if result.dry_run else "created"
         joined = f", joined {counts['joined']}" if counts["joined"] else ""  # replies to a thread taken in
+        attached = f"attached {counts['attached']}, " if counts["attached"] else ""
         typer.echo(
             f"{len(taken)} message{'' if len(taken) == 1 else 's'}: "
-            f"{verb} {counts['created']}{joined}, duplicates {counts['duplicate']}, "
+            f"{verb} {counts['created']}{joined}, {attached}duplicates {counts['duplicate']}, "
             f"skipped {counts['skipped']}, rejected {counts['rejected']}" + (" (dry run)" if result.dry_run else ""),
             err=True,
         )

@@ -10,12 +10,14 @@ import typer
 
 from crmctl.cli.base import (
     LISTING_FORMATS,
+    DryRunOption,
     FormatOption,
     call,
     check_output,
     choose_format,
     color_wanted,
     emit,
+    rehearse,
     write_file,
 )
 from crmctl.render.tables import render
@@ -38,11 +40,14 @@ def advance(
         str | None, typer.Option("--reason", help="Why: for a stage whose entry asks for a reason (a refusal).")
     ] = None,
     output: FormatOption = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Move a record along an allowed transition of its process; says which projects entering launched."""
     from crmctl.ops.process import AdvanceRequest
     from crmctl.render.records import launches, launches_json
 
+    if dry_run:
+        return rehearse("advance", AdvanceRequest(key, to, comment, reason))
     fmt = choose_format(output, ("table", "json"))
     moved = call("advance", AdvanceRequest(key, to, comment, reason))
     if fmt == "json":
@@ -59,11 +64,14 @@ def approve(
         str | None,
         typer.Option("--delegate", help="Hand your approval of this record to this person instead of deciding."),
     ] = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Approve the record's current stage as one of its pending approvers (or hand it on with --delegate)."""
     from crmctl.ops.process import ApproveRequest
     from crmctl.render.records import launches
 
+    if dry_run:
+        return rehearse("approve", ApproveRequest(key, comment, delegate))
     decision = call("approve", ApproveRequest(key, comment, delegate))
     if decision.delegated_to:
         emit(f"{decision.key}: approval at '{decision.stage}' handed to {decision.delegated_to}\n")
@@ -132,18 +140,23 @@ def simulate(
         list[str] | None, typer.Option("--set", "-s", help="field=value of the imagined record (repeatable).")
     ] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
+    path: Annotated[
+        str | None, typer.Option("--path", help="Stages to go through, in order: a,b,c (then first transitions).")
+    ] = None,
     output: FormatOption = None,
 ) -> None:
     """Show, without writing anything, the stages and approvers a record with these values would meet.
 
-    It follows each stage's first transition from the initial stage, and says why a stage is skipped.
+    It follows the whole way to an end stage: through the stages of --path, then each stage's first
+    transition to a stage not met yet; it says why a stage is skipped. It reads the workspace's files only.
     """
     from crmctl.cli.records import _values
     from crmctl.ops.process import SimulateRequest
     from crmctl.render.shapes import rows
 
     fmt = choose_format(output, ("table", "json"))
-    steps: list[SimulatedStage] = call("simulate", SimulateRequest(process_name, _values(assignments, file)))
+    stages = [s.strip() for s in path.split(",") if s.strip()] if path else []
+    steps: list[SimulatedStage] = call("simulate", SimulateRequest(process_name, _values(assignments, file), stages))
     if fmt == "json":
         emit(json.dumps(rows(steps), ensure_ascii=False, indent=2) + "\n")
         return

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, emit
+from crmctl.cli.base import (
+    LISTING_FORMATS,
+    DryRunOption,
+    FormatOption,
+    call,
+    choose_format,
+    color_wanted,
+    emit,
+    rehearse,
+)
 from crmctl.render.tables import FLAG, cell, clip, hidden_line, pairs, render, terminal_width, visible
 
 if TYPE_CHECKING:
@@ -152,6 +161,7 @@ def project_launch(
     ] = None,
     for_key: ForOption = None,
     name: Annotated[str | None, typer.Option("--name", help="The project's title (default: the template's).")] = None,
+    dry_run: DryRunOption = False,
     output: FormatOption = None,
 ) -> None:
     """Launch a template: check its parameters, create the project and its chain of assigned tasks at once."""
@@ -160,6 +170,8 @@ def project_launch(
 
     fmt = choose_format(output, ("table", "json"))
     raw = parse_assignments(params or [])
+    if dry_run:
+        return rehearse("project.launch", LaunchRequest(template, raw, for_key, name), fmt)
     launched = call("project.launch", LaunchRequest(template, raw, for_key, name))
     if fmt == "json":
         data = {
@@ -232,6 +244,7 @@ def task_add(
     every: Annotated[
         str | None, typer.Option("--every", help="Repeat from --due every 1d, 2w, 1mo (a recurring task).")
     ] = None,
+    dry_run: DryRunOption = False,
     output: FormatOption = None,
 ) -> None:
     """Add a task; prints its id (the whole task with --format json). With --every it recurs: the next one is
@@ -257,6 +270,8 @@ def task_add(
         description=description,
         every=every,
     )
+    if dry_run:
+        return rehearse("task.add", request, fmt)
     task = call("task.add", request)
     emit(json.dumps(tasks_json([task])[0], ensure_ascii=False, indent=2) + "\n" if fmt == "json" else task.id + "\n")
 

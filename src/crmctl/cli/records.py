@@ -9,12 +9,14 @@ import typer
 
 from crmctl.cli.base import (
     LISTING_FORMATS,
+    DryRunOption,
     FormatOption,
     call,
     check_output,
     choose_format,
     color_wanted,
     emit,
+    rehearse,
     write_file,
 )
 from crmctl.render.tables import cell
@@ -57,6 +59,7 @@ def create(
     assignments: SetOption = None,
     file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
     process: Annotated[str | None, typer.Option("--process", "-p", help="The process to enter.")] = None,
+    dry_run: DryRunOption = False,
     output: FormatOption = None,
 ) -> None:
     """Create a record and print its key (the whole record with --format json)."""
@@ -64,6 +67,8 @@ def create(
     from crmctl.render.records import card_json, launches, launches_json
 
     fmt = choose_format(output, ("table", "json"))
+    if dry_run:
+        return rehearse("record.create", CreateRequest(form, _values(assignments, file), process), fmt)
     created: Created = call("record.create", CreateRequest(form, _values(assignments, file), process, fmt == "json"))
     if created.card:
         emit(card_json(created.card, launches_json(created.launched)))
@@ -77,6 +82,7 @@ def update(
     key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
     assignments: SetOption = None,
     file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
+    dry_run: DryRunOption = False,
     output: FormatOption = None,
 ) -> None:
     """Change fields of a record; every change is kept in its history."""
@@ -88,6 +94,8 @@ def update(
     values = _values(assignments, file)
     if not values:
         raise UsageError("nothing to change: give --set field=value or --file")
+    if dry_run:
+        return rehearse("record.update", UpdateRequest(key, values), fmt)
     result: Updated = call("record.update", UpdateRequest(key, values, fmt == "json"))
     emit(card_json(result.card) if result.card else updated(result))
 
@@ -133,6 +141,9 @@ def list_(
     limit: Annotated[
         int | None, typer.Option("--limit", min=0, max=2**63 - 1, help="At most this many records.")
     ] = None,
+    deleted: Annotated[
+        bool, typer.Option("--deleted", help="The records deleted to the archive (`record restore` brings one back).")
+    ] = False,
     output: FormatOption = None,
 ) -> None:
     """List the records of a form."""
@@ -140,13 +151,48 @@ def list_(
     from crmctl.render.records import record_list
 
     fmt = choose_format(output, LISTING_FORMATS)
-    request = ListRequest(form, where or [], process, stage, sort or [], limit)
+    request = ListRequest(form, where or [], process, stage, sort or [], limit, deleted)
     emit(record_list(fmt, call("record.list", request)))
+
+
+@record_app.command("delete")
+def delete(
+    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    cascade: Annotated[
+        bool, typer.Option("--cascade", help="Also delete the records that refer to it (each needs records.delete).")
+    ] = False,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Move a record to the archive (nothing is dropped: `record restore KEY` brings it back)."""
+    from crmctl.ops.records import Deleted, DeleteRequest
+
+    if dry_run:
+        return rehearse("record.delete", DeleteRequest(key, cascade))
+    result: Deleted = call("record.delete", DeleteRequest(key, cascade))
+    rest = result.keys[1:]
+    emit(
+        f"{result.keys[0]} deleted"
+        + (f" with {', '.join(rest)}" if rest else "")
+        + " (record restore brings it back)\n"
+    )
+
+
+@record_app.command("restore")
+def restore(key: Annotated[str, typer.Argument(help="The key of a deleted record.")]) -> None:
+    """Bring a deleted record back from the archive, as it was."""
+    from crmctl.ops.records import Restored, RestoreRequest
+
+    result: Restored = call("record.restore", RestoreRequest(key))
+    emit(f"{result.key} restored\n")
 
 
 @record_app.command("history")
 def history(
     key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    related: Annotated[
+        bool,
+        typer.Option("--related", help="Also the events of the records that refer to it and of its projects' tasks."),
+    ] = False,
     output: FormatOption = None,
 ) -> None:
     """Everything that happened to a record, in order: field changes, comments, stages, approvals."""
@@ -154,7 +200,7 @@ def history(
     from crmctl.render.records import history as history_text
 
     fmt = choose_format(output, LISTING_FORMATS)
-    emit(history_text(fmt, call("record.history", HistoryRequest(key))))
+    emit(history_text(fmt, call("record.history", HistoryRequest(key, related)), related=related))
 
 
 @record_app.command("assign")

@@ -430,6 +430,7 @@ class Checker:
             self.report(doc, ("title_field",), "R001", f"unknown field '{name}'{_hint(name, specs)}")
         if "promised" in data:
             self._promised(doc, data["promised"], specs)
+        self._check_unique(doc, specs)
         for i, rollup in enumerate(data.get("rollups", [])):
             path: Path_ = ("rollups", i)
             if rollup["id"] in specs:
@@ -463,6 +464,33 @@ class Checker:
                     )
             elif agg != "count":
                 self.report(doc, path, "F605", f"a {agg} rollup needs 'field'")
+
+    def _check_unique(self, doc: Document, specs: dict[str, FieldSpec]) -> None:
+        """`unique:` names fields of the form, each once per set, of a type whose values can be told apart."""
+        seen: dict[tuple[str, ...], Path_] = {}
+        for i, item in enumerate(doc.data.get("unique", [])):
+            names = [item] if isinstance(item, str) else list(item)
+            paths: list[Path_] = (
+                [("unique", i)] if isinstance(item, str) else [("unique", i, j) for j in range(len(names))]
+            )
+            for path, name in zip(paths, names, strict=True):
+                spec = specs.get(name)
+                if spec is None:
+                    self.report(doc, path, "R001", f"unknown field '{name}'{_hint(name, specs)}")
+                elif spec.type == "bool":
+                    self.report(doc, path, "F606", f"bool field '{name}' cannot be unique: it has two values")
+                elif names.index(name) != paths.index(path):
+                    self.report(doc, path, "F606", f"field '{name}' is named twice in one unique set")
+            fields = tuple(sorted(set(names)))
+            if fields in seen:
+                self.report(
+                    doc,
+                    ("unique", i),
+                    "F606",
+                    f"unique set {', '.join(fields)} is declared twice (first at {self._where(doc, seen[fields])})",
+                )
+            else:
+                seen[fields] = ("unique", i)
 
     def _check_process(self, doc: Document) -> None:
         data = doc.data

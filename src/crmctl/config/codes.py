@@ -36,6 +36,7 @@ CODES: dict[str, str] = {
     "F603": "invalid regular expression",
     "F604": "key does not apply to this field type",
     "F605": "rollup does not fit its forms",
+    "F606": "uniqueness that cannot hold",
     "T701": "template syntax error",
     "T702": "template uses an unknown variable",
     "T703": "dependency cycle among template tasks",

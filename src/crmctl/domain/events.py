@@ -19,6 +19,8 @@ class Event(StrEnum):
     REMINDER_DONE = "reminder.done"
     REMINDER_CLOSED = "reminder.closed"  # the record left the stage whose on_enter made them
     MAIL_RECEIVED = "mail.received"
+    RECORD_DELETED = "record.deleted"
+    RECORD_RESTORED = "record.restored"
     PERMISSION_REFUSED = "permission.refused"
     TEAM_CHANGED = "team.changed"  # apply changed a person or a role: what it was and what it is
     FILE_ATTACHED = "file.attached"

@@ -47,12 +47,19 @@ class FormDef:
     rollups: tuple[Rollup, ...] = ()
     renamed: dict[str, str] = field(default_factory=dict)  # new field id -> old field id
     promised: str | None = None  # the date (or datetime) field that holds what was promised to the client
+    # the sets of fields whose values no two records share (text compared without regard to case)
+    unique: tuple[tuple[str, ...], ...] = ()
 
     @property
     def display_field(self) -> str | None:
         if self.title_field:
             return self.title_field
         return next((f.id for f in self.fields.values() if f.type == "text"), None)
+
+
+def unique_sets(declared: Any) -> tuple[tuple[str, ...], ...]:
+    """A form's `unique:` as sets of field ids: `email` alone, or `[name, city]` together."""
+    return tuple((item,) if isinstance(item, str) else tuple(item) for item in declared)
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,7 @@ class Definitions:
                     ),
                     renamed={f["id"]: f["renamed_from"] for f in doc["fields"] if "renamed_from" in f},
                     promised=doc.get("promised"),
+                    unique=unique_sets(doc.get("unique", ())),
                 )
             elif kind == "Process":
                 stages = {s["id"]: StageDef(s["id"], s.get("title", s["id"]), s) for s in doc["stages"]}

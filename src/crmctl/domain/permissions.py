@@ -23,6 +23,7 @@ PERMISSIONS = {
     "records.comment": "comment on records",
     "records.advance": "move records through their process",
     "records.assign": "hand a record's stage to another person",
+    "records.delete": "delete records (to the archive) and restore them",
     "records.import": "import records",
     "records.export": "export records",
     "team.manage": "manage the team's tokens",

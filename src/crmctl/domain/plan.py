@@ -21,7 +21,7 @@ class PlanAction(Enum):
 
     ADD_FORM = ("add", "form", "creates the form's table")
     REMOVE_FORM = ("remove", "form", "drops the form's table, its records archived with --archive")
-    CHANGE_FORM = ("change", "form", "nothing: the key prefix applies to new records")
+    CHANGE_FORM = ("change", "form", "nothing: the key prefix applies to new records, a uniqueness to all")
     ADD_FIELD = ("add", "field", "adds the column, filled with the default")
     REMOVE_FIELD = ("remove", "field", "drops the column, its values archived")
     RENAME_FIELD = ("rename", "field", "renames the column and converts its values")
@@ -161,9 +161,17 @@ def _changes_in_form(name: str, before: FormDef, form: FormDef) -> list[Change]:
     for fid, spec in before.fields.items():
         if fid not in form.fields and fid not in renamed_sources:
             changes.append(Change(PlanAction.REMOVE_FIELD, f"{name}.{fid}", spec.type, name, fid, spec, None))
+    notes = []
     if before.key_prefix != form.key_prefix:
-        detail = f"key prefix {before.key_prefix} -> {form.key_prefix}"
-        changes.append(Change(PlanAction.CHANGE_FORM, name, detail, form=name))
+        notes.append(f"key prefix {before.key_prefix} -> {form.key_prefix}")
+    for fields in form.unique:
+        if fields not in before.unique:
+            notes.append("unique " + ", ".join(fields))
+    for fields in before.unique:
+        if fields not in form.unique:
+            notes.append("no longer unique " + ", ".join(fields))
+    if notes:
+        changes.append(Change(PlanAction.CHANGE_FORM, name, "; ".join(notes), form=name, old=before, new=form))
     return changes
 
 

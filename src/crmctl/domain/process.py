@@ -163,6 +163,53 @@ def walk(
     return steps
 
 
+MAX_STEPS = 1000  # a route longer than this goes round in circles (skipped stages that lead back)
+
+
+def route(
+    process: ProcessDef,
+    values: Mapping[str, Any],
+    specs: Mapping[str, FieldSpec],
+    author: str | None,
+    path: tuple[str, ...] = (),
+) -> list[Step]:
+    """The whole way a record with these values would go from the initial stage to an end stage: through the
+    stages `path` names, in order, then along each stage's first transition to a stage not met yet. A skipped
+    stage passes the record on along its first transition, as it does in a real move. It ends at a terminal
+    stage, or where no transition leads anywhere new."""
+    unknown = [s for s in path if s not in process.stages]
+    if unknown:
+        raise InputError(
+            f"process {process.name} has no stage {', '.join(unknown)} (stages: {', '.join(process.stages)})"
+        )
+    wanted, steps, seen = list(path), list[Step](), set[str]()
+    current: str | None = process.initial
+    while current is not None and len(steps) < MAX_STEPS:
+        stage = process.stages[current]
+        found = entry(stage, values, specs, author, "the simulated record")
+        steps.append(Step(stage, found.skipped, found.approvers))
+        seen.add(current)
+        if wanted and wanted[0] == current:
+            wanted.pop(0)
+        current = None if stage.terminal else _next_stage(stage, found.skipped, wanted, seen)
+    if wanted:
+        raise InputError(f"the path goes on to {', '.join(wanted)} after stage {steps[-1].stage.id}, where it ends")
+    return steps
+
+
+def _next_stage(stage: StageDef, skipped: str | None, wanted: list[str], seen: set[str]) -> str | None:
+    """Where a route goes from a stage: along the first transition of a skipped one, to the next stage the path
+    names (InputError if the stage cannot go there), or to the first stage not met yet."""
+    if skipped is not None:
+        return skip_target(stage)
+    if wanted:
+        if wanted[0] not in stage.transitions:
+            goes = ", ".join(stage.transitions) or "nowhere"
+            raise InputError(f"stage {stage.id} cannot go to {wanted[0]} (it goes to {goes})")
+        return wanted[0]
+    return next((t for t in stage.transitions if t not in seen), None)
+
+
 def follow(
     stage: StageDef, row: Mapping[str, Any], specs: Mapping[str, FieldSpec], approvals: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[Approver]]:

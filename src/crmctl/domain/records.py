@@ -105,3 +105,23 @@ def plain(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
+
+
+def unique_checks(
+    form: FormDef, values: Mapping[str, Any], changed: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """The unique sets of the form that these values fill entirely (an empty field conflicts with nothing),
+    and, where `changed` is given, that hold a changed field: for each, field id -> value, the values a second
+    record may not share."""
+    touched = None if changed is None else set(changed)
+    return [
+        {name: values[name] for name in fields}
+        for fields in form.unique
+        if all(values.get(name) not in (None, "") for name in fields) and (touched is None or touched & set(fields))
+    ]
+
+
+def duplicate_message(form: FormDef, existing: str, values: Mapping[str, Any]) -> str:
+    """Why a record cannot have these values: the record that has them already."""
+    shown = ", ".join(f"{name} '{plain(value)}'" for name, value in values.items())
+    return f"{form.name} {existing} has {shown} already (unique in form {form.name})"

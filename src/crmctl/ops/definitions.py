@@ -8,16 +8,23 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from crmctl.config.workspace import WORKSPACE_FILE, YAML_SUFFIXES, Unit, load_unit, workspace_files
+from crmctl.config.workspace import WORKSPACE_FILE, YAML_SUFFIXES, Unit
 from crmctl.domain import permissions
 from crmctl.domain.events import Event
 from crmctl.domain.model import Definitions
 from crmctl.domain.plan import diff
-from crmctl.errors import InputError, NotFound, ProblemsFound, UsageError
+from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
 from crmctl.ops.process import follow_approvers
-from crmctl.ops.session import Options, Session, check_actor, database_path, workspace_root, write_refusals
-from crmctl.render.diagnostics import text
+from crmctl.ops.session import (
+    Options,
+    Session,
+    check_actor,
+    database_path,
+    load_definitions,
+    workspace_root,
+    write_refusals,
+)
 from crmctl.store import db, migrations
 from crmctl.store import records as record_store
 from crmctl.store.definitions import Plan, check_plan, execute, latest
@@ -98,25 +105,13 @@ class _Prepared:
         return Planned(self.database, self.current_version, plan.version, plan.unchanged, changes, refusals, applied)
 
 
-def load_definitions(unit: Unit) -> Definitions:
-    """Validate the workspace; its definitions, or ProblemsFound with every diagnostic."""
-    loaded = load_unit(unit)
-    if not loaded.ok:
-        errors = [d for d in loaded.diagnostics if d.severity == "error"]
-        raise ProblemsFound(
-            f"the workspace has {len(errors)} problem{'s' if len(errors) != 1 else ''}; nothing was applied",
-            text(loaded.diagnostics).splitlines(),
-        )
-    return Definitions.build([doc.data for doc in loaded.documents])
-
-
 def _prepare(options: Options, archive: bool, *, create: bool) -> _Prepared:
     """The workspace's definitions checked, the database opened (created by apply) and the plan made; a
     refusal to plan is written once the database is closed."""
     root = workspace_root(options)
     if root is None:
         raise NotFound(f"no workspace: {options.workspace or Path.cwd()} has no crmctl.yaml, nor any folder above it")
-    new = load_definitions(Unit(root, workspace_files(root)))
+    new = load_definitions(root)
     path, timeout = database_path(options)
     conn = db.connect(path, busy_timeout=timeout, create=create, write=create)  # plan only reads
     refused: list[dict[str, str]] = []

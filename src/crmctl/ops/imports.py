@@ -222,6 +222,7 @@ def _check(job: _Job, mapping: Mapping_, headers: list[str]) -> _Checked:
     for row, rid, text, message in import_store.key_problems(job.session.conn, job.form, job.key):
         checked.problems.append(Problem(row, key_column, text, message))
         checked.bad_rids.add(rid)
+    _check_unique(job, mapping, column_of, checked)
     checked.creates = import_store.plan_counts(job.session.conn)["create"]
     if checked.missing_columns and checked.creates:
         names = ", ".join(checked.missing_columns)
@@ -229,6 +230,16 @@ def _check(job: _Job, mapping: Mapping_, headers: list[str]) -> _Checked:
         checked.problems.append(Problem(None, None, None, message))
     checked.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     return checked
+
+
+def _check_unique(job: _Job, mapping: Mapping_, column_of: dict[str, str], checked: _Checked) -> None:
+    """A problem for every row whose values of a unique set of fields (all of them columns of the file) are
+    another record's, or an earlier row's."""
+    for fields in job.form.unique:
+        if all(name in mapping.fields for name in fields):
+            for row, rid, text, message in import_store.unique_problems(job.session.conn, job.form, fields):
+                checked.problems.append(Problem(row, column_of[fields[0]], text, message))
+                checked.bad_rids.add(rid)
 
 
 def _reject_problems(session: Session) -> list[Problem]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from crmctl.domain import mail as domain
 from crmctl.domain.events import Event
+from crmctl.domain.model import FormDef
 from crmctl.domain.permissions import members
 from crmctl.domain.templating import TemplateProblem, render
 from crmctl.errors import InputError, NotFound
@@ -23,6 +24,7 @@ from crmctl.ops import mailbox as imap
 from crmctl.ops import projects
 from crmctl.ops.attachments import NewFile, Owner, attach_in
 from crmctl.ops.process import create_in
+from crmctl.ops.records import holder_of
 from crmctl.ops.session import Session
 from crmctl.store import mail as mail_store
 from crmctl.store import projects as project_store
@@ -41,7 +43,8 @@ class Taken:
     """What became of one message: a row of the JSON and CSV."""
 
     source: str  # file, or file#n for the n-th message of a mailbox
-    outcome: str  # created, joined (a reply: a comment on its thread's record or task), duplicate, skipped, rejected
+    outcome: str  # created, joined (a reply: a comment on its thread's record or task), attached (to the record
+    # it would duplicate), duplicate, skipped, rejected
     message_id: str | None = None
     sender: str | None = None
     subject: str | None = None
@@ -265,8 +268,7 @@ def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Ma
     if rule["creates"] == "record":
         form = session.defs.forms[rule["form"]]
         values = {k: render(v, context) for k, v in rule.get("fields", {}).items()}
-        created = create_in(session, conn, form, values, rule.get("process"))
-        record = created["key"]
+        record = _record_for(session, conn, form, values, rule, taken)
         record_store.add_event(
             conn, session.now, session.actor, Event.MAIL_RECEIVED, record=record, form=form.name, data=event
         )
@@ -286,6 +288,19 @@ def _write(session: Session, conn: Any, rule: dict[str, Any], message: domain.Ma
         conn, message.message_id, rule["name"], message.sender, message.subject, message.date, session.now, record, task
     )
     taken.key, taken.initiator = record or task, initiator["key"]
+
+
+def _record_for(
+    session: Session, conn: Any, form: FormDef, values: dict[str, Any], rule: dict[str, Any], taken: Taken
+) -> str:
+    """A new record for the message, or the record of the form it would duplicate (a unique field), which the
+    message is attached to instead."""
+    found = holder_of(session, conn, form, values)
+    if found is not None:
+        taken.outcome, taken.reason = "attached", found[1]
+        return found[0]
+    key: str = create_in(session, conn, form, values, rule.get("process"))["key"]
+    return key
 
 
 def _task(session: Session, conn: Any, spec: dict[str, Any], context: dict[str, Any], initiator: dict[str, Any]) -> str:
@@ -317,9 +332,12 @@ def _task(session: Session, conn: Any, spec: dict[str, Any], context: dict[str, 
 
 def describe(taken: Taken) -> str:
     """One line for a person."""
-    what = {"created": f"-> {taken.key}", "joined": f"joins {taken.key}", "duplicate": f"duplicate of {taken.key}"}.get(
-        taken.outcome, taken.outcome
-    )
+    what = {
+        "created": f"-> {taken.key}",
+        "joined": f"joins {taken.key}",
+        "attached": f"attached to {taken.key}",
+        "duplicate": f"duplicate of {taken.key}",
+    }.get(taken.outcome, taken.outcome)
     who = f" from {taken.sender}" if taken.sender else ""
     why = f": {taken.reason}" if taken.reason and taken.outcome != "duplicate" else ""
     return f"{taken.source}{who} {what}{why}"

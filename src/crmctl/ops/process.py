@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from crmctl.domain import permissions
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.events import Event
-from crmctl.domain.model import FormDef, ProcessDef, StageDef
+from crmctl.domain.model import Definitions, FormDef, ProcessDef, StageDef
 from crmctl.domain.process import (
     Approver,
     Step,
@@ -18,12 +19,13 @@ from crmctl.domain.process import (
     follow,
     holds,
     passing,
+    route,
     timed_rules,
     unmet,
     walk,
     with_responsible,
 )
-from crmctl.domain.records import new_values, simulation_values
+from crmctl.domain.records import duplicate_message, new_values, simulation_values, unique_checks
 from crmctl.domain.shapes import column
 from crmctl.domain.values import convert
 from crmctl.domain.worktime import NoWorkingTime
@@ -43,7 +45,7 @@ from crmctl.ops.lookups import (
 )
 from crmctl.ops.projects import LaunchNote
 from crmctl.ops.schedule import promises
-from crmctl.ops.session import Session
+from crmctl.ops.session import Options, Session, check_actor, workspace_definitions
 from crmctl.ops.timekeeping import late_timers
 from crmctl.store import process as process_store
 from crmctl.store import projects as project_store
@@ -292,7 +294,7 @@ def _on_enter(
                 writes.flush(conn)
             if "launch" in action:
                 note = projects.launch_for_stage(session, conn, form, row, action["launch"])
-                if launched is not None:
+                if launched is not None and note is not None:
                     launched.append(note)
             else:
                 _create_from(session, conn, form, row, action["create"])
@@ -401,6 +403,17 @@ def check_refs(session: Session, form: FormDef, values: dict[str, Any]) -> None:
         raise InputError("; ".join(problems))
 
 
+def check_unique(
+    conn: Any, form: FormDef, values: dict[str, Any], key: str | None = None, changed: Iterable[str] | None = None
+) -> None:
+    """InputError, naming the record, if another record of the form has the values of a unique set already
+    (of an update, the key of the record changed and the fields it changes)."""
+    for shared in unique_checks(form, values, changed):
+        existing = record_store.holder(conn, form, shared, other_than=key)
+        if existing is not None:
+            raise InputError(duplicate_message(form, existing, shared))
+
+
 def choose_process(session: Session, form: FormDef, process: str | None) -> str | None:
     candidates = session.defs.processes_of(form.name)
     if process is not None:
@@ -426,6 +439,7 @@ def create_in(
     projects entering it launched added to `launched`)."""
     values = new_values(form, raw, people_of(session))
     check_refs(session, form, values)
+    check_unique(conn, form, values)
     chosen = choose_process(session, form, process)
     now = session.now
     number = record_store.last_number(conn, form) + 1
@@ -789,9 +803,13 @@ def assign(session: Session, request: AssignRequest) -> Reassigned:
 
 
 def _process(session: Session, name: str) -> ProcessDef:
-    process = session.defs.processes.get(name)
+    return _process_of(session.defs, name)
+
+
+def _process_of(defs: Definitions, name: str) -> ProcessDef:
+    process = defs.processes.get(name)
     if process is None:
-        raise NotFound(f"no process '{name}' (processes: {', '.join(sorted(session.defs.processes))})")
+        raise NotFound(f"no process '{name}' (processes: {', '.join(sorted(defs.processes))})")
     return process
 
 
@@ -876,6 +894,7 @@ def _card(session: Session, form: FormDef, row: dict[str, Any], terminal: bool) 
 class SimulateRequest:
     process: str  # the process to walk
     values: dict[str, Any] = field(default_factory=dict)  # field -> value of the imagined record, as given
+    path: list[str] = field(default_factory=list)  # stages to go through in order (then first transitions)
 
 
 @dataclass(frozen=True)
@@ -890,15 +909,17 @@ class SimulatedStage:
     terminal: bool = column()
 
 
-def simulate(session: Session, request: SimulateRequest) -> list[SimulatedStage]:
-    """The stages and approvers a record with these values would meet from the initial stage, following each
-    stage's first transition, without writing anything."""
-
-    process = _process(session, request.process)
-    form = session.defs.forms[process.form]
-    values = simulation_values(form, request.values, set(session.defs.people) if session.defs.has_team else None)
-    author = session.actor or "author"  # without --as, the author stands in as such, so their stages are not skipped
-    steps = walk(process, process.initial, values, form.fields, author, "the simulated record", follow=True)
+def simulate(options: Options, request: SimulateRequest) -> list[SimulatedStage]:
+    """The stages and approvers a record with these values would meet on its whole way from the initial stage
+    to an end stage (through the stages of the path, then along first transitions to stages not met yet),
+    from the workspace's files alone: no database is opened, nothing is written."""
+    defs = workspace_definitions(options)
+    process = _process_of(defs, request.process)
+    form = defs.forms[process.form]
+    values = simulation_values(form, request.values, set(defs.people) if defs.has_team else None)
+    # without --as, the author stands in as such, so their stages are not skipped
+    author = check_actor(defs, options.actor) or "author"
+    steps = route(process, values, form.fields, author, tuple(request.path))
     return [
         SimulatedStage(
             stage=step.stage.id,

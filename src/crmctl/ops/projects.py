@@ -539,9 +539,14 @@ def launch(session: Session, request: LaunchRequest) -> Launched:
     return Launched(note.project, note.title, tasks, note.left_out, note.chosen)
 
 
-def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec: dict[str, Any]) -> LaunchNote:
-    """The `launch` action of a stage's on_enter: parameters and name rendered from the record."""
+def launch_for_stage(session: Session, conn: Any, form: FormDef, row: Row, spec: dict[str, Any]) -> LaunchNote | None:
+    """The `launch` action of a stage's on_enter: parameters and name rendered from the record. Once per record:
+    a record that enters the stage again keeps the project it has from the template (None: nothing launched),
+    unless `repeat: true`."""
     from crmctl.domain import templating  # jinja2: imported when a stage launches a template
+
+    if not spec.get("repeat") and project_store.launched_for(conn, row["key"], spec["template"]):
+        return None
 
     context = {"record": record_context(session, form, row)}
     where = f"launching {spec['template']} for {row['key']}"

@@ -9,14 +9,14 @@ from typing import Any
 
 from crmctl.domain.events import Event
 from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
-from crmctl.domain.records import changed_values, plain
+from crmctl.domain.records import changed_values, duplicate_message, new_values, plain, unique_checks
 from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock, lookups
 from crmctl.ops.attachments import CardFile, card_files
 from crmctl.ops.lookups import locate, normalise_key, people_of, stage_duty, title_of
-from crmctl.ops.process import check_refs, create_in
+from crmctl.ops.process import check_refs, check_unique, create_in
 from crmctl.ops.projects import FieldChange, LaunchNote, ProjectChanged, follow_record
 from crmctl.ops.schedule import Promise, promises
 from crmctl.ops.series import every_of, reminder_done, start_reminders, stop_reminders
@@ -40,6 +40,16 @@ _SYSTEM_TYPES = {
     "stage_due": "datetime",
     "responsible": "person",
 }
+
+
+def holder_of(session: Session, conn: Any, form: FormDef, raw: dict[str, Any]) -> tuple[str, str] | None:
+    """The record a new one with these values would duplicate, and why; None if there is none."""
+    values = new_values(form, raw, people_of(session), strict=False)
+    for shared in unique_checks(form, values):
+        existing = record_store.holder(conn, form, shared)
+        if existing is not None:
+            return existing, duplicate_message(form, existing, shared)
+    return None
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,7 @@ def update(session: Session, request: UpdateRequest) -> Updated:
     session.require("records.update", f"change {form.name} records", form.name, key)
     changes = changed_values(form, row, request.values, people_of(session))
     check_refs(session, form, {k: v[1] for k, v in changes.items()})
+    check_unique(session.conn, form, {**row, **{k: v[1] for k, v in changes.items()}}, key, changes)
     followed: list[ProjectChanged] = []
     if changes:
         with session.transaction() as conn:
@@ -293,11 +304,37 @@ def _around(session: Session, form: FormDef, key: str) -> tuple[list[Related], l
     """The records that refer to this one with their readiness, and every task of all of them: of those, only
     the records and tasks the actor may read, and how many others there are."""
     referring = lookups.referring(session, session.conn, form.name, key)
-    tasks = project_store.tasks(session.conn, records=[key, *(k for _, k in referring)], now=session.now)
+    tasks = _record_tasks(session, [key, *(k for _, k in referring)])
     hidden = {k for other, k in referring if not session.may("records.read", other)}
     shown = [t for t in tasks if t["record"] not in hidden and session.may_read_task(t)]
     related = [_related(session, other, k, tasks) for other, k in referring if k not in hidden]
     return related, [_card_task(session, t) for t in shown], {"related": len(hidden), "tasks": len(tasks) - len(shown)}
+
+
+def _descendants(session: Session, form: FormDef, key: str) -> list[tuple[str, str]]:
+    """(form, key) of every record that refers to this one, or to one that does, however far."""
+    found: list[tuple[str, str]] = []
+    queue = [(form, key)]
+    while queue:
+        here, at = queue.pop(0)
+        new = [
+            r
+            for r in lookups.referring(session, session.conn, here.name, at)
+            if r not in found and r != (form.name, key)
+        ]
+        found += new
+        queue += [(session.defs.forms[name], other) for name, other in new]
+    return found
+
+
+def _record_tasks(session: Session, keys: list[str]) -> list[dict[str, Any]]:
+    """The tasks of these records: theirs, and those of their projects' subprojects at every level."""
+    own = project_store.tasks(session.conn, records=keys, now=session.now)
+    under = project_store.tasks(
+        session.conn, projects=project_store.projects_under(session.conn, keys), now=session.now
+    )
+    seen = {t["id"] for t in own}
+    return sorted([*own, *(t for t in under if t["id"] not in seen)], key=lambda t: t["number"])
 
 
 def _related(session: Session, form_name: str, key: str, tasks: list[dict[str, Any]]) -> Related:
@@ -365,6 +402,7 @@ class ListRequest:
     stage: str | None = None  # only records in this stage
     sort: list[str] = field(default_factory=list)  # field, or -field for descending
     limit: int | None = None  # at most this many records
+    deleted: bool = False  # the records deleted to the archive instead (no other filter applies)
 
 
 @dataclass(frozen=True)
@@ -390,6 +428,12 @@ def list_records(session: Session, request: ListRequest) -> RecordList:
             raise InputError(f"no stage '{stage}' in the processes of form {form.name}")
     if limit is not None and limit < 0:
         raise UsageError("--limit must not be negative")
+    labels = {spec.id: spec.label or spec.id for spec in form.fields.values()}
+    if request.deleted:
+        if request.where or process or stage or request.sort:
+            raise UsageError("--deleted lists every deleted record of the form: no --where, --process, --stage, --sort")
+        rows = record_store.archived(session.conn, form)[:limit]
+        return RecordList(form.name, bool(session.defs.processes_of(form.name)), labels, rows)
     rows = record_store.select(
         session.conn,
         form,
@@ -399,13 +443,13 @@ def list_records(session: Session, request: ListRequest) -> RecordList:
         sort=parse_sort(form, request.sort),
         limit=limit,
     )
-    labels = {spec.id: spec.label or spec.id for spec in form.fields.values()}
     return RecordList(form.name, bool(session.defs.processes_of(form.name)), labels, rows)
 
 
 @dataclass(frozen=True)
 class HistoryRequest:
     key: str  # the record's key
+    related: bool = False  # also the events of the records that refer to it (however far) and of its tasks
 
 
 @dataclass(frozen=True)
@@ -418,13 +462,22 @@ class HistoryEvent:
     actor: str | None = column()
     action: str = column()
     data: dict[str, Any] = column(table=False)
+    record: str | None = column(table=False, default=None)  # whose event it is (shown with --related)
 
 
 def history(session: Session, request: HistoryRequest) -> list[HistoryEvent]:
-    """Everything that happened to a record, in order: field changes, comments, stages, approvals."""
+    """Everything that happened to a record, in order: field changes, comments, stages, approvals; with
+    related, interleaved with the events of the records that refer to it and of the tasks of it all (those
+    the actor may read)."""
     form, row = locate(session, request.key)
-    session.require("records.read", f"read {form.name} records", form.name, row["key"])
-    return [HistoryEvent(**event) for event in record_store.events(session.conn, row["key"])]
+    key = row["key"]
+    session.require("records.read", f"read {form.name} records", form.name, key)
+    keys, work = [key], []
+    if request.related:
+        keys += [k for name, k in _descendants(session, form, key) if session.may("records.read", name)]
+        work = [t["id"] for t in _record_tasks(session, keys) if session.may_read_task(t)]
+        work += project_store.projects_under(session.conn, keys)
+    return [HistoryEvent(**event) for event in record_store.events(session.conn, keys, work)]
 
 
 @dataclass(frozen=True)
@@ -600,3 +653,77 @@ def finish_reminder(session: Session, reminder_id: int) -> dict[str, Any]:
         )
         reminder_done(session, conn, reminder_id)
     return found
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    key: str  # the record's key
+    cascade: bool = False  # also delete the records that refer to it (and those that refer to them)
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """The records moved to the archive: the one named first, then those deleted with it (cascade)."""
+
+    keys: list[str]
+
+
+def delete(session: Session, request: DeleteRequest) -> Deleted:
+    """Move a record (its row; its history stays in the event log) to the archive, from which `record restore`
+    brings it back. Refused while other records refer to it, unless cascade deletes them too."""
+    form, row = locate(session, request.key)
+    key = row["key"]
+    doomed = _doomed(session, form, key, request.cascade)
+    with session.transaction() as conn:
+        for name, other in reversed(doomed):  # those that refer first, the record named last
+            record_store.move_to_archive(conn, session.defs.forms[name], other, session.now, session.actor)
+            cause = {"with": key} if other != key else {}
+            record_store.add_event(
+                conn, session.now, session.actor, Event.RECORD_DELETED, record=other, form=name, data=cause
+            )
+    return Deleted([k for _, k in doomed])
+
+
+def _doomed(session: Session, form: FormDef, key: str, cascade: bool) -> list[tuple[str, str]]:
+    """(form, key) of the record and, with cascade, of every record that refers to it, however far; each
+    checked for records.delete. Without cascade, InputError naming the records that refer to it."""
+    session.require("records.delete", f"delete {form.name} records", form.name, key)
+    referring = lookups.referring(session, session.conn, form.name, key)
+    if referring and not cascade:
+        names = ", ".join(k for _, k in referring)
+        raise InputError(f"{key} is referred to by {names}: delete those first, or give --cascade")
+    found = [(form.name, key), *_descendants(session, form, key)]
+    for name, other in found[1:]:
+        session.require("records.delete", f"delete {name} records", name, other)
+    return found
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    key: str  # the key of a deleted record
+
+
+@dataclass(frozen=True)
+class Restored:
+    key: str
+    form: str
+
+
+def restore(session: Session, request: RestoreRequest) -> Restored:
+    """Bring a deleted record back from the archive, as it was (the fields its form still has)."""
+    key = normalise_key(request.key)
+    name = record_store.deleted_form(session.conn, key)
+    if name is None:
+        raise NotFound(f"no deleted record {key}")
+    form = session.defs.forms.get(name)
+    if form is None:
+        raise InputError(f"{key} was a record of form {name}, which the definitions no longer have")
+    session.require("records.delete", f"restore {form.name} records", form.name, key)
+    row = record_store.archived(session.conn, form, key)[0]
+    values = {name: row[name] for name in form.fields}
+    check_refs(session, form, dict(values))  # what it refers to must be there (restore a deleted one first)
+    with session.transaction() as conn:
+        check_unique(conn, form, values)
+        record_store.restore_from_archive(conn, form, row["deletion"], session.now, session.actor)
+        record_store.add_event(conn, session.now, session.actor, Event.RECORD_RESTORED, record=key, form=form.name)
+    return Restored(key, form.name)

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
+from crmctl.errors import UsageError
+
 if TYPE_CHECKING:
     from crmctl.ops.session import Options
 
@@ -70,6 +72,13 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("init", "workspace", "init", "workspace"),
     Operation("validate", "workspace", "validate", "none"),
     Operation("schema", "workspace", "schema", "none"),
+    # what the workspace's files define
+    Operation("template list", "catalog", "template_list", "workspace"),
+    Operation("template show", "catalog", "template_show", "workspace"),
+    Operation("process list", "catalog", "process_list", "workspace"),
+    Operation("process show", "catalog", "process_show", "workspace"),
+    Operation("form list", "catalog", "form_list", "workspace"),
+    Operation("form show", "catalog", "form_show", "workspace"),
     Operation("plan", "definitions", "plan", "workspace", served="plan_served"),
     Operation("apply", "definitions", "apply", "workspace", served="apply_served"),
     # records
@@ -79,6 +88,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("record list", "records", "list_records", "read"),
     Operation("record history", "records", "history", "read"),
     Operation("record assign", "process", "assign", "write"),
+    Operation("record delete", "records", "delete", "write"),
+    Operation("record restore", "records", "restore", "write"),
     Operation("comment", "records", "comment", "write"),
     Operation("remind", "records", "remind", "write"),
     Operation("agenda", "agenda", "agenda", "read"),
@@ -92,7 +103,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("approve", "process", "approve", "write"),
     Operation("reject", "process", "reject", "write"),
     Operation("board", "process", "board", "read"),
-    Operation("simulate", "process", "simulate", "read"),
+    Operation("simulate", "process", "simulate", "workspace"),
     Operation("inbox", "process", "inbox", "write"),
     # what falls due with time, and announcements
     Operation("tick", "tick", "tick", "write"),
@@ -156,10 +167,18 @@ def local_only(op: Operation) -> str | None:
     return None
 
 
-def run(name: str, options: Options, request: Any) -> Any:
-    """Run an operation here, on the local workspace: open what its access says, call it, close."""
+def run(name: str, options: Options, request: Any, dry_run: bool = False) -> Any:
+    """Run an operation here, on the local workspace: open what its access says, call it, close. A dry run
+    of a write runs it in full and rolls it back, giving a Rehearsal (crmctl.ops.session) of what it did."""
     op = BY_NAME[name]
     function = op.load()
+    if dry_run:
+        if op.access != "write":
+            raise UsageError(f"crmctl {op.command} writes nothing: --dry-run does not apply")
+        from crmctl.ops.session import open_session, rehearse  # the session module imports the definitions' types
+
+        with open_session(options) as session:
+            return rehearse(session, op.command, function, request)
     if op.access == "none":
         return function(request)
     if op.access == "workspace":

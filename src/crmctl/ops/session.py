@@ -8,15 +8,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmctl.domain import permissions
 from crmctl.domain.events import Event
 from crmctl.domain.model import Definitions
-from crmctl.errors import CrmError, InputError, NotFound
+from crmctl.errors import CrmError, InputError, NotFound, ProblemsFound
 from crmctl.ops import clock
 
 DEFAULT_DATABASE = "crmctl.duckdb"
+
+if TYPE_CHECKING:
+    from crmctl.config.workspace import Unit
 
 
 @dataclass
@@ -48,6 +51,31 @@ def workspace_settings(root: Path) -> dict[str, Any]:
         if doc.data.get("kind") == "Workspace":
             return dict(doc.data)
     return {}
+
+
+def load_definitions(source: Path | Unit, outcome: str = "nothing was applied") -> Definitions:
+    """Validate the workspace's files (a workspace's root, or a unit of files: those a client sent a server);
+    its definitions, or ProblemsFound with every diagnostic."""
+    # the loader (ruamel.yaml, jsonschema) only where the workspace's files are read
+    from crmctl.config.workspace import Unit, load_unit, workspace_files
+    from crmctl.render.diagnostics import text  # (the same: the words of the diagnostics)
+
+    loaded = load_unit(source if isinstance(source, Unit) else Unit(source, workspace_files(source)))
+    if not loaded.ok:
+        errors = [d for d in loaded.diagnostics if d.severity == "error"]
+        raise ProblemsFound(
+            f"the workspace has {len(errors)} problem{'s' if len(errors) != 1 else ''}; {outcome}",
+            text(loaded.diagnostics).splitlines(),
+        )
+    return Definitions.build([doc.data for doc in loaded.documents])
+
+
+def workspace_definitions(options: Options) -> Definitions:
+    """The definitions of the workspace's files as they are now, with no database: what validate checks."""
+    root = workspace_root(options)
+    if root is None:
+        raise NotFound(f"no workspace: {options.workspace or Path.cwd()} has no crmctl.yaml, nor any folder above it")
+    return load_definitions(root, "fix them first (crmctl validate shows them)")
 
 
 def database_path(options: Options) -> tuple[Path, float]:
@@ -85,11 +113,20 @@ class Session:
     # refusals not yet written: inside a transaction, written just after its rollback; in a read-only
     # session, after the database is closed (see open_session)
     refusals: list[tuple[str | None, str | None, dict[str, str]]] = field(default_factory=list)
+    dry_run: bool = False  # inside rehearse(): every transaction is part of one that is rolled back
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
         from crmctl.store.db import transaction
+
+        if self.dry_run:  # the rehearsal's one transaction holds it, and rolls it back
+            self.in_transaction = True
+            try:
+                yield self.conn
+            finally:
+                self.in_transaction = False
+            return
 
         try:
             with transaction(self.conn) as conn:
@@ -122,8 +159,9 @@ class Session:
             raise
 
     def _write_refusals(self) -> None:
-        """The refusals still to be written, where this session may write."""
-        if not self.writable:
+        """The refusals still to be written, where this session may write (a dry run's: after it, see
+        open_session)."""
+        if not self.writable or self.dry_run:
             return
         # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
         from crmctl.store.records import add_event
@@ -223,3 +261,36 @@ def _write_refusals(
             db.close(conn)
     except CrmError:
         return
+
+
+@dataclass(frozen=True)
+class RehearsedEvent:
+    """An event a write would have written: on which record, what, and its data as it would be stored."""
+
+    record: str | None
+    action: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """What an operation would do, run with --dry-run: its events (records created and changed, stages
+    entered with their approvers, projects launched and their tasks) and its result; nothing was written."""
+
+    command: str
+    events: list[RehearsedEvent]
+    result: Any = field(metadata={"json": False})
+
+
+def rehearse(session: Session, command: str, function: Any, request: Any) -> Rehearsal:
+    """Run a write operation in one transaction that is rolled back: everything it would do, written nowhere."""
+    # the store (and duckdb) only where a database is opened: a command sent to a server never loads it
+    from crmctl.store import db
+    from crmctl.store.records import events_after, last_event  # (the same)
+
+    session.dry_run = True
+    with db.rehearsal(session.conn) as conn:
+        since = last_event(conn)
+        result = function(session, request)
+        events = [RehearsedEvent(**e) for e in events_after(conn, since)]
+    return Rehearsal(command, events, result)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from crmctl.ops.projects import FieldChange, LaunchNote
     from crmctl.ops.records import Card, CardTask, FieldLine, HistoryEvent, RecordList, Related, Updated
     from crmctl.ops.schedule import Promise
+    from crmctl.ops.session import Rehearsal
 
 
 def promise_text(promise: Promise) -> str:
@@ -222,6 +223,8 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.REMINDER_DONE: lambda d: f"reminder {d.get('reminder')}",
     Event.REMINDER_CLOSED: _reminders_closed,
     Event.MAIL_RECEIVED: _mail_received,
+    Event.RECORD_DELETED: lambda d: "deleted" + (f" with {d['with']}" if d.get("with") else " (to the archive)"),
+    Event.RECORD_RESTORED: lambda d: "restored from the archive",
     Event.PERMISSION_REFUSED: _fields,
     Event.TEAM_CHANGED: _team_changed,
     Event.FILE_ATTACHED: _file_attached,
@@ -262,24 +265,51 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
 }
 
 
-def history(fmt: str, events: Sequence[HistoryEvent]) -> str:
-    """A record's history: in JSON each event's data as stored; in the table and CSV described in words."""
+def history(fmt: str, events: Sequence[HistoryEvent], related: bool = False) -> str:
+    """A record's history: in JSON each event's data as stored; in the table and CSV described in words. With
+    related (events of other records among them), each event's record too."""
+    whose: list[Column] = [("record", "record")] if related else []
     if fmt == "json":
         data = [
-            {"id": e.id, "at": cell(e.at) and e.at.isoformat(), "actor": e.actor, "action": e.action, "data": e.data}
+            {
+                "id": e.id,
+                "at": cell(e.at) and e.at.isoformat(),
+                **({"record": e.record} if related else {}),
+                "actor": e.actor,
+                "action": e.action,
+                "data": e.data,
+            }
             for e in events
         ]
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     rows = [
         {
             "at": e.at,
+            "record": e.record or "-",
             "actor": e.actor or "-",
             "action": e.action,
             "details": describe_event({"action": e.action, "data": e.data}),
         }
         for e in events
     ]
-    return render(fmt, rows, [("at", "at"), ("actor", "actor"), ("action", "action"), ("details", "details")])
+    columns: list[Column] = [("at", "at"), *whose, ("actor", "actor"), ("action", "action"), ("details", "details")]
+    return render(fmt, rows, columns)
+
+
+def rehearsal(fmt: str, done: Rehearsal) -> str:
+    """What a --dry-run would have done: in the table each event on its record, described in words, under a
+    line saying that nothing was written; in JSON the command and each event's data as it would be stored."""
+    if fmt == "json":
+        events = [{"record": e.record, "action": e.action, "data": e.data} for e in done.events]
+        return json.dumps({"dry_run": done.command, "events": events}, ensure_ascii=False, indent=2) + "\n"
+    rows = [
+        {"record": e.record or "-", "action": e.action, "details": describe_event({"action": e.action, "data": e.data})}
+        for e in done.events
+    ]
+    head = f"dry run of crmctl {done.command}: nothing was written; it would write:\n"
+    if not rows:
+        return head.replace("it would write:", "it would write nothing")
+    return head + render("table", rows, [("record", "record"), ("action", "action"), ("details", "details")])
 
 
 def record_list(fmt: str, listing: RecordList) -> str:
@@ -457,7 +487,7 @@ def _task_lines(tasks: Sequence[CardTask], width: int, color: bool) -> str:
     for t in tasks:
         due = f"  due {cell(t.due_at)}" + (" overdue" if t.overdue else "") if t.due_at else ""
         title = cell(t.title, width).replace("\n", " ")
-        who = f"({t.assignee or 'unassigned'}, {t.record})"
+        who = f"({t.assignee or 'unassigned'}{f', {t.record}' if t.record else ''})"  # a subproject's: no record
         line = clip(f"  {t.id}  {t.status:<11}  {title}  {who}{due}", width)
         lines.append(red(line) if t.overdue and color else line)
     return "\n".join(lines) + "\n"

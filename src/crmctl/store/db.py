@@ -341,6 +341,16 @@ def writer(cursor: Connection) -> Iterator[None]:
 
 
 @contextmanager
+def rehearsal(conn: Connection) -> Iterator[Connection]:
+    """One transaction that is always rolled back: what runs inside writes nothing (a dry run)."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    finally:
+        conn.execute("ROLLBACK")
+
+
+@contextmanager
 def transaction(conn: Connection) -> Iterator[Connection]:
     """One transaction: everything inside happens, or nothing does. A full disk or a damaged file, found
     while writing or at the commit, is an Environment error."""

@@ -14,7 +14,7 @@ from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError
 from crmctl.store.db import SQL_TYPES, Connection, define_records_view, quote, scalar
 from crmctl.store.imports import value_sql
-from crmctl.store.records import EVENT_COLUMNS
+from crmctl.store.records import EVENT_COLUMNS, duplicates
 
 SHOW_AT_MOST = 10
 
@@ -448,6 +448,20 @@ def _remove_person(applying: _Applying, change: Change) -> None:
         _hand_over(applying.conn, change.name, successor, forms, actor=applying.actor, now=applying.now)
 
 
+def _check_unique_added(checking: _Checking, change: Change) -> None:
+    """A uniqueness added to a form whose records break it already (of fields the form had before)."""
+    before, form = change.old, change.new
+    for fields in form.unique:
+        if fields in before.unique or not all(f in before.fields for f in fields):
+            continue
+        for keys in duplicates(checking.conn, before, fields):
+            shown = f": {', '.join(keys)}" if checking.readable(form.name) else ""
+            checking.refuse(
+                f"form {form.name}: {len(keys)} records share the same {', '.join(fields)}{shown} "
+                "(make them differ first, or leave out the uniqueness)"
+            )
+
+
 @dataclass(frozen=True)
 class Handler:
     """What a kind of change does beyond the definitions: `check` looks at the data (adding refusals, or
@@ -463,7 +477,7 @@ _NOTHING = Handler()  # the definitions alone change: crm.definitions keeps them
 HANDLERS: dict[PlanAction, Handler] = {
     PlanAction.ADD_FORM: Handler(apply=_add_form),
     PlanAction.REMOVE_FORM: Handler(_check_form_removed, _remove_form),
-    PlanAction.CHANGE_FORM: _NOTHING,
+    PlanAction.CHANGE_FORM: Handler(check=_check_unique_added),
     PlanAction.ADD_FIELD: Handler(_check_field_added, _add_field),
     PlanAction.REMOVE_FIELD: Handler(_check_field_removed, _remove_field),
     PlanAction.RENAME_FIELD: Handler(_check_field_retyped, _retype_field),

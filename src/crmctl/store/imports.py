@@ -19,7 +19,7 @@ from typing import Any
 
 from crmctl.domain.imports import FILES_COLUMN, Outcome
 from crmctl.domain.model import FormDef
-from crmctl.domain.values import NUMBER_LIMIT, FieldSpec
+from crmctl.domain.values import NUMBER_LIMIT, TEXTUAL, FieldSpec
 from crmctl.store.db import SQL_TYPES, quote
 from crmctl.store.records import last_number
 
@@ -517,6 +517,32 @@ def key_problems(conn: Any, form: FormDef, key: str | None) -> list[tuple[int, i
         for r, i, k, other in wrong:
             why = f"is a record of form {other}" if other else f"is not a key of form {form.name} ({form.key_prefix}-N)"
             found.append((int(r), int(i), k, why))
+    return found
+
+
+def unique_problems(conn: Any, form: FormDef, fields: Sequence[str]) -> list[tuple[int, int, str, str]]:
+    """(row, rid, text, problem) for rows whose values of these fields (a unique set of the form, text without
+    regard to case) are those of another record, or of an earlier row of the file."""
+    norm = [f"lower(trim({{0}}{quote(f)}))" if form.fields[f].type in TEXTUAL else f"{{0}}{quote(f)}" for f in fields]
+    units = ", ".join(f"u{i}" for i in range(len(fields)))
+    rows = conn.execute(
+        f"""WITH v AS (SELECT r.rid, r.row, p.existing,
+                concat_ws(', ', {", ".join(f"CAST(r.{quote(f)} AS VARCHAR)" for f in fields)}) AS shown,
+                {", ".join(f"{n.format('r.')} AS u{i}" for i, n in enumerate(norm))}
+            FROM {ROWS} r JOIN import_plan p USING (rid)
+            WHERE {" AND ".join(f"r.{quote(f)} IS NOT NULL" for f in fields)})
+        SELECT v.row, v.rid, v.shown, min(v.row) OVER (PARTITION BY {units}) AS first,
+            (SELECT min(e.key) FROM {quote(form.name)} e
+             WHERE {" AND ".join(f"{n.format('e.')} = v.u{i}" for i, n in enumerate(norm))}
+               AND e.key IS DISTINCT FROM v.existing) AS holder
+        FROM v ORDER BY v.row"""
+    ).fetchall()
+    found = []
+    named = ", ".join(fields)
+    for row, rid, text, first, holder in rows:
+        if holder or first < row:
+            where = f"{form.name} {holder}" if holder else f"row {first}"
+            found.append((int(row), int(rid), text, f"{where} has this {named} already (unique in form {form.name})"))
     return found
 
 

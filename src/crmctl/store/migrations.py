@@ -12,8 +12,8 @@ from crmctl.store.definitions import latest
 
 # 5: crm.tokens; 6: crm.event_hashes (the event log's chain); 7: crm.deliveries; 8: crm.series,
 # crm.announcements; 9: crm.projects.due_at; 10: reminders' party and stage, approvals' acting_for;
-# 11: crm.files, crm.file_contents, crm.links
-SCHEMA_VERSION = 11
+# 11: crm.files, crm.file_contents, crm.links; 12: crm.deleted_records
+SCHEMA_VERSION = 12
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -120,6 +120,12 @@ SYSTEM_DDL = [
     """CREATE TABLE IF NOT EXISTS crm.links (
         source VARCHAR NOT NULL, target VARCHAR NOT NULL, action VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (source, action))""",
+    # schema 12: records deleted by `record delete`, each row as it was (JSON), until `record restore`
+    "CREATE SEQUENCE IF NOT EXISTS crm.deletion_ids",
+    """CREATE TABLE IF NOT EXISTS crm.deleted_records (
+        id BIGINT PRIMARY KEY DEFAULT nextval('crm.deletion_ids'), key VARCHAR NOT NULL, form VARCHAR NOT NULL,
+        number BIGINT NOT NULL, "row" JSON NOT NULL, deleted_at TIMESTAMPTZ NOT NULL, deleted_by VARCHAR,
+        restored_at TIMESTAMPTZ, restored_by VARCHAR)""",
     """CREATE OR REPLACE VIEW crm.task_times AS
         SELECT t.id AS task, t.type, t.subtype, t.assignee, t.status, t.estimate_minutes,
                coalesce(sum(date_diff('second', i.started_at, i.ended_at)) / 60.0, 0) AS actual_minutes

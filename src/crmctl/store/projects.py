@@ -422,6 +422,26 @@ def records_referring_to(conn: Any, sources: list[tuple[str, str]], key: str) ->
     return found
 
 
+def launched_for(conn: Any, record: str, template: str) -> str | None:
+    """The first project launched from the template for the record, or None."""
+    row = conn.execute(
+        "SELECT arg_min(id, number) FROM crm.projects WHERE record = ? AND template = ?", [record, template]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def projects_under(conn: Any, records: list[str]) -> list[str]:
+    """The ids of the projects of these records and of all their subprojects, at every level."""
+    rows = conn.execute(
+        """WITH RECURSIVE tree(id) AS (
+            SELECT id FROM crm.projects WHERE list_contains(?, record)
+            UNION SELECT p.id FROM crm.projects p JOIN tree ON p.parent = tree.id)
+        SELECT id FROM tree ORDER BY id""",
+        [records],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def rollup(conn: Any, source: str, via: str, aggregate: str, column: str | None, key: str) -> Any:
     from crmctl.store.db import quote
 

@@ -10,6 +10,7 @@ from typing import Any
 from crmctl.domain.events import Event
 from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
 from crmctl.domain.records import plain
+from crmctl.domain.values import TEXTUAL
 from crmctl.store.db import insert_many, quote
 
 OPERATORS = {"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -34,8 +35,9 @@ def last_number(conn: Any, form: FormDef) -> int:
     """The highest number the form has given, or any record whose key starts with its prefix (a removed form's
     archived records may have used it), so that a new key is never one that crm.records already knows."""
     row = conn.execute(
-        "SELECT coalesce(max(number), 0) FROM crm.records WHERE form = ? OR starts_with(key, ?)",
-        [form.name, f"{form.key_prefix}-"],
+        "SELECT greatest((SELECT coalesce(max(number), 0) FROM crm.records WHERE form = ? OR starts_with(key, ?)), "
+        "(SELECT coalesce(max(number), 0) FROM crm.deleted_records WHERE form = ? OR starts_with(key, ?)))",
+        [form.name, f"{form.key_prefix}-"] * 2,
     ).fetchone()
     return int(row[0])
 
@@ -47,6 +49,91 @@ def insert(conn: Any, form: FormDef, record: Mapping[str, Any]) -> None:
         f"VALUES ({', '.join('?' for _ in columns)})",
         [record[c] for c in columns],
     )
+
+
+def _same_value(form: FormDef, name: str, left: str, right: str) -> str:
+    """SQL: the field's two values are the same for uniqueness; text without regard to case or edge spaces."""
+    if form.fields[name].type in TEXTUAL:
+        return f"lower(trim({left})) = lower(trim({right}))"
+    return f"{left} = {right}"
+
+
+def holder(conn: Any, form: FormDef, values: Mapping[str, Any], other_than: str | None = None) -> str | None:
+    """The key of a record of the form (but other_than) that has these values already, or None."""
+    same = " AND ".join(_same_value(form, name, quote(name), "?") for name in values)
+    row = conn.execute(
+        f"SELECT min(key) FROM {quote(form.name)} WHERE {same} AND key IS DISTINCT FROM ?",
+        [*values.values(), other_than],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def duplicates(conn: Any, form: FormDef, fields: tuple[str, ...]) -> list[list[str]]:
+    """The records of the form that share the values of these fields, a list of keys per shared value."""
+    columns = ", ".join(f"lower(trim({quote(n)}))" if form.fields[n].type in TEXTUAL else quote(n) for n in fields)
+    filled = " AND ".join(f"{quote(n)} IS NOT NULL" for n in fields)
+    rows = conn.execute(
+        f"SELECT list(key ORDER BY number) FROM {quote(form.name)} WHERE {filled} GROUP BY {columns} "
+        "HAVING count(*) > 1 ORDER BY min(number)"
+    ).fetchall()
+    return [list(r[0]) for r in rows]
+
+
+def move_to_archive(conn: Any, form: FormDef, key: str, at: dt.datetime, by: str | None) -> None:
+    """The record's row, as JSON, into crm.deleted_records; out of its form's table."""
+    conn.execute(
+        'INSERT INTO crm.deleted_records (key, form, number, "row", deleted_at, deleted_by) '
+        f"SELECT key, ?, number, to_json(t), ?, ? FROM {quote(form.name)} t WHERE key = ?",
+        [form.name, at, by, key],
+    )
+    conn.execute(f"DELETE FROM {quote(form.name)} WHERE key = ?", [key])
+
+
+def _from_json(conn: Any, form: FormDef) -> tuple[list[str], str]:
+    """The columns of the form's table, and SQL reading each from the `row` JSON of crm.deleted_records as
+    its column's type (a column the form did not have then is NULL)."""
+    found = conn.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = current_schema() AND table_name = ? ORDER BY column_index",
+        [form.name],
+    ).fetchall()
+    names = [name for name, _ in found]
+    path = 'json_extract_string("row", {})'
+    return names, ", ".join(f"CAST({path.format(_literal('$.' + n))} AS {t}) AS {quote(n)}" for n, t in found)
+
+
+def archived(conn: Any, form: FormDef, key: str | None = None) -> list[dict[str, Any]]:
+    """The deleted records of the form not restored (or the one of this key), in the columns of its table,
+    with `deletion` (the id in crm.deleted_records), `deleted_at` and `deleted_by`."""
+    _, columns = _from_json(conn, form)
+    cursor = conn.execute(
+        f"SELECT {columns}, id AS deletion, deleted_at, deleted_by FROM crm.deleted_records "
+        "WHERE restored_at IS NULL AND form = ? AND (? IS NULL OR key = ?) ORDER BY number",
+        [form.name, key, key],
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def deleted_form(conn: Any, key: str) -> str | None:
+    """The form of a deleted record not restored, or None."""
+    row = conn.execute("SELECT form FROM crm.deleted_records WHERE key = ? AND restored_at IS NULL", [key]).fetchone()
+    return row[0] if row else None
+
+
+def restore_from_archive(conn: Any, form: FormDef, deletion: int, at: dt.datetime, by: str | None) -> None:
+    """A deleted record's row back into its form's table: the columns the form has now, as their types."""
+    names, columns = _from_json(conn, form)
+    conn.execute(
+        f"INSERT INTO {quote(form.name)} ({', '.join(quote(n) for n in names)}) "
+        f"SELECT {columns} FROM crm.deleted_records WHERE id = ?",
+        [deletion],
+    )
+    conn.execute("UPDATE crm.deleted_records SET restored_at = ?, restored_by = ? WHERE id = ?", [at, by, deletion])
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def update(conn: Any, form: FormDef, key: str, values: Mapping[str, Any]) -> None:
@@ -140,23 +227,40 @@ def add_events(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
     insert_many(conn, "crm.events", EVENT_COLUMNS, rows)
 
 
-def events(conn: Any, key: str) -> list[dict[str, Any]]:
-    """A record's events; a record created by `crmctl import` starts with a record.imported line, found through
-    the runs of record numbers each import created."""
+def events(conn: Any, keys: list[str], work: list[str] | None = None) -> list[dict[str, Any]]:
+    """The events of these records and of this work (the ids of tasks and projects), in order; a record created
+    by `crmctl import` starts with a record.imported line, found through the runs of record numbers each import
+    created."""
     cursor = conn.execute(
-        """SELECT id, occurred_at, actor, action, data FROM crm.events WHERE record = ?
+        """SELECT id, occurred_at, actor, action, data, record FROM crm.events
+        WHERE list_contains(?, record) OR list_contains(?, coalesce(json_extract_string(data, '$.task'),
+                                                                   json_extract_string(data, '$.project')))
         UNION ALL
-        SELECT 0, i.imported_at, i.actor, 'record.imported', json_object('import', i.id, 'source', i.source)
+        SELECT 0, i.imported_at, i.actor, 'record.imported', json_object('import', i.id, 'source', i.source), r.key
         FROM crm.records r
         JOIN crm.import_runs u ON u.form = r.form AND r.number BETWEEN u.first_number AND u.last_number
-        JOIN crm.imports i ON i.id = u.import WHERE r.key = ?
-        ORDER BY 2, 1""",
-        [key, key],
+        JOIN crm.imports i ON i.id = u.import WHERE list_contains(?, r.key)
+        ORDER BY 2, 1, 6""",
+        [keys, work or [], keys],
     )
     return [
-        {"id": i, "at": at, "actor": actor, "action": action, "data": json.loads(data) if data else {}}
-        for i, at, actor, action, data in cursor.fetchall()
+        {"id": i, "at": at, "actor": actor, "action": action, "data": json.loads(data) if data else {}, "record": r}
+        for i, at, actor, action, data, r in cursor.fetchall()
     ]
+
+
+def last_event(conn: Any) -> int:
+    """The id of the latest event, 0 if none."""
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM crm.events").fetchone()[0])
+
+
+def events_after(conn: Any, event_id: int) -> list[dict[str, Any]]:
+    """The events written after this one, in order (record, action, data), permission refusals left out."""
+    cursor = conn.execute(
+        "SELECT record, action, data FROM crm.events WHERE id > ? AND action <> ? ORDER BY id",
+        [event_id, Event.PERMISSION_REFUSED.value],
+    )
+    return [{"record": r, "action": a, "data": json.loads(d) if d else {}} for r, a, d in cursor.fetchall()]
 
 
 def add_comment(conn: Any, key: str, at: dt.datetime, author: str | None, text: str) -> int:
