@@ -4,12 +4,14 @@ process, projects, schedule, sprints, agenda), which all import them and never e
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, overload
 
 from crmctl.domain import permissions
 from crmctl.domain.model import FormDef
+from crmctl.domain.values import parse_date
 from crmctl.domain.worktime import WorkCalendar
-from crmctl.errors import InputError, NotFound
+from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
@@ -92,3 +94,20 @@ def require_reading(session: Session, task: dict[str, Any]) -> None:
     missing = permissions.task_refusal(session.defs, session.actor, task["assignee"])
     if missing is not None:
         session.require(missing, permissions.PERMISSIONS[missing], record=task["record"])
+
+
+@overload
+def day_start(session: Session, text: str, what: str) -> dt.datetime: ...
+@overload
+def day_start(session: Session, text: str | None, what: str) -> dt.datetime | None: ...
+def day_start(session: Session, text: str | None, what: str) -> dt.datetime | None:
+    """The start of a day given as YYYY-MM-DD (an option's value, named by `what`) in the workspace's time zone."""
+    if text is None:
+        return None
+    try:
+        day = parse_date(text)
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+    from zoneinfo import ZoneInfo  # the time zone database only for a command that needs a period's bounds
+
+    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(session.defs.timezone))

@@ -1,0 +1,129 @@
+"""crmctl load: the team at a glance, from the one schedule, with figures worked out by hand.
+
+The freshoffice example's office calendar works 09:00-13:00 and 14:00-18:00 on weekdays; 8 March 2027 is a
+holiday; rybakov is away from 1 to 12 March. The clock stands at Monday 1 March 2027, 10:00 (Moscow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import ok
+from .dbstate import dump, query
+
+BOSS = ("--as", "grigoriev")
+WORK = [  # (title, assignee, estimate)
+    ("Макет каталога", "pavlova", "30h"),
+    ("Спуск полос", "tikhonov", "3h"),
+    ("Без оценки", "tikhonov", None),
+    ("Печать", "rybakov", "2h"),
+]
+
+
+@pytest.fixture
+def team(example, cli) -> Path:
+    root = example("freshoffice-templates")
+    for title, who, estimate in WORK:
+        extra = ["--estimate", estimate] if estimate else []
+        ok(cli, *BOSS, "task", "add", title, "--assignee", who, *extra)
+    return root
+
+
+def load(cli, *args: str) -> dict[str, dict]:
+    return {r["person"]: r for r in json.loads(ok(cli, *BOSS, "load", *args, "-f", "json"))}
+
+
+def test_two_days_of_load_person_by_person(cli, team) -> None:
+    rows = load(cli, "--from", "2027-03-01", "--to", "2027-03-03")
+    # Monday from 10:00 (7h) and Tuesday (8h)
+    pavlova = rows["pavlova"]
+    assert (pavlova["tasks"], pavlova["queued_hours"], pavlova["available_hours"]) == (1, 30.0, 15.0)
+    # 30h from Monday 10:00: 7 + 8 + 8 on Mon-Wed, the last 7 on Thursday until 17:00 (lunch 13-14)
+    assert pavlova["empties_at"] == "2027-03-04T17:00:00+03:00"
+    assert (pavlova["demand_hours"], pavlova["utilisation"], pavlova["overloaded"]) == (30.0, 200, True)
+    tikhonov = rows["tikhonov"]  # 3h from 10:00, and a task the schedule cannot place
+    assert (tikhonov["tasks"], tikhonov["queued_hours"], tikhonov["unscheduled"]) == (2, 3.0, 1)
+    assert (tikhonov["empties_at"], tikhonov["utilisation"], tikhonov["overloaded"]) == (
+        "2027-03-01T13:00:00+03:00",
+        20,
+        False,
+    )
+    rybakov = rows["rybakov"]  # away: no hours in the period, so any work is too much; back on Monday 15th
+    assert (rybakov["available_hours"], rybakov["utilisation"], rybakov["overloaded"]) == (0.0, None, True)
+    assert rybakov["empties_at"] == "2027-03-15T11:00:00+03:00"
+    idle = rows["egorov"]  # everyone of the team is listed, idle or not
+    assert (idle["tasks"], idle["queued_hours"], idle["empties_at"], idle["utilisation"]) == (0, 0.0, None, 0)
+    assert idle["name"] == "Виктор Егоров"
+
+
+def test_a_later_period_counts_only_the_work_left_when_it_starts(cli, team) -> None:
+    pavlova = load(cli, "--from", "2027-03-02", "--to", "2027-03-04")["pavlova"]
+    # 7h are done on Monday: 23h are left for Tuesday and Wednesday's 16h
+    assert (pavlova["demand_hours"], pavlova["available_hours"]) == (23.0, 16.0)
+    assert (pavlova["utilisation"], pavlova["overloaded"]) == (144, True)
+    after = load(cli, "--from", "2027-03-05", "--to", "2027-03-06")["pavlova"]
+    assert (after["demand_hours"], after["utilisation"], after["overloaded"]) == (0.0, 0, False)
+
+
+def test_the_default_period_is_the_next_two_weeks(cli, team) -> None:
+    rows = load(cli)
+    # Monday from 10:00 (7h), Tuesday to Friday (32h), 8 March a holiday, 9 to 12 March (32h)
+    assert rows["pavlova"]["available_hours"] == 71.0
+    assert (rows["pavlova"]["utilisation"], rows["pavlova"]["overloaded"]) == (42, False)
+    assert rows["rybakov"]["available_hours"] == 0.0
+    assert rows["gusev"]["available_hours"] == 110.0  # the flower shop: Wednesday to Sunday, 10h a day
+
+
+def test_the_table_the_csv_and_the_page(cli, team, tmp_path: Path, snapshot) -> None:
+    table = ok(cli, *BOSS, "load", "--from", "2027-03-01", "--to", "2027-03-03", env={"COLUMNS": "120"})
+    assert table == snapshot
+    csv = ok(cli, *BOSS, "load", "-f", "csv").splitlines()
+    assert csv[0].split(",") == [
+        "person", "name", "tasks", "queued_hours", "unscheduled", "empties_at", "demand_hours", "available_hours",
+        "utilisation", "overloaded",
+    ]  # fmt: skip
+    assert len(csv) == 1 + 11  # the whole team
+    page = tmp_path / "load.html"
+    ok(cli, *BOSS, "load", "--from", "2027-03-01", "--to", "2027-03-03", "-f", "html", "--out", str(page))
+    html = page.read_text()
+    assert html.count('<svg class="chart"') == 1 and html.count("<rect") == 2 * 11  # two bars a person
+    assert html.count('fill="#dc2626"') == 2  # pavlova's and rybakov's work in red: they are overloaded
+    assert html.count('style="color: #dc2626"') == 2 and "2027-03-01 to 2027-03-02" in html
+    assert "http" not in html
+
+
+def test_load_reads_and_writes_nothing(cli, team) -> None:
+    before = dump(Path("crmctl.duckdb"))
+    ok(cli, *BOSS, "load")
+    assert dump(Path("crmctl.duckdb")) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--from", "2027-03-10", "--to", "2027-03-03"], 1, "--from 2027-03-10 is not before --to 2027-03-03"),
+        (["--from", "2027-03-03", "--to", "2027-03-03"], 1, "is not before"),
+        (["--from", "March"], 2, "--from: 'March' is not a date"),
+        (["--to", "2027-13-01"], 2, "--to: '2027-13-01' is not a date"),
+        (["-f", "ics"], 2, "ics"),
+    ],
+)
+def test_bad_periods_are_refused(cli, team, args, code, message) -> None:
+    before = dump(Path("crmctl.duckdb"))
+    result = cli(*BOSS, "load", *args)
+    assert (result.exit_code, result.stdout) == (code, "")
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert dump(Path("crmctl.duckdb")) == before
+
+
+def test_only_who_may_view_others_tasks_sees_the_load(cli, team) -> None:
+    before = dump(Path("crmctl.duckdb"))
+    result = cli("--as", "pavlova", "load")  # a designer reads her own tasks only
+    assert (result.exit_code, result.stdout) == (1, "")
+    message = "crmctl: error: pavlova may not view others' tasks: permission tasks.view_others is missing\n"
+    assert result.stderr == message
+    assert dump(Path("crmctl.duckdb")) == before  # nothing but the refusal's event
+    refused = query(Path("crmctl.duckdb"), "SELECT actor FROM crm.events WHERE action = 'permission.refused'")
+    assert refused == [("pavlova",)]
