@@ -127,3 +127,40 @@ def test_only_who_may_view_others_tasks_sees_the_load(cli, team) -> None:
     assert dump(Path("crmctl.duckdb")) == before  # nothing but the refusal's event
     refused = query(Path("crmctl.duckdb"), "SELECT actor FROM crm.events WHERE action = 'permission.refused'")
     assert refused == [("pavlova",)]
+
+
+# -- watchers ---------------------------------------------------------------------------------------------------
+def inbox(cli, person: str) -> list[tuple[str, str | None, str]]:
+    items = json.loads(ok(cli, "--as", person, "inbox", "-f", "json"))
+    return [(i["kind"], i["record"], i["text"]) for i in items if i["kind"] == "task.watch"]
+
+
+def test_watchers_hear_of_a_task_done_reassigned_commented_and_moved(cli, example) -> None:
+    example("freshoffice-templates")
+    ok(cli, *BOSS, "record", "create", "client", "--set", "name=ООО Ромашка")
+    ok(cli, *BOSS, "task", "add", "Макет", "--for", "CL-1", "--assignee", "pavlova", "--estimate", "2h",
+       "--watcher", "smirnov", "--watcher", "tikhonov", "--watcher", "grigoriev")  # fmt: skip
+    db = Path("crmctl.duckdb")
+    before = query(db, "SELECT count(*) FROM crm.inbox")[0][0]
+    ok(cli, "--as", "smirnov", "task", "comment", "T-1", "Бумага пришла")
+    ok(cli, *BOSS, "task", "assign", "T-1", "tikhonov")
+    ok(cli, "--as", "tikhonov", "task", "done", "T-1")
+    Path("due.csv").write_text("id,title,due\nT-1,Макет,2027-03-05\n")
+    ok(cli, *BOSS, "import", "tasks", "due.csv")
+    due = "T-1 «Макет» due 2027-03-05 23:59 (was none), by grigoriev"
+    assert inbox(cli, "smirnov") == [  # oldest first
+        ("task.watch", "CL-1", "T-1 «Макет» reassigned from pavlova to tikhonov by grigoriev"),
+        ("task.watch", "CL-1", "T-1 «Макет» done by tikhonov"),
+        ("task.watch", "CL-1", due),
+    ]
+    # who did it is not told of it, nor the new assignee of being given the task (their own notice says so)
+    assert [t for _, _, t in inbox(cli, "tikhonov")] == ["T-1 «Макет» commented by smirnov: Бумага пришла", due]
+    assert [t for _, _, t in inbox(cli, "grigoriev")] == [
+        "T-1 «Макет» commented by smirnov: Бумага пришла",
+        "T-1 «Макет» done by tikhonov",
+    ]
+    assert inbox(cli, "pavlova") == []  # not a watcher
+    assert query(db, "SELECT count(*) FROM crm.inbox")[0][0] == before + 3 + 2 + 2 + 1  # + tikhonov's `task`
+    # an import that leaves the due date alone tells nobody
+    ok(cli, *BOSS, "import", "tasks", "due.csv")
+    assert len(inbox(cli, "smirnov")) == 3

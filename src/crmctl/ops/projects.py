@@ -39,6 +39,27 @@ def _event(session: Session, conn: Any, event: Event, record: str | None, data: 
     record_store.add_event(conn, session.now, session.actor, event, record=record, form=form, data=data)
 
 
+def tell_watchers(session: Session, conn: Any, task: Row, what: str, skip: tuple[str | None, ...] = ()) -> None:
+    """A notice (kind `task.watch`) to each watcher of a task of what happened to it: `T-3 «Макет» <what>`.
+    Whoever did it is not told, nor the people in `skip` (told otherwise)."""
+    people = [w for w in task.get("watchers") or () if w != session.actor and w not in skip]
+    if people:
+        text = f"{task['id']} «{task['title']}» {what}"
+        process_store.notify(conn, people, "task.watch", task["record"], text, session.now)
+
+
+def due_change(session: Session, before: dt.datetime | None, after: dt.datetime | None) -> str:
+    """What a watcher is told of a task's new due date: `due 2027-03-05 18:00 (was 2027-03-04 18:00), by kim`."""
+    from zoneinfo import ZoneInfo  # the time zone database only where a due date is shown
+
+    tz = ZoneInfo(session.defs.timezone)
+
+    def shown(moment: dt.datetime | None) -> str:
+        return "none" if moment is None else f"{moment.astimezone(tz):%Y-%m-%d %H:%M}"
+
+    return f"due {shown(after)} (was {shown(before)}), by {session.actor or '-'}"
+
+
 def _key(target: Target | None) -> str | None:
     """The key of a record looked up, or None for none."""
     return None if target is None else str(target[1]["key"])
@@ -642,6 +663,8 @@ def assign(session: Session, request: TaskAssignRequest) -> TaskRow:
         if person:
             text = f"{task['id']} «{task['title']}» is yours (assigned by {session.actor or '-'})"
             process_store.notify(conn, [person], "task", task["record"], text, session.now)
+        moved = f"reassigned from {task['assignee'] or 'nobody'} to {person or 'nobody'} by {session.actor or '-'}"
+        tell_watchers(session, conn, task, moved, skip=(person,))
         return TaskRow.of(_stored(conn, task["id"]), session.now)
 
 
@@ -808,6 +831,7 @@ def done(session: Session, request: TaskDoneRequest) -> Finished:
     with session.transaction() as conn:
         _finish(session, conn, task, "done", request.comment)
         unblocked = _unblock(session, conn, task)
+        tell_watchers(session, conn, task, f"done by {session.actor or '-'}")
     return Finished(task["id"], _rows(session, unblocked))
 
 
@@ -862,6 +886,7 @@ def comment(session: Session, request: TaskCommentRequest) -> Commented:
         raise InputError("a comment needs some text")
     with session.transaction() as conn:
         _event(session, conn, Event.TASK_COMMENTED, task["record"], {"task": task["id"], "text": request.text})
+        tell_watchers(session, conn, task, f"commented by {session.actor or '-'}: {request.text}")
     return Commented(task["id"])
 
 
