@@ -164,3 +164,44 @@ def test_watchers_hear_of_a_task_done_reassigned_commented_and_moved(cli, exampl
     # an import that leaves the due date alone tells nobody
     ok(cli, *BOSS, "import", "tasks", "due.csv")
     assert len(inbox(cli, "smirnov")) == 3
+
+
+# -- a roll-up that counts with a condition ---------------------------------------------------------------------
+def test_an_order_counts_its_items_and_those_ready(cli, example) -> None:
+    example("crm-orders")
+    ok(cli, "record", "create", "client", "--set", "name=Альфа")
+    ok(cli, "record", "create", "deal", "--set", "title=Сделка", "--set", "client=CL-1")
+    ok(cli, "record", "create", "order", "--set", "title=Буклеты", "--set", "deal=DL-1", "--set", "order_type=print")
+    ok(cli, "record", "create", "order_item", "--set", "order=ORD-1", "--set", "product=Буклет", "--set", "ready=true")
+    ok(cli, "record", "create", "order_item", "--set", "order=ORD-1", "--set", "product=Плакат")
+    card = json.loads(ok(cli, "record", "show", "ORD-1", "-f", "json"))
+    assert (card["rollups"]["items_count"], card["rollups"]["items_ready"]) == (2, 1)
+    assert "Позиций готово                1 of 2\n" in ok(cli, "record", "show", "ORD-1")
+    ok(cli, "record", "update", "OI-2", "--set", "ready=true")
+    assert "Позиций готово                2 of 2\n" in ok(cli, "record", "show", "ORD-1")
+    ok(cli, "record", "create", "order", "--set", "title=Сайт", "--set", "deal=DL-1", "--set", "order_type=website")
+    assert "Позиций готово                0 of 0\n" in ok(cli, "record", "show", "ORD-2")
+
+
+@pytest.mark.parametrize(
+    ("where", "code", "message"),
+    [
+        ("{field: redy, eq: true}", "R001", "unknown field 'redy'"),
+        ("{field: product, gt: a}", "C501", "operator 'gt' does not apply to text field 'product'"),
+        ("{field: quantity, eq: many}", "C502", "value for 'quantity' (number)"),
+        ("{field: ready, equals: true}", "S", ""),  # not a condition: the schema says so
+    ],
+)
+def test_a_roll_up_condition_is_checked_against_the_form_it_counts(cli, example, where, code, message) -> None:
+    root = example("crm-orders")
+    form = root / "forms" / "order.yaml"
+    text = form.read_text()
+    form.write_text(text.replace("where: {field: ready, eq: true}", f"where: {where}"))
+    result = cli("validate", "-f", "json")
+    assert result.exit_code == 1, result.stdout
+    problems = json.loads(result.stdout)
+    assert len(problems) == 1 and problems[0]["code"].startswith(code) and message in problems[0]["message"]
+    assert (
+        problems[0]["file"].endswith("order.yaml")
+        and problems[0]["line"] == text.splitlines().index("    where: {field: ready, eq: true}") + 1
+    )

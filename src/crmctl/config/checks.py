@@ -418,6 +418,8 @@ class Checker:
                     "F605",
                     f"field '{rollup['via']}' of form '{rollup['from']}' is not a ref to form '{data['name']}'",
                 )
+            if "where" in rollup:
+                self._condition(doc, (*path, "where"), rollup["where"], source, "field")
             agg = rollup["aggregate"]
             if "field" in rollup:
                 target = source.get(rollup["field"])

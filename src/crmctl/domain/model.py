@@ -34,6 +34,7 @@ class Rollup:
     source: str  # form
     via: str  # ref field of the source form
     field: str | None
+    where: dict[str, Any] | None = None  # a condition on the source's records: only those that meet it count
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,15 @@ class Definitions:
                     fields={f["id"]: FieldSpec.from_dict(f) for f in doc["fields"]},
                     title_field=doc.get("title_field"),
                     rollups=tuple(
-                        Rollup(r["id"], r.get("label", r["id"]), r["aggregate"], r["from"], r["via"], r.get("field"))
+                        Rollup(
+                            r["id"],
+                            r.get("label", r["id"]),
+                            r["aggregate"],
+                            r["from"],
+                            r["via"],
+                            r.get("field"),
+                            r.get("where"),
+                        )
                         for r in doc.get("rollups", ())
                     ),
                     renamed={f["id"]: f["renamed_from"] for f in doc["fields"] if "renamed_from" in f},

@@ -8,7 +8,8 @@ import datetime as dt
 from typing import Any, overload
 
 from crmctl.domain import permissions
-from crmctl.domain.model import FormDef
+from crmctl.domain.conditions import evaluate
+from crmctl.domain.model import Definitions, FormDef, Rollup
 from crmctl.domain.values import parse_date
 from crmctl.domain.worktime import WorkCalendar
 from crmctl.errors import InputError, NotFound, UsageError
@@ -111,3 +112,19 @@ def day_start(session: Session, text: str | None, what: str) -> dt.datetime | No
     from zoneinfo import ZoneInfo  # the time zone database only for a command that needs a period's bounds
 
     return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(session.defs.timezone))
+
+
+def rollup_value(conn: Any, defs: Definitions, rollup: Rollup, key: str, *, conditioned: bool = True) -> Any:
+    """A roll-up's value for a record: its aggregate over the records that refer to it (with `where`, over those
+    that meet the condition, unless conditioned is false)."""
+    keys = None
+    if rollup.where is not None and conditioned:
+        source = defs.forms[rollup.source]
+        referring = record_store.select(conn, source, [(rollup.via, "=", key)])
+        keys = [row["key"] for row in referring if evaluate(rollup.where, row, source.fields)]
+    return project_store.rollup(conn, rollup.source, rollup.via, rollup.aggregate, rollup.field, key, keys)
+
+
+def rollups(conn: Any, defs: Definitions, form: FormDef, key: str) -> dict[str, Any]:
+    """Every roll-up of a record: roll-up id -> value."""
+    return {r.id: rollup_value(conn, defs, r, key) for r in form.rollups}

@@ -24,7 +24,7 @@ from crmctl.domain.records import plain
 from crmctl.domain.shapes import column, names
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
-from crmctl.ops.lookups import get_task, prefixed_id, record_of, require_reading, team_person
+from crmctl.ops.lookups import get_task, prefixed_id, record_of, require_reading, rollups, team_person
 from crmctl.ops.session import Session
 from crmctl.store import process as process_store
 from crmctl.store import projects as project_store
@@ -270,12 +270,8 @@ class Launched:
 def record_context(session: Session, form: FormDef, row: Row) -> Row:
     """What templates see as `record`: the key, the fields and the roll-ups."""
     context = {"key": row["key"], **{name: row.get(name) for name in form.fields}}
-    context.update(rollups(session.conn, form, row["key"]))
+    context.update(rollups(session.conn, session.defs, form, row["key"]))
     return context
-
-
-def rollups(conn: Any, form: FormDef, key: str) -> Row:
-    return {r.id: project_store.rollup(conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups}
 
 
 def choose_assignee(session: Session, who: str | None, queued: dict[str, float], author: str | None) -> str | None:

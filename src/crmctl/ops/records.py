@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmctl.domain.events import Event
-from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
+from crmctl.domain.model import SYSTEM_COLUMNS, FormDef, Rollup
 from crmctl.domain.records import changed_values, new_values, plain
 from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock
-from crmctl.ops.lookups import locate, normalise_key, people_of, title_of
+from crmctl.ops.lookups import locate, normalise_key, people_of, rollup_value, rollups, title_of
 from crmctl.ops.process import enter
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
@@ -235,6 +235,7 @@ class RollupLine:
     id: str
     label: str
     count: bool  # a count shows 0 when there is nothing to count
+    of: int | None = None  # a count with a condition: how many there are in all ("1 of 2")
 
 
 @dataclass(frozen=True)
@@ -305,9 +306,7 @@ def show(session: Session, request: ShowRequest) -> Card:
         def_version=row["def_version"],
         pending_approvers=pending,
         fields={name: row.get(name) for name in form.fields},
-        rollups={
-            r.id: project_store.rollup(session.conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups
-        },
+        rollups=rollups(session.conn, session.defs, form, key),
         related=related,
         tasks=tasks,
         hidden=hidden,
@@ -327,9 +326,15 @@ def _view(session: Session, form: FormDef, row: dict[str, Any], related: list[Re
         stage_title=stage.title if stage else row.get("stage"),
         stage_overdue=bool(row.get("stage_due")) and row["stage_due"] < session.now,
         fields=[_field_line(spec, row.get(spec.id)) for spec in form.fields.values()],
-        rollups=[RollupLine(r.id, r.label, r.aggregate == "count") for r in form.rollups],
+        rollups=[_rollup_line(session, r, row["key"]) for r in form.rollups],
         form_titles={r.form: session.defs.forms[r.form].title for r in related},
     )
+
+
+def _rollup_line(session: Session, rollup: Rollup, key: str) -> RollupLine:
+    count = rollup.aggregate == "count"
+    of = rollup_value(session.conn, session.defs, rollup, key, conditioned=False) if count and rollup.where else None
+    return RollupLine(rollup.id, rollup.label, count, of)
 
 
 def _field_line(spec: FieldSpec, value: Any) -> FieldLine:

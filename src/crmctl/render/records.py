@@ -13,7 +13,7 @@ from crmctl.domain.records import plain
 from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, render, terminal_width
 
 if TYPE_CHECKING:
-    from crmctl.ops.records import Card, CardTask, FieldLine, HistoryEvent, RecordList, Related, Updated
+    from crmctl.ops.records import Card, CardTask, FieldLine, HistoryEvent, RecordList, Related, RollupLine, Updated
 
 
 def _value(value: Any) -> str:
@@ -239,7 +239,13 @@ def _meta(card: Card) -> list[tuple[str, Any]]:
 def _field_pairs(card: Card) -> list[tuple[str, Any]]:
     """The form's fields under their labels, then its roll-ups (a count shows 0 rather than nothing)."""
     fields = [(line.name, _shown(line, card.fields.get(line.id))) for line in card.view.fields]
-    return fields + [(r.label, cell(card.rollups.get(r.id)) or ("0" if r.count else "")) for r in card.view.rollups]
+    return fields + [(r.label, _rollup_shown(r, card.rollups.get(r.id))) for r in card.view.rollups]
+
+
+def _rollup_shown(line: RollupLine, value: Any) -> str:
+    """A roll-up's value on the card: a count shows 0 rather than nothing, and one with a condition "1 of 2"."""
+    shown = cell(value) or ("0" if line.count else "")
+    return shown if line.of is None else f"{shown} of {line.of}"
 
 
 def _shown(line: FieldLine, value: Any) -> str:

@@ -368,14 +368,22 @@ def records_referring_to(conn: Any, sources: list[tuple[str, str]], key: str) ->
     return found
 
 
-def rollup(conn: Any, source: str, via: str, aggregate: str, column: str | None, key: str) -> Any:
+def rollup(
+    conn: Any, source: str, via: str, aggregate: str, column: str | None, key: str, keys: list[str] | None = None
+) -> Any:
+    """The aggregate over the records of `source` whose `via` is key (only those of `keys`, when given)."""
     from crmctl.store.db import quote
 
     func = {"sum": "sum", "count": "count", "min": "min", "max": "max", "avg": "avg"}[aggregate]
     target = quote(column) if column else "*"
     if aggregate == "count" and column:
         target = quote(column)
-    row = conn.execute(f"SELECT {func}({target}) FROM {quote(source)} WHERE {quote(via)} = ?", [key]).fetchone()
+    sql = f"SELECT {func}({target}) FROM {quote(source)} WHERE {quote(via)} = ?"
+    params: list[Any] = [key]
+    if keys is not None:
+        sql += " AND key IN (SELECT unnest(?::VARCHAR[]))"
+        params.append(keys)
+    row = conn.execute(sql, params).fetchone()
     return row[0] if row else None
 
 
