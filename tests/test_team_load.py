@@ -205,3 +205,68 @@ def test_a_roll_up_condition_is_checked_against_the_form_it_counts(cli, example,
         problems[0]["file"].endswith("order.yaml")
         and problems[0]["line"] == text.splitlines().index("    where: {field: ready, eq: true}") + 1
     )
+
+
+# -- board columns holding several stages -----------------------------------------------------------------------
+COLUMNS = """
+board_columns:
+  - {id: billing, title: Счёт и оплата, stages: [invoicing, paid]}
+  - {id: after_sale, title: После продажи, stages: [awaiting_documents, client, contract_work], show: false}
+"""
+PROSPECT = [
+    "name=ООО Заявка", "email=lead@example.com", "manager=romanov", "invoice_number=СЧ-1", "invoice_amount=1000",
+    "paid_on=2027-03-01", "documents_received=true", "contract_number=Д-7", "contract_until=2028-03-01",
+]  # fmt: skip
+
+
+def prospect(cli, *path: str) -> str:
+    key = ok(cli, "--as", "petrov", "record", "create", "prospect", *[x for p in PROSPECT for x in ("--set", p)])
+    for stage in path:
+        ok(cli, "--as", "petrov", "advance", key.strip(), "--to", stage)
+    return key.strip()
+
+
+def test_a_board_column_can_hold_several_stages(cli, example, snapshot) -> None:
+    root = example("service-desk-leads")
+    process = root / "processes" / "interest.yaml"
+    process.write_text(process.read_text() + COLUMNS)
+    ok(cli, "apply")
+    prospect(cli)
+    prospect(cli, "choice", "invoicing", "paid")
+    ok(cli, "--now", "2027-03-01T11:00:00+03:00", "--as", "petrov", "record", "create", "prospect",
+       *[x for p in PROSPECT for x in ("--set", p)])  # fmt: skip
+    ok(cli, "--now", "2027-03-01T11:00:00+03:00", "--as", "petrov", "advance", "PC-3", "--to", "choice")
+    ok(cli, "--now", "2027-03-01T11:00:00+03:00", "--as", "petrov", "advance", "PC-3", "--to", "invoicing")
+    prospect(cli, "choice", "invoicing", "paid", "awaiting_documents")  # in a hidden column
+    later = "2027-03-01T12:00:00+03:00"
+    board = json.loads(ok(cli, "--now", later, "board", "interest", "-f", "json"))
+    assert [(c["stage"], c["title"], c["stages"], c["count"]) for c in board["stages"]] == [
+        ("new", "Новый", ["new"], 1),
+        ("choice", "Выбор", ["choice"], 0),
+        ("billing", "Счёт и оплата", ["invoicing", "paid"], 2),
+    ]  # refused has board: false; after_sale is hidden
+    assert [(c["key"], c["stage"]) for c in board["stages"][2]["cards"]] == [("PC-2", "paid"), ("PC-3", "invoicing")]
+    assert ok(cli, "--now", later, "board", "interest") == snapshot
+    html = ok(cli, "--now", later, "board", "interest", "-f", "html")
+    assert 'data-stage="billing"' in html and "После продажи" not in html
+
+
+@pytest.mark.parametrize(
+    ("columns", "code", "message"),
+    [
+        ("  - {id: billing, stages: [invoicing, payd]}\n", "R001", "unknown stage 'payd' (did you mean 'paid'?)"),
+        ("  - {id: a, stages: [invoicing]}\n  - {id: b, stages: [paid, invoicing]}\n", "R002",
+         "duplicate stage in board columns 'invoicing'"),
+        ("  - {id: choice, stages: [invoicing, paid]}\n", "R002", "duplicate board column 'choice'"),
+        ("  - {id: billing, stages: []}\n", "S004", ""),
+    ],
+)  # fmt: skip
+def test_board_columns_are_checked(cli, example, columns, code, message) -> None:
+    root = example("service-desk-leads")
+    process = root / "processes" / "interest.yaml"
+    process.write_text(process.read_text() + "board_columns:\n" + columns)
+    result = cli("validate", "-f", "json")
+    assert result.exit_code == 1, result.stdout
+    (problem,) = json.loads(result.stdout)
+    assert (problem["code"], problem["file"]) == (code, "processes/interest.yaml")
+    assert message in problem["message"]

@@ -47,6 +47,30 @@ class FormDef:
     rollups: tuple[Rollup, ...] = ()
     renamed: dict[str, str] = field(default_factory=dict)  # new field id -> old field id
 
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> FormDef:
+        """A form from its (schema-valid) document."""
+        return cls(
+            name=doc["name"],
+            title=doc.get("title", doc["name"]),
+            key_prefix=doc["key_prefix"],
+            fields={f["id"]: FieldSpec.from_dict(f) for f in doc["fields"]},
+            title_field=doc.get("title_field"),
+            rollups=tuple(
+                Rollup(
+                    r["id"],
+                    r.get("label", r["id"]),
+                    r["aggregate"],
+                    r["from"],
+                    r["via"],
+                    r.get("field"),
+                    r.get("where"),
+                )
+                for r in doc.get("rollups", ())
+            ),
+            renamed={f["id"]: f["renamed_from"] for f in doc["fields"] if "renamed_from" in f},
+        )
+
     @property
     def display_field(self) -> str | None:
         if self.title_field:
@@ -74,6 +98,16 @@ class StageDef:
 
 
 @dataclass(frozen=True)
+class BoardGroup:
+    """A column of the board holding several stages."""
+
+    id: str
+    title: str
+    stages: tuple[str, ...]
+    show: bool = True
+
+
+@dataclass(frozen=True)
 class ProcessDef:
     name: str
     title: str
@@ -81,6 +115,40 @@ class ProcessDef:
     initial: str
     stages: dict[str, StageDef]
     migrate: dict[str, str]
+    board_columns: tuple[BoardGroup, ...] = ()
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> ProcessDef:
+        """A process from its (schema-valid) document."""
+        return cls(
+            name=doc["name"],
+            title=doc.get("title", doc["name"]),
+            form=doc["form"],
+            initial=doc.get("initial", doc["stages"][0]["id"]),
+            stages={s["id"]: StageDef(s["id"], s.get("title", s["id"]), s) for s in doc["stages"]},
+            migrate=dict(doc.get("migrate", {})),
+            board_columns=tuple(
+                BoardGroup(c["id"], c.get("title", c["id"]), tuple(c["stages"]), c.get("show", True))
+                for c in doc.get("board_columns", ())
+            ),
+        )
+
+    def board(self) -> list[tuple[str, str, list[StageDef]]]:
+        """The board's columns in the order of their first stage: (id, title, stages shown in it). A stage in
+        no group has a column of its own; a group with `show: false`, or a stage with `board: false`, is left out."""
+        group_of = {stage: g for g in self.board_columns for stage in g.stages}
+        columns: dict[str, tuple[str, str, list[StageDef]]] = {}
+        for stage in self.stages.values():
+            group = group_of.get(stage.id)
+            if group is None:
+                column = columns.setdefault(stage.id, (stage.id, stage.title, []))
+            elif group.show:
+                column = columns.setdefault(group.id, (group.id, group.title, []))
+            else:
+                continue
+            if stage.raw.get("board", True):
+                column[2].append(stage)
+        return [c for c in columns.values() if c[2]]
 
 
 @dataclass(frozen=True)
@@ -138,36 +206,9 @@ class Definitions:
                 defs.queue_order = tuple(doc.get("queue_order", defs.queue_order))
                 defs.horizon_days = int(doc.get("horizon_days", defs.horizon_days))
             elif kind == "Form":
-                defs.forms[doc["name"]] = FormDef(
-                    name=doc["name"],
-                    title=doc.get("title", doc["name"]),
-                    key_prefix=doc["key_prefix"],
-                    fields={f["id"]: FieldSpec.from_dict(f) for f in doc["fields"]},
-                    title_field=doc.get("title_field"),
-                    rollups=tuple(
-                        Rollup(
-                            r["id"],
-                            r.get("label", r["id"]),
-                            r["aggregate"],
-                            r["from"],
-                            r["via"],
-                            r.get("field"),
-                            r.get("where"),
-                        )
-                        for r in doc.get("rollups", ())
-                    ),
-                    renamed={f["id"]: f["renamed_from"] for f in doc["fields"] if "renamed_from" in f},
-                )
+                defs.forms[doc["name"]] = FormDef.of(doc)
             elif kind == "Process":
-                stages = {s["id"]: StageDef(s["id"], s.get("title", s["id"]), s) for s in doc["stages"]}
-                defs.processes[doc["name"]] = ProcessDef(
-                    name=doc["name"],
-                    title=doc.get("title", doc["name"]),
-                    form=doc["form"],
-                    initial=doc.get("initial", doc["stages"][0]["id"]),
-                    stages=stages,
-                    migrate=dict(doc.get("migrate", {})),
-                )
+                defs.processes[doc["name"]] = ProcessDef.of(doc)
             elif kind == "ProjectTemplate":
                 defs.templates[doc["name"]] = doc
             elif kind == "IntakeRule":

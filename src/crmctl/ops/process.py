@@ -460,6 +460,7 @@ class Card:
 
     key: str
     title: str  # the record's display field
+    stage: str  # its stage (a column may hold several)
     responsible: str | None
     since: dt.datetime | None  # when it entered its stage
     in_stage_minutes: int
@@ -469,11 +470,13 @@ class Card:
 
 @dataclass(frozen=True)
 class BoardColumn:
-    """A stage on the board, with its records (those longest in it first)."""
+    """A column of the board: a stage, or a group of stages, with its records (those longest in their stage
+    first)."""
 
-    stage: str
+    stage: str  # the stage's id, or the group's
     title: str
     cards: list[Card]
+    stages: list[str]  # the stages it shows
 
 
 @dataclass(frozen=True)
@@ -489,17 +492,19 @@ class Board:
 
 
 def board(session: Session, request: BoardRequest) -> Board:
-    """The kanban board of a process: a column per stage (those not hidden from it) with its records."""
+    """The kanban board of a process: a column per stage (those not hidden from it), or per group of stages the
+    process's `board_columns` name, with its records."""
     process = _process(session, request.process)
     form = session.defs.forms[process.form]
     session.require("records.read", f"read {form.name} records", form.name)
-    stages = [s for s in process.stages.values() if s.raw.get("board", True)]
-    cards: dict[str, list[Card]] = {s.id: [] for s in stages}
-    terminal = {s.id: s.terminal for s in stages}
-    for row in process_store.records_in(session.conn, form, process.name):
-        if row["stage"] in cards:
-            cards[row["stage"]].append(_card(session, form, row, terminal[row["stage"]]))
-    columns = [BoardColumn(s.id, s.title, cards[s.id]) for s in stages]
+    layout = process.board()
+    cards: dict[str, list[Card]] = {ident: [] for ident, _, _ in layout}
+    column_of = {stage.id: (ident, stage.terminal) for ident, _, stages in layout for stage in stages}
+    for row in process_store.records_in(session.conn, form, process.name):  # longest in their stage first
+        if row["stage"] in column_of:
+            ident, terminal = column_of[row["stage"]]
+            cards[ident].append(_card(session, form, row, terminal))
+    columns = [BoardColumn(ident, title, cards[ident], [s.id for s in stages]) for ident, title, stages in layout]
     return Board(process.name, process.title, process.form, form.title, columns, session.now)
 
 
@@ -509,6 +514,7 @@ def _card(session: Session, form: FormDef, row: dict[str, Any], terminal: bool) 
     return Card(
         key=row["key"],
         title=_title(form, row)[len(row["key"]) + 1 :],
+        stage=row["stage"],
         responsible=row.get("responsible"),
         since=row.get("stage_since"),
         in_stage_minutes=max(minutes, 0),
