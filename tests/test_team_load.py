@@ -270,3 +270,29 @@ def test_board_columns_are_checked(cli, example, columns, code, message) -> None
     (problem,) = json.loads(result.stdout)
     assert (problem["code"], problem["file"]) == (code, "processes/interest.yaml")
     assert message in problem["message"]
+
+
+# -- tasks by process ---------------------------------------------------------------------------------------------
+def test_task_list_keeps_the_tasks_of_one_process(cli, example) -> None:
+    example("service-desk-leads")
+    lead = prospect(cli)
+    ok(cli, "--as", "petrov", "record", "create", "incident", "--set", "subject=Не работает почта",
+       "--set", "reporter_email=petrov@example.com")  # fmt: skip
+    ok(cli, "task", "add", "Перезвонить", "--for", lead, "--assignee", "petrov")
+    ok(cli, "task", "add", "Починить почту", "--for", "INC-1", "--assignee", "petrov")
+    ok(cli, "task", "add", "Починить принтер", "--for", "INC-1")
+    ok(cli, "task", "add", "Без записи", "--assignee", "petrov")
+
+    def ids(*args: str) -> list[str]:
+        return [t["id"] for t in json.loads(ok(cli, "task", "list", *args, "-f", "json"))]
+
+    assert ids("--process", "incident") == ["T-2", "T-3"]
+    assert ids("--process", "interest") == ["T-1"]
+    assert ids("--process", "incident", "--assignee", "petrov") == ["T-2"]
+    ok(cli, "task", "done", "T-2")
+    assert ids("--process", "incident", "--status", "todo") == ["T-3"]
+    before = dump(Path("crmctl.duckdb"))
+    result = cli("task", "list", "--process", "incidents")
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == "crmctl: error: no process 'incidents' (processes: incident, interest)\n"
+    assert dump(Path("crmctl.duckdb")) == before

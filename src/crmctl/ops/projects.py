@@ -593,6 +593,7 @@ class TaskListRequest:
     blocked: bool = False  # only tasks waiting for others
     ready: bool = False  # only tasks to do whose dependencies are done
     unassigned: bool = False  # only tasks given to nobody yet
+    process: str | None = None  # only the tasks of records in this process
 
 
 def _viewed_assignee(session: Session, request: TaskListRequest) -> str | None:
@@ -622,6 +623,13 @@ def list_tasks(session: Session, request: TaskListRequest) -> list[TaskRow]:
     project = _check_parent(session, request.project) if request.project else None
     projects = project_store.project_tree(session.conn, project) if project else None
     records = [str(_key(record_of(session, request.record)))] if request.record else None
+    process = None
+    if request.process is not None:
+        chosen = session.defs.processes.get(request.process)
+        if chosen is None:
+            names = ", ".join(sorted(session.defs.processes)) or "none"
+            raise NotFound(f"no process '{request.process}' (processes: {names})")
+        process = (chosen.form, chosen.name)
     found = project_store.tasks(
         session.conn,
         assignee=team_person(session, assignee, "--assignee"),
@@ -629,6 +637,7 @@ def list_tasks(session: Session, request: TaskListRequest) -> list[TaskRow]:
         records=records,
         status=request.status or None,
         type_=request.type,
+        process=process,
     )
     if request.unassigned:
         found = [t for t in found if t["assignee"] is None]

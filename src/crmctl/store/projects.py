@@ -142,8 +142,10 @@ def tasks(
     records: list[str] | None = None,
     status: list[str] | None = None,
     type_: str | None = None,
+    process: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Tasks with their dependencies, open blockers and actual minutes (closed intervals)."""
+    """Tasks with their dependencies, open blockers and actual minutes (closed intervals); process: (form,
+    process) keeps the tasks of that form's records in that process."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, values in (("t.id", ids), ("t.project", projects), ("t.record", records), ("t.status", status)):
@@ -156,6 +158,11 @@ def tasks(
     if type_ is not None:
         clauses.append("t.type = ?")
         params.append(type_)
+    if process is not None:
+        from crmctl.store.db import quote
+
+        clauses.append(f"t.record IN (SELECT key FROM {quote(process[0])} WHERE process = ?)")
+        params.append(process[1])
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     return _rows(
         conn.execute(
