@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from crmctl.domain.durations import HOURS_PER_DAY
@@ -181,6 +181,7 @@ class Definitions:
     busy_timeout: float = 10.0
     queue_order: tuple[str, ...] = ("project_priority", "priority", "due", "created")
     horizon_days: int = 366
+    locale: str = "en"  # how people write numbers (domain.values.number_text)
     forms: dict[str, FormDef] = field(default_factory=dict)
     processes: dict[str, ProcessDef] = field(default_factory=dict)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -205,6 +206,7 @@ class Definitions:
                 defs.busy_timeout = float(doc.get("busy_timeout", defs.busy_timeout))
                 defs.queue_order = tuple(doc.get("queue_order", defs.queue_order))
                 defs.horizon_days = int(doc.get("horizon_days", defs.horizon_days))
+                defs.locale = doc.get("locale", defs.locale)
             elif kind == "Form":
                 defs.forms[doc["name"]] = FormDef.of(doc)
             elif kind == "Process":
@@ -231,6 +233,10 @@ class Definitions:
                         person.get("calendar"),
                         person,
                     )
+        if defs.locale != "en":  # every field of every form reads numbers as the workspace's people write them
+            for name, form in defs.forms.items():
+                fields = {k: replace(spec, locale=defs.locale) for k, spec in form.fields.items()}
+                defs.forms[name] = replace(form, fields=fields)
         return defs
 
     def to_json(self) -> str:

@@ -434,6 +434,7 @@ class RecordList:
     in_process: bool  # the form has a process: the table shows each record's stage
     labels: dict[str, str]  # each field's id and its label, in the form's order
     rows: list[dict[str, Any]]
+    options: dict[str, dict[str, str]] = field(default_factory=dict)  # a list field's options' labels (the table's)
 
 
 def list_records(session: Session, request: ListRequest) -> RecordList:
@@ -459,7 +460,8 @@ def list_records(session: Session, request: ListRequest) -> RecordList:
         limit=limit,
     )
     labels = {spec.id: spec.label or spec.id for spec in form.fields.values()}
-    return RecordList(form.name, bool(session.defs.processes_of(form.name)), labels, rows)
+    options = {spec.id: spec.option_labels for spec in form.fields.values() if spec.option_labels}
+    return RecordList(form.name, bool(session.defs.processes_of(form.name)), labels, rows, options)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.domain.events import Event
 from crmctl.domain.records import plain
-from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, render, terminal_width
+from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, render, terminal_width, whole
 
 if TYPE_CHECKING:
     from crmctl.ops.records import Card, CardTask, FieldLine, HistoryEvent, RecordList, Related, RollupLine, Updated
@@ -99,7 +99,7 @@ def _task_dependencies(data: Data) -> str:
 
 def _time_logged(data: Data) -> str:
     note = f": {data['note']}" if data.get("note") else ""
-    return f"{data.get('task')} {data.get('minutes')} min by {data.get('person') or '-'}{note}"
+    return f"{data.get('task')} {whole(data.get('minutes'))} min by {data.get('person') or '-'}{note}"
 
 
 # Every kind of event and its one line; an event whose data speaks for itself lists its fields.
@@ -129,7 +129,9 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.TASK_DEPENDENCIES: _task_dependencies,
     Event.TASK_COMMENTED: lambda d: f"{d.get('task')}: {d.get('text')}",
     Event.TIMER_STARTED: lambda d: f"{d.get('task')} timer of {d.get('person') or '-'}",
-    Event.TIMER_STOPPED: lambda d: f"{d.get('task')} timer of {d.get('person') or '-'} after {d.get('minutes')} min",
+    Event.TIMER_STOPPED: lambda d: (
+        f"{d.get('task')} timer of {d.get('person') or '-'} after {whole(d.get('minutes'))} min"
+    ),
     Event.TIME_LOGGED: _time_logged,
     Event.SPRINT_CREATED: _fields,
     Event.SPRINT_TASKS: _fields,
@@ -160,14 +162,25 @@ def record_list(fmt: str, listing: RecordList) -> str:
     """The table shows the key, the stage (of a form with a process) and the fields under their labels; JSON and
     CSV the key, the system columns and the fields by their ids."""
     columns: list[Column] = [("key", "key")]
+    rows = listing.rows
     if fmt == "table":
         if listing.in_process:
             columns.append(("stage", "stage"))
         columns += list(listing.labels.items())
+        rows = [_as_read(row, listing.options) for row in rows]
     else:
         system = ("process", "stage", "author", "created_at", "updated_at")
         columns += [(name, name) for name in (*system, *listing.labels)]
-    return render(fmt, listing.rows, columns)
+    return render(fmt, rows, columns)
+
+
+def _as_read(row: dict[str, Any], options: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """A listed record's values as its card shows them: a list field's option by its label, a count as 8."""
+    shown = {}
+    for name, value in row.items():
+        labels = options.get(name)
+        shown[name] = labels.get(value, value) if labels is not None and isinstance(value, str) else whole(value)
+    return shown
 
 
 def updated(result: Updated) -> str:
@@ -175,7 +188,8 @@ def updated(result: Updated) -> str:
     if not result.changes:
         return f"{result.key}: no changes\n"
     return "".join(
-        f"{result.key} {c.field}: {cell(c.before) or '-'} -> {cell(c.after) or '-'}\n" for c in result.changes
+        f"{result.key} {c.field}: {cell(whole(c.before)) or '-'} -> {cell(whole(c.after)) or '-'}\n"
+        for c in result.changes
     )
 
 
@@ -244,7 +258,7 @@ def _field_pairs(card: Card) -> list[tuple[str, Any]]:
 
 def _rollup_shown(line: RollupLine, value: Any) -> str:
     """A roll-up's value on the card: a count shows 0 rather than nothing, and one with a condition "1 of 2"."""
-    shown = cell(value) or ("0" if line.count else "")
+    shown = cell(whole(value)) or ("0" if line.count else "")
     return shown if line.of is None else f"{shown} of {line.of}"
 
 
@@ -255,7 +269,7 @@ def _shown(line: FieldLine, value: Any) -> str:
         return line.option
     if line.currency:
         return f"{cell(value)} {line.currency}"
-    return cell(value)
+    return cell(whole(value))
 
 
 def _related_line(card: Card, r: Related, width: int) -> str:
