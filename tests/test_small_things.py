@@ -119,3 +119,53 @@ def test_a_timer_stopped_after_whole_minutes_says_so(cli, cards) -> None:
     ok(cli, "--as", "pavlova", "--now", "2027-03-01T11:31:00+03:00", "task", "start", "T-1")
     ok(cli, "--as", "pavlova", "--now", "2027-03-01T11:31:30+03:00", "task", "stop")
     assert "after 0.5 min" in ok(cli, "record", "history", "BC-1", env={"COLUMNS": "250"})  # a fraction stays
+
+
+# -- intake mail --dry-run says what the real run does --------------------------------------------------------------
+def _mail(mid: str, sender: str, subject: str, to: str = "crm@sd.example.ru") -> bytes:
+    from email.message import EmailMessage
+
+    m = EmailMessage()
+    m["Message-ID"], m["Date"], m["From"], m["To"], m["Subject"] = (
+        mid,
+        "Mon, 01 Mar 2027 09:00:00 +0300",
+        sender,
+        to,
+        subject,
+    )
+    m.set_content("Текст письма")
+    return bytes(m)
+
+
+def test_a_dry_run_gives_the_real_runs_counts_and_ids(cli, example, tmp_path: Path) -> None:
+    import mailbox
+
+    example("service-desk-leads")
+    ok(cli, "record", "create", "prospect", "--set", "name=АО Вектор", "--set", "email=office@vector.example")
+    box = mailbox.mbox(str(tmp_path / "inbox.mbox"))
+    for raw in (
+        _mail("<a@x>", "Новый <new@a.example>", "Первое"),
+        _mail("<b@x>", "root@localhost", "Не адрес"),  # the new prospect's e-mail does not fit: rejected
+        _mail("<c@x>", "office@vector.example", "Второе"),
+        _mail("<a@x>", "Новый <new@a.example>", "Первое ещё раз"),  # the same Message-ID in the same file
+        _mail("<d@x>", "office@vector.example", "Не нам", to="sales@sd.example.ru"),
+    ):
+        box.add(raw)
+    box.close()
+    args = ("--as", "alekseeva", "intake", "mail", str(tmp_path / "inbox.mbox"), "--rule", "crm-mail")
+    db = Path("crmctl.duckdb")
+    before = dump(db)
+    dry = cli(*args, "--dry-run")
+    assert dump(db) == before
+    real = cli(*args)
+    assert (dry.exit_code, real.exit_code) == (1, 1), (dry.stderr, real.stderr)  # one message was rejected
+    assert dry.stdout == real.stdout
+    assert dry.stdout.splitlines()[0::2] == [
+        "inbox.mbox#1 from new@a.example -> T-1",
+        "inbox.mbox#3 from office@vector.example -> T-2",
+        "inbox.mbox#5 from office@vector.example skipped: not addressed to crm@sd.example.ru",
+    ]
+    assert dry.stdout.splitlines()[3] == "inbox.mbox#4 from new@a.example duplicate of T-1"
+    assert dry.stderr.startswith("5 messages: would create 2, duplicates 1, skipped 1, rejected 1 (dry run)\n")
+    assert real.stderr.startswith("5 messages: created 2, duplicates 1, skipped 1, rejected 1\n")
+    assert query(db, "SELECT id, record FROM crm.tasks ORDER BY number") == [("T-1", "PC-2"), ("T-2", "PC-1")]
