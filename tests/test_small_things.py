@@ -169,3 +169,47 @@ def test_a_dry_run_gives_the_real_runs_counts_and_ids(cli, example, tmp_path: Pa
     assert dry.stderr.startswith("5 messages: would create 2, duplicates 1, skipped 1, rejected 1 (dry run)\n")
     assert real.stderr.startswith("5 messages: created 2, duplicates 1, skipped 1, rejected 1\n")
     assert query(db, "SELECT id, record FROM crm.tasks ORDER BY number") == [("T-1", "PC-2"), ("T-2", "PC-1")]
+
+
+# -- the figures the README and the docs show are what the commands print ------------------------------------------
+def _console_blocks(page: Path) -> list[str]:
+    text = page.read_text(encoding="utf-8")
+    return [part.split("\n```", 1)[0] for part in text.split("```console\n")[1:]]
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/cli.md"])
+def test_the_documents_validate_counts_are_what_it_prints(cli, page: str, monkeypatch) -> None:
+    from .conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    shown = [
+        block.split("\n")[i + 1]
+        for block in _console_blocks(ROOT / page)
+        for i, line in enumerate(block.split("\n"))
+        if line == "$ crmctl validate examples/processes"
+    ]
+    assert shown, f"{page} shows no `crmctl validate examples/processes`"
+    printed = ok(cli, "validate", "examples/processes").rstrip("\n")
+    assert shown == [printed] * len(shown)
+
+
+def test_the_readmes_first_session_prints_what_it_shows(tmp_path: Path) -> None:
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    (block,) = [b for b in _console_blocks(ROOT / "README.md") if "crmctl init crm" in b]
+    script = ["set -e"]
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            script += [f"printf '%s\\n' {shlex.quote(line)}", line[2:]]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMCTL_")}
+    env.update(PATH=f"{Path(sys.executable).parent}:{env['PATH']}", COLUMNS="100", NO_COLOR="1")
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == block + "\n"
