@@ -270,7 +270,7 @@ class LoadRow:
     queued_hours: float = column("queued h")  # all their open work left (estimate less time logged)
     unscheduled: int = column("unplaced")  # tasks the schedule cannot place (no estimate, a cycle ...)
     empties_at: dt.datetime | None = column("queue empties")  # when the last task it can place finishes
-    demand_hours: float = column("in period h")  # queued work not done before the period starts
+    demand_hours: float = column("to do h")  # queued work not done before the period starts
     available_hours: float = column("avail h")  # their working hours in the period (from now, if later)
     utilisation: int | None = column("use %")  # demand against available, in percent
     overloaded: bool = column("over")  # more demand than available hours

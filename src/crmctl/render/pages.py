@@ -84,7 +84,7 @@ def load_page(load: Load) -> str:
     people = [row.person for row in load.people]
     series = {
         "available h": {row.person: row.available_hours for row in load.people},
-        "in period h": {row.person: row.demand_hours for row in load.people},
+        "to do h": {row.person: row.demand_hours for row in load.people},
     }
     alert = {row.person: row.overloaded for row in load.people}
     shown: list[dict[str, Any]] = [{k: None if v is None else cell(v) for k, v in r.items()} for r in rows(load.people)]
