@@ -101,6 +101,15 @@ crmctl record create payment --set deal=DL-1 --set order=ORD-1 --set amount=1000
 crmctl queue frolov
 crmctl eta ORD-1
 crmctl record show DL-1
+# an order's items, and how many of them are ready (a roll-up that counts with a condition)
+crmctl record create order_item --set order=ORD-1 --set "product=Макет главной" --set ready=true
+crmctl record create order_item --set order=ORD-1 --set "product=Вёрстка шаблонов"
+crmctl record show ORD-1 | grep "Позиц"
+
+step "crmctl load: the team at a glance, each person's queue against their working hours"
+crmctl --as kovalev load --from 2027-03-01 --to 2027-03-06
+crmctl --as kovalev load --format html --out load.html
+echo "wrote $(pwd)/load.html"
 
 step "an urgent order goes first in everyone's queue: its templates bind the project's priority to urgent"
 crmctl record create order --set "title=Лендинг акции" --set deal=DL-1 --set order_type=website \

@@ -182,6 +182,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("`queue`", "tasks.read"): Row(["queue"]),
     ("`eta PROJECT`, `eta TASK` of one's own task", "tasks.read"): Row(["eta", "P-1"]),
     ("`time list`", "tasks.read"): Row(["time", "list"]),
+    ("`load`", "tasks.read"): Row(["load"], {"tasks.view_others"}),
     ("`task show` of someone else's task", "tasks.view_others"): Row(["task", "show", "T-1"], READ),
     ("`task list --assignee PERSON`", "tasks.view_others"): Row(["task", "list", "--assignee", "boss"], READ),
     ("`task comment` on someone else's task", "tasks.view_others"): Row(["task", "comment", "T-1", "Ок"], READ),
@@ -189,6 +190,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("`eta TASK` of someone else's task", "tasks.view_others"): Row(["eta", "T-1"], READ),
     ("`time list --person PERSON`", "tasks.view_others"): Row(["time", "list", "--person", "boss"], READ),
     ("`inbox PERSON`", "tasks.view_others"): Row(["inbox", "boss"]),
+    ("`load`", "tasks.view_others"): Row(["load"], READ),
     ("`token create` for someone else, once a token exists", "team.manage"): Row(
         ["token", "create", "boss"], setup=boss_token
     ),

@@ -108,6 +108,7 @@ TYPERS = {
     "time": ("projects", "time_app", True),
     "queue": ("schedule", "queue", False),
     "eta": ("schedule", "eta", False),
+    "load": ("schedule", "load", False),
     "report": ("reports", "report_app", True),
     "import": ("transfer", "import_", False),
     "export": ("transfer", "export", False),

@@ -368,6 +368,7 @@ def task_list(
     ready: Annotated[bool, typer.Option("--ready", help="Only tasks to do whose dependencies are done.")] = False,
     unassigned: Annotated[bool, typer.Option("--unassigned", help="Only tasks given to nobody yet.")] = False,
     recurring: Annotated[bool, typer.Option("--recurring", help="Only current tasks of recurring series.")] = False,
+    process: Annotated[str | None, typer.Option("--process", help="Only the tasks of records in this process.")] = None,
     output: FormatOption = None,
 ) -> None:
     """List tasks; overdue ones are red on a terminal and flagged in JSON. Without the tasks.view_others
@@ -375,7 +376,9 @@ def task_list(
     from crmctl.ops.projects import TaskListRequest
 
     fmt = choose_format(output, LISTING_FORMATS)
-    request = TaskListRequest(assignee, project, for_key, status or [], type_, blocked, ready, unassigned, recurring)
+    request = TaskListRequest(
+        assignee, project, for_key, status or [], type_, blocked, ready, unassigned, recurring, process
+    )
     emit(render_tasks(fmt, call("task.list", request)))
 
 

@@ -1,14 +1,25 @@
-"""crmctl queue, eta."""
+"""crmctl queue, eta, load."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, emit
+from crmctl.cli.base import (
+    LISTING_FORMATS,
+    FormatOption,
+    call,
+    check_output,
+    choose_format,
+    color_wanted,
+    emit,
+    write_file,
+)
 from crmctl.render.records import promise_text
 from crmctl.render.tables import FLAG, cell, hidden_line, render
 
@@ -150,3 +161,40 @@ def _eta_table(found: Eta) -> str:
             row[FLAG] = t.task.at_risk
         text += "\n" + render("table", shown, ETA_TABLE, color=color_wanted())
     return text + hidden_line(found.hidden)
+
+
+def load(
+    since: Annotated[
+        str | None, typer.Option("--from", help="First day (YYYY-MM-DD), included; default today.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="Last day (YYYY-MM-DD), excluded; default two weeks after --from.")
+    ] = None,
+    output: FormatOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """The team at a glance: each person's queued work, when their queue empties, their working hours in a
+    period and how much of them the work takes; overloaded people flagged.
+
+    Example: crmctl load --from 2027-03-01 --to 2027-03-15 --format html --out load.html
+    """
+    from crmctl.ops.schedule import LoadRequest, LoadRow
+    from crmctl.render.pages import load_page
+    from crmctl.render.shapes import listing
+
+    fmt = choose_format(output, (*LISTING_FORMATS, "html"))
+    if out is not None:
+        check_output(out)
+    found = call("load", LoadRequest(since, until))
+    if fmt == "html":
+        text = load_page(found)
+    else:
+        flag = (lambda row: row.overloaded) if fmt == "table" else None
+        text = listing(fmt, found.people, LoadRow, color=color_wanted(), flag=flag)
+        if fmt == "table":
+            last = (found.until - dt.timedelta(days=1)).date()
+            text = f"Load from {found.since.date()} to {last}\n\n{text}"
+    if out is not None:
+        write_file(out, text)
+    else:
+        emit(text)

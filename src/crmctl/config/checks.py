@@ -448,6 +448,8 @@ class Checker:
                     "F605",
                     f"field '{rollup['via']}' of form '{rollup['from']}' is not a ref to form '{data['name']}'",
                 )
+            if "where" in rollup:
+                self._condition(doc, (*path, "where"), rollup["where"], source, "field")
             agg = rollup["aggregate"]
             if "field" in rollup:
                 target = source.get(rollup["field"])
@@ -516,6 +518,30 @@ class Checker:
                 self.report(doc, ("migrate", old), "R001", f"unknown stage '{new}'{_hint(new, known)}")
         if initial in known:
             self._unreachable(doc, ids, edges, initial)
+        self._board_columns(doc, known)
+
+    def _board_columns(self, doc: Document, known: set[str]) -> None:
+        """Each stage in at most one column of the board, every one a stage; the columns' ids unique among
+        themselves and the stages that have columns of their own."""
+        grouped: list[tuple[Path_, str]] = []
+        for i, column in enumerate(doc.data.get("board_columns", [])):
+            for j, stage in enumerate(column["stages"]):
+                if stage not in known:
+                    self.report(
+                        doc, ("board_columns", i, "stages", j), "R001", f"unknown stage '{stage}'{_hint(stage, known)}"
+                    )
+                grouped.append((("board_columns", i, "stages", j), stage))
+        self._unique(doc, grouped, "stage in board columns")
+        columns = doc.data.get("board_columns", [])
+        if not columns:
+            return
+        in_groups = {stage for _, stage in grouped}
+        alone: dict[str, Path_] = {}  # a stage of its own column (a repeated stage id is reported as such)
+        for i, s in enumerate(doc.data["stages"]):
+            if s["id"] not in in_groups:
+                alone.setdefault(s["id"], ("stages", i, "id"))
+        ids = [(("board_columns", i, "id"), c["id"]) for i, c in enumerate(columns)]
+        self._unique(doc, [*((path, stage) for stage, path in alone.items()), *ids], "board column")
 
     def _stage_targets(self, doc: Document, path: Path_, stage: dict[str, Any], known: set[str]) -> set[str]:
         """The known stages a stage leads to (its transitions and on_reject); the unknown ones reported."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from crmctl.domain.durations import HOURS_PER_DAY
@@ -35,6 +35,7 @@ class Rollup:
     source: str  # form
     via: str  # ref field of the source form
     field: str | None
+    where: dict[str, Any] | None = None  # a condition on the source's records: only those that meet it count
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,32 @@ class FormDef:
     promised: str | None = None  # the date (or datetime) field that holds what was promised to the client
     # the sets of fields whose values no two records share (text compared without regard to case)
     unique: tuple[tuple[str, ...], ...] = ()
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> FormDef:
+        """A form from its (schema-valid) document."""
+        return cls(
+            name=doc["name"],
+            title=doc.get("title", doc["name"]),
+            key_prefix=doc["key_prefix"],
+            fields={f["id"]: FieldSpec.from_dict(f) for f in doc["fields"]},
+            title_field=doc.get("title_field"),
+            rollups=tuple(
+                Rollup(
+                    r["id"],
+                    r.get("label", r["id"]),
+                    r["aggregate"],
+                    r["from"],
+                    r["via"],
+                    r.get("field"),
+                    r.get("where"),
+                )
+                for r in doc.get("rollups", ())
+            ),
+            renamed={f["id"]: f["renamed_from"] for f in doc["fields"] if "renamed_from" in f},
+            promised=doc.get("promised"),
+            unique=unique_sets(doc.get("unique", ())),
+        )
 
     @property
     def display_field(self) -> str | None:
@@ -82,6 +109,16 @@ class StageDef:
 
 
 @dataclass(frozen=True)
+class BoardGroup:
+    """A column of the board holding several stages."""
+
+    id: str
+    title: str
+    stages: tuple[str, ...]
+    show: bool = True
+
+
+@dataclass(frozen=True)
 class ProcessDef:
     name: str
     title: str
@@ -89,6 +126,40 @@ class ProcessDef:
     initial: str
     stages: dict[str, StageDef]
     migrate: dict[str, str]
+    board_columns: tuple[BoardGroup, ...] = ()
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> ProcessDef:
+        """A process from its (schema-valid) document."""
+        return cls(
+            name=doc["name"],
+            title=doc.get("title", doc["name"]),
+            form=doc["form"],
+            initial=doc.get("initial", doc["stages"][0]["id"]),
+            stages={s["id"]: StageDef(s["id"], s.get("title", s["id"]), s) for s in doc["stages"]},
+            migrate=dict(doc.get("migrate", {})),
+            board_columns=tuple(
+                BoardGroup(c["id"], c.get("title", c["id"]), tuple(c["stages"]), c.get("show", True))
+                for c in doc.get("board_columns", ())
+            ),
+        )
+
+    def board(self) -> list[tuple[str, str, list[StageDef]]]:
+        """The board's columns in the order of their first stage: (id, title, stages shown in it). A stage in
+        no group has a column of its own; a group with `show: false`, or a stage with `board: false`, is left out."""
+        group_of = {stage: g for g in self.board_columns for stage in g.stages}
+        columns: dict[str, tuple[str, str, list[StageDef]]] = {}
+        for stage in self.stages.values():
+            group = group_of.get(stage.id)
+            if group is None:
+                column = columns.setdefault(stage.id, (stage.id, stage.title, []))
+            elif group.show:
+                column = columns.setdefault(group.id, (group.id, group.title, []))
+            else:
+                continue
+            if stage.raw.get("board", True):
+                column[2].append(stage)
+        return [c for c in columns.values() if c[2]]
 
 
 @dataclass(frozen=True)
@@ -135,6 +206,7 @@ class Definitions:
     max_file_mb: float = FILE_LIMIT_MB
     max_files_mb: float = WORKSPACE_LIMIT_MB
     estimates: dict[str, str] = field(default_factory=dict)  # task type -> its default estimate (a duration)
+    locale: str = "en"  # how people write numbers (domain.values.number_text)
     forms: dict[str, FormDef] = field(default_factory=dict)
     processes: dict[str, ProcessDef] = field(default_factory=dict)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -159,6 +231,7 @@ class Definitions:
         self.max_file_mb = float(doc.get("max_file_mb", self.max_file_mb))
         self.max_files_mb = float(doc.get("max_files_mb", self.max_files_mb))
         self.estimates = dict(doc.get("estimates", {}))
+        self.locale = doc.get("locale", self.locale)
 
     @classmethod
     def build(cls, documents: list[dict[str, Any]]) -> Definitions:
@@ -168,30 +241,9 @@ class Definitions:
             if kind == "Workspace":
                 defs._settings(doc)
             elif kind == "Form":
-                defs.forms[doc["name"]] = FormDef(
-                    name=doc["name"],
-                    title=doc.get("title", doc["name"]),
-                    key_prefix=doc["key_prefix"],
-                    fields={f["id"]: FieldSpec.from_dict(f) for f in doc["fields"]},
-                    title_field=doc.get("title_field"),
-                    rollups=tuple(
-                        Rollup(r["id"], r.get("label", r["id"]), r["aggregate"], r["from"], r["via"], r.get("field"))
-                        for r in doc.get("rollups", ())
-                    ),
-                    renamed={f["id"]: f["renamed_from"] for f in doc["fields"] if "renamed_from" in f},
-                    promised=doc.get("promised"),
-                    unique=unique_sets(doc.get("unique", ())),
-                )
+                defs.forms[doc["name"]] = FormDef.of(doc)
             elif kind == "Process":
-                stages = {s["id"]: StageDef(s["id"], s.get("title", s["id"]), s) for s in doc["stages"]}
-                defs.processes[doc["name"]] = ProcessDef(
-                    name=doc["name"],
-                    title=doc.get("title", doc["name"]),
-                    form=doc["form"],
-                    initial=doc.get("initial", doc["stages"][0]["id"]),
-                    stages=stages,
-                    migrate=dict(doc.get("migrate", {})),
-                )
+                defs.processes[doc["name"]] = ProcessDef.of(doc)
             elif kind == "ProjectTemplate":
                 defs.templates[doc["name"]] = doc
             elif kind == "IntakeRule":
@@ -214,6 +266,10 @@ class Definitions:
                         person.get("calendar"),
                         person,
                     )
+        if defs.locale != "en":  # every field of every form reads numbers as the workspace's people write them
+            for name, form in defs.forms.items():
+                fields = {k: replace(spec, locale=defs.locale) for k, spec in form.fields.items()}
+                defs.forms[name] = replace(form, fields=fields)
         return defs
 
     def to_json(self) -> str:

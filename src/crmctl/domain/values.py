@@ -44,6 +44,7 @@ class FieldSpec:
     form: str | None = None
     max_length: int | None = None
     contact_date: bool = False  # a form's date field: the day to contact about the record (agenda shows it)
+    locale: str = "en"  # how people write numbers: "ru" takes 1 000,50 (the workspace's `locale`)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FieldSpec:
@@ -111,7 +112,7 @@ def _textual(spec: FieldSpec, value: Any, people: People) -> str:
 
 
 def _numeric(spec: FieldSpec, value: Any, people: People) -> Decimal | int | float:
-    number = _number(value, exact=spec.type == "money")
+    number = _number(value, exact=spec.type == "money", locale=spec.locale)
     given = value.strip() if isinstance(value, str) else value
     if spec.min is not None and number < spec.min:
         raise ValueError(f"{given} is less than the minimum {_num(spec.min)}")
@@ -185,7 +186,29 @@ def parse_datetime(value: Any) -> dt.datetime:
     raise ValueError(f"{_show(value)} is not a date and time (YYYY-MM-DDTHH:MM, optionally with an offset)")
 
 
-def _number(value: Any, *, exact: bool) -> Decimal | int | float:
+LOCALES = ("en", "ru")
+_GROUPING = str.maketrans("", "", " \u00a0\u202f\u2009_")  # spaces (no-break and thin too) and _ between digits
+_AMBIGUOUS = re.compile(r"^[-+]?[1-9]\d{0,2}[.,]\d{3}$")  # 1,000 or 1.000: a thousand, or one?
+
+
+def number_text(text: str, locale: str = "en") -> str:
+    """A number as a person of the locale writes it, as Python reads it: digit groups joined, and in "ru" the
+    decimal comma a point. A comma or point there followed by three digits (1,000) could be either: refused."""
+    plain = text.strip().translate(_GROUPING)
+    if locale != "ru":
+        return plain
+    if plain.count(",") + plain.count(".") > 1:
+        raise ValueError(f"{_show(text)}: write digit groups with spaces and the decimal part after a comma (1 000,50)")
+    if _AMBIGUOUS.match(plain):
+        whole, part = re.split(r"[.,]", plain)
+        raise ValueError(
+            f"{_show(text)} is ambiguous: the decimal mark is a comma here, so write {whole}{part} "
+            f"(or {whole} {part}) for thousands, or {whole},{part.rstrip('0') or '0'} for the fraction"
+        )
+    return plain.replace(",", ".")
+
+
+def _number(value: Any, *, exact: bool, locale: str = "en") -> Decimal | int | float:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {_show(value)}")
     try:
@@ -194,7 +217,7 @@ def _number(value: Any, *, exact: bool) -> Decimal | int | float:
                 raise InvalidOperation
             number = Decimal(str(value))
         elif isinstance(value, (str, Decimal)):
-            text = str(value).strip().replace(" ", "").replace("_", "")
+            text = number_text(str(value), locale)
             if not text.isascii():  # Decimal() reads other scripts' digits; imports and SQL do not
                 raise InvalidOperation
             number = Decimal(text)

@@ -4,15 +4,18 @@ process, projects, schedule, sprints, agenda), which all import them and never e
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from crmctl.domain import permissions
-from crmctl.domain.model import FormDef, deputy_of
+from crmctl.domain.conditions import evaluate
+from crmctl.domain.model import Definitions, FormDef, Rollup, deputy_of
 from crmctl.domain.process import duty
 from crmctl.domain.projects import Choice, earliest
+from crmctl.domain.values import parse_date
 from crmctl.domain.worktime import NoWorkingTime, WorkCalendar
-from crmctl.errors import InputError, NotFound
+from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops.session import Session
 from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
@@ -144,3 +147,36 @@ def require_reading(session: Session, task: dict[str, Any]) -> None:
     missing = permissions.task_refusal(session.defs, session.actor, task["assignee"])
     if missing is not None:
         session.require(missing, permissions.PERMISSIONS[missing], record=task["record"])
+
+
+@overload
+def day_start(session: Session, text: str, what: str) -> dt.datetime: ...
+@overload
+def day_start(session: Session, text: str | None, what: str) -> dt.datetime | None: ...
+def day_start(session: Session, text: str | None, what: str) -> dt.datetime | None:
+    """The start of a day given as YYYY-MM-DD (an option's value, named by `what`) in the workspace's time zone."""
+    if text is None:
+        return None
+    try:
+        day = parse_date(text)
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+    from zoneinfo import ZoneInfo  # the time zone database only for a command that needs a period's bounds
+
+    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(session.defs.timezone))
+
+
+def rollup_value(conn: Any, defs: Definitions, rollup: Rollup, key: str, *, conditioned: bool = True) -> Any:
+    """A roll-up's value for a record: its aggregate over the records that refer to it (with `where`, over those
+    that meet the condition, unless conditioned is false)."""
+    keys = None
+    if rollup.where is not None and conditioned:
+        source = defs.forms[rollup.source]
+        referring = record_store.select(conn, source, [(rollup.via, "=", key)])
+        keys = [row["key"] for row in referring if evaluate(rollup.where, row, source.fields)]
+    return project_store.rollup(conn, rollup.source, rollup.via, rollup.aggregate, rollup.field, key, keys)
+
+
+def rollups(conn: Any, defs: Definitions, form: FormDef, key: str) -> dict[str, Any]:
+    """Every roll-up of a record: roll-up id -> value."""
+    return {r.id: rollup_value(conn, defs, r, key) for r in form.rollups}

@@ -63,7 +63,17 @@ class Intake:
 
 
 class _DryRun(Exception):
-    pass
+    """The end of a dry run: what became of each message, the writes rolled back."""
+
+    def __init__(self, results: list[Taken]) -> None:
+        self.results = results
+
+
+class _Rejected(Exception):
+    """A message of a dry run rejected (the n-th): the run starts again without its writes."""
+
+    def __init__(self, index: int, taken: Taken) -> None:
+        self.index, self.taken = index, taken
 
 
 def messages(paths: list[Path]) -> Iterator[tuple[str, bytes | None, str | None]]:
@@ -97,7 +107,7 @@ def rule_of(session: Session, name: str) -> dict[str, Any]:
 
 def intake(session: Session, request: IntakeRequest) -> Intake:
     """Turn e-mail messages into records (or tasks) by an intake rule, each message in its own transaction;
-    a bad message is rejected and the others are taken."""
+    a bad message is rejected and the others are taken. A dry run says the same as the real run would."""
     session.require("mail.evaluate", "take in e-mail")
     rule = rule_of(session, request.rule)
     if request.paths:
@@ -115,46 +125,100 @@ def take_in(
     session: Session, rule: dict[str, Any], found: Iterable[tuple[str, bytes | None, str | None]], dry_run: bool
 ) -> Intake:
     """Take in messages, (source, bytes or None, why not) each, by the rule: the files of a command, or what
-    was fetched from the rule's mailbox (by the command, or the team server's scheduler)."""
-    results = []
-    for source, raw, problem in found:
-        if raw is None:
-            results.append(Taken(source, "rejected", reason=problem))
-            continue
-        results.append(_one(session, rule, source, raw, dry_run))
+    was fetched from the rule's mailbox (by the command, or the team server's scheduler). A dry run takes
+    them all in one transaction it rolls back, so that it says what the real run would."""
+    if dry_run:
+        results = _dry_run(session, rule, list(found))
+    else:
+        results = [
+            Taken(source, "rejected", reason=problem) if raw is None else _one(session, rule, source, raw)
+            for source, raw, problem in found
+        ]
     return Intake(results, [describe(t) for t in results], dry_run)
 
 
-def _one(session: Session, rule: dict[str, Any], source: str, raw: bytes, dry_run: bool) -> Taken:
+def _screen(
+    session: Session, conn: Any, rule: dict[str, Any], source: str, raw: bytes
+) -> tuple[Taken, domain.Mail | None]:
+    """What becomes of a message before anything is written: the message to take (else None) and its Taken,
+    rejected when unusable, a duplicate when its Message-ID was taken before, skipped when not addressed to
+    the rule's address."""
     try:
         message = domain.parse(raw)
     except domain.Unusable as exc:
-        return Taken(source, "rejected", reason=str(exc))
+        return Taken(source, "rejected", reason=str(exc)), None
     taken = Taken(source, "created", message.message_id, message.sender, message.subject)
-    before = mail_store.seen(session.conn, message.message_id)
+    before = mail_store.seen(conn, message.message_id)
     if before is not None:
         taken.outcome, taken.key = "duplicate", before["record"] or before["task"]
         taken.reason = f"taken already on {before['received_at']:%Y-%m-%d %H:%M}"
-        return taken
+        return taken, None
     address = rule.get("address")
     if address and address.lower() not in message.to:
         taken.outcome, taken.reason = "skipped", f"not addressed to {address}"
+        return taken, None
+    return taken, message
+
+
+def _reject(taken: Taken, exc: Exception) -> None:
+    taken.outcome, taken.key, taken.initiator = "rejected", None, None
+    taken.reason = getattr(exc, "message", str(exc))
+
+
+def _one(session: Session, rule: dict[str, Any], source: str, raw: bytes) -> Taken:
+    taken, message = _screen(session, session.conn, rule, source, raw)
+    if message is None:
         return taken
     thread = _thread(session, message)
     try:
         with session.transaction() as conn:
-            if thread is not None:
-                _join(session, conn, rule, message, thread, taken)
-            else:
-                _write(session, conn, rule, message, taken)
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
+            _take(session, conn, rule, message, taken, thread)
     except (InputError, TemplateProblem) as exc:
-        taken.outcome, taken.key, taken.initiator = "rejected", None, None
-        taken.reason = getattr(exc, "message", str(exc))
+        _reject(taken, exc)
     return taken
+
+
+Item = tuple[str, bytes | None, str | None]  # a message as `messages` gives it
+
+
+def _dry_run(session: Session, rule: dict[str, Any], items: list[Item]) -> list[Taken]:
+    """Every message taken in one transaction, rolled back at the end: each sees what the ones before it would
+    have written (the next task number, a Message-ID met earlier in the file). A message the real run would
+    reject writes nothing there, so the run starts again without it (once per rejected message)."""
+    failed: dict[int, Taken] = {}
+    while True:
+        try:
+            with session.transaction() as conn:
+                raise _DryRun([failed.get(i) or _try(session, conn, rule, i, item) for i, item in enumerate(items)])
+        except _DryRun as done:
+            return done.results
+        except _Rejected as rejected:
+            failed[rejected.index] = rejected.taken
+
+
+def _try(session: Session, conn: Any, rule: dict[str, Any], index: int, item: Item) -> Taken:
+    """A message of a dry run taken inside its transaction; _Rejected if the real run would reject it."""
+    source, raw, problem = item
+    if raw is None:
+        return Taken(source, "rejected", reason=problem)
+    taken, message = _screen(session, conn, rule, source, raw)
+    if message is not None:
+        try:
+            _take(session, conn, rule, message, taken, _thread(session, message))
+        except (InputError, TemplateProblem) as exc:
+            _reject(taken, exc)
+            raise _Rejected(index, taken) from None
+    return taken
+
+
+def _take(
+    session: Session, conn: Any, rule: dict[str, Any], message: domain.Mail, taken: Taken, thread: dict[str, Any] | None
+) -> None:
+    """A message into the database: a reply joins its thread's record or task, any other makes one."""
+    if thread is not None:
+        _join(session, conn, rule, message, thread, taken)
+    else:
+        _write(session, conn, rule, message, taken)
 
 
 def _thread(session: Session, message: domain.Mail) -> dict[str, Any] | None:

@@ -825,6 +825,7 @@ class Card:
 
     key: str
     title: str  # the record's display field
+    stage: str  # its stage (a column may hold several)
     responsible: str | None
     since: dt.datetime | None  # when it entered its stage
     in_stage_minutes: int
@@ -836,11 +837,13 @@ class Card:
 
 @dataclass(frozen=True)
 class BoardColumn:
-    """A stage on the board, with its records (those longest in it first)."""
+    """A column of the board: a stage, or a group of stages, with its records (those longest in their stage
+    first)."""
 
-    stage: str
+    stage: str  # the stage's id, or the group's
     title: str
     cards: list[Card]
+    stages: list[str]  # the stages it shows
 
 
 @dataclass(frozen=True)
@@ -856,22 +859,25 @@ class Board:
 
 
 def board(session: Session, request: BoardRequest) -> Board:
-    """The kanban board of a process: a column per stage (those not hidden from it) with its records."""
+    """The kanban board of a process: a column per stage (those not hidden from it), or per group of stages the
+    process's `board_columns` name, with its records."""
     process = _process(session, request.process)
     form = session.defs.forms[process.form]
     session.require("records.read", f"read {form.name} records", form.name)
-    stages = [s for s in process.stages.values() if s.raw.get("board", True)]
-    cards: dict[str, list[Card]] = {s.id: [] for s in stages}
-    terminal = {s.id: s.terminal for s in stages}
-    rows = [row for row in process_store.records_in(session.conn, form, process.name) if row["stage"] in cards]
-    promised = promises(session, form, [row for row in rows if not terminal[row["stage"]]])
+    layout = process.board()
+    cards: dict[str, list[Card]] = {ident: [] for ident, _, _ in layout}
+    column_of = {stage.id: (ident, stage.terminal) for ident, _, stages in layout for stage in stages}
+    # longest in their stage first
+    rows = [row for row in process_store.records_in(session.conn, form, process.name) if row["stage"] in column_of]
+    promised = promises(session, form, [row for row in rows if not column_of[row["stage"]][1]])
     for row in rows:
-        card = _card(session, form, row, terminal[row["stage"]])
+        ident, terminal = column_of[row["stage"]]
+        card = _card(session, form, row, terminal)
         promise = promised.get(row["key"])
         if promise is not None:
             card = replace(card, promised=promise.promised, late=promise.late)
-        cards[row["stage"]].append(card)
-    columns = [BoardColumn(s.id, s.title, cards[s.id]) for s in stages]
+        cards[ident].append(card)
+    columns = [BoardColumn(ident, title, cards[ident], [s.id for s in stages]) for ident, title, stages in layout]
     return Board(process.name, process.title, process.form, form.title, columns, session.now)
 
 
@@ -881,6 +887,7 @@ def _card(session: Session, form: FormDef, row: dict[str, Any], terminal: bool) 
     return Card(
         key=row["key"],
         title=_title(form, row)[len(row["key"]) + 1 :],
+        stage=row["stage"],
         responsible=row.get("responsible"),
         since=row.get("stage_since"),
         in_stage_minutes=max(minutes, 0),

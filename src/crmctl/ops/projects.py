@@ -32,6 +32,7 @@ from crmctl.ops.lookups import (
     prefixed_id,
     record_of,
     require_reading,
+    rollups,
     stand_in,
     team_person,
 )
@@ -50,6 +51,27 @@ Target = tuple[FormDef, Row]  # a record: its form and its stored row
 def _event(session: Session, conn: Any, event: Event, record: str | None, data: dict[str, Any]) -> None:
     form = record_store.form_of(conn, record) if record else None
     record_store.add_event(conn, session.now, session.actor, event, record=record, form=form, data=data)
+
+
+def tell_watchers(session: Session, conn: Any, task: Row, what: str, skip: tuple[str | None, ...] = ()) -> None:
+    """A notice (kind `task.watch`) to each watcher of a task of what happened to it: `T-3 «Макет» <what>`.
+    Whoever did it is not told, nor the people in `skip` (told otherwise)."""
+    people = [w for w in task.get("watchers") or () if w != session.actor and w not in skip]
+    if people:
+        text = f"{task['id']} «{task['title']}» {what}"
+        process_store.notify(conn, people, "task.watch", task["record"], text, session.now)
+
+
+def due_change(session: Session, before: dt.datetime | None, after: dt.datetime | None) -> str:
+    """What a watcher is told of a task's new due date: `due 2027-03-05 18:00 (was 2027-03-04 18:00), by kim`."""
+    from zoneinfo import ZoneInfo  # the time zone database only where a due date is shown
+
+    tz = ZoneInfo(session.defs.timezone)
+
+    def shown(moment: dt.datetime | None) -> str:
+        return "none" if moment is None else f"{moment.astimezone(tz):%Y-%m-%d %H:%M}"
+
+    return f"due {shown(after)} (was {shown(before)}), by {session.actor or '-'}"
 
 
 def _key(target: Target | None) -> str | None:
@@ -361,12 +383,8 @@ class LaunchNote:
 def record_context(session: Session, form: FormDef, row: Row) -> Row:
     """What templates see as `record`: the key, the fields and the roll-ups."""
     context = {"key": row["key"], **{name: row.get(name) for name in form.fields}}
-    context.update(rollups(session.conn, form, row["key"]))
+    context.update(rollups(session.conn, session.defs, form, row["key"]))
     return context
-
-
-def rollups(conn: Any, form: FormDef, key: str) -> Row:
-    return {r.id: project_store.rollup(conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups}
 
 
 def choose(
@@ -864,6 +882,7 @@ class TaskListRequest:
     ready: bool = False  # only tasks to do whose dependencies are done
     unassigned: bool = False  # only tasks given to nobody yet
     recurring: bool = False  # only the current tasks of recurring series
+    process: str | None = None  # only the tasks of records in this process
 
 
 def _viewed_assignee(session: Session, request: TaskListRequest) -> str | None:
@@ -893,6 +912,13 @@ def list_tasks(session: Session, request: TaskListRequest) -> list[TaskRow]:
     project = _check_parent(session, request.project) if request.project else None
     projects = project_store.project_tree(session.conn, project) if project else None
     records = [str(_key(record_of(session, request.record)))] if request.record else None
+    process = None
+    if request.process is not None:
+        chosen = session.defs.processes.get(request.process)
+        if chosen is None:
+            names = ", ".join(sorted(session.defs.processes)) or "none"
+            raise NotFound(f"no process '{request.process}' (processes: {names})")
+        process = (chosen.form, chosen.name)
     found = project_store.tasks(
         session.conn,
         assignee=team_person(session, assignee, "--assignee"),
@@ -901,6 +927,7 @@ def list_tasks(session: Session, request: TaskListRequest) -> list[TaskRow]:
         status=request.status or None,
         type_=request.type,
         now=session.now,
+        process=process,
     )
     if request.unassigned:
         found = [t for t in found if t["assignee"] is None]
@@ -934,6 +961,8 @@ def assign(session: Session, request: TaskAssignRequest) -> TaskRow:
         if person:
             text = f"{task['id']} «{task['title']}» is yours (assigned by {session.actor or '-'})"
             process_store.notify(conn, [person], "task", task["record"], text, session.now)
+        moved = f"reassigned from {task['assignee'] or 'nobody'} to {person or 'nobody'} by {session.actor or '-'}"
+        tell_watchers(session, conn, task, moved, skip=(person,))
         return TaskRow.of(_stored(session, conn, task["id"]), session.now)
 
 
@@ -1002,7 +1031,11 @@ def update_task(session: Session, request: TaskUpdateRequest) -> TaskChanged:
         _event(
             session, conn, Event.TASK_UPDATED, task["record"], {"task": task["id"], "changes": _change_data(changes)}
         )
-        return TaskChanged(TaskRow.of(_stored(session, conn, task["id"]), session.now), changes)
+        stored = _stored(session, conn, task["id"])
+        for change in changes:
+            if change.field == "due_at":  # watchers hear of a due date moved
+                tell_watchers(session, conn, stored, due_change(session, change.before, change.after))
+        return TaskChanged(TaskRow.of(stored, session.now), changes)
 
 
 @dataclass(frozen=True)
@@ -1202,6 +1235,7 @@ def done(session: Session, request: TaskDoneRequest) -> Finished:
     with session.transaction() as conn:
         _finish(session, conn, task, "done", request.comment)
         unblocked = _unblock(session, conn, task)
+        tell_watchers(session, conn, task, f"done by {session.actor or '-'}")
         found = series_store.of_current(conn, "task", task["id"])
         following = _next_task(session, conn, found)[1] if found is not None else None
     return Finished(task["id"], _rows(session, unblocked), following)
@@ -1258,6 +1292,7 @@ def comment(session: Session, request: TaskCommentRequest) -> Commented:
         raise InputError("a comment needs some text")
     with session.transaction() as conn:
         _event(session, conn, Event.TASK_COMMENTED, task["record"], {"task": task["id"], "text": request.text})
+        tell_watchers(session, conn, task, f"commented by {session.actor or '-'}: {request.text}")
     return Commented(task["id"])
 
 

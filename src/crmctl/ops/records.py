@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmctl.domain.events import Event
-from crmctl.domain.model import SYSTEM_COLUMNS, FormDef
+from crmctl.domain.model import SYSTEM_COLUMNS, FormDef, Rollup
 from crmctl.domain.records import changed_values, duplicate_message, new_values, plain, unique_checks
 from crmctl.domain.shapes import column
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops import clock, lookups
 from crmctl.ops.attachments import CardFile, card_files
-from crmctl.ops.lookups import locate, normalise_key, people_of, stage_duty, title_of
+from crmctl.ops.lookups import locate, normalise_key, people_of, rollup_value, rollups, stage_duty, title_of
 from crmctl.ops.process import check_refs, check_unique, create_in
 from crmctl.ops.projects import FieldChange, LaunchNote, ProjectChanged, follow_record
 from crmctl.ops.schedule import Promise, promises
@@ -189,6 +189,7 @@ class RollupLine:
     id: str
     label: str
     count: bool  # a count shows 0 when there is nothing to count
+    of: int | None = None  # a count with a condition: how many there are in all ("1 of 2")
 
 
 @dataclass(frozen=True)
@@ -262,9 +263,7 @@ def show(session: Session, request: ShowRequest) -> Card:
         def_version=row["def_version"],
         pending_approvers=[who for _, who in pending],
         fields={name: row.get(name) for name in form.fields},
-        rollups={
-            r.id: project_store.rollup(session.conn, r.source, r.via, r.aggregate, r.field, key) for r in form.rollups
-        },
+        rollups=rollups(session.conn, session.defs, form, key),
         related=related,
         tasks=tasks,
         hidden=hidden,
@@ -289,10 +288,16 @@ def _view(
         stage_title=stage.title if stage else row.get("stage"),
         stage_overdue=bool(row.get("stage_due")) and row["stage_due"] < session.now,
         fields=[_field_line(spec, row.get(spec.id)) for spec in form.fields.values()],
-        rollups=[RollupLine(r.id, r.label, r.aggregate == "count") for r in form.rollups],
+        rollups=[_rollup_line(session, r, row["key"]) for r in form.rollups],
         form_titles={r.form: session.defs.forms[r.form].title for r in related},
         duty=acts,
     )
+
+
+def _rollup_line(session: Session, rollup: Rollup, key: str) -> RollupLine:
+    count = rollup.aggregate == "count"
+    of = rollup_value(session.conn, session.defs, rollup, key, conditioned=False) if count and rollup.where else None
+    return RollupLine(rollup.id, rollup.label, count, of)
 
 
 def _field_line(spec: FieldSpec, value: Any) -> FieldLine:
@@ -413,6 +418,7 @@ class RecordList:
     in_process: bool  # the form has a process: the table shows each record's stage
     labels: dict[str, str]  # each field's id and its label, in the form's order
     rows: list[dict[str, Any]]
+    options: dict[str, dict[str, str]] = field(default_factory=dict)  # a list field's options' labels (the table's)
 
 
 def list_records(session: Session, request: ListRequest) -> RecordList:
@@ -443,7 +449,8 @@ def list_records(session: Session, request: ListRequest) -> RecordList:
         sort=parse_sort(form, request.sort),
         limit=limit,
     )
-    return RecordList(form.name, bool(session.defs.processes_of(form.name)), labels, rows)
+    options = {spec.id: spec.option_labels for spec in form.fields.values() if spec.option_labels}
+    return RecordList(form.name, bool(session.defs.processes_of(form.name)), labels, rows, options)
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,7 @@ OPERATIONS: tuple[Operation, ...] = (
     # schedule, sprints and reports
     Operation("queue", "schedule", "queue", "write"),
     Operation("eta", "schedule", "eta", "read"),
+    Operation("load", "schedule", "load", "read"),
     Operation("sprint create", "sprints", "create", "write"),
     Operation("sprint add", "sprints", "add", "write"),
     Operation("sprint show", "sprints", "show", "read"),

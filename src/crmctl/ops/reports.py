@@ -9,8 +9,8 @@ from typing import Any
 from crmctl.domain import reports as domain
 from crmctl.domain.durations import parse_duration
 from crmctl.domain.shapes import column
-from crmctl.domain.values import parse_date
 from crmctl.errors import InputError, NotFound, UsageError
+from crmctl.ops.lookups import day_start
 from crmctl.ops.session import Session
 from crmctl.ops.sprints import get
 from crmctl.store import reports as report_store
@@ -19,18 +19,6 @@ from crmctl.store.definitions import stage_renames
 
 def _allowed(session: Session) -> None:
     session.require("reports.view", "view reports")
-
-
-def _day(text: str | None, session: Session, what: str) -> dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        day = parse_date(text)
-    except ValueError as exc:
-        raise UsageError(f"{what}: {exc}") from None
-    from zoneinfo import ZoneInfo  # the time zone database only for a report that needs a period's bounds
-
-    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(session.defs.timezone))
 
 
 @dataclass(frozen=True)
@@ -107,7 +95,7 @@ def _efficiency_table(session: Session, request: EfficiencyRequest) -> Efficienc
     period, person, type_, sprint = request.period, request.person, request.type_, request.sprint
     if period is not None and period not in domain.PERIODS:
         raise UsageError(f"--period takes {', '.join(domain.PERIODS)}, not '{period}'")
-    begin, end = _day(request.since, session, "--from"), _day(request.until, session, "--to")
+    begin, end = day_start(session, request.since, "--from"), day_start(session, request.until, "--to")
     if begin and end and begin >= end:
         raise InputError(f"--from {request.since} is not before --to {request.until}")
     if person is not None and session.defs.has_team and person not in session.defs.people:

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from crmctl.domain import schedule as domain
 from crmctl.domain.model import FormDef
 from crmctl.domain.shapes import column, names
-from crmctl.errors import NotFound
-from crmctl.ops.lookups import calendar_for, get_task, locate, referring, require_reading
+from crmctl.errors import InputError, NotFound
+from crmctl.ops.lookups import calendar_for, day_start, get_task, locate, referring, require_reading
 from crmctl.ops.session import Session
 from crmctl.ops.sprints import task_ids
 from crmctl.store import projects as project_store
@@ -357,3 +357,82 @@ def eta(session: Session, request: EtaRequest) -> Eta:
     promise = promise_of(session, other[0], other[1], finish) if other else None
     off = _time_off(session, schedule, shown, finish) if finish else []
     return Eta(what, finish, last, listed, reason, {"tasks": len(ids) - len(shown)}, False, promise, off)
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    since: str | None = None  # --from: the first day (YYYY-MM-DD), included; default today
+    until: str | None = None  # --to: the last day, excluded; default two weeks after --from
+
+
+@dataclass(frozen=True)
+class LoadRow:
+    """A person's queued work against the working hours they have in the period."""
+
+    person: str
+    name: str = column(table=False)
+    tasks: int = column()
+    queued_hours: float = column("queued h")  # all their open work left (estimate less time logged)
+    unscheduled: int = column("unplaced")  # tasks the schedule cannot place (no estimate, a cycle ...)
+    empties_at: dt.datetime | None = column("queue empties")  # when the last task it can place finishes
+    demand_hours: float = column("to do h")  # queued work not done before the period starts
+    available_hours: float = column("avail h")  # their working hours in the period (from now, if later)
+    utilisation: int | None = column("use %")  # demand against available, in percent
+    overloaded: bool = column("over")  # more demand than available hours
+
+
+@dataclass(frozen=True)
+class Load:
+    """The team's load in a period, with the workspace and the time it was made (for the page)."""
+
+    people: list[LoadRow]
+    since: dt.datetime
+    until: dt.datetime  # excluded
+    workspace: str
+    made_at: dt.datetime
+
+
+def load(session: Session, request: LoadRequest) -> Load:
+    """Per person: their queued work, the date their queue empties, their working hours in a period (default:
+    the next two weeks) and how much of them the work takes. Everyone of the team is listed, idle or not."""
+    session.require("tasks.read", "read tasks")
+    session.require("tasks.view_others", "view others' tasks")
+    from zoneinfo import ZoneInfo  # the time zone database only for a command that needs a period's bounds
+
+    today = session.now.astimezone(ZoneInfo(session.defs.timezone)).date().isoformat()
+    since = day_start(session, request.since or today, "--from")
+    until = day_start(session, request.until, "--to") if request.until else since + dt.timedelta(days=14)
+    if since >= until:
+        raise InputError(f"--from {since.date()} is not before --to {until.date()}")
+    schedule, _ = compute(session)
+    people = sorted({*session.defs.people, *schedule.order})
+    rows = [_load_row(session, schedule, person, since, until) for person in people]
+    return Load(rows, since, until, session.defs.name, session.now)
+
+
+def _load_row(
+    session: Session, schedule: domain.Schedule, person: str, since: dt.datetime, until: dt.datetime
+) -> LoadRow:
+    calendar = calendar_for(session, person)
+    slots = [schedule.slots[tid] for tid in schedule.order.get(person, [])]
+    queued = sum(slot.remaining for slot in slots)
+    finishes, done_before = [], 0
+    for slot in slots:
+        if not slot.problem and slot.start is not None and slot.finish is not None:
+            finishes.append(slot.finish)
+            done_before += calendar.between(slot.start, min(slot.finish, since))
+    demand = queued - done_before
+    available = calendar.between(max(since, session.now), until)
+    who = session.defs.people.get(person)
+    return LoadRow(
+        person=person,
+        name=who.name if who else person,
+        tasks=len(slots),
+        queued_hours=round(queued / 60, 1),
+        unscheduled=len(slots) - len(finishes),
+        empties_at=max(finishes, default=None),
+        demand_hours=round(demand / 60, 1),
+        available_hours=round(available / 60, 1),
+        utilisation=round(100 * demand / available) if available else None,
+        overloaded=demand > available,
+    )

@@ -27,7 +27,7 @@ from crmctl.domain.model import Definitions
 from crmctl.domain.projects import STATUSES
 from crmctl.domain.values import parse_datetime
 from crmctl.errors import InputError
-from crmctl.ops.projects import project_path
+from crmctl.ops.projects import due_change, project_path, tell_watchers
 from crmctl.ops.session import Session
 from crmctl.ops.staging import Source, stage
 from crmctl.ops.timekeeping import described
@@ -485,6 +485,9 @@ def _update_task(
         session.now, session.actor, Event.TASK_UPDATED, record=stored.get("record"), data=data
     )
     writes.events.append(event)
+    if "due_at" in changes:
+        now_stored = {**stored, **values, "id": task.id}
+        tell_watchers(session, conn, now_stored, due_change(session, *changes["due_at"]))
     return True
 
 

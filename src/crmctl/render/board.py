@@ -33,6 +33,7 @@ def as_data(board: Board) -> dict[str, Any]:
                 "stage": c.stage,
                 "title": c.title,
                 "count": len(c.cards),
+                "stages": c.stages,
                 "cards": [{k: plain(v) for k, v in dataclasses.asdict(card).items()} for card in c.cards],
             }
             for c in board.columns

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 from typing import TYPE_CHECKING, Any, get_args, get_type_hints
 
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
     from crmctl.ops.reports import Efficiency, EfficiencyTable
+    from crmctl.ops.schedule import Load
 
 
 @cache
@@ -75,4 +77,31 @@ def efficiency_page(report: Efficiency) -> str:
         span=span,
         now=report.made_at.strftime("%Y-%m-%d %H:%M"),
         charts=charts,
+    )
+
+
+def load_page(load: Load) -> str:
+    """The team's load: each person's hours due in the period beside their available hours, then the table."""
+    from crmctl.render.charts import bar_chart
+    from crmctl.render.shapes import rows
+    from crmctl.render.tables import cell
+
+    people = [row.person for row in load.people]
+    series = {
+        "available h": {row.person: row.available_hours for row in load.people},
+        "to do h": {row.person: row.demand_hours for row in load.people},
+    }
+    alert = {row.person: row.overloaded for row in load.people}
+    shown: list[dict[str, Any]] = [{k: None if v is None else cell(v) for k, v in r.items()} for r in rows(load.people)]
+    for row, item in zip(shown, load.people, strict=True):
+        row["overloaded"] = item.overloaded
+    last = (load.until - dt.timedelta(days=1)).date()
+    return page(
+        "load.html.j2",
+        workspace=load.workspace,
+        span=f"{load.since.date()} to {last}",
+        now=load.made_at.strftime("%Y-%m-%d %H:%M"),
+        chart=bar_chart(people, series, alert=alert),
+        rows=shown,
+        columns=table_columns(get_args(get_type_hints(type(load))["people"])[0]),  # the row type's own
     )

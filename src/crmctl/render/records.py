@@ -13,11 +13,20 @@ from typing import TYPE_CHECKING, Any
 from crmctl.domain.events import Event
 from crmctl.domain.files import human_size
 from crmctl.domain.records import plain
-from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, render, terminal_width
+from crmctl.render.tables import Column, cell, clip, hidden_line, pairs, red, render, terminal_width, whole
 
 if TYPE_CHECKING:
     from crmctl.ops.projects import FieldChange, LaunchNote
-    from crmctl.ops.records import Card, CardTask, FieldLine, HistoryEvent, RecordList, Related, Updated
+    from crmctl.ops.records import (
+        Card,
+        CardTask,
+        FieldLine,
+        HistoryEvent,
+        RecordList,
+        Related,
+        RollupLine,
+        Updated,
+    )
     from crmctl.ops.schedule import Promise
     from crmctl.ops.session import Rehearsal
 
@@ -163,7 +172,7 @@ def _task_dependencies(data: Data) -> str:
 
 def _time_logged(data: Data) -> str:
     note = f": {data['note']}" if data.get("note") else ""
-    return f"{data.get('task')} {data.get('minutes')} min by {data.get('person') or '-'}{note}"
+    return f"{data.get('task')} {whole(data.get('minutes'))} min by {data.get('person') or '-'}{note}"
 
 
 def _series_started(data: Data) -> str:
@@ -249,7 +258,9 @@ DESCRIBERS: dict[str, Callable[[Data], str]] = {
     Event.TASK_DEPENDENCIES: _task_dependencies,
     Event.TASK_COMMENTED: lambda d: f"{d.get('task')}: {d.get('text')}",
     Event.TIMER_STARTED: lambda d: f"{d.get('task')} timer of {d.get('person') or '-'}",
-    Event.TIMER_STOPPED: lambda d: f"{d.get('task')} timer of {d.get('person') or '-'} after {d.get('minutes')} min",
+    Event.TIMER_STOPPED: lambda d: (
+        f"{d.get('task')} timer of {d.get('person') or '-'} after {whole(d.get('minutes'))} min"
+    ),
     Event.TIME_LOGGED: _time_logged,
     Event.TRANSITION_TIMED: lambda d: f"{d.get('from')} -> {d.get('to')} on time: {d.get('rule')}",
     Event.TIME_EDITED: _time_edited,
@@ -316,14 +327,25 @@ def record_list(fmt: str, listing: RecordList) -> str:
     """The table shows the key, the stage (of a form with a process) and the fields under their labels; JSON and
     CSV the key, the system columns and the fields by their ids."""
     columns: list[Column] = [("key", "key")]
+    rows = listing.rows
     if fmt == "table":
         if listing.in_process:
             columns.append(("stage", "stage"))
         columns += list(listing.labels.items())
+        rows = [_as_read(row, listing.options) for row in rows]
     else:
         system = ("process", "stage", "author", "created_at", "updated_at")
         columns += [(name, name) for name in (*system, *listing.labels)]
-    return render(fmt, listing.rows, columns)
+    return render(fmt, rows, columns)
+
+
+def _as_read(row: dict[str, Any], options: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """A listed record's values as its card shows them: a list field's option by its label, a count as 8."""
+    shown = {}
+    for name, value in row.items():
+        labels = options.get(name)
+        shown[name] = labels.get(value, value) if labels is not None and isinstance(value, str) else whole(value)
+    return shown
 
 
 def updated(result: Updated) -> str:
@@ -335,7 +357,9 @@ def changed(name: str, changes: Sequence[FieldChange]) -> str:
     """One line per change of a record, task or project, `T-3 priority: 3 -> 1`, or that nothing changed."""
     if not changes:
         return f"{name}: no changes\n"
-    return "".join(f"{name} {c.field}: {cell(c.before) or '-'} -> {cell(c.after) or '-'}\n" for c in changes)
+    return "".join(
+        f"{name} {c.field}: {cell(whole(c.before)) or '-'} -> {cell(whole(c.after)) or '-'}\n" for c in changes
+    )
 
 
 def _json_value(value: Any) -> Any:
@@ -459,7 +483,13 @@ def _meta(card: Card) -> list[tuple[str, Any]]:
 def _field_pairs(card: Card) -> list[tuple[str, Any]]:
     """The form's fields under their labels, then its roll-ups (a count shows 0 rather than nothing)."""
     fields = [(line.name, _shown(line, card.fields.get(line.id))) for line in card.view.fields]
-    return fields + [(r.label, cell(card.rollups.get(r.id)) or ("0" if r.count else "")) for r in card.view.rollups]
+    return fields + [(r.label, _rollup_shown(r, card.rollups.get(r.id))) for r in card.view.rollups]
+
+
+def _rollup_shown(line: RollupLine, value: Any) -> str:
+    """A roll-up's value on the card: a count shows 0 rather than nothing, and one with a condition "1 of 2"."""
+    shown = cell(whole(value)) or ("0" if line.count else "")
+    return shown if line.of is None else f"{shown} of {line.of}"
 
 
 def _shown(line: FieldLine, value: Any) -> str:
@@ -469,7 +499,7 @@ def _shown(line: FieldLine, value: Any) -> str:
         return line.option
     if line.currency:
         return f"{cell(value)} {line.currency}"
-    return cell(value)
+    return cell(whole(value))
 
 
 def _related_line(card: Card, r: Related, width: int) -> str:

@@ -83,6 +83,11 @@ def cell(value: Any, limit: int | None = None) -> str:
     return visible(str(value))
 
 
+def whole(value: Any) -> Any:
+    """A number as people count: 8, not 8.0 (a number field is stored as a double); anything else as it is."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def red(text: str) -> str:
     return f"\x1b[31m{text}\x1b[0m"
 

@@ -182,9 +182,11 @@ def tasks(
     status: list[str] | None = None,
     type_: str | None = None,
     now: dt.datetime | None = None,
+    process: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Tasks with their dependencies, open blockers and actual minutes (closed intervals, and a running timer
-    up to now when now is given)."""
+    up to now when now is given); process: (form, process) keeps the tasks of that form's records in that
+    process."""
     clauses: list[str] = []
     params: list[Any] = [now]
     for column, values in (("t.id", ids), ("t.project", projects), ("t.record", records), ("t.status", status)):
@@ -197,6 +199,11 @@ def tasks(
     if type_ is not None:
         clauses.append("t.type = ?")
         params.append(type_)
+    if process is not None:
+        from crmctl.store.db import quote
+
+        clauses.append(f"t.record IN (SELECT key FROM {quote(process[0])} WHERE process = ?)")
+        params.append(process[1])
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     return _rows(
         conn.execute(
@@ -442,14 +449,22 @@ def projects_under(conn: Any, records: list[str]) -> list[str]:
     return [r[0] for r in rows]
 
 
-def rollup(conn: Any, source: str, via: str, aggregate: str, column: str | None, key: str) -> Any:
+def rollup(
+    conn: Any, source: str, via: str, aggregate: str, column: str | None, key: str, keys: list[str] | None = None
+) -> Any:
+    """The aggregate over the records of `source` whose `via` is key (only those of `keys`, when given)."""
     from crmctl.store.db import quote
 
     func = {"sum": "sum", "count": "count", "min": "min", "max": "max", "avg": "avg"}[aggregate]
     target = quote(column) if column else "*"
     if aggregate == "count" and column:
         target = quote(column)
-    row = conn.execute(f"SELECT {func}({target}) FROM {quote(source)} WHERE {quote(via)} = ?", [key]).fetchone()
+    sql = f"SELECT {func}({target}) FROM {quote(source)} WHERE {quote(via)} = ?"
+    params: list[Any] = [key]
+    if keys is not None:
+        sql += " AND key IN (SELECT unnest(?::VARCHAR[]))"
+        params.append(keys)
+    row = conn.execute(sql, params).fetchone()
     return row[0] if row else None
 
 
