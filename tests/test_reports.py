@@ -46,23 +46,41 @@ def efficiency(cli, *args: str) -> list[dict]:
 def test_efficiency_by_person(cli, worked) -> None:
     rows = {r["person"]: r for r in efficiency(cli)}
     assert rows["pavlova"] == {
-        "person": "pavlova", "tasks": 3, "unestimated": 0, "estimated_hours": 7.0,
-        "actual_hours": 5.5, "ratio": 1.27, "mean_hours": 1.83, "median_hours": 2.0, "p90_hours": 2.8,
+        "person": "pavlova",
+        "tasks": 3,
+        "unestimated": 0,
+        "estimated_hours": 7.0,
+        "actual_hours": 5.5,
+        "ratio": 1.27,
+        "mean_hours": 1.83,
+        "median_hours": 2.0,
+        "p90_hours": 2.8,
     }
     # the task without an estimate is counted apart and kept out of the ratio
     assert rows["tikhonov"] == {
-        "person": "tikhonov", "tasks": 2, "unestimated": 1, "estimated_hours": 1.0,
-        "actual_hours": 1.0, "ratio": 1.0, "mean_hours": 1.5, "median_hours": 1.5, "p90_hours": 1.9,
+        "person": "tikhonov",
+        "tasks": 2,
+        "unestimated": 1,
+        "estimated_hours": 1.0,
+        "actual_hours": 1.0,
+        "ratio": 1.0,
+        "mean_hours": 1.5,
+        "median_hours": 1.5,
+        "p90_hours": 1.9,
     }
 
 
 def test_efficiency_by_week_type_and_open_work(cli, worked) -> None:
     rows = efficiency(cli, "--by", "person", "--period", "week", "--person", "pavlova")
     assert [(r["period"], r["tasks"], r["estimated_hours"], r["actual_hours"], r["ratio"]) for r in rows] == [
-        ("2027-W09", 2, 3.0, 3.5, 0.86), ("2027-W10", 1, 4.0, 2.0, 2.0)]
+        ("2027-W09", 2, 3.0, 3.5, 0.86),
+        ("2027-W10", 1, 4.0, 2.0, 2.0),
+    ]
     by_type = efficiency(cli, "--by", "type", "--period", "month")
     assert [(r["period"], r["type"], r["tasks"]) for r in by_type] == [
-        ("2027-03", "design", 3), ("2027-03", "prepress", 2)]
+        ("2027-03", "design", 3),
+        ("2027-03", "prepress", 2),
+    ]
     both = efficiency(cli, "--by", "person,type")
     assert [(r["person"], r["type"]) for r in both] == [("pavlova", "design"), ("tikhonov", "prepress")]
     with_open = {r["person"]: r for r in efficiency(cli, "--include-open")}
@@ -71,7 +89,8 @@ def test_efficiency_by_week_type_and_open_work(cli, worked) -> None:
     assert [(r["person"], r["tasks"]) for r in window] == [("pavlova", 1), ("tikhonov", 1)]
     csv = ok(cli, *BOSS, *NOW, "report", "efficiency", "-f", "csv")
     assert csv.splitlines()[0] == (
-        "person,tasks,unestimated,estimated_hours,actual_hours,ratio,mean_hours,median_hours,p90_hours")
+        "person,tasks,unestimated,estimated_hours,actual_hours,ratio,mean_hours,median_hours,p90_hours"
+    )
 
 
 def test_efficiency_table(cli, worked, snapshot) -> None:
@@ -105,11 +124,17 @@ def test_report_mistakes(cli, worked) -> None:
 
 
 def test_estimate_revision(cli, worked) -> None:
-    rows = {(r["type"], r["subtype"]): r for r in json.loads(
-        ok(cli, *BOSS, "report", "estimates", "--min-tasks", "3", "-f", "json"))}
+    rows = {
+        (r["type"], r["subtype"]): r
+        for r in json.loads(ok(cli, *BOSS, "report", "estimates", "--min-tasks", "3", "-f", "json"))
+    }
     design = rows[("design", "-")]
     assert (design["tasks"], design["median_minutes"], design["suggested_minutes"], design["enough"]) == (
-        3, 120.0, 120, True)
+        3,
+        120.0,
+        120,
+        True,
+    )
     assert (design["p25_minutes"], design["p75_minutes"]) == (75.0, 150.0)
     prepress = rows[("prepress", "-")]
     assert (prepress["tasks"], prepress["suggested_minutes"], prepress["enough"]) == (2, None, False)
@@ -128,18 +153,44 @@ def test_funnel(cli, example, snapshot) -> None:
 
     keys = []
     for name in ("A", "B", "C"):
-        keys.append(ok(cli, *me, *at("10:00"), "record", "create", "prospect", "--set", f"name={name}",
-                             "--set", "refusal_reason=price").strip())
+        keys.append(
+            ok(
+                cli,
+                *me,
+                *at("10:00"),
+                "record",
+                "create",
+                "prospect",
+                "--set",
+                f"name={name}",
+                "--set",
+                "refusal_reason=price",
+            ).strip()
+        )
     a, b, c = keys
     ok(cli, *me, *at("12:00"), "advance", a, "--to", "choice")
     ok(cli, *me, *at("15:00"), "advance", a, "--to", "refused")
     ok(cli, *me, *at("11:00"), "advance", b, "--to", "refused")
     ok(cli, *me, *at("10:30"), "advance", c, "--to", "choice")
-    ok(cli, *me, *at("11:00"), "record", "update", c, "--set", "manager=romanov", "--set", "invoice_number=1",
-       "--set", "invoice_amount=100")
+    ok(
+        cli,
+        *me,
+        *at("11:00"),
+        "record",
+        "update",
+        c,
+        "--set",
+        "manager=romanov",
+        "--set",
+        "invoice_number=1",
+        "--set",
+        "invoice_amount=100",
+    )
     ok(cli, *me, *at("14:30"), "advance", c, "--to", "invoicing")
-    rows = {r["stage"]: r for r in json.loads(ok(cli, "--as", "petrov", *at("16:00"), "report", "funnel", "interest",
-                                                    "-f", "json"))}
+    rows = {
+        r["stage"]: r
+        for r in json.loads(ok(cli, "--as", "petrov", *at("16:00"), "report", "funnel", "interest", "-f", "json"))
+    }
     new = rows["new"]
     assert (new["entered"], new["here"], new["median_hours"], new["p90_hours"]) == (3, 0, 1.0, 1.8)
     assert (new["next"], new["ended"], new["lost"]) == ({"choice": 2, "refused": 1}, {"refused": 2, "open": 1}, 2)
@@ -157,7 +208,7 @@ def test_efficiency_page_in_a_real_browser(cli, worked, tmp_path: Path) -> None:
     ok(cli, *BOSS, *NOW, "report", "efficiency", "--period", "week", "-f", "html", "--out", str(page))
     html = page.read_text()
     assert html.count('<svg class="chart"') == 2 and html.count("<polyline") == 4  # 2 people, 2 types
-    assert "2027-W09" in html and "http" not in html.replace('http-equiv', '')
+    assert "2027-W09" in html and "http" not in html.replace("http-equiv", "")
     assert_not_blank(screenshot(page, tmp_path, "1000,1400"))
 
 
@@ -169,12 +220,14 @@ def test_efficiency_by_project_record_and_form(cli, example) -> None:
     ok(cli, "--as", boss, "task", "add", "Макет", "--project", "P-1", "--for", "CL-1", "--estimate", "2h")
     ok(cli, "--as", boss, "task", "add", "Без проекта", "--estimate", "1h")
     for n, spent in ((1, "3h"), (2, "30m")):
-        ok(cli, "--as", boss, *NOW, "time", "log", f"T-{n}", spent, "--at", "2027-03-10T09:00")
+        ok(cli, "--as", boss, *NOW, "time", "log", f"T-{n}", spent, "--at", f"2027-03-0{n + 3}T09:00")  # apart
         ok(cli, "--as", boss, *NOW, "task", "done", f"T-{n}")
     run = ("--as", boss, *NOW, "report", "efficiency", "-f", "json")
     by_project = json.loads(ok(cli, *run, "--by", "project"))
     assert [(r["project"], r["estimated_hours"], r["actual_hours"], r["ratio"]) for r in by_project] == [
-        ("-", 1.0, 0.5, 2.0), ("P-1", 2.0, 3.0, 0.67)]
+        ("-", 1.0, 0.5, 2.0),
+        ("P-1", 2.0, 3.0, 0.67),
+    ]
     by_record = json.loads(ok(cli, *run, "--by", "record"))
     assert [(r["record"], r["tasks"]) for r in by_record] == [("-", 1), ("CL-1", 1)]
     both = json.loads(ok(cli, *run, "--by", "form,project"))
@@ -202,10 +255,12 @@ def test_a_task_type_brings_its_default_estimate(cli, example) -> None:
     assert other["estimate_minutes"] is None
     for n in range(3, 6):  # three design tasks done in 2 hours each: the default of 4h is too much
         ok(cli, "--as", boss, "task", "add", f"Дизайн {n}", "--type", "design")
-        ok(cli, "--as", boss, *NOW, "time", "log", f"T-{n + 1}", "2h", "--at", "2027-03-10T09:00")
+        ok(cli, "--as", boss, *NOW, "time", "log", f"T-{n + 1}", "2h", "--at", f"2027-03-0{n - 1}T09:00")  # apart
         ok(cli, "--as", boss, *NOW, "task", "done", f"T-{n + 1}")
-    rows = {(r["type"], r["subtype"]): r for r in json.loads(
-        ok(cli, "--as", boss, "report", "estimates", "--min-tasks", "3", "-f", "json"))}
+    rows = {
+        (r["type"], r["subtype"]): r
+        for r in json.loads(ok(cli, "--as", boss, "report", "estimates", "--min-tasks", "3", "-f", "json"))
+    }
     design = rows[("design", "-")]
     assert (design["default_minutes"], design["suggested_minutes"], design["update_default"]) == (240, 120, True)
     testing = rows[("testing", "-")]  # a default, but no task done yet

@@ -113,7 +113,19 @@ def test_a_timer_stopped_after_whole_minutes_says_so(cli, cards) -> None:
     ok(cli, "task", "add", "Макет", "--for", "BC-1", "--assignee", "pavlova", "--estimate", "2h")
     ok(cli, "--as", "pavlova", "task", "start", "T-1")
     ok(cli, "--as", "pavlova", "--now", "2027-03-01T11:30:00+03:00", "task", "stop")
-    ok(cli, "--as", "pavlova", "--now", "2027-03-01T11:30:00+03:00", "time", "log", "T-1", "45m")
+    ok(
+        cli,
+        "--as",
+        "pavlova",
+        "--now",
+        "2027-03-01T11:30:00+03:00",
+        "time",
+        "log",
+        "T-1",
+        "45m",
+        "--at",
+        "2027-03-01T08:00",
+    )
     history = ok(cli, "record", "history", "BC-1", env={"COLUMNS": "250"})
     assert "T-1 timer of pavlova after 90 min" in history and "T-1 45 min by pavlova" in history
     ok(cli, "--as", "pavlova", "--now", "2027-03-01T11:31:00+03:00", "task", "start", "T-1")

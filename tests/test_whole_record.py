@@ -211,7 +211,12 @@ def test_process_and_form_list_and_show(tmp_path: Path, cli: Callable[..., Run],
     assert resolved["approvers"][0].startswith("role:process_admin (") and resolved["approvers"][0].endswith("when ...")
     assert ok(cli, *here, "process", "show", "incident", env=WIDE) == snapshot
     forms = json.loads(ok(cli, *here, "form", "list", "-f", "json"))
-    assert {f["name"]: f["unique"] for f in forms} == {"contact": ["email"], "incident": [], "prospect": []}
+    assert {f["name"]: f["unique"] for f in forms} == {
+        "client": [],
+        "contact": ["email"],
+        "incident": [],
+        "prospect": [],
+    }
     contact = json.loads(ok(cli, *here, "form", "show", "contact", "-f", "json"))
     prospect = next(f for f in contact["fields"] if f["id"] == "prospect")
     assert (prospect["type"], prospect["options"]) == ("ref", ["ref prospect"])

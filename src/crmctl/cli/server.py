@@ -229,9 +229,9 @@ def backup(
     from crmctl.errors import UsageError
     from crmctl.ops.audit import BackupRequest
 
+    check_output(out)  # never the database, a folder, a device or a symlink: as for every output file
     if out.exists():
         raise UsageError(f"{out} exists: a backup is written to a new file")
-    check_output(out)
     made = call("backup", BackupRequest())
     write_bytes(out, made.content, 0o600)  # the whole database: for its owner's eyes only
     emit(f"backup: {out} ({len(made.content)} bytes, {made.events} events, head {made.head or '(empty)'})\n")

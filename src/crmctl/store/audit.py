@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from crmctl.store.db import Connection, insert_many, scalar
+# store.db calls seal() at every commit, so this module imports nothing of the store: a connection is Any here
+Connection = Any
 
 # The content an event's hash covers, as one text (DuckDB's own SHA-256 of it is chained in Python).
 _CONTENT = (
@@ -29,11 +31,10 @@ def link(previous: str, content: str) -> str:
 
 def _has_chain(conn: Connection) -> bool:
     if id(conn) not in _CHAINED:
-        found = scalar(
-            conn,
+        found = conn.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = 'crm' AND table_name = 'event_hashes'",
-        )
+            "AND schema_name = 'crm' AND table_name = 'event_hashes'"
+        ).fetchone()[0]
         if not found:
             return False
         _CHAINED.add(id(conn))
@@ -56,7 +57,11 @@ def seal(conn: Connection) -> None:
     for event_id, content in rows:
         previous = link(previous, content)
         sealed.append((event_id, previous))
-    insert_many(conn, "crm.event_hashes", ("id", "hash"), sealed)
+    if sealed:
+        conn.execute(
+            "INSERT INTO crm.event_hashes SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+            [[event_id for event_id, _ in sealed], [digest for _, digest in sealed]],
+        )
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ def check(conn: Connection) -> Chain:
 
 def copy_to(conn: Connection, target: Path, storage_version: str, alias: str) -> None:
     """Write a consistent copy of the open database to a new file (one transaction's view of it)."""
-    source = '"' + str(scalar(conn, "SELECT current_database()")).replace('"', '""') + '"'
+    source = '"' + str(conn.execute("SELECT current_database()").fetchone()[0]).replace('"', '""') + '"'
     path = "'" + str(target).replace("'", "''") + "'"
     conn.execute(f"ATTACH {path} AS {alias} (STORAGE_VERSION '{storage_version}', READ_WRITE)")
     try:
