@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from crmctl import __version__
-from crmctl.cli.base import CrmGroup, Settings, use_settings
+from crmctl.cli.base import CrmGroup, Settings, completes, use_settings
 
 
 def _new_app() -> typer.Typer:
@@ -47,7 +47,9 @@ def root(
     ] = None,
     actor: Annotated[
         str | None,
-        typer.Option("--as", envvar="CRMCTL_USER", help="Act as this person of the Team."),
+        typer.Option(
+            "--as", envvar="CRMCTL_USER", help="Act as this person of the Team.", autocompletion=completes("person")
+        ),
     ] = None,
     now: Annotated[
         str | None,
@@ -110,9 +112,11 @@ TYPERS = {
     "serve": ("server", "serve", False),
     "login": ("server", "login", False),
     "logout": ("server", "logout", False),
+    "completion": ("completion", "completion", False),
 }
-# Commands that are not operations on a workspace: they run the server, or sign this machine in and out.
-LOCAL_COMMANDS = ("serve", "login", "logout")
+# Commands that are not operations on a workspace: they run the server, sign this machine in and out, or print
+# the shell's completion script.
+LOCAL_COMMANDS = ("serve", "login", "logout", "completion")
 
 
 def _first_words() -> list[str]:
@@ -177,7 +181,14 @@ def command_in(args: list[str]) -> str | None:
 
 
 def main() -> None:
+    import os
     import sys
 
+    if os.environ.get("_CRMCTL_COMPLETE"):  # the shell asks for completions (crmctl completion SHELL)
+        from crmctl.cli.completion import start
+
+        start()
+        build()(prog_name="crmctl")
+        return
     name = command_in(sys.argv[1:])
     build([name] if name else None)(prog_name="crmctl")

@@ -51,6 +51,18 @@ def choose_format(option: str | None, allowed: tuple[str, ...], default: str | N
     return chosen
 
 
+def completes(kind: str) -> Any:
+    """A typer `autocompletion` offering the workspace's names of a kind (see crmctl.ops.lookups.names); the
+    completion code is imported only when the shell asks."""
+
+    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
+        from crmctl.cli.completion import names
+
+        return names(ctx, kind, incomplete)
+
+    return complete
+
+
 FormatOption = Annotated[
     str | None,
     typer.Option("--format", "-f", help="Output format (see the command's help for the choices).", show_default=False),
@@ -182,9 +194,7 @@ def _server() -> Any:
     named = workspace_settings(root).get("server") if root is not None else None
     server = chosen(root is not None, str(named) if named else None)
     if server is not None and s.actor:
-        raise UsageError(
-            "--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token"
-        )
+        raise UsageError("--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token")
     return server
 
 

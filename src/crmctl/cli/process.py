@@ -15,6 +15,7 @@ from crmctl.cli.base import (
     check_output,
     choose_format,
     color_wanted,
+    completes,
     emit,
     write_file,
 )
@@ -23,7 +24,7 @@ from crmctl.render.tables import render
 if TYPE_CHECKING:
     from crmctl.ops.process import SimulatedStage
 
-KeyArgument = Annotated[str, typer.Argument(help="The record key, e.g. DL-3.")]
+KeyArgument = Annotated[str, typer.Argument(help="The record key, e.g. DL-3.", autocompletion=completes("record"))]
 
 
 def _moved(stages: list[str]) -> str:
@@ -70,7 +71,10 @@ def reject(
 
 
 def board(
-    process_name: Annotated[str, typer.Argument(metavar="PROCESS", help="The process whose board to show.")],
+    process_name: Annotated[
+        str,
+        typer.Argument(metavar="PROCESS", help="The process whose board to show.", autocompletion=completes("process")),
+    ],
     output: FormatOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
@@ -106,7 +110,9 @@ def _what_happens(step: SimulatedStage) -> str:
 
 
 def simulate(
-    process_name: Annotated[str, typer.Argument(metavar="PROCESS", help="The process to walk.")],
+    process_name: Annotated[
+        str, typer.Argument(metavar="PROCESS", help="The process to walk.", autocompletion=completes("process"))
+    ],
     assignments: Annotated[
         list[str] | None, typer.Option("--set", "-s", help="field=value of the imagined record (repeatable).")
     ] = None,
@@ -134,7 +140,12 @@ def simulate(
 
 
 def inbox(
-    person: Annotated[str | None, typer.Argument(help="Whose inbox (default: yours; everyone's without --as).")] = None,
+    person: Annotated[
+        str | None,
+        typer.Argument(
+            help="Whose inbox (default: yours; everyone's without --as).", autocompletion=completes("person")
+        ),
+    ] = None,
     unread: Annotated[bool, typer.Option("--unread", help="Only what is not read yet.")] = False,
     mark_read: Annotated[bool, typer.Option("--mark-read", help="Mark everything shown as read.")] = False,
     output: FormatOption = None,

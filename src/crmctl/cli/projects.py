@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, emit
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, completes, emit
 from crmctl.render.tables import FLAG, cell, clip, hidden_line, pairs, render, terminal_width, visible
 
 if TYPE_CHECKING:
@@ -20,7 +20,9 @@ task_app = typer.Typer(help="Tasks: add, assign, chain, work on and finish them.
 time_app = typer.Typer(help="Time worked on tasks: log past work, list intervals.", no_args_is_help=True)
 
 TaskArgument = Annotated[str, typer.Argument(metavar="TASK", help="The task id, e.g. T-12 (or 12).")]
-ForOption = Annotated[str | None, typer.Option("--for", help="The record it belongs to, e.g. CL-3.")]
+ForOption = Annotated[
+    str | None, typer.Option("--for", help="The record it belongs to, e.g. CL-3.", autocompletion=completes("record"))
+]
 CommentOption = Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the task's history.")]
 
 # The task table's columns: fields of ops.projects.TaskRow, and its cells made for the table (see render_tasks)
@@ -142,7 +144,9 @@ def _project_text(card: ProjectCard) -> str:
 
 @project_app.command("launch")
 def project_launch(
-    template: Annotated[str, typer.Argument(help="The project template to launch.")],
+    template: Annotated[
+        str, typer.Argument(help="The project template to launch.", autocompletion=completes("template"))
+    ],
     params: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="name=value of a template parameter (repeat).")
     ] = None,
@@ -178,7 +182,9 @@ def task_add(
     title: Annotated[str, typer.Argument(help="What is to be done.")],
     project: Annotated[str | None, typer.Option("--project", help="The project, e.g. P-2.")] = None,
     for_key: ForOption = None,
-    assignee: Annotated[str | None, typer.Option("--assignee", "-a", help="Who does it.")] = None,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", "-a", help="Who does it.", autocompletion=completes("person"))
+    ] = None,
     watchers: Annotated[list[str] | None, typer.Option("--watcher", help="Who follows it (repeat).")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Task type, e.g. design (reports group by it).")] = None,
     subtype: Annotated[str | None, typer.Option("--subtype", help="Task subtype.")] = None,
@@ -276,7 +282,10 @@ def _head(name: str, title: str) -> str:
 
 @task_app.command("list")
 def task_list(
-    assignee: Annotated[str | None, typer.Option("--assignee", "-a", help="Only this person's tasks.")] = None,
+    assignee: Annotated[
+        str | None,
+        typer.Option("--assignee", "-a", help="Only this person's tasks.", autocompletion=completes("person")),
+    ] = None,
     project: Annotated[str | None, typer.Option("--project", help="Only this project (and its subprojects).")] = None,
     for_key: ForOption = None,
     status: Annotated[list[str] | None, typer.Option("--status", help="todo, in_progress, done, cancelled.")] = None,
@@ -298,7 +307,12 @@ def task_list(
 @task_app.command("assign")
 def task_assign(
     task: TaskArgument,
-    person: Annotated[str, typer.Argument(help="The person who will do it ('-' leaves it unassigned).")],
+    person: Annotated[
+        str,
+        typer.Argument(
+            help="The person who will do it ('-' leaves it unassigned).", autocompletion=completes("person")
+        ),
+    ],
 ) -> None:
     """Give a task to a person; they find a notice in their inbox."""
     from crmctl.ops.projects import TaskAssignRequest
@@ -334,7 +348,12 @@ def task_start(task: TaskArgument) -> None:
 @task_app.command("stop")
 def task_stop(
     person: Annotated[
-        str | None, typer.Option("--for", help="Whose timer (default: yours; someone else's: tasks.manage_others).")
+        str | None,
+        typer.Option(
+            "--for",
+            help="Whose timer (default: yours; someone else's: tasks.manage_others).",
+            autocompletion=completes("person"),
+        ),
     ] = None,
 ) -> None:
     """Stop your running timer (or, with --for, someone else's)."""
@@ -390,7 +409,11 @@ def time_log(
     note: Annotated[str | None, typer.Option("--note", help="What was done.")] = None,
     person: Annotated[
         str | None,
-        typer.Option("--for", help="Who did the work (default: the task's assignee, else you)."),
+        typer.Option(
+            "--for",
+            help="Who did the work (default: the task's assignee, else you).",
+            autocompletion=completes("person"),
+        ),
     ] = None,
 ) -> None:
     """Record past work on a task, for its assignee (work on someone else's task needs tasks.manage_others)."""
@@ -417,7 +440,9 @@ TIME_TABLE = [
 
 @time_app.command("list")
 def time_list(
-    person: Annotated[str | None, typer.Option("--person", help="Only this person's time.")] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="Only this person's time.", autocompletion=completes("person"))
+    ] = None,
     since: Annotated[str | None, typer.Option("--from", help="From this date-time (ISO).")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Up to this date-time (ISO).")] = None,
     task: Annotated[str | None, typer.Option("--task", help="Only this task.")] = None,

@@ -14,6 +14,7 @@ from crmctl.cli.base import (
     check_output,
     choose_format,
     color_wanted,
+    completes,
     emit,
     write_file,
 )
@@ -53,10 +54,12 @@ def _values(assignments: list[str] | None, file: Path | None) -> dict[str, Any]:
 
 @record_app.command("create")
 def create(
-    form: Annotated[str, typer.Argument(help="The form of the new record.")],
+    form: Annotated[str, typer.Argument(help="The form of the new record.", autocompletion=completes("form"))],
     assignments: SetOption = None,
     file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
-    process: Annotated[str | None, typer.Option("--process", "-p", help="The process to enter.")] = None,
+    process: Annotated[
+        str | None, typer.Option("--process", "-p", help="The process to enter.", autocompletion=completes("process"))
+    ] = None,
     output: FormatOption = None,
 ) -> None:
     """Create a record and print its key (the whole record with --format json)."""
@@ -70,7 +73,7 @@ def create(
 
 @record_app.command("update")
 def update(
-    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))],
     assignments: SetOption = None,
     file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
     output: FormatOption = None,
@@ -90,7 +93,7 @@ def update(
 
 @record_app.command("show")
 def show(
-    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))],
     output: FormatOption = None,
 ) -> None:
     """Show a record: its fields, stage, reminders and comments."""
@@ -104,12 +107,15 @@ def show(
 
 @record_app.command("list")
 def list_(
-    form: Annotated[str, typer.Argument(help="The form whose records to list.")],
+    form: Annotated[str, typer.Argument(help="The form whose records to list.", autocompletion=completes("form"))],
     where: Annotated[
         list[str] | None,
         typer.Option("--where", help="field=value; also !=, >, >=, <, <= and ~ (contains). Repeat to combine."),
     ] = None,
-    process: Annotated[str | None, typer.Option("--process", "-p", help="Only records in this process.")] = None,
+    process: Annotated[
+        str | None,
+        typer.Option("--process", "-p", help="Only records in this process.", autocompletion=completes("process")),
+    ] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="Only records in this stage.")] = None,
     sort: Annotated[list[str] | None, typer.Option("--sort", help="Sort by a field; -field for descending.")] = None,
     limit: Annotated[
@@ -128,7 +134,7 @@ def list_(
 
 @record_app.command("history")
 def history(
-    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))],
     output: FormatOption = None,
 ) -> None:
     """Everything that happened to a record, in order: field changes, comments, stages, approvals."""
@@ -140,7 +146,7 @@ def history(
 
 
 def comment(
-    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))],
     text: Annotated[str, typer.Argument(help="The comment.")],
 ) -> None:
     """Add a comment to a record's history."""
@@ -151,12 +157,16 @@ def comment(
 
 
 def remind(
-    key: Annotated[str | None, typer.Argument(help="The record key, e.g. CL-17.")] = None,
+    key: Annotated[
+        str | None, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))
+    ] = None,
     text: Annotated[str | None, typer.Argument(help="What to remember.")] = None,
     at: Annotated[
         str | None, typer.Option("--at", help="When: ISO date-time (2027-03-02T10:00), a date, or +2h, +1d.")
     ] = None,
-    person: Annotated[str | None, typer.Option("--for", help="Whom to remind (default: you).")] = None,
+    person: Annotated[
+        str | None, typer.Option("--for", help="Whom to remind (default: you).", autocompletion=completes("person"))
+    ] = None,
     done: Annotated[int | None, typer.Option("--done", help="Mark reminder ID as done instead.")] = None,
 ) -> None:
     """Set a reminder on a record (the next call, the next meeting), or mark one done with --done ID."""
@@ -171,7 +181,10 @@ def remind(
 
 def agenda(
     person: Annotated[
-        str | None, typer.Argument(help="Whose agenda (default: yours; everyone's without --as).")
+        str | None,
+        typer.Argument(
+            help="Whose agenda (default: yours; everyone's without --as).", autocompletion=completes("person")
+        ),
     ] = None,
     days: Annotated[int, typer.Option("--days", help="Also what is due in the next N days.")] = 0,
     ics: Annotated[Path | None, typer.Option("--ics", help="Write the agenda as an iCalendar file.")] = None,

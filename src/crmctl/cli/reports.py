@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, check_output, choose_format, emit, write_file
+from crmctl.cli.base import (
+    LISTING_FORMATS,
+    FormatOption,
+    call,
+    check_output,
+    choose_format,
+    completes,
+    emit,
+    write_file,
+)
 
 report_app = typer.Typer(help="Reports: efficiency, estimate revision, stage funnel.", no_args_is_help=True)
 
@@ -40,7 +49,9 @@ def efficiency(
     period: Annotated[str | None, typer.Option("--period", help="week, month or quarter (default: none).")] = None,
     since: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD), included.")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD), excluded.")] = None,
-    person: Annotated[str | None, typer.Option("--person", help="Only this person's tasks.")] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="Only this person's tasks.", autocompletion=completes("person"))
+    ] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Only tasks of this type.")] = None,
     include_open: Annotated[bool, typer.Option("--include-open", help="Count open tasks' time so far.")] = False,
     sprint: Annotated[str | None, typer.Option("--sprint", help="Only the tasks of this sprint.")] = None,
@@ -98,7 +109,9 @@ def estimates(
 
 @report_app.command("funnel")
 def funnel(
-    process_name: Annotated[str, typer.Argument(metavar="PROCESS", help="The process to analyse.")],
+    process_name: Annotated[
+        str, typer.Argument(metavar="PROCESS", help="The process to analyse.", autocompletion=completes("process"))
+    ],
     output: FormatOption = None,
 ) -> None:
     """Stage analytics: time spent in each stage, where records went next and where they ended."""

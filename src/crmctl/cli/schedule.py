@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, emit
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, completes, emit
 from crmctl.render.tables import FLAG, cell, hidden_line, render
 
 if TYPE_CHECKING:
@@ -52,7 +52,9 @@ def _cells(row: dict[str, Any], item: QueueItem) -> None:
 
 
 def queue(
-    person: Annotated[str | None, typer.Argument(help="Whose queue (default: yours).")] = None,
+    person: Annotated[
+        str | None, typer.Argument(help="Whose queue (default: yours).", autocompletion=completes("person"))
+    ] = None,
     sprint: Annotated[str | None, typer.Option("--sprint", help="Only the tasks of this sprint.")] = None,
     output: FormatOption = None,
 ) -> None:
@@ -93,7 +95,12 @@ def _eta_rows(found: Eta) -> list[dict[str, Any]]:
 
 
 def eta(
-    key: Annotated[str, typer.Argument(metavar="KEY", help="A task (T-3), a project (P-2) or a record (ORD-5).")],
+    key: Annotated[
+        str,
+        typer.Argument(
+            metavar="KEY", help="A task (T-3), a project (P-2) or a record (ORD-5).", autocompletion=completes("record")
+        ),
+    ],
     output: FormatOption = None,
 ) -> None:
     """When a task, project or record will be ready, computed from queues, estimates, calendars and dependencies."""

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, emit, options
+from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, completes, emit, options
 
 token_app = typer.Typer(help="Personal access tokens for the team server.", no_args_is_help=True)
 
@@ -116,7 +116,7 @@ def whoami(output: FormatOption = None) -> None:
 
 @token_app.command("create")
 def token_create(
-    person: Annotated[str, typer.Argument(help="Whose token.")],
+    person: Annotated[str, typer.Argument(help="Whose token.", autocompletion=completes("person"))],
     name: Annotated[str, typer.Option("--name", help="What it is for: laptop, ci.")] = "default",
     expires: Annotated[str, typer.Option("--expires", help="90d, 12h, 2w, a date-time, or never.")] = "90d",
 ) -> None:
@@ -134,7 +134,9 @@ def token_create(
 
 @token_app.command("list")
 def token_list(
-    person: Annotated[str | None, typer.Argument(help="Whose tokens (default: yours).")] = None,
+    person: Annotated[
+        str | None, typer.Argument(help="Whose tokens (default: yours).", autocompletion=completes("person"))
+    ] = None,
     everyone: Annotated[bool, typer.Option("--all", help="Everyone's tokens (takes team.manage).")] = False,
     output: FormatOption = None,
 ) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crmctl.cli.base import FormatOption, call, check_output, choose_format, emit, write_bytes, write_file
+from crmctl.cli.base import FormatOption, call, check_output, choose_format, completes, emit, write_bytes, write_file
 from crmctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -64,7 +64,14 @@ def _write_report(path: Path, problems: Sequence[Problem]) -> None:
 
 
 def import_(
-    what: Annotated[str, typer.Argument(metavar="FORM|tasks|time", help="The form of the records, or tasks, or time.")],
+    what: Annotated[
+        str,
+        typer.Argument(
+            metavar="FORM|tasks|time",
+            help="The form of the records, or tasks, or time.",
+            autocompletion=completes("form"),
+        ),
+    ],
     file: Annotated[Path, typer.Argument(help="CSV, JSON Lines (.jsonl), JSON, YAML or Parquet file.")],
     key: Annotated[
         str | None, typer.Option("--key", help="Field that finds an existing record to update (upsert); or key.")
@@ -83,7 +90,10 @@ def import_(
     encoding: Annotated[
         str | None, typer.Option("--encoding", help="File encoding (default: UTF-8, else cp1251).")
     ] = None,
-    process: Annotated[str | None, typer.Option("--process", "-p", help="Process new records enter.")] = None,
+    process: Annotated[
+        str | None,
+        typer.Option("--process", "-p", help="Process new records enter.", autocompletion=completes("process")),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, even on a terminal.")] = False,
     output: FormatOption = None,
 ) -> None:
