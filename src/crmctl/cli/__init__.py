@@ -37,6 +37,7 @@ def root(
         typer.Option(
             "--workspace",
             "-w",
+            metavar="FOLDER",
             envvar="CRMCTL_WORKSPACE",
             help="Workspace folder (default: found upwards).",
         ),
@@ -48,20 +49,27 @@ def root(
     actor: Annotated[
         str | None,
         typer.Option(
-            "--as", envvar="CRMCTL_USER", help="Act as this person of the Team.", autocompletion=completes("person")
+            "--as",
+            metavar="PERSON",
+            envvar="CRMCTL_USER",
+            help="Act as this person of the Team.",
+            autocompletion=completes("person"),
         ),
     ] = None,
     now: Annotated[
         str | None,
         typer.Option(
             "--now",
+            metavar="DATETIME",
             envvar="CRMCTL_NOW",
             help="Pretend the time is this ISO date-time (scripts, tests).",
         ),
     ] = None,
     output: Annotated[
         str | None,
-        typer.Option("--format", "-f", envvar="CRMCTL_FORMAT", help="Default output format."),
+        typer.Option(
+            "--format", "-f", metavar="FORMAT", envvar="CRMCTL_FORMAT", help="Default output format of every command."
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[

@@ -43,14 +43,6 @@ def settings() -> Settings:
     return _current.get()
 
 
-def choose_format(option: str | None, allowed: tuple[str, ...], default: str | None = None) -> str:
-    """The output format: the command's --format, else the global one, else the first allowed."""
-    chosen = option or settings().format or default or allowed[0]
-    if chosen not in allowed:
-        raise UsageError(f"--format must be one of: {', '.join(allowed)} (got '{chosen}')")
-    return chosen
-
-
 def completes(kind: str) -> Any:
     """A typer `autocompletion` offering the workspace's names of a kind (see crmctl.ops.lookups.names); the
     completion code is imported only when the shell asks."""
@@ -63,10 +55,38 @@ def completes(kind: str) -> Any:
     return complete
 
 
-FormatOption = Annotated[
-    str | None,
-    typer.Option("--format", "-f", help="Output format (see the command's help for the choices).", show_default=False),
-]
+def formats(*choices: str) -> Any:
+    """The --format option of a command with these choices, the first its default: the one place they are
+    named, for its help and for choose_format."""
+    return typer.Option(
+        "--format",
+        "-f",
+        metavar="|".join(choices),
+        help=f"Output format: {', '.join(choices)} (default: {choices[0]}).",
+        show_default=False,
+    )
+
+
+FormatOption = Annotated[str | None, formats("table", "json")]
+ListingFormat = Annotated[str | None, formats(*LISTING_FORMATS)]
+
+
+def _declared_formats() -> tuple[str, ...]:
+    """The choices of the running command's --format option, as `formats` declared them."""
+    from typer._click.globals import get_current_context  # typer carries its own copy of click
+
+    command = get_current_context().command
+    (option,) = [p for p in command.params if "--format" in getattr(p, "opts", ())]
+    return tuple(str(option.metavar).split("|"))
+
+
+def choose_format(option: str | None, default: str | None = None) -> str:
+    """The output format: the command's --format, else the global one, else the first its option allows."""
+    allowed = _declared_formats()
+    chosen = option or settings().format or default or allowed[0]
+    if chosen not in allowed:
+        raise UsageError(f"--format must be one of: {', '.join(allowed)} (got '{chosen}')")
+    return chosen
 
 
 def _debug_wanted(ctx: Any) -> bool:
@@ -103,7 +123,14 @@ def _say(line: str) -> None:
 
 
 class CrmGroup(TyperGroup):
-    """The one place where errors become a line on stderr and an exit code."""
+    """The one place where errors become a line on stderr and an exit code, and where every command's help
+    gets its examples, exit codes and words for values (crmctl.cli.help)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from crmctl.cli.help import polish  # the help's text, with the commands being built
+
+        polish(self)
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         """Command-line mistakes (an unknown option, a missing argument) are one line too, exit 2."""

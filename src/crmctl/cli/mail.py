@@ -7,7 +7,12 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, emit
+from crmctl.cli.base import (
+    ListingFormat,
+    call,
+    choose_format,
+    emit,
+)
 
 intake_app = typer.Typer(help="Take in work from outside: e-mail messages by intake rules.", no_args_is_help=True)
 
@@ -21,7 +26,7 @@ def mail(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what each message would become; write nothing.")
     ] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Turn e-mail messages into records (or tasks) by an intake rule: the sender is looked up as the rule
     says, each message goes into the history of what it made, and a Message-ID is never taken twice. A bad
@@ -30,7 +35,7 @@ def mail(
     from crmctl.ops.mail import Intake, IntakeRequest, Taken
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     result: Intake = call("intake.mail", IntakeRequest(paths, rule, dry_run))
     taken = result.taken
     if fmt == "table":

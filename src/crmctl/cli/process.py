@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from crmctl.cli.base import (
-    LISTING_FORMATS,
     FormatOption,
+    ListingFormat,
     call,
     check_output,
     choose_format,
     color_wanted,
     completes,
     emit,
+    formats,
     write_file,
 )
 from crmctl.render.tables import render
@@ -75,14 +76,14 @@ def board(
         str,
         typer.Argument(metavar="PROCESS", help="The process whose board to show.", autocompletion=completes("process")),
     ],
-    output: FormatOption = None,
+    output: Annotated[str | None, formats("table", "json", "html")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """The kanban board of a process: a column per stage with counts and cards (table, json or html)."""
     from crmctl.ops.process import BoardRequest
     from crmctl.render import board as render_board
 
-    fmt = choose_format(output, ("table", "json", "html"))
+    fmt = choose_format(output)
     if out is not None:
         check_output(out)
     found = call("board", BoardRequest(process_name))
@@ -127,7 +128,7 @@ def simulate(
     from crmctl.ops.process import SimulateRequest
     from crmctl.render.shapes import rows
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     steps: list[SimulatedStage] = call("simulate", SimulateRequest(process_name, _values(assignments, file)))
     if fmt == "json":
         emit(json.dumps(rows(steps), ensure_ascii=False, indent=2) + "\n")
@@ -148,13 +149,13 @@ def inbox(
     ] = None,
     unread: Annotated[bool, typer.Option("--unread", help="Only what is not read yet.")] = False,
     mark_read: Annotated[bool, typer.Option("--mark-read", help="Mark everything shown as read.")] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Approval requests, stage entries and passed deadlines for a person, for scripts to forward."""
     from crmctl.ops.process import InboxItem, InboxRequest
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     items = call("inbox", InboxRequest(person, unread, mark_read))
 
     def unread_mark(row: dict[str, Any], item: InboxItem) -> None:

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, completes, emit
+from crmctl.cli.base import (
+    FormatOption,
+    ListingFormat,
+    call,
+    choose_format,
+    color_wanted,
+    completes,
+    emit,
+)
 from crmctl.render.tables import FLAG, cell, clip, hidden_line, pairs, render, terminal_width, visible
 
 if TYPE_CHECKING:
@@ -89,13 +97,13 @@ def project_create(
 def project_list(
     parent: Annotated[str | None, typer.Option("--parent", help="Only the subprojects of this project.")] = None,
     for_key: ForOption = None,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """List projects with their task counts."""
     from crmctl.ops.projects import ProjectListRequest, ProjectRow
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     found = call("project.list", ProjectListRequest(parent, for_key))
     emit(listing(fmt, found, ProjectRow))
 
@@ -108,7 +116,7 @@ def project_show(
     """Show a project: its parameters, subprojects and the tasks of all of them."""
     from crmctl.ops.projects import ProjectShowRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     card = call("project.show", ProjectShowRequest(project))
     emit(_project_json(card) if fmt == "json" else _project_text(card))
 
@@ -158,7 +166,7 @@ def project_launch(
     from crmctl.domain.records import parse_assignments
     from crmctl.ops.projects import LaunchRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     raw = parse_assignments(params or [])
     launched = call("project.launch", LaunchRequest(template, raw, for_key, name))
     if fmt == "json":
@@ -188,9 +196,11 @@ def task_add(
     watchers: Annotated[list[str] | None, typer.Option("--watcher", help="Who follows it (repeat).")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Task type, e.g. design (reports group by it).")] = None,
     subtype: Annotated[str | None, typer.Option("--subtype", help="Task subtype.")] = None,
-    estimate: Annotated[str | None, typer.Option("--estimate", "-e", help="Working time: 90m, 2h, 1d.")] = None,
+    estimate: Annotated[
+        str | None, typer.Option("--estimate", "-e", metavar="DURATION", help="Working time: 90m, 2h, 1d.")
+    ] = None,
     priority: Annotated[int, typer.Option("--priority", help="1 (highest) to 5.")] = 3,
-    due: Annotated[str | None, typer.Option("--due", help="A hard due date-time (ISO).")] = None,
+    due: Annotated[str | None, typer.Option("--due", metavar="DATETIME", help="A hard due date-time (ISO).")] = None,
     depends_on: Annotated[list[str] | None, typer.Option("--depends-on", help="A task it waits for (repeat).")] = None,
     description: Annotated[str | None, typer.Option("--description", "-d", help="Details.")] = None,
     output: FormatOption = None,
@@ -198,7 +208,7 @@ def task_add(
     """Add a task; prints its id (the whole task with --format json)."""
     from crmctl.ops.projects import TaskAddRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     request = TaskAddRequest(
         title,
         project=project,
@@ -222,7 +232,7 @@ def task_show(task: TaskArgument, output: FormatOption = None) -> None:
     """Show a task: status, people, estimate against actual time, dependencies, time intervals and history."""
     from crmctl.ops.projects import TaskShowRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     card = call("task.show", TaskShowRequest(task))
     emit(_task_json(card) if fmt == "json" else _task_text(card))
 
@@ -293,13 +303,13 @@ def task_list(
     blocked: Annotated[bool, typer.Option("--blocked", help="Only tasks waiting for others.")] = False,
     ready: Annotated[bool, typer.Option("--ready", help="Only tasks to do whose dependencies are done.")] = False,
     unassigned: Annotated[bool, typer.Option("--unassigned", help="Only tasks given to nobody yet.")] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """List tasks; overdue ones are red on a terminal and flagged in JSON. Without the tasks.view_others
     permission, only your own."""
     from crmctl.ops.projects import TaskListRequest
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     request = TaskListRequest(assignee, project, for_key, status or [], type_, blocked, ready, unassigned)
     emit(render_tasks(fmt, call("task.list", request)))
 
@@ -404,8 +414,10 @@ def task_comment(task: TaskArgument, text: Annotated[str, typer.Argument(help="T
 @time_app.command("log")
 def time_log(
     task: TaskArgument,
-    duration: Annotated[str, typer.Argument(help="How long: 90m, 2h, 1h30m, 1d (a working day).")],
-    at: Annotated[str | None, typer.Option("--at", help="When the work began (default: it ends now).")] = None,
+    duration: Annotated[str, typer.Argument(metavar="DURATION", help="How long: 90m, 2h, 1h30m, 1d (a working day).")],
+    at: Annotated[
+        str | None, typer.Option("--at", metavar="DATETIME", help="When the work began (default: it ends now).")
+    ] = None,
     note: Annotated[str | None, typer.Option("--note", help="What was done.")] = None,
     person: Annotated[
         str | None,
@@ -443,16 +455,16 @@ def time_list(
     person: Annotated[
         str | None, typer.Option("--person", help="Only this person's time.", autocompletion=completes("person"))
     ] = None,
-    since: Annotated[str | None, typer.Option("--from", help="From this date-time (ISO).")] = None,
-    until: Annotated[str | None, typer.Option("--to", help="Up to this date-time (ISO).")] = None,
+    since: Annotated[str | None, typer.Option("--from", metavar="DATETIME", help="From this date-time (ISO).")] = None,
+    until: Annotated[str | None, typer.Option("--to", metavar="DATETIME", help="Up to this date-time (ISO).")] = None,
     task: Annotated[str | None, typer.Option("--task", help="Only this task.")] = None,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """List time intervals, a running timer included (counted up to now)."""
     from crmctl.ops.projects import TimeListRequest, TimeRow
     from crmctl.render.shapes import listing, rows
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     found = call("time.list", TimeListRequest(person, since, until, task))
     if fmt != "table":
         emit(listing(fmt, found, TimeRow))

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from crmctl.cli.base import (
-    LISTING_FORMATS,
     FormatOption,
+    ListingFormat,
     call,
     check_output,
     choose_format,
@@ -66,7 +66,7 @@ def create(
     from crmctl.ops.records import Created, CreateRequest
     from crmctl.render.records import card_json
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     created: Created = call("record.create", CreateRequest(form, _values(assignments, file), process, fmt == "json"))
     emit(card_json(created.card) if created.card else created.key + "\n")
 
@@ -83,7 +83,7 @@ def update(
     from crmctl.ops.records import Updated, UpdateRequest
     from crmctl.render.records import card_json, updated
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     values = _values(assignments, file)
     if not values:
         raise UsageError("nothing to change: give --set field=value or --file")
@@ -100,7 +100,7 @@ def show(
     from crmctl.ops.records import Card, ShowRequest
     from crmctl.render.records import card_json, card_text
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     card: Card = call("record.show", ShowRequest(key))
     emit(card_json(card) if fmt == "json" else card_text(card, color=color_wanted()))
 
@@ -118,30 +118,29 @@ def list_(
     ] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="Only records in this stage.")] = None,
     sort: Annotated[list[str] | None, typer.Option("--sort", help="Sort by a field; -field for descending.")] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=0, max=2**63 - 1, help="At most this many records.")
-    ] = None,
-    output: FormatOption = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most this many records.")] = None,
+    output: ListingFormat = None,
 ) -> None:
     """List the records of a form."""
     from crmctl.ops.records import ListRequest
     from crmctl.render.records import record_list
 
-    fmt = choose_format(output, LISTING_FORMATS)
-    request = ListRequest(form, where or [], process, stage, sort or [], limit)
+    fmt = choose_format(output)
+    at_most = None if limit is None else min(limit, 2**63 - 1)  # more than the database counts is all of them
+    request = ListRequest(form, where or [], process, stage, sort or [], at_most)
     emit(record_list(fmt, call("record.list", request)))
 
 
 @record_app.command("history")
 def history(
     key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))],
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Everything that happened to a record, in order: field changes, comments, stages, approvals."""
     from crmctl.ops.records import HistoryRequest
     from crmctl.render.records import history as history_text
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     emit(history_text(fmt, call("record.history", HistoryRequest(key))))
 
 
@@ -162,7 +161,8 @@ def remind(
     ] = None,
     text: Annotated[str | None, typer.Argument(help="What to remember.")] = None,
     at: Annotated[
-        str | None, typer.Option("--at", help="When: ISO date-time (2027-03-02T10:00), a date, or +2h, +1d.")
+        str | None,
+        typer.Option("--at", metavar="WHEN", help="When: ISO date-time (2027-03-02T10:00), a date, or +2h, +1d."),
     ] = None,
     person: Annotated[
         str | None, typer.Option("--for", help="Whom to remind (default: you).", autocompletion=completes("person"))
@@ -188,13 +188,13 @@ def agenda(
     ] = None,
     days: Annotated[int, typer.Option("--days", help="Also what is due in the next N days.")] = 0,
     ics: Annotated[Path | None, typer.Option("--ics", help="Write the agenda as an iCalendar file.")] = None,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """What is due today (and in the next --days), and what is overdue, in red on a terminal."""
     from crmctl.ops.agenda import Agenda, AgendaItem, AgendaRequest
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     if ics is not None:
         check_output(ics)
     result: Agenda = call("agenda", AgendaRequest(person, days))

@@ -9,12 +9,13 @@ import typer
 
 from crmctl.cli.base import (
     LISTING_FORMATS,
-    FormatOption,
+    ListingFormat,
     call,
     check_output,
     choose_format,
     completes,
     emit,
+    formats,
     write_file,
 )
 
@@ -46,16 +47,21 @@ FUNNEL_TABLE = [  # CSV's columns too, under the same headers
 @report_app.command("efficiency")
 def efficiency(
     by: Annotated[str, typer.Option("--by", help="person, type, or person,type.")] = "person",
-    period: Annotated[str | None, typer.Option("--period", help="week, month or quarter (default: none).")] = None,
-    since: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD), included.")] = None,
-    until: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD), excluded.")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", metavar="week|month|quarter", help="week, month or quarter (default: none)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--from", metavar="DATE", help="First day (YYYY-MM-DD), included.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--to", metavar="DATE", help="Last day (YYYY-MM-DD), excluded.")] = None,
     person: Annotated[
         str | None, typer.Option("--person", help="Only this person's tasks.", autocompletion=completes("person"))
     ] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Only tasks of this type.")] = None,
     include_open: Annotated[bool, typer.Option("--include-open", help="Count open tasks' time so far.")] = False,
     sprint: Annotated[str | None, typer.Option("--sprint", help="Only the tasks of this sprint.")] = None,
-    output: FormatOption = None,
+    output: Annotated[str | None, formats(*LISTING_FORMATS, "html")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Estimated against actual time of finished tasks, per person and/or task type, per period."""
@@ -63,7 +69,7 @@ def efficiency(
     from crmctl.render.pages import efficiency_columns, efficiency_page, efficiency_rows
     from crmctl.render.tables import render
 
-    fmt = choose_format(output, (*LISTING_FORMATS, "html"))
+    fmt = choose_format(output)
     if out is not None:
         check_output(out)
     request = EfficiencyRequest(by, period, since, until, person, type_, include_open, sprint, page=fmt == "html")
@@ -84,14 +90,14 @@ def efficiency(
 @report_app.command("estimates")
 def estimates(
     min_tasks: Annotated[int, typer.Option("--min-tasks", help="Suggest only from at least this many tasks.")] = 5,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Per task type: the templates' estimate beside the observed actual time, and a suggested estimate."""
     from crmctl.domain.durations import format_minutes
     from crmctl.ops.reports import EstimateRow, EstimatesRequest
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     rows = call("report.estimates", EstimatesRequest(min_tasks))
 
     def minutes(value: float | None) -> str:
@@ -112,14 +118,14 @@ def funnel(
     process_name: Annotated[
         str, typer.Argument(metavar="PROCESS", help="The process to analyse.", autocompletion=completes("process"))
     ],
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Stage analytics: time spent in each stage, where records went next and where they ended."""
     from crmctl.ops.reports import FunnelRequest
     from crmctl.render.shapes import rows
     from crmctl.render.tables import render
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     found = call("report.funnel", FunnelRequest(process_name))
     stages = rows(found.stages)
     if fmt == "json":

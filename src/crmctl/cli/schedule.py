@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, completes, emit
+from crmctl.cli.base import (
+    FormatOption,
+    ListingFormat,
+    call,
+    choose_format,
+    color_wanted,
+    completes,
+    emit,
+)
 from crmctl.render.tables import FLAG, cell, hidden_line, render
 
 if TYPE_CHECKING:
@@ -56,13 +64,13 @@ def queue(
         str | None, typer.Argument(help="Whose queue (default: yours).", autocompletion=completes("person"))
     ] = None,
     sprint: Annotated[str | None, typer.Option("--sprint", help="Only the tasks of this sprint.")] = None,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """A person's open, unblocked tasks in the order to do them, with computed start and finish."""
     from crmctl.ops.schedule import QueueItem, QueueRequest
     from crmctl.render.shapes import listing, rows
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     items = call("queue", QueueRequest(person, sprint))
     if fmt == "csv":
         emit(render(fmt, rows(items), _csv_columns()))
@@ -106,7 +114,7 @@ def eta(
     """When a task, project or record will be ready, computed from queues, estimates, calendars and dependencies."""
     from crmctl.ops.schedule import EtaRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     found = call("eta", EtaRequest(key))
     emit(_eta_json(found) if fmt == "json" else _eta_table(found))
 

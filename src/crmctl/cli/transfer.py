@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crmctl.cli.base import FormatOption, call, check_output, choose_format, completes, emit, write_bytes, write_file
+from crmctl.cli.base import (
+    FormatOption,
+    call,
+    check_output,
+    choose_format,
+    completes,
+    emit,
+    formats,
+    write_bytes,
+    write_file,
+)
 from crmctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -102,7 +112,7 @@ def import_(
     With --key, running the same import twice changes nothing the second time."""
     from crmctl.ops.imports import ImportRequest  # here: the operation's module imports duckdb
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     if report is not None:
         check_output(report)  # before the import writes anything
     bar = Bar(file) if not quiet and sys.stderr.isatty() else None
@@ -150,7 +160,7 @@ def _show(outcome: Outcome, fmt: str, report: Path | None) -> None:
 def export(
     what: Annotated[str, typer.Argument(metavar="FORM|tasks|time|tjp", help="A form's records, tasks, time, or tjp.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
-    output: FormatOption = None,
+    output: Annotated[str | None, formats("csv", "json", "parquet")] = None,
 ) -> None:
     """Write data out: a form's records, tasks or time intervals as csv, json (JSON Lines) or parquet, ready
     for `crmctl import`; `export tjp` gives TaskJuggler (tj3) the open tasks, people, calendars, holidays and
@@ -162,7 +172,7 @@ def export(
     if what == "tjp":
         request = ExportRequest(what, report=(out.stem if out else "crmctl") + "_schedule")
     else:
-        fmt = choose_format(output, ("csv", "json", "parquet"))
+        fmt = choose_format(output)
         if fmt == "parquet" and out is None:
             raise UsageError("--format parquet needs --out FILE (Parquet is binary)")
         request = ExportRequest(what, format=fmt)

@@ -7,7 +7,12 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.base import FormatOption, call, choose_format, settings
+from crmctl.cli.base import (
+    call,
+    choose_format,
+    formats,
+    settings,
+)
 from crmctl.errors import ProblemsFound
 
 
@@ -19,19 +24,16 @@ def validate(
             show_default=False,
         ),
     ] = None,
-    output: FormatOption = None,
+    output: Annotated[str | None, formats("text", "json", "github", "sarif")] = None,
 ) -> None:
     """Check workspace definitions: YAML, JSON Schema and semantic checks; report every problem at once.
 
     Formats: text (file:line:col: error CODE message), json, github (workflow annotations), sarif.
-    Exit codes: 0 clean (warnings allowed); 1 problems were found; 2 a usage error (an unknown option, a
-    --format validate does not have); 3 a PATH that does not exist or holds no workspace, or no workspace
-    here; 5 an internal error (a bug: please report it); 130 interrupted (Ctrl-C).
     """
     from crmctl.ops.workspace import ValidateRequest, Validation
-    from crmctl.render.diagnostics import FORMATS, RENDERERS
+    from crmctl.render.diagnostics import RENDERERS
 
-    fmt = choose_format(output if output != "table" else "text", FORMATS)
+    fmt = choose_format(output if output != "table" else "text")
     result: Validation = call("validate", ValidateRequest(paths or [], settings().workspace))
     diagnostics = result.diagnostics
     if diagnostics or fmt != "text":
