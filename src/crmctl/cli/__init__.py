@@ -71,6 +71,9 @@ def root(
             "--format", "-f", metavar="FORMAT", envvar="CRMCTL_FORMAT", help="Default output format of every command."
         ),
     ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Tables show every column and cell whole, whatever the terminal's width.")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[
         bool,
@@ -84,6 +87,9 @@ def root(
 ) -> None:
     ctx.obj = Settings(workspace=workspace, db=db, actor=actor or None, now=now, format=output, debug=debug)
     use_settings(ctx.obj)
+    from crmctl.render.tables import show_everything  # the renderers, once a command runs (not for --help)
+
+    show_everything(wide)
 
 
 # Where the command line's typer object of each first word of a command lives: (module of crmctl.cli,

@@ -73,15 +73,19 @@ def _write_report(path: Path, problems: Sequence[Problem]) -> None:
     write_file(path, text)
 
 
+WhatArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="FORM|tasks|time", help="The form of the records, or tasks, or time.", autocompletion=completes("form")
+    ),
+]
+ProcessOption = Annotated[
+    str | None, typer.Option("--process", "-p", help="Process new records enter.", autocompletion=completes("process"))
+]
+
+
 def import_(
-    what: Annotated[
-        str,
-        typer.Argument(
-            metavar="FORM|tasks|time",
-            help="The form of the records, or tasks, or time.",
-            autocompletion=completes("form"),
-        ),
-    ],
+    what: WhatArgument,
     file: Annotated[Path, typer.Argument(help="CSV, JSON Lines (.jsonl), JSON, YAML or Parquet file.")],
     key: Annotated[
         str | None, typer.Option("--key", help="Field that finds an existing record to update (upsert); or key.")
@@ -100,10 +104,7 @@ def import_(
     encoding: Annotated[
         str | None, typer.Option("--encoding", help="File encoding (default: UTF-8, else cp1251).")
     ] = None,
-    process: Annotated[
-        str | None,
-        typer.Option("--process", "-p", help="Process new records enter.", autocompletion=completes("process")),
-    ] = None,
+    process: ProcessOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, even on a terminal.")] = False,
     output: FormatOption = None,
 ) -> None:
