@@ -30,6 +30,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# One piece: the global options, a parameter each, as typer reads them from the signature.
 def root(
     ctx: typer.Context,
     workspace: Annotated[
@@ -74,6 +75,9 @@ def root(
     wide: Annotated[
         bool, typer.Option("--wide", help="Tables show every column and cell whole, whatever the terminal's width.")
     ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", envvar="CRMCTL_QUIET", help="No progress lines, even on a terminal.")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[
         bool,
@@ -85,7 +89,9 @@ def root(
         ),
     ] = False,
 ) -> None:
-    ctx.obj = Settings(workspace=workspace, db=db, actor=actor or None, now=now, format=output, debug=debug)
+    ctx.obj = Settings(
+        workspace=workspace, db=db, actor=actor or None, now=now, format=output, debug=debug, quiet=quiet
+    )
     use_settings(ctx.obj)
     from crmctl.render.tables import show_everything  # the renderers, once a command runs (not for --help)
 

@@ -29,6 +29,7 @@ class Settings:
     now: str | None = None
     format: str | None = None
     debug: bool = False
+    quiet: bool = False
 
 
 _current: ContextVar[Settings] = ContextVar("crmctl_settings", default=Settings())  # noqa: B039

@@ -19,6 +19,7 @@ from crmctl.cli.base import (
     completes,
     emit,
     formats,
+    settings,
     write_bytes,
     write_file,
 )
@@ -32,25 +33,64 @@ SHOW_PROBLEMS = 50
 
 
 class Bar:
-    """A progress line on stderr: what is being done, how far, and rows per second (estimated from the file)."""
+    """A progress line on stderr that keeps moving: the phase, how far (a bar, when the database can say) or a
+    spinner, the phase's elapsed time, and rows per second while reading (estimated from the file). A thread
+    redraws it five times a second, so that a long statement or the commit does not look frozen."""
+
+    SPIN = "|/-\\"
 
     def __init__(self, path: Path) -> None:
-        self.started = time.monotonic()
+        import threading  # here: only an import on a terminal draws a progress line
+
+        self.started = self.phase_started = time.monotonic()
         self.rows = _estimated_rows(path)
+        self.phase, self.percent, self.ticks = "", -1.0, 0
         self.shown = False
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.ticker = threading.Thread(target=self._tick, daemon=True)
+        self.ticker.start()
 
     def __call__(self, what: str, percent: float) -> None:
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        filled = int(percent / 100 * 30)
-        rate = f"  {self.rows * percent / 100 / elapsed:,.0f} rows/s" if what.startswith("reading") else ""
-        sys.stderr.write(f"\r{what:<28} [{'#' * filled}{'.' * (30 - filled)}] {percent:5.1f}%{rate}\x1b[K")
+        with self.lock:
+            if what != self.phase:
+                self.phase, self.phase_started = what, time.monotonic()
+            self.percent = percent
+            self._draw()
+
+    def _tick(self) -> None:
+        while not self.done.wait(0.2):
+            with self.lock:
+                if self.phase:
+                    self.ticks += 1
+                    self._draw()
+
+    def _draw(self) -> None:
+        now = time.monotonic()
+        elapsed = now - self.phase_started
+        if self.percent < 0:
+            how = f"{self.SPIN[self.ticks % 4]}"
+        else:
+            filled = int(self.percent / 100 * 30)
+            how = f"[{'#' * filled}{'.' * (30 - filled)}] {self.percent:5.1f}%"
+        rate = ""
+        if self.phase.startswith("reading") and self.percent > 0:
+            rate = f"  {self.rows * self.percent / 100 / max(now - self.started, 1e-6):,.0f} rows/s"
+        sys.stderr.write(f"\r{self.phase:<28} {how} {elapsed:5.1f}s{rate}\x1b[K")
         sys.stderr.flush()
         self.shown = True
 
     def close(self) -> None:
+        self.done.set()
+        self.ticker.join()
         if self.shown:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+
+
+def progress_wanted(quiet: bool) -> bool:
+    """A progress line only on a terminal, and not with --quiet (the command's or the global one)."""
+    return not quiet and not settings().quiet and sys.stderr.isatty()
 
 
 def _estimated_rows(path: Path) -> int:
@@ -116,7 +156,7 @@ def import_(
     fmt = choose_format(output)
     if report is not None:
         check_output(report)  # before the import writes anything
-    bar = Bar(file) if not quiet and sys.stderr.isatty() else None
+    bar = Bar(file) if progress_wanted(quiet) else None
     request = ImportRequest(
         what=what,
         path=file,

@@ -110,7 +110,7 @@ def create_app(engine: Engine) -> Starlette:
             Route("/healthz", health),
             Route("/version", version),
             Route("/api/v1/ops/{name}", operation, methods=["POST"]),
-        ]
+        ],
     )
 
 
