@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,6 +226,60 @@ def _server() -> Any:
     if server is not None and s.actor:
         raise UsageError("--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token")
     return server
+
+
+STDIN = Path("-")
+
+
+def _stdin_suffix(head: bytes) -> str:
+    """The ending that tells a reader what standard input holds: Parquet, JSON, JSON Lines, a mailbox, an
+    e-mail message (by their first bytes), else what the command reads by default."""
+    start = head.lstrip()
+    if head.startswith(b"PAR1"):
+        return ".parquet"
+    if start.startswith(b"["):
+        return ".json"
+    if start.startswith(b"{"):
+        return ".jsonl"
+    if head.startswith(b"From "):
+        return ".mbox"
+    if start.startswith((b"- ", b"---")):
+        return ".yaml"
+    return ""
+
+
+@contextmanager
+def stdin_as_file(paths: list[Path], default: str) -> Iterator[list[Path]]:
+    """The paths, a `-` among them replaced by a file `stdin<ending>` in a temporary folder that holds what
+    standard input holds, so that an operation reads it as it reads any file given by name (and a server
+    refuses it as it refuses one). The ending comes from the first bytes, else `default` (".csv")."""
+    if STDIN not in paths:
+        yield paths
+        return
+    if paths.count(STDIN) > 1:
+        raise UsageError("'-' (standard input) can be given once")
+    import tempfile  # here: only when standard input is read
+
+    data = sys.stdin.buffer.read()
+    sniffed = _stdin_suffix(data[:64])
+    suffix = default if default == ".yaml" else sniffed or default  # YAML reads JSON as well
+    with tempfile.TemporaryDirectory(prefix="crmctl-stdin-") as folder:
+        file = Path(folder) / f"stdin{suffix}"
+        file.write_bytes(data)
+        yield [file if path == STDIN else path for path in paths]
+
+
+def dash_is_stdout(value: Path | None) -> Path | None:
+    """--out -: standard output, as if --out were not given."""
+    return None if value == STDIN else value
+
+
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", "-o", metavar="FILE", help="Write to this file (- is standard output).", callback=dash_is_stdout
+    ),
+]
 
 
 def color_wanted() -> bool:

@@ -12,6 +12,7 @@ from crmctl.cli.base import (
     call,
     choose_format,
     emit,
+    stdin_as_file,
 )
 
 intake_app = typer.Typer(help="Take in work from outside: e-mail messages by intake rules.", no_args_is_help=True)
@@ -20,7 +21,11 @@ intake_app = typer.Typer(help="Take in work from outside: e-mail messages by int
 @intake_app.command("mail")
 def mail(
     paths: Annotated[
-        list[Path], typer.Argument(metavar="FILE.eml|MAILBOX.mbox|DIR...", help="Messages, mailboxes, folders.")
+        list[Path],
+        typer.Argument(
+            metavar="FILE.eml|MAILBOX.mbox|DIR...",
+            help="Messages, mailboxes, folders; - reads one message or mailbox from standard input.",
+        ),
     ],
     rule: Annotated[str, typer.Option("--rule", "-r", help="The IntakeRule that says what messages become.")],
     dry_run: Annotated[
@@ -36,7 +41,8 @@ def mail(
     from crmctl.render.shapes import listing
 
     fmt = choose_format(output)
-    result: Intake = call("intake.mail", IntakeRequest(paths, rule, dry_run))
+    with stdin_as_file(paths, ".eml") as given:
+        result: Intake = call("intake.mail", IntakeRequest(given, rule, dry_run))
     taken = result.taken
     if fmt == "table":
         emit("".join(line + "\n" for line in result.lines))

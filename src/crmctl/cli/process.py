@@ -11,6 +11,7 @@ import typer
 from crmctl.cli.base import (
     FormatOption,
     ListingFormat,
+    OutOption,
     call,
     check_output,
     choose_format,
@@ -77,7 +78,7 @@ def board(
         typer.Argument(metavar="PROCESS", help="The process whose board to show.", autocompletion=completes("process")),
     ],
     output: Annotated[str | None, formats("table", "json", "html")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    out: OutOption = None,
 ) -> None:
     """The kanban board of a process: a column per stage with counts and cards (table, json or html)."""
     from crmctl.ops.process import BoardRequest

@@ -16,6 +16,7 @@ from crmctl.cli.base import (
     color_wanted,
     completes,
     emit,
+    stdin_as_file,
     write_file,
 )
 from crmctl.render.tables import cell
@@ -25,6 +26,11 @@ record_app = typer.Typer(help="Create, change, show and list records.", no_args_
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="field=value (repeat for more fields; an empty value clears a field)."),
+]
+
+
+FileOption = Annotated[
+    Path | None, typer.Option("--file", help="Field values from a YAML or JSON file; - reads standard input.")
 ]
 
 
@@ -47,7 +53,10 @@ def _read_file(path: Path) -> dict[str, Any]:
 def _values(assignments: list[str] | None, file: Path | None) -> dict[str, Any]:
     from crmctl.domain.records import parse_assignments
 
-    values: dict[str, Any] = _read_file(file) if file else {}
+    values: dict[str, Any] = {}
+    if file is not None:
+        with stdin_as_file([file], ".yaml") as (path,):
+            values = _read_file(path)
     values.update(parse_assignments(assignments or []))
     return values
 
@@ -56,7 +65,9 @@ def _values(assignments: list[str] | None, file: Path | None) -> dict[str, Any]:
 def create(
     form: Annotated[str, typer.Argument(help="The form of the new record.", autocompletion=completes("form"))],
     assignments: SetOption = None,
-    file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Field values from a YAML or JSON file; - reads standard input.")
+    ] = None,
     process: Annotated[
         str | None, typer.Option("--process", "-p", help="The process to enter.", autocompletion=completes("process"))
     ] = None,
@@ -75,7 +86,9 @@ def create(
 def update(
     key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))],
     assignments: SetOption = None,
-    file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Field values from a YAML or JSON file; - reads standard input.")
+    ] = None,
     output: FormatOption = None,
 ) -> None:
     """Change fields of a record; every change is kept in its history."""

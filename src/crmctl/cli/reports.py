@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from crmctl.cli.base import (
     LISTING_FORMATS,
     ListingFormat,
+    OutOption,
     call,
     check_output,
     choose_format,
@@ -62,7 +62,7 @@ def efficiency(
     include_open: Annotated[bool, typer.Option("--include-open", help="Count open tasks' time so far.")] = False,
     sprint: Annotated[str | None, typer.Option("--sprint", help="Only the tasks of this sprint.")] = None,
     output: Annotated[str | None, formats(*LISTING_FORMATS, "html")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    out: OutOption = None,
 ) -> None:
     """Estimated against actual time of finished tasks, per person and/or task type, per period."""
     from crmctl.ops.reports import EfficiencyRequest

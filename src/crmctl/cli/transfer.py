@@ -13,6 +13,7 @@ import typer
 
 from crmctl.cli.base import (
     FormatOption,
+    OutOption,
     call,
     check_output,
     choose_format,
@@ -20,6 +21,7 @@ from crmctl.cli.base import (
     emit,
     formats,
     settings,
+    stdin_as_file,
     write_bytes,
     write_file,
 )
@@ -28,6 +30,7 @@ from crmctl.errors import InputError, UsageError
 if TYPE_CHECKING:
     from crmctl.domain.imports import Outcome, Problem
     from crmctl.ops.exports import Exported
+    from crmctl.ops.imports import ImportRequest
 
 SHOW_PROBLEMS = 50
 
@@ -126,7 +129,9 @@ ProcessOption = Annotated[
 
 def import_(
     what: WhatArgument,
-    file: Annotated[Path, typer.Argument(help="CSV, JSON Lines (.jsonl), JSON, YAML or Parquet file.")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV, JSON Lines (.jsonl), JSON, YAML or Parquet file; - reads standard input.")
+    ],
     key: Annotated[
         str | None, typer.Option("--key", help="Field that finds an existing record to update (upsert); or key.")
     ] = None,
@@ -156,24 +161,9 @@ def import_(
     fmt = choose_format(output)
     if report is not None:
         check_output(report)  # before the import writes anything
-    bar = Bar(file) if progress_wanted(quiet) else None
-    request = ImportRequest(
-        what=what,
-        path=file,
-        key=key,
-        dry_run=dry_run,
-        on_error=on_error,
-        mapping=mapping,
-        delimiter=delimiter,
-        encoding=encoding,
-        process=process,
-        progress=bar,
-    )
-    try:
-        outcome: Outcome = call("import", request)
-    finally:
-        if bar is not None:
-            bar.close()
+    with stdin_as_file([file], ".csv") as (path,):
+        request = ImportRequest(what, path, key, dry_run, on_error, mapping, delimiter, encoding, process)
+        outcome = _run_import(request, quiet)
     if report is not None:
         _write_report(report, outcome.problems)
     _show(outcome, fmt, report)
@@ -181,6 +171,19 @@ def import_(
         rows = outcome.rejected
         what_failed = f"{rows} row{'s have' if rows != 1 else ' has'} problems" if rows else "the file has problems"
         raise InputError(f"{what_failed}; nothing was imported")
+
+
+def _run_import(request: ImportRequest, quiet: bool) -> Outcome:
+    """The import, with a progress line on a terminal."""
+    import dataclasses
+
+    bar = Bar(request.path) if progress_wanted(quiet) else None
+    try:
+        outcome: Outcome = call("import", dataclasses.replace(request, progress=bar))
+    finally:
+        if bar is not None:
+            bar.close()
+    return outcome
 
 
 def _show(outcome: Outcome, fmt: str, report: Path | None) -> None:
@@ -200,7 +203,7 @@ def _show(outcome: Outcome, fmt: str, report: Path | None) -> None:
 
 def export(
     what: Annotated[str, typer.Argument(metavar="FORM|tasks|time|tjp", help="A form's records, tasks, time, or tjp.")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    out: OutOption = None,
     output: Annotated[str | None, formats("csv", "json", "parquet")] = None,
 ) -> None:
     """Write data out: a form's records, tasks or time intervals as csv, json (JSON Lines) or parquet, ready

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,15 +12,20 @@ from crmctl.cli.base import (
     choose_format,
     formats,
     settings,
+    stdin_as_file,
 )
 from crmctl.errors import ProblemsFound
+
+if TYPE_CHECKING:
+    from crmctl.config.diagnostics import Diagnostic
 
 
 def validate(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files, workspace folders or folders holding workspaces (default: the current workspace).",
+            help="Files, workspace folders or folders holding workspaces (default: the current workspace); - reads "
+            "one file of definitions from standard input.",
             show_default=False,
         ),
     ] = None,
@@ -34,8 +39,9 @@ def validate(
     from crmctl.render.diagnostics import RENDERERS
 
     fmt = choose_format(output if output != "table" else "text")
-    result: Validation = call("validate", ValidateRequest(paths or [], settings().workspace))
-    diagnostics = result.diagnostics
+    with stdin_as_file(paths or [], ".yaml") as given:
+        result: Validation = call("validate", ValidateRequest(given, settings().workspace))
+        diagnostics = _named_stdin(result.diagnostics, [p for p, q in zip(given, paths or [], strict=True) if p != q])
     if diagnostics or fmt != "text":
         typer.echo(RENDERERS[fmt](diagnostics), nl=False)
     else:
@@ -43,3 +49,16 @@ def validate(
         typer.echo(f"ok: {result.documents} documents in {workspaces} workspace{'s' if workspaces != 1 else ''}")
     if any(d.severity == "error" for d in diagnostics):
         raise typer.Exit(ProblemsFound.exit_code)
+
+
+def _named_stdin(diagnostics: list[Diagnostic], read: list[Path]) -> list[Diagnostic]:
+    """Problems in what standard input held are in the file `-`, not in the temporary file it was read into."""
+    import dataclasses
+
+    from crmctl.config.workspace import display_path
+
+    names = {display_path(path) for path in read}
+    return [
+        dataclasses.replace(d, location=dataclasses.replace(d.location, file="-")) if d.location.file in names else d
+        for d in diagnostics
+    ]
