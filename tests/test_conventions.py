@@ -186,3 +186,23 @@ def test_no_color_counts_only_when_not_empty(monkeypatch, value: str | None, wan
     else:
         monkeypatch.setenv("NO_COLOR", value)
     assert color_wanted() is wanted
+
+
+# -- times in exports ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_exports_write_moments_as_iso_8601_as_listings_do(cli, workspace: Path, fmt: str) -> None:
+    import csv
+    import io
+    import json
+
+    cli("record", "create", "client", "--set", "name=ACME")
+    listed = json.loads(cli("record", "list", "client", "--format", "json").stdout)[0]["created_at"]
+    out = cli("export", "client", "--format", fmt).stdout
+    rows = [json.loads(line) for line in out.splitlines()] if fmt == "json" else list(csv.DictReader(io.StringIO(out)))
+    assert rows[0]["created_at"] == listed == "2027-03-01T10:00:00+03:00"
+
+
+def test_the_global_quiet_option_is_taken(cli, workspace: Path) -> None:
+    (workspace / "c.csv").write_text("name\nACME\n", encoding="utf-8")
+    result = cli("--quiet", "import", "client", "c.csv")
+    assert (result.exit_code, result.stderr) == (0, "")
