@@ -206,3 +206,30 @@ def test_the_global_quiet_option_is_taken(cli, workspace: Path) -> None:
     (workspace / "c.csv").write_text("name\nACME\n", encoding="utf-8")
     result = cli("--quiet", "import", "client", "c.csv")
     assert (result.exit_code, result.stderr) == (0, "")
+
+
+# -- schema descriptions -------------------------------------------------------------------------------------------
+def _undescribed(node: object, path: str) -> list[str]:
+    """Properties without a description, below node (an `if` only tests a value: it describes nothing)."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for name, sub in (node.get("properties") or {}).items():
+            if not (isinstance(sub, dict) and str(sub.get("description", "")).strip()):
+                found.append(f"{path}/properties/{name}")
+        for key, value in node.items():
+            if key != "if":
+                found += _undescribed(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _undescribed(value, f"{path}/{i}")
+    return found
+
+
+def test_every_property_of_every_schema_has_a_description() -> None:
+    import json
+
+    schemas = sorted((ROOT / "src" / "crmctl" / "schemas").glob("*.schema.json"))
+    assert len(schemas) == 8
+    missing = [p for s in schemas for p in _undescribed(json.loads(s.read_text(encoding="utf-8")), s.name)]
+    assert not missing, "properties an editor shows no help for:\n" + "\n".join(missing)
+    assert _undescribed({"properties": {"a": {"type": "string"}}}, "x") == ["x/properties/a"]  # the check checks
