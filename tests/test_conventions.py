@@ -226,6 +226,8 @@ def _undescribed(node: object, path: str) -> list[str]:
 
 
 def test_every_property_of_every_schema_has_a_description() -> None:
+    """(A pattern whose value is wrong is worded by its x-message, else by its description: a description added
+    beside a pattern needs an x-message.)"""
     import json
 
     schemas = sorted((ROOT / "src" / "crmctl" / "schemas").glob("*.schema.json"))
