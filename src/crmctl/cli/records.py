@@ -118,6 +118,13 @@ def show(
     emit(card_json(card) if fmt == "json" else card_text(card, color=color_wanted()))
 
 
+def _countable(value: int | None) -> int | None:
+    """A --limit the database can count to (a 64-bit integer); said so, not as a range, in the help."""
+    if value is not None and value > 2**63 - 1:
+        raise typer.BadParameter(f"{value} is more than the database counts (at most {2**63 - 1})")
+    return value
+
+
 @record_app.command("list")
 def list_(
     form: Annotated[str, typer.Argument(help="The form whose records to list.", autocompletion=completes("form"))],
@@ -131,7 +138,9 @@ def list_(
     ] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="Only records in this stage.")] = None,
     sort: Annotated[list[str] | None, typer.Option("--sort", help="Sort by a field; -field for descending.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most this many records.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, callback=_countable, help="At most this many records.")
+    ] = None,
     output: ListingFormat = None,
 ) -> None:
     """List the records of a form."""
@@ -139,8 +148,7 @@ def list_(
     from crmctl.render.records import record_list
 
     fmt = choose_format(output)
-    at_most = None if limit is None else min(limit, 2**63 - 1)  # more than the database counts is all of them
-    request = ListRequest(form, where or [], process, stage, sort or [], at_most)
+    request = ListRequest(form, where or [], process, stage, sort or [], limit)
     emit(record_list(fmt, call("record.list", request)))
 
 
