@@ -144,7 +144,7 @@ def test_schema_prints_a_self_contained_schema(cli, kind: str) -> None:
     schema = json.loads(result.stdout)
     Draft202012Validator.check_schema(schema)
     assert "common.schema.json" not in result.stdout
-    assert schema["properties"]["kind"] == {"const": kind}
+    assert schema["properties"]["kind"]["const"] == kind
 
 
 def test_schema_of_any_kind_validates_the_base_workspace(cli) -> None:

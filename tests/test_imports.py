@@ -584,3 +584,61 @@ def test_the_delimiter_is_counted_outside_quotes(header: str, delimiter: str) ->
     from crmctl.domain.imports import delimiter_of
 
     assert delimiter_of(header) == delimiter
+
+
+def test_the_progress_line_keeps_moving_in_a_phase_it_cannot_measure(tmp_path: Path, capsys) -> None:
+    import time
+
+    from crmctl.cli.transfer import Bar
+
+    data = tmp_path / "rows.csv"
+    write(data, "name\nx\n")
+    bar = Bar(data)
+    bar("committing", -1.0)
+    time.sleep(0.9)
+    bar.close()
+    frames = capsys.readouterr().err.split("\r")
+    drawn = [f for f in frames if f.startswith("committing")]
+    assert len(drawn) >= 3  # redrawn by itself while the phase lasts
+    assert len({f.split()[1] for f in drawn}) >= 2  # the spinner turns
+    elapsed = drawn[-1].split()[2].removesuffix("\x1b[K")
+    assert elapsed.endswith("s") and float(elapsed[:-1]) >= 0.4  # the phase's time
+
+
+def test_an_import_shows_its_phases(cli, workspace: Path, monkeypatch) -> None:
+    from crmctl.cli import transfer
+
+    seen: list[tuple[str, float]] = []
+
+    class Recorder:
+        def __init__(self, path: Path) -> None:
+            pass
+
+        def __call__(self, what: str, percent: float) -> None:
+            seen.append((what, percent))
+
+        def close(self) -> None:
+            seen.append(("closed", 0.0))
+
+    monkeypatch.setattr(transfer, "Bar", Recorder)
+    monkeypatch.setattr(transfer, "progress_wanted", lambda quiet: True)  # as on a terminal
+    write(workspace / "deals.csv", "title,amount\nСайт,100\nВизитки,200\n")
+    result = cli("import", "deal", "deals.csv", "--process", "deals")
+    assert result.exit_code == 0, result.stderr
+    phases = list(dict.fromkeys(what for what, _ in seen))
+    assert phases[-3:] == ["launching stage actions", "committing", "closed"]
+    assert "writing" in phases and any(p.startswith("reading") for p in phases)
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_quiet_or_a_pipe_draws_no_progress(monkeypatch, quiet: bool) -> None:
+    from crmctl.cli import transfer
+    from crmctl.cli.base import Settings, use_settings
+
+    monkeypatch.setattr(transfer.sys.stderr, "isatty", lambda: True, raising=False)
+    use_settings(Settings(quiet=quiet))  # the global --quiet
+    assert transfer.progress_wanted(quiet=False) is not quiet
+    assert transfer.progress_wanted(quiet=True) is False
+    monkeypatch.setattr(transfer.sys.stderr, "isatty", lambda: False, raising=False)
+    assert transfer.progress_wanted(quiet=False) is False
+    use_settings(Settings())

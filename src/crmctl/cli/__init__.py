@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from crmctl import __version__
-from crmctl.cli.base import CrmGroup, Settings, use_settings
+from crmctl.cli.base import CrmGroup, Settings, completes, use_settings
 
 
 def _new_app() -> typer.Typer:
@@ -30,6 +30,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# One piece: the global options, a parameter each, as typer reads them from the signature.
 def root(
     ctx: typer.Context,
     workspace: Annotated[
@@ -37,6 +38,7 @@ def root(
         typer.Option(
             "--workspace",
             "-w",
+            metavar="FOLDER",
             envvar="CRMCTL_WORKSPACE",
             help="Workspace folder (default: found upwards).",
         ),
@@ -47,20 +49,35 @@ def root(
     ] = None,
     actor: Annotated[
         str | None,
-        typer.Option("--as", envvar="CRMCTL_USER", help="Act as this person of the Team."),
+        typer.Option(
+            "--as",
+            metavar="PERSON",
+            envvar="CRMCTL_USER",
+            help="Act as this person of the Team.",
+            autocompletion=completes("person"),
+        ),
     ] = None,
     now: Annotated[
         str | None,
         typer.Option(
             "--now",
+            metavar="DATETIME",
             envvar="CRMCTL_NOW",
             help="Pretend the time is this ISO date-time (scripts, tests).",
         ),
     ] = None,
     output: Annotated[
         str | None,
-        typer.Option("--format", "-f", envvar="CRMCTL_FORMAT", help="Default output format."),
+        typer.Option(
+            "--format", "-f", metavar="FORMAT", envvar="CRMCTL_FORMAT", help="Default output format of every command."
+        ),
     ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Tables show every column and cell whole, whatever the terminal's width.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", envvar="CRMCTL_QUIET", help="No progress lines, even on a terminal.")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[
         bool,
@@ -72,8 +89,13 @@ def root(
         ),
     ] = False,
 ) -> None:
-    ctx.obj = Settings(workspace=workspace, db=db, actor=actor or None, now=now, format=output, debug=debug)
+    ctx.obj = Settings(
+        workspace=workspace, db=db, actor=actor or None, now=now, format=output, debug=debug, quiet=quiet
+    )
     use_settings(ctx.obj)
+    from crmctl.render.tables import show_everything  # the renderers, once a command runs (not for --help)
+
+    show_everything(wide)
 
 
 # Where the command line's typer object of each first word of a command lives: (module of crmctl.cli,
@@ -122,9 +144,11 @@ TYPERS = {
     "serve": ("server", "serve", False),
     "login": ("server", "login", False),
     "logout": ("server", "logout", False),
+    "completion": ("completion", "completion", False),
 }
-# Commands that are not operations on a workspace: they run the server, or sign this machine in and out.
-LOCAL_COMMANDS = ("serve", "login", "logout")
+# Commands that are not operations on a workspace: they run the server, sign this machine in and out, or print
+# the shell's completion script.
+LOCAL_COMMANDS = ("serve", "login", "logout", "completion")
 
 
 def _first_words() -> list[str]:
@@ -189,7 +213,14 @@ def command_in(args: list[str]) -> str | None:
 
 
 def main() -> None:
+    import os
     import sys
 
+    if os.environ.get("_CRMCTL_COMPLETE"):  # the shell asks for completions (crmctl completion SHELL)
+        from crmctl.cli.completion import start
+
+        start()
+        build()(prog_name="crmctl")
+        return
     name = command_in(sys.argv[1:])
     build([name] if name else None)(prog_name="crmctl")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ class Settings:
     now: str | None = None
     format: str | None = None
     debug: bool = False
+    quiet: bool = False
 
 
 _current: ContextVar[Settings] = ContextVar("crmctl_settings", default=Settings())  # noqa: B039
@@ -43,18 +46,50 @@ def settings() -> Settings:
     return _current.get()
 
 
-def choose_format(option: str | None, allowed: tuple[str, ...], default: str | None = None) -> str:
-    """The output format: the command's --format, else the global one, else the first allowed."""
+def completes(kind: str) -> Any:
+    """A typer `autocompletion` offering the workspace's names of a kind (see crmctl.ops.lookups.names); the
+    completion code is imported only when the shell asks."""
+
+    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
+        from crmctl.cli.completion import names
+
+        return names(ctx, kind, incomplete)
+
+    return complete
+
+
+def formats(*choices: str) -> Any:
+    """The --format option of a command with these choices, the first its default: the one place they are
+    named, for its help and for choose_format."""
+    return typer.Option(
+        "--format",
+        "-f",
+        metavar="|".join(choices),
+        help=f"Output format: {', '.join(choices)} (default: {choices[0]}).",
+        show_default=False,
+    )
+
+
+FormatOption = Annotated[str | None, formats("table", "json")]
+ListingFormat = Annotated[str | None, formats(*LISTING_FORMATS)]
+
+
+def _declared_formats() -> tuple[str, ...]:
+    """The choices of the running command's --format option, as `formats` declared them."""
+    from typer._click.globals import get_current_context  # typer carries its own copy of click
+
+    command = get_current_context().command
+    (option,) = [p for p in command.params if "--format" in getattr(p, "opts", ())]
+    return tuple(str(option.metavar).split("|"))
+
+
+def choose_format(option: str | None, default: str | None = None) -> str:
+    """The output format: the command's --format, else the global one, else the first its option allows."""
+    allowed = _declared_formats()
     chosen = option or settings().format or default or allowed[0]
     if chosen not in allowed:
         raise UsageError(f"--format must be one of: {', '.join(allowed)} (got '{chosen}')")
     return chosen
-
-
-FormatOption = Annotated[
-    str | None,
-    typer.Option("--format", "-f", help="Output format (see the command's help for the choices).", show_default=False),
-]
 
 
 def _debug_wanted(ctx: Any) -> bool:
@@ -91,7 +126,14 @@ def _say(line: str) -> None:
 
 
 class CrmGroup(TyperGroup):
-    """The one place where errors become a line on stderr and an exit code."""
+    """The one place where errors become a line on stderr and an exit code, and where every command's help
+    gets its examples, exit codes and words for values (crmctl.cli.help)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from crmctl.cli.help import polish  # the help's text, with the commands being built
+
+        polish(self)
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         """Command-line mistakes (an unknown option, a missing argument) are one line too, exit 2."""
@@ -221,6 +263,60 @@ def _server() -> Any:
     if server is not None and s.actor:
         raise UsageError("--as (and CRMCTL_USER) cannot be used against a server: you act as the person of your token")
     return server
+
+
+STDIN = Path("-")
+
+
+def _stdin_suffix(head: bytes) -> str:
+    """The ending that tells a reader what standard input holds: Parquet, JSON, JSON Lines, a mailbox, an
+    e-mail message (by their first bytes), else what the command reads by default."""
+    start = head.lstrip()
+    if head.startswith(b"PAR1"):
+        return ".parquet"
+    if start.startswith(b"["):
+        return ".json"
+    if start.startswith(b"{"):
+        return ".jsonl"
+    if head.startswith(b"From "):
+        return ".mbox"
+    if start.startswith((b"- ", b"---")):
+        return ".yaml"
+    return ""
+
+
+@contextmanager
+def stdin_as_file(paths: list[Path], default: str) -> Iterator[list[Path]]:
+    """The paths, a `-` among them replaced by a file `stdin<ending>` in a temporary folder that holds what
+    standard input holds, so that an operation reads it as it reads any file given by name (and a server
+    refuses it as it refuses one). The ending comes from the first bytes, else `default` (".csv")."""
+    if STDIN not in paths:
+        yield paths
+        return
+    if paths.count(STDIN) > 1:
+        raise UsageError("'-' (standard input) can be given once")
+    import tempfile  # here: only when standard input is read
+
+    data = sys.stdin.buffer.read()
+    sniffed = _stdin_suffix(data[:64])
+    suffix = default if default == ".yaml" else sniffed or default  # YAML reads JSON as well
+    with tempfile.TemporaryDirectory(prefix="crmctl-stdin-") as folder:
+        file = Path(folder) / f"stdin{suffix}"
+        file.write_bytes(data)
+        yield [file if path == STDIN else path for path in paths]
+
+
+def dash_is_stdout(value: Path | None) -> Path | None:
+    """--out -: standard output, as if --out were not given."""
+    return None if value == STDIN else value
+
+
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", "-o", metavar="FILE", help="Write to this file (- is standard output).", callback=dash_is_stdout
+    ),
+]
 
 
 def color_wanted() -> bool:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, emit
+from crmctl.cli.base import FormatOption, ListingFormat, call, choose_format, emit
 
 template_app = typer.Typer(help="The workspace's project templates and their parameters.", no_args_is_help=True)
 process_app = typer.Typer(help="The workspace's processes and their stages.", no_args_is_help=True)
@@ -18,7 +18,7 @@ def _listing(name: str, output: str | None) -> None:
     from crmctl.ops.catalog import CatalogRequest, FormRow, ProcessRow, TemplateRow
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     shape = {"template.list": TemplateRow, "process.list": ProcessRow, "form.list": FormRow}[name]
     emit(listing(fmt, call(name, CatalogRequest()), shape))
 
@@ -28,7 +28,7 @@ def _card(name: str, key: str, output: str | None) -> None:
     from crmctl.ops.catalog import CatalogRequest
     from crmctl.render.catalog import card_json, card_text
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     card: Any = call(name, CatalogRequest(key))
     emit(card_json(card) if fmt == "json" else card_text(card))
 
@@ -37,7 +37,7 @@ NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Its name, as 
 
 
 @template_app.command("list")
-def template_list(output: FormatOption = None) -> None:
+def template_list(output: ListingFormat = None) -> None:
     """List the project templates with their parameters."""
     _listing("template.list", output)
 
@@ -49,7 +49,7 @@ def template_show(name: NameArgument, output: FormatOption = None) -> None:
 
 
 @process_app.command("list")
-def process_list(output: FormatOption = None) -> None:
+def process_list(output: ListingFormat = None) -> None:
     """List the processes with their stages."""
     _listing("process.list", output)
 
@@ -61,7 +61,7 @@ def process_show(name: NameArgument, output: FormatOption = None) -> None:
 
 
 @form_app.command("list")
-def form_list(output: FormatOption = None) -> None:
+def form_list(output: ListingFormat = None) -> None:
     """List the forms with their fields."""
     _listing("form.list", output)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, check_output, choose_format, emit, write_bytes
+from crmctl.cli.base import ListingFormat, call, check_output, choose_format, emit, write_bytes
 
 file_app = typer.Typer(help="Get or delete one attached file by its id.", no_args_is_help=True)
 
@@ -49,12 +49,12 @@ def _table(fmt: str, rows: list[Any]) -> str:
 def attach(
     key: KeyArgument,
     paths: Annotated[list[Path], typer.Argument(metavar="FILE...", help="The files to attach.")],
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Attach files to a record, a task or a project; each content is stored once."""
     from crmctl.ops.attachments import AttachRequest
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     emit(_table(fmt, call("attach", AttachRequest(key, _read(paths)))))
 
 
@@ -64,12 +64,12 @@ def files(
         bool, typer.Option("--tree", help="A project's library: its files, its subprojects' and their tasks'.")
     ] = False,
     archived: Annotated[bool, typer.Option("--archived", help="Deleted files too.")] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """List the files attached to a record, a task or a project."""
     from crmctl.ops.attachments import FilesRequest
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     emit(_table(fmt, call("files", FilesRequest(key, tree, archived))))
 
 

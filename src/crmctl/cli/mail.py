@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, emit
+from crmctl.cli.base import (
+    ListingFormat,
+    call,
+    choose_format,
+    emit,
+    stdin_as_file,
+)
 
 intake_app = typer.Typer(help="Take in work from outside: e-mail messages by intake rules.", no_args_is_help=True)
 
@@ -19,14 +25,15 @@ def mail(
         list[Path] | None,
         typer.Argument(
             metavar="[FILE.eml|MAILBOX.mbox|DIR...]",
-            help="Messages, mailboxes, folders; none: fetch from the rule's IMAP mailbox.",
+            help="Messages, mailboxes, folders (- reads one from standard input); none: fetch from the rule's "
+            "IMAP mailbox.",
             show_default=False,
         ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what each message would become; write nothing.")
     ] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Turn e-mail messages into records (or tasks) by an intake rule: the sender is looked up as the rule
     says, each message goes into the history of what it made, and a Message-ID is never taken twice. A bad
@@ -36,8 +43,9 @@ def mail(
     from crmctl.ops.mail import Intake, IntakeRequest, Taken
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
-    result: Intake = call("intake.mail", IntakeRequest(paths or [], rule, dry_run))
+    fmt = choose_format(output)
+    with stdin_as_file(paths or [], ".eml") as given:
+        result: Intake = call("intake.mail", IntakeRequest(given, rule, dry_run))
     taken = result.taken
     if fmt == "table":
         emit("".join(line + "\n" for line in result.lines))

@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from crmctl.cli.base import (
-    LISTING_FORMATS,
     DryRunOption,
     FormatOption,
+    ListingFormat,
+    OutOption,
     call,
     check_output,
     choose_format,
     color_wanted,
+    completes,
     emit,
+    formats,
     rehearse,
     write_file,
 )
@@ -25,7 +28,7 @@ from crmctl.render.tables import render
 if TYPE_CHECKING:
     from crmctl.ops.process import SimulatedStage
 
-KeyArgument = Annotated[str, typer.Argument(help="The record key, e.g. DL-3.")]
+KeyArgument = Annotated[str, typer.Argument(help="The record key, e.g. DL-3.", autocompletion=completes("record"))]
 
 
 def _moved(stages: list[str]) -> str:
@@ -48,7 +51,7 @@ def advance(
 
     if dry_run:
         return rehearse("advance", AdvanceRequest(key, to, comment, reason))
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     moved = call("advance", AdvanceRequest(key, to, comment, reason))
     if fmt == "json":
         data = {"key": moved.key, "stages": moved.stages, "launched": launches_json(moved.launched)}
@@ -99,15 +102,18 @@ def reject(
 
 
 def board(
-    process_name: Annotated[str, typer.Argument(metavar="PROCESS", help="The process whose board to show.")],
-    output: FormatOption = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    process_name: Annotated[
+        str,
+        typer.Argument(metavar="PROCESS", help="The process whose board to show.", autocompletion=completes("process")),
+    ],
+    output: Annotated[str | None, formats("table", "json", "html")] = None,
+    out: OutOption = None,
 ) -> None:
     """The kanban board of a process: a column per stage with counts and cards (table, json or html)."""
     from crmctl.ops.process import BoardRequest
     from crmctl.render import board as render_board
 
-    fmt = choose_format(output, ("table", "json", "html"))
+    fmt = choose_format(output)
     if out is not None:
         check_output(out)
     found = call("board", BoardRequest(process_name))
@@ -135,7 +141,9 @@ def _what_happens(step: SimulatedStage) -> str:
 
 
 def simulate(
-    process_name: Annotated[str, typer.Argument(metavar="PROCESS", help="The process to walk.")],
+    process_name: Annotated[
+        str, typer.Argument(metavar="PROCESS", help="The process to walk.", autocompletion=completes("process"))
+    ],
     assignments: Annotated[
         list[str] | None, typer.Option("--set", "-s", help="field=value of the imagined record (repeatable).")
     ] = None,
@@ -154,7 +162,7 @@ def simulate(
     from crmctl.ops.process import SimulateRequest
     from crmctl.render.shapes import rows
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     stages = [s.strip() for s in path.split(",") if s.strip()] if path else []
     steps: list[SimulatedStage] = call("simulate", SimulateRequest(process_name, _values(assignments, file), stages))
     if fmt == "json":
@@ -168,16 +176,21 @@ def simulate(
 
 
 def inbox(
-    person: Annotated[str | None, typer.Argument(help="Whose inbox (default: yours; everyone's without --as).")] = None,
+    person: Annotated[
+        str | None,
+        typer.Argument(
+            help="Whose inbox (default: yours; everyone's without --as).", autocompletion=completes("person")
+        ),
+    ] = None,
     unread: Annotated[bool, typer.Option("--unread", help="Only what is not read yet.")] = False,
     mark_read: Annotated[bool, typer.Option("--mark-read", help="Mark everything shown as read.")] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Approval requests, stage entries and passed deadlines for a person, for scripts to forward."""
     from crmctl.ops.process import InboxItem, InboxRequest
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     items = call("inbox", InboxRequest(person, unread, mark_read))
 
     def unread_mark(row: dict[str, Any], item: InboxItem) -> None:

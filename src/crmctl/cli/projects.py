@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from crmctl.cli.base import (
-    LISTING_FORMATS,
     DryRunOption,
     FormatOption,
+    ListingFormat,
     call,
     choose_format,
     color_wanted,
+    completes,
     emit,
     rehearse,
 )
@@ -31,7 +32,9 @@ time_app = typer.Typer(
 )
 
 TaskArgument = Annotated[str, typer.Argument(metavar="TASK", help="The task id, e.g. T-12 (or 12).")]
-ForOption = Annotated[str | None, typer.Option("--for", help="The record it belongs to, e.g. CL-3.")]
+ForOption = Annotated[
+    str | None, typer.Option("--for", help="The record it belongs to, e.g. CL-3.", autocompletion=completes("record"))
+]
 CommentOption = Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the task's history.")]
 
 # The task table's columns: fields of ops.projects.TaskRow, and its cells made for the table (see render_tasks)
@@ -98,13 +101,13 @@ def project_create(
 def project_list(
     parent: Annotated[str | None, typer.Option("--parent", help="Only the subprojects of this project.")] = None,
     for_key: ForOption = None,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """List projects with their task counts."""
     from crmctl.ops.projects import ProjectListRequest, ProjectRow
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     found = call("project.list", ProjectListRequest(parent, for_key))
     emit(listing(fmt, found, ProjectRow))
 
@@ -117,7 +120,7 @@ def project_show(
     """Show a project: its parameters, subprojects and the tasks of all of them."""
     from crmctl.ops.projects import ProjectShowRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     card = call("project.show", ProjectShowRequest(project))
     emit(_project_json(card) if fmt == "json" else _project_text(card))
 
@@ -155,7 +158,9 @@ def _project_text(card: ProjectCard) -> str:
 
 @project_app.command("launch")
 def project_launch(
-    template: Annotated[str, typer.Argument(help="The project template to launch.")],
+    template: Annotated[
+        str, typer.Argument(help="The project template to launch.", autocompletion=completes("template"))
+    ],
     params: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="name=value of a template parameter (repeat).")
     ] = None,
@@ -168,7 +173,7 @@ def project_launch(
     from crmctl.domain.records import parse_assignments
     from crmctl.ops.projects import LaunchRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     raw = parse_assignments(params or [])
     if dry_run:
         return rehearse("project.launch", LaunchRequest(template, raw, for_key, name), fmt)
@@ -203,7 +208,7 @@ def project_update(
     from crmctl.ops.projects import ProjectUpdateRequest
     from crmctl.render.records import changed as changed_lines
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     if title is None and priority is None and due is None:
         raise UsageError("nothing to change: give --title, --priority or --due")
     changed = call("project.update", ProjectUpdateRequest(project, title, priority, due))
@@ -232,13 +237,17 @@ def task_add(
     title: Annotated[str, typer.Argument(help="What is to be done.")],
     project: Annotated[str | None, typer.Option("--project", help="The project, e.g. P-2.")] = None,
     for_key: ForOption = None,
-    assignee: Annotated[str | None, typer.Option("--assignee", "-a", help="Who does it.")] = None,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", "-a", help="Who does it.", autocompletion=completes("person"))
+    ] = None,
     watchers: Annotated[list[str] | None, typer.Option("--watcher", help="Who follows it (repeat).")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Task type, e.g. design (reports group by it).")] = None,
     subtype: Annotated[str | None, typer.Option("--subtype", help="Task subtype.")] = None,
-    estimate: Annotated[str | None, typer.Option("--estimate", "-e", help="Working time: 90m, 2h, 1d.")] = None,
+    estimate: Annotated[
+        str | None, typer.Option("--estimate", "-e", metavar="DURATION", help="Working time: 90m, 2h, 1d.")
+    ] = None,
     priority: Annotated[int, typer.Option("--priority", help="1 (highest) to 5.")] = 3,
-    due: Annotated[str | None, typer.Option("--due", help="A hard due date-time (ISO).")] = None,
+    due: Annotated[str | None, typer.Option("--due", metavar="DATETIME", help="A hard due date-time (ISO).")] = None,
     depends_on: Annotated[list[str] | None, typer.Option("--depends-on", help="A task it waits for (repeat).")] = None,
     description: Annotated[str | None, typer.Option("--description", "-d", help="Details.")] = None,
     every: Annotated[
@@ -254,7 +263,7 @@ def task_add(
     """
     from crmctl.ops.projects import TaskAddRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     request = TaskAddRequest(
         title,
         project=project,
@@ -281,7 +290,7 @@ def task_show(task: TaskArgument, output: FormatOption = None) -> None:
     """Show a task: status, people, estimate against actual time, dependencies, time intervals and history."""
     from crmctl.ops.projects import TaskShowRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     card = call("task.show", TaskShowRequest(task))
     emit(_task_json(card) if fmt == "json" else _task_text(card))
 
@@ -359,7 +368,10 @@ def _head(name: str, title: str) -> str:
 
 @task_app.command("list")
 def task_list(
-    assignee: Annotated[str | None, typer.Option("--assignee", "-a", help="Only this person's tasks.")] = None,
+    assignee: Annotated[
+        str | None,
+        typer.Option("--assignee", "-a", help="Only this person's tasks.", autocompletion=completes("person")),
+    ] = None,
     project: Annotated[str | None, typer.Option("--project", help="Only this project (and its subprojects).")] = None,
     for_key: ForOption = None,
     status: Annotated[list[str] | None, typer.Option("--status", help="todo, in_progress, done, cancelled.")] = None,
@@ -369,13 +381,13 @@ def task_list(
     unassigned: Annotated[bool, typer.Option("--unassigned", help="Only tasks given to nobody yet.")] = False,
     recurring: Annotated[bool, typer.Option("--recurring", help="Only current tasks of recurring series.")] = False,
     process: Annotated[str | None, typer.Option("--process", help="Only the tasks of records in this process.")] = None,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """List tasks; overdue ones are red on a terminal and flagged in JSON. Without the tasks.view_others
     permission, only your own."""
     from crmctl.ops.projects import TaskListRequest
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     request = TaskListRequest(
         assignee, project, for_key, status or [], type_, blocked, ready, unassigned, recurring, process
     )
@@ -403,7 +415,7 @@ def task_update(
     from crmctl.ops.projects import TaskUpdateRequest
     from crmctl.render.records import changed as changed_lines
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     request = TaskUpdateRequest(
         task, title, description, priority, estimate, due, type_, subtype, watchers or [], unwatch or []
     )
@@ -419,7 +431,12 @@ def task_update(
 @task_app.command("assign")
 def task_assign(
     task: TaskArgument,
-    person: Annotated[str, typer.Argument(help="The person who will do it ('-' leaves it unassigned).")],
+    person: Annotated[
+        str,
+        typer.Argument(
+            help="The person who will do it ('-' leaves it unassigned).", autocompletion=completes("person")
+        ),
+    ],
 ) -> None:
     """Give a task to a person; they find a notice in their inbox."""
     from crmctl.ops.projects import TaskAssignRequest
@@ -456,7 +473,12 @@ def task_start(task: TaskArgument) -> None:
 @task_app.command("stop")
 def task_stop(
     person: Annotated[
-        str | None, typer.Option("--for", help="Whose timer (default: yours; someone else's: tasks.manage_others).")
+        str | None,
+        typer.Option(
+            "--for",
+            help="Whose timer (default: yours; someone else's: tasks.manage_others).",
+            autocompletion=completes("person"),
+        ),
     ] = None,
     at: Annotated[str | None, typer.Option("--at", help="When the work really ended (ISO): a forgotten timer.")] = None,
     at_cap: Annotated[
@@ -526,12 +548,18 @@ def task_comment(task: TaskArgument, text: Annotated[str, typer.Argument(help="T
 @time_app.command("log")
 def time_log(
     task: TaskArgument,
-    duration: Annotated[str, typer.Argument(help="How long: 90m, 2h, 1h30m, 1d (a working day).")],
-    at: Annotated[str | None, typer.Option("--at", help="When the work began (default: it ends now).")] = None,
+    duration: Annotated[str, typer.Argument(metavar="DURATION", help="How long: 90m, 2h, 1h30m, 1d (a working day).")],
+    at: Annotated[
+        str | None, typer.Option("--at", metavar="DATETIME", help="When the work began (default: it ends now).")
+    ] = None,
     note: Annotated[str | None, typer.Option("--note", help="What was done.")] = None,
     person: Annotated[
         str | None,
-        typer.Option("--for", help="Who did the work (default: the task's assignee, else you)."),
+        typer.Option(
+            "--for",
+            help="Who did the work (default: the task's assignee, else you).",
+            autocompletion=completes("person"),
+        ),
     ] = None,
 ) -> None:
     """Record past work on a task, for its assignee (work on someone else's task needs tasks.manage_others)."""
@@ -560,18 +588,20 @@ TIME_TABLE = [
 
 @time_app.command("list")
 def time_list(
-    person: Annotated[str | None, typer.Option("--person", help="Only this person's time.")] = None,
-    since: Annotated[str | None, typer.Option("--from", help="From this date-time (ISO).")] = None,
-    until: Annotated[str | None, typer.Option("--to", help="Up to this date-time (ISO).")] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="Only this person's time.", autocompletion=completes("person"))
+    ] = None,
+    since: Annotated[str | None, typer.Option("--from", metavar="DATETIME", help="From this date-time (ISO).")] = None,
+    until: Annotated[str | None, typer.Option("--to", metavar="DATETIME", help="Up to this date-time (ISO).")] = None,
     task: Annotated[str | None, typer.Option("--task", help="Only this task.")] = None,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """List time intervals, a running timer included (counted up to now)."""
     from crmctl.ops.projects import TimeListRequest
     from crmctl.ops.timekeeping import TimeRow
     from crmctl.render.shapes import listing, rows
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     found = call("time.list", TimeListRequest(person, since, until, task))
     if fmt != "table":
         emit(listing(fmt, found, TimeRow))

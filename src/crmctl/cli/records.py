@@ -8,15 +8,17 @@ from typing import Annotated, Any
 import typer
 
 from crmctl.cli.base import (
-    LISTING_FORMATS,
     DryRunOption,
     FormatOption,
+    ListingFormat,
     call,
     check_output,
     choose_format,
     color_wanted,
+    completes,
     emit,
     rehearse,
+    stdin_as_file,
     write_file,
 )
 from crmctl.render.tables import cell
@@ -26,6 +28,11 @@ record_app = typer.Typer(help="Create, change, show and list records.", no_args_
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="field=value (repeat for more fields; an empty value clears a field)."),
+]
+
+
+FileOption = Annotated[
+    Path | None, typer.Option("--file", help="Field values from a YAML or JSON file; - reads standard input.")
 ]
 
 
@@ -48,17 +55,24 @@ def _read_file(path: Path) -> dict[str, Any]:
 def _values(assignments: list[str] | None, file: Path | None) -> dict[str, Any]:
     from crmctl.domain.records import parse_assignments
 
-    values: dict[str, Any] = _read_file(file) if file else {}
+    values: dict[str, Any] = {}
+    if file is not None:
+        with stdin_as_file([file], ".yaml") as (path,):
+            values = _read_file(path)
     values.update(parse_assignments(assignments or []))
     return values
 
 
 @record_app.command("create")
 def create(
-    form: Annotated[str, typer.Argument(help="The form of the new record.")],
+    form: Annotated[str, typer.Argument(help="The form of the new record.", autocompletion=completes("form"))],
     assignments: SetOption = None,
-    file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
-    process: Annotated[str | None, typer.Option("--process", "-p", help="The process to enter.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Field values from a YAML or JSON file; - reads standard input.")
+    ] = None,
+    process: Annotated[
+        str | None, typer.Option("--process", "-p", help="The process to enter.", autocompletion=completes("process"))
+    ] = None,
     dry_run: DryRunOption = False,
     output: FormatOption = None,
 ) -> None:
@@ -66,7 +80,7 @@ def create(
     from crmctl.ops.records import Created, CreateRequest
     from crmctl.render.records import card_json, launches, launches_json
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     if dry_run:
         return rehearse("record.create", CreateRequest(form, _values(assignments, file), process), fmt)
     created: Created = call("record.create", CreateRequest(form, _values(assignments, file), process, fmt == "json"))
@@ -79,9 +93,11 @@ def create(
 
 @record_app.command("update")
 def update(
-    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))],
     assignments: SetOption = None,
-    file: Annotated[Path | None, typer.Option("--file", help="Field values from a YAML or JSON file.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Field values from a YAML or JSON file; - reads standard input.")
+    ] = None,
     dry_run: DryRunOption = False,
     output: FormatOption = None,
 ) -> None:
@@ -90,7 +106,7 @@ def update(
     from crmctl.ops.records import Updated, UpdateRequest
     from crmctl.render.records import card_json, updated
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     values = _values(assignments, file)
     if not values:
         raise UsageError("nothing to change: give --set field=value or --file")
@@ -102,7 +118,7 @@ def update(
 
 @record_app.command("show")
 def show(
-    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))],
     output: FormatOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
@@ -111,7 +127,7 @@ def show(
     from crmctl.ops.records import Card, ShowRequest
     from crmctl.render.records import card_html, card_json, card_text
 
-    fmt = choose_format(output, ("table", "json", "html"))
+    fmt = choose_format(output)
     if out is not None:
         check_output(out)
     card: Card = call("record.show", ShowRequest(key, previews=fmt == "html"))
@@ -128,29 +144,39 @@ def show(
         emit(text)
 
 
+def _countable(value: int | None) -> int | None:
+    """A --limit the database can count to (a 64-bit integer); said so, not as a range, in the help."""
+    if value is not None and value > 2**63 - 1:
+        raise typer.BadParameter(f"{value} is more than the database counts (at most {2**63 - 1})")
+    return value
+
+
 @record_app.command("list")
 def list_(
-    form: Annotated[str, typer.Argument(help="The form whose records to list.")],
+    form: Annotated[str, typer.Argument(help="The form whose records to list.", autocompletion=completes("form"))],
     where: Annotated[
         list[str] | None,
         typer.Option("--where", help="field=value; also !=, >, >=, <, <= and ~ (contains). Repeat to combine."),
     ] = None,
-    process: Annotated[str | None, typer.Option("--process", "-p", help="Only records in this process.")] = None,
+    process: Annotated[
+        str | None,
+        typer.Option("--process", "-p", help="Only records in this process.", autocompletion=completes("process")),
+    ] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="Only records in this stage.")] = None,
     sort: Annotated[list[str] | None, typer.Option("--sort", help="Sort by a field; -field for descending.")] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=0, max=2**63 - 1, help="At most this many records.")
+        int | None, typer.Option("--limit", min=0, callback=_countable, help="At most this many records.")
     ] = None,
     deleted: Annotated[
         bool, typer.Option("--deleted", help="The records deleted to the archive (`record restore` brings one back).")
     ] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """List the records of a form."""
     from crmctl.ops.records import ListRequest
     from crmctl.render.records import record_list
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     request = ListRequest(form, where or [], process, stage, sort or [], limit, deleted)
     emit(record_list(fmt, call("record.list", request)))
 
@@ -188,18 +214,18 @@ def restore(key: Annotated[str, typer.Argument(help="The key of a deleted record
 
 @record_app.command("history")
 def history(
-    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))],
     related: Annotated[
         bool,
         typer.Option("--related", help="Also the events of the records that refer to it and of its projects' tasks."),
     ] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Everything that happened to a record, in order: field changes, comments, stages, approvals."""
     from crmctl.ops.records import HistoryRequest
     from crmctl.render.records import history as history_text
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     emit(history_text(fmt, call("record.history", HistoryRequest(key, related)), related=related))
 
 
@@ -221,7 +247,7 @@ def assign(
 
 
 def comment(
-    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.")],
+    key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))],
     text: Annotated[str, typer.Argument(help="The comment.")],
 ) -> None:
     """Add a comment to a record's history."""
@@ -232,12 +258,17 @@ def comment(
 
 
 def remind(
-    key: Annotated[str | None, typer.Argument(help="The record key, e.g. CL-17.")] = None,
+    key: Annotated[
+        str | None, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))
+    ] = None,
     text: Annotated[str | None, typer.Argument(help="What to remember.")] = None,
     at: Annotated[
-        str | None, typer.Option("--at", help="When: ISO date-time (2027-03-02T10:00), a date, or +2h, +1d.")
+        str | None,
+        typer.Option("--at", metavar="WHEN", help="When: ISO date-time (2027-03-02T10:00), a date, or +2h, +1d."),
     ] = None,
-    person: Annotated[str | None, typer.Option("--for", help="Whom to remind (default: you).")] = None,
+    person: Annotated[
+        str | None, typer.Option("--for", help="Whom to remind (default: you).", autocompletion=completes("person"))
+    ] = None,
     every: Annotated[
         str | None,
         typer.Option("--every", help="Repeat every 1d, 2w, 1mo: the next one comes when one is done or due."),
@@ -245,7 +276,7 @@ def remind(
     done: Annotated[int | None, typer.Option("--done", help="Mark reminder ID as done instead.")] = None,
     stop: Annotated[int | None, typer.Option("--stop", help="Stop the series of recurring reminder ID.")] = None,
     listing: Annotated[bool, typer.Option("--list", help="List open reminders (yours, or --for PERSON's).")] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Set a reminder on a record (the next call, the next meeting), a recurring one with --every; mark one done
     with --done ID, stop a recurring one with --stop ID, list them with --list.
@@ -255,7 +286,7 @@ def remind(
     from crmctl.ops.records import Reminded, Reminder, RemindRequest
     from crmctl.render.shapes import listing as rows
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     result: Reminded = call("remind", RemindRequest(key, text, at, person, done, every, stop, listing))
     if result.action == "list" or fmt != "table":
         emit(rows(fmt, result.reminders, Reminder))
@@ -272,17 +303,20 @@ def remind(
 
 def agenda(
     person: Annotated[
-        str | None, typer.Argument(help="Whose agenda (default: yours; everyone's without --as).")
+        str | None,
+        typer.Argument(
+            help="Whose agenda (default: yours; everyone's without --as).", autocompletion=completes("person")
+        ),
     ] = None,
     days: Annotated[int, typer.Option("--days", help="Also what is due in the next N days.")] = 0,
     ics: Annotated[Path | None, typer.Option("--ics", help="Write the agenda as an iCalendar file.")] = None,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """What is due today (and in the next --days), and what is overdue, in red on a terminal."""
     from crmctl.ops.agenda import Agenda, AgendaItem, AgendaRequest
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     if ics is not None:
         check_output(ics)
     result: Agenda = call("agenda", AgendaRequest(person, days))

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, check_output, choose_format, emit, write_file
+from crmctl.cli.base import (
+    LISTING_FORMATS,
+    ListingFormat,
+    OutOption,
+    call,
+    check_output,
+    choose_format,
+    completes,
+    emit,
+    formats,
+    write_file,
+)
 
 report_app = typer.Typer(help="Reports: efficiency, estimate revision, stage funnel.", no_args_is_help=True)
 
@@ -40,15 +50,22 @@ def efficiency(
     by: Annotated[
         str, typer.Option("--by", help="person, type, project, record, form, or several: person,type.")
     ] = "person",
-    period: Annotated[str | None, typer.Option("--period", help="week, month or quarter (default: none).")] = None,
-    since: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD), included.")] = None,
-    until: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD), excluded.")] = None,
-    person: Annotated[str | None, typer.Option("--person", help="Only this person's tasks.")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", metavar="week|month|quarter", help="week, month or quarter (default: none)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--from", metavar="DATE", help="First day (YYYY-MM-DD), included.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--to", metavar="DATE", help="Last day (YYYY-MM-DD), excluded.")] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="Only this person's tasks.", autocompletion=completes("person"))
+    ] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Only tasks of this type.")] = None,
     include_open: Annotated[bool, typer.Option("--include-open", help="Count open tasks' time so far.")] = False,
     sprint: Annotated[str | None, typer.Option("--sprint", help="Only the tasks of this sprint.")] = None,
-    output: FormatOption = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    output: Annotated[str | None, formats(*LISTING_FORMATS, "html")] = None,
+    out: OutOption = None,
 ) -> None:
     """Estimated against actual time of finished tasks, per person, task type, project, record or form, per
     period."""
@@ -56,7 +73,7 @@ def efficiency(
     from crmctl.render.pages import efficiency_columns, efficiency_page, efficiency_rows
     from crmctl.render.tables import render
 
-    fmt = choose_format(output, (*LISTING_FORMATS, "html"))
+    fmt = choose_format(output)
     if out is not None:
         check_output(out)
     request = EfficiencyRequest(by, period, since, until, person, type_, include_open, sprint, page=fmt == "html")
@@ -77,7 +94,7 @@ def efficiency(
 @report_app.command("estimates")
 def estimates(
     min_tasks: Annotated[int, typer.Option("--min-tasks", help="Suggest only from at least this many tasks.")] = 5,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Per task type: the templates' and the Workspace's default estimate beside the observed actual time, and
     a suggested estimate (and whether to update the default)."""
@@ -85,7 +102,7 @@ def estimates(
     from crmctl.ops.reports import EstimateRow, EstimatesRequest
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     rows = call("report.estimates", EstimatesRequest(min_tasks))
 
     def minutes(value: float | None) -> str:
@@ -106,15 +123,17 @@ def estimates(
 
 @report_app.command("funnel")
 def funnel(
-    process_name: Annotated[str, typer.Argument(metavar="PROCESS", help="The process to analyse.")],
-    output: FormatOption = None,
+    process_name: Annotated[
+        str, typer.Argument(metavar="PROCESS", help="The process to analyse.", autocompletion=completes("process"))
+    ],
+    output: ListingFormat = None,
 ) -> None:
     """Stage analytics: time spent in each stage, where records went next and where they ended."""
     from crmctl.ops.reports import FunnelRequest
     from crmctl.render.shapes import rows
     from crmctl.render.tables import render
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     found = call("report.funnel", FunnelRequest(process_name))
     stages = rows(found.stages)
     if fmt == "json":

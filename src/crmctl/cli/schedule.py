@@ -13,11 +13,14 @@ import typer
 from crmctl.cli.base import (
     LISTING_FORMATS,
     FormatOption,
+    ListingFormat,
     call,
     check_output,
     choose_format,
     color_wanted,
+    completes,
     emit,
+    formats,
     write_file,
 )
 from crmctl.render.records import promise_text
@@ -65,15 +68,17 @@ def _cells(row: dict[str, Any], item: QueueItem) -> None:
 
 
 def queue(
-    person: Annotated[str | None, typer.Argument(help="Whose queue (default: yours).")] = None,
+    person: Annotated[
+        str | None, typer.Argument(help="Whose queue (default: yours).", autocompletion=completes("person"))
+    ] = None,
     sprint: Annotated[str | None, typer.Option("--sprint", help="Only the tasks of this sprint.")] = None,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """A person's open, unblocked tasks in the order to do them, with computed start and finish."""
     from crmctl.ops.schedule import QueueItem, QueueRequest
     from crmctl.render.shapes import listing, rows
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     items = call("queue", QueueRequest(person, sprint))
     if fmt == "csv":
         emit(render(fmt, rows(items), _csv_columns()))
@@ -106,13 +111,18 @@ def _eta_rows(found: Eta) -> list[dict[str, Any]]:
 
 
 def eta(
-    key: Annotated[str, typer.Argument(metavar="KEY", help="A task (T-3), a project (P-2) or a record (ORD-5).")],
+    key: Annotated[
+        str,
+        typer.Argument(
+            metavar="KEY", help="A task (T-3), a project (P-2) or a record (ORD-5).", autocompletion=completes("record")
+        ),
+    ],
     output: FormatOption = None,
 ) -> None:
     """When a task, project or record will be ready, computed from queues, estimates, calendars and dependencies."""
     from crmctl.ops.schedule import EtaRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     found = call("eta", EtaRequest(key))
     emit(_eta_json(found) if fmt == "json" else _eta_table(found))
 
@@ -170,7 +180,7 @@ def load(
     until: Annotated[
         str | None, typer.Option("--to", help="Last day (YYYY-MM-DD), excluded; default two weeks after --from.")
     ] = None,
-    output: FormatOption = None,
+    output: Annotated[str | None, formats(*LISTING_FORMATS, "html")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """The team at a glance: each person's queued work, when their queue empties, their working hours in a
@@ -182,7 +192,7 @@ def load(
     from crmctl.render.pages import load_page
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, (*LISTING_FORMATS, "html"))
+    fmt = choose_format(output)
     if out is not None:
         check_output(out)
     found = call("load", LoadRequest(since, until))

@@ -8,7 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from crmctl.cli.base import call, write_file
+from crmctl.cli.base import (
+    call,
+    write_file,
+)
 from crmctl.errors import InputError
 
 
@@ -21,7 +24,9 @@ def schema(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write every schema into this folder instead of printing one."),
+        typer.Option(
+            "--out", "-o", metavar="FOLDER", help="Write every schema into this folder instead of printing one."
+        ),
     ] = None,
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of one configuration kind, self-contained.

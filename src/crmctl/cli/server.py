@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, color_wanted, emit, options
+from crmctl.cli.base import (
+    FormatOption,
+    ListingFormat,
+    call,
+    choose_format,
+    color_wanted,
+    completes,
+    emit,
+    options,
+)
 
 token_app = typer.Typer(help="Personal access tokens for the team server.", no_args_is_help=True)
 
@@ -120,7 +129,7 @@ def whoami(output: FormatOption = None) -> None:
     from crmctl.ops.tokens import WhoamiRequest
     from crmctl.wire import encode
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     me = call("whoami", WhoamiRequest())
     if fmt == "json":
         emit(json.dumps(encode(me), ensure_ascii=False, indent=2) + "\n")
@@ -131,9 +140,11 @@ def whoami(output: FormatOption = None) -> None:
 
 @token_app.command("create")
 def token_create(
-    person: Annotated[str, typer.Argument(help="Whose token.")],
+    person: Annotated[str, typer.Argument(help="Whose token.", autocompletion=completes("person"))],
     name: Annotated[str, typer.Option("--name", help="What it is for: laptop, ci.")] = "default",
-    expires: Annotated[str, typer.Option("--expires", help="90d, 12h, 2w, a date-time, or never.")] = "90d",
+    expires: Annotated[
+        str, typer.Option("--expires", metavar="DURATION|DATETIME|never", help="90d, 12h, 2w, a date-time, or never.")
+    ] = "90d",
 ) -> None:
     """Make a personal access token and print it, this once (only its hash is kept).
 
@@ -149,9 +160,11 @@ def token_create(
 
 @token_app.command("list")
 def token_list(
-    person: Annotated[str | None, typer.Argument(help="Whose tokens (default: yours).")] = None,
+    person: Annotated[
+        str | None, typer.Argument(help="Whose tokens (default: yours).", autocompletion=completes("person"))
+    ] = None,
     everyone: Annotated[bool, typer.Option("--all", help="Everyone's tokens (takes team.manage).")] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Your tokens (or a person's, or everyone's): names and dates, never the tokens themselves.
 
@@ -160,7 +173,7 @@ def token_list(
     from crmctl.ops.tokens import TokenListRequest, TokenRow
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     emit(listing(fmt, call("token list", TokenListRequest(person, everyone)), TokenRow, color=color_wanted()))
 
 
@@ -180,7 +193,7 @@ def notices(
     person: Annotated[str | None, typer.Argument(metavar="PERSON", help="Whose (default: yours).")] = None,
     everyone: Annotated[bool, typer.Option("--all", help="Everyone's (takes team.manage).")] = False,
     failed: Annotated[bool, typer.Option("--failed", help="Only those that failed.")] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Notices delivered by mail by the team server: sent, waiting for a retry, or failed for good.
 
@@ -189,7 +202,7 @@ def notices(
     from crmctl.ops.notices import DeliveryRow, NoticesRequest
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     rows = call("notices", NoticesRequest(person, everyone, failed))
     emit(listing(fmt, rows, DeliveryRow, color=color_wanted()))
 
@@ -209,7 +222,7 @@ def audit_verify(output: FormatOption = None) -> None:
     from crmctl.ops.audit import AuditVerifyRequest
     from crmctl.wire import encode
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     report = call("audit verify", AuditVerifyRequest())
     if fmt == "json":
         emit(json.dumps(encode(report), ensure_ascii=False, indent=2) + "\n")

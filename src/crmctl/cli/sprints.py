@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, emit
+from crmctl.cli.base import (
+    ListingFormat,
+    call,
+    choose_format,
+    emit,
+)
 from crmctl.render.tables import pairs
 
 if TYPE_CHECKING:
@@ -28,8 +33,8 @@ def _minutes(value: float | int | None) -> str:
 @sprint_app.command("create")
 def create(
     name: SprintArgument,
-    starts: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
-    ends: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD), included.")],
+    starts: Annotated[str, typer.Option("--from", metavar="DATE", help="First day (YYYY-MM-DD).")],
+    ends: Annotated[str, typer.Option("--to", metavar="DATE", help="Last day (YYYY-MM-DD), included.")],
     goal: Annotated[str | None, typer.Option("--goal", help="What the sprint is for.")] = None,
 ) -> None:
     """Create a sprint: a named span of days to plan tasks into."""
@@ -59,12 +64,12 @@ def add(
 
 
 @sprint_app.command("show")
-def show(name: SprintArgument, output: FormatOption = None) -> None:
+def show(name: SprintArgument, output: ListingFormat = None) -> None:
     """A sprint's tasks with estimate, time spent and time left, and its totals."""
     from crmctl.ops.sprints import SprintShowRequest, SprintTask
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     card = call("sprint.show", SprintShowRequest(name))
     if fmt == "json":
         emit(_sprint_json(card))
@@ -116,10 +121,10 @@ def _sprint_text(card: SprintCard) -> str:
 
 
 @sprint_app.command("list")
-def list_(output: FormatOption = None) -> None:
+def list_(output: ListingFormat = None) -> None:
     """Every sprint, latest first, with how many of its tasks are done."""
     from crmctl.ops.sprints import SprintListRequest, SprintRow
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     emit(listing(fmt, call("sprint.list", SprintListRequest()), SprintRow))

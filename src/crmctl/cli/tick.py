@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.base import LISTING_FORMATS, FormatOption, call, choose_format, emit, settings
+from crmctl.cli.base import ListingFormat, call, choose_format, emit, settings
 from crmctl.render.tables import cell
 
 
@@ -14,7 +14,7 @@ def tick(
     now: Annotated[
         str | None, typer.Option("--now", help="Do what is due at this ISO date-time instead of the clock's.")
     ] = None,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Do everything that is due now: timed transitions, recurring tasks, reminders and scheduled launches,
     announcements that end, notices of passed stage deadlines and of reminders that have come. Safe to run
@@ -25,7 +25,7 @@ def tick(
     from crmctl.ops.tick import TickAction, TickRequest
     from crmctl.render.shapes import listing
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     if now is not None:
         settings().now = now
     done: list[TickAction] = call("tick", TickRequest())
@@ -45,7 +45,7 @@ def announce(
     ] = None,
     withdraw: Annotated[int | None, typer.Option("--withdraw", help="Withdraw announcement ID.")] = None,
     listing: Annotated[bool, typer.Option("--list", help="List the announcements shown now.")] = False,
-    output: FormatOption = None,
+    output: ListingFormat = None,
 ) -> None:
     """Make an announcement shown at the top of its audience's agenda and inbox until it ends; withdraw one;
     list them. Making and withdrawing take announcements.manage.
@@ -55,7 +55,7 @@ def announce(
     from crmctl.ops.announcements import Announced, Announcement, AnnounceRequest
     from crmctl.render.shapes import listing as rows
 
-    fmt = choose_format(output, LISTING_FORMATS)
+    fmt = choose_format(output)
     result: Announced = call("announce", AnnounceRequest(text, until, to or [], withdraw, listing))
     if result.action == "list" or fmt != "table":
         emit(rows(fmt, result.announcements, Announcement))

@@ -11,36 +11,89 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crmctl.cli.base import FormatOption, call, check_output, choose_format, emit, write_bytes, write_file
+from crmctl.cli.base import (
+    FormatOption,
+    OutOption,
+    call,
+    check_output,
+    choose_format,
+    completes,
+    emit,
+    formats,
+    settings,
+    stdin_as_file,
+    write_bytes,
+    write_file,
+)
 from crmctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from crmctl.domain.imports import Outcome, Problem
     from crmctl.ops.exports import Exported
+    from crmctl.ops.imports import ImportRequest
 
 SHOW_PROBLEMS = 50
 
 
 class Bar:
-    """A progress line on stderr: what is being done, how far, and rows per second (estimated from the file)."""
+    """A progress line on stderr that keeps moving: the phase, how far (a bar, when the database can say) or a
+    spinner, the phase's elapsed time, and rows per second while reading (estimated from the file). A thread
+    redraws it five times a second, so that a long statement or the commit does not look frozen."""
+
+    SPIN = "|/-\\"
 
     def __init__(self, path: Path) -> None:
-        self.started = time.monotonic()
+        import threading  # here: only an import on a terminal draws a progress line
+
+        self.started = self.phase_started = time.monotonic()
         self.rows = _estimated_rows(path)
+        self.phase, self.percent, self.ticks = "", -1.0, 0
         self.shown = False
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.ticker = threading.Thread(target=self._tick, daemon=True)
+        self.ticker.start()
 
     def __call__(self, what: str, percent: float) -> None:
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        filled = int(percent / 100 * 30)
-        rate = f"  {self.rows * percent / 100 / elapsed:,.0f} rows/s" if what.startswith("reading") else ""
-        sys.stderr.write(f"\r{what:<28} [{'#' * filled}{'.' * (30 - filled)}] {percent:5.1f}%{rate}\x1b[K")
+        with self.lock:
+            if what != self.phase:
+                self.phase, self.phase_started = what, time.monotonic()
+            self.percent = percent
+            self._draw()
+
+    def _tick(self) -> None:
+        while not self.done.wait(0.2):
+            with self.lock:
+                if self.phase:
+                    self.ticks += 1
+                    self._draw()
+
+    def _draw(self) -> None:
+        now = time.monotonic()
+        elapsed = now - self.phase_started
+        if self.percent < 0:
+            how = f"{self.SPIN[self.ticks % 4]}"
+        else:
+            filled = int(self.percent / 100 * 30)
+            how = f"[{'#' * filled}{'.' * (30 - filled)}] {self.percent:5.1f}%"
+        rate = ""
+        if self.phase.startswith("reading") and self.percent > 0:
+            rate = f"  {self.rows * self.percent / 100 / max(now - self.started, 1e-6):,.0f} rows/s"
+        sys.stderr.write(f"\r{self.phase:<28} {how} {elapsed:5.1f}s{rate}\x1b[K")
         sys.stderr.flush()
         self.shown = True
 
     def close(self) -> None:
+        self.done.set()
+        self.ticker.join()
         if self.shown:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+
+
+def progress_wanted(quiet: bool) -> bool:
+    """A progress line only on a terminal, and not with --quiet (the command's or the global one)."""
+    return not quiet and not settings().quiet and sys.stderr.isatty()
 
 
 def _estimated_rows(path: Path) -> int:
@@ -63,9 +116,22 @@ def _write_report(path: Path, problems: Sequence[Problem]) -> None:
     write_file(path, text)
 
 
+WhatArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="FORM|tasks|time", help="The form of the records, or tasks, or time.", autocompletion=completes("form")
+    ),
+]
+ProcessOption = Annotated[
+    str | None, typer.Option("--process", "-p", help="Process new records enter.", autocompletion=completes("process"))
+]
+
+
 def import_(
-    what: Annotated[str, typer.Argument(metavar="FORM|tasks|time", help="The form of the records, or tasks, or time.")],
-    file: Annotated[Path, typer.Argument(help="CSV, JSON Lines (.jsonl), JSON, YAML or Parquet file.")],
+    what: WhatArgument,
+    file: Annotated[
+        Path, typer.Argument(help="CSV, JSON Lines (.jsonl), JSON, YAML or Parquet file; - reads standard input.")
+    ],
     key: Annotated[
         str | None, typer.Option("--key", help="Field that finds an existing record to update (upsert); or key.")
     ] = None,
@@ -83,7 +149,7 @@ def import_(
     encoding: Annotated[
         str | None, typer.Option("--encoding", help="File encoding (default: UTF-8, else cp1251).")
     ] = None,
-    process: Annotated[str | None, typer.Option("--process", "-p", help="Process new records enter.")] = None,
+    process: ProcessOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, even on a terminal.")] = False,
     output: FormatOption = None,
 ) -> None:
@@ -92,27 +158,12 @@ def import_(
     With --key, running the same import twice changes nothing the second time."""
     from crmctl.ops.imports import ImportRequest  # here: the operation's module imports duckdb
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     if report is not None:
         check_output(report)  # before the import writes anything
-    bar = Bar(file) if not quiet and sys.stderr.isatty() else None
-    request = ImportRequest(
-        what=what,
-        path=file,
-        key=key,
-        dry_run=dry_run,
-        on_error=on_error,
-        mapping=mapping,
-        delimiter=delimiter,
-        encoding=encoding,
-        process=process,
-        progress=bar,
-    )
-    try:
-        outcome: Outcome = call("import", request)
-    finally:
-        if bar is not None:
-            bar.close()
+    with stdin_as_file([file], ".csv") as (path,):
+        request = ImportRequest(what, path, key, dry_run, on_error, mapping, delimiter, encoding, process)
+        outcome = _run_import(request, quiet)
     if report is not None:
         _write_report(report, outcome.problems)
     _show(outcome, fmt, report)
@@ -120,6 +171,19 @@ def import_(
         rows = outcome.rejected
         what_failed = f"{rows} row{'s have' if rows != 1 else ' has'} problems" if rows else "the file has problems"
         raise InputError(f"{what_failed}; nothing was imported")
+
+
+def _run_import(request: ImportRequest, quiet: bool) -> Outcome:
+    """The import, with a progress line on a terminal."""
+    import dataclasses
+
+    bar = Bar(request.path) if progress_wanted(quiet) else None
+    try:
+        outcome: Outcome = call("import", dataclasses.replace(request, progress=bar))
+    finally:
+        if bar is not None:
+            bar.close()
+    return outcome
 
 
 def _show(outcome: Outcome, fmt: str, report: Path | None) -> None:
@@ -150,8 +214,8 @@ def _write_files(folder: Path, files: dict[str, bytes]) -> None:
 
 def export(
     what: Annotated[str, typer.Argument(metavar="FORM|tasks|time|tjp", help="A form's records, tasks, time, or tjp.")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
-    output: FormatOption = None,
+    out: OutOption = None,
+    output: Annotated[str | None, formats("csv", "json", "parquet")] = None,
     with_files: Annotated[
         Path | None,
         typer.Option(
@@ -171,7 +235,7 @@ def export(
     if what == "tjp":
         request = ExportRequest(what, report=(out.stem if out else "crmctl") + "_schedule")
     else:
-        fmt = choose_format(output, ("csv", "json", "parquet"))
+        fmt = choose_format(output)
         if fmt == "parquet" and out is None:
             raise UsageError("--format parquet needs --out FILE (Parquet is binary)")
         request = ExportRequest(what, format=fmt, with_files=with_files is not None)

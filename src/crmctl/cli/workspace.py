@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crmctl.cli.base import FormatOption, call, choose_format, emit
+from crmctl.cli.base import (
+    FormatOption,
+    call,
+    choose_format,
+    emit,
+)
 
 if TYPE_CHECKING:
     from crmctl.ops.definitions import Planned
@@ -69,7 +74,7 @@ def plan(
     from crmctl.errors import InputError
     from crmctl.ops.definitions import PlanRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     result: Planned = call("plan", PlanRequest(archive))
     emit(_render_plan(result, fmt))
     if result.refusals:
@@ -84,7 +89,7 @@ def apply(
     """Validate the workspace and apply its definitions to the database in one transaction."""
     from crmctl.ops.definitions import ApplyRequest
 
-    fmt = choose_format(output, ("table", "json"))
+    fmt = choose_format(output)
     result: Planned = call("apply", ApplyRequest(archive))
     text = _render_plan(result, fmt)
     if fmt == "table" and result.applied is not None:

@@ -114,9 +114,16 @@ def import_records(session: Session, request: ImportRequest) -> Outcome:
                 _import(job, tmp, outcome)
                 if request.dry_run or (outcome.problems and request.on_error == "abort"):
                     raise _DryRun
+                _tell(job, "committing")  # the transaction ends here: its commit can take a while
         except _DryRun:
             pass
     return outcome
+
+
+def _tell(job: _Job, phase: str) -> None:
+    """A phase whose progress cannot be measured has begun (the progress line shows it with its time)."""
+    if job.progress is not None:
+        job.progress(phase, -1.0)
 
 
 def _import(job: _Job, tmp: str, outcome: Outcome) -> None:
@@ -327,6 +334,7 @@ def _write(job: _Job, mapping: Mapping_, checked: _Checked, outcome: Outcome) ->
         )
     outcome.keys = import_store.new_keys(conn, form) if outcome.created <= 10000 else []
     if job.process and outcome.created:
+        _tell(job, "launching stage actions")
         _enter_process(session, form, job.process, list(mapping.fields))
     if not (outcome.created or outcome.updated):
         return  # an import that changes nothing leaves no trace either

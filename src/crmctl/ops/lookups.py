@@ -21,6 +21,18 @@ from crmctl.store import projects as project_store
 from crmctl.store import records as record_store
 
 
+def names(session: Session, kind: str, prefix: str, limit: int = 200) -> list[str]:
+    """The names of a kind ("form", "process", "template", "person", "record": its keys, of the forms the actor
+    may read) that start with prefix: what the shell's completion offers."""
+    defs = session.defs
+    if kind == "record":
+        forms = [name for name in defs.forms if session.may("records.read", name)]
+        return record_store.keys_starting(session.conn, prefix, forms, limit)
+    pools: dict[str, Any] = {"form": defs.forms, "process": defs.processes, "template": defs.templates}
+    pool = pools.get(kind, defs.people)
+    return sorted(name for name in pool if name.startswith(prefix))[:limit]
+
+
 def normalise_key(key: str) -> str:
     return key.strip().upper()
 

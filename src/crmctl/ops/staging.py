@@ -22,7 +22,7 @@ from crmctl.errors import InputError, NotFound, UsageError
 from crmctl.ops.session import Session
 from crmctl.store import imports as import_store
 
-Progress = Callable[[str, float], None]  # (what is being done, percent done)
+Progress = Callable[[str, float], None]  # (what is being done, percent done; -1 when it cannot be measured)
 Fused = Callable[[list[str]], Callable[[], None] | None]
 
 

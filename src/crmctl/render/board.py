@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.domain.records import plain
 
+CARD_CELL = 16  # a stage's column is at least this wide, unless the terminal is narrower
+
 if TYPE_CHECKING:
-    from crmctl.ops.process import Board, Card
+    from crmctl.ops.process import Board, BoardColumn, Card
 
 
 def age(minutes: int) -> str:
@@ -69,24 +71,28 @@ def _card(card: Card, room: int, color: bool) -> str:
 
 def table(board: Board, *, color: bool = False, width: int | None = None) -> str:
     """Stages side by side, fitted to the terminal: a card's lines are cut with '…' and its text's control
-    characters shown as \\x1b."""
-    from tabulate import tabulate
-
+    characters shown as \\x1b; stages that do not fit beside each other at CARD_CELL go on in a band below."""
     from crmctl.render.tables import MIN_CELL, cell, clip, terminal_width
 
+    width = width or terminal_width()
     columns = board.columns
-    room = max(MIN_CELL, ((width or terminal_width()) - 1) // max(len(columns), 1) - 3)  # "│ " … " " per column
+    per_band = max(1, min(len(columns), (width - 1) // (CARD_CELL + 3)))  # "│ " … " " per column
+    room = max(MIN_CELL, (width - 1) // max(per_band, 1) - 3)
+    bands = [_band(columns[i : i + per_band], room, color) for i in range(0, len(columns), per_band)]
+    return f"{clip(cell(board.title, room * 8), room * 8)}\n\n" + "\n".join(bands)
+
+
+def _band(columns: list[BoardColumn], room: int, color: bool) -> str:
+    """Stages side by side, each `room` characters wide."""
+    from tabulate import tabulate
+
     headers = [_header(c.title, len(c.cards), room - 2) for c in columns]  # tabulate pads a header by two
     depth = max((len(c.cards) for c in columns), default=0)
     body = [
         [_card(column.cards[i], room, color) if i < len(column.cards) else "" for column in columns]
         for i in range(depth)
     ]
-    return (
-        f"{clip(cell(board.title, room * 8), room * 8)}\n\n"
-        + tabulate(body, headers=headers, tablefmt="simple_grid", disable_numparse=True)
-        + "\n"
-    )
+    return tabulate(body, headers=headers, tablefmt="simple_grid", disable_numparse=True) + "\n"
 
 
 def html(board: Board) -> str:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
 
 from crmctl.config.codes import CODES
 from crmctl.config.diagnostics import Diagnostic
@@ -41,11 +45,50 @@ def github(diags: list[Diagnostic]) -> str:
     return "".join(lines)
 
 
+# where a code-scanning tool sends a reader to learn about crmctl (SARIF's informationUri)
+INFORMATION_URI = "https://pypi.org/project/crmctl/"
+# the base of the files' relative URIs: the folder validate ran in, which in CI is the checkout; GitHub code
+# scanning and other SARIF readers resolve %SRCROOT% to the repository's root
+SRCROOT = "%SRCROOT%"
+
+
+def _plain(markdown: str) -> str:
+    """Markdown of docs/diagnostics.md as plain text: links as their words, no backticks."""
+    return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown).replace("`", "")
+
+
+def _rule(code: str) -> dict[str, Any]:
+    """A SARIF rule: its name, short and full descriptions and help, from docs/diagnostics.md."""
+    from crmctl.config.codehelp import HELP  # here: only SARIF shows the help
+
+    title, trigger, fix, _ = HELP.get(code, (CODES.get(code, code), "", "", ""))
+    name = "".join(word.capitalize() for word in re.findall(r"[A-Za-z0-9]+", title))
+    return {
+        "id": code,
+        "name": name,
+        "shortDescription": {"text": CODES.get(code, title)},
+        "fullDescription": {"text": _plain(trigger) or title},
+        "help": {
+            "text": f"{_plain(trigger)} How to fix: {_plain(fix)}".strip(),
+            "markdown": f"**{code} {title}**\n\n{trigger}\n\n**How to fix:** {fix}",
+        },
+        "defaultConfiguration": {"level": "error"},
+    }
+
+
+def _artifact(file: str) -> dict[str, str]:
+    """A file as a SARIF artifactLocation: a percent-encoded URI relative to SRCROOT, or a file: URI for a file
+    outside the folder validate ran in; never a bare path."""
+    path = PurePosixPath(file)
+    if path.is_absolute():
+        return {"uri": Path(file).as_uri()}
+    return {"uri": quote(path.as_posix(), safe="/"), "uriBaseId": SRCROOT}
+
+
 def sarif(diags: list[Diagnostic]) -> str:
     from crmctl import __version__
 
     used = sorted({d.code for d in diags})
-    rules = [{"id": code, "shortDescription": {"text": CODES.get(code, code)}} for code in used]
     results = [
         {
             "ruleId": d.code,
@@ -55,7 +98,7 @@ def sarif(diags: list[Diagnostic]) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": d.location.file},
+                        "artifactLocation": _artifact(d.location.file),
                         "region": {"startLine": d.location.line, "startColumn": d.location.column},
                     }
                 }
@@ -63,16 +106,17 @@ def sarif(diags: list[Diagnostic]) -> str:
         }
         for d in diags
     ]
-    log = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": {"name": "crmctl", "version": __version__, "rules": rules}},
-                "results": results,
-            }
-        ],
+    driver = {
+        "name": "crmctl",
+        "version": __version__,
+        "informationUri": INFORMATION_URI,
+        "rules": [_rule(code) for code in used],
     }
+    run = {
+        "tool": {"driver": driver},
+        "results": results,
+    }
+    log = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": [run]}
     return json.dumps(log, ensure_ascii=False, indent=2) + "\n"
 
 

@@ -6,9 +6,12 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import re
 import shutil
+import sys
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
@@ -35,8 +38,25 @@ def one_line(text: str) -> str:
     return visible(text).replace("\n", "\\n")
 
 
+UNLIMITED = 10**9  # the width of output that is not fitted: every column and character shown
+_wide: ContextVar[bool] = ContextVar("crmctl_wide", default=False)
+
+
+def show_everything(wide: bool) -> None:
+    """--wide: tables keep every column and cell whole, whatever the terminal's width."""
+    _wide.set(wide)
+
+
 def terminal_width() -> int:
-    """The width human output is fitted to: COLUMNS, else the terminal's, else 100."""
+    """The width human output is fitted to: COLUMNS, else the terminal's; in a pipe (no COLUMNS) or with
+    --wide, no limit, so that what a program reads holds whole rows."""
+    columns = os.environ.get("COLUMNS", "")
+    if _wide.get():
+        return UNLIMITED
+    if columns.isdigit() and int(columns) > 0:
+        return max(int(columns), 2 * MIN_CELL)
+    if not sys.stdout.isatty():
+        return UNLIMITED
     return max(shutil.get_terminal_size((100, 24)).columns, 2 * MIN_CELL)
 
 
@@ -101,15 +121,19 @@ def _widths(natural: list[int], floors: list[int], room: int) -> list[int]:
     return [max(f, min(w, cap)) for w, f in zip(natural, floors, strict=True)]
 
 
-def fitted(body: list[list[str]], headers: list[str], width: int, gap: int) -> list[list[str]]:
-    """Cells shortened so that a table of `gap` characters between columns fits `width`. Headers are the
-    program's own words and are kept whole (tabulate pads each by two): a column never gets narrower than
-    its header, so a table of many columns may still be wider than the terminal, by its headers alone."""
+def fitted(body: list[list[str]], headers: list[str], width: int, gap: int) -> tuple[list[list[str]], int]:
+    """Cells shortened so that a table of `gap` characters between columns fits `width`, and how many of
+    the columns fit. Headers are the program's own words and are kept whole (tabulate pads each by two): a
+    column never gets narrower than its header; when even so the columns do not fit, the last ones, the
+    least important, are left out (the first is always shown)."""
     lines = [[c.split("\n") for c in row] for row in body]
     natural = [max([len(h) + 2] + [len(line) for row in lines for line in row[i]]) for i, h in enumerate(headers)]
     floors = [min(w, max(MIN_CELL, len(h) + 2)) for w, h in zip(natural, headers, strict=True)]
-    caps = _widths(natural, floors, width - gap * (len(headers) - 1))
-    return [["\n".join(fit(c, caps[i], CELL_LINES)) for i, c in enumerate(row)] for row in body]
+    shown = len(headers)
+    while shown > 1 and sum(floors[:shown]) + gap * (shown - 1) > width:
+        shown -= 1
+    caps = _widths(natural[:shown], floors[:shown], width - gap * (shown - 1))
+    return [["\n".join(fit(c, caps[i], CELL_LINES)) for i, c in enumerate(row[:shown])] for row in body], shown
 
 
 def table(
@@ -123,12 +147,16 @@ def table(
     width = width or terminal_width()
     body = [[cell(row.get(key), (width + 1) * CELL_LINES) for key, _ in columns] for row in rows]
     headers = [h for _, h in columns]
-    text = tabulate(fitted(body, headers, width, 2), headers=headers, tablefmt="simple", disable_numparse=True)
+    cells, shown = fitted(body, headers, width, 2)
+    text = tabulate(cells, headers=headers[:shown], tablefmt="simple", disable_numparse=True)
     lines = text.splitlines()
     if color:
         for i, row in enumerate(rows):
             if row.get(FLAG):
                 lines[i + 2] = red(lines[i + 2])
+    left_out = len(headers) - shown
+    if left_out:
+        lines.append(f"({left_out} more column{'s' if left_out > 1 else ''}: --wide shows every column)")
     return "\n".join(lines) + "\n"
 
 

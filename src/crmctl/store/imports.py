@@ -797,8 +797,25 @@ def exported_files(conn: Any, sql: str) -> dict[str, bytes]:
     return {sha: bytes(content) for sha, content in rows}
 
 
+# a moment as ISO 8601 text, as listings and `--format json` give it: 2027-03-01T10:00:00+03:00
+_ISO = r"regexp_replace(replace(CAST({0} AS VARCHAR), ' ', 'T'), '([+-]\d\d)$', '\1:00')"
+
+
+def _iso_moments(conn: Any, sql: str) -> str:
+    """The query with each moment (TIMESTAMP WITH TIME ZONE) as ISO 8601 text, the T and the offset's minutes
+    included, where DuckDB would write `2027-03-01 10:00:00+03`."""
+    described = conn.execute(f"DESCRIBE {sql}").fetchall()
+    moments = [row[0] for row in described if row[1] == "TIMESTAMP WITH TIME ZONE"]
+    if not moments:
+        return sql
+    replaced = ", ".join(f"{_ISO.format(quote(name))} AS {quote(name)}" for name in moments)
+    return f"SELECT * REPLACE ({replaced}) FROM ({sql})"
+
+
 def copy_out(conn: Any, sql: str, path: Path, fmt: str) -> None:
-    """Write a query's rows to a file: CSV with a header, JSON Lines, or Parquet."""
+    """Write a query's rows to a file: CSV with a header, JSON Lines (moments as ISO 8601 text in both), or
+    Parquet (moments as its own timestamps)."""
     option = {"csv": "FORMAT csv, HEADER true", "json": "FORMAT json", "parquet": "FORMAT parquet"}[fmt]
     target = str(path).replace("'", "''")
-    conn.execute(f"COPY ({sql}) TO '{target}' ({option})")
+    query = sql if fmt == "parquet" else _iso_moments(conn, sql)
+    conn.execute(f"COPY ({query}) TO '{target}' ({option})")

@@ -341,3 +341,13 @@ def open_reminders(
     )
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def keys_starting(conn: Any, prefix: str, forms: list[str], limit: int) -> list[str]:
+    """The keys of the forms' records that start with prefix, in key order, at most limit."""
+    rows = conn.execute(
+        "SELECT key FROM crm.records WHERE list_contains(?, form) AND starts_with(key, ?) "
+        "ORDER BY form, number LIMIT ?",
+        [forms, prefix, limit],
+    )
+    return [row[0] for row in rows.fetchall()]
