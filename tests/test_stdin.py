@@ -91,11 +91,17 @@ def test_out_dash_is_standard_output(cli, workspace: Path) -> None:
     assert not (workspace / "-").exists()
 
 
-def test_a_server_refuses_standard_input_as_it_refuses_a_file(cli, tmp_path: Path, monkeypatch) -> None:
+def test_standard_input_goes_to_a_server_as_a_file_does(cli, tmp_path: Path, monkeypatch) -> None:
+    """Standard input is sent as the file it was read into (crmctl.uploads): both reach for the server,
+    here one that is not there (tests/test_server.py sends files to a real one)."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "clients.csv").write_text(CSV, encoding="utf-8")
     env = {"CRMCTL_SERVER": "http://127.0.0.1:9", "CRMCTL_TOKEN": "crm_1_x", "XDG_CONFIG_HOME": str(tmp_path)}
     by_file = cli("import", "client", "clients.csv", env=env)
     by_stdin = cli("import", "client", "-", env=env, input=CSV)
-    assert by_file.exit_code == by_stdin.exit_code == 2
-    assert by_stdin.stderr == by_file.stderr
+    assert by_file.exit_code == by_stdin.exit_code == 6
+    assert (
+        by_stdin.stderr
+        == by_file.stderr
+        == "crmctl: error: cannot reach the server at http://127.0.0.1:9: [Errno 111] Connection refused\n"
+    )

@@ -17,6 +17,7 @@ from crmctl.cli.base import (
     color_wanted,
     completes,
     emit,
+    formats,
     rehearse,
     stdin_as_file,
     write_file,
@@ -119,7 +120,7 @@ def update(
 @record_app.command("show")
 def show(
     key: Annotated[str, typer.Argument(help="The record key, e.g. CL-17.", autocompletion=completes("record"))],
-    output: FormatOption = None,
+    output: Annotated[str | None, formats("table", "json", "html")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Show a record: its fields, stage, files, reminders and comments (table, json, or an html page with
