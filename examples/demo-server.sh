@@ -3,6 +3,7 @@
 # work one record from their own "machine" (the client, with their own token), and the notices reach a mail
 # sink on this machine (aiosmtpd, a real SMTP server). Run from the folder demo.sh works in.
 set -euo pipefail
+unset CRMCTL_USER  # the server's people are its tokens' (and the administrator's --as below)
 step() { printf '\n== %s\n' "$*"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
