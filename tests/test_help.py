@@ -121,7 +121,7 @@ def test_a_format_the_command_does_not_declare_is_refused(cli: Cli, seeded: Path
     monkeypatch.chdir(seeded)
     result = cli("--as", "belov", "record", "show", "CL-1", "--format", "csv")
     assert result.exit_code == 2
-    assert result.stderr == "crmctl: error: --format must be one of: table, json (got 'csv')\n"
+    assert result.stderr == "crmctl: error: --format must be one of: table, json, html (got 'csv')\n"
 
 
 def test_validate_declares_the_formats_its_renderers_have() -> None:
