@@ -74,14 +74,17 @@ def _workspace(tmp: Path) -> tuple[Path, dict[str, str]]:
     return ws, tokens
 
 
-def _wait(url: str, process: subprocess.Popen[str], context: object = None) -> None:
+def _wait(url: str, process: subprocess.Popen[str], context: object = None, rounds: int = 0) -> None:
+    """Until the server answers /healthz (and its scheduler has finished `rounds` rounds)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=2, context=context) as answer:  # type: ignore[arg-type]
-                if json.loads(answer.read()) == {"status": "ok"}:
+                health = json.loads(answer.read())
+                if health["status"] == "ok" and health.get("scheduler_rounds", 0) >= rounds:
                     return
+                time.sleep(0.1)
         except OSError:
             time.sleep(0.2)
     raise AssertionError("the server did not come up")

@@ -1,6 +1,6 @@
 """The HTTP API over the operation registry (Starlette on uvicorn).
 
-    GET  /healthz                 {"status": "ok"}
+    GET  /healthz                 {"status": "ok", "scheduler_rounds": 3}
     GET  /version                 {"crmctl": "0.1.0", "api": 1}
     POST /api/v1/ops/{name}       body: the operation's request as JSON (crmctl.wire); header
                                   `Authorization: Bearer <token>`; answer {"result": ...} or, with the error's
@@ -68,7 +68,8 @@ async def _body(request: Request, limit: int = MAX_REQUEST) -> Any:
 
 def create_app(engine: Engine, scheduler: Scheduler | None = None) -> Starlette:
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        rounds = {"scheduler_rounds": scheduler.rounds} if scheduler is not None else {}
+        return JSONResponse({"status": "ok", **rounds})
 
     async def version(request: Request) -> Response:
         return JSONResponse({"crmctl": __version__, "api": API})

@@ -33,6 +33,7 @@ class Scheduler:
     def __init__(self, engine: Engine, smtp: Smtp | None, interval: float) -> None:
         self.engine, self.smtp, self.interval = engine, smtp, interval
         self.stopping = threading.Event()
+        self.rounds = 0  # rounds finished (failed ones too): /healthz shows it, so a watcher knows it turns
         self.thread = threading.Thread(target=self._loop, name="crmctl-scheduler", daemon=True)
 
     def start(self) -> None:
@@ -50,6 +51,7 @@ class Scheduler:
                 self.round()
             except Exception:  # a round's failure is logged; the scheduler goes on
                 log.exception("scheduler round failed")
+            self.rounds += 1
             self.stopping.wait(self.interval)
 
     def round(self) -> tuple[int, int]:
