@@ -3,6 +3,8 @@
 Rules, as documented in docs/projects.md:
 - parameters are checked like record fields (required, options, types, defaults); every problem at once;
 - titles and descriptions render in the Jinja2 sandbox with the parameters, `params` and `record`;
+- a task's `start_after` and `due` render like titles and must give a date or a date-time (a date alone: the
+  start of that day for start_after, its end for due); an empty result sets no bound;
 - a task whose `when` does not hold is left out, and the tasks that depended on it depend on what it
   depended on instead, so the chain keeps its order;
 - assignees are resolved later, by the caller that knows the queues.
@@ -53,6 +55,9 @@ class PlannedTask:
     estimate_minutes: int | None
     priority: int
     depends_on: list[str]
+    start_after: dt.datetime | None = None  # the schedule never starts it before
+    start_after_why: str | None = None  # "the template's start_after (delivery_date)"
+    due_at: dt.datetime | None = None
 
 
 @dataclass
@@ -72,6 +77,52 @@ def _render(source: str, context: Mapping[str, Any], where: str) -> str:
         raise InputError(f"{where}: {exc}") from None
 
 
+BOUND_FORMS = "a date or a date-time: 2027-03-05, 2027-03-05 09:00"
+BOUNDS = {"start_after": dt.time(0, 0), "due": dt.time(23, 59)}  # a date alone: its first or its last minute
+
+
+def bound_moment(text: str, key: str, tz: dt.tzinfo) -> dt.datetime | None:
+    """A task's bound as its template renders it: None for an empty text, else an aware datetime (a date alone
+    at the start of its day for start_after, at its end for due; no offset: the workspace's zone); ValueError
+    for anything else."""
+    text = text.strip()
+    if not text:
+        return None
+    if len(text) == 10:
+        moment = dt.datetime.combine(dt.date.fromisoformat(text), BOUNDS[key])
+    else:
+        moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+
+
+def bound_source(source: str) -> list[str]:
+    """The parameters and record fields a bound's template reads, as a reason names them: delivery_date,
+    record.visit_on."""
+    names = templating.inspect(source)
+    used = {n for n in names.variables if n not in ("params", "record")}
+    for base, attr in names.attributes:
+        if base in ("params", "record"):
+            used.add(attr if base == "params" else f"record.{attr}")
+    return sorted(used)
+
+
+def _bounds(spec: Mapping[str, Any], context: Mapping[str, Any], where: str, tz: dt.tzinfo) -> dict[str, Any]:
+    """A planned task's start_after (with why) and due_at, from its template's keys."""
+    found: dict[str, Any] = {}
+    for key, column in (("start_after", "start_after"), ("due", "due_at")):
+        if key not in spec:
+            continue
+        text = _render(str(spec[key]), context, f"{where}, {key}")
+        try:
+            found[column] = bound_moment(text, key, tz)
+        except ValueError:
+            raise InputError(f"{where}, {key}: {text!r} is not {BOUND_FORMS}") from None
+        if key == "start_after" and found[column] is not None:
+            used = bound_source(str(spec[key]))
+            found["start_after_why"] = "the template's start_after" + (f" ({', '.join(used)})" if used else "")
+    return found
+
+
 def plan(
     template: Mapping[str, Any],
     raw_params: Mapping[str, Any],
@@ -79,8 +130,10 @@ def plan(
     people: set[str] | None,
     hours_per_day: float,
     title: str | None = None,
+    tz: dt.tzinfo = dt.UTC,
 ) -> LaunchPlan:
-    """Check the parameters and render the project and its tasks. InputError names every bad parameter."""
+    """Check the parameters and render the project and its tasks (bounds in tz where they name no offset).
+    InputError names every bad parameter."""
     form = parameters(template)
     values = new_values(form, raw_params, people)
     context: dict[str, Any] = {**values, "params": values, "record": dict(record or {})}
@@ -117,6 +170,7 @@ def plan(
                 estimate_minutes=parse_duration(estimate, hours_per_day) if estimate else None,
                 priority=int(spec.get("priority", 3)),
                 depends_on=list(dict.fromkeys(deps)),
+                **_bounds(spec, context, where, tz),
             )
         )
     return result

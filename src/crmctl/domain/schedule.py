@@ -7,6 +7,9 @@ Policy:
 - A task starts when its person is free and every open task it depends on has finished, whoever does it.
   When the first task of a queue is not ready, the person takes the first one that is: blocked work never
   holds a person idle while other queued work is ready.
+- A task with a start bound (`start_after`: a template's date, `task update --start-after`) is not ready
+  before it: its person starts it at the first working moment at or after the bound, and takes other ready
+  work meanwhile.
 - Work is not interrupted: a higher-priority task that becomes ready waits until the current one is
   finished. Remaining work is the estimate less the time already logged, never below zero.
 - Done and cancelled tasks no longer hold anyone up.
@@ -94,6 +97,8 @@ class _Task:
     remaining: int
     due: dt.datetime | None
     depends_on: Sequence[str]  # ids, as the row has them
+    bound: int | None = None  # start_after: not ready before it
+    bound_why: str | None = None  # where the bound comes from
     problem: str | None = None
     waiting: int = 0  # open dependencies not yet scheduled
     ready_at: int = 0  # when the last of them finishes
@@ -129,7 +134,8 @@ def build(
     horizon_days: int = 366,
 ) -> Schedule:
     """Simulate the open work of everyone. tasks: every task with id, number, status, assignee, estimate_minutes,
-    actual_minutes, priority, project_priority, due_at, created_at and depends_on (ids)."""
+    actual_minutes, priority, project_priority, due_at, created_at and depends_on (ids); start_after (and
+    start_after_why, where it came from) where a task has a start bound."""
     schedule = Schedule()
     rows, places, people = _open_rows(tasks, order)
     work = _tasks(rows, places, people, schedule.order)
@@ -179,6 +185,8 @@ def _tasks(
         task = _Task(
             t["id"], person, place.get(person, -1), len(work), remaining, t["due_at"], t.get("depends_on") or ()
         )
+        if t.get("start_after") is not None:
+            task.bound, task.bound_why = to_us(t["start_after"]), t.get("start_after_why")
         if person is None:
             task.problem = "it has no assignee"
         else:
@@ -260,7 +268,7 @@ class _Simulation:
     def run(self, work: Sequence[_Task]) -> int:
         """Schedule the tasks; how many were taken (those in, or waiting on, a dependency cycle never are)."""
         for task in work:
-            task.ready_at = self.start_us
+            task.ready_at = self.start_us if task.bound is None else max(self.start_us, task.bound)
             if task.waiting == 0 and not task.problem:
                 self.release(task)
         taken = 0
@@ -334,6 +342,9 @@ class _Simulation:
         """Why the task starts when it does: what it waited for, and when its person is off until then."""
         if task.ready_after is not None and task.ready_at == moment:
             reason = f"waits for {task.ready_after}"
+        elif task.bound is not None and task.bound == task.ready_at == moment:
+            bound = f"not before {from_us(task.bound, self.tz):%Y-%m-%d %H:%M}"
+            reason = f"{bound}: {task.bound_why}" if task.bound_why else bound
         elif self.free_after[p] is not None and self.free_at[p] == moment:
             reason = f"after {self.free_after[p]} in {self.people[p]}'s queue"
         else:

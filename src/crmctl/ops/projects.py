@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crmctl.domain import permissions, recurrence
 from crmctl.domain import projects as domain
@@ -453,6 +454,9 @@ def _planned_row(
         "watchers": list(dict.fromkeys(watchers)),
         "priority": task.priority,
         "estimate_minutes": task.estimate_minutes,
+        "due_at": task.due_at,
+        "start_after": task.start_after,
+        "start_after_why": task.start_after_why,
         "status": "todo",
         "created_at": session.now,
         "created_by": session.actor,
@@ -523,7 +527,8 @@ def _launch(
     template = _template(session, template_name, target)
     record = record_context(session, *target) if target else None
     people = set(session.defs.people) if session.defs.has_team else None
-    plan = domain.plan(template, raw_params, record, people, session.defs.hours_per_day, title)
+    tz = ZoneInfo(session.defs.timezone)
+    plan = domain.plan(template, raw_params, record, people, session.defs.hours_per_day, title, tz)
     key = _key(target)
     parent, leaf = project_path(session, conn, plan.title, None)
     pid = project_store.add_project(

@@ -12,8 +12,9 @@ from crmctl.store.definitions import latest
 
 # 5: crm.tokens; 6: crm.event_hashes (the event log's chain); 7: crm.deliveries; 8: crm.series,
 # crm.announcements; 9: crm.projects.due_at; 10: reminders' party and stage, approvals' acting_for;
-# 11: crm.files, crm.file_contents, crm.links; 12: crm.deleted_records
-SCHEMA_VERSION = 12
+# 11: crm.files, crm.file_contents, crm.links; 12: crm.deleted_records; 13: crm.tasks.start_after and
+# start_after_why
+SCHEMA_VERSION = 13
 
 SYSTEM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS crm",
@@ -64,6 +65,10 @@ SYSTEM_DDL = [
         created_by VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, external_id VARCHAR)""",
     # schema 3: the id a task had in the file it was imported from, so that a second import finds it
     "ALTER TABLE crm.tasks ADD COLUMN IF NOT EXISTS external_id VARCHAR",
+    # schema 13: the moment before which the schedule never starts a task, and where that bound came from
+    # ("the template's start_after (delivery_date)", "task update --start-after")
+    "ALTER TABLE crm.tasks ADD COLUMN IF NOT EXISTS start_after TIMESTAMPTZ",
+    "ALTER TABLE crm.tasks ADD COLUMN IF NOT EXISTS start_after_why VARCHAR",
     """CREATE TABLE IF NOT EXISTS crm.task_dependencies (
         task VARCHAR NOT NULL, depends_on VARCHAR NOT NULL, PRIMARY KEY (task, depends_on))""",
     "CREATE SEQUENCE IF NOT EXISTS crm.interval_ids",
