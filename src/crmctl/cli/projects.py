@@ -36,6 +36,14 @@ ForOption = Annotated[
     str | None, typer.Option("--for", help="The record it belongs to, e.g. CL-3.", autocompletion=completes("record"))
 ]
 CommentOption = Annotated[str | None, typer.Option("--comment", "-m", help="A comment for the task's history.")]
+StartAfterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--start-after",
+        metavar="DATETIME",
+        help="Not started before this date-time (ISO; a date alone: its start); empty clears it.",
+    ),
+]
 
 # The task table's columns: fields of ops.projects.TaskRow, and its cells made for the table (see render_tasks)
 TASK_TABLE = [
@@ -248,6 +256,7 @@ def task_add(
     ] = None,
     priority: Annotated[int, typer.Option("--priority", help="1 (highest) to 5.")] = 3,
     due: Annotated[str | None, typer.Option("--due", metavar="DATETIME", help="A hard due date-time (ISO).")] = None,
+    start_after: StartAfterOption = None,
     depends_on: Annotated[list[str] | None, typer.Option("--depends-on", help="A task it waits for (repeat).")] = None,
     description: Annotated[str | None, typer.Option("--description", "-d", help="Details.")] = None,
     every: Annotated[
@@ -278,6 +287,7 @@ def task_add(
         depends_on=depends_on or [],
         description=description,
         every=every,
+        start_after=start_after,
     )
     if dry_run:
         return rehearse("task.add", request, fmt)
@@ -301,6 +311,8 @@ def _task_json(card: TaskCard) -> str:
 
     data = tasks_json([card.task])[0]
     data["dependents"] = card.dependents
+    data["start_after"] = card.start_after.isoformat() if card.start_after else None
+    data["start_after_why"] = card.start_after_why
     data["intervals"] = json.loads(listing("json", card.intervals, TaskInterval))
     data["history"] = [
         {"at": e["at"].isoformat(), "actor": e["actor"], "action": e["action"], "data": e["data"]} for e in card.events
@@ -323,6 +335,7 @@ def _task_text(card: TaskCard) -> str:
         ("estimate", _minutes(t.estimate_minutes)),
         ("actual", _minutes(t.actual_minutes)),
         ("due", cell(t.due_at) + (" (overdue)" if t.overdue else "")),
+        ("not before", f"{cell(card.start_after)}: {card.start_after_why}" if card.start_after else None),
         ("waits for", t.blocked_by),
         ("depends on", t.depends_on),
         ("needed by", card.dependents),
@@ -402,6 +415,7 @@ def task_update(
     priority: Annotated[int | None, typer.Option("--priority", help="1 (highest) to 5.")] = None,
     estimate: Annotated[str | None, typer.Option("--estimate", "-e", help="Working time: 90m, 2h, 1d.")] = None,
     due: Annotated[str | None, typer.Option("--due", help="A hard due date-time (ISO); empty clears it.")] = None,
+    start_after: StartAfterOption = None,
     type_: Annotated[str | None, typer.Option("--type", help="Task type; empty clears it.")] = None,
     subtype: Annotated[str | None, typer.Option("--subtype", help="Task subtype; empty clears it.")] = None,
     watchers: Annotated[list[str] | None, typer.Option("--watcher", help="A person to follow it (repeat).")] = None,
@@ -417,7 +431,17 @@ def task_update(
 
     fmt = choose_format(output)
     request = TaskUpdateRequest(
-        task, title, description, priority, estimate, due, type_, subtype, watchers or [], unwatch or []
+        task,
+        title,
+        description,
+        priority,
+        estimate,
+        due,
+        type_,
+        subtype,
+        watchers or [],
+        unwatch or [],
+        start_after,
     )
     if request == TaskUpdateRequest(task):
         raise UsageError("nothing to change: give --title, --priority, --estimate, --due ... (see --help)")

@@ -609,6 +609,16 @@ def _due(text: str, session: Session) -> dt.datetime:
     return _when(text, session, "--due")
 
 
+START_AFTER_WHY = "set with --start-after"
+
+
+def _start_bound(session: Session, text: str | None) -> Row:
+    """A task's start bound as --start-after gives it (a date alone: its start); empty or None: no bound."""
+    if text is None or not text.strip():
+        return {"start_after": None, "start_after_why": None}
+    return {"start_after": _when(text, session, "--start-after"), "start_after_why": START_AFTER_WHY}
+
+
 def _check_cycle(conn: Any, tid: str, deps: list[str]) -> None:
     graph = project_store.dependency_graph(conn)
     graph.setdefault(tid, [])
@@ -636,6 +646,7 @@ class TaskAddRequest:
     depends_on: list[str] = field(default_factory=list)  # the tasks it waits for
     description: str | None = None
     every: str | None = None  # repeat: 1d, 2w, 1mo from its due date (needs --due)
+    start_after: str | None = None  # not started before this date-time, ISO (a date alone: its start)
 
 
 def add_task(session: Session, request: TaskAddRequest) -> TaskRow:
@@ -649,7 +660,7 @@ def add_task(session: Session, request: TaskAddRequest) -> TaskRow:
     with session.transaction() as conn:
         task = add_task_in(session, conn, request.title, values)
         if every is not None:
-            spec = {"title": request.title, "values": {**values, "due": None}, "record": task["record"]}
+            spec = {"title": request.title, "values": {**values, "due": None, "start_after": None}, "record": task["record"]}
             made = {"person": task["assignee"], "spec": spec, "nominal": task["due_at"], "current": task["id"]}
             series.start(session, conn, "task", every, made, task["record"])
         return TaskRow.of(task, session.now)
@@ -793,6 +804,7 @@ def _new_task(session: Session, title: str, values: dict[str, Any]) -> tuple[Row
         "priority": 3 if values.get("priority") is None else int(values["priority"]),
         "estimate_minutes": _minutes(estimate, "--estimate", session.defs.hours_per_day) if estimate else None,
         "due_at": _due(due, session) if due else None,
+        **_start_bound(session, values.get("start_after")),
         "status": "todo",
         "created_at": session.now,
         "created_by": session.actor,
@@ -843,6 +855,8 @@ class TaskCard:
     dependents: list[str]  # the tasks that wait for it
     intervals: list[TaskInterval]
     events: list[dict[str, Any]]  # its history: id, at, actor, action, data
+    start_after: dt.datetime | None = None  # the schedule never starts it before
+    start_after_why: str | None = None  # where that bound came from: "the template's start_after (delivery_date)"
 
 
 def show_task(session: Session, request: TaskShowRequest) -> TaskCard:
@@ -861,6 +875,8 @@ def show_task(session: Session, request: TaskShowRequest) -> TaskCard:
         project_store.dependents(session.conn, task["id"]),
         intervals,
         project_store.task_events(session.conn, task["id"]),
+        task["start_after"],
+        task["start_after_why"],
     )
 
 
@@ -983,6 +999,7 @@ class TaskUpdateRequest:
     subtype: str | None = None  # empty clears it
     add_watchers: list[str] = field(default_factory=list)  # people to follow it (--watcher)
     remove_watchers: list[str] = field(default_factory=list)  # people to stop following it (--no-watcher)
+    start_after: str | None = None  # not started before this date-time, ISO (a date alone: its start); empty clears
 
 
 @dataclass(frozen=True)
@@ -1014,6 +1031,8 @@ def _task_values(session: Session, task: Row, request: TaskUpdateRequest) -> Row
         wanted["estimate_minutes"] = _minutes(text, "--estimate", session.defs.hours_per_day) if text else None
     if request.due is not None:
         wanted["due_at"] = _due(request.due, session) if request.due.strip() else None
+    if request.start_after is not None:
+        wanted["start_after"] = _start_bound(session, request.start_after)["start_after"]
     if request.add_watchers or request.remove_watchers:
         added = [team_person(session, w, "--watcher") for w in request.add_watchers]
         removed = {team_person(session, w, "--no-watcher") for w in request.remove_watchers}
@@ -1032,7 +1051,10 @@ def update_task(session: Session, request: TaskUpdateRequest) -> TaskChanged:
     if not changes:
         return TaskChanged(TaskRow.of(task, session.now), [])
     with session.transaction() as conn:
-        project_store.update_task(conn, task["id"], {c.field: c.after for c in changes})
+        values = {c.field: c.after for c in changes}
+        if "start_after" in values:  # the bound is the command's now, or none
+            values["start_after_why"] = START_AFTER_WHY if values["start_after"] else None
+        project_store.update_task(conn, task["id"], values)
         _event(
             session, conn, Event.TASK_UPDATED, task["record"], {"task": task["id"], "changes": _change_data(changes)}
         )

@@ -2,8 +2,8 @@
 
 Each person becomes a resource with the working hours of their calendar and its holidays and their absences
 as leaves (whole local days); each task the schedule could place becomes a task with its remaining effort
-(rounded up to TaskJuggler's 5-minute resolution), its open dependencies, and a priority that keeps each
-person's queue order. Tasks the schedule cannot place, and so every task waiting on them, are left out and
+(rounded up to TaskJuggler's 5-minute resolution), its open dependencies, its start bound (start_after) as a
+start where the bound is what holds it back, and a priority that keeps each person's queue order. Tasks the schedule cannot place, and so every task waiting on them, are left out and
 named in the header comment with crmctl's reason. The project starts on the whole hour at or before now (tj3
 wants its start aligned to an hour) and the tasks that wait for nothing start at now, rounded up to the
 resolution. The file ends with a CSV report of every task's start and end, so `tj3 crmctl.tjp` writes
@@ -169,10 +169,30 @@ def _tasks(
                 f"  allocate {resource_id(person)}",
                 f"  priority {max(1, 1000 - position)}",
             ]
-            deps = [task_id(d) for d in task.get("depends_on") or () if d in exported]
-            lines.append(f"  depends {', '.join(deps)}" if deps else f"  start {_when(start)}")
+            deps = [d for d in task.get("depends_on") or () if d in exported]
+            if deps:
+                lines.append(f"  depends {', '.join(task_id(d) for d in deps)}")
+            bound = _bound(task, deps, schedule, resolution, start)
+            if bound is not None or not deps:
+                lines.append(f"  start {_when(bound or start)}")
             out.extend([*lines, "}"])
     return out
+
+
+def _bound(
+    task: Mapping[str, Any], deps: Sequence[str], schedule: Schedule, resolution: int, start: dt.datetime
+) -> dt.datetime | None:
+    """A task's start bound (start_after) as tj3's start, rounded up to its resolution: where the bound is what
+    holds the task back, at or after the project's now and the finish of everything it depends on. tj3 refuses a
+    start before a dependency's end, and such a bound holds nothing back anyway."""
+    bound = task.get("start_after")
+    if bound is None:
+        return None
+    bound = aligned(bound, resolution, up=True)
+    finishes = [schedule.slots[d].finish for d in deps]
+    if bound <= start or any(f is None or f > bound for f in finishes):
+        return None
+    return bound
 
 
 def read_report(text: str) -> dict[str, tuple[str, str]]:
