@@ -11,7 +11,7 @@ from typing import Any
 
 from crmctl.config.diagnostics import Diagnostic
 from crmctl.config.yamlload import Document, Path_
-from crmctl.domain import calendars, conditions, templating
+from crmctl.domain import calendars, conditions, projects, templating
 from crmctl.domain.durations import HOURS_PER_DAY, parse_duration
 from crmctl.domain.graph import find_cycle
 from crmctl.domain.model import SYSTEM_COLUMNS
@@ -762,9 +762,12 @@ class Checker:
         graph: dict[str, list[str]] = {}
         for i, task in enumerate(tasks):
             path: Path_ = ("tasks", i)
-            for key in ("title", "description"):
+            for key in ("title", "description", "start_after", "due"):
                 if key in task:
                     self._template(doc, (*path, key), task[key], allowed, record_fields)
+            for key in ("start_after", "due"):
+                if key in task:
+                    self._bound(doc, (*path, key), key, task[key], params, record_fields or {})
             if "assignee" in task:
                 self._actor(doc, (*path, "assignee"), task["assignee"], acting=True)
             for j, actor in enumerate(task.get("watchers", [])):
@@ -783,6 +786,37 @@ class Checker:
         if cycle:
             i = ids.index(cycle[0])
             self.report(doc, ("tasks", i, "depends_on"), "T703", "dependency cycle: " + " -> ".join(cycle), key=True)
+
+    def _bound(
+        self, doc: Document, path: Path_, key: str, source: str, params: dict[str, FieldSpec], fields: dict[str, Any]
+    ) -> None:
+        """A task's start_after or due gives a date: it reads a date or date-time parameter or field of the record,
+        or it is a date itself (docs/projects.md)."""
+        try:
+            names = templating.inspect(source)
+        except templating.TemplateProblem:
+            return  # T701 said so
+        used: list[tuple[str, str | None, str | None]] = []  # (name, attribute, its type: None where unknown)
+        for name in sorted(names.variables - {"params", "record"}):
+            used.append((name, None, params[name].type if name in params else None))
+        for base, attr in sorted(names.attributes):
+            if base == "params" or (base == "record" and attr in fields):
+                spec = params.get(attr) if base == "params" else fields.get(attr)
+                used.append((base, attr, spec.type if spec else None))
+            elif base == "record" and attr in RECORD_BUILTINS:
+                used.append((base, attr, "datetime" if attr == "created_at" else "text"))
+        if not used:
+            try:
+                projects.bound_moment(source, key, dt.UTC)
+            except ValueError:
+                self.report(doc, path, "T707", f"{key} {source!r} is not {projects.BOUND_FORMS}")
+            return
+        if any(kind in (None, "date", "datetime") for _, _, kind in used):
+            return  # a date to draw on, or a name T702 reports
+        name, attr, kind = used[0]
+        shown = f"{name}.{attr}" if attr else name
+        message = f"{key} uses '{shown}' ({kind}), but no date or date-time parameter or field"
+        self.report(doc, path, "T707", message, inside=templating.where(source, name, attr))
 
     def _schedule(self, doc: Document, data: dict[str, Any]) -> None:
         """A scheduled launch has no record to be launched for, nor an author: a person or a role it is for;

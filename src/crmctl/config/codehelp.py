@@ -239,6 +239,12 @@ HELP: dict[str, tuple[str, str, str, str]] = {
         'Schedule a template without `form`; name a person or a `role:` in `for`.',
         't-templates',
     ),
+    'T707': (
+        "a task's start_after or due gives no date",
+        "A template task's `start_after` or `due` that reads only parameters or record fields that are not dates (a `text` parameter, `record.key`), or, reading none, is not a date itself. At launch the rendered value must be a date or a date-time (see [projects.md](projects.md#date-bounds-start_after-and-due)).",
+        'Draw the date from a `date` or `datetime` parameter or field: `"{{ delivery_date }} 09:00"`; or write a date: `"2027-03-05"`.',
+        't-templates',
+    ),
     'Y001': (
         'malformed YAML',
         'Text that is not YAML: an unclosed quote or bracket, a `key:value` without a space, a value starting with `%`, `@` or `` ` ``, a `key: value` in the wrong place, a list or mapping used as a key.',

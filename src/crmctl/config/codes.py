@@ -43,6 +43,7 @@ CODES: dict[str, str] = {
     "T704": "required template parameter not given",
     "T705": "template reaches for internal attributes",
     "T706": "schedule on a template that cannot be launched alone",
+    "T707": "a task's start_after or due gives no date",
     "K801": "invalid duration",
     "K802": "overlapping working hours",
     "K803": "invalid or backwards interval",
