@@ -813,10 +813,10 @@ class Checker:
             return
         if any(kind in (None, "date", "datetime") for _, _, kind in used):
             return  # a date to draw on, or a name T702 reports
-        name, attr, kind = used[0]
-        shown = f"{name}.{attr}" if attr else name
+        first, attribute, kind = used[0]
+        shown = f"{first}.{attribute}" if attribute else first
         message = f"{key} uses '{shown}' ({kind}), but no date or date-time parameter or field"
-        self.report(doc, path, "T707", message, inside=templating.where(source, name, attr))
+        self.report(doc, path, "T707", message, inside=templating.where(source, first, attribute))
 
     def _schedule(self, doc: Document, data: dict[str, Any]) -> None:
         """A scheduled launch has no record to be launched for, nor an author: a person or a role it is for;

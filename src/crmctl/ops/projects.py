@@ -660,7 +660,11 @@ def add_task(session: Session, request: TaskAddRequest) -> TaskRow:
     with session.transaction() as conn:
         task = add_task_in(session, conn, request.title, values)
         if every is not None:
-            spec = {"title": request.title, "values": {**values, "due": None, "start_after": None}, "record": task["record"]}
+            spec = {
+                "title": request.title,
+                "values": {**values, "due": None, "start_after": None},
+                "record": task["record"],
+            }
             made = {"person": task["assignee"], "spec": spec, "nominal": task["due_at"], "current": task["id"]}
             series.start(session, conn, "task", every, made, task["record"])
         return TaskRow.of(task, session.now)

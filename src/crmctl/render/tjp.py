@@ -3,8 +3,9 @@
 Each person becomes a resource with the working hours of their calendar and its holidays and their absences
 as leaves (whole local days); each task the schedule could place becomes a task with its remaining effort
 (rounded up to TaskJuggler's 5-minute resolution), its open dependencies, its start bound (start_after) as a
-start where the bound is what holds it back, and a priority that keeps each person's queue order. Tasks the schedule cannot place, and so every task waiting on them, are left out and
-named in the header comment with crmctl's reason. The project starts on the whole hour at or before now (tj3
+start where the bound is what holds it back, and a priority that keeps each person's queue order. Tasks the
+schedule cannot place, and so every task waiting on them, are left out and named in the header comment with
+crmctl's reason. The project starts on the whole hour at or before now (tj3
 wants its start aligned to an hour) and the tasks that wait for nothing start at now, rounded up to the
 resolution. The file ends with a CSV report of every task's start and end, so `tj3 crmctl.tjp` writes
 crmctl_schedule.csv.

@@ -264,7 +264,8 @@ def open_work(conn: Any, order: Iterable[str] = (), now: dt.datetime | None = No
                    FROM crm.task_dependencies d JOIN crm.tasks b ON b.id = d.depends_on
                    WHERE b.status IN ('todo', 'in_progress') GROUP BY d.task)
                SELECT t.id, t.number, t.title, t.status, t.assignee, t.estimate_minutes, t.priority, t.due_at,
-                      t.start_after, t.start_after_why, epoch_us(t.created_at) AS created_at, t.project, t.record, p.priority AS project_priority,
+                      t.start_after, t.start_after_why, epoch_us(t.created_at) AS created_at, t.project, t.record,
+                      p.priority AS project_priority,
                       coalesce(s.minutes, 0) AS actual_minutes, coalesce(deps.depends_on, []) AS depends_on
                FROM crm.tasks t LEFT JOIN crm.projects p ON p.id = t.project
                LEFT JOIN spent s ON s.task = t.id LEFT JOIN deps ON deps.task = t.id
