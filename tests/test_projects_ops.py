@@ -66,7 +66,13 @@ def test_task_json_and_csv_hold_the_task_rows_fields_in_order(cli, workspace: Pa
     assert ok(cli, "task", "list", "-f", "csv").splitlines()[0].split(",") == names(TaskRow)
     shown = json.loads(ok(cli, "task", "show", "T-1", "-f", "json"))
     assert list(shown)[: len(names(TaskRow))] == names(TaskRow)
-    assert list(shown)[len(names(TaskRow)) :] == ["dependents", "intervals", "history"]
+    assert list(shown)[len(names(TaskRow)) :] == [
+        "dependents",
+        "start_after",
+        "start_after_why",
+        "intervals",
+        "history",
+    ]
 
 
 def test_project_card_carries_its_parsed_parameters_and_task_rows(options: Options) -> None:
