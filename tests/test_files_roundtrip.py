@@ -15,8 +15,11 @@ from crmctl.ops.imports import ImportRequest
 from tests.conftest import ok
 from tests.dbstate import dump, query
 
+from . import test_server
 from .test_files import png
+from .test_server import Served
 
+served, template = test_server.served, test_server.template  # fixtures: a team server of the pyrus example
 OFFER = b"%PDF-1.4 offer"
 FILES_SQL = "SELECT owner, name, size, sha256, media_type FROM crm.files WHERE deleted_at IS NULL ORDER BY owner, id"
 
@@ -254,3 +257,27 @@ def test_the_folder_goes_to_a_team_server_with_the_import(source: Path, tmp_path
     assert placed.files is not None and server in placed.files.parents and placed.files.name == "files"
     assert sorted(p.name for p in placed.files.iterdir()) == sorted([sha(OFFER), sha(png())])
     assert (placed.files / sha(png())).read_bytes() == png()
+
+
+@pytest.mark.slow  # a real server and client
+def test_a_team_server_gets_the_folder_with_the_import(served: Served) -> None:
+    listed = [{"id": 7, "name": "offer.pdf", "size": len(OFFER), "sha256": sha(OFFER)}]
+    row = ["Бета", "Анна", "+7 (900) 000-00-01", json.dumps(listed).replace('"', '""')]
+    (served.home / "clients.csv").write_text(
+        "name,contact_person,phone,crm.files\n" + ",".join(f'"{c}"' for c in row) + "\n", encoding="utf-8"
+    )
+    (served.home / "files").mkdir()
+    (served.home / "files" / sha(OFFER)).write_bytes(OFFER.upper())  # changed: refused, with its row
+    refused = served.client("sokolov", "import", "client", "clients.csv", "--files", "files")
+    assert refused.returncode == 1
+    assert (
+        f"row 2, column crm.files: file offer.pdf: the content of files/{sha(OFFER)} does not match" in refused.stderr
+    )
+    (served.home / "files" / sha(OFFER)).write_bytes(OFFER)
+    done = served.client("sokolov", "import", "client", "clients.csv", "--files", "files")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "clients.csv: 1 row: created 1, updated 0, unchanged 0, rejected 0, files attached 1\n"
+    files = json.loads(served.client("sokolov", "files", "CL-2", "-f", "json").stdout)
+    assert [(f["name"], f["size"], f["sha256"], f["source"]) for f in files] == [
+        ("offer.pdf", len(OFFER), sha(OFFER), "import")
+    ]
