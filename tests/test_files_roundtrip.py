@@ -208,19 +208,46 @@ def test_the_size_limits_hold(cli, source: Path, target: Path, tmp_path: Path) -
     assert dump(db(target)) == before
 
 
-def test_files_goes_with_records_and_a_column_of_files(cli, source: Path, target: Path, tmp_path: Path) -> None:
+def test_files_goes_with_a_column_of_files(cli, source: Path, target: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     (tmp_path / "plain.csv").write_text("name\nАО Вектор\n", encoding="utf-8")
+    (tmp_path / "tasks.csv").write_text("title\nЗвонок\n", encoding="utf-8")
     before = dump(db(target))
     for args, code, words in [
-        (("tasks", str(out / "clients.csv")), 2, "--files goes with a form's records, not tasks or time"),
+        (("time", str(tmp_path / "tasks.csv")), 2, "--files goes with records or tasks, not time"),
         (("client", str(tmp_path / "plain.csv")), 2, "--files: plain.csv has no crm.files column"),
+        (("tasks", str(tmp_path / "tasks.csv")), 2, "--files: tasks.csv has no crm.files column"),
     ]:
         result = into(cli, target, "import", *args, "--files", str(out / "files"))
         assert (result.exit_code, words in result.stderr) == (code, True), result.stderr
     result = into(cli, target, "import", "client", str(out / "clients.csv"), "--files", str(out / "clients.csv"))
     assert result.exit_code == 1 and "not a folder" in result.stderr
     assert dump(db(target)) == before
+
+
+def test_tasks_carry_their_files_too(cli, source: Path, target: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    ok(cli, "task", "add", "Позвонить", "--for", "CL-1")  # in the source workspace
+    ok(cli, "attach", "T-1", str(tmp_path / "in" / "note.txt"))
+    ok(cli, "export", "tasks", "--out", str(out / "tasks.csv"), "--with-files", str(out / "task-files"))
+    ok(cli, "-w", str(target), "import", "client", str(out / "clients.csv"), "--files", str(out / "files"))
+    before = dump(db(target))
+    refused = into(cli, target, "import", "tasks", str(out / "tasks.csv"))
+    assert refused.exit_code == 1
+    assert "row 2, column crm.files: file note.txt: its content" in refused.stderr
+    assert dump(db(target)) == before
+    args = ("import", "tasks", str(out / "tasks.csv"), "--files", str(out / "task-files"))
+    done = into(cli, target, *args)
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.endswith("created 1, updated 0, unchanged 0, rejected 0, files attached 1\n")
+    assert query(db(target), "SELECT owner, name, size, sha256 FROM crm.files WHERE owner = 'T-1'") == [
+        ("T-1", "note.txt", 4, sha(b"gone"))
+    ]
+    event = "SELECT record, data->>'task' FROM crm.events WHERE action = 'file.attached' AND data->>'name' = 'note.txt'"
+    assert query(db(target), event) == [("CL-1", "T-1")]
+    again = into(cli, target, *args)
+    assert again.stdout.endswith("created 0, updated 0, unchanged 1, rejected 0, files attached 0\n"), again.stderr
+    assert query(db(target), "SELECT count(*) FROM crm.files WHERE owner = 'T-1'") == [(1,)]
 
 
 @pytest.mark.parametrize(

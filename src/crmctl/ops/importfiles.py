@@ -1,12 +1,12 @@
-"""The files a records import attaches. An export's crm.files column lists, per record, its files by name, size
-and SHA-256; importing that file gives each record those files again. Each content comes from the workspace,
-when it is stored there already, or from the folder `export --with-files DIR` wrote (`import --files DIR`),
-where it is named by its hash: read once, checked against its size and hash. A row whose files cannot be had
-is a problem of that row, like a bad value. Once the records are written each gets the files it lacks (a
-file of the same name and content attached already counts: importing twice attaches nothing the second
-time), within the size limits, with the events `attach` writes.
+"""The files an import attaches. An export's crm.files column lists, per record (or task), its files by name,
+size and SHA-256; importing that file gives each record or task those files again. Each content comes from
+the workspace, when it is stored there already, or from the folder `export --with-files DIR` wrote (`import
+--files DIR`), where it is named by its hash: read once, checked against its size and hash. A row whose files
+cannot be had is a problem of that row, like a bad value. Once the rows are written each record or task gets
+the files it lacks (a file of the same name and content attached already counts: importing twice attaches
+nothing the second time), within the size limits, with the events `attach` writes.
 
-Beneath crmctl.ops.imports; above attachments."""
+Beneath crmctl.ops.imports and crmctl.ops.workimports; above attachments."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from crmctl.domain import files as domain
-from crmctl.domain.imports import Problem
+from crmctl.domain.imports import FILES_COLUMN, Problem
 from crmctl.domain.model import FormDef
+from crmctl.errors import UsageError
 from crmctl.ops.attachments import NewFile, Owner, attach_in
 from crmctl.ops.session import Session
 from crmctl.store import attachments as file_store
@@ -37,6 +38,11 @@ class Planned:
     def reject(self, row: int, rid: int, value: str | None, message: str) -> None:
         self.problems.append(Problem(row, self.column, value, message))
         self.bad_rids.add(rid)
+
+
+def no_column(path: Path) -> UsageError:
+    """--files given for a file that lists no files."""
+    return UsageError(f"--files: {path.name} has no {FILES_COLUMN} column naming files to attach")
 
 
 def check(session: Session, listed: list[tuple[int, int, str]], folder: Path | None, column: str) -> Planned:
@@ -95,21 +101,25 @@ def _problem(
     return None
 
 
-def attach(session: Session, conn: Any, planned: Planned, keys: dict[int, str], form: FormDef) -> int:
-    """Attach to each record written (keys: rid -> record key) the files its row lists that it lacks; returns
-    how many were attached."""
-    wanted = {keys[rid]: refs for rid, refs in planned.refs.items() if rid in keys}
-    present = Counter((f["owner"], f["name"], f["sha256"]) for f in file_store.files(conn, wanted))
-    missing: dict[str, list[domain.Reference]] = {}
-    for key, refs in wanted.items():
+def record_owners(keys: dict[int, str], form: FormDef) -> dict[int, Owner]:
+    """rid -> the record each row of a records import was written to."""
+    return {rid: Owner(key, "record", key, form.name) for rid, key in keys.items()}
+
+
+def attach(session: Session, conn: Any, planned: Planned, owners: dict[int, Owner]) -> int:
+    """Attach to each record or task written (owners: rid -> what the row was written to) the files its row
+    lists that it lacks; returns how many were attached."""
+    wanted = {owners[rid]: refs for rid, refs in planned.refs.items() if rid in owners}
+    present = Counter((f["owner"], f["name"], f["sha256"]) for f in file_store.files(conn, [o.key for o in wanted]))
+    missing: dict[Owner, list[domain.Reference]] = {}
+    for owner, refs in wanted.items():
         for ref in refs:
-            if present[(key, ref.name, ref.sha256)]:
-                present[(key, ref.name, ref.sha256)] -= 1  # attached already: the same name and content
+            if present[(owner.key, ref.name, ref.sha256)]:
+                present[(owner.key, ref.name, ref.sha256)] -= 1  # attached already: the same name and content
             else:
-                missing.setdefault(key, []).append(ref)
+                missing.setdefault(owner, []).append(ref)
     needed = {ref.sha256 for refs in missing.values() for ref in refs} - set(planned.contents)
     contents = {**file_store.contents(conn, needed), **planned.contents}
-    for key, refs in missing.items():
-        new = [NewFile(ref.name, contents[ref.sha256]) for ref in refs]
-        attach_in(session, conn, Owner(key, "record", key, form.name), new, "import")
+    for owner, refs in missing.items():
+        attach_in(session, conn, owner, [NewFile(ref.name, contents[ref.sha256]) for ref in refs], "import")
     return sum(len(refs) for refs in missing.values())

@@ -56,10 +56,13 @@ class ImportRequest:
 def import_file(session: Session, request: ImportRequest) -> Outcome:
     """Import a file of records of a form, or of tasks, or of time intervals: every row checked first, then
     everything written or nothing (with on_error "skip": the good rows)."""
-    if request.files is not None and request.what in ("tasks", "time"):
-        raise UsageError("--files goes with a form's records, not tasks or time")
+    if request.files is not None and request.what == "time":
+        raise UsageError("--files goes with records or tasks, not time")
+    if request.files is not None and not request.files.is_dir():
+        raise InputError(f"--files {request.files}: not a folder (give the one `export --with-files` wrote)")
     if request.what == "tasks":
-        return workimports.import_tasks(session, request.source, dry_run=request.dry_run, on_error=request.on_error)
+        source, dry_run, on_error = request.source, request.dry_run, request.on_error
+        return workimports.import_tasks(session, source, dry_run=dry_run, on_error=on_error, files=request.files)
     if request.what == "time":
         return workimports.import_time(session, request.source, dry_run=request.dry_run, on_error=request.on_error)
     return import_records(session, request)
@@ -110,8 +113,6 @@ def import_records(session: Session, request: ImportRequest) -> Outcome:
     if request.on_error not in ("abort", "skip"):
         raise UsageError(f"--on-error must be abort or skip, not '{request.on_error}'")
     process = choose_process(session, form, request.process)
-    if request.files is not None and not request.files.is_dir():
-        raise InputError(f"--files {request.files}: not a folder (give the one `export --with-files` wrote)")
     job = _Job(session, form, request, process, people_of(session), {})
     outcome = Outcome(source=request.path.name, dry_run=request.dry_run)
     with tempfile.TemporaryDirectory(prefix="crmctl-import-") as tmp:
@@ -262,7 +263,7 @@ def _check_files(job: _Job, mapping: Mapping_, headers: list[str], checked: _Che
     --files folder, whole (crmctl.ops.importfiles)."""
     if mapping.files_column is None:
         if job.request.files is not None:
-            raise UsageError(f"--files: {job.request.path.name} has no {FILES_COLUMN} column naming files to attach")
+            raise importfiles.no_column(job.request.path)
         return
     listed = import_store.listed_files(job.session.conn)
     job.files = importfiles.check(job.session, listed, job.request.files, headers[mapping.files_column])
@@ -359,7 +360,7 @@ def _write(job: _Job, mapping: Mapping_, checked: _Checked, outcome: Outcome) ->
         _enter_process(session, form, job.process, list(mapping.fields))
     if job.files is not None:
         keys = import_store.planned_keys(conn, form)
-        outcome.files = importfiles.attach(session, conn, job.files, keys, form)
+        outcome.files = importfiles.attach(session, conn, job.files, importfiles.record_owners(keys, form))
     if not (outcome.created or outcome.updated or outcome.files):
         return  # an import that changes nothing leaves no trace either
     actor, now = session.actor, session.now
