@@ -2,8 +2,9 @@
 
 The operation `import_file` imports records of a form here, and tasks or time by way of crmctl.ops.workimports.
 A records import goes in phases: the file staged and its columns mapped to the form's fields (crmctl.ops.staging),
-every value converted and checked in SQL (crmctl.store.imports), the problems gathered, then the good rows
-written: updates, new records, their entry into the process, and the import's own row.
+every value converted and checked in SQL (crmctl.store.imports), the files an export's crm.files column lists
+found and checked (crmctl.ops.importfiles), the problems gathered, then the good rows written: updates, new
+records, their entry into the process, their files, and the import's own row.
 """
 
 from __future__ import annotations
