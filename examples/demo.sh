@@ -58,6 +58,11 @@ crmctl --as sokolov approve DL-1 --comment "Скидка не больше 5%"
 crmctl board deal-approval
 crmctl --as morozova inbox
 
+step "the contract is ready: the deal is approved and its author is told, not asked to approve"
+crmctl --as morozova record update DL-1 --set contract_number=Д-2027/15 --set deadline=2027-04-01
+crmctl --as morozova advance DL-1
+crmctl inbox | grep DL-1
+
 step "handing work on: the presale is busy, the head of sales hands the proposal to orlova; belov delegates his check"
 key=$(crmctl record create client --set "name=ООО Дельта" --set contact_person="Олег Петров" \
   --set "phone=+7 (495) 765-43-21" --set needs="CRM для отдела продаж")

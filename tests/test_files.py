@@ -250,12 +250,12 @@ def test_export_lists_files_and_writes_them_by_hash(cli, desk: Path, tmp_path: P
     tasks = ok(cli, "export", "tasks", "--with-files", str(tmp_path / "t"))
     assert tasks.splitlines()[0].endswith(",crm.files")
     assert (tmp_path / "t" / hashlib.sha256(png()).hexdigest()).read_bytes() == png()
-    # an export with files imports back: the column is left out, as the columns crmctl writes itself
+    # the column is no field: an import attaches the files it lists (tests/test_files_roundtrip.py)
     from crmctl.domain.imports import map_columns
     from crmctl.domain.values import FieldSpec
 
     mapping, problems = map_columns(["key", "name", "crm.files"], {"name": FieldSpec("name", "text")})
-    assert (problems, mapping.ignored, mapping.fields) == ([], ["crm.files"], {"name": 1})
+    assert (problems, mapping.ignored, mapping.fields, mapping.files_column) == ([], ["crm.files"], {"name": 1}, 2)
 
 
 def test_html_card_shows_images_beside_the_fields(cli, desk: Path, tmp_path: Path) -> None:

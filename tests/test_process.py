@@ -229,10 +229,9 @@ def test_full_walk_history(cli, example, snapshot) -> None:
         "--set",
         "deadline=2027-04-01",
     )
+    # the contract ready, the deal is approved: the author is told, not asked (tests/test_deal_notice.py)
     run_ok(cli, "--as", "morozova", "--now", "2027-03-02T10:05:00+03:00", "advance", key)
-    assert run_ok(cli, "--as", "belov", "--now", "2027-03-02T11:00:00+03:00", "approve", key) == (
-        f"{key}: approved; stage 'acceptance' passed -> approved\n"
-    )
+    assert stage_of(cli, key) == "approved"
     result = run_ok(cli, "record", "history", key, env=WIDE)  # the words, not the fit to 100 columns
     assert result == snapshot
 
@@ -386,8 +385,8 @@ def test_simulate_writes_nothing(cli, example, snapshot) -> None:
     assert [s["stage"] for s in steps if s["skipped"]] == []
     assert steps[3]["approvers"] == ["role:accounting (Бухгалтерия)"]
     assert dump(db) == before
-    anonymous = json.loads(run_ok(cli, "simulate", "deal-approval", "--set", "amount=10", "-f", "json"))
-    assert anonymous[5]["approvers"] == ["author (Автор)"] and not anonymous[5]["skipped"]
+    anonymous = json.loads(run_ok(cli, "simulate", "client-work", "-f", "json"))  # no author known: "author"
+    assert anonymous[0]["approvers"] == ["author (Контакт установлен)"] and not anonymous[0]["skipped"]
     bad = cli("simulate", "deal-approval", "--set", "amount=lots")
     assert bad.exit_code == 1 and "field 'amount': expected a number" in bad.stderr
 

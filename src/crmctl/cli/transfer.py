@@ -150,6 +150,12 @@ def import_(
         str | None, typer.Option("--encoding", help="File encoding (default: UTF-8, else cp1251).")
     ] = None,
     process: ProcessOption = None,
+    files: Annotated[
+        Path | None,
+        typer.Option(
+            "--files", metavar="DIR", help="The folder `export --with-files` wrote: the files to attach again."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, even on a terminal.")] = False,
     output: FormatOption = None,
 ) -> None:
@@ -162,7 +168,7 @@ def import_(
     if report is not None:
         check_output(report)  # before the import writes anything
     with stdin_as_file([file], ".csv") as (path,):
-        request = ImportRequest(what, path, key, dry_run, on_error, mapping, delimiter, encoding, process)
+        request = ImportRequest(what, path, key, dry_run, on_error, mapping, delimiter, encoding, process, files)
         outcome = _run_import(request, quiet)
     if report is not None:
         _write_report(report, outcome.problems)

@@ -664,6 +664,7 @@ class Checker:
             self._launch(doc, (*path, "launch"), action["launch"])
         if "notify" in action:
             self._actor(doc, (*path, "notify", "to"), action["notify"]["to"])
+            self._template(doc, (*path, "notify", "text"), action["notify"]["text"], {"record"}, self.record_view)
         if "create" in action:
             self._create(doc, (*path, "create"), action["create"], specs)
 

@@ -211,7 +211,7 @@ HELP: dict[str, tuple[str, str, str, str]] = {
     ),
     'T702': (
         'template uses an unknown variable',
-        'A name that is not available to the template: not a parameter, not `params`, not `record`; `record` in a template without a `form`; `record.x` where the form has no field `x`.',
+        "A name that is not available to the template (a project template's texts, a stage's `launch` name and params, a `notify` text): not a parameter, not `params`, not `record`; `record` in a template without a `form`; `record.x` where the form has no field `x`.",
         'Fix the spelling, add the parameter, or give the template a `form`.',
         't-templates',
     ),

@@ -4,6 +4,9 @@ size limits, and sizes as people read them. No I/O."""
 from __future__ import annotations
 
 import hashlib
+import json
+import re
+from dataclasses import dataclass
 
 MB = 1024 * 1024
 FILE_LIMIT_MB = 25.0  # the Workspace's max_file_mb: the largest one file may be
@@ -38,6 +41,64 @@ _BY_SUFFIX = {
 def digest(content: bytes) -> str:
     """The SHA-256 of a file's content, in hex: the key its content is stored under, once."""
     return hashlib.sha256(content).hexdigest()
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A file an export lists in its crm.files column: its name, size and the SHA-256 of its content (the name
+    of its content in the folder `export --with-files` writes)."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+def references(text: str) -> list[Reference]:
+    """The files a crm.files cell lists (a JSON list of objects with name, size and sha256, as export writes
+    it); ValueError saying what is wrong. The hash is checked for its shape: it names a file in a folder."""
+    try:
+        listed = json.loads(text)
+    except ValueError:
+        raise ValueError("is not JSON: a list of files (name, size, sha256) as export writes it") from None
+    if not isinstance(listed, list):
+        raise ValueError("is not a list of files (name, size, sha256) as export writes it")
+    found = []
+    for item in listed:
+        name, size, sha = (item.get(k) for k in ("name", "size", "sha256")) if isinstance(item, dict) else (0, 0, 0)
+        if not isinstance(name, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ValueError("lists a file without a name and a size in bytes")
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+            raise ValueError(f"file {name}: its sha256 is not 64 hexadecimal digits")
+        problem = check_name(name)
+        if problem:
+            raise ValueError(problem)
+        found.append(Reference(name, size, sha))
+    return found
+
+
+def too_large(name: str, size: int, limit_mb: float) -> str | None:
+    """Why one file is over the limit of one file, or None."""
+    limit = int(limit_mb * MB)
+    if size <= limit:
+        return None
+    return (
+        f"{name} is {human_size(size)}: larger than the limit of one file "
+        f"({human_size(limit)}, max_file_mb in crmctl.yaml)"
+    )
+
+
+def over_total(stored: int, added: int, limit_mb: float) -> str | None:
+    """Why the workspace's files would be over their limit once `added` bytes join the `stored` ones, or None."""
+    total = int(limit_mb * MB)
+    if stored + added <= total:
+        return None
+    return (
+        f"the workspace's files would take {human_size(stored + added)}: more than its limit "
+        f"({human_size(total)}, max_files_mb in crmctl.yaml)"
+    )
 
 
 def media_type(name: str, content: bytes) -> str:

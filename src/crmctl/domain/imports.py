@@ -52,6 +52,7 @@ class Mapping_:
 
     fields: dict[str, int] = field(default_factory=dict)
     key_column: int | None = None
+    files_column: int | None = None  # an export's crm.files column: the files each row's record has attached
     ignored: list[str] = field(default_factory=list)  # system columns crmctl writes itself
     unknown: list[str] = field(default_factory=list)
 
@@ -96,8 +97,9 @@ def map_columns(
                 continue
         else:
             folded = header.casefold()
-            if folded == FILES_COLUMN:  # an export's list of attached files: their contents are not in the file
-                result.ignored.append(header)
+            if folded == FILES_COLUMN:  # an export's list of attached files, not a field (their contents are not
+                result.ignored.append(header)  # in the file: in the workspace already, or in --files DIR)
+                result.files_column = index
                 continue
             target = by_id.get(folded) or by_label.get(folded)
             if target is None and folded in SYSTEM_COLUMNS:
@@ -142,6 +144,7 @@ class Outcome:
     dry_run: bool = False
     import_id: int | None = None
     keys: list[str] = field(default_factory=list)  # keys of the records created
+    files: int | None = None  # files attached to the records (None: the file has no crm.files column)
 
     def summary(self) -> str:
         verb = "would be " if self.dry_run else ""
@@ -149,6 +152,7 @@ class Outcome:
             f"{self.source}: {self.rows} row{'' if self.rows == 1 else 's'}: "
             f"{verb}created {self.created}, {verb}updated {self.updated}, "
             f"unchanged {self.unchanged}, rejected {self.rejected}"
+            + (f", files {verb}attached {self.files}" if self.files is not None else "")
             + (" (dry run: nothing written)" if self.dry_run else "")
         )
 
@@ -162,5 +166,6 @@ class Outcome:
             "rejected": self.rejected,
             "dry_run": self.dry_run,
             "import": self.import_id,
+            "files": self.files,
             "problems": [p.as_dict() for p in self.problems],
         }

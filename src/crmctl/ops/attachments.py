@@ -140,23 +140,13 @@ def attach_in(session: Session, conn: Any, owner: Owner, new: list[NewFile], sou
 def _check(session: Session, conn: Any, new: list[NewFile], added: int) -> None:
     """InputError for a name that cannot be kept, a file over the limit of one, or the workspace's files over
     theirs once `added` bytes of new contents are stored."""
-    limit = int(session.defs.max_file_mb * domain.MB)
     for f in new:
-        problem = domain.check_name(f.name)
+        problem = domain.check_name(f.name) or domain.too_large(f.name, len(f.content), session.defs.max_file_mb)
         if problem:
             raise InputError(problem)
-        if len(f.content) > limit:
-            raise InputError(
-                f"{f.name} is {domain.human_size(len(f.content))}: larger than the limit of one file "
-                f"({domain.human_size(limit)}, max_file_mb in crmctl.yaml)"
-            )
-    total = int(session.defs.max_files_mb * domain.MB)
-    stored = file_store.stored_size(conn)
-    if stored + added > total:
-        raise InputError(
-            f"the workspace's files would take {domain.human_size(stored + added)}: more than its limit "
-            f"({domain.human_size(total)}, max_files_mb in crmctl.yaml)"
-        )
+    problem = domain.over_total(file_store.stored_size(conn), added, session.defs.max_files_mb)
+    if problem:
+        raise InputError(problem)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 The operation `import_file` imports records of a form here, and tasks or time by way of crmctl.ops.workimports.
 A records import goes in phases: the file staged and its columns mapped to the form's fields (crmctl.ops.staging),
-every value converted and checked in SQL (crmctl.store.imports), the problems gathered, then the good rows
-written: updates, new records, their entry into the process, and the import's own row.
+every value converted and checked in SQL (crmctl.store.imports), the files an export's crm.files column lists
+found and checked (crmctl.ops.importfiles), the problems gathered, then the good rows written: updates, new
+records, their entry into the process, their files, and the import's own row.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crmctl.domain.imports import Mapping_, Outcome, Problem, map_columns
+from crmctl.domain.imports import FILES_COLUMN, Mapping_, Outcome, Problem, map_columns
 from crmctl.domain.model import FormDef, ProcessDef
 from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, UsageError
-from crmctl.ops import workimports
+from crmctl.ops import importfiles, workimports
 from crmctl.ops.lookups import people_of
 from crmctl.ops.process import choose_process, enter
 from crmctl.ops.session import Session
@@ -44,6 +45,7 @@ class ImportRequest:
     delimiter: str | None = None  # a CSV file's; None: the header line's
     encoding: str | None = None  # None: UTF-8, else cp1251
     process: str | None = None  # the process new records enter
+    files: Path | None = None  # the folder `export --with-files` wrote: contents the crm.files column names
     # told how far each step is; the caller's own (metadata "local": never sent to a server)
     progress: Progress | None = field(default=None, compare=False, metadata={"local": True})
 
@@ -55,8 +57,13 @@ class ImportRequest:
 def import_file(session: Session, request: ImportRequest) -> Outcome:
     """Import a file of records of a form, or of tasks, or of time intervals: every row checked first, then
     everything written or nothing (with on_error "skip": the good rows)."""
+    if request.files is not None and request.what == "time":
+        raise UsageError("--files goes with records or tasks, not time")
+    if request.files is not None and not request.files.is_dir():
+        raise InputError(f"--files {request.files}: not a folder (give the one `export --with-files` wrote)")
     if request.what == "tasks":
-        return workimports.import_tasks(session, request.source, dry_run=request.dry_run, on_error=request.on_error)
+        source, dry_run, on_error = request.source, request.dry_run, request.on_error
+        return workimports.import_tasks(session, source, dry_run=dry_run, on_error=on_error, files=request.files)
     if request.what == "time":
         return workimports.import_time(session, request.source, dry_run=request.dry_run, on_error=request.on_error)
     return import_records(session, request)
@@ -78,6 +85,7 @@ class _Job:
     renames: dict[str, str | None]  # the --map file's
     mapping: Mapping_ | None = None  # file columns -> fields, once the header is read
     key: str | None = None  # what finds the record a row updates (see _choose_key)
+    files: importfiles.Planned | None = None  # the files the rows list (an export's crm.files column)
 
     @property
     def people_list(self) -> list[str] | None:
@@ -156,6 +164,7 @@ def _map(job: _Job, headers: list[str]) -> Mapping_:
 def _convert(job: _Job, mapping: Mapping_, row_number: str | None) -> None:
     """import_rows from import_src: every field's value converted, or the text that does not fit."""
     session, form = job.session, job.form
+    extra = [("key", mapping.key_column), (FILES_COLUMN, mapping.files_column)]
     import_store.convert_rows(
         session.conn,
         [(spec, mapping.fields.get(name)) for name, spec in form.fields.items()],
@@ -163,7 +172,7 @@ def _convert(job: _Job, mapping: Mapping_, row_number: str | None) -> None:
         job.people_list,
         _defaults(form, job.people),
         row_number,
-        [("key", mapping.key_column)] if mapping.key_column is not None else [],
+        [(name, index) for name, index in extra if index is not None],
         flag_defaults=job.process is not None and not _plain_entry(session.defs.processes[job.process]),
     )
 
@@ -230,6 +239,7 @@ def _check(job: _Job, mapping: Mapping_, headers: list[str]) -> _Checked:
         checked.problems.append(Problem(row, key_column, text, message))
         checked.bad_rids.add(rid)
     _check_unique(job, mapping, column_of, checked)
+    _check_files(job, mapping, headers, checked)
     checked.creates = import_store.plan_counts(job.session.conn)["create"]
     if checked.missing_columns and checked.creates:
         names = ", ".join(checked.missing_columns)
@@ -247,6 +257,19 @@ def _check_unique(job: _Job, mapping: Mapping_, column_of: dict[str, str], check
             for row, rid, text, message in import_store.unique_problems(job.session.conn, job.form, fields):
                 checked.problems.append(Problem(row, column_of[fields[0]], text, message))
                 checked.bad_rids.add(rid)
+
+
+def _check_files(job: _Job, mapping: Mapping_, headers: list[str], checked: _Checked) -> None:
+    """The files each row lists in an export's crm.files column: their contents in the workspace or in the
+    --files folder, whole (crmctl.ops.importfiles)."""
+    if mapping.files_column is None:
+        if job.request.files is not None:
+            raise importfiles.no_column(job.request.path)
+        return
+    listed = import_store.listed_files(job.session.conn)
+    job.files = importfiles.check(job.session, listed, job.request.files, headers[mapping.files_column])
+    checked.problems += job.files.problems
+    checked.bad_rids |= job.files.bad_rids
 
 
 def _reject_problems(session: Session) -> list[Problem]:
@@ -336,7 +359,10 @@ def _write(job: _Job, mapping: Mapping_, checked: _Checked, outcome: Outcome) ->
     if job.process and outcome.created:
         _tell(job, "launching stage actions")
         _enter_process(session, form, job.process, list(mapping.fields))
-    if not (outcome.created or outcome.updated):
+    if job.files is not None:
+        keys = import_store.planned_keys(conn, form)
+        outcome.files = importfiles.attach(session, conn, job.files, importfiles.record_owners(keys, form))
+    if not (outcome.created or outcome.updated or outcome.files):
         return  # an import that changes nothing leaves no trace either
     actor, now = session.actor, session.now
     outcome.import_id = import_store.record_batch(conn, form.name, outcome, actor=actor, now=now, form=form.name)

@@ -347,6 +347,19 @@ def _close_reminders(session: Session, conn: Any, form: FormDef, key: str, stage
         )
 
 
+def _notice_text(session: Session, form: FormDef, row: dict[str, Any], text: str) -> str:
+    """A notice's text: a template that shows the record's fields as `{{ record.contract_number }}` (checked
+    by validate, as a template's), rendered with the record as it is on entering the stage."""
+    if "{" not in text:
+        return text  # plain words: no template engine to start
+    from crmctl.domain import templating  # jinja2: imported when a notice has something to fill in
+
+    try:
+        return templating.render(text, {"record": projects.record_context(session, form, row)}).strip()
+    except templating.TemplateProblem as exc:
+        raise InputError(f"the notice of {row['key']}: {exc}") from None
+
+
 def _notify(
     session: Session,
     conn: Any,
@@ -362,9 +375,10 @@ def _notify(
     people = [row["author"]] if who == "author" and row.get("author") else []
     if who != "author":
         people = _approver_people(session, who)
-    text = f"{_title(form, row)} entered stage '{stage.title}': {spec['text']}"
+    told = _notice_text(session, form, row, spec["text"])
+    text = f"{_title(form, row)} entered stage '{stage.title}': {told}"
     writes.notify(conn, people, "notice", row["key"], text, session.now)
-    data = {"stage": stage.id, "to": people, "text": spec["text"]}
+    data = {"stage": stage.id, "to": people, "text": told}
     events.add_event(conn, session.now, session.actor, Event.NOTICE_SENT, record=row["key"], form=form.name, data=data)
 
 

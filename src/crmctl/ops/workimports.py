@@ -17,6 +17,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from crmctl.domain.durations import parse_duration
@@ -27,6 +28,8 @@ from crmctl.domain.model import Definitions
 from crmctl.domain.projects import STATUSES
 from crmctl.domain.values import parse_datetime
 from crmctl.errors import InputError
+from crmctl.ops import importfiles
+from crmctl.ops.attachments import Owner
 from crmctl.ops.projects import due_change, project_path, tell_watchers
 from crmctl.ops.session import Session
 from crmctl.ops.staging import Source, stage
@@ -54,6 +57,7 @@ TASK_COLUMNS = {
     "depends_on": "depends_on",
     "watchers": "watchers",
     "status": "status",
+    FILES_COLUMN: "files",  # an export's list of the task's files: attached again (crmctl.ops.importfiles)
 }
 TIME_COLUMNS = {
     "task": "task",
@@ -138,7 +142,7 @@ def _finish(
     try:
         with session.transaction() as conn:
             write(conn)
-            if not (outcome.created or outcome.updated):
+            if not (outcome.created or outcome.updated or outcome.files):
                 raise _Rollback  # an import that changes nothing leaves no trace either
             outcome.import_id = import_store.record_batch(
                 conn, kind, outcome, actor=session.actor, now=session.now, form=None
@@ -350,8 +354,11 @@ def _without_cycles(tasks: list[_Task], graph: dict[str, list[str]], problems: l
     return [t for t in tasks if t.id not in cycle]
 
 
-def import_tasks(session: Session, source: Source, *, dry_run: bool, on_error: str) -> Outcome:
-    """Import a file of tasks: new ones created, those found again updated, with their dependencies."""
+def import_tasks(
+    session: Session, source: Source, *, dry_run: bool, on_error: str, files: Path | None = None
+) -> Outcome:
+    """Import a file of tasks: new ones created, those found again updated, with their dependencies and the
+    files their crm.files column lists (contents from the workspace or the folder `files`)."""
     session.require("tasks.add", "add tasks")
     outcome = Outcome(source=source.path.name, dry_run=dry_run)
     conn = session.conn
@@ -364,12 +371,46 @@ def import_tasks(session: Session, source: Source, *, dry_run: bool, on_error: s
     known.records = record_store.existing_keys(conn, None, sorted(named))  # one lookup for the whole file
     check = _TaskCheck(session.defs, known, outcome.problems)
     writes = _without_cycles([task for task in planned if check(task)], known.graph, outcome.problems)
+    attaching = _check_files(session, source, rows, writes, files, outcome)
+    writes = [t for t in writes if attaching is None or t.row not in attaching.bad_rids]
     outcome.problems.sort(key=lambda p: p.row or 0)
 
     def write(conn: Any) -> None:
         _write_tasks(session, conn, writes, outcome)
+        if attaching is not None:
+            outcome.files = importfiles.attach(session, conn, attaching, _task_owners(session, conn, writes))
 
     return _finish(session, outcome, "tasks", write, dry_run=dry_run, on_error=on_error)
+
+
+def _check_files(
+    session: Session,
+    source: Source,
+    rows: list[tuple[int, Cells]],
+    tasks: list[_Task],
+    folder: Path | None,
+    outcome: Outcome,
+) -> importfiles.Planned | None:
+    """The files the good rows list in a crm.files column (None: the file has none), their problems added."""
+    if not any("files" in cells for _, cells in rows):
+        if folder is not None:
+            raise importfiles.no_column(source.path)
+        return None
+    listed = [(t.row, t.row, text) for t in tasks if (text := t.cells.get("files")) is not None]
+    planned = importfiles.check(session, listed, folder, FILES_COLUMN)
+    outcome.problems += planned.problems
+    return planned
+
+
+def _task_owners(session: Session, conn: Any, tasks: list[_Task]) -> dict[int, Owner]:
+    """row -> the task it was written to, with its record."""
+    stored = work_store.tasks_as_stored(conn, [t.id for t in tasks])
+    forms = {r: record_store.form_of(conn, r) for r in {s["record"] for s in stored.values()} if r}
+    return {
+        t.row: Owner(t.id, "task", stored[t.id]["record"], forms.get(stored[t.id]["record"] or ""))
+        for t in tasks
+        if t.id in stored
+    }
 
 
 # -- tasks: writing --------------------------------------------------------------------------------------------

@@ -30,6 +30,17 @@ def known_contents(conn: Any, hashes: Iterable[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
+def content_sizes(conn: Any, hashes: Iterable[str]) -> dict[str, int]:
+    """sha256 -> size of the contents stored among these."""
+    wanted = list(hashes)
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        "SELECT sha256, size FROM crm.file_contents WHERE list_contains(?, sha256)", [wanted]
+    ).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
+
+
 def add_contents(conn: Any, contents: Mapping[str, bytes]) -> None:
     """Store the contents not stored yet (the caller knows which are new)."""
     rows = [[sha, len(content), content] for sha, content in contents.items()]

@@ -373,9 +373,9 @@ def convert_rows(
     numbered = row_number is not None
     select = _Conversion()
     select.inner = ["s.rowid AS rid", f"{row_number} AS row"] if numbered else []
-    select.inner += [f"({_text('s.' + _column(index))}) AS {quote(name)}" for name, index in extra]
+    select.inner += [f"({_text('s.' + _column(index))}) AS {_ident(name)}" for name, index in extra]
     select.outer = ["rid", "row"] if numbered else []
-    select.outer += [quote(name) for name, _ in extra]
+    select.outer += [_ident(name) for name, _ in extra]  # crmctl's names: `key`, `crm.files`
     for spec, index in fields:
         if index is None:
             select.absent(spec, defaults)
@@ -544,6 +544,25 @@ def unique_problems(conn: Any, form: FormDef, fields: Sequence[str]) -> list[tup
             where = f"{form.name} {holder}" if holder else f"row {first}"
             found.append((int(row), int(rid), text, f"{where} has this {named} already (unique in form {form.name})"))
     return found
+
+
+def listed_files(conn: Any) -> list[tuple[int, int, str]]:
+    """(row, rid, text) of every row whose crm.files cell lists files (import_rows carries that column)."""
+    rows = conn.execute(
+        f'SELECT row, rid, "{FILES_COLUMN}" FROM {ROWS} WHERE "{FILES_COLUMN}" IS NOT NULL ORDER BY row'
+    ).fetchall()
+    return [(int(r), int(i), t) for r, i, t in rows]
+
+
+def planned_keys(conn: Any, form: FormDef) -> dict[int, str]:
+    """rid -> the key of the record each row planned is written to: the one it updates, or the one it created
+    (import_new, once insert_new has run)."""
+    rows = conn.execute(
+        "SELECT p.rid, coalesce(p.existing, ? || n.number) FROM import_plan p LEFT JOIN import_new n USING (rid) "
+        "WHERE p.status = 'update' OR n.number IS NOT NULL",
+        [f"{form.key_prefix}-"],
+    ).fetchall()
+    return {int(rid): key for rid, key in rows}
 
 
 def drop_creates(conn: Any) -> None:
