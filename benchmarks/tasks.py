@@ -8,6 +8,9 @@ files of tasks in chains of ten (each task depends on the one before it in its c
     task import small.json                  the same tasks in Taskwarrior (Debian's taskwarrior), where installed
     crmctl import tasks big.csv             BIG tasks with dependencies
     python -c "read_csv('big.csv')"         DuckDB alone, the same file into a table
+    crmctl import time time.csv             INTERVALS time intervals of five people on SMALL tasks, checked
+                                            (no overlap with each other nor the stored ones) and written
+    python -c "read_csv('time.csv')"        DuckDB alone, the same file into a table
     crmctl project launch big-template      TEMPLATE tasks made from a template, with dependencies and events
     crmctl --version                        the start-up floor
     crmctl --help                           the top-level help page
@@ -20,7 +23,7 @@ Goals (issue 21): SMALL tasks at most 5x Taskwarrior; BIG tasks at most 3x DuckD
 above the start-up floor; `crmctl --version` and `crmctl --help` at most 3x `python -c pass` (these three take
 turns on their own, --startup-runs times; --startup-only measures only them).
 
-    .venv/bin/python benchmarks/tasks.py [--small 1000] [--big 100000] [--template 2000] [--runs 3]
+    .venv/bin/python benchmarks/tasks.py [--small 1000] [--big 100000] [--template 2000] [--intervals 100000] [--runs 3]
                                          [--startup-runs 21] [--startup-only] [--keep]
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
 import shutil
 import sys
@@ -48,7 +52,12 @@ roles:
   - {id: all, permissions: ["*"]}
 people:
   - {id: belov, name: Белов, roles: [all]}
+  - {id: orlova, name: Орлова, roles: [all]}
+  - {id: pavlov, name: Павлов, roles: [all]}
+  - {id: sidorova, name: Сидорова, roles: [all]}
+  - {id: zaitsev, name: Зайцев, roles: [all]}
 """
+PEOPLE = ("belov", "orlova", "pavlov", "sidorova", "zaitsev")
 REFERENCE = (
     "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('CREATE TABLE t AS FROM read_csv(?)', [sys.argv[2]])"
 )
@@ -78,6 +87,45 @@ def make_files(folder: Path, name: str, count: int) -> None:
             task["depends"] = ids[n - 1]
         tasks.append(task)
     (folder / f"{name}.json").write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+
+
+def make_intervals(folder: Path, count: int, tasks: int) -> None:
+    """time.csv: `count` closed intervals of half an hour, each person's one after another (40 minutes apart),
+    going back from the end of February 2027, on tasks T-1 to T-`tasks` in turn."""
+    end = dt.datetime(2027, 2, 28, 18, 0, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+    with open(folder / "time.csv", "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["task", "person", "started_at", "ended_at", "note"])
+        for n in range(count):
+            start = end - dt.timedelta(minutes=40 * (n // len(PEOPLE) + 1))
+            stop = start + dt.timedelta(minutes=30)
+            writer.writerow(
+                [f"T-{n % tasks + 1}", PEOPLE[n % len(PEOPLE)], start.isoformat(), stop.isoformat(), f"n{n}"]
+            )
+
+
+def counted(folder: Path, env: dict[str, str], table: str, count: int) -> Callable[[Result], str | None]:
+    """Check an import: the table holds `count` rows."""
+    query = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+        f"print(c.execute('SELECT count(*) FROM {table}').fetchone()[0])"
+    )
+
+    def check(result: Result) -> str | None:
+        found = run([sys.executable, "-c", query, "crmctl.duckdb"], folder, env).stdout.strip()
+        return None if found == str(count) else f"{found} rows in {table}, not {count}"
+
+    return check
+
+
+def copy(source: Path, target: Path) -> None:
+    shutil.copy(source, target)
+
+
+def afresh(folder: Path) -> None:
+    """An empty folder."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
 
 
 def imported(folder: Path, env: dict[str, str], count: int) -> Callable[[Result], str | None]:
@@ -124,6 +172,7 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--template", type=int, default=2_000)
+    parser.add_argument("--intervals", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--startup-runs", type=int, default=21)
     parser.add_argument("--startup-only", action="store_true", help="Measure only the start-up figures.")
@@ -158,6 +207,9 @@ def imports_and_launch(
     shutil.copy(folder / "crmctl.duckdb", folder / "empty.duckdb")
     make_files(folder, "small", args.small)
     make_files(folder, "big", args.big)
+    run([crmctl, "import", "tasks", "small.csv", "--quiet"], folder, env)  # the tasks the intervals are logged on
+    shutil.copy(folder / "crmctl.duckdb", folder / "tasks.duckdb")
+    make_intervals(folder, args.intervals, args.small)
 
     def fresh() -> None:
         shutil.copy(folder / "empty.duckdb", folder / "crmctl.duckdb")
@@ -173,9 +225,19 @@ def imports_and_launch(
         "duckdb read_csv", [[python, "-c", REFERENCE, "ref.duckdb", "big.csv"]],
         prepare=lambda: (folder / "ref.duckdb").unlink(missing_ok=True),
     )  # fmt: skip
+    time = Case(
+        "crmctl import time", [[crmctl, "import", "time", "time.csv", "--quiet"]],
+        counted(folder, env, "crm.time_intervals", args.intervals),
+        prepare=lambda: copy(folder / "tasks.duckdb", folder / "crmctl.duckdb"),
+    )  # fmt: skip
+    time_ref = Case(
+        "duckdb read_csv", [[python, "-c", REFERENCE, "ref.duckdb", "time.csv"]],
+        prepare=lambda: (folder / "ref.duckdb").unlink(missing_ok=True),
+    )  # fmt: skip
     launch = case("crmctl project launch", [crmctl, "project", "launch", "big-template"], launched(args.template))
     figures = [
         Figure(f"import {args.big:,} tasks with dependencies / DuckDB read_csv", big, ref, 3.0),
+        Figure(f"import {args.intervals:,} time intervals of 5 people / DuckDB read_csv", time, time_ref),
         Figure(f"launch a template of {args.template:,} tasks / crmctl --version", launch, floor),
     ]
     if taskwarrior:
@@ -184,7 +246,7 @@ def imports_and_launch(
         rc.write_text(f"data.location={data}\nconfirmation=off\nverbose=nothing\n", encoding="utf-8")
         tw = Case(
             "task import", [[taskwarrior, f"rc:{rc}", "import", "small.json"]],
-            prepare=lambda: shutil.rmtree(data, ignore_errors=True) or data.mkdir(),
+            prepare=lambda: afresh(data),
         )  # fmt: skip
         figures.insert(0, Figure(f"import {args.small:,} tasks / Taskwarrior task import", small, tw, 5.0))
     measure(figures, folder, env, args.runs)
