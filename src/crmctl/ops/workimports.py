@@ -215,6 +215,7 @@ class _TaskCheck:
 
     def __init__(self, defs: Definitions, known: _Known, problems: list[Problem]) -> None:
         self.defs, self.known, self.problems = defs, known, problems
+        self.durations: dict[str, int | str] = {}  # an estimate's text -> its minutes, or why it is none
 
     def __call__(self, task: _Task) -> bool:
         """Whether the row is good (its problems are added to the list)."""
@@ -282,10 +283,16 @@ class _TaskCheck:
             except ValueError:
                 bad("estimate_minutes", minutes, "is not a whole number of minutes above 0")
         elif estimate is not None:
-            try:
-                values["estimate_minutes"] = parse_duration(estimate, self.defs.hours_per_day)
-            except ValueError as exc:
-                bad("estimate", estimate, str(exc))
+            if estimate not in self.durations:  # a file repeats its few estimates: each parsed once
+                try:
+                    self.durations[estimate] = parse_duration(estimate, self.defs.hours_per_day)
+                except ValueError as exc:
+                    self.durations[estimate] = str(exc)
+            minutes_or_why = self.durations[estimate]
+            if isinstance(minutes_or_why, str):
+                bad("estimate", estimate, minutes_or_why)
+            else:
+                values["estimate_minutes"] = minutes_or_why
         elif "estimate" in cells or "estimate_minutes" in cells:
             values["estimate_minutes"] = None
 
@@ -507,6 +514,7 @@ class _TimeCheck:
 
     def __init__(self, session: Session, assignees: dict[str, str | None], by_external: dict[str, str]) -> None:
         self.session, self.assignees, self.by_external = session, assignees, by_external
+        self.crowded: set[str | None] = set()  # the people some of whose rows overlap (see _crowded)
         self.seen: dict[tuple[Any, ...], int] = {}  # (task, person, start) -> its row
         # person -> the file's good intervals so far, by start (they never overlap, so their ends are in order)
         self.spans: dict[str | None, tuple[list[dt.datetime], list[dt.datetime], list[int]]] = {}
@@ -527,7 +535,12 @@ class _TimeCheck:
     def against(self, row: int, cells: Cells, span: _Interval, stored: dict[str, Any] | None, bad: Bad) -> bool:
         """Whether the row, good alone, is good in the file: not a second row of the same task, person and start,
         and overlapping neither the stored interval given (its person's first other than the one it updates)
-        nor the file's good rows before it (the first of them is named). A good row counts for those after it."""
+        nor the file's good rows before it (the first of them is named). A good row counts for those after it.
+        The rows of a person none of whose rows overlap need only the stored interval's check."""
+        if span.person not in self.crowded:
+            if stored is not None:
+                bad("started_at", span.start.isoformat(), f"overlaps {described(self.session, stored)}")
+            return stored is None
         identity = (span.task, span.person, span.start)
         if identity in self.seen:
             bad("started_at", cells.get("started_at"), f"the same task, person and start as row {self.seen[identity]}")
@@ -594,10 +607,8 @@ def import_time(session: Session, source: Source, *, dry_run: bool, on_error: st
     assignees = project_store.task_assignees(conn)
     check = _TimeCheck(session, assignees, project_store.external_ids(conn))
     alone = [(row, cells, span) for row, cells in rows if (span := check(row, cells, outcome.problems)) is not None]
-    keys = [(span.task, span.person, span.start, span.end) for _, _, span in alone]
-    again = work_store.intervals_found_again(conn, keys)
-    besides = [int(again[n]["id"]) if n in again else -1 for n in range(len(keys))]
-    overlaps = work_store.first_overlaps(conn, keys, besides)
+    again, overlaps = work_store.stored_against(conn, [(s.task, s.person, s.start, s.end) for _, _, s in alone])
+    check.crowded = _crowded([span for _, _, span in alone])
     writes = []
     for n, (row, cells, span) in enumerate(alone):
         if check.against(row, cells, span, overlaps.get(n), _bad(row, outcome.problems)):
@@ -616,6 +627,21 @@ def import_time(session: Session, source: Source, *, dry_run: bool, on_error: st
         outcome.unchanged = len(writes) - len(new) - len(changed)
 
     return _finish(session, outcome, "time", write, dry_run=dry_run, on_error=on_error)
+
+
+def _crowded(spans: list[_Interval]) -> set[str | None]:
+    """The people some of whose intervals in the list overlap (two rows of the same task, person and start
+    overlap too): only their rows need checking against each other, in the file's order. Sorting each
+    person's intervals by start, any overlap shows between neighbours."""
+    by_person: dict[str | None, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for span in spans:
+        by_person.setdefault(span.person, []).append((span.start, span.end))
+    crowded = set()
+    for person, pairs in by_person.items():
+        pairs.sort()
+        if any(pairs[i][1] > pairs[i + 1][0] for i in range(len(pairs) - 1)):
+            crowded.add(person)
+    return crowded
 
 
 def _bad(row: int, problems: list[Problem]) -> Bad:

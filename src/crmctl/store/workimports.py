@@ -32,56 +32,35 @@ def tasks_as_stored(conn: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 # Time intervals: a file's rows, as (task, person, start, end), looked up against crm.time_intervals in bulk.
-_SPANS = """WITH f AS (SELECT unnest(?::VARCHAR[]) AS task, unnest(?::VARCHAR[]) AS person,
-                          unnest(?::TIMESTAMPTZ[]) AS s, unnest(?::TIMESTAMPTZ[]) AS e, unnest(?::BIGINT[]) AS besides,
-                          unnest(range(?)) AS n)"""
+Span = tuple[str, str | None, dt.datetime, dt.datetime]
 
 
-def _span_lists(spans: Sequence[tuple[str, str | None, dt.datetime, dt.datetime]], besides: list[int]) -> list[Any]:
-    return [*(list(column) for column in zip(*spans, strict=True)), besides, len(spans)]
-
-
-def _by_row(cursor: Any) -> dict[int, dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return {int(row[0]): dict(zip(names[1:], row[1:], strict=True)) for row in cursor.fetchall()}
-
-
-def intervals_found_again(
-    conn: Any, spans: Sequence[tuple[str, str | None, dt.datetime, dt.datetime]]
-) -> dict[int, dict[str, Any]]:
-    """For each span (by its place in the list) that has one: the stored interval of the same task, person and
-    start (the first by id), as its row; one statement."""
+def stored_against(conn: Any, spans: Sequence[Span]) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
+    """For the spans (by their place in the list), in one statement: the stored interval of the same task, person
+    and start (the first by id), where there is one; and the first stored interval by start and id, other than
+    that one, that shares time with the span and is its person's (a running one is open-ended), as
+    store.projects.find_interval and overlapping find them for one span. Each interval as its row."""
     if not spans:
-        return {}
-    return _by_row(
-        conn.execute(
-            f"""{_SPANS}
-                SELECT f.n, i.* FROM f JOIN crm.time_intervals i
-                  ON i.task = f.task AND i.person IS NOT DISTINCT FROM f.person AND i.started_at = f.s
-                QUALIFY row_number() OVER (PARTITION BY f.n ORDER BY i.id) = 1""",
-            _span_lists(spans, [-1] * len(spans)),
-        )
+        return {}, {}
+    tasks, people, starts, ends = (list(column) for column in zip(*spans, strict=True))
+    cursor = conn.execute(
+        """WITH f AS (SELECT unnest(?::VARCHAR[]) AS task, unnest(?::VARCHAR[]) AS person,
+                             unnest(?::TIMESTAMPTZ[]) AS s, unnest(?::TIMESTAMPTZ[]) AS e, unnest(range(?)) AS n),
+           same AS (SELECT f.n, i.* FROM f JOIN crm.time_intervals i
+                      ON i.task = f.task AND i.person IS NOT DISTINCT FROM f.person AND i.started_at = f.s
+                    QUALIFY row_number() OVER (PARTITION BY f.n ORDER BY i.id) = 1),
+           hit AS (SELECT f.n, i.* FROM f LEFT JOIN same ON same.n = f.n JOIN crm.time_intervals i
+                     ON i.person IS NOT DISTINCT FROM f.person AND i.id IS DISTINCT FROM same.id
+                    AND (i.ended_at IS NULL OR i.ended_at > f.s) AND i.started_at < f.e
+                   QUALIFY row_number() OVER (PARTITION BY f.n ORDER BY i.started_at, i.id) = 1)
+           SELECT true AS same, * FROM same UNION ALL SELECT false, * FROM hit""",
+        [tasks, people, starts, ends, len(spans)],
     )
-
-
-def first_overlaps(
-    conn: Any, spans: Sequence[tuple[str, str | None, dt.datetime, dt.datetime]], besides: list[int]
-) -> dict[int, dict[str, Any]]:
-    """For each span (by its place in the list) that shares time with a stored interval of its person other
-    than the one of id besides[place]: the first such interval by start and id, as its row (a running one is
-    open-ended), as store.projects.overlapping finds it for one; one statement."""
-    if not spans:
-        return {}
-    return _by_row(
-        conn.execute(
-            f"""{_SPANS}
-                SELECT f.n, i.* FROM f JOIN crm.time_intervals i
-                  ON i.person IS NOT DISTINCT FROM f.person AND i.id <> f.besides
-                 AND (i.ended_at IS NULL OR i.ended_at > f.s) AND i.started_at < f.e
-                QUALIFY row_number() OVER (PARTITION BY f.n ORDER BY i.started_at, i.id) = 1""",
-            _span_lists(spans, besides),
-        )
-    )
+    names = [d[0] for d in cursor.description][2:]
+    found: tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]] = ({}, {})
+    for same, n, *row in cursor.fetchall():
+        found[0 if same else 1][int(n)] = dict(zip(names, row, strict=True))
+    return found
 
 
 def add_intervals(conn: Any, rows: Sequence[tuple[str, str | None, dt.datetime, dt.datetime, str | None]]) -> None:
