@@ -6,6 +6,7 @@ files of tasks in chains of ten (each task depends on the one before it in its c
 
     crmctl import tasks small.csv           SMALL tasks, checked and written with their dependencies and events
     task import small.json                  the same tasks in Taskwarrior (Debian's taskwarrior), where installed
+    python -c "duckdb.connect(file)"        the floor of a crmctl command on a database, beside Taskwarrior too
     crmctl import tasks big.csv             BIG tasks with dependencies
     python -c "read_csv('big.csv')"         DuckDB alone, the same file into a table
     crmctl import time time.csv             INTERVALS time intervals of five people on SMALL tasks, checked
@@ -58,6 +59,8 @@ people:
   - {id: zaitsev, name: Зайцев, roles: [all]}
 """
 PEOPLE = ("belov", "orlova", "pavlov", "sidorova", "zaitsev")
+# the least any crmctl command on a database does: Python starts, imports duckdb, opens the file and closes it
+OPEN = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('SELECT 1').fetchall()"
 REFERENCE = (
     "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('CREATE TABLE t AS FROM read_csv(?)', [sys.argv[2]])"
 )
@@ -248,7 +251,11 @@ def imports_and_launch(
             "task import", [[taskwarrior, f"rc:{rc}", "import", "small.json"]],
             prepare=lambda: afresh(data),
         )  # fmt: skip
-        figures.insert(0, Figure(f"import {args.small:,} tasks / Taskwarrior task import", small, tw, 5.0))
+        opened = case("duckdb opens the database", [python, "-c", OPEN, "crmctl.duckdb"], None)
+        figures[:0] = [
+            Figure(f"import {args.small:,} tasks / Taskwarrior task import", small, tw, 5.0),
+            Figure("Python, duckdb imported, the database opened / Taskwarrior task import", opened, tw),
+        ]
     measure(figures, folder, env, args.runs)
     return figures
 

@@ -414,7 +414,7 @@ def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: Sequ
 def _same(values: list[Any]) -> bool:
     """Whether every value is the first one, of its type."""
     first = values[0]
-    return values.count(first) == len(values) and all(type(v) is type(first) for v in values)
+    return values.count(first) == len(values) and len(set(map(type, values))) == 1
 
 
 def define_records_view(conn: Connection, forms: Iterable[str]) -> None:
