@@ -8,7 +8,7 @@ and start.
 A task import goes in phases: the file's rows read (_read), each given its task id (_identify), each checked
 and its values converted (_TaskCheck), dependency cycles found (_without_cycles), then the good rows written
 (_write_tasks). A time import reads, checks each row alone (_TimeCheck), then all of them against the stored
-intervals with two statements and against each other in the file's order (_TimeCheck.against), and writes the
+intervals with one statement and against each other in the file's order (_TimeCheck.against), and writes the
 new and the corrected intervals with one statement each.
 """
 
@@ -597,7 +597,7 @@ class _TimeCheck:
 
 def import_time(session: Session, source: Source, *, dry_run: bool, on_error: str) -> Outcome:
     """Import a file of time intervals: new ones logged, those found again (task, person, start) updated. Each
-    row is checked alone, then all of them against the database with two statements, then in the file's order
+    row is checked alone, then all of them against the database with one statement, then in the file's order
     against each other; the good ones are written with one statement each for the new and the corrected."""
     session.require("tasks.execute", "log time")
     outcome = Outcome(source=source.path.name, dry_run=dry_run)
