@@ -22,7 +22,6 @@ from crmctl.domain.values import FieldSpec, convert
 from crmctl.errors import InputError, UsageError
 from crmctl.ops import importfiles, workimports
 from crmctl.ops.lookups import people_of
-from crmctl.ops.process import choose_process, enter
 from crmctl.ops.session import Session
 from crmctl.ops.staging import Progress, Source, read_map, stage
 from crmctl.store import imports as import_store
@@ -113,6 +112,8 @@ def import_records(session: Session, request: ImportRequest) -> Outcome:
     session.require("records.import", f"import {form.name} records", form.name)
     if request.on_error not in ("abort", "skip"):
         raise UsageError(f"--on-error must be abort or skip, not '{request.on_error}'")
+    from crmctl.ops.process import choose_process  # here: start-up; a task or time import enters no process
+
     process = choose_process(session, form, request.process)
     job = _Job(session, form, request, process, people_of(session), {})
     outcome = Outcome(source=request.path.name, dry_run=request.dry_run)
@@ -382,6 +383,8 @@ def _enter_process(session: Session, form: FormDef, process_name: str, columns: 
         initial = process.initial
         import_store.enter_plain_stage(session.conn, form, process_name, initial, actor=session.actor, now=session.now)
         return
+    from crmctl.ops.process import enter  # here: start-up, as in import_records
+
     deferred = Deferred(form, process_name)
     for row, given in import_store.new_rows(session.conn, form, columns):  # given: what the row's cells set, as --set
         row["process"], row["stage"] = process_name, None

@@ -7,11 +7,14 @@ and start.
 
 A task import goes in phases: the file's rows read (_read), each given its task id (_identify), each checked
 and its values converted (_TaskCheck), dependency cycles found (_without_cycles), then the good rows written
-(_write_tasks). A time import reads, checks (_interval) and writes likewise.
+(_write_tasks). A time import reads, checks each row alone (_TimeCheck), then all of them against the stored
+intervals with one statement and against each other in the file's order (_TimeCheck.against), and writes the
+new and the corrected intervals with one statement each.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 import tempfile
@@ -216,14 +219,11 @@ class _TaskCheck:
 
     def __init__(self, defs: Definitions, known: _Known, problems: list[Problem]) -> None:
         self.defs, self.known, self.problems = defs, known, problems
+        self.durations: dict[str, int | str] = {}  # an estimate's text -> its minutes, or why it is none
 
     def __call__(self, task: _Task) -> bool:
         """Whether the row is good (its problems are added to the list)."""
-        count = len(self.problems)
-
-        def bad(column: str, value: Any, message: str) -> None:
-            self.problems.append(Problem(task.row, column, value, message))
-
+        count, bad = len(self.problems), _bad(task.row, self.problems)
         cells, values = task.cells, task.values
         self.text(task, bad)
         self.links(cells, values, bad)
@@ -287,10 +287,16 @@ class _TaskCheck:
             except ValueError:
                 bad("estimate_minutes", minutes, "is not a whole number of minutes above 0")
         elif estimate is not None:
-            try:
-                values["estimate_minutes"] = parse_duration(estimate, self.defs.hours_per_day)
-            except ValueError as exc:
-                bad("estimate", estimate, str(exc))
+            if estimate not in self.durations:  # a file repeats its few estimates: each parsed once
+                try:
+                    self.durations[estimate] = parse_duration(estimate, self.defs.hours_per_day)
+                except ValueError as exc:
+                    self.durations[estimate] = str(exc)
+            minutes_or_why = self.durations[estimate]
+            if isinstance(minutes_or_why, str):
+                bad("estimate", estimate, minutes_or_why)
+            else:
+                values["estimate_minutes"] = minutes_or_why
         elif "estimate" in cells or "estimate_minutes" in cells:
             values["estimate_minutes"] = None
 
@@ -544,51 +550,56 @@ class _Interval(NamedTuple):
 
 
 class _TimeCheck:
-    """The checks of a time row: its task, its person, its start and end."""
+    """The checks of a time row: its task, its person, its start and end (each row alone, `__call__`); then,
+    in the file's order, against the rows before it and the stored intervals (`against`)."""
 
     def __init__(self, session: Session, assignees: dict[str, str | None], by_external: dict[str, str]) -> None:
         self.session, self.assignees, self.by_external = session, assignees, by_external
+        self.crowded: set[str | None] = set()  # the people some of whose rows overlap (see _crowded)
         self.seen: dict[tuple[Any, ...], int] = {}  # (task, person, start) -> its row
-        self.spans: dict[str | None, list[tuple[dt.datetime, dt.datetime, int]]] = {}  # person -> the file's
+        # person -> the file's good intervals so far, by start (they never overlap, so their ends are in order)
+        self.spans: dict[str | None, tuple[list[dt.datetime], list[dt.datetime], list[int]]] = {}
 
     def __call__(self, row: int, cells: Cells, problems: list[Problem]) -> _Interval | None:
         """The row's interval, or None when it has problems (added to the list)."""
-        count = len(problems)
-
-        def bad(column: str, value: Any, message: str) -> None:
-            problems.append(Problem(row, column, value, message))
-
+        count, bad = len(problems), _bad(row, problems)
         defs = self.session.defs
         tid = self.task(cells.get("task"), bad)
         person = cells.get("person") or (self.assignees.get(tid) if tid else None) or self.session.actor
         if person and defs.has_team and person not in defs.people:
             bad("person", person, f"no person '{person}' in the team")
         start, end = self.span(cells, bad)
-        identity = (tid, person, start)
-        if len(problems) == count and identity in self.seen:
-            bad("started_at", cells.get("started_at"), f"the same task, person and start as row {self.seen[identity]}")
         if len(problems) > count or tid is None or start is None or end is None:
             return None
-        self.overlap(_Interval(tid, person, start, end, None), bad)
-        if len(problems) > count:
-            return None
-        self.seen[identity] = row
-        self.spans.setdefault(person, []).append((start, end, row))
         return _Interval(tid, person, start, end, cells.get("note"))
 
-    def overlap(self, span: _Interval, bad: Bad) -> None:
-        """One person's intervals never overlap: not those stored (but the one the row updates), nor the
-        file's rows before it."""
-        conn = self.session.conn
-        same = project_store.find_interval(conn, span.task, span.person, span.start)
-        found = project_store.overlapping(conn, span.person, span.start, span.end, [same["id"]] if same else [])
-        if found is not None:
-            bad("started_at", span.start.isoformat(), f"overlaps {described(self.session, found)}")
-            return
-        for start, end, row in self.spans.get(span.person, []):
-            if start < span.end and span.start < end:
-                bad("started_at", span.start.isoformat(), f"overlaps row {row} of the file")
-                return
+    def against(self, row: int, cells: Cells, span: _Interval, stored: dict[str, Any] | None, bad: Bad) -> bool:
+        """Whether the row, good alone, is good in the file: not a second row of the same task, person and start,
+        and overlapping neither the stored interval given (its person's first other than the one it updates)
+        nor the file's good rows before it (the first of them is named). A good row counts for those after it.
+        The rows of a person none of whose rows overlap need only the stored interval's check."""
+        if span.person not in self.crowded:
+            if stored is not None:
+                bad("started_at", span.start.isoformat(), f"overlaps {described(self.session, stored)}")
+            return stored is None
+        identity = (span.task, span.person, span.start)
+        if identity in self.seen:
+            bad("started_at", cells.get("started_at"), f"the same task, person and start as row {self.seen[identity]}")
+            return False
+        if stored is not None:
+            bad("started_at", span.start.isoformat(), f"overlaps {described(self.session, stored)}")
+            return False
+        starts, ends, rows = self.spans.setdefault(span.person, ([], [], []))
+        first, last = bisect.bisect_right(ends, span.start), bisect.bisect_left(starts, span.end)
+        if first < last:
+            bad("started_at", span.start.isoformat(), f"overlaps row {min(rows[first:last])} of the file")
+            return False
+        self.seen[identity] = row
+        place = bisect.bisect_left(starts, span.start)
+        starts.insert(place, span.start)
+        ends.insert(place, span.end)
+        rows.insert(place, row)
+        return True
 
     def task(self, token: str | None, bad: Bad) -> str | None:
         """The task a row names by crmctl's id or the file's."""
@@ -626,7 +637,9 @@ class _TimeCheck:
 
 
 def import_time(session: Session, source: Source, *, dry_run: bool, on_error: str) -> Outcome:
-    """Import a file of time intervals: new ones logged, those found again (task, person, start) updated."""
+    """Import a file of time intervals: new ones logged, those found again (task, person, start) updated. Each
+    row is checked alone, then all of them against the database with one statement, then in the file's order
+    against each other; the good ones are written with one statement each for the new and the corrected."""
     session.require("tasks.execute", "log time")
     outcome = Outcome(source=source.path.name, dry_run=dry_run)
     conn = session.conn
@@ -634,21 +647,44 @@ def import_time(session: Session, source: Source, *, dry_run: bool, on_error: st
     outcome.rows = len(rows)
     assignees = project_store.task_assignees(conn)
     check = _TimeCheck(session, assignees, project_store.external_ids(conn))
-    writes = [found for row, cells in rows if (found := check(row, cells, outcome.problems)) is not None]
-    if any(p not in (None, session.actor) for w in writes for p in (w.person, assignees[w.task])):
+    alone = [(row, cells, span) for row, cells in rows if (span := check(row, cells, outcome.problems)) is not None]
+    again, overlaps = work_store.stored_against(conn, [(s.task, s.person, s.start, s.end) for _, _, s in alone])
+    check.crowded = _crowded([span for _, _, span in alone])
+    writes = []
+    for n, (row, cells, span) in enumerate(alone):
+        if check.against(row, cells, span, overlaps.get(n), _bad(row, outcome.problems)):
+            writes.append((span, again.get(n)))
+    outcome.problems.sort(key=lambda p: p.row or 0)
+    if any(p not in (None, session.actor) for w, _ in writes for p in (w.person, assignees[w.task])):
         session.require("tasks.manage_others", "log time on others' tasks or for others")
 
     def write(conn: Any) -> None:
-        for interval in writes:
-            found = project_store.find_interval(conn, interval.task, interval.person, interval.start)
-            if found is None:
-                task, person, start, end, note = interval
-                project_store.log_interval(conn, task, person, start, end, note, source="import")
-                outcome.created += 1
-            elif found["ended_at"] != interval.end or found["note"] != interval.note:
-                project_store.update_interval(conn, found["id"], interval.end, interval.note)
-                outcome.updated += 1
-            else:
-                outcome.unchanged += 1
+        new = [span for span, found in writes if found is None]
+        changed = [(found["id"], span.end, span.note) for span, found in writes
+                   if found is not None and (found["ended_at"] != span.end or found["note"] != span.note)]  # fmt: skip
+        work_store.add_intervals(conn, new)
+        work_store.correct_intervals(conn, changed)
+        outcome.created, outcome.updated = len(new), len(changed)
+        outcome.unchanged = len(writes) - len(new) - len(changed)
 
     return _finish(session, outcome, "time", write, dry_run=dry_run, on_error=on_error)
+
+
+def _crowded(spans: list[_Interval]) -> set[str | None]:
+    """The people some of whose intervals in the list overlap (two rows of the same task, person and start
+    overlap too): only their rows need checking against each other, in the file's order. Sorting each
+    person's intervals by start, any overlap shows between neighbours."""
+    by_person: dict[str | None, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for span in spans:
+        by_person.setdefault(span.person, []).append((span.start, span.end))
+    crowded = set()
+    for person, pairs in by_person.items():
+        pairs.sort()
+        if any(pairs[i][1] > pairs[i + 1][0] for i in range(len(pairs) - 1)):
+            crowded.add(person)
+    return crowded
+
+
+def _bad(row: int, problems: list[Problem]) -> Bad:
+    """What adds a problem of the row to the list."""
+    return lambda column, value, message: problems.append(Problem(row, column, value, message))

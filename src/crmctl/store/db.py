@@ -394,13 +394,27 @@ def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: Sequ
     if not rows:
         return
     lists = [list(column) for column in zip(*rows, strict=True)]
-    unnested = ", ".join(f"unnest(?) AS c{i}" for i in range(len(columns)))
-    picked = ", ".join(f"c{i}" for i in range(len(columns)))
+    params: list[Any] = [len(rows)]  # $1
+    picked, unnested = [], []
+    for i, values in enumerate(lists):
+        if _same(values):  # one value for every row, bound once: passing a list costs about 2 µs a value
+            params.append(values[0])
+            picked.append(f"${len(params)}")
+        else:
+            params.append(values)
+            unnested.append(f"unnest(${len(params)}) AS c{i}")
+            picked.append(f"c{i}")
     conn.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {picked} FROM "
-        f"(SELECT {unnested}, unnest(range(?)) AS crm_order) ORDER BY crm_order",
-        [*lists, len(rows)],
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(picked)} FROM "
+        f"(SELECT {''.join(u + ', ' for u in unnested)}unnest(range($1)) AS crm_order) ORDER BY crm_order",
+        params,
     )
+
+
+def _same(values: list[Any]) -> bool:
+    """Whether every value is the first one, of its type."""
+    first = values[0]
+    return values.count(first) == len(values) and len(set(map(type, values))) == 1
 
 
 def define_records_view(conn: Connection, forms: Iterable[str]) -> None:
