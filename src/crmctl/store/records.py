@@ -247,8 +247,8 @@ def events(conn: Any, keys: list[str], work: list[str] | None = None) -> list[di
     created."""
     cursor = conn.execute(
         """SELECT id, occurred_at, actor, action, data, record FROM crm.events
-        WHERE list_contains(?, record) OR list_contains(?, coalesce(json_extract_string(data, '$.task'),
-                                                                   json_extract_string(data, '$.project')))
+        WHERE list_contains(?, record) OR ((contains(data, '"task"') OR contains(data, '"project"'))  -- cheap first
+            AND list_contains(?, coalesce(json_extract_string(data, '$.task'), json_extract_string(data, '$.project'))))
         UNION ALL
         SELECT 0, i.imported_at, i.actor, 'record.imported', json_object('import', i.id, 'source', i.source), r.key
         FROM crm.records r
