@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/tj3.py
 	$(BIN)/python benchmarks/reliability.py
 	$(BIN)/python benchmarks/server.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist

@@ -23,6 +23,7 @@ from crmctl.cli.base import (
     rehearse,
     write_file,
 )
+from crmctl.errors import UsageError
 from crmctl.render.tables import render
 
 if TYPE_CHECKING:
@@ -108,15 +109,22 @@ def board(
     ],
     output: Annotated[str | None, formats("table", "json", "html")] = None,
     out: OutOption = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, max=2**31 - 1, help="Cards per column, those longest in their stage (50)."),
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every record's card, however many.")] = False,
 ) -> None:
     """The kanban board of a process: a column per stage with counts and cards (table, json or html)."""
-    from crmctl.ops.process import BoardRequest
+    from crmctl.ops.process import BOARD_LIMIT, BoardRequest
     from crmctl.render import board as render_board
 
     fmt = choose_format(output)
+    if every and limit is not None:
+        raise UsageError("--all shows every card: give --limit or --all, not both")
     if out is not None:
         check_output(out)
-    found = call("board", BoardRequest(process_name))
+    found = call("board", BoardRequest(process_name, None if every else limit or BOARD_LIMIT))
     if fmt == "json":
         text = render_board.as_json(found)
     elif fmt == "html":

@@ -5,7 +5,7 @@ process, projects, schedule, sprints, agenda), which all import them and never e
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, overload
 
 from crmctl.domain import permissions
@@ -72,6 +72,15 @@ def title_of_key(session: Session, key: str) -> str:
         return ""
     name = form.display_field
     return str(row.get(name) or "") if name else ""
+
+
+def titles_of_keys(session: Session, keys: Iterable[str | None]) -> dict[str, str]:
+    """The title of each of these records (as title_of_key gives it, "" for an unknown key), in a query per
+    form rather than two per key."""
+    forms = [(form.name, form.display_field) for form in session.defs.forms.values() if form.display_field]
+    wanted = sorted({normalise_key(key) for key in keys if key})
+    values = record_store.display_values(session.conn, forms, wanted)
+    return {key: str(values.get(key) or "") for key in wanted}
 
 
 def title_of(form: FormDef, row: dict[str, Any]) -> str:

@@ -44,7 +44,7 @@ from crmctl.ops.lookups import (
     team_person,
 )
 from crmctl.ops.projects import LaunchNote
-from crmctl.ops.schedule import promises
+from crmctl.ops.schedule import Promise, promises
 from crmctl.ops.session import Options, Session, check_actor, workspace_definitions
 from crmctl.ops.timekeeping import late_timers
 from crmctl.store import process as process_store
@@ -828,9 +828,13 @@ def _process_of(defs: Definitions, name: str) -> ProcessDef:
 
 
 # -- board -------------------------------------------------------------------------------------------------
+BOARD_LIMIT = 50  # cards a column shows unless asked for more
+
+
 @dataclass(frozen=True)
 class BoardRequest:
     process: str  # the process whose board to show
+    limit: int | None = BOARD_LIMIT  # cards per column, those longest in their stage; None: every record
 
 
 @dataclass(frozen=True)
@@ -856,8 +860,9 @@ class BoardColumn:
 
     stage: str  # the stage's id, or the group's
     title: str
-    cards: list[Card]
+    cards: list[Card]  # those shown: at most the board's limit
     stages: list[str]  # the stages it shows
+    count: int = 0  # how many records the column holds, shown or not
 
 
 @dataclass(frozen=True)
@@ -870,29 +875,41 @@ class Board:
     form_title: str
     columns: list[BoardColumn]
     made_at: dt.datetime  # the time the board shows (the session's clock)
+    limit: int | None = BOARD_LIMIT  # cards per column at most; None: all
 
 
 def board(session: Session, request: BoardRequest) -> Board:
     """The kanban board of a process: a column per stage (those not hidden from it), or per group of stages the
-    process's `board_columns` name, with its records."""
+    process's `board_columns` name, with how many records it holds and the `limit` longest in their stage."""
+    limit = request.limit
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be at least 1, not {limit} (--all shows every card)")
     process = _process(session, request.process)
     form = session.defs.forms[process.form]
     session.require("records.read", f"read {form.name} records", form.name)
     layout = process.board()
-    cards: dict[str, list[Card]] = {ident: [] for ident, _, _ in layout}
     column_of = {stage.id: (ident, stage.terminal) for ident, _, stages in layout for stage in stages}
-    # longest in their stage first
-    rows = [row for row in process_store.records_in(session.conn, form, process.name) if row["stage"] in column_of]
-    promised = promises(session, form, [row for row in rows if not column_of[row["stage"]][1]])
+    # longest in their stage first: the first `limit` of each stage, of which a column of several stages
+    # shows the first `limit`
+    rows, counts = process_store.board_rows(session.conn, form, process.name, list(column_of), limit)
+    shown: dict[str, list[dict[str, Any]]] = {ident: [] for ident, _, _ in layout}
     for row in rows:
-        ident, terminal = column_of[row["stage"]]
-        card = _card(session, form, row, terminal)
-        promise = promised.get(row["key"])
-        if promise is not None:
-            card = replace(card, promised=promise.promised, late=promise.late)
-        cards[ident].append(card)
-    columns = [BoardColumn(ident, title, cards[ident], [s.id for s in stages]) for ident, title, stages in layout]
-    return Board(process.name, process.title, process.form, form.title, columns, session.now)
+        column = shown[column_of[row["stage"]][0]]
+        if limit is None or len(column) < limit:
+            column.append(row)
+    open_rows = [row for column in shown.values() for row in column if not column_of[row["stage"]][1]]
+    promised = promises(session, form, open_rows)
+    columns = []
+    for ident, title, stages in layout:
+        cards = [_card(session, form, row, column_of[row["stage"]][1]) for row in shown[ident]]
+        cards = [_promised(card, promised.get(card.key)) for card in cards]
+        count = sum(counts.get(stage.id, 0) for stage in stages)
+        columns.append(BoardColumn(ident, title, cards, [s.id for s in stages], count))
+    return Board(process.name, process.title, process.form, form.title, columns, session.now, limit)
+
+
+def _promised(card: Card, promise: Promise | None) -> Card:
+    return card if promise is None else replace(card, promised=promise.promised, late=promise.late)
 
 
 def _card(session: Session, form: FormDef, row: dict[str, Any], terminal: bool) -> Card:

@@ -30,11 +30,13 @@ def as_data(board: Board) -> dict[str, Any]:
         "process": board.process,
         "title": board.title,
         "form": board.form,
+        "limit": board.limit,
         "stages": [
             {
                 "stage": c.stage,
                 "title": c.title,
-                "count": len(c.cards),
+                "count": c.count,
+                "more": c.count - len(c.cards),
                 "stages": c.stages,
                 "cards": [{k: plain(v) for k, v in dataclasses.asdict(card).items()} for card in c.cards],
             }
@@ -86,13 +88,19 @@ def _band(columns: list[BoardColumn], room: int, color: bool) -> str:
     """Stages side by side, each `room` characters wide."""
     from tabulate import tabulate
 
-    headers = [_header(c.title, len(c.cards), room - 2) for c in columns]  # tabulate pads a header by two
-    depth = max((len(c.cards) for c in columns), default=0)
-    body = [
-        [_card(column.cards[i], room, color) if i < len(column.cards) else "" for column in columns]
-        for i in range(depth)
-    ]
+    headers = [_header(c.title, c.count, room - 2) for c in columns]  # tabulate pads a header by two
+    cells = [[_card(card, room, color) for card in c.cards] + _more(c, room) for c in columns]
+    depth = max((len(c) for c in cells), default=0)
+    body = [[column[i] if i < len(column) else "" for column in cells] for i in range(depth)]
     return tabulate(body, headers=headers, tablefmt="simple_grid", disable_numparse=True) + "\n"
+
+
+def _more(column: BoardColumn, room: int) -> list[str]:
+    """Below a column's cards, how many of its records are not shown (`--all` shows them)."""
+    from crmctl.render.tables import clip
+
+    more = column.count - len(column.cards)
+    return [clip(f"+{more} more", room)] if more > 0 else []
 
 
 def html(board: Board) -> str:
@@ -109,4 +117,5 @@ def html(board: Board) -> str:
         form_title=board.form_title,
         now=f"{board.made_at:%Y-%m-%d %H:%M}",
         total=sum(s["count"] for s in data["stages"]),
+        limit=board.limit,
     )

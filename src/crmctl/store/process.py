@@ -173,6 +173,32 @@ def records_in(conn: Any, form: FormDef, process: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def board_rows(
+    conn: Any, form: FormDef, process: str, stages: Sequence[str], limit: int | None
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The records of a process in these stages, longest in their stage first: at most `limit` of each stage
+    (all with None); and how many records each stage holds. Two queries, whatever the number of records."""
+    if not stages:
+        return [], {}
+    table = quote(form.name)
+    # the window ranks the keys alone; only the rows chosen are read whole (a third of the time at 100,000)
+    cursor = conn.execute(
+        f"SELECT * FROM {table} WHERE key IN (SELECT key FROM {table} WHERE process = ? AND list_contains(?, stage) "
+        "QUALIFY ? IS NULL OR row_number() OVER (PARTITION BY stage ORDER BY stage_since, number) <= ?) "
+        "ORDER BY stage_since, number",
+        [process, list(stages), limit, limit],
+    )
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    counts = dict(
+        conn.execute(
+            f"SELECT stage, count(*) FROM {table} WHERE process = ? AND list_contains(?, stage) GROUP BY stage",
+            [process, list(stages)],
+        ).fetchall()
+    )
+    return rows, counts
+
+
 def promised_records(conn: Any, form: FormDef, column: str, person: str | None) -> list[dict[str, Any]]:
     """A form's records with a value in the column (its promised field; a person's: those they are
     responsible for)."""

@@ -257,8 +257,10 @@ def open_work(conn: Any, order: Iterable[str] = (), now: dt.datetime | None = No
     keys = ["t.status <> 'in_progress'", *(_QUEUE_ORDER[name] for name in order if name in _QUEUE_ORDER), "t.number"]
     return _rows(
         conn.execute(
-            f"""WITH spent AS (
-                   SELECT i.task, sum({_SPENT}) / 60.0 AS minutes FROM crm.time_intervals i GROUP BY i.task),
+            f"""WITH spent AS (  -- the intervals of open tasks only: those of done ones are most of them
+                   SELECT i.task, sum({_SPENT}) / 60.0 AS minutes FROM crm.time_intervals i
+                   WHERE i.task IN (SELECT id FROM crm.tasks WHERE status IN ('todo', 'in_progress'))
+                   GROUP BY i.task),
                deps AS (
                    SELECT d.task, list(d.depends_on ORDER BY d.depends_on) AS depends_on
                    FROM crm.task_dependencies d JOIN crm.tasks b ON b.id = d.depends_on
@@ -411,9 +413,9 @@ def intervals(
 
 def task_events(conn: Any, tid: str) -> list[dict[str, Any]]:
     cursor = conn.execute(
-        "SELECT id, occurred_at, actor, action, data FROM crm.events "
-        "WHERE json_extract_string(data, '$.task') = ? ORDER BY occurred_at, id",
-        [tid],
+        "SELECT id, occurred_at, actor, action, data FROM crm.events "  # the text search first: it is cheap
+        "WHERE contains(data, '\"' || ? || '\"') AND json_extract_string(data, '$.task') = ? ORDER BY occurred_at, id",
+        [tid, tid],
     )
     return [
         {"id": i, "at": at, "actor": actor, "action": action, "data": json.loads(data) if data else {}}

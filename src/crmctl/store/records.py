@@ -21,6 +21,20 @@ def form_of(conn: Any, key: str) -> str | None:
     return row[0] if row else None
 
 
+def display_values(conn: Any, forms: Sequence[tuple[str, str]], keys: Sequence[str]) -> dict[str, Any]:
+    """key -> the value of its form's display column, for those of these keys that are records of these forms
+    ((form, column) pairs): one query per form, however many keys."""
+    found: dict[str, Any] = {}
+    if not keys:
+        return found
+    for form, column in forms:
+        rows = conn.execute(
+            f"SELECT key, {quote(column)} FROM {quote(form)} WHERE key IN (SELECT unnest(?))", [list(keys)]
+        ).fetchall()
+        found.update(rows)
+    return found
+
+
 def existing_keys(conn: Any, form: str | None, keys: list[str]) -> set[str]:
     """Which of these keys are keys of the form's records (form None: of any form's), in one query."""
     if not keys:
@@ -235,8 +249,8 @@ def events(conn: Any, keys: list[str], work: list[str] | None = None) -> list[di
     created."""
     cursor = conn.execute(
         """SELECT id, occurred_at, actor, action, data, record FROM crm.events
-        WHERE list_contains(?, record) OR list_contains(?, coalesce(json_extract_string(data, '$.task'),
-                                                                   json_extract_string(data, '$.project')))
+        WHERE list_contains(?, record) OR ((contains(data, '"task"') OR contains(data, '"project"'))  -- cheap first
+            AND list_contains(?, coalesce(json_extract_string(data, '$.task'), json_extract_string(data, '$.project'))))
         UNION ALL
         SELECT 0, i.imported_at, i.actor, 'record.imported', json_object('import', i.id, 'source', i.source), r.key
         FROM crm.records r
