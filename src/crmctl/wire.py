@@ -17,6 +17,7 @@ import base64
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import types
 import typing
 from decimal import Decimal
@@ -42,7 +43,7 @@ def encode(value: Any, declared: Any = Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        hints = typing.get_type_hints(type(value))
+        hints = _hints(type(value))
         return {
             f.name: encode(getattr(value, f.name), hints.get(f.name, Any))
             for f in dataclasses.fields(value)
@@ -98,7 +99,7 @@ def _plain(declared: type, data: Any) -> Any:
     if dataclasses.is_dataclass(declared):
         if not isinstance(data, dict):
             raise WireError(f"expected an object for {declared.__name__}")
-        hints = typing.get_type_hints(declared)
+        hints = _hints(declared)
         known = {f.name for f in dataclasses.fields(declared) if f.init and not f.metadata.get("local")}
         unknown = set(data) - known
         if unknown:
@@ -122,6 +123,13 @@ def _plain(declared: type, data: Any) -> Any:
             except ValueError as exc:
                 raise WireError(str(exc)) from None
     return _typed(declared, data)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A dataclass's field types, worked out once per class (get_type_hints compiles every annotation anew,
+    and a result of a thousand rows asked for them a thousand times)."""
+    return typing.get_type_hints(cls)
 
 
 def _typed(kind: type, data: Any) -> Any:
