@@ -43,12 +43,7 @@ def encode(value: Any, declared: Any = Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        hints = _hints(type(value))
-        return {
-            f.name: encode(getattr(value, f.name), hints.get(f.name, Any))
-            for f in dataclasses.fields(value)
-            if not f.metadata.get("local")
-        }
+        return {name: encode(getattr(value, name), hint) for name, hint in _sent(type(value))}
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -130,6 +125,13 @@ def _hints(cls: type) -> dict[str, Any]:
     """A dataclass's field types, worked out once per class (get_type_hints compiles every annotation anew,
     and a result of a thousand rows asked for them a thousand times)."""
     return typing.get_type_hints(cls)
+
+
+@functools.cache
+def _sent(cls: type) -> tuple[tuple[str, Any], ...]:
+    """The fields of a dataclass that are sent, each with its declared type."""
+    hints = _hints(cls)
+    return tuple((f.name, hints.get(f.name, Any)) for f in dataclasses.fields(cls) if not f.metadata.get("local"))
 
 
 def _typed(kind: type, data: Any) -> Any:
