@@ -32,6 +32,11 @@ _TAGS: dict[str, tuple[type, typing.Callable[[str], Any]]] = {
 }
 
 
+# A request's reserved key asking for a dry run (`--dry-run`): the server runs the write in one transaction that
+# it rolls back, and answers with an ops.session.Rehearsal of what it did instead of the operation's result.
+DRY_RUN = "$dry_run"
+
+
 class WireError(ValueError):
     """JSON that does not fit the declared type."""
 

@@ -176,14 +176,19 @@ def local_only(op: Operation) -> str | None:
     return None
 
 
+def refuse_dry_run(op: Operation) -> None:
+    """UsageError unless the operation writes (only a write has anything to rehearse)."""
+    if op.access != "write":
+        raise UsageError(f"crmctl {op.command} writes nothing: --dry-run does not apply")
+
+
 def run(name: str, options: Options, request: Any, dry_run: bool = False) -> Any:
     """Run an operation here, on the local workspace: open what its access says, call it, close. A dry run
     of a write runs it in full and rolls it back, giving a Rehearsal (crmctl.ops.session) of what it did."""
     op = BY_NAME[name]
     function = op.load()
     if dry_run:
-        if op.access != "write":
-            raise UsageError(f"crmctl {op.command} writes nothing: --dry-run does not apply")
+        refuse_dry_run(op)
         from crmctl.ops.session import open_session, rehearse  # the session module imports the definitions' types
 
         with open_session(options) as session:

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from crmctl import __version__, uploads, wire
 from crmctl.errors import INTERNAL, CrmError, Unauthorized, UsageError
 from crmctl.ops.registry import BY_NAME
+from crmctl.ops.session import Rehearsal
 from crmctl.server.engine import Engine
 from crmctl.server.scheduler import Scheduler
 
@@ -85,15 +86,18 @@ def create_app(engine: Engine, scheduler: Scheduler | None = None) -> Starlette:
             request_type, result_type = op.types()
             body = await _body(request, MAX_UPLOAD if op.reads_files else MAX_REQUEST)
             files = body.pop(uploads.KEY, None) if isinstance(body, dict) else None
+            dry_run = body.pop(wire.DRY_RUN, False) if isinstance(body, dict) else False
             try:
                 given = wire.decode(request_type, body)
             except (wire.WireError, TypeError) as exc:
                 raise UsageError(f"the request does not fit {name}: {exc}") from None
             if files is not None and not isinstance(files, dict):
                 raise UsageError(f"the request's {uploads.KEY} is not an object")
-            result = await run_in_threadpool(engine.run, op, person, given, files)
+            if not isinstance(dry_run, bool):
+                raise UsageError(f"the request's {wire.DRY_RUN} is not true or false")
+            result = await run_in_threadpool(engine.run, op, person, given, files, dry_run)
             status = 200
-            return JSONResponse({"result": wire.encode(result, result_type)})
+            return JSONResponse({"result": wire.encode(result, Rehearsal if dry_run else result_type)})
         except CrmError as exc:
             status = exc.http_status
             return _error(exc)

@@ -17,8 +17,17 @@ from crmctl.domain.events import Event
 from crmctl.domain.model import Definitions
 from crmctl.errors import InputError, Unauthorized, UsageError
 from crmctl.ops import clock, notices
-from crmctl.ops.registry import Operation, local_only
-from crmctl.ops.session import Options, Session, database_path, start, workspace_root, workspace_settings
+from crmctl.ops.registry import Operation, local_only, refuse_dry_run
+from crmctl.ops.session import (
+    Options,
+    Rehearsal,
+    Session,
+    database_path,
+    rehearse,
+    start,
+    workspace_root,
+    workspace_settings,
+)
 from crmctl.ops.tokens import authenticate, unexpired
 from crmctl.store import db, migrations
 from crmctl.store import records as record_store
@@ -158,18 +167,35 @@ class Engine:
                 token_store.used(writer, token_id, now)
         return person
 
-    def run(self, op: Operation, person: str, request: Any, files: dict[str, Any] | None = None) -> Any:
+    def run(
+        self, op: Operation, person: str, request: Any, files: dict[str, Any] | None = None, dry_run: bool = False
+    ) -> Any:
         """Run an operation as the person: a write in the writer's turn, a read beside it; one that reads
-        files, on the copies of those the client sent (crmctl.uploads)."""
+        files, on the copies of those the client sent (crmctl.uploads). A dry run of a write runs it in the
+        writer's turn and rolls it back: its result is a Rehearsal, as locally (ops.registry.run)."""
         refused = local_only(op)
         if refused:
             raise UsageError(refused)
+        if dry_run:
+            refuse_dry_run(op)
         if op.reads_files:
             with tempfile.TemporaryDirectory(prefix="crmctl-upload-") as folder:
-                return self._run(op, person, uploads.place(request, files or {}, Path(folder)))
-        return self._run(op, person, request)
+                return self._run(op, person, uploads.place(request, files or {}, Path(folder)), dry_run)
+        return self._run(op, person, request, dry_run)
 
-    def _run(self, op: Operation, person: str, request: Any) -> Any:
+    def _rehearse(self, op: Operation, person: str, request: Any) -> Rehearsal:
+        session = None
+        try:
+            with self._turn() as cursor:
+                session = self._start(cursor, person, write=True)
+                return rehearse(session, op.command, op.load(), request)
+        finally:
+            if session is not None:  # its refusals, once it is rolled back, as a local dry run's are
+                self._write_refusals(session.now, person, session.refusals)
+
+    def _run(self, op: Operation, person: str, request: Any, dry_run: bool = False) -> Any:
+        if dry_run:
+            return self._rehearse(op, person, request)
         if op.served is not None:
             return self._definitions_op(op, person, request)
         if op.read_first is not None:
