@@ -274,6 +274,9 @@ def prepare(tmp: Path, env: dict[str, str], records: int) -> tuple[Path, Path, s
     served = tmp / "w"
     run([crmctl, "--as", "sokolov", "apply"], served, env)
     key = fill(served / "crmctl.duckdb", records)
+    # what fell due before now (the fill's stage deadlines and reminders) told before the copy: the server's
+    # scheduler would tell it at its start, a local side's first inbox in its first round
+    run([crmctl, "tick"], served, env)
     tokens = {p: run([crmctl, "--as", "sokolov", "token", "create", p], served, env).stdout.strip() for p in MANAGERS}
     local = tmp / "local"
     shutil.copytree(served, local)
