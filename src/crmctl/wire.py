@@ -68,6 +68,8 @@ def encode(value: Any, declared: Any = Any) -> Any:
 
 def decode(declared: Any, data: Any) -> Any:
     """JSON data read back into the declared type."""
+    if declared is str or declared is int or declared is bool:  # the most common, first (a result's rows)
+        return _typed(declared, data)
     if declared is Any or declared is object:
         return _untagged(data)
     origin = typing.get_origin(declared)
@@ -100,8 +102,7 @@ def _plain(declared: type, data: Any) -> Any:
         if not isinstance(data, dict):
             raise WireError(f"expected an object for {declared.__name__}")
         hints = _hints(declared)
-        known = {f.name for f in dataclasses.fields(declared) if f.init and not f.metadata.get("local")}
-        unknown = set(data) - known
+        unknown = set(data) - _received(declared)
         if unknown:
             raise WireError(f"{declared.__name__} has no field {sorted(unknown)[0]}")
         return declared(**{name: decode(hints[name], value) for name, value in data.items()})
@@ -137,6 +138,12 @@ def _sent(cls: type) -> tuple[tuple[str, Any], ...]:
     """The fields of a dataclass that are sent, each with its declared type."""
     hints = _hints(cls)
     return tuple((f.name, hints.get(f.name, Any)) for f in dataclasses.fields(cls) if not f.metadata.get("local"))
+
+
+@functools.cache
+def _received(cls: type) -> frozenset[str]:
+    """The fields of a dataclass that may come over the wire."""
+    return frozenset(f.name for f in dataclasses.fields(cls) if f.init and not f.metadata.get("local"))
 
 
 def _typed(kind: type, data: Any) -> Any:
