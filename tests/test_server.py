@@ -16,9 +16,12 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
+
+from tests.dbstate import dump
 
 pytestmark = pytest.mark.slow
 
@@ -359,6 +362,54 @@ def test_a_command_gives_the_same_output_from_the_server_as_here(
         _stop(process)
     for args, a, b in zip(SAME, here, there, strict=True):
         assert (b.returncode, b.stdout) == (0, a.stdout), (args, b.stderr)
+
+
+DRY = [
+    ["record", "create", "client", *FIELDS, "--dry-run"],
+    ["record", "create", "client", *FIELDS, "--dry-run", "-f", "json"],
+    ["approve", "CL-1", "--dry-run"],
+    ["record", "update", "CL-404", "--set", "name=x", "--dry-run"],  # refused the same way: exit 3
+]
+
+
+def _serve_once(ws: Path, env: dict[str, str], work: Any = None) -> Any:
+    """Serve the workspace until the scheduler's first round is done, do the work against it, stop."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [CRMCTL, "serve", "--port", str(port)], cwd=ws, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait(f"http://127.0.0.1:{port}", process, rounds=1)
+        return work(f"http://127.0.0.1:{port}") if work else None
+    finally:
+        _stop(process)
+
+
+def test_a_dry_run_through_the_server_says_what_it_says_here_and_writes_nothing(
+    tmp_path: Path, template: tuple[Path, dict[str, str]]
+) -> None:
+    ws, quiet = tmp_path / "w", tmp_path / "quiet"
+    for folder in (ws, quiet):
+        shutil.copytree(template[0], folder, ignore=shutil.ignore_patterns("*.lock"))
+    env = _env(tmp_path)
+    before = dump(ws / "crmctl.duckdb")
+    here = [run(ws, env, "--as", "belov", *args) for args in DRY]
+    assert [r.returncode for r in here] == [0, 0, 0, 3], [r.stderr for r in here]
+    assert here[0].stdout.startswith("dry run of crmctl record create: nothing was written; it would write:")
+    assert dump(ws / "crmctl.duckdb") == before
+
+    def client(url: str) -> list[subprocess.CompletedProcess[str]]:
+        remote = _env(tmp_path, CRMCTL_SERVER=url, CRMCTL_TOKEN=template[1]["belov"])
+        return [run(tmp_path, remote, *args) for args in DRY]
+
+    there = _serve_once(ws, env, client)
+    for args, a, b in zip(DRY, here, there, strict=True):
+        assert (b.returncode, b.stdout, b.stderr) == (a.returncode, a.stdout, a.stderr), args
+    # the database holds what a server that was sent nothing holds (its scheduler's round), but for when the
+    # token was last used
+    _serve_once(quiet, env)
+    unused = {table: rows for table, rows in dump(quiet / "crmctl.duckdb").items() if table != "crm.tokens"}
+    assert {table: rows for table, rows in dump(ws / "crmctl.duckdb").items() if table != "crm.tokens"} == unused
 
 
 def test_a_workspace_that_names_its_server_works_against_it(served: Served) -> None:

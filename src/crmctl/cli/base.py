@@ -198,7 +198,7 @@ def call(name: str, request: Any, dry_run: bool = False) -> Any:
     is signed in to (crmctl.client), as the token's person, or else on the local workspace, as the --as
     person. Either way its typed result is the command's to render. With dry_run, a write is run and
     rolled back, and the result is a Rehearsal (crmctl.ops.session) of what it did."""
-    from crmctl.ops.registry import BY_NAME, local_only, run
+    from crmctl.ops.registry import BY_NAME, local_only, refuse_dry_run, run
 
     name = name.replace(" ", ".")  # "token create" or "token.create"
     op = BY_NAME[name]
@@ -206,11 +206,11 @@ def call(name: str, request: Any, dry_run: bool = False) -> Any:
     server = _server() if served else None
     if server is None:
         return run(name, options(), request, dry_run)
-    if dry_run:
-        raise UsageError("--dry-run runs on the local workspace, not against a team server (give --workspace)")
     refused = local_only(op)
     if refused:
         raise UsageError(refused)
+    if dry_run:
+        refuse_dry_run(op)
     from crmctl.client.remote import call as remote
 
     if op.served is not None:  # plan, apply: the server gets the workspace's YAML with the request
@@ -220,7 +220,12 @@ def call(name: str, request: Any, dry_run: bool = False) -> Any:
         from crmctl.uploads import gather
 
         files = gather(request)
-    return remote(server, name, request, *op.types(), files=files)
+    request_type, result_type = op.types()
+    if dry_run:
+        from crmctl.ops.session import Rehearsal  # what the server answers a dry run with
+
+        result_type = Rehearsal
+    return remote(server, name, request, request_type, result_type, files=files, dry_run=dry_run)
 
 
 def _with_workspace(request: Any) -> Any:

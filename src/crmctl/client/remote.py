@@ -58,12 +58,20 @@ def send(server: Server, path: str, data: Any | None = None) -> Any:
 
 
 def call(
-    server: Server, name: str, request: Any, request_type: Any, result_type: Any, files: dict[str, Any] | None = None
+    server: Server,
+    name: str,
+    request: Any,
+    request_type: Any,
+    result_type: Any,
+    files: dict[str, Any] | None = None,
+    dry_run: bool = False,
 ) -> Any:
     """Run the named operation on the server (with the files the request names: crmctl.uploads); its result
-    as the local run would give it."""
+    as the local run would give it (with dry_run, result_type is a Rehearsal's: see wire.DRY_RUN)."""
     body = wire.encode(request, request_type)
     if files:
         body[KEY] = files
+    if dry_run:
+        body[wire.DRY_RUN] = True
     answer = send(server, f"/api/v1/ops/{name}", body)
     return wire.decode(result_type, answer["result"])

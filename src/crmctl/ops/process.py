@@ -988,12 +988,21 @@ def _deadline_notices(session: Session, conn: Any) -> list[tuple[str, str]]:
     return [(key, person) for person, _, _, key, _ in notices]
 
 
-def _timer_notices(session: Session, conn: Any) -> None:
-    """A notice, once, to each person whose timer runs past the end of their working day."""
+def _untold_timers(session: Session, conn: Any) -> list[tuple[str, str | None, str]]:
+    """(person, record, text) of each timer that runs past the end of its person's working day and is not
+    told to them yet."""
+    untold = []
     for late in late_timers(session, None):
         person, text = late.interval["person"], late.text(session)
         if person and not any(n["text"] == text for n in process_store.inbox(conn, person, unread=False)):
-            process_store.notify(conn, [person], "timer", late.interval["record"], text, session.now)
+            untold.append((person, late.interval["record"], text))
+    return untold
+
+
+def _timer_notices(session: Session, conn: Any) -> None:
+    """A notice, once, to each person whose timer runs past the end of their working day."""
+    for person, record, text in _untold_timers(session, conn):
+        process_store.notify(conn, [person], "timer", record, text, session.now)
 
 
 @dataclass(frozen=True)
@@ -1020,23 +1029,48 @@ def inbox(session: Session, request: InboxRequest) -> list[InboxItem]:
     """A person's notices (everyone's with no person: in a workspace with a Team that takes tasks.view_others,
     as anyone else's does). --mark-read marks the actor's own notices only: in a Team workspace it is refused on
     another person's inbox, or everyone's."""
-    person, unread, mark_read = request.person, request.unread, request.mark_read
-    who = person or session.actor
+    who = _inbox_of(session, request)
+    with session.transaction() as conn:
+        _deadline_notices(session, conn)
+        _timer_notices(session, conn)
+        rows = process_store.inbox(conn, who, request.unread)
+        if request.mark_read:
+            process_store.mark_read(conn, who, session.now)
+    return _inbox_items(session, who, rows)
+
+
+def inbox_read(session: Session, request: InboxRequest) -> list[InboxItem] | None:
+    """What `inbox` gives, read only, where it would write nothing (no stage deadline nor late timer still to
+    tell, nothing to mark read); else None. The team server asks this first, beside the writes (see
+    Operation.read_first)."""
+    who = _inbox_of(session, request)
+    forms = list(session.defs.forms.values())
+    if process_store.overdue_stages(session.conn, forms, None, session.now, untold=True):
+        return None
+    if _untold_timers(session, session.conn):
+        return None
+    rows = process_store.inbox(session.conn, who, request.unread)
+    if request.mark_read and any(row["read_at"] is None for row in rows):
+        return None
+    return _inbox_items(session, who, rows)
+
+
+def _inbox_of(session: Session, request: InboxRequest) -> str | None:
+    """Whose inbox the request reads (None: everyone's), once the actor may."""
+    who = request.person or session.actor
     if who is not None and session.defs.has_team and who not in session.defs.people:
         raise NotFound(f"no person '{who}' in the team")
     if who is None or who != session.actor:
         session.require("tasks.view_others", "read others' inboxes")
-    if mark_read and who != session.actor and session.defs.has_team:
+    if request.mark_read and who != session.actor and session.defs.has_team:
         raise InputError(f"--mark-read marks your own notices only, not {who or 'everyone'}'s: leave it out")
-    with session.transaction() as conn:
-        _deadline_notices(session, conn)
-        _timer_notices(session, conn)
-        items = [InboxItem(**row) for row in process_store.inbox(conn, who, unread)]
-        shown = [InboxItem(a.id, a.created_at, who, "announcement", None, a.text, None) for a in shown_to(session, who)]
-        items = [*shown, *items]
-        if mark_read:
-            process_store.mark_read(conn, who, session.now)
-    return items
+    return who
+
+
+def _inbox_items(session: Session, who: str | None, rows: list[dict[str, Any]]) -> list[InboxItem]:
+    """The announcements shown to the person, then their notices."""
+    shown = [InboxItem(a.id, a.created_at, who, "announcement", None, a.text, None) for a in shown_to(session, who)]
+    return [*shown, *(InboxItem(**row) for row in rows)]
 
 
 # -- transitions on time (tick) --------------------------------------------------------------------------------

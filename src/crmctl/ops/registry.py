@@ -46,6 +46,10 @@ class Operation:
     # a "workspace" operation a team server runs too: the function it calls there (with an ops.definitions
     # Served), the client sending the workspace's files with the request
     served: str | None = None
+    # a write that mostly has nothing to write (inbox: no deadline still to tell, nothing to mark read): the
+    # function that gives its result as a read where it would write nothing, else None; a team server runs
+    # it beside the writes first, and the write only where it said None
+    read_first: str | None = None
 
     @property
     def name(self) -> str:
@@ -58,6 +62,10 @@ class Operation:
     def load_served(self) -> Callable[..., Any]:
         assert self.served is not None
         return getattr(importlib.import_module(f"crmctl.ops.{self.module}"), self.served)  # type: ignore[no-any-return]
+
+    def load_read_first(self) -> Callable[..., Any]:
+        assert self.read_first is not None
+        return getattr(importlib.import_module(f"crmctl.ops.{self.module}"), self.read_first)  # type: ignore[no-any-return]
 
     def types(self) -> tuple[type, type]:
         """The request and result types, from the function's annotations."""
@@ -104,7 +112,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("reject", "process", "reject", "write"),
     Operation("board", "process", "board", "read"),
     Operation("simulate", "process", "simulate", "workspace"),
-    Operation("inbox", "process", "inbox", "write"),
+    Operation("inbox", "process", "inbox", "write", read_first="inbox_read"),
     # what falls due with time, and announcements
     Operation("tick", "tick", "tick", "write"),
     Operation("announce", "announcements", "announce", "write"),
@@ -132,7 +140,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("time edit", "timekeeping", "edit_time", "write"),
     Operation("time delete", "timekeeping", "delete_time", "write"),
     # schedule, sprints and reports
-    Operation("queue", "schedule", "queue", "write"),
+    Operation("queue", "schedule", "queue", "write", read_first="queue_read"),
     Operation("eta", "schedule", "eta", "read"),
     Operation("load", "schedule", "load", "read"),
     Operation("sprint create", "sprints", "create", "write"),
@@ -168,14 +176,19 @@ def local_only(op: Operation) -> str | None:
     return None
 
 
+def refuse_dry_run(op: Operation) -> None:
+    """UsageError unless the operation writes (only a write has anything to rehearse)."""
+    if op.access != "write":
+        raise UsageError(f"crmctl {op.command} writes nothing: --dry-run does not apply")
+
+
 def run(name: str, options: Options, request: Any, dry_run: bool = False) -> Any:
     """Run an operation here, on the local workspace: open what its access says, call it, close. A dry run
     of a write runs it in full and rolls it back, giving a Rehearsal (crmctl.ops.session) of what it did."""
     op = BY_NAME[name]
     function = op.load()
     if dry_run:
-        if op.access != "write":
-            raise UsageError(f"crmctl {op.command} writes nothing: --dry-run does not apply")
+        refuse_dry_run(op)
         from crmctl.ops.session import open_session, rehearse  # the session module imports the definitions' types
 
         with open_session(options) as session:

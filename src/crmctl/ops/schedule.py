@@ -134,8 +134,21 @@ def queue(session: Session, request: QueueRequest) -> list[QueueItem]:
     """A person's open, unblocked tasks in the order they should be done, with their computed dates (only
     those of a sprint, when one is named: the dates still come from all the work there is). The schedule
     computed is stored for the next one."""
-    person, sprint = request.person, request.sprint
-    who = person or session.actor
+    who, chosen = _queue_of(session, request)
+    return _items(stored_queue(session, who), chosen)
+
+
+def queue_read(session: Session, request: QueueRequest) -> list[QueueItem] | None:
+    """What `queue` gives, read only, while the stored schedule holds; else None (it computes and stores a new
+    one). The team server asks this first, beside the writes (see Operation.read_first)."""
+    who, chosen = _queue_of(session, request)
+    rows = _kept_queue(session, who, _wanted(session))
+    return None if rows is None else _items(rows, chosen)
+
+
+def _queue_of(session: Session, request: QueueRequest) -> tuple[str, set[str] | None]:
+    """Whose queue the request reads, once the actor may, and the tasks of the sprint it names (None: all)."""
+    who = request.person or session.actor
     if who is None:
         raise NotFound("whose queue? give PERSON, --as or CRMCTL_USER")
     session.require("tasks.read", "read tasks")
@@ -143,31 +156,43 @@ def queue(session: Session, request: QueueRequest) -> list[QueueItem]:
         session.require("tasks.view_others", "view others' tasks")
     if session.defs.has_team and who not in session.defs.people:
         raise NotFound(f"no person '{who}' in the team")
-    chosen = None
-    if sprint is not None:
-        chosen = task_ids(session, sprint)
-    rows = stored_queue(session, who)
+    return who, None if request.sprint is None else task_ids(session, request.sprint)
+
+
+def _items(rows: list[dict[str, Any]], chosen: set[str] | None) -> list[QueueItem]:
     return [_item(r) for r in rows if chosen is None or r["id"] in chosen]
 
 
 _DATES = ("due_at", "start", "finish")
 
 
-def stored_queue(session: Session, person: str) -> list[dict[str, Any]]:
-    """A person's queue from the stored schedule while nothing it depends on has changed and the clock is in
-    the same minute; else from a new computation, which is stored for the next one."""
-
-    wanted = {
+def _wanted(session: Session) -> dict[str, Any]:
+    """The stamp of a schedule that holds now: the definitions, what it depends on in the data, the minute."""
+    return {
         "version": session.version,
         "inputs": schedule_store.inputs(session.conn),
         "minute": session.now.replace(second=0, microsecond=0).isoformat(),
     }
-    if schedule_store.stamp(session.conn) == wanted:
-        rows = schedule_store.queue(session.conn, person)
-        for row in rows:
-            for name in _DATES:
-                row[name] = dt.datetime.fromisoformat(row[name]) if row[name] else None
-        return rows
+
+
+def _kept_queue(session: Session, person: str, wanted: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A person's queue from the stored schedule, if its stamp is the wanted one; else None."""
+    if schedule_store.stamp(session.conn) != wanted:
+        return None
+    rows = schedule_store.queue(session.conn, person)
+    for row in rows:
+        for name in _DATES:
+            row[name] = dt.datetime.fromisoformat(row[name]) if row[name] else None
+    return rows
+
+
+def stored_queue(session: Session, person: str) -> list[dict[str, Any]]:
+    """A person's queue from the stored schedule while nothing it depends on has changed and the clock is in
+    the same minute; else from a new computation, which is stored for the next one."""
+    wanted = _wanted(session)
+    kept = _kept_queue(session, person, wanted)
+    if kept is not None:
+        return kept
     schedule, tasks = compute(session)
     unblocked = {t["id"]: t for t in tasks if not t["depends_on"]}
     queues = {

@@ -132,9 +132,11 @@ def revoke(session: Session, request: TokenRevokeRequest) -> TokenRow:
     return TokenRow(**revoked)
 
 
-def authenticate(conn: Any, token: str, now: dt.datetime, verified: dict[int, bytes] | None = None) -> tuple[int, str]:
-    """(token id, person) of a valid token; Unauthorized for any other, with one message for every case a
-    caller could use to probe (unknown, wrong secret) and a plain one for revoked and expired tokens.
+def authenticate(
+    conn: Any, token: str, now: dt.datetime, verified: dict[int, bytes] | None = None
+) -> tuple[int, str, dt.datetime | None]:
+    """(token id, person, expiry) of a valid token; Unauthorized for any other, with one message for every case
+    a caller could use to probe (unknown, wrong secret) and a plain one for revoked and expired tokens.
 
     scrypt is slow on purpose; a server passes `verified` (token id -> SHA-256 of the secret scrypt accepted)
     so that it pays that once per token, and compares the digests in constant time on later requests."""
@@ -153,9 +155,14 @@ def authenticate(conn: Any, token: str, now: dt.datetime, verified: dict[int, by
             verified[token_id] = quick
     if revoked_at is not None:
         raise Unauthorized("this token was revoked (make a new one: crmctl token create)")
+    unexpired(expires_at, now)
+    return token_id, person, expires_at
+
+
+def unexpired(expires_at: dt.datetime | None, now: dt.datetime) -> None:
+    """Unauthorized if a token with this expiry has expired by now."""
     if expires_at is not None and expires_at <= now:
         raise Unauthorized(f"this token expired at {expires_at:%Y-%m-%d %H:%M} (make a new one)")
-    return token_id, person
 
 
 @dataclass(frozen=True)

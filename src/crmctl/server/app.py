@@ -27,7 +27,8 @@ from starlette.routing import Route
 
 from crmctl import __version__, uploads, wire
 from crmctl.errors import INTERNAL, CrmError, Unauthorized, UsageError
-from crmctl.ops.registry import BY_NAME
+from crmctl.ops.registry import BY_NAME, Operation
+from crmctl.ops.session import Rehearsal
 from crmctl.server.engine import Engine
 from crmctl.server.scheduler import Scheduler
 
@@ -66,6 +67,25 @@ async def _body(request: Request, limit: int = MAX_REQUEST) -> Any:
         raise UsageError("the request is not JSON") from None
 
 
+def _answer(engine: Engine, op: Operation, person: str, body: Any) -> bytes:
+    """Run the operation the body asks for as the person; the answer's JSON, made here in the request's thread
+    (a result of thousands of rows takes a while to encode: not on the event loop)."""
+    request_type, result_type = op.types()
+    files = body.pop(uploads.KEY, None) if isinstance(body, dict) else None
+    dry_run = body.pop(wire.DRY_RUN, False) if isinstance(body, dict) else False
+    try:
+        given = wire.decode(request_type, body)
+    except (wire.WireError, TypeError) as exc:
+        raise UsageError(f"the request does not fit {op.name}: {exc}") from None
+    if files is not None and not isinstance(files, dict):
+        raise UsageError(f"the request's {uploads.KEY} is not an object")
+    if not isinstance(dry_run, bool):
+        raise UsageError(f"the request's {wire.DRY_RUN} is not true or false")
+    result = engine.run(op, person, given, files, dry_run)
+    answer = {"result": wire.encode(result, Rehearsal if dry_run else result_type)}
+    return json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 def create_app(engine: Engine, scheduler: Scheduler | None = None) -> Starlette:
     async def health(request: Request) -> Response:
         rounds = {"scheduler_rounds": scheduler.rounds} if scheduler is not None else {}
@@ -82,18 +102,10 @@ def create_app(engine: Engine, scheduler: Scheduler | None = None) -> Starlette:
             person = await run_in_threadpool(engine.person, _token(request))
             if op is None:
                 raise UsageError(f"the server has no operation '{name}' (is the client newer than the server?)")
-            request_type, result_type = op.types()
             body = await _body(request, MAX_UPLOAD if op.reads_files else MAX_REQUEST)
-            files = body.pop(uploads.KEY, None) if isinstance(body, dict) else None
-            try:
-                given = wire.decode(request_type, body)
-            except (wire.WireError, TypeError) as exc:
-                raise UsageError(f"the request does not fit {name}: {exc}") from None
-            if files is not None and not isinstance(files, dict):
-                raise UsageError(f"the request's {uploads.KEY} is not an object")
-            result = await run_in_threadpool(engine.run, op, person, given, files)
+            answer = await run_in_threadpool(_answer, engine, op, person, body)
             status = 200
-            return JSONResponse({"result": wire.encode(result, result_type)})
+            return Response(answer, media_type="application/json")
         except CrmError as exc:
             status = exc.http_status
             return _error(exc)

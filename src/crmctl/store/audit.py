@@ -22,6 +22,10 @@ _CONTENT = (
     " || chr(10) || coalesce(e.data::VARCHAR, ''))"
 )
 _CHAINED: set[int] = set()  # connections whose database has crm.event_hashes (found once per connection)
+# connection id -> the head of the chain (last sealed id, its hash) as its last transaction left it: sealed
+# (_SEALING) at the commit, known (_HEADS) once the commit is done
+_SEALING: dict[int, tuple[int, str]] = {}
+_HEADS: dict[int, tuple[int, str]] = {}
 
 
 def link(previous: str, content: str) -> str:
@@ -44,14 +48,29 @@ def _has_chain(conn: Connection) -> bool:
 def forget(conn: Connection) -> None:
     """The connection is closed: its id may be reused by another."""
     _CHAINED.discard(id(conn))
+    _SEALING.pop(id(conn), None)
+    _HEADS.pop(id(conn), None)
+
+
+def _head(conn: Connection) -> tuple[int, str]:
+    """The last sealed event's id and hash (0 and "" before the first). The head this connection's last commit
+    left is taken while the chain still ends there (checked by its largest id, a cheap query: looking up the
+    hash costs a scan of the whole chain), as it does while one long-lived connection writes alone (the team
+    server's writer)."""
+    known = _HEADS.get(id(conn))
+    if known is not None:
+        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM crm.event_hashes").fetchone()
+        if int(last) == known[0]:
+            return known
+    row = conn.execute("SELECT id, hash FROM crm.event_hashes ORDER BY id DESC LIMIT 1").fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, "")
 
 
 def seal(conn: Connection) -> None:
     """Seal the events this transaction wrote (every event past the last sealed one), in id order."""
     if not _has_chain(conn):
         return
-    last = conn.execute("SELECT id, hash FROM crm.event_hashes ORDER BY id DESC LIMIT 1").fetchone()
-    after, previous = (int(last[0]), str(last[1])) if last else (0, "")
+    after, previous = _head(conn)
     rows = conn.execute(f"SELECT e.id, {_CONTENT} FROM crm.events e WHERE e.id > ? ORDER BY e.id", [after]).fetchall()
     sealed = []
     for event_id, content in rows:
@@ -62,6 +81,14 @@ def seal(conn: Connection) -> None:
             "INSERT INTO crm.event_hashes SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
             [[event_id for event_id, _ in sealed], [digest for _, digest in sealed]],
         )
+    _SEALING[id(conn)] = sealed[-1] if sealed else (after, previous)
+
+
+def committed(conn: Connection) -> None:
+    """The transaction that seal() sealed is committed: the head it left is known."""
+    head = _SEALING.pop(id(conn), None)
+    if head is not None:
+        _HEADS[id(conn)] = head
 
 
 @dataclass(frozen=True)

@@ -326,18 +326,18 @@ def _open(path: Path, deadline: float, busy_timeout: float, write: bool = True) 
             raise InputError(f"cannot open database {path}: {message}") from None
 
 
-@contextmanager
-def writer(cursor: Connection) -> Iterator[None]:
-    """A cursor of a connection that may write (the team server's writer): its transactions seal their events
-    in the event log's chain, as a writing connection's do."""
+def enter_writer(cursor: Connection) -> None:
+    """A cursor of a connection that may write (the team server's writer) from now until leave_writer: its
+    transactions seal their events in the event log's chain, as a writing connection's do."""
     _WRITABLE.add(id(cursor))
-    try:
-        yield
-    finally:
-        _WRITABLE.discard(id(cursor))
-        from crmctl.store.audit import forget  # here, not at the top: store.audit builds on this module
 
-        forget(cursor)
+
+def leave_writer(cursor: Connection) -> None:
+    """The cursor writes no more (it is about to be closed: its id may be reused by another)."""
+    _WRITABLE.discard(id(cursor))
+    from crmctl.store.audit import forget  # here, not at the top: store.audit builds on this module
+
+    forget(cursor)
 
 
 @contextmanager
@@ -369,7 +369,8 @@ def transaction(conn: Connection) -> Iterator[Connection]:
             raise_environment(path, exc)
         raise
     try:
-        if id(conn) in _WRITABLE:
+        sealing = id(conn) in _WRITABLE
+        if sealing:
             # here, not at the top: store.audit builds on this module
             from crmctl.store.audit import seal
 
@@ -378,6 +379,10 @@ def transaction(conn: Connection) -> Iterator[Connection]:
     except Exception as exc:
         raise_environment(path, exc)
         raise
+    if sealing:
+        from crmctl.store.audit import committed  # (the same)
+
+        committed(conn)
 
 
 def scalar(conn: Connection, sql: str, params: object = None) -> Any:

@@ -157,6 +157,12 @@ def inbox(conn: Any, person: str | None, unread: bool) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def inbox_has(conn: Any, person: str, text: str) -> bool:
+    """Whether the person's inbox holds a notice with this text, read or not."""
+    row = conn.execute("SELECT count(*) FROM crm.inbox WHERE person = ? AND text = ?", [person, text]).fetchone()
+    return bool(row and row[0])
+
+
 def mark_read(conn: Any, person: str | None, now: dt.datetime) -> int:
     if person is None:
         rows = conn.execute("UPDATE crm.inbox SET read_at = ? WHERE read_at IS NULL RETURNING id", [now])

@@ -192,6 +192,8 @@ def tasks(
     clauses: list[str] = []
     params: list[Any] = [now]
     for column, values in (("t.id", ids), ("t.project", projects), ("t.record", records), ("t.status", status)):
+        if values is not None and not values:
+            return []  # none of no ids: the query's planning alone costs some 10 ms
         if values is not None:
             clauses.append(f"list_contains(?, {column})")
             params.append(list(values))

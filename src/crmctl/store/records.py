@@ -359,6 +359,24 @@ def open_reminders(
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def untold_reminders(conn: Any, *, until: dt.datetime) -> list[dict[str, Any]]:
+    """Open reminders due by `until` that have a person (theirs, else who made it) whose inbox holds no notice
+    of them: as open_reminders' rows, with `notice`, the text of that notice as this query makes it ("reminder
+    ID: TEXT (due YYYY-MM-DD HH:MM)", in the session's time zone), in due order."""
+    notice = "'reminder ' || r.id || ': ' || r.text || ' (due ' || strftime(r.due_at, '%Y-%m-%d %H:%M') || ')'"
+    cursor = conn.execute(
+        f"""SELECT r.id, r.record, r.due_at, r.text, r.person, r.created_by, {notice} AS notice
+            FROM crm.reminders r
+            WHERE r.done_at IS NULL AND r.due_at <= ? AND coalesce(r.person, r.created_by) IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM crm.inbox n
+                              WHERE n.person = coalesce(r.person, r.created_by) AND n.text = {notice})
+            ORDER BY r.due_at, r.id""",
+        [until],
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def keys_starting(conn: Any, prefix: str, forms: list[str], limit: int) -> list[str]:
     """The keys of the forms' records that start with prefix, in key order, at most limit."""
     rows = conn.execute(
