@@ -295,6 +295,12 @@ def table(figures: list[Figure]) -> str:
         )
         for f in figures
     ]
+    return laid_out(header, rows)
+
+
+def laid_out(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """A header and rows as aligned columns (the first to the left, the figures to the right), a rule under
+    the header, and the machine's load at the end."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [
         "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))

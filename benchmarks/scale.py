@@ -34,7 +34,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlib import Case, CommandFailed, Figure, Result, clean_env, load, machine, measure, run, scratch, table, tool
+from benchlib import (
+    Case,
+    CommandFailed,
+    Figure,
+    Result,
+    clean_env,
+    laid_out,
+    machine,
+    measure,
+    run,
+    scratch,
+    table,
+    tool,
+)
 from records import EXAMPLE, MINIMAL, fill
 
 NOW = "2027-03-01T10:00:00+03:00"
@@ -303,14 +316,7 @@ def write_table(rows: list[tuple[str, Case]], floor: Case) -> str:
                 "-" if case.over else f"{case.cpu - floor.cpu:.3f}",
             )
         )
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    lines = [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-        for row in [header, *body]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append(f"(load average at the end: {load()})")
-    return "\n".join(lines)
+    return laid_out(header, body)
 
 
 def main() -> int:

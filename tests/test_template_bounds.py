@@ -175,3 +175,33 @@ def test_tj3_plans_a_bounded_task_when_crmctl_does(cli, example, tmp_path) -> No
     assert ours[delivery]["start"] == "2027-03-05T12:00:00+03:00"
     text = (tmp_path / "tj" / "plan.tjp").read_text()
     assert "  start 2027-03-05-12:00-+0300\n" in text and "2027-03-02-00:00" not in text
+
+
+def test_export_and_import_carry_a_start_bound(cli, example, tmp_path: Path, monkeypatch) -> None:
+    """`export tasks` writes start_after and where it came from; `import tasks` of that file into another
+    workspace bounds the task the same way; a value that is not a date is refused with its row."""
+    example("freshoffice-templates")
+    delivery = _launch_delivery(cli)
+    exported = tmp_path / "tasks.csv"
+    ok(cli, "export", "tasks", "--out", str(exported))
+    header = exported.read_text().splitlines()[0]
+    assert "start_after,start_after_why" in header
+    other = tmp_path / "other"
+    assert cli("init", str(other), "--example", "freshoffice-templates").exit_code == 0
+    monkeypatch.chdir(other)
+    before = dump(other / "crmctl.duckdb")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("title,assignee,estimate,start_after\nОбразцы,gusev,1h,someday\n")
+    refused = cli("import", "tasks", str(bad))
+    assert refused.exit_code == 1 and "row 2" in refused.stderr and "start_after" in refused.stderr
+    assert dump(other / "crmctl.duckdb") == before
+    ok(cli, "import", "tasks", str(exported))
+    (task,) = _eta(cli, delivery)["tasks"]
+    assert task["start"] == "2027-03-05T12:00:00+03:00"
+    assert task["reason"].startswith("not before 2027-03-05 12:00: the template's start_after (delivery_date")
+    bare = tmp_path / "bare.csv"
+    bare.write_text("title,assignee,estimate,start_after\nОбразцы,gusev,1h,2027-03-04\n")
+    ok(cli, "import", "tasks", str(bare))
+    assert query(other / "crmctl.duckdb", "SELECT start_after_why FROM crm.tasks WHERE title = 'Образцы'") == [
+        ("set by an import",)
+    ]

@@ -54,6 +54,8 @@ TASK_COLUMNS = {
     "priority": "priority",
     "due": "due",
     "due_at": "due",
+    "start_after": "start_after",
+    "start_after_why": "start_after_why",
     "type": "type",
     "subtype": "subtype",
     "description": "description",
@@ -71,6 +73,7 @@ TIME_COLUMNS = {
     "note": "note",
 }
 IGNORED = {"created_at", "started_at", "finished_at", "id", "source", FILES_COLUMN}  # written by crmctl itself
+IMPORTED_WHY = "set by an import"  # where a start bound came from when the file does not say
 _TASK_ID = re.compile(r"^T-[1-9][0-9]*$")
 _PROJECT_ID = re.compile(r"^P-[1-9][0-9]*$")
 _COMPARED = (
@@ -81,6 +84,8 @@ _COMPARED = (
     "estimate_minutes",
     "priority",
     "due_at",
+    "start_after",
+    "start_after_why",
     "type",
     "subtype",
     "description",
@@ -231,6 +236,7 @@ class _TaskCheck:
         self.estimate(cells, values, bad)
         self.priority(cells, values, bad)
         self.due(cells, values, bad)
+        self.start_bound(cells, values, bad)
         self.status(cells, values, bad)
         self.dependencies(task, bad)
         return len(self.problems) == count
@@ -322,6 +328,24 @@ class _TaskCheck:
                 values["due_at"] = _when(text, tz)
         except ValueError as exc:
             bad("due", text, str(exc))
+
+    def start_bound(self, cells: Cells, values: dict[str, Any], bad: Bad) -> None:
+        """The moment the schedule may start the task (a date alone: its start), and where the bound came from
+        (an export's start_after_why, else the import)."""
+        if "start_after" not in cells:
+            return
+        text = cells["start_after"]
+        try:
+            when = (
+                None
+                if text is None
+                else _when(text if len(text.strip()) > 10 else text.strip() + "T00:00", self.defs.timezone)
+            )
+        except ValueError as exc:
+            bad("start_after", text, str(exc))
+            return
+        values["start_after"] = when
+        values["start_after_why"] = (cells.get("start_after_why") or IMPORTED_WHY) if when else None
 
     def status(self, cells: Cells, values: dict[str, Any], bad: Bad) -> None:
         if "status" in cells:
