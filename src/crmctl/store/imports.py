@@ -794,7 +794,7 @@ def task_export_sql(guard: bool) -> str:
     g = _guard if guard else _same
     return f"""SELECT t.id, t.external_id, t.project, t.record, {g("t.title")} AS title,
         {g("t.description")} AS description, t.type, t.subtype, t.assignee, t.priority, t.estimate_minutes,
-        t.due_at, t.start_after, t.start_after_why, t.status,
+        t.due_at, t.start_after, {g("t.start_after_why")} AS start_after_why, t.status,
         (SELECT string_agg(d.depends_on, ' ' ORDER BY d.depends_on)
         FROM crm.task_dependencies d WHERE d.task = t.id) AS depends_on, array_to_string(t.watchers, ' ') AS watchers,
         t.created_at, t.started_at, t.finished_at, {_files_of("t.id")} FROM crm.tasks t ORDER BY t.number"""
