@@ -49,6 +49,7 @@ REPLACING = [name for name in FILE_WRITERS if name not in ("backup", "file get")
 READS = {
     ("import", "file"),
     ("import", "--map"),
+    ("import", "--files"),
     ("intake mail", "paths"),
     ("attach", "paths"),
     ("record create", "--file"),
