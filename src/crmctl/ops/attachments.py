@@ -112,7 +112,7 @@ def attach_in(session: Session, conn: Any, owner: Owner, new: list[NewFile], sou
     """Attach files inside the caller's transaction, within the size limits; an event on the owner's record.
     InputError (and nothing written) when a file is too large or the workspace's files would be."""
     contents = {domain.digest(f.content): f.content for f in new}
-    known = file_store.known_contents(conn, contents)
+    known = file_store.content_sizes(conn, contents).keys()
     fresh = {sha: content for sha, content in contents.items() if sha not in known}
     _check(session, conn, new, sum(len(c) for c in fresh.values()))
     file_store.add_contents(conn, fresh)

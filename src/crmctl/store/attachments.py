@@ -22,14 +22,6 @@ def stored_size(conn: Any) -> int:
     return int(row[0])
 
 
-def known_contents(conn: Any, hashes: Iterable[str]) -> set[str]:
-    wanted = list(hashes)
-    if not wanted:
-        return set()
-    rows = conn.execute("SELECT sha256 FROM crm.file_contents WHERE list_contains(?, sha256)", [wanted]).fetchall()
-    return {r[0] for r in rows}
-
-
 def content_sizes(conn: Any, hashes: Iterable[str]) -> dict[str, int]:
     """sha256 -> size of the contents stored among these."""
     wanted = list(hashes)
